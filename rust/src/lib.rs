@@ -1,0 +1,11 @@
+//! `a2a_fast._native`: converts Python types to and from `a2a_core` and maps its errors.
+
+use pyo3::prelude::*;
+
+mod errors;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
