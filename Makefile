@@ -44,7 +44,7 @@ build-dev: $(VENV)/.installed
 demo: build-release
 	$(BIN)/a2a-fast demo
 
-test: test-rust lint typecheck test-python fuzz
+test: test-rust lint typecheck fuzz test-python
 	@echo "make test: all checks passed"
 
 test-rust:
@@ -72,7 +72,7 @@ fmt: $(VENV)/.installed
 	$(BIN)/ruff check --fix python tests bench
 
 bench: build-release
-	$(BIN)/pytest bench -p no:randomly --benchmark-only --benchmark-json=bench/results/latest.json $(PYTEST_ARGS)
+	$(BIN)/pytest bench --benchmark-only --benchmark-json=bench/results/latest.json $(PYTEST_ARGS)
 	$(PY) -m bench.report bench/results/latest.json
 
 stack-up: build-release

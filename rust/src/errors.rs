@@ -39,3 +39,12 @@ impl<T> IntoPyResult<T> for a2a_core::Result<T> {
         self.map_err(|e| to_py(py, e))
     }
 }
+
+/// Runs core work with the GIL released and maps its error: every batch call site stays one line.
+pub fn detached<T, F>(py: Python<'_>, work: F) -> PyResult<T>
+where
+    T: Send,
+    F: FnOnce() -> a2a_core::Result<T> + Send,
+{
+    py.detach(work).into_py_result(py)
+}

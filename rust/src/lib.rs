@@ -2,6 +2,7 @@
 
 use pyo3::prelude::*;
 
+#[allow(dead_code)]
 mod errors;
 
 #[pymodule]
