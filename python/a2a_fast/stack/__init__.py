@@ -1,0 +1,87 @@
+"""The local stack: a Kafka broker and a Confluent-compatible schema registry on loopback.
+
+``a2a-fast stack up|down|status`` drives it from the shell; tests and the demo call :func:`ensure_up`.
+``KAFKA_BROKER`` and ``SCHEMA_REGISTRY_URL`` point at an external stack instead (Redpanda, a Kafka
+cluster, Confluent Schema Registry): a component named there is used as it is and never started here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from a2a_fast.stack.artifacts import cache_dir
+from a2a_fast.stack.services import KafkaBroker, SchemaRegistry, Service, ServiceStatus
+
+__all__ = ["Endpoints", "LocalStack", "ServiceStatus", "ensure_up"]
+
+KAFKA_BROKER_ENV = "KAFKA_BROKER"
+SCHEMA_REGISTRY_ENV = "SCHEMA_REGISTRY_URL"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where agents connect: a Kafka bootstrap address and a schema registry base URL."""
+
+    kafka: str
+    schema_registry: str
+
+    @classmethod
+    def from_env(cls) -> Endpoints:
+        stack = LocalStack()
+        return cls(
+            kafka=os.environ.get(KAFKA_BROKER_ENV) or stack.kafka.address,
+            schema_registry=os.environ.get(SCHEMA_REGISTRY_ENV) or stack.registry.address,
+        )
+
+
+class LocalStack:
+    """The broker and registry that a2a-fast runs itself, with their state under one folder."""
+
+    def __init__(self, state_dir: Path | None = None) -> None:
+        self.state_dir = state_dir or cache_dir() / "state"
+        self.kafka = KafkaBroker(self.state_dir)
+        self.registry = SchemaRegistry(self.state_dir)
+
+    def _managed(self) -> list[tuple[Service, str | None]]:
+        return [
+            (self.kafka, os.environ.get(KAFKA_BROKER_ENV)),
+            (self.registry, os.environ.get(SCHEMA_REGISTRY_ENV)),
+        ]
+
+    def up(self) -> list[ServiceStatus]:
+        """Starts what is not external and not yet running; returns each component's status."""
+        return [
+            ServiceStatus(service.name, external, "external") if external else service.start()
+            for service, external in self._managed()
+        ]
+
+    def down(self, only: list[str] | None = None) -> list[str]:
+        """Stops what ``up`` started (never an external or foreign process); names what it stopped.
+
+        ``only`` limits it to the named services, e.g. those a test session started itself.
+        """
+        return [
+            service.name
+            for service, _ in reversed(self._managed())
+            if (only is None or service.name in only) and service.stop()
+        ]
+
+    def status(self) -> list[ServiceStatus]:
+        return [
+            ServiceStatus(service.name, external, "external") if external else service.status()
+            for service, external in self._managed()
+        ]
+
+    def endpoints(self) -> Endpoints:
+        return Endpoints.from_env()
+
+
+def ensure_up(stack: LocalStack | None = None) -> tuple[Endpoints, list[str]]:
+    """Brings the stack up if needed; returns the endpoints and the names of the services started now."""
+    stack = stack or LocalStack()
+    before = {s.name for s in stack.status() if s.state == "running"}
+    after = stack.up()
+    started = [s.name for s in after if s.state == "running" and s.name not in before]
+    return stack.endpoints(), started

@@ -1,0 +1,310 @@
+"""The two processes of the local stack: a KRaft Kafka broker and an Apicurio schema registry.
+
+Each service owns a folder in the state directory (data, pid file, log). ``start`` refuses a port that
+something else holds, waits until the service really answers, and reports a failed start in one line
+that names the log. ``stop`` only stops a process whose pid file this module wrote.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+from a2a_fast.errors import StackError
+from a2a_fast.stack import artifacts
+
+HOST = "127.0.0.1"
+
+# Children started by this process, kept so they are reaped (not left as zombies) when stopped here.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def port_open(port: int, host: str = HOST) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _log_tail(log: Path, lines: int = 5) -> str:
+    try:
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in tail if line.strip())
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    address: str
+    state: str  # "running" (started here), "external", "stopped", "foreign" (port held by another process)
+    pid: int | None = None
+    log: Path | None = None
+
+    def line(self) -> str:
+        extra = f" pid {self.pid}" if self.pid else ""
+        log = f" log {self.log}" if self.log and self.state == "running" else ""
+        return f"{self.name:<16} {self.state:<8} {self.address}{extra}{log}"
+
+
+class Service(ABC):
+    name: str
+    start_timeout = 120.0
+
+    def __init__(self, state_dir: Path, port: int) -> None:
+        self.port = port
+        self.home = state_dir / self.name
+        self.pid_file = self.home / "pid"
+        self.log = self.home / "service.log"
+
+    @property
+    @abstractmethod
+    def address(self) -> str: ...
+
+    @abstractmethod
+    def command(self) -> list[str]:
+        """The command line that runs the service in the foreground."""
+
+    @abstractmethod
+    def ready(self) -> bool:
+        """True once the service answers a real request."""
+
+    def prepare(self) -> None:  # noqa: B027 - optional hook
+        """One-time set-up before the first start (formatting storage and the like)."""
+
+    def pid(self) -> int | None:
+        """Pid of the process this module started, if it is still alive."""
+        try:
+            pid = int(self.pid_file.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return None
+        # A recycled pid belongs to someone else: ours always names our own folder.
+        return pid if str(self.home).encode() in cmdline else None
+
+    def status(self) -> ServiceStatus:
+        pid = self.pid()
+        if pid:
+            return ServiceStatus(self.name, self.address, "running", pid, self.log)
+        state = "foreign" if port_open(self.port) else "stopped"
+        return ServiceStatus(self.name, self.address, state)
+
+    def start(self) -> ServiceStatus:
+        if self.pid():
+            self.wait_ready()
+            return self.status()
+        if port_open(self.port):
+            raise StackError(
+                f"{self.name}: port {HOST}:{self.port} is taken by a process a2a-fast did not start; free it "
+                f"or point the environment at that service"
+            )
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.prepare()
+        with self.log.open("ab") as out:
+            process = subprocess.Popen(
+                self.command(),
+                cwd=self.home,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        _children[process.pid] = process
+        self.pid_file.write_text(str(process.pid))
+        try:
+            self.wait_ready(process)
+        except StackError:
+            self.stop()
+            raise
+        return self.status()
+
+    def wait_ready(self, process: subprocess.Popen[bytes] | None = None) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                raise StackError(
+                    f"{self.name} exited during start (code {process.returncode}); log {self.log}: "
+                    f"{_log_tail(self.log)}"
+                )
+            if self.ready():
+                return
+            time.sleep(0.5)
+        raise StackError(f"{self.name} did not become ready within {self.start_timeout:.0f}s; log {self.log}")
+
+    def stop(self, timeout: float = 45.0) -> bool:
+        """Stops the process this module started; False when there was none."""
+        pid = self.pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        os.killpg(pid, signal.SIGTERM)
+        child = _children.pop(pid, None)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._alive(pid, child):
+            time.sleep(0.2)
+        if self._alive(pid, child):
+            os.killpg(pid, signal.SIGKILL)
+            while self._alive(pid, child):
+                time.sleep(0.1)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def _alive(self, pid: int, child: subprocess.Popen[bytes] | None) -> bool:
+        if child is not None:
+            return child.poll() is None
+        return self.pid() == pid
+
+
+class KafkaBroker(Service):
+    """Apache Kafka, one node that is both broker and KRaft controller, data kept across restarts."""
+
+    name = "kafka"
+    heap = "512m"
+
+    def __init__(self, state_dir: Path, port: int = 19092, controller_port: int = 19093) -> None:
+        super().__init__(state_dir, port)
+        self.controller_port = controller_port
+        self.data = self.home / "data"
+
+    @property
+    def address(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    def _properties(self) -> str:
+        settings = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@{HOST}:{self.controller_port}",
+            "listeners": f"PLAINTEXT://{HOST}:{self.port},CONTROLLER://{HOST}:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{HOST}:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(self.data),
+            "num.partitions": "3",
+            "auto.create.topics.enable": "false",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "5",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
+            "log.cleaner.threads": "1",
+        }
+        return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+    def _log4j(self) -> str:
+        return (
+            "status = warn\n"
+            "appender.file.type = RollingFile\n"
+            "appender.file.name = file\n"
+            f"appender.file.fileName = {self.home / 'server.log'}\n"
+            f"appender.file.filePattern = {self.home / 'server.log.%i'}\n"
+            "appender.file.layout.type = PatternLayout\n"
+            "appender.file.layout.pattern = [%d] %p %m (%c)%n\n"
+            "appender.file.policies.type = Policies\n"
+            "appender.file.policies.size.type = SizeBasedTriggeringPolicy\n"
+            "appender.file.policies.size.size = 20MB\n"
+            "appender.file.strategy.type = DefaultRolloverStrategy\n"
+            "appender.file.strategy.max = 2\n"
+            "rootLogger.level = INFO\n"
+            "rootLogger.appenderRef.file.ref = file\n"
+        )
+
+    def _java(self, main: str, *args: str, heap: str = "128m") -> list[str]:
+        return [
+            artifacts.require_java(),
+            f"-Xmx{heap}",
+            f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={self.home}",
+            "-cp",
+            f"{artifacts.kafka_classpath()}/*",
+            main,
+            *args,
+        ]
+
+    def prepare(self) -> None:
+        (self.home / "server.properties").write_text(self._properties())
+        (self.home / "log4j2.properties").write_text(self._log4j())
+        if (self.data / "meta.properties").exists():
+            return
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        fmt = self._java(
+            "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.home / "server.properties")
+        )
+        done = subprocess.run(fmt, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise StackError(f"formatting Kafka storage in {self.data} failed: {done.stderr.strip()[-400:]}")
+
+    def command(self) -> list[str]:
+        java = self._java("kafka.Kafka", str(self.home / "server.properties"), heap=self.heap)
+        return [java[0], f"-Xms{self.heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", *java[1:]]
+
+    def ready(self) -> bool:
+        if not port_open(self.port):
+            return False
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": self.address, "log_level": 0})
+        try:
+            metadata = admin.list_topics(timeout=2)
+        except Exception:
+            return False
+        return bool(metadata.brokers)
+
+
+class SchemaRegistry(Service):
+    """Apicurio Registry with its Confluent-compatible API, stored in an H2 file so ids survive restarts."""
+
+    name = "schema-registry"
+    heap = "384m"
+    api_path = "/apis/ccompat/v7"
+
+    def __init__(self, state_dir: Path, port: int = 18081) -> None:
+        super().__init__(state_dir, port)
+
+    @property
+    def address(self) -> str:
+        return f"http://{HOST}:{self.port}{self.api_path}"
+
+    def command(self) -> list[str]:
+        runner = artifacts.apicurio_runner()
+        settings = {
+            "quarkus.http.host": HOST,
+            "quarkus.http.port": str(self.port),
+            "apicurio.datasource.url": f"jdbc:h2:file:{self.home / 'db' / 'registry'}",
+            "apicurio.datasource.jdbc.initial-size": "2",
+            "apicurio.datasource.jdbc.min-size": "2",
+            "apicurio.datasource.jdbc.max-size": "16",
+            "apicurio.rest.deletion.artifact.enabled": "true",
+            "apicurio.rest.deletion.artifact-version.enabled": "true",
+            "quarkus.log.console.color": "false",
+        }
+        return [
+            artifacts.require_java(),
+            f"-Xmx{self.heap}",
+            "-XX:TieredStopAtLevel=1",
+            "-XX:+UseSerialGC",
+            *(f"-D{key}={value}" for key, value in settings.items()),
+            "-jar",
+            str(runner),
+        ]
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.address}/subjects", timeout=2) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False

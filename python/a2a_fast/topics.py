@@ -1,0 +1,49 @@
+"""Topic names shared by every agent, and creating topics that are missing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from a2a_fast.errors import StackError
+
+__all__ = ["DEAD_LETTER", "NEGOTIATIONS", "TASK_REQUESTS", "TASK_RESPONSES", "TASK_TOPICS", "ensure_topics"]
+
+TASK_REQUESTS = "task-requests"
+TASK_RESPONSES = "task-responses"
+NEGOTIATIONS = "negotiations"
+DEAD_LETTER = "a2a.dlq"
+TASK_TOPICS = (TASK_REQUESTS, TASK_RESPONSES, NEGOTIATIONS)
+
+
+def ensure_topics(
+    bootstrap: str,
+    names: Iterable[str],
+    partitions: int = 3,
+    config: dict[str, str] | None = None,
+    timeout: float = 30.0,
+) -> list[str]:
+    """Creates the topics that do not exist yet; returns the names it created."""
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    try:
+        existing = set(admin.list_topics(timeout=timeout).topics)
+    except KafkaException as error:
+        raise StackError(f"cannot reach Kafka at {bootstrap}: {error}") from error
+    wanted = [name for name in dict.fromkeys(names) if name not in existing]
+    if not wanted:
+        return []
+    futures = admin.create_topics(
+        [NewTopic(name, num_partitions=partitions, config=config or {}) for name in wanted],
+        operation_timeout=timeout,
+    )
+    created = []
+    for name, future in futures.items():
+        try:
+            future.result(timeout)
+            created.append(name)
+        except KafkaException as error:
+            if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise StackError(f"creating topic {name!r} failed: {error}") from error
+    return created

@@ -1,0 +1,45 @@
+"""Fixtures shared by every test: the real stack (started on demand) and a fresh topic per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from a2a_fast.stack import Endpoints, LocalStack, ensure_up
+
+REPO = Path(__file__).resolve().parent.parent
+SCHEMAS = REPO / "schemas"
+
+
+@pytest.fixture(scope="session")
+def endpoints() -> Iterator[Endpoints]:
+    """The broker and registry: external ones from the environment, else the local stack.
+
+    A stack this session started is stopped at the end; one that was already up is left running.
+    """
+    stack = LocalStack()
+    found, started = ensure_up(stack)
+    yield found
+    if started and not os.environ.get("A2A_FAST_KEEP_STACK"):
+        stack.down(only=started)
+
+
+@pytest.fixture
+def topic_name() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def topic(endpoints: Endpoints, topic_name: str) -> Iterator[str]:
+    """A new 3-partition topic, deleted after the test."""
+    from confluent_kafka.admin import AdminClient
+
+    from a2a_fast.topics import ensure_topics
+
+    ensure_topics(endpoints.kafka, [topic_name])
+    yield topic_name
+    AdminClient({"bootstrap.servers": endpoints.kafka}).delete_topics([topic_name], operation_timeout=10)
