@@ -25,7 +25,9 @@ def _stack(args: argparse.Namespace) -> int:
         print(f"ready in {time.monotonic() - started:.1f}s")
     elif args.action == "down":
         stopped = stack.down()
-        print("stopped: " + ", ".join(stopped) if stopped else "nothing to stop: no service started by a2a-fast")
+        print(
+            "stopped: " + ", ".join(stopped) if stopped else "nothing to stop: no service started by a2a-fast"
+        )
     else:
         for status in stack.status():
             print(status.line())

@@ -23,7 +23,9 @@ def run(args: argparse.Namespace) -> int:
     say = (lambda *_: None) if args.json else print
     started = time.monotonic()
     endpoints, launched = ensure_up()
-    say(f"kafka {endpoints.kafka}  schema registry {endpoints.schema_registry}  (started now: {launched or 'none'})")
+    say(
+        f"kafka {endpoints.kafka}  schema registry {endpoints.schema_registry}  (started now: {launched or 'none'})"
+    )
     ensure_topics(endpoints.kafka, [TASK_REQUESTS])
 
     run_id = uuid.uuid4().hex[:8]

@@ -1,0 +1,315 @@
+"""The requester role: asks the mesh for work, negotiates the price, and awaits the outcome.
+
+``await requester.request_task("Summarise the report", 80.0, capability="summarize")`` publishes a
+``TaskRequest`` on ``task-requests`` and resolves to a :class:`TaskOutcome` once the task reaches a final
+state: ``COMPLETED`` (with the executor's result), ``FAILED`` (with its error) or ``REJECTED`` (by the
+provider, or because this requester gave up). On the way the requester answers every counter-offer with
+its :class:`~a2a_fast.policies.BudgetPolicy` on ``negotiations``.
+
+The requester reads ``task-responses`` in its own consumer group (``requester-<id>``), so it sees every
+response and keeps those addressed to it (``ce_targetagent``). Its open tasks are rebuilt from the log
+at start-up: the requests it published and the responses addressed to it, read to their current end,
+so :meth:`Requester.get_pending_requests` survives a restart and the negotiation carries on where it
+stood (with the budget given at start-up, since budgets are private and never published).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from a2a_fast.envelope import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE, Inbound
+from a2a_fast.monitoring import LATENCY_BUCKETS, ROUND_BUCKETS
+from a2a_fast.policies import BudgetPolicy
+from a2a_fast.provider import derived_id
+from a2a_fast.runtime import Agent, AgentConfig, replay
+
+__all__ = ["PendingRequest", "Requester", "TaskOutcome"]
+
+FINAL = frozenset({"COMPLETED", "FAILED", "REJECTED"})
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOutcome:
+    """How a task ended. ``latency`` is seconds from request to final state; ``rounds`` the number of
+    counter-offers; ``result`` the executor's JSON result (decoded) when COMPLETED; ``error`` the reason
+    when FAILED or REJECTED. ``status`` is ``TIMED_OUT`` when the caller's timeout expired first."""
+
+    status: str
+    task_id: str
+    agreed_cost: float | None
+    rounds: int
+    result: Any
+    error: str | None
+    latency: float
+    capability: str
+    provider: str | None = None
+    executor: str | None = None
+
+
+@dataclass
+class PendingRequest:
+    """A request not finished yet, as :meth:`Requester.get_pending_requests` reports it."""
+
+    task_id: str
+    capability: str
+    description: str
+    parameters: dict[str, str]
+    proposed_cost: float | None
+    budget: float
+    state: str = "PENDING"
+    rounds: int = 0
+    last_offer: float | None = None
+    agreed_cost: float | None = None
+    progress: float | None = None
+    provider: str | None = None
+    executor: str | None = None
+    started: float = field(default_factory=time.time)
+    traceparent: str | None = None
+
+
+class Requester(Agent):
+    """Publishes task requests and negotiates them with ``policy``."""
+
+    role = "requester"
+
+    def __init__(self, config: AgentConfig, policy: BudgetPolicy | None = None) -> None:
+        super().__init__(config)
+        self.policy = policy or BudgetPolicy()
+        self._pending: dict[str, PendingRequest] = {}
+        self._waiters: dict[str, asyncio.Future[TaskOutcome]] = {}
+        self.outcomes: Counter[str] = Counter()
+        self.resumed = 0
+
+    def default_group(self) -> str:
+        return f"requester-{self.agent_id}"
+
+    def subscriptions(self) -> list[str]:
+        return [self.topics.responses]
+
+    def task_counts(self) -> dict[str, int]:
+        states = Counter(pending.state for pending in self._pending.values())
+        return {**states, **self.outcomes}
+
+    def get_pending_requests(self) -> list[PendingRequest]:
+        """Copies of the requests still open, oldest first."""
+        return sorted((replace(pending) for pending in self._pending.values()), key=lambda p: p.started)
+
+    async def request_task(
+        self,
+        description: str,
+        proposed_cost: float | None = None,
+        *,
+        capability: str,
+        priority: int = 1,
+        parameters: dict[str, str] | None = None,
+        budget: float | None = None,
+        max_wait: float | None = None,
+    ) -> TaskOutcome:
+        """Requests a task and waits for its final outcome (or ``max_wait`` seconds: ``TIMED_OUT``).
+
+        ``budget`` is the most this requester will pay (default: the policy's budget, else the
+        proposed cost).
+        """
+        task_id = await self.submit(
+            description,
+            proposed_cost,
+            capability=capability,
+            priority=priority,
+            parameters=parameters,
+            budget=budget,
+        )
+        waiter = self._waiters[task_id]
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), max_wait)
+        except TimeoutError:
+            pending = self._pending.get(task_id)
+            return TaskOutcome(
+                "TIMED_OUT",
+                task_id,
+                pending.agreed_cost if pending else None,
+                pending.rounds if pending else 0,
+                None,
+                f"no final state within {max_wait}s",
+                time.time() - (pending.started if pending else time.time()),
+                capability,
+            )
+
+    async def submit(
+        self,
+        description: str,
+        proposed_cost: float | None = None,
+        *,
+        capability: str,
+        priority: int = 1,
+        parameters: dict[str, str] | None = None,
+        budget: float | None = None,
+    ) -> str:
+        """Publishes a request and returns its task id at once; :meth:`outcome` awaits the result."""
+        task_id = uuid.uuid4().hex
+        trace = f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-01"
+        limit = budget if budget is not None else self.policy.limit(proposed_cost)
+        pending = PendingRequest(
+            task_id,
+            capability,
+            description,
+            dict(parameters or {}),
+            proposed_cost,
+            limit,
+            last_offer=proposed_cost,
+        )
+        pending.traceparent = trace
+        assert self._loop is not None, "requester not started"
+        self._pending[task_id] = pending
+        self._waiters[task_id] = self._loop.create_future()
+        await self.publish(
+            KIND_TASK_REQUEST,
+            {
+                "task_id": task_id,
+                "requester_id": self.agent_id,
+                "description": description,
+                "capability": capability,
+                "proposed_cost": proposed_cost,
+                "priority": priority,
+                "parameters": pending.parameters,
+                "timestamp": int(pending.started * 1000),
+            },
+            collaboration_id=task_id,
+            traceparent=trace,
+        )
+        return task_id
+
+    async def outcome(self, task_id: str) -> TaskOutcome:
+        """Waits for the final outcome of a task submitted (or resumed) by this requester."""
+        if task_id not in self._waiters:
+            assert self._loop is not None
+            self._waiters[task_id] = self._loop.create_future()
+        return await asyncio.shield(self._waiters[task_id])
+
+    async def on_start(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._rebuild)
+
+    def _rebuild(self) -> None:
+        assert self.catalog is not None
+        for message in replay(
+            self.config, self.catalog, topics=[self.topics.requests, self.topics.responses]
+        ):
+            record = message.record
+            if message.kind == KIND_TASK_REQUEST and message.source_agent == self.agent_id:
+                cost = record.get("proposed_cost")
+                self._pending[message.task_id] = PendingRequest(
+                    message.task_id,
+                    record["capability"],
+                    record["description"],
+                    dict(record.get("parameters") or {}),
+                    cost,
+                    self.policy.limit(cost),
+                    last_offer=cost,
+                    started=record["timestamp"] / 1000,
+                    traceparent=message.traceparent,
+                )
+            elif message.kind == KIND_TASK_RESPONSE and message.target_agent == self.agent_id:
+                pending = self._pending.get(message.task_id)
+                if pending is not None:
+                    self._apply(pending, message)
+                    if record["status"] in FINAL:
+                        del self._pending[message.task_id]
+        self.resumed = len(self._pending)
+
+    def _apply(self, pending: PendingRequest, message: Inbound) -> None:
+        record = message.record
+        status = record["status"]
+        pending.state = status
+        if status == "NEGOTIATING":
+            pending.rounds = max(pending.rounds, int(record["round"]))
+            pending.provider = message.source_agent
+        elif status == "ACCEPTED":
+            pending.agreed_cost = record.get("agreed_cost")
+            pending.provider = message.source_agent
+            pending.rounds = max(pending.rounds, int(record["round"]))
+        elif status == "RUNNING":
+            pending.progress = record.get("progress")
+            pending.executor = message.source_agent
+        elif status in FINAL and status != "REJECTED":
+            pending.executor = message.source_agent
+
+    async def handle(self, message: Inbound) -> None:
+        if message.kind != KIND_TASK_RESPONSE or message.target_agent != self.agent_id:
+            return
+        pending = self._pending.get(message.task_id)
+        if pending is None:
+            return
+        record = message.record
+        status = record["status"]
+        if status == "NEGOTIATING" and int(record["round"]) <= pending.rounds:
+            return  # an older turn, answered already
+        self._apply(pending, message)
+        if status == "NEGOTIATING":
+            await self._negotiate(pending, message)
+        elif status in FINAL:
+            self._finish(pending, message)
+
+    async def _negotiate(self, pending: PendingRequest, message: Inbound) -> None:
+        record = message.record
+        round_number = int(record["round"])
+        counter = float(record["counter_offer"])
+        decision = self.policy.respond(pending.last_offer, counter, round_number, pending.budget)
+        action = {"accept": "ACCEPT", "counter": "COUNTER", "reject": "REJECT"}[decision.action]
+        if decision.action == "counter":
+            pending.last_offer = decision.price
+        await self.publish(
+            KIND_NEGOTIATION,
+            {
+                "task_id": pending.task_id,
+                "round": round_number,
+                "from_agent": self.agent_id,
+                "to_agent": message.source_agent,
+                "action": action,
+                "offer": decision.price,
+                "reason": decision.reason,
+                "capability": pending.capability,
+                "description": pending.description,
+                "parameters": pending.parameters,
+                "timestamp": int(time.time() * 1000),
+            },
+            target_agent=message.source_agent,
+            collaboration_id=message.collaboration_id,
+            traceparent=message.traceparent,
+            event_id=derived_id(message.event_id, "turn"),
+        )
+
+    def _finish(self, pending: PendingRequest, message: Inbound) -> None:
+        record = message.record
+        status = record["status"]
+        result: Any = None
+        if status == "COMPLETED" and record.get("result") is not None:
+            try:
+                result = json.loads(record["result"])
+            except ValueError:
+                result = record["result"]
+        outcome = TaskOutcome(
+            status=status,
+            task_id=pending.task_id,
+            agreed_cost=pending.agreed_cost,
+            rounds=pending.rounds,
+            result=result,
+            error=record.get("message") if status != "COMPLETED" else None,
+            latency=max(0.0, time.time() - pending.started),
+            capability=pending.capability,
+            provider=pending.provider,
+            executor=pending.executor,
+        )
+        del self._pending[pending.task_id]
+        self.outcomes[status] += 1
+        self.metrics.observe("request_seconds", outcome.latency, LATENCY_BUCKETS, status=status)
+        self.metrics.observe("negotiation_rounds", outcome.rounds, ROUND_BUCKETS, role=self.role)
+        waiter = self._waiters.pop(pending.task_id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(outcome)

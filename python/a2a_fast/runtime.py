@@ -1,0 +1,841 @@
+"""The agent runtime: one :class:`Agent` = one Kafka consumer, one idempotent producer, one asyncio loop.
+
+Subclasses (:mod:`a2a_fast.requester`, :mod:`a2a_fast.provider`, :mod:`a2a_fast.executor`) say which
+topics they read, which consumer group they join and how they :meth:`Agent.handle` one decoded message;
+the runtime does the rest:
+
+* **Never blocking the loop.** The consumer is confined to one worker thread: ``consume``, ``commit``,
+  ``pause`` and ``close`` run there, and so do the rebalance callbacks. The producer's ``produce`` never
+  waits; a poll thread serves its delivery reports and hands them back to the loop in batches with
+  ``call_soon_threadsafe``. Registry look-ups and admin calls run in the loop's default executor.
+* **At-least-once with no second effect.** Records are consumed in batches (``consume(num_messages,
+  timeout)``); an offset is committed only once its record and every earlier one of the partition were
+  handled (:class:`OffsetTracker`), and a handler's output is acknowledged (``acks=all``, idempotent
+  producer) before its input counts as handled. A redelivered record whose ``ce_id`` was already handled
+  is dropped by a bounded LRU (:class:`DedupeCache`).
+* **Order per task.** Records with the same key (the task id) are handled one after the other; records
+  of different tasks concurrently.
+* **Back-pressure.** At most ``max_in_flight`` records are being handled; when that many are, the
+  consumer pauses its partitions (it keeps serving the group) and resumes when work completes.
+* **Dead letters.** A record that cannot be decoded or validated, or whose handler raises, goes to the
+  dead-letter topic with its key, value and headers plus ``dlq.*`` headers giving the reason, the error
+  class, the stage, and the original topic, partition and offset. The agent carries on.
+* **Rebalances.** Before partitions are taken away the agent finishes what it is handling and commits,
+  so another member never starts the same work while this one still runs it.
+* **Shutdown** (:meth:`Agent.stop`, also on SIGTERM/SIGINT through :func:`serve`), in this order:
+  stop intake → drain in-flight work → flush the producer → commit offsets → close the consumer,
+  producer, registry client and HTTP server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import heapq
+import json
+import logging
+import signal
+import threading
+import time
+import traceback
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, ClassVar, TypeVar, cast
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from a2a_fast.envelope import Envelope, Inbound, KafkaRecord, TopicNames
+from a2a_fast.errors import A2AError, DecodeError, SchemaError, ValidationError
+from a2a_fast.monitoring import MetricsRegistry, MonitoringServer, json_response
+from a2a_fast.registry import SchemaCatalog
+from a2a_fast.topics import ensure_topics
+
+__all__ = ["Agent", "AgentConfig", "DedupeCache", "OffsetTracker", "replay", "serve"]
+
+log = logging.getLogger("a2a_fast.agent")
+T = TypeVar("T")
+
+
+@dataclass
+class AgentConfig:
+    """How one agent connects and behaves. Only ``agent_id``, ``kafka`` and ``schema_registry`` are required.
+
+    ``http_port`` None disables monitoring, 0 picks a free port. ``schemas`` overrides the Avro schema
+    text per message kind (used to run an agent built against another schema version).
+    """
+
+    agent_id: str
+    kafka: str
+    schema_registry: str
+    topics: TopicNames = field(default_factory=TopicNames)
+    group_id: str | None = None
+    http_port: int | None = None
+    http_host: str = "127.0.0.1"
+    max_in_flight: int = 256
+    batch_size: int = 500
+    poll_timeout: float = 0.05
+    commit_interval: float = 0.1
+    dedupe_size: int = 100_000
+    drain_timeout: float = 30.0
+    session_timeout_ms: int = 6000
+    linger_ms: int = 1
+    partitions: int = 3
+    schemas: Mapping[str, str] | None = None
+    compatibility: str = "BACKWARD"
+    consumer_config: Mapping[str, Any] = field(default_factory=dict)
+    producer_config: Mapping[str, Any] = field(default_factory=dict)
+
+
+class OffsetTracker:
+    """The committable offset of one partition when records finish out of order.
+
+    ``add`` each dispatched offset, ``done`` each handled one; ``committable`` is the offset to commit
+    (the lowest one still outstanding, or one past the highest seen), or None when nothing new.
+    """
+
+    __slots__ = ("_committed", "_done", "_heap", "_highest")
+
+    def __init__(self) -> None:
+        self._heap: list[int] = []
+        self._done: set[int] = set()
+        self._highest = -1
+        self._committed = -1
+
+    def add(self, offset: int) -> None:
+        heapq.heappush(self._heap, offset)
+        if offset > self._highest:
+            self._highest = offset
+
+    def done(self, offset: int) -> None:
+        self._done.add(offset)
+        while self._heap and self._heap[0] in self._done:
+            self._done.discard(heapq.heappop(self._heap))
+
+    def outstanding(self) -> int:
+        return len(self._heap)
+
+    def committable(self) -> int | None:
+        candidate = self._heap[0] if self._heap else self._highest + 1
+        return candidate if candidate > self._committed and self._highest >= 0 else None
+
+    def mark_committed(self, offset: int) -> None:
+        self._committed = max(self._committed, offset)
+
+
+class DedupeCache:
+    """A bounded LRU set of message ids (``ce_id``) already handled."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, event_id: object) -> bool:
+        if event_id in self._ids:
+            self._ids.move_to_end(event_id)  # type: ignore[arg-type]
+            return True
+        return False
+
+    def add(self, event_id: str) -> None:
+        self._ids[event_id] = None
+        self._ids.move_to_end(event_id)
+        while len(self._ids) > self.capacity:
+            self._ids.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+_STAGES: tuple[tuple[type[BaseException], str], ...] = (
+    (DecodeError, "decode"),
+    (ValidationError, "validation"),
+    (SchemaError, "validation"),
+)
+
+
+class Agent:
+    """Base class of every agent role; see the module docstring for what the runtime guarantees.
+
+    Subclasses set ``role`` and ``default_group`` and implement :meth:`subscriptions` and :meth:`handle`;
+    they may override :meth:`on_start` (rebuild state before consuming), :meth:`on_partitions_assigned`
+    (runs in the consumer thread), :meth:`task_counts` and :meth:`extra_status`.
+
+    Use it as ``async with agent: ...`` or :meth:`start` / :meth:`stop`.
+    """
+
+    role: ClassVar[str] = "agent"
+
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.agent_id = config.agent_id
+        self.topics = config.topics
+        self.group_id = config.group_id or self.default_group()
+        self.metrics = MetricsRegistry()
+        self.metrics.describe("messages_consumed_total", "Records consumed, by topic and CloudEvent type.")
+        self.metrics.describe(
+            "messages_produced_total", "Records produced and acknowledged, by topic and type."
+        )
+        self.metrics.describe("errors_total", "Records that failed, by stage and error class.")
+        self.metrics.describe(
+            "dead_letters_total", "Records sent to the dead-letter topic, by original topic."
+        )
+        self.metrics.describe("duplicates_total", "Redelivered records dropped by message-id dedupe.")
+        self.metrics.describe("handling_seconds", "Time from dispatch to handled, by CloudEvent type.")
+        self.metrics.describe("negotiation_rounds", "Negotiation rounds of finished negotiations.")
+        self.catalog: SchemaCatalog | None = None
+        self.envelope: Envelope | None = None
+        self.dedupe = DedupeCache(config.dedupe_size)
+        self.http_port: int | None = None
+        self._consumer: Consumer | None = None
+        self._producer: Producer | None = None
+        self._consumer_thread = ThreadPoolExecutor(1, thread_name_prefix=f"{config.agent_id}-consumer")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._poll_stop = threading.Event()
+        self._poll_thread: threading.Thread | None = None
+        self._deliveries: list[tuple[asyncio.Future[None], KafkaError | None]] = []
+        self._trackers: dict[tuple[str, int], OffsetTracker] = {}
+        self._lanes: dict[bytes | None, asyncio.Task[None]] = {}
+        self._handling: set[asyncio.Task[None]] = set()
+        self._in_flight = 0
+        self._capacity = asyncio.Event()
+        self._paused = False
+        self._stop_intake = False
+        self._intake_task: asyncio.Task[None] | None = None
+        self._commit_task: asyncio.Task[None] | None = None
+        self._server: MonitoringServer | None = None
+        self._assigned = asyncio.Event()
+        self._assignment: list[tuple[str, int]] = []
+        self._lag: dict[str, int] = {}
+        self._broker_error: str | None = None
+        self._started_at = 0.0
+        self._running = False
+        self.failure: BaseException | None = None
+        self.failed = asyncio.Event()
+
+    # --- what subclasses provide ------------------------------------------------------------------
+
+    def default_group(self) -> str:
+        return f"{self.role}s"
+
+    def subscriptions(self) -> list[str]:
+        raise NotImplementedError
+
+    async def handle(self, message: Inbound) -> None:
+        """Handles one decoded message; raising sends the record to the dead-letter topic."""
+        raise NotImplementedError
+
+    async def on_start(self) -> None:
+        """Runs after the schemas are registered and before the first record is consumed."""
+
+    def on_partitions_assigned(self, partitions: list[TopicPartition]) -> None:
+        """Runs in the consumer thread when partitions are assigned, before their records are handled."""
+
+    def task_counts(self) -> dict[str, int]:
+        """Tasks known to this agent, by state, for ``/status`` and ``/metrics``."""
+        return {}
+
+    def extra_status(self) -> dict[str, Any]:
+        return {}
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Agent:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Creates missing topics, registers the schemas, connects, rebuilds state and starts consuming."""
+        if self._running:
+            return
+        self._loop = loop = asyncio.get_running_loop()
+        self._started_at = time.time()
+        self.catalog = await loop.run_in_executor(None, self._prepare)
+        self.envelope = Envelope(self.catalog, self.topics, self.agent_id)
+        self._producer = Producer(self._producer_settings())
+        self._poll_thread = threading.Thread(
+            target=self._poll_producer, name=f"{self.agent_id}-producer", daemon=True
+        )
+        self._poll_thread.start()
+        self._running = True
+        try:
+            await self.on_start()
+            self._consumer = Consumer(self._consumer_settings())
+            await self._in_consumer(
+                partial(
+                    self._consumer.subscribe,
+                    self.subscriptions(),
+                    on_assign=self._on_assign,
+                    on_revoke=self._on_revoke,
+                    on_lost=self._on_revoke,
+                )
+            )
+            if self.config.http_port is not None:
+                self._server = MonitoringServer(
+                    {"/health": self._health, "/status": self._status, "/metrics": self._metrics},
+                    self.config.http_host,
+                    self.config.http_port,
+                )
+                self.http_port = await self._server.start()
+        except BaseException:
+            await self.stop()
+            raise
+        self._capacity.set()
+        self._intake_task = loop.create_task(self._intake(), name=f"{self.agent_id}-intake")
+        self._commit_task = loop.create_task(self._commit_loop(), name=f"{self.agent_id}-commit")
+        self._intake_task.add_done_callback(self._background_done)
+        self._commit_task.add_done_callback(self._background_done)
+
+    async def wait_assigned(self) -> None:
+        """Returns once the consumer group has given this agent its first assignment."""
+        await self._assigned.wait()
+
+    async def stop(self) -> None:
+        """Stops in the documented order: intake, drain, flush, commit, close. Safe to call twice."""
+        if not self._running:
+            return
+        self._running = False
+        loop = asyncio.get_running_loop()
+        self._stop_intake = True
+        if self._intake_task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._intake_task
+        await self._drain(self.config.drain_timeout)
+        self._poll_stop.set()
+        if self._poll_thread is not None:
+            await loop.run_in_executor(None, self._poll_thread.join)
+        if self._producer is not None:
+            await loop.run_in_executor(None, self._producer.flush, self.config.drain_timeout)
+            self._pump_deliveries()
+        if self._commit_task is not None:
+            self._commit_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._commit_task
+        if self._consumer is not None:
+            consumer = self._consumer
+            offsets = self._committable()
+            if offsets:
+                with contextlib.suppress(KafkaException):
+                    await self._in_consumer(partial(consumer.commit, offsets=offsets, asynchronous=False))
+            await self._in_consumer(consumer.close)
+            self._consumer = None
+        self._producer = None
+        if self._server is not None:
+            await self._server.close()
+        if self.catalog is not None:
+            self.catalog.close()
+        self._consumer_thread.shutdown(wait=True)
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            log.error("%s: background task %s failed: %r", self.agent_id, task.get_name(), error)
+            self.failure = error
+            self._stop_intake = True
+            self.failed.set()
+
+    # --- setup ------------------------------------------------------------------------------------
+
+    def _prepare(self) -> SchemaCatalog:
+        ensure_topics(self.config.kafka, self.topics.all(), partitions=self.config.partitions)
+        catalog = SchemaCatalog(
+            self.config.schema_registry, self.topics, self.config.schemas, self.config.compatibility
+        )
+        try:
+            catalog.register()
+        except BaseException:
+            catalog.close()
+            raise
+        return catalog
+
+    def _producer_settings(self) -> dict[str, Any]:
+        return {
+            "bootstrap.servers": self.config.kafka,
+            "client.id": self.agent_id,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": self.config.linger_ms,
+            "error_cb": self._on_broker_error,
+            **self.config.producer_config,
+        }
+
+    def _consumer_settings(self) -> dict[str, Any]:
+        return {
+            "bootstrap.servers": self.config.kafka,
+            "client.id": self.agent_id,
+            "group.id": self.group_id,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "partition.assignment.strategy": "range",
+            "session.timeout.ms": self.config.session_timeout_ms,
+            "heartbeat.interval.ms": max(500, self.config.session_timeout_ms // 4),
+            "statistics.interval.ms": 1000,
+            "stats_cb": self._on_stats,
+            "error_cb": self._on_broker_error,
+            **self.config.consumer_config,
+        }
+
+    # --- consuming --------------------------------------------------------------------------------
+
+    async def _in_consumer(self, call: Callable[[], T]) -> T:
+        assert self._loop is not None
+        return await self._loop.run_in_executor(self._consumer_thread, call)
+
+    async def _intake(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None and self.catalog is not None
+        loop = asyncio.get_running_loop()
+        batch_size, timeout = self.config.batch_size, self.config.poll_timeout
+        while not self._stop_intake:
+            free = self.config.max_in_flight - self._in_flight
+            if free <= 0:
+                if not self._paused:
+                    self._paused = True
+                    await self._in_consumer(lambda: consumer.pause(consumer.assignment()))
+                self._capacity.clear()
+                # consume() on paused partitions returns nothing but keeps the group membership alive
+                messages = await self._in_consumer(partial(consumer.consume, 1, 0))
+                if not messages:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._capacity.wait(), 0.5)
+                    continue
+            else:
+                if self._paused:
+                    self._paused = False
+                    await self._in_consumer(lambda: consumer.resume(consumer.assignment()))
+                messages = await self._in_consumer(partial(_fetch, consumer, min(free, batch_size), timeout))
+                if not messages:
+                    continue
+            unknown = {
+                schema_id
+                for schema_id in Envelope.schema_ids(message.value() for message in messages)
+                if self.catalog.cached_schema(schema_id) is None
+            }
+            if unknown:
+                await loop.run_in_executor(None, self.catalog.fetch, unknown)
+            self._dispatch(messages)
+
+    def _dispatch(self, messages: Sequence[Message]) -> None:
+        loop = self._loop
+        assert loop is not None
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("%s: consume error: %s", self.agent_id, error)
+                    self.metrics.inc("errors_total", stage="consume", error=error.name())
+                    if error.fatal():
+                        raise KafkaException(error)
+                continue
+            topic, partition, offset = message.topic() or "", message.partition() or 0, message.offset() or 0
+            tracker = self._trackers.get((topic, partition))
+            if tracker is None:
+                tracker = self._trackers[(topic, partition)] = OffsetTracker()
+            tracker.add(offset)
+            self._in_flight += 1
+            key = message.key()
+            previous = self._lanes.get(key)
+            task = loop.create_task(self._process(message, previous, tracker, offset))
+            self._lanes[key] = task
+            self._handling.add(task)
+            task.add_done_callback(self._handling.discard)
+
+    async def _process(
+        self, message: Message, previous: asyncio.Task[None] | None, tracker: OffsetTracker, offset: int
+    ) -> None:
+        if previous is not None and not previous.done():
+            await asyncio.wait((previous,))
+        started = time.perf_counter()
+        handled = False
+        kind = "unknown"
+        try:
+            assert self.envelope is not None
+            stage = "decode"
+            try:
+                inbound = self.envelope.decode(
+                    message.key(),
+                    message.headers(),
+                    message.value(),
+                    message.topic() or "",
+                    message.partition() or 0,
+                    offset,
+                )
+                kind = inbound.kind
+                self.metrics.inc("messages_consumed_total", topic=inbound.topic, type=kind)
+                if inbound.event_id in self.dedupe:
+                    self.metrics.inc("duplicates_total", type=kind)
+                else:
+                    stage = "handle"
+                    await self.handle(inbound)
+                    self.dedupe.add(inbound.event_id)
+                handled = True
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                if stage == "decode":
+                    stage = next((name for cls, name in _STAGES if isinstance(error, cls)), "decode")
+                handled = await self._dead_letter(message, error, stage)
+        finally:
+            if handled:
+                tracker.done(offset)
+            self.metrics.observe("handling_seconds", time.perf_counter() - started, type=kind)
+            self._in_flight -= 1
+            if self._in_flight < self.config.max_in_flight:
+                self._capacity.set()
+            key = message.key()
+            if self._lanes.get(key) is asyncio.current_task():
+                del self._lanes[key]
+
+    async def _dead_letter(self, message: Message, error: BaseException, stage: str) -> bool:
+        """Sends a failed record to the dead-letter topic; True once the broker acknowledged it."""
+        topic = message.topic() or ""
+        reason = str(error) or repr(error)
+        log.warning(
+            "%s: %s failed for %s[%s]@%s: %s",
+            self.agent_id,
+            stage,
+            topic,
+            message.partition(),
+            message.offset(),
+            reason,
+        )
+        error_class = f"{type(error).__module__}.{type(error).__qualname__}"
+        self.metrics.inc("errors_total", stage=stage, error=type(error).__name__)
+        headers = cast(list[tuple[str, bytes]], list(message.headers() or []))
+        headers += [
+            ("dlq.reason", reason.encode(errors="replace")[:4000]),
+            ("dlq.error.class", error_class.encode()),
+            ("dlq.stage", stage.encode()),
+            ("dlq.original.topic", topic.encode()),
+            ("dlq.original.partition", str(message.partition()).encode()),
+            ("dlq.original.offset", str(message.offset()).encode()),
+            ("dlq.agent", self.agent_id.encode()),
+            ("dlq.time", dt.datetime.now(dt.UTC).isoformat().encode()),
+        ]
+        if stage == "handle":
+            trace = "".join(traceback.format_exception(error)[-3:])
+            headers.append(("dlq.traceback", trace.encode(errors="replace")[:4000]))
+        try:
+            await self._produce(self.topics.dlq, message.key(), headers, message.value() or b"")
+        except (KafkaException, BufferError) as produce_error:
+            # Left uncommitted: the record comes back after a restart rather than being lost.
+            log.error(
+                "%s: dead-lettering %s@%s failed: %s", self.agent_id, topic, message.offset(), produce_error
+            )
+            return False
+        self.metrics.inc("dead_letters_total", topic=topic)
+        return True
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.on_partitions_assigned(partitions)
+        consumer.assign(partitions)
+        if self._paused:
+            consumer.pause(partitions)
+        self._assignment = [(tp.topic, tp.partition) for tp in partitions]
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._assigned.set)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Finishes in-flight work and commits before the partitions go to another member."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        future = asyncio.run_coroutine_threadsafe(self._drain_and_release(), loop)
+        try:
+            offsets = future.result(self.config.drain_timeout + 5)
+        except Exception as error:
+            log.error("%s: draining before a rebalance failed: %r", self.agent_id, error)
+            return
+        if offsets:
+            try:
+                consumer.commit(offsets=offsets, asynchronous=False)
+            except KafkaException as error:
+                log.warning("%s: commit on revoke failed: %s", self.agent_id, error)
+        self._assignment = []
+
+    async def _drain_and_release(self) -> list[TopicPartition]:
+        await self._drain(self.config.drain_timeout)
+        offsets = self._committable()
+        self._trackers.clear()
+        return offsets
+
+    async def _drain(self, patience: float) -> None:
+        pending = set(self._handling)
+        if not pending:
+            return
+        _, late = await asyncio.wait(pending, timeout=patience)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late)
+
+    def _committable(self) -> list[TopicPartition]:
+        offsets = []
+        for (topic, partition), tracker in self._trackers.items():
+            offset = tracker.committable()
+            if offset is not None:
+                tracker.mark_committed(offset)
+                offsets.append(TopicPartition(topic, partition, offset))
+        return offsets
+
+    async def _commit_loop(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        while True:
+            await asyncio.sleep(self.config.commit_interval)
+            offsets = self._committable()
+            if offsets:
+                try:
+                    await self._in_consumer(partial(consumer.commit, offsets=offsets, asynchronous=True))
+                except KafkaException as error:
+                    log.warning("%s: commit failed: %s", self.agent_id, error)
+
+    def _on_stats(self, raw: str) -> None:
+        stats = json.loads(raw)
+        lag = {}
+        for topic, info in stats.get("topics", {}).items():
+            for number, part in info.get("partitions", {}).items():
+                if int(number) >= 0 and part.get("consumer_lag", -1) >= 0:
+                    lag[f"{topic}/{number}"] = int(part["consumer_lag"])
+        self._lag = lag
+
+    def _on_broker_error(self, error: KafkaError) -> None:
+        self._broker_error = f"{error.name()}: {error.str()}"
+        log.warning("%s: broker error %s", self.agent_id, self._broker_error)
+
+    # --- producing --------------------------------------------------------------------------------
+
+    async def publish(
+        self,
+        kind: str,
+        record: Mapping[str, Any],
+        *,
+        target_agent: str | None = None,
+        collaboration_id: str | None = None,
+        traceparent: str | None = None,
+        event_id: str | None = None,
+    ) -> None:
+        """Encodes and produces one message; returns once the broker acknowledged it (``acks=all``).
+
+        ``event_id`` fixes the ``ce_id``: derive it from the message being handled so that handling a
+        redelivered record again produces the same ids, which readers then drop as duplicates.
+        """
+        assert self.envelope is not None, "agent not started"
+        out = self.envelope.encode(
+            kind,
+            record,
+            target_agent=target_agent,
+            collaboration_id=collaboration_id,
+            traceparent=traceparent,
+            event_id=event_id,
+        )
+        await self.produce_record(out)
+        self.metrics.inc("messages_produced_total", topic=out.topic, type=kind)
+
+    async def produce_record(self, record: KafkaRecord) -> None:
+        await self._produce(record.topic, record.key, record.headers, record.value)
+
+    async def _produce(
+        self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes
+    ) -> None:
+        producer, loop = self._producer, self._loop
+        if producer is None or loop is None:
+            raise KafkaException(KafkaError(KafkaError._STATE, "producer is closed"))
+        future: asyncio.Future[None] = loop.create_future()
+        while True:
+            try:
+                producer.produce(
+                    topic,
+                    value,
+                    key,
+                    headers=cast(Any, headers),
+                    on_delivery=partial(self._delivered, future),
+                )
+                break
+            except BufferError:
+                await asyncio.sleep(0.005)  # local queue full: let the poll thread drain it
+        await future
+
+    def _delivered(self, future: asyncio.Future[None], error: KafkaError | None, _message: Message) -> None:
+        self._deliveries.append((future, error))
+
+    def _poll_producer(self) -> None:
+        producer = self._producer
+        assert producer is not None
+        while not self._poll_stop.is_set():
+            producer.poll(0.05)
+            self._pump_deliveries()
+
+    def _pump_deliveries(self) -> None:
+        if not self._deliveries or self._loop is None or self._loop.is_closed():
+            return
+        batch, self._deliveries = self._deliveries, []
+        self._loop.call_soon_threadsafe(_resolve_deliveries, batch)
+
+    # --- monitoring -------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "id": self.agent_id,
+            "group": self.group_id,
+            "topics": self.subscriptions(),
+            "tasks": self.task_counts(),
+            "in_flight": self._in_flight,
+            "paused": self._paused,
+            "assignment": [f"{topic}/{partition}" for topic, partition in self._assignment],
+            "consumer_lag": dict(self._lag),
+            "total_lag": sum(self._lag.values()),
+            "consumed": int(self.metrics.counter_total("messages_consumed_total")),
+            "produced": int(self.metrics.counter_total("messages_produced_total")),
+            "dead_letters": int(self.metrics.counter_total("dead_letters_total")),
+            "uptime_seconds": round(time.time() - self._started_at, 3),
+            **self.extra_status(),
+        }
+
+    async def check_broker(self, patience: float = 2.0) -> str | None:
+        """None when the broker answers a metadata request within ``patience`` seconds, else the problem."""
+        producer = self._producer
+        if producer is None:
+            return "agent is not running"
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(None, partial(producer.list_topics, self.topics.requests, patience))
+        except KafkaException as error:
+            return str(error)
+        return None
+
+    async def _health(self) -> tuple[int, str, str]:
+        problem = await self.check_broker()
+        body = {"status": "ok" if problem is None else "unavailable", "role": self.role, "id": self.agent_id}
+        if problem is not None:
+            body["broker"] = problem
+        return json_response(body, 200 if problem is None else 503)
+
+    async def _status(self) -> tuple[int, str, str]:
+        return json_response(self.status())
+
+    async def _metrics(self) -> tuple[int, str, str]:
+        labels = (("role", self.role), ("agent", self.agent_id))
+        gauges: dict[str, dict[tuple[tuple[str, str], ...], float]] = {
+            "tasks": {
+                (*labels, ("state", state)): float(count) for state, count in self.task_counts().items()
+            },
+            "in_flight": {labels: float(self._in_flight)},
+            "consumer_lag": {
+                (*labels, ("partition", name)): float(value) for name, value in sorted(self._lag.items())
+            },
+        }
+        return 200, "text/plain; version=0.0.4", self.metrics.render(gauges)
+
+
+def _fetch(consumer: Consumer, count: int, timeout: float) -> list[Message]:
+    """Up to ``count`` records: whatever is ready now, else the first to arrive within ``timeout`` and
+    what came with it. (``consume(count, timeout)`` alone would hold a lone record until ``timeout``.)"""
+    messages = consumer.consume(count, 0)
+    if messages:
+        return messages
+    first = consumer.consume(1, timeout)
+    if not first or count == 1:
+        return first
+    return first + consumer.consume(count - 1, 0)
+
+
+def _resolve_deliveries(batch: list[tuple[asyncio.Future[None], KafkaError | None]]) -> None:
+    for future, error in batch:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(KafkaException(error))
+
+
+def replay(
+    config: AgentConfig,
+    catalog: SchemaCatalog,
+    start: Mapping[tuple[str, int], int] | None = None,
+    topics: Sequence[str] = (),
+    timeout: float = 30.0,
+) -> Iterator[Inbound]:
+    """Reads partitions from given offsets (or whole ``topics`` from the beginning) up to their current
+    end and yields the decodable messages; undecodable ones are skipped (the live path dead-letters them).
+
+    Used to rebuild an agent's state from the log (event sourcing). Blocking: call it from a thread.
+    """
+    reader = Consumer(
+        {
+            "bootstrap.servers": config.kafka,
+            "group.id": f"{config.agent_id}-replay",
+            "enable.auto.commit": False,
+            "enable.partition.eof": False,
+        }
+    )
+    try:
+        positions = dict(start or {})
+        for topic in topics:
+            metadata = reader.list_topics(topic, timeout=timeout)
+            for number in metadata.topics[topic].partitions:
+                positions.setdefault((topic, number), -2)  # OFFSET_BEGINNING
+        ends = {}
+        for (topic, number), offset in positions.items():
+            low, high = reader.get_watermark_offsets(TopicPartition(topic, number), timeout=timeout)
+            first = low if offset < 0 else offset
+            if high > first:
+                ends[(topic, number)] = high
+                positions[(topic, number)] = first
+        if not ends:
+            return
+        reader.assign([TopicPartition(topic, number, positions[(topic, number)]) for topic, number in ends])
+        envelope = Envelope(catalog, config.topics, config.agent_id)
+        deadline = time.monotonic() + timeout
+        remaining = dict(ends)
+        while remaining and time.monotonic() < deadline:
+            batch = reader.consume(500, 0.5)
+            catalog.fetch(
+                Envelope.schema_ids(message.value() for message in batch if message.error() is None)
+            )
+            for message in batch:
+                if message.error() is not None:
+                    continue
+                where = (message.topic() or "", message.partition() or 0)
+                offset = message.offset() or 0
+                if where in remaining and offset + 1 >= remaining[where]:
+                    del remaining[where]
+                with contextlib.suppress(A2AError, ValueError):
+                    yield envelope.decode(
+                        message.key(), message.headers(), message.value(), where[0], where[1], offset
+                    )
+    finally:
+        reader.close()
+
+
+async def serve(agent: Agent, ready: Callable[[Agent], None] | None = None) -> int:
+    """Runs ``agent`` until SIGTERM or SIGINT, then stops it in order; the exit status (0 when clean).
+
+    This is what ``a2a-fast agent ...`` runs under ``uvloop.run``.
+    """
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await agent.start()
+        if ready is not None:
+            ready(agent)
+        waiters = [loop.create_task(stop.wait()), loop.create_task(agent.failed.wait())]
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        await agent.stop()
+    return 1 if agent.failure is not None else 0
