@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from a2a_fast.stack import ensure_up
 from a2a_fast.topics import TASK_REQUESTS, ensure_topics
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     ensure_topics(endpoints.kafka, [TASK_REQUESTS])
 
     run_id = uuid.uuid4().hex[:8]
-    tasks = [
+    tasks: list[dict[str, Any]] = [
         {
             "task_id": f"{run_id}-{n}",
             "requester_id": "demo-requester",
@@ -67,14 +68,14 @@ def run(args: argparse.Namespace) -> int:
             }
         )
         consumer.subscribe([TASK_REQUESTS])
-        seen = []
+        seen: list[str] = []
         deadline = time.monotonic() + 30
         try:
             while len(seen) < len(tasks) and time.monotonic() < deadline:
                 message = consumer.poll(1.0)
                 if message is None or message.error():
                     continue
-                value = message.value()
+                value = message.value() or b""
                 record = deserializer(value, context)
                 if record["task_id"].startswith(run_id):
                     schema_id = int.from_bytes(value[1:5], "big")

@@ -24,7 +24,8 @@ def ensure_topics(
 ) -> list[str]:
     """Creates the topics that do not exist yet; returns the names it created."""
     from confluent_kafka import KafkaError, KafkaException
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import AdminClient
+    from confluent_kafka.cimpl import NewTopic
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     try:

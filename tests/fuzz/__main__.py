@@ -8,6 +8,7 @@ fails the run. Each target runs under atheris in its own process for its share o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import pkgutil
 import subprocess
@@ -35,10 +36,8 @@ def run_one(module_name: str, target_name: str, seconds: int) -> None:
     expected = module.EXPECTED
 
     def one_input(data: bytes) -> None:
-        try:
+        with contextlib.suppress(*expected):
             target(data)
-        except expected:
-            pass
 
     corpus = [arg for arg in getattr(module, "SEEDS", {}).get(target_name, [])]
     argv = [sys.argv[0], f"-max_total_time={seconds}", "-timeout=5", "-rss_limit_mb=2048"]

@@ -39,10 +39,16 @@ class Endpoints:
 class LocalStack:
     """The broker and registry that a2a-fast runs itself, with their state under one folder."""
 
-    def __init__(self, state_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        state_dir: Path | None = None,
+        kafka_port: int = 19092,
+        controller_port: int = 19093,
+        registry_port: int = 18081,
+    ) -> None:
         self.state_dir = state_dir or cache_dir() / "state"
-        self.kafka = KafkaBroker(self.state_dir)
-        self.registry = SchemaRegistry(self.state_dir)
+        self.kafka = KafkaBroker(self.state_dir, kafka_port, controller_port)
+        self.registry = SchemaRegistry(self.state_dir, registry_port)
 
     def _managed(self) -> list[tuple[Service, str | None]]:
         return [

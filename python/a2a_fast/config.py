@@ -1,0 +1,171 @@
+"""Protocol configuration: the limits every agent enforces, from a YAML file with built-in defaults.
+
+A file only needs the keys it changes::
+
+    messages:
+      default_ttl_seconds: 300
+      default_priority: NORMAL
+      max_message_bytes: 1048576
+    heartbeat:
+      interval_seconds: 5
+      timeout_seconds: 30
+    mesh:
+      max_agents: 100
+      routing_strategy: round_robin
+    workflows:
+      max_concurrent_sessions: 50
+      default_timeout_seconds: 600
+
+An unknown key, a wrong type or an out-of-range value raises :class:`~a2a_fast.errors.ConfigError` naming the
+key (``heartbeat.timeout_seconds: must be greater than heartbeat.interval_seconds``), so a bad file fails
+start-up instead of being half applied.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from a2a_fast.errors import ConfigError
+
+__all__ = [
+    "CONFIG_ENV",
+    "HeartbeatConfig",
+    "MeshConfig",
+    "MessageConfig",
+    "ProtocolConfig",
+    "WorkflowConfig",
+    "load_config",
+]
+
+CONFIG_ENV = "A2A_FAST_CONFIG"
+PRIORITIES = ("HIGH", "NORMAL", "LOW")
+ROUTING_STRATEGIES = ("round_robin", "least_loaded")
+
+
+@dataclass(frozen=True)
+class MessageConfig:
+    default_ttl_seconds: float = 300.0
+    default_priority: str = "NORMAL"
+    max_message_bytes: int = 1024 * 1024
+
+    def check(self, section: str) -> None:
+        _positive(section, "default_ttl_seconds", self.default_ttl_seconds)
+        _positive(section, "max_message_bytes", self.max_message_bytes)
+        if self.default_priority not in PRIORITIES:
+            raise ConfigError(f"{section}.default_priority: must be one of {', '.join(PRIORITIES)}")
+
+
+@dataclass(frozen=True)
+class HeartbeatConfig:
+    interval_seconds: float = 5.0
+    timeout_seconds: float = 30.0
+
+    def check(self, section: str) -> None:
+        _positive(section, "interval_seconds", self.interval_seconds)
+        _positive(section, "timeout_seconds", self.timeout_seconds)
+        if self.timeout_seconds <= self.interval_seconds:
+            raise ConfigError(f"{section}.timeout_seconds: must be greater than {section}.interval_seconds")
+
+
+@dataclass(frozen=True)
+class MeshConfig:
+    max_agents: int = 100
+    routing_strategy: str = "round_robin"
+
+    def check(self, section: str) -> None:
+        _positive(section, "max_agents", self.max_agents)
+        if self.routing_strategy not in ROUTING_STRATEGIES:
+            raise ConfigError(f"{section}.routing_strategy: must be one of {', '.join(ROUTING_STRATEGIES)}")
+
+
+@dataclass(frozen=True)
+class WorkflowConfig:
+    max_concurrent_sessions: int = 50
+    default_timeout_seconds: float = 600.0
+
+    def check(self, section: str) -> None:
+        _positive(section, "max_concurrent_sessions", self.max_concurrent_sessions)
+        _positive(section, "default_timeout_seconds", self.default_timeout_seconds)
+
+
+@dataclass(frozen=True)
+class ProtocolConfig:
+    """All protocol limits; ``ProtocolConfig()`` is the built-in default."""
+
+    messages: MessageConfig = field(default_factory=MessageConfig)
+    heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
+    mesh: MeshConfig = field(default_factory=MeshConfig)
+    workflows: WorkflowConfig = field(default_factory=WorkflowConfig)
+
+    @classmethod
+    def from_mapping(cls, data: Any, source: str = "config") -> ProtocolConfig:
+        """Builds a checked config from parsed YAML/JSON; missing keys keep their defaults."""
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: the top level must be a mapping of sections")
+        sections = {f.name: f.type for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(sections))
+        if unknown:
+            raise ConfigError(f"{unknown[0]}: unknown section (known: {', '.join(sections)})")
+        built = {}
+        for name in sections:
+            section_type = type(getattr(cls(), name))
+            built[name] = _section(section_type, name, data.get(name))
+        return cls(**built)
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> ProtocolConfig:
+    """Loads the protocol config from ``path``, else ``$A2A_FAST_CONFIG``, else the built-in defaults."""
+    import yaml
+
+    chosen = path or os.environ.get(CONFIG_ENV)
+    if not chosen:
+        return ProtocolConfig()
+    file = Path(chosen)
+    try:
+        text = file.read_text()
+    except OSError as error:
+        raise ConfigError(f"{file}: cannot be read ({error.strerror})") from error
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{file}: not valid YAML ({error})") from error
+    return ProtocolConfig.from_mapping(data, str(file))
+
+
+def _section(section_type: type[Any], section: str, data: Any) -> Any:
+    if data is None:
+        return section_type()
+    if not isinstance(data, dict):
+        raise ConfigError(f"{section}: must be a mapping")
+    defaults = section_type()
+    values = {}
+    for f in dataclasses.fields(section_type):
+        if f.name not in data:
+            continue
+        values[f.name] = _coerce(f"{section}.{f.name}", data[f.name], getattr(defaults, f.name))
+    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(section_type)})
+    if unknown:
+        known = ", ".join(f.name for f in dataclasses.fields(section_type))
+        raise ConfigError(f"{section}.{unknown[0]}: unknown key (known: {known})")
+    built = section_type(**values)
+    built.check(section)
+    return built
+
+
+def _coerce(key: str, value: Any, default: Any) -> Any:
+    # A whole number is a fine float; bool is an int subclass, but a YAML `true` where a number belongs is a mistake.
+    accepted: tuple[type, ...] = (int, float) if isinstance(default, float) else (type(default),)
+    if isinstance(value, bool) or not isinstance(value, accepted):
+        raise ConfigError(f"{key}: expected {type(default).__name__}, got {type(value).__name__} {value!r}")
+    return type(default)(value)
+
+
+def _positive(section: str, name: str, value: float) -> None:
+    if value <= 0:
+        raise ConfigError(f"{section}.{name}: must be greater than 0, got {value}")

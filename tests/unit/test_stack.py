@@ -1,0 +1,58 @@
+"""The local stack's promises that need no running service: external services are left alone, ports are checked."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from a2a_fast.errors import StackError
+from a2a_fast.stack import LocalStack
+from a2a_fast.stack.services import KafkaBroker
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_external_services_are_used_as_they_are(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_BROKER", "redpanda:9092")
+    monkeypatch.setenv("SCHEMA_REGISTRY_URL", "http://redpanda:8081")
+    stack = LocalStack(tmp_path)
+
+    statuses = stack.up()
+
+    assert [(s.name, s.state, s.address) for s in statuses] == [
+        ("kafka", "external", "redpanda:9092"),
+        ("schema-registry", "external", "http://redpanda:8081"),
+    ]
+    assert stack.endpoints().kafka == "redpanda:9092"
+    assert stack.down() == []
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_taken_port_is_a_one_line_error(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        broker = KafkaBroker(tmp_path, port=port, controller_port=free_port())
+
+        with pytest.raises(StackError, match=rf"port 127\.0\.0\.1:{port} is taken") as caught:
+            broker.start()
+
+    assert "\n" not in str(caught.value)
+    assert broker.status().state == "stopped"
+
+
+def test_down_leaves_a_foreign_process_alone(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        broker = KafkaBroker(tmp_path, port=holder.getsockname()[1], controller_port=free_port())
+
+        assert broker.status().state == "foreign"
+        assert broker.stop() is False
