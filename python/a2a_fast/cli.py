@@ -25,9 +25,7 @@ def _stack(args: argparse.Namespace) -> int:
         print(f"ready in {time.monotonic() - started:.1f}s")
     elif args.action == "down":
         stopped = stack.down()
-        print(
-            "stopped: " + ", ".join(stopped) if stopped else "nothing to stop: no service started by a2a-fast"
-        )
+        print("stopped: " + ", ".join(stopped) if stopped else "nothing to stop: no service started by a2a-fast")
     else:
         for status in stack.status():
             print(status.line())
@@ -40,6 +38,12 @@ def _demo(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _agent(args: argparse.Namespace) -> int:
+    from a2a_fast.agents_cli import run_agent
+
+    return run_agent(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="a2a-fast", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -48,9 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     stack.add_argument("action", choices=["up", "down", "status"])
     stack.set_defaults(handler=_stack)
 
-    demo = commands.add_parser("demo", help="run the demo scenario on the stack")
+    demo = commands.add_parser("demo", help="run the agent scenario: 2 providers, 2 executors, a requester")
     demo.add_argument("--json", action="store_true", help="print the final summary as one JSON object")
+    demo.add_argument("--tasks", type=int, default=12, help="how many tasks the requester asks for")
+    demo.add_argument("--topic-prefix", default=None, help="topic namespace (default: a fresh one per run)")
+    demo.add_argument("--keep-topics", action="store_true", help="do not delete the run's topics at the end")
     demo.set_defaults(handler=_demo)
+
+    from a2a_fast.agents_cli import add_agent_parser
+
+    add_agent_parser(commands).set_defaults(handler=_agent)
     return parser
 
 

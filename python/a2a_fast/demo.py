@@ -1,91 +1,254 @@
-"""``a2a-fast demo``: the stack end to end — schemas registered, task requests through Kafka and back."""
+"""``a2a-fast demo``: requester, providers and executors negotiating and running tasks over Kafka.
+
+What it does:
+
+1. brings the local stack up if needed (or uses ``KAFKA_BROKER`` / ``SCHEMA_REGISTRY_URL``);
+2. starts 2 providers and 2 executors, each its own ``a2a-fast agent ...`` process, on a fresh topic
+   namespace (so earlier runs and other users of the broker do not interfere);
+3. runs a requester in this process that asks for ``--tasks`` tasks of five kinds, cycling:
+   accepted at once, negotiated over several rounds, rejected for a missing skill, rejected because the
+   price never fits the budget, and failing in execution;
+4. prints each state change as it happens, then a summary: final states, negotiation rounds, p50/p99
+   request→completion latency and throughput; checks every task ended as its kind should;
+5. stops everything it started (also on Ctrl-C or an error): the requester, then the agent processes
+   with SIGTERM (each shuts down in order), and deletes the run's topics.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
+import os
+import signal
+import socket
+import statistics
+import sys
 import time
 import uuid
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from a2a_fast.stack import ensure_up
-from a2a_fast.topics import TASK_REQUESTS, ensure_topics
+from a2a_fast.envelope import Inbound, TopicNames
+from a2a_fast.policies import BudgetPolicy
+from a2a_fast.requester import PendingRequest, Requester, TaskOutcome
+from a2a_fast.runtime import AgentConfig
+from a2a_fast.stack import Endpoints, ensure_up
 
-SCHEMAS = Path(__file__).resolve().parent / "schemas"
+__all__ = ["SCENARIOS", "Scenario", "run"]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One kind of demo task and the final state it must reach."""
+
+    name: str
+    capability: str
+    description: str
+    proposed: float
+    budget: float
+    expect: str
+    parameters: tuple[tuple[str, str], ...] = ()
+
+
+# Provider minimum prices (a2a_fast.agents_cli.DEFAULT_SKILLS): summarize 100, translate 60, classify 40,
+# analyze 80; opening ask is 1.5 x the minimum and halves the gap each round.
+SCENARIOS = (
+    Scenario("accepted at once", "summarize", "Summarise the quarterly report for the board", 120, 150, "COMPLETED"),
+    Scenario("negotiated", "translate", "Translate the release notes to German", 20, 75, "COMPLETED"),
+    Scenario("no such skill", "teleport", "Teleport the warehouse to Lisbon", 500, 500, "REJECTED"),
+    Scenario("over budget", "classify", "Classify 500 support tickets", 5, 20, "REJECTED"),
+    Scenario(
+        "fails in execution", "analyze", "Analyze the corrupt sales export", 90, 100, "FAILED", (("fail", "true"),)
+    ),
+)
+
+
+def _free(port: int) -> int:
+    with socket.socket() as probe:
+        return port if probe.connect_ex(("127.0.0.1", port)) != 0 else 0
+
+
+def _agent_command() -> list[str]:
+    script = Path(sys.executable).with_name("a2a-fast")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "a2a_fast.cli"]
+
+
+async def _start_agents(endpoints: Endpoints, prefix: str, say: Any) -> list[asyncio.subprocess.Process]:
+    env = {**os.environ, "KAFKA_BROKER": endpoints.kafka, "SCHEMA_REGISTRY_URL": endpoints.schema_registry}
+    plan = [
+        ("provider", "provider-1", 8002),
+        ("provider", "provider-2", 8012),
+        ("executor", "executor-1", 8003),
+        ("executor", "executor-2", 8013),
+    ]
+    processes = []
+    for role, agent_id, port in plan:
+        process = await asyncio.create_subprocess_exec(
+            *_agent_command(), "agent", role, "--id", agent_id, "--topic-prefix", prefix,
+            "--http-port", str(_free(port)),
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        processes.append(process)
+    for (role, agent_id, _), process in zip(plan, processes, strict=True):
+        assert process.stdout is not None
+        line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode().strip()
+        if not line.startswith("READY"):
+            raise RuntimeError(f"{role} {agent_id} did not start (exit status {process.returncode})")
+        port = line.rsplit("http=", 1)[-1]
+        say(f"  started {role:<8} {agent_id:<11} pid {process.pid:<7} monitoring http://127.0.0.1:{port}/status")
+    return processes
+
+
+async def _stop_agents(processes: list[asyncio.subprocess.Process]) -> None:
+    for process in processes:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            await asyncio.wait_for(process.wait(), 20)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+
+
+def _money(amount: float | None) -> str:
+    return "-" if amount is None else f"{amount:.2f}"
+
+
+def _progress_printer(say: Any, started: float, names: dict[str, str]) -> Any:
+    def show(pending: PendingRequest, message: Inbound) -> None:
+        record = message.record
+        status = record["status"]
+        detail = {
+            "NEGOTIATING": f"round {record['round']}: {message.source_agent} asks {_money(record['counter_offer'])}"
+            f" (our offer {_money(pending.last_offer)})",
+            "ACCEPTED": f"by {message.source_agent} at {_money(record['agreed_cost'])} after {record['round']} rounds",
+            "REJECTED": f"by {message.source_agent}: {record.get('message')}",
+            "RUNNING": f"on {message.source_agent}, {100 * (record.get('progress') or 0):.0f}%",
+            "COMPLETED": f"on {message.source_agent}: {record.get('result')}",
+            "FAILED": f"on {message.source_agent}: {record.get('message')}",
+        }.get(status, "")
+        label = names.get(pending.task_id, "")
+        say(f"  [{time.monotonic() - started:6.2f}s] {pending.task_id[:8]} {label:<18} {status:<11} {detail}")
+
+    return show
+
+
+async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: TopicNames, say: Any) -> dict[str, Any]:
+    processes: list[asyncio.subprocess.Process] = []
+    try:
+        say(f"starting 2 providers and 2 executors on topics {topics.prefix}* ...")
+        processes = await _start_agents(endpoints, topics.prefix, say)
+        config = AgentConfig(
+            "requester-1",
+            endpoints.kafka,
+            endpoints.schema_registry,
+            topics=topics,
+            http_port=_free(8001),
+        )
+        requester = Requester(config, BudgetPolicy(max_rounds=4))
+        async with requester:
+            await requester.wait_assigned()
+            say(
+                f"  started requester requester-1 (this process), monitoring http://127.0.0.1:{requester.http_port}/status"
+            )
+            chosen = [SCENARIOS[n % len(SCENARIOS)] for n in range(args.tasks)]
+            names: dict[str, str] = {}
+            started = time.monotonic()
+            requester.on_update = _progress_printer(say, started, names)
+            say(f"requesting {len(chosen)} tasks")
+            ids = []
+            for scenario in chosen:
+                task_id = await requester.submit(
+                    scenario.description,
+                    scenario.proposed,
+                    capability=scenario.capability,
+                    parameters=dict(scenario.parameters),
+                    budget=scenario.budget,
+                )
+                names[task_id] = scenario.name
+                ids.append(task_id)
+            outcomes: list[TaskOutcome] = await asyncio.wait_for(
+                asyncio.gather(*(requester.outcome(task_id) for task_id in ids)), 45
+            )
+            elapsed = time.monotonic() - started
+    finally:
+        await _stop_agents(processes)
+    return _summary(chosen, outcomes, elapsed)
+
+
+def _summary(chosen: list[Scenario], outcomes: list[TaskOutcome], elapsed: float) -> dict[str, Any]:
+    latencies = sorted(outcome.latency for outcome in outcomes if outcome.status == "COMPLETED")
+
+    def quantile(q: float) -> float | None:
+        if not latencies:
+            return None
+        return round(1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))], 1)
+
+    wrong = [
+        f"{scenario.name}: {outcome.status} (expected {scenario.expect})"
+        for scenario, outcome in zip(chosen, outcomes, strict=True)
+        if outcome.status != scenario.expect
+    ]
+    rounds: dict[str, list[int]] = {}
+    for scenario, outcome in zip(chosen, outcomes, strict=True):
+        rounds.setdefault(scenario.name, []).append(outcome.rounds)
+    return {
+        "tasks": len(outcomes),
+        "final_states": dict(Counter(outcome.status for outcome in outcomes)),
+        "rounds_by_kind": {name: statistics.mean(values) for name, values in rounds.items()},
+        "max_rounds": max((outcome.rounds for outcome in outcomes), default=0),
+        "latency_ms_p50": quantile(0.5),
+        "latency_ms_p99": quantile(0.99),
+        "seconds": round(elapsed, 3),
+        "tasks_per_second": round(len(outcomes) / elapsed, 1) if elapsed > 0 else None,
+        "unexpected": wrong,
+    }
+
+
+async def _main(args: argparse.Namespace, say: Any) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    endpoints, launched = await loop.run_in_executor(None, ensure_up)
+    say(f"kafka {endpoints.kafka}, schema registry {endpoints.schema_registry} (started now: {launched or 'none'})")
+    topics = TopicNames(args.topic_prefix if args.topic_prefix is not None else f"demo-{uuid.uuid4().hex[:8]}.")
+    try:
+        return await _scenario(args, endpoints, topics, say)
+    finally:
+        if not args.keep_topics and args.topic_prefix is None:
+            await loop.run_in_executor(None, _delete_topics, endpoints.kafka, list(topics.all()))
+
+
+def _delete_topics(kafka: str, names: list[str]) -> None:
+    from confluent_kafka.admin import AdminClient
+
+    for future in AdminClient({"bootstrap.servers": kafka}).delete_topics(names, operation_timeout=10).values():
+        with contextlib.suppress(Exception):
+            future.result(15)
 
 
 def run(args: argparse.Namespace) -> int:
-    from confluent_kafka import Consumer, Producer
-    from confluent_kafka.schema_registry import SchemaRegistryClient
-    from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
-    from confluent_kafka.serialization import MessageField, SerializationContext
+    import uvloop
 
-    say = (lambda *_: None) if args.json else print
+    say = (lambda *_: None) if args.json else (lambda text: print(text, flush=True))
     started = time.monotonic()
-    endpoints, launched = ensure_up()
-    say(
-        f"kafka {endpoints.kafka}  schema registry {endpoints.schema_registry}  (started now: {launched or 'none'})"
-    )
-    ensure_topics(endpoints.kafka, [TASK_REQUESTS])
-
-    run_id = uuid.uuid4().hex[:8]
-    tasks: list[dict[str, Any]] = [
-        {
-            "task_id": f"{run_id}-{n}",
-            "requester_id": "demo-requester",
-            "description": description,
-            "capability": capability,
-            "proposed_cost": cost,
-            "priority": 1,
-            "parameters": {},
-            "timestamp": int(time.time() * 1000),
-        }
-        for n, (description, capability, cost) in enumerate(
-            [
-                ("Summarise the quarterly report", "summarize", 120.0),
-                ("Translate the release notes to German", "translate", 80.0),
-                ("Classify 500 support tickets", "classify", None),
-            ]
-        )
-    ]
-    context = SerializationContext(TASK_REQUESTS, MessageField.VALUE)
-    with SchemaRegistryClient({"url": endpoints.schema_registry}) as registry:
-        serializer = AvroSerializer(registry, (SCHEMAS / "TaskRequest.avsc").read_text(), conf={})
-        deserializer = AvroDeserializer(registry)
-        producer = Producer({"bootstrap.servers": endpoints.kafka, "enable.idempotence": True, "acks": "all"})
-        for task in tasks:
-            producer.produce(TASK_REQUESTS, key=task["task_id"].encode(), value=serializer(task, context))
-        producer.flush(30)
-        say(f"produced {len(tasks)} TaskRequest records to {TASK_REQUESTS}")
-
-        consumer = Consumer(
-            {
-                "bootstrap.servers": endpoints.kafka,
-                "group.id": f"demo-{run_id}",
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-            }
-        )
-        consumer.subscribe([TASK_REQUESTS])
-        seen: list[str] = []
-        deadline = time.monotonic() + 30
-        try:
-            while len(seen) < len(tasks) and time.monotonic() < deadline:
-                message = consumer.poll(1.0)
-                if message is None or message.error():
-                    continue
-                value = message.value() or b""
-                record = deserializer(value, context)
-                if record["task_id"].startswith(run_id):
-                    schema_id = int.from_bytes(value[1:5], "big")
-                    seen.append(record["task_id"])
-                    say(
-                        f"  consumed {record['task_id']} (schema id {schema_id}, partition {message.partition()}) "
-                        f"{record['capability']}: {record['description']!r} cost {record['proposed_cost']}"
-                    )
-        finally:
-            consumer.close()
-    summary = {"produced": len(tasks), "consumed": len(seen), "seconds": round(time.monotonic() - started, 2)}
-    print(json.dumps(summary) if args.json else f"round trip complete: {summary}")
-    return 0 if len(seen) == len(tasks) else 1
+    summary = uvloop.run(_main(args, say))
+    summary["total_seconds"] = round(time.monotonic() - started, 2)
+    if args.json:
+        print(json.dumps(summary, sort_keys=True))
+    else:
+        print("\nsummary")
+        print(f"  final states       {summary['final_states']}")
+        print(f"  rounds by kind     {summary['rounds_by_kind']}")
+        print(f"  latency (completed) p50 {summary['latency_ms_p50']} ms, p99 {summary['latency_ms_p99']} ms")
+        print(f"  throughput         {summary['tasks_per_second']} tasks/s over {summary['seconds']} s")
+        print(f"  total run time     {summary['total_seconds']} s (including start-up and shutdown)")
+        for problem in summary["unexpected"]:
+            print(f"  UNEXPECTED         {problem}")
+    return 1 if summary["unexpected"] else 0

@@ -180,9 +180,7 @@ def from_kafka(
 def read_schema_id(data: bytes) -> int:
     """The schema id of a value in Confluent wire format; :class:`DecodeError` when it is not one."""
     if len(data) < _WIRE_HEADER.size:
-        raise DecodeError(
-            f"value of {len(data)} bytes is too short for the Confluent wire format (5-byte header)"
-        )
+        raise DecodeError(f"value of {len(data)} bytes is too short for the Confluent wire format (5-byte header)")
     magic, schema_id = _WIRE_HEADER.unpack_from(data)
     if magic != 0:
         raise DecodeError(f"magic byte at offset 0 is {magic}, expected 0 (Confluent wire format)")
@@ -223,9 +221,7 @@ class Codec:
         try:
             fastavro.schemaless_writer(buffer, self._schema, record)
         except (ValueError, TypeError, KeyError, AttributeError) as error:
-            raise ValidationError(
-                f"record does not match schema {self._schema.get('name')}: {error}"
-            ) from error
+            raise ValidationError(f"record does not match schema {self._schema.get('name')}: {error}") from error
         return buffer.getvalue()
 
     def encode_many(self, records: Iterable[Mapping[str, Any]]) -> list[bytes]:
@@ -237,9 +233,7 @@ class Codec:
         try:
             record = fastavro.schemaless_reader(io.BytesIO(body), writer, self._schema)
         except fastavro.read.SchemaResolutionError as error:
-            raise SchemaError(
-                f"writer schema cannot be resolved to {self._schema.get('name')}: {error}"
-            ) from error
+            raise SchemaError(f"writer schema cannot be resolved to {self._schema.get('name')}: {error}") from error
         except (EOFError, ValueError, TypeError, IndexError, KeyError, UnicodeDecodeError) as error:
             raise DecodeError(f"invalid Avro body for {self._schema.get('name')}: {error!r}") from error
         if not isinstance(record, dict):
@@ -258,9 +252,7 @@ class Codec:
         parsed = self._readers.get(key)
         if parsed is None:
             try:
-                parsed = fastavro.parse_schema(
-                    json.loads(schema) if isinstance(schema, str) else dict(schema)
-                )
+                parsed = fastavro.parse_schema(json.loads(schema) if isinstance(schema, str) else dict(schema))
             except (ValueError, TypeError, KeyError, fastavro.schema.SchemaParseException) as error:
                 raise SchemaError(f"cannot parse writer schema: {error}") from error
             self._readers[key] = parsed
@@ -416,9 +408,7 @@ class Envelope:
         name, writer = known
         expected = MESSAGE_KINDS[kind].record
         if name.rsplit(".", 1)[-1] != expected:
-            raise ValidationError(
-                f"schema id {schema_id} is a {name} schema, ce_type {kind} needs {expected}"
-            )
+            raise ValidationError(f"schema id {schema_id} is a {name} schema, ce_type {kind} needs {expected}")
         record = self.catalog.reader_codec(kind).decode(data, writer)
         task_id = record.get("task_id") or ""
         if key is not None and key.decode(errors="replace") != task_id:

@@ -74,9 +74,7 @@ class MetricsRegistry:
             series = self._counters.setdefault(name, {})
             series[key] = series.get(key, 0.0) + amount
 
-    def observe(
-        self, name: str, value: float, buckets: Iterable[float] = LATENCY_BUCKETS, **labels: str
-    ) -> None:
+    def observe(self, name: str, value: float, buckets: Iterable[float] = LATENCY_BUCKETS, **labels: str) -> None:
         key = tuple(sorted(labels.items()))
         with self._lock:
             bounds, series = self._histograms.setdefault(name, (tuple(sorted(buckets)), {}))

@@ -91,8 +91,6 @@ class BudgetPolicy:
         if counter <= budget:
             return Decision("accept", _cents(counter))
         if round_number >= self.max_rounds:
-            return Decision(
-                "reject", reason=f"gave up after {round_number} rounds: ask {counter} over budget {budget}"
-            )
+            return Decision("reject", reason=f"gave up after {round_number} rounds: ask {counter} over budget {budget}")
         floor = last_offer if last_offer is not None else 0.0
         return Decision("counter", _cents(min((floor + counter) / 2.0, budget)))

@@ -49,9 +49,7 @@ class Provider(Agent):
 
     role = "provider"
 
-    def __init__(
-        self, config: AgentConfig, skills: Mapping[str, float], pricing: PricingPolicy | None = None
-    ) -> None:
+    def __init__(self, config: AgentConfig, skills: Mapping[str, float], pricing: PricingPolicy | None = None) -> None:
         super().__init__(config)
         self.skills = {name.strip().lower(): float(price) for name, price in skills.items()}
         self.pricing = pricing or PricingPolicy()

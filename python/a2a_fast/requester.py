@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -31,6 +33,8 @@ from a2a_fast.provider import derived_id
 from a2a_fast.runtime import Agent, AgentConfig, replay
 
 __all__ = ["PendingRequest", "Requester", "TaskOutcome"]
+
+log = logging.getLogger("a2a_fast.requester")
 
 FINAL = frozenset({"COMPLETED", "FAILED", "REJECTED"})
 
@@ -86,6 +90,8 @@ class Requester(Agent):
         self._waiters: dict[str, asyncio.Future[TaskOutcome]] = {}
         self.outcomes: Counter[str] = Counter()
         self.resumed = 0
+        self.on_update: Callable[[PendingRequest, Inbound], None] | None = None
+        """Called with the request and the response each time one of this requester's tasks changes state."""
 
     def default_group(self) -> str:
         return f"requester-{self.agent_id}"
@@ -198,9 +204,7 @@ class Requester(Agent):
 
     def _rebuild(self) -> None:
         assert self.catalog is not None
-        for message in replay(
-            self.config, self.catalog, topics=[self.topics.requests, self.topics.responses]
-        ):
+        for message in replay(self.config, self.catalog, topics=[self.topics.requests, self.topics.responses]):
             record = message.record
             if message.kind == KIND_TASK_REQUEST and message.source_agent == self.agent_id:
                 cost = record.get("proposed_cost")
@@ -251,6 +255,11 @@ class Requester(Agent):
         if status == "NEGOTIATING" and int(record["round"]) <= pending.rounds:
             return  # an older turn, answered already
         self._apply(pending, message)
+        if self.on_update is not None:
+            try:
+                self.on_update(pending, message)
+            except Exception:
+                log.exception("%s: on_update callback failed", self.agent_id)
         if status == "NEGOTIATING":
             await self._negotiate(pending, message)
         elif status in FINAL:

@@ -175,13 +175,9 @@ class Agent:
         self.group_id = config.group_id or self.default_group()
         self.metrics = MetricsRegistry()
         self.metrics.describe("messages_consumed_total", "Records consumed, by topic and CloudEvent type.")
-        self.metrics.describe(
-            "messages_produced_total", "Records produced and acknowledged, by topic and type."
-        )
+        self.metrics.describe("messages_produced_total", "Records produced and acknowledged, by topic and type.")
         self.metrics.describe("errors_total", "Records that failed, by stage and error class.")
-        self.metrics.describe(
-            "dead_letters_total", "Records sent to the dead-letter topic, by original topic."
-        )
+        self.metrics.describe("dead_letters_total", "Records sent to the dead-letter topic, by original topic.")
         self.metrics.describe("duplicates_total", "Redelivered records dropped by message-id dedupe.")
         self.metrics.describe("handling_seconds", "Time from dispatch to handled, by CloudEvent type.")
         self.metrics.describe("negotiation_rounds", "Negotiation rounds of finished negotiations.")
@@ -258,9 +254,7 @@ class Agent:
         self.catalog = await loop.run_in_executor(None, self._prepare)
         self.envelope = Envelope(self.catalog, self.topics, self.agent_id)
         self._producer = Producer(self._producer_settings())
-        self._poll_thread = threading.Thread(
-            target=self._poll_producer, name=f"{self.agent_id}-producer", daemon=True
-        )
+        self._poll_thread = threading.Thread(target=self._poll_producer, name=f"{self.agent_id}-producer", daemon=True)
         self._poll_thread.start()
         self._running = True
         try:
@@ -362,6 +356,7 @@ class Agent:
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": self.config.linger_ms,
+            "log_level": 5,  # librdkafka info lines (e.g. queue purges at close) are noise to an operator
             "error_cb": self._on_broker_error,
             **self.config.producer_config,
         }
@@ -526,9 +521,7 @@ class Agent:
             await self._produce(self.topics.dlq, message.key(), headers, message.value() or b"")
         except (KafkaException, BufferError) as produce_error:
             # Left uncommitted: the record comes back after a restart rather than being lost.
-            log.error(
-                "%s: dead-lettering %s@%s failed: %s", self.agent_id, topic, message.offset(), produce_error
-            )
+            log.error("%s: dead-lettering %s@%s failed: %s", self.agent_id, topic, message.offset(), produce_error)
             return False
         self.metrics.inc("dead_letters_total", topic=topic)
         return True
@@ -642,9 +635,7 @@ class Agent:
     async def produce_record(self, record: KafkaRecord) -> None:
         await self._produce(record.topic, record.key, record.headers, record.value)
 
-    async def _produce(
-        self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes
-    ) -> None:
+    async def _produce(self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes) -> None:
         producer, loop = self._producer, self._loop
         if producer is None or loop is None:
             raise KafkaException(KafkaError(KafkaError._STATE, "producer is closed"))
@@ -725,13 +716,9 @@ class Agent:
     async def _metrics(self) -> tuple[int, str, str]:
         labels = (("role", self.role), ("agent", self.agent_id))
         gauges: dict[str, dict[tuple[tuple[str, str], ...], float]] = {
-            "tasks": {
-                (*labels, ("state", state)): float(count) for state, count in self.task_counts().items()
-            },
+            "tasks": {(*labels, ("state", state)): float(count) for state, count in self.task_counts().items()},
             "in_flight": {labels: float(self._in_flight)},
-            "consumer_lag": {
-                (*labels, ("partition", name)): float(value) for name, value in sorted(self._lag.items())
-            },
+            "consumer_lag": {(*labels, ("partition", name)): float(value) for name, value in sorted(self._lag.items())},
         }
         return 200, "text/plain; version=0.0.4", self.metrics.render(gauges)
 
@@ -799,9 +786,7 @@ def replay(
         remaining = dict(ends)
         while remaining and time.monotonic() < deadline:
             batch = reader.consume(500, 0.5)
-            catalog.fetch(
-                Envelope.schema_ids(message.value() for message in batch if message.error() is None)
-            )
+            catalog.fetch(Envelope.schema_ids(message.value() for message in batch if message.error() is None))
             for message in batch:
                 if message.error() is not None:
                     continue
@@ -810,15 +795,15 @@ def replay(
                 if where in remaining and offset + 1 >= remaining[where]:
                     del remaining[where]
                 with contextlib.suppress(A2AError, ValueError):
-                    yield envelope.decode(
-                        message.key(), message.headers(), message.value(), where[0], where[1], offset
-                    )
+                    yield envelope.decode(message.key(), message.headers(), message.value(), where[0], where[1], offset)
     finally:
         reader.close()
 
 
 async def serve(agent: Agent, ready: Callable[[Agent], None] | None = None) -> int:
     """Runs ``agent`` until SIGTERM or SIGINT, then stops it in order; the exit status (0 when clean).
+
+    ``ready`` is called once the agent consumes (it has its first partition assignment).
 
     This is what ``a2a-fast agent ...`` runs under ``uvloop.run``.
     """
@@ -829,6 +814,7 @@ async def serve(agent: Agent, ready: Callable[[Agent], None] | None = None) -> i
     try:
         await agent.start()
         if ready is not None:
+            await agent.wait_assigned()
             ready(agent)
         waiters = [loop.create_task(stop.wait()), loop.create_task(agent.failed.wait())]
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)

@@ -41,9 +41,7 @@ def require_java() -> str:
     probe = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
     found = re.search(r'version "(\d+)', probe.stderr + probe.stdout)
     if not found or int(found.group(1)) < MIN_JAVA:
-        raise StackError(
-            f"Java {MIN_JAVA}+ is needed for the local stack; {java} reports: {probe.stderr.strip()}"
-        )
+        raise StackError(f"Java {MIN_JAVA}+ is needed for the local stack; {java} reports: {probe.stderr.strip()}")
     return java
 
 

@@ -1,0 +1,73 @@
+"""Task handlers used by ``a2a-fast agent executor`` and the demo, and how to load your own.
+
+A handler is ``async def handler(task: TaskContext) -> result`` (the result must be JSON-serialisable);
+raising an exception fails the task with that error. Pass ``--handlers package.module:NAME`` to the
+executor command, where ``NAME`` is a mapping of capability to handler.
+
+The built-in ones stand in for real work: they wait ``work_ms`` milliseconds (parameter, default 50),
+report progress half-way, and return a small result. ``analyze`` fails when ``fail`` is ``"true"``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+from a2a_fast.errors import ConfigError
+from a2a_fast.executor import TaskContext, TaskHandler
+
+__all__ = ["DEMO_HANDLERS", "load_handlers"]
+
+
+async def _pretend(task: TaskContext) -> None:
+    seconds = float(task.parameters.get("work_ms", "50")) / 1000.0
+    await asyncio.sleep(seconds / 2)
+    await task.progress(0.5, "half-way")
+    await asyncio.sleep(seconds / 2)
+
+
+async def summarize(task: TaskContext) -> dict[str, Any]:
+    await _pretend(task)
+    words = task.description.split()
+    return {"summary": " ".join(words[:6]) + (" ..." if len(words) > 6 else ""), "words": len(words)}
+
+
+async def translate(task: TaskContext) -> dict[str, Any]:
+    await _pretend(task)
+    return {"language": task.parameters.get("language", "de"), "characters": len(task.description)}
+
+
+async def classify(task: TaskContext) -> dict[str, Any]:
+    await _pretend(task)
+    return {"label": "urgent" if "urgent" in task.description.lower() else "routine"}
+
+
+async def analyze(task: TaskContext) -> dict[str, Any]:
+    await _pretend(task)
+    if task.parameters.get("fail") == "true":
+        raise RuntimeError(f"analysis of {task.task_id[:8]} crashed: input data is corrupt")
+    return {"score": round(len(task.description) / 10.0, 1)}
+
+
+DEMO_HANDLERS: Mapping[str, TaskHandler] = {
+    "summarize": summarize,
+    "translate": translate,
+    "classify": classify,
+    "analyze": analyze,
+}
+
+
+def load_handlers(spec: str) -> Mapping[str, TaskHandler]:
+    """The handler mapping named by ``"package.module:NAME"``."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ConfigError(f"--handlers {spec!r}: expected 'package.module:NAME'")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise ConfigError(f"--handlers {spec!r}: {error}") from error
+    if not isinstance(found, Mapping):
+        raise ConfigError(f"--handlers {spec!r}: expected a mapping of capability to handler")
+    return found
