@@ -120,7 +120,7 @@ async def _request_all(agent: Agent, tasks: list[str]) -> int:
         _announce(agent)
         jobs = []
         for spec in tasks:
-            capability, cost, description = (spec.split(":", 2) + ["", ""])[:3]
+            capability, cost, description = [*spec.split(":", 2), "", ""][:3]
             jobs.append(
                 agent.request_task(description or capability, float(cost) if cost else None, capability=capability)
             )

@@ -99,8 +99,8 @@ async def _start_agents(endpoints: Endpoints, prefix: str, say: Any) -> list[asy
         line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode().strip()
         if not line.startswith("READY"):
             raise RuntimeError(f"{role} {agent_id} did not start (exit status {process.returncode})")
-        port = line.rsplit("http=", 1)[-1]
-        say(f"  started {role:<8} {agent_id:<11} pid {process.pid:<7} monitoring http://127.0.0.1:{port}/status")
+        bound = line.rsplit("http=", 1)[-1]
+        say(f"  started {role:<8} {agent_id:<11} pid {process.pid:<7} monitoring http://127.0.0.1:{bound}/status")
     return processes
 
 
