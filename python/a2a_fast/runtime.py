@@ -210,6 +210,9 @@ class Agent:
         self._running = False
         self.failure: BaseException | None = None
         self.failed = asyncio.Event()
+        self.observers: list[Callable[[str, Inbound | None], None]] = []
+        """Called on the loop after each record with ``("handled" | "duplicate" | "dead_letter", message)``
+        (message None when it could not be decoded): a hook for tests and instrumentation."""
 
     # --- what subclasses provide ------------------------------------------------------------------
 
@@ -466,10 +469,12 @@ class Agent:
                 self.metrics.inc("messages_consumed_total", topic=inbound.topic, type=kind)
                 if inbound.event_id in self.dedupe:
                     self.metrics.inc("duplicates_total", type=kind)
+                    self._notify("duplicate", inbound)
                 else:
                     stage = "handle"
                     await self.handle(inbound)
                     self.dedupe.add(inbound.event_id)
+                    self._notify("handled", inbound)
                 handled = True
             except asyncio.CancelledError:
                 raise
@@ -477,6 +482,7 @@ class Agent:
                 if stage == "decode":
                     stage = next((name for cls, name in _STAGES if isinstance(error, cls)), "decode")
                 handled = await self._dead_letter(message, error, stage)
+                self._notify("dead_letter", inbound if stage == "handle" else None)
         finally:
             if handled:
                 tracker.done(offset)
@@ -487,6 +493,13 @@ class Agent:
             key = message.key()
             if self._lanes.get(key) is asyncio.current_task():
                 del self._lanes[key]
+
+    def _notify(self, event: str, message: Inbound | None) -> None:
+        for observer in self.observers:
+            try:
+                observer(event, message)
+            except Exception:
+                log.exception("%s: observer failed", self.agent_id)
 
     async def _dead_letter(self, message: Message, error: BaseException, stage: str) -> bool:
         """Sends a failed record to the dead-letter topic; True once the broker acknowledged it."""
