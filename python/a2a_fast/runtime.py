@@ -208,6 +208,7 @@ class Agent:
         self._broker_error: str | None = None
         self._started_at = 0.0
         self._running = False
+        self._closing = False
         self.failure: BaseException | None = None
         self.failed = asyncio.Event()
         self.observers: list[Callable[[str, Inbound | None], None]] = []
@@ -319,6 +320,7 @@ class Agent:
             if offsets:
                 with contextlib.suppress(KafkaException):
                     await self._in_consumer(partial(consumer.commit, offsets=offsets, asynchronous=False))
+            self._closing = True
             await self._in_consumer(consumer.close)
             self._consumer = None
         self._producer = None
@@ -540,12 +542,18 @@ class Agent:
         return True
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.on_partitions_assigned(partitions)
-        consumer.assign(partitions)
-        if self._paused:
-            consumer.pause(partitions)
+        # Rebalance callbacks run inside librdkafka calls: an exception escaping them would kill the
+        # consumer thread with the pending call's future never resolved, so they log instead of raising.
+        try:
+            if not self._closing:
+                self.on_partitions_assigned(partitions)
+            consumer.assign(partitions)
+            if self._paused:
+                consumer.pause(partitions)
+        except Exception as error:
+            log.error("%s: handling an assignment failed: %r", self.agent_id, error)
         self._assignment = [(tp.topic, tp.partition) for tp in partitions]
-        if self._loop is not None:
+        if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._assigned.set)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -553,18 +561,14 @@ class Agent:
         loop = self._loop
         if loop is None or loop.is_closed():
             return
+        self._assignment = []
         future = asyncio.run_coroutine_threadsafe(self._drain_and_release(), loop)
         try:
             offsets = future.result(self.config.drain_timeout + 5)
-        except Exception as error:
-            log.error("%s: draining before a rebalance failed: %r", self.agent_id, error)
-            return
-        if offsets:
-            try:
+            if offsets:
                 consumer.commit(offsets=offsets, asynchronous=False)
-            except KafkaException as error:
-                log.warning("%s: commit on revoke failed: %s", self.agent_id, error)
-        self._assignment = []
+        except Exception as error:
+            log.warning("%s: draining and committing before a rebalance failed: %r", self.agent_id, error)
 
     async def _drain_and_release(self) -> list[TopicPartition]:
         await self._drain(self.config.drain_timeout)

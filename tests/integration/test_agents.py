@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
@@ -39,17 +40,17 @@ def run_strict(scenario: Callable[[], Awaitable[T]]) -> T:
     return result
 
 
-@pytest.fixture
-def topics(endpoints: Endpoints) -> Iterator[TopicNames]:
-    """A fresh topic namespace; its topics are deleted after the test."""
+@contextlib.contextmanager
+def fresh_mesh(endpoints: Endpoints) -> Iterator[Mesh]:
+    """A mesh on a fresh topic namespace; its topics are deleted afterwards."""
     names = TopicNames(f"t-{uuid.uuid4().hex[:10]}.")
-    yield names
-    admin = AdminClient({"bootstrap.servers": endpoints.kafka})
-    for future in admin.delete_topics(list(names.all()), operation_timeout=10).values():
-        try:
-            future.result(15)
-        except Exception:  # a topic the test never created
-            pass
+    try:
+        yield Mesh(endpoints, names)
+    finally:
+        admin = AdminClient({"bootstrap.servers": endpoints.kafka})
+        for future in admin.delete_topics(list(names.all()), operation_timeout=10).values():
+            with contextlib.suppress(Exception):  # a topic the test never created
+                future.result(15)
 
 
 class Mesh:
@@ -75,8 +76,9 @@ class Mesh:
 
 
 @pytest.fixture
-def mesh(endpoints: Endpoints, topics: TopicNames) -> Mesh:
-    return Mesh(endpoints, topics)
+def mesh(endpoints: Endpoints) -> Iterator[Mesh]:
+    with fresh_mesh(endpoints) as fresh:
+        yield fresh
 
 
 async def demo_work(task: TaskContext) -> dict[str, Any]:
