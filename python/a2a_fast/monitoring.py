@@ -113,7 +113,7 @@ class MetricsRegistry:
             full = f"{self.prefix}_{name}"
             self._header(lines, name, full, "gauge")
             for labels, value in sorted(gseries.items()):
-                lines.append(f"{full}{_labels(labels)} {_number(value)}")
+                lines.append(f"{full}{_labels(sorted(labels))} {_number(value)}")
         return "\n".join(lines) + "\n"
 
     def _header(self, lines: list[str], name: str, full: str, kind: str) -> None:

@@ -58,7 +58,7 @@ class PricingPolicy:
     def ask(self, minimum: float, round_number: int) -> float:
         """The provider's asking price in counter-offer round ``round_number`` (1 for the first)."""
         gap = minimum * (self.markup - 1.0)
-        return _cents(minimum + gap * (1.0 - self.concession) ** max(0, round_number - 1))
+        return max(_cents(minimum + gap * (1.0 - self.concession) ** max(0, round_number - 1)), minimum)
 
     def decide(self, minimum: float, offer: float | None, round_number: int) -> Decision:
         """The answer to ``offer`` made in reply to counter-offer ``round_number - 1`` (0: the request)."""
@@ -93,4 +93,4 @@ class BudgetPolicy:
         if round_number >= self.max_rounds:
             return Decision("reject", reason=f"gave up after {round_number} rounds: ask {counter} over budget {budget}")
         floor = last_offer if last_offer is not None else 0.0
-        return Decision("counter", _cents(min((floor + counter) / 2.0, budget)))
+        return Decision("counter", min(_cents((floor + counter) / 2.0), budget))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
@@ -356,5 +357,44 @@ def test_redelivered_record_has_no_second_effect(mesh: Mesh, endpoints: Endpoint
             await asyncio.get_running_loop().run_in_executor(None, copy_first_request)
             await asyncio.wait_for(duplicate.wait(), 60)
         assert provider.decisions == Counter({"ACCEPTED": 1})
+
+    run_strict(scenario)
+
+
+async def http_get(port: int, path: str) -> tuple[int, str]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    await writer.drain()
+    reply = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    head, _, body = reply.decode().partition("\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def test_monitoring_endpoints(mesh: Mesh) -> None:
+    async def scenario() -> None:
+        provider = Provider(mesh.config("provider-1", http_port=0), SKILLS)
+        async with provider, Requester(mesh.config("requester-1")) as requester:
+            assert isinstance(requester, Requester) and provider.http_port
+            outcome = await requester.request_task("Teleport", 1.0, capability="teleport", max_wait=60)
+            assert outcome.status == "REJECTED"
+            health, status, metrics = [
+                await http_get(provider.http_port, path) for path in ("/health", "/status", "/metrics")
+            ]
+        assert health[0] == 200 and json.loads(health[1])["status"] == "ok"
+        body = json.loads(status[1])
+        assert (body["role"], body["id"], body["group"], body["tasks"]) == (
+            "provider",
+            "provider-1",
+            "providers",
+            {"REJECTED": 1},
+        )
+        assert body["in_flight"] == 0 and len(body["assignment"]) == 6 and "consumer_lag" in body
+        assert metrics[0] == 200
+        assert f'a2a_messages_consumed_total{{topic="{mesh.topics.requests}",type="a2a.task.request"}} 1' in metrics[1]
+        assert 'a2a_tasks{agent="provider-1",role="provider",state="REJECTED"} 1' in metrics[1]
+        assert 'a2a_handling_seconds_count{type="a2a.task.request"} 1' in metrics[1]
+        assert 'a2a_negotiation_rounds_count{role="provider"} 1' in metrics[1]
 
     run_strict(scenario)
