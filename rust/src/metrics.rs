@@ -65,7 +65,7 @@ impl PySeries {
 }
 
 /// A registry of lock-free latency histograms and counters per (protocol, operation).
-#[pyclass(module = "a2a_fast._native", name = "Metrics", frozen, subclass)]
+#[pyclass(module = "a2a_fast._native", name = "Metrics", frozen)]
 pub struct PyMetrics {
     inner: Metrics,
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use a2a_core::routing::{AgentInfo, AgentSpec, RoutingTable, RuleSpec, Strategy, DEFAULT_CAPABILITY_ATTRIBUTE};
+use a2a_core::routing::{AgentInfo, AgentSpec, RoutingTable, RuleSpec, Strategy};
 use a2a_core::Error;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
@@ -77,15 +77,15 @@ impl PyAgent {
         PyTuple::new(py, &self.capabilities)
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "Agent(agent_id={:?}, capabilities={:?}, priority={}, weight={}, load={})",
-            self.agent_id,
-            self.capabilities,
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Agent(agent_id={}, capabilities={}, priority={}, weight={}, load={})",
+            PyString::new(py, &self.agent_id).repr()?,
+            self.capabilities(py)?.repr()?,
             self.priority,
             self.weight,
-            self.load.map_or_else(|| "None".to_owned(), |l| l.to_string())
-        )
+            self.load.map_or_else(|| "None".to_owned(), |load| load.to_string())
+        ))
     }
 }
 
@@ -134,9 +134,13 @@ impl PyRule {
         Ok(dict)
     }
 
-    fn __repr__(&self) -> String {
-        let matches: Vec<String> = self.matches.iter().map(|(k, v)| format!("{k:?}: {v:?}")).collect();
-        format!("Rule(name={:?}, match={{{}}}, target={:?})", self.name, matches.join(", "), self.target)
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Rule(name={}, match={}, target={})",
+            PyString::new(py, &self.name).repr()?,
+            self.match_(py)?.repr()?,
+            PyString::new(py, &self.target).repr()?
+        ))
     }
 }
 
@@ -160,7 +164,7 @@ fn agent_specs(agents: &Bound<'_, PyAny>) -> PyResult<Vec<AgentSpec>> {
 
 /// A routing table of agents and rules. Reads never lock and always see one whole configuration;
 /// see `a2a_fast.routing` for the routing rules.
-#[pyclass(module = "a2a_fast._native", name = "RoutingTable", frozen, subclass)]
+#[pyclass(module = "a2a_fast._native", name = "RoutingTable", frozen)]
 pub struct PyRoutingTable {
     inner: RoutingTable,
 }
@@ -168,7 +172,7 @@ pub struct PyRoutingTable {
 #[pymethods]
 impl PyRoutingTable {
     #[new]
-    #[pyo3(signature = (capability_attribute = DEFAULT_CAPABILITY_ATTRIBUTE))]
+    #[pyo3(signature = (capability_attribute = "targetcapability"))]
     fn new(py: Python<'_>, capability_attribute: &str) -> PyResult<Self> {
         Ok(PyRoutingTable { inner: RoutingTable::new(capability_attribute).into_py_result(py)? })
     }
@@ -285,9 +289,13 @@ impl PyRoutingTable {
 
     /// Adds a rule at the end (or replaces the rule of the same name where it stands).
     #[pyo3(signature = (name, r#match, target))]
-    fn add_rule(&self, py: Python<'_>, name: String, r#match: &Bound<'_, PyDict>, target: String) -> PyResult<()> {
-        let mut matches = Vec::with_capacity(r#match.len());
-        for (attribute, pattern) in r#match.iter() {
+    fn add_rule(&self, py: Python<'_>, name: String, r#match: &Bound<'_, PyAny>, target: String) -> PyResult<()> {
+        let items = r#match.call_method0("items").and_then(|items| items.try_iter()).map_err(|_| {
+            to_py(py, Error::validation("match", format!("expected a mapping, got {}", type_name(r#match))))
+        })?;
+        let mut matches = Vec::new();
+        for item in items {
+            let (attribute, pattern): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
             let attribute: String = attribute
                 .extract()
                 .map_err(|_| to_py(py, Error::validation("match", "attribute names must be str")))?;
@@ -319,29 +327,30 @@ impl PyRoutingTable {
             .collect()
     }
 
-    /// The agent for a message given as a dict of CloudEvent attributes, or None.
+    /// The agent for a message given as a mapping of CloudEvent attributes, or None.
     #[pyo3(signature = (event, strategy = "round_robin"))]
     fn route_message<'py>(
         &self,
         py: Python<'py>,
-        event: &Bound<'py, PyDict>,
+        event: &Bound<'py, PyAny>,
         strategy: &str,
     ) -> PyResult<Option<Bound<'py, PyString>>> {
         let strategy = Strategy::parse(strategy).into_py_result(py)?;
-        let chosen = self
-            .inner
-            .route_message(
-                |name| match event.get_item(name) {
-                    Ok(None) => Ok(None),
-                    Ok(Some(value)) => value.extract::<PyBackedStr>().map(Some).map_err(|_| {
-                        Error::validation(format!("event.{name}"), format!("expected str, got {}", type_name(&value)))
-                    }),
-                    Err(error) => Err(Error::validation(format!("event.{name}"), error.to_string())),
-                },
-                strategy,
-            )
-            .into_py_result(py)?;
-        Ok(id_to_py(py, chosen))
+        let dict = event.cast::<PyDict>().ok();
+        let lookup = |name: &str| -> a2a_core::Result<Option<PyBackedStr>> {
+            let found = match dict {
+                Some(dict) => dict.get_item(name),
+                None => event.call_method1("get", (name,)).map(|value| Some(value).filter(|v| !v.is_none())),
+            };
+            match found {
+                Ok(None) => Ok(None),
+                Ok(Some(value)) => value.extract::<PyBackedStr>().map(Some).map_err(|_| {
+                    Error::validation(format!("event.{name}"), format!("expected str, got {}", type_name(&value)))
+                }),
+                Err(error) => Err(Error::validation("event", format!("expected a mapping of attributes: {error}"))),
+            }
+        };
+        Ok(id_to_py(py, self.inner.route_message(lookup, strategy).into_py_result(py)?))
     }
 
     fn __len__(&self) -> usize {
