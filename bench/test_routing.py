@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import importlib.util
+import itertools
 import math
 import subprocess
 import sys
@@ -66,7 +67,7 @@ class LockedTable:
         for capability, members in grouped.items():
             top = max(priority for priority, _, _ in members)
             tier = sorted((agent_id, weight) for priority, agent_id, weight in members if priority == top)
-            ends = list(__import__("itertools").accumulate(weight for _, weight in tier))
+            ends = list(itertools.accumulate(weight for _, weight in tier))
             weights = [weight for _, weight in tier]
             self._pools[capability] = ([a for a, _ in tier], weights, ends, ends[-1], stride_for(ends[-1]))
             self._cursors.setdefault(capability, 0)
