@@ -64,7 +64,7 @@ lint: $(VENV)/.installed
 
 typecheck: build-release
 	$(BIN)/mypy
-	$(PY) -m mypy.stubtest a2a_fast._native --allowlist tests/stubtest-allowlist.txt
+	$(PY) -m mypy.stubtest a2a_fast._native
 
 fmt: $(VENV)/.installed
 	cargo fmt --all

@@ -50,9 +50,7 @@ class LockedTable:
         self._pools: dict[str, tuple[list[str], list[int], list[int], int, int]] = {}
         self._cursors: dict[str, int] = {}
 
-    def upsert_agent(
-        self, agent_id: str, capabilities: list[str], priority: int = 0, weight: int = 1
-    ) -> None:
+    def upsert_agent(self, agent_id: str, capabilities: list[str], priority: int = 0, weight: int = 1) -> None:
         with self._lock:
             self._agents[agent_id] = (list(capabilities), priority, weight)
             self._loads.setdefault(agent_id, 0)
@@ -107,9 +105,7 @@ def cyroute(tmp_path_factory: pytest.TempPathFactory) -> Any:
     target = build / f"cyroute{sysconfig.get_config_var('EXT_SUFFIX')}"
     subprocess.run([sys.executable, "-m", "cython", "-3", str(source), "-o", str(c_file)], check=True)
     include = sysconfig.get_paths()["include"]
-    subprocess.run(
-        ["gcc", "-O3", "-shared", "-fPIC", f"-I{include}", str(c_file), "-o", str(target)], check=True
-    )
+    subprocess.run(["gcc", "-O3", "-shared", "-fPIC", f"-I{include}", str(c_file), "-o", str(target)], check=True)
     spec = importlib.util.spec_from_file_location("cyroute", target)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -152,9 +148,7 @@ def expected(cyroute: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("impl", IMPLS)
-def test_route_round_robin(
-    benchmark: Any, tag: Any, cyroute: Any, expected: dict[str, Any], impl: str
-) -> None:
+def test_route_round_robin(benchmark: Any, tag: Any, cyroute: Any, expected: dict[str, Any], impl: str) -> None:
     table = make(impl, cyroute)
     assert [table.route(c) for c in CAPABILITIES * 50] == expected["round_robin"]
     tag("routing: route() round robin", impl)
@@ -162,9 +156,7 @@ def test_route_round_robin(
 
 
 @pytest.mark.parametrize("impl", IMPLS)
-def test_route_least_loaded(
-    benchmark: Any, tag: Any, cyroute: Any, expected: dict[str, Any], impl: str
-) -> None:
+def test_route_least_loaded(benchmark: Any, tag: Any, cyroute: Any, expected: dict[str, Any], impl: str) -> None:
     table = make(impl, cyroute)
     set_loads(table)
     assert [table.route(c, "least_loaded") for c in CAPABILITIES] == expected["least_loaded"]

@@ -86,8 +86,7 @@ def test_prometheus_text() -> None:
     assert 'svc_errors_total{protocol="kafka",operation="produce"} 1' in lines
     assert 'svc_latency_seconds_sum{protocol="kafka",operation="produce"} 0.006' in lines
     assert any(
-        line.startswith('svc_latency_seconds{protocol="we\\"ird",operation="op",quantile="0.99"}')
-        for line in lines
+        line.startswith('svc_latency_seconds{protocol="we\\"ird",operation="op",quantile="0.99"}') for line in lines
     )
 
 

@@ -56,10 +56,7 @@ def test_agents_and_loads(table: RoutingTable) -> None:
     assert table.remove_agent("b") is False
     assert table.set_load("b", 1) is False
     assert table.add_load("b", 1) is None and table.load("b") is None and table.agent("b") is None
-    assert (
-        repr(table.agent("a"))
-        == "Agent(agent_id='a', capabilities=('summarise',), priority=0, weight=1, load=1)"
-    )
+    assert repr(table.agent("a")) == "Agent(agent_id='a', capabilities=('summarise',), priority=0, weight=1, load=1)"
 
 
 def test_route_many_matches_route(table: RoutingTable) -> None:

@@ -38,9 +38,7 @@ def eligible_top_tier(agents: Agents, capability: str, exclude: set[str]) -> set
 
 
 @given(tables, st.sampled_from(CAPABILITIES), st.sets(st.sampled_from([f"agent{i}" for i in range(8)])))
-def test_route_returns_an_eligible_agent_of_the_top_tier(
-    agents: Agents, capability: str, exclude: set[str]
-) -> None:
+def test_route_returns_an_eligible_agent_of_the_top_tier(agents: Agents, capability: str, exclude: set[str]) -> None:
     table = build(agents)
     expected = eligible_top_tier(agents, capability, exclude)
     for strategy in ("round_robin", "least_loaded"):
@@ -53,9 +51,7 @@ def test_route_returns_an_eligible_agent_of_the_top_tier(
 
 
 @given(tables, st.sampled_from(CAPABILITIES), st.integers(1, 3))
-def test_round_robin_visits_the_top_tier_in_proportion_to_weight(
-    agents: Agents, capability: str, cycles: int
-) -> None:
+def test_round_robin_visits_the_top_tier_in_proportion_to_weight(agents: Agents, capability: str, cycles: int) -> None:
     table = build(agents)
     tier = eligible_top_tier(agents, capability, set())
     total = sum(agents[a][2] for a in tier)
