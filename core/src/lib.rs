@@ -1,5 +1,6 @@
 //! Plain Rust message core of a2a_fast: no Python in here, tested with `cargo test`.
 
+pub mod avro;
 pub mod error;
 pub mod metrics;
 pub mod routing;
