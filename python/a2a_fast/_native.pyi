@@ -1,16 +1,18 @@
 """Type stubs of the native extension; checked against the binary by ``mypy.stubtest``."""
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import final
+from typing import Any, TypeAlias, final
 
 __all__ = [
     "METRICS_RELATIVE_ERROR",
     "Agent",
+    "AvroCodec",
     "Metrics",
     "RoutingTable",
     "Rule",
     "Series",
     "__version__",
+    "avro_parse_wire_header",
 ]
 
 __version__: str
@@ -113,3 +115,35 @@ class Metrics:
     def percentile(self, protocol: str, operation: str, q: float) -> float | None: ...
     def buckets(self, protocol: str, operation: str) -> list[tuple[float, float, int]]: ...
     def reset(self) -> None: ...
+
+# --- Avro (a2a_fast.avro) ---
+
+_AvroSchema: TypeAlias = str | dict[str, Any] | list[Any] | AvroCodec
+
+@final
+class AvroCodec:
+    """Avro codec for one schema, optionally framed in the Confluent wire format."""
+
+    def __new__(cls, schema: _AvroSchema, schema_id: int | None = None) -> AvroCodec: ...
+    @property
+    def schema(self) -> str:
+        """The schema's Parsing Canonical Form (JSON text)."""
+    @property
+    def schema_id(self) -> int | None: ...
+    @property
+    def name(self) -> str:
+        """Full name of the root named type, or the kind of an unnamed root."""
+    @property
+    def fingerprint(self) -> int:
+        """CRC-64-AVRO fingerprint of the canonical form."""
+    def encode(self, record: Any) -> bytes:
+        """Encodes one value; raises ValidationError naming the field path."""
+    def encode_many(self, records: Iterable[Any]) -> list[bytes]:
+        """Encodes a batch of values."""
+    def decode(self, data: bytes, writer_schema: _AvroSchema | None = None) -> Any:
+        """Decodes one message, resolving from writer_schema when given."""
+    def decode_many(self, messages: Iterable[bytes], writer_schema: _AvroSchema | None = None) -> list[Any]:
+        """Decodes a batch of messages written with the same schema."""
+
+def avro_parse_wire_header(data: bytes) -> tuple[int, int]:
+    """(schema_id, offset of the Avro body) of a Confluent-framed message."""

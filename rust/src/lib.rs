@@ -2,6 +2,7 @@
 
 use pyo3::prelude::*;
 
+mod avro;
 mod errors;
 mod metrics;
 mod routing;
@@ -11,5 +12,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     routing::register(m)?;
     metrics::register(m)?;
+    avro::register(m)?;
     Ok(())
 }
