@@ -276,16 +276,19 @@ struct Planner<'s> {
     reader: &'s Schema,
     ops: Vec<Op>,
     memo: HashMap<(bool, TypeId, TypeId), OpId>,
+    same_schema: bool,
 }
 
 impl Plan {
     /// Plans reading data written with `writer` as values of `reader` (the same `Arc` for no resolution).
     pub fn new(writer: Arc<Schema>, reader: Arc<Schema>) -> Result<Plan> {
+        let same_schema = writer.canonical() == reader.canonical();
         let mut planner = Planner {
             writer: &writer,
             reader: &reader,
             ops: Vec::new(),
             memo: HashMap::new(),
+            same_schema,
         };
         let root = planner.plan(false, writer.root(), reader.root())?;
         let ops = planner.ops;
@@ -545,9 +548,18 @@ impl Planner<'_> {
                 return Ok(id);
             }
             (_, Type::Union(branches)) => {
+                // Across schemas the first branch that matches, promotions included (the specification and
+                // fastavro); reading a schema's own data keeps the branch as written.
+                let exact = identity || self.same_schema;
+                let same = |b: &&TypeId| {
+                    exact
+                        && wt.kind() == reader.get(**b).kind()
+                        && self.compatible(writer, w, **b, 0)
+                };
                 let branch = branches
                     .iter()
-                    .find(|b| self.compatible(writer, w, **b, 0))
+                    .find(same)
+                    .or_else(|| branches.iter().find(|b| self.compatible(writer, w, **b, 0)))
                     .ok_or_else(mismatch)?;
                 let op = self.plan(identity, w, *branch)?;
                 self.memo.insert((identity, w, r), op);

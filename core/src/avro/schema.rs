@@ -122,6 +122,11 @@ pub struct Schema {
 impl Schema {
     /// Parses `.avsc` JSON text.
     pub fn parse(text: &str) -> Result<Schema> {
+        // A bare type name (`int`, `a.b.Record`) is accepted as well as its JSON string form.
+        let bare = text.trim();
+        if !bare.is_empty() && bare.split('.').all(valid_name) {
+            return Schema::from_json(&Json::String(bare.to_owned()));
+        }
         let json: Json =
             serde_json::from_str(text).map_err(|e| Error::schema(format!("invalid JSON: {e}")))?;
         Schema::from_json(&json)

@@ -315,3 +315,15 @@ fn floats_and_doubles_keep_special_values() {
         .unwrap();
     assert!(matches!(nan, Value::Double(v) if v.is_nan()));
 }
+
+#[test]
+fn union_of_string_and_bytes_keeps_the_written_branch() {
+    let codec = Codec::new(r#"["string","bytes"]"#, None).unwrap();
+    let value = Value::Bytes(vec![1]);
+    assert_eq!(
+        codec
+            .decode(&encode(&codec, &value).unwrap(), None, &mut ValueBuilder)
+            .unwrap(),
+        value
+    );
+}
