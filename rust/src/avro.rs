@@ -7,9 +7,7 @@ use a2a_core::Error;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{
-    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
-};
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use crate::errors::{detached, to_py, IntoPyResult};
 
@@ -34,10 +32,7 @@ fn schema_text(schema: &Bound<'_, PyAny>) -> PyResult<String> {
     let dumps = DUMPS.import(schema.py(), "json", "dumps")?;
     match dumps.call1((schema,)) {
         Ok(text) => Ok(text.cast::<PyString>()?.to_str()?.to_owned()),
-        Err(e) => Err(to_py(
-            schema.py(),
-            Error::schema(format!("schema is not JSON-serialisable: {e}")),
-        )),
+        Err(e) => Err(to_py(schema.py(), Error::schema(format!("schema is not JSON-serialisable: {e}")))),
     }
 }
 
@@ -50,10 +45,7 @@ impl AvroCodec {
             None => None,
             Some(Ok(id)) => Some(id),
             Some(Err(_)) => {
-                return Err(to_py(
-                    py,
-                    Error::validation("schema_id", "must be between 0 and 4294967295"),
-                ));
+                return Err(to_py(py, Error::validation("schema_id", "must be between 0 and 4294967295")));
             }
         };
         let text = schema_text(schema)?;
@@ -63,21 +55,12 @@ impl AvroCodec {
             .types()
             .iter()
             .map(|ty| match ty {
-                Type::Record { fields, .. } => fields
-                    .iter()
-                    .map(|f| PyString::intern(py, &f.name).unbind())
-                    .collect(),
-                Type::Enum { symbols, .. } => symbols
-                    .iter()
-                    .map(|s| PyString::intern(py, s).unbind())
-                    .collect(),
+                Type::Record { fields, .. } => fields.iter().map(|f| PyString::intern(py, &f.name).unbind()).collect(),
+                Type::Enum { symbols, .. } => symbols.iter().map(|s| PyString::intern(py, s).unbind()).collect(),
                 _ => Vec::new(),
             })
             .collect();
-        Ok(AvroCodec {
-            inner: Arc::new(inner),
-            names,
-        })
+        Ok(AvroCodec { inner: Arc::new(inner), names })
     }
 
     /// The schema's Parsing Canonical Form (JSON text).
@@ -103,41 +86,19 @@ impl AvroCodec {
         self.inner.schema().fingerprint()
     }
 
-    fn encode<'py>(
-        &self,
-        py: Python<'py>,
-        record: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyBytes>> {
+    fn encode<'py>(&self, py: Python<'py>, record: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
         let mut out = Vec::with_capacity(128);
-        self.inner
-            .encode(
-                &PyValue {
-                    obj: record.clone(),
-                    names: &self.names,
-                },
-                &mut out,
-            )
-            .into_py_result(py)?;
+        self.inner.encode(&PyValue { obj: record.clone(), names: &self.names }, &mut out).into_py_result(py)?;
         Ok(PyBytes::new(py, &out))
     }
 
-    fn encode_many<'py>(
-        &self,
-        py: Python<'py>,
-        records: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyList>> {
+    fn encode_many<'py>(&self, py: Python<'py>, records: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
         let mut out = Vec::with_capacity(256);
         let mut encoded = Vec::with_capacity(records.len().unwrap_or(0));
         for (index, record) in records.try_iter()?.enumerate() {
             out.clear();
             self.inner
-                .encode(
-                    &PyValue {
-                        obj: record?,
-                        names: &self.names,
-                    },
-                    &mut out,
-                )
+                .encode(&PyValue { obj: record?, names: &self.names }, &mut out)
                 .map_err(|e| in_batch(e, index))
                 .into_py_result(py)?;
             encoded.push(PyBytes::new(py, &out));
@@ -153,13 +114,8 @@ impl AvroCodec {
         writer_schema: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let plan = self.plan(py, writer_schema)?;
-        let mut builder = PyBuilder {
-            py,
-            names: &self.names,
-        };
-        self.inner
-            .decode(data, plan.as_deref(), &mut builder)
-            .map_err(|e| e.into_py(py))
+        let mut builder = PyBuilder { py, names: &self.names };
+        self.inner.decode(data, plan.as_deref(), &mut builder).map_err(|e| e.into_py(py))
     }
 
     #[pyo3(signature = (messages, writer_schema=None))]
@@ -170,26 +126,17 @@ impl AvroCodec {
         writer_schema: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let plan = self.plan(py, writer_schema)?;
-        let mut builder = PyBuilder {
-            py,
-            names: &self.names,
-        };
+        let mut builder = PyBuilder { py, names: &self.names };
         let mut decoded = Vec::with_capacity(messages.len().unwrap_or(0));
         for (index, message) in messages.try_iter()?.enumerate() {
             let message = message?;
             let bytes = message.cast::<PyBytes>().map_err(|_| {
-                PyTypeError::new_err(format!(
-                    "message {index} is {}, expected bytes",
-                    type_name(&message)
-                ))
+                PyTypeError::new_err(format!("message {index} is {}, expected bytes", type_name(&message)))
             })?;
-            let value = self
-                .inner
-                .decode(bytes.as_bytes(), plan.as_deref(), &mut builder)
-                .map_err(|e| match e {
-                    BindError::Core(e) => to_py(py, in_batch(e, index)),
-                    BindError::Py(e) => e,
-                })?;
+            let value = self.inner.decode(bytes.as_bytes(), plan.as_deref(), &mut builder).map_err(|e| match e {
+                BindError::Core(e) => to_py(py, in_batch(e, index)),
+                BindError::Py(e) => e,
+            })?;
             decoded.push(value);
         }
         PyList::new(py, decoded)
@@ -205,11 +152,7 @@ impl AvroCodec {
 
 impl AvroCodec {
     /// The cached resolution plan for a writer schema given as a codec, JSON text, dict or list.
-    fn plan(
-        &self,
-        py: Python<'_>,
-        writer: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Option<Arc<Plan>>> {
+    fn plan(&self, py: Python<'_>, writer: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Arc<Plan>>> {
         let Some(writer) = writer.filter(|w| !w.is_none()) else {
             return Ok(None);
         };
@@ -225,17 +168,13 @@ impl AvroCodec {
 /// Marks which message of a batch failed.
 fn in_batch(e: Error, index: usize) -> Error {
     match e {
-        Error::Validation { path, message } => Error::Validation {
-            path,
-            message: format!("{message} (batch item {index})"),
-        },
-        Error::Decode { offset, message } => Error::Decode {
-            offset,
-            message: format!("{message} (batch item {index})"),
-        },
-        Error::Schema { message } => Error::Schema {
-            message: format!("{message} (batch item {index})"),
-        },
+        Error::Validation { path, message } => {
+            Error::Validation { path, message: format!("{message} (batch item {index})") }
+        }
+        Error::Decode { offset, message } => {
+            Error::Decode { offset, message: format!("{message} (batch item {index})") }
+        }
+        Error::Schema { message } => Error::Schema { message: format!("{message} (batch item {index})") },
     }
 }
 
@@ -252,10 +191,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "object".to_owned())
+    obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "object".to_owned())
 }
 
 struct PyValue<'a, 'py> {
@@ -265,10 +201,7 @@ struct PyValue<'a, 'py> {
 
 impl<'a, 'py> PyValue<'a, 'py> {
     fn child(&self, obj: Bound<'py, PyAny>) -> PyValue<'a, 'py> {
-        PyValue {
-            obj,
-            names: self.names,
-        }
+        PyValue { obj, names: self.names }
     }
 }
 
@@ -325,10 +258,7 @@ impl Source for PyValue<'_, '_> {
         if let Ok(b) = self.obj.cast::<PyBytes>() {
             return f(b.as_bytes());
         }
-        let b = self
-            .obj
-            .cast::<PyByteArray>()
-            .map_err(|e| invalid(e.into()))?;
+        let b = self.obj.cast::<PyByteArray>().map_err(|e| invalid(e.into()))?;
         f(&b.to_vec())
     }
 
@@ -345,10 +275,7 @@ impl Source for PyValue<'_, '_> {
         self.obj.len().map_err(invalid)
     }
 
-    fn for_each_item(
-        &self,
-        mut f: impl FnMut(Self) -> a2a_core::Result<()>,
-    ) -> a2a_core::Result<()> {
+    fn for_each_item(&self, mut f: impl FnMut(Self) -> a2a_core::Result<()>) -> a2a_core::Result<()> {
         if let Ok(list) = self.obj.cast::<PyList>() {
             for item in list.iter() {
                 f(self.child(item))?;
@@ -361,15 +288,12 @@ impl Source for PyValue<'_, '_> {
         Ok(())
     }
 
-    fn for_each_entry(
-        &self,
-        mut f: impl FnMut(&str, Self) -> a2a_core::Result<()>,
-    ) -> a2a_core::Result<()> {
+    fn for_each_entry(&self, mut f: impl FnMut(&str, Self) -> a2a_core::Result<()>) -> a2a_core::Result<()> {
         let dict = self.obj.cast::<PyDict>().map_err(|e| invalid(e.into()))?;
         for (key, value) in dict.iter() {
-            let key = key.cast::<PyString>().map_err(|_| {
-                Error::validation("", format!("map keys must be str, got {}", type_name(&key)))
-            })?;
+            let key = key
+                .cast::<PyString>()
+                .map_err(|_| Error::validation("", format!("map keys must be str, got {}", type_name(&key))))?;
             f(key.to_str().map_err(invalid)?, self.child(value))?;
         }
         Ok(())
@@ -473,12 +397,7 @@ impl<'py> Builder for PyBuilder<'_, 'py> {
     fn map_start(&mut self, _capacity: usize) -> Result<Self::Map, BindError> {
         Ok(PyDict::new(self.py))
     }
-    fn map_insert(
-        &mut self,
-        map: &mut Self::Map,
-        key: &str,
-        v: Self::Value,
-    ) -> Result<(), BindError> {
+    fn map_insert(&mut self, map: &mut Self::Map, key: &str, v: Self::Value) -> Result<(), BindError> {
         map.set_item(key, v)?;
         Ok(())
     }

@@ -25,17 +25,8 @@ pub trait Builder {
     fn double(&mut self, v: f64) -> std::result::Result<Self::Value, Self::Error>;
     fn bytes(&mut self, v: &[u8]) -> std::result::Result<Self::Value, Self::Error>;
     fn string(&mut self, v: &str) -> std::result::Result<Self::Value, Self::Error>;
-    fn symbol(
-        &mut self,
-        enum_ty: TypeId,
-        index: usize,
-        symbol: &str,
-    ) -> std::result::Result<Self::Value, Self::Error>;
-    fn record_start(
-        &mut self,
-        ty: TypeId,
-        fields: usize,
-    ) -> std::result::Result<Self::Record, Self::Error>;
+    fn symbol(&mut self, enum_ty: TypeId, index: usize, symbol: &str) -> std::result::Result<Self::Value, Self::Error>;
+    fn record_start(&mut self, ty: TypeId, fields: usize) -> std::result::Result<Self::Record, Self::Error>;
     fn record_set(
         &mut self,
         rec: &mut Self::Record,
@@ -46,19 +37,10 @@ pub trait Builder {
     ) -> std::result::Result<(), Self::Error>;
     fn record_end(&mut self, rec: Self::Record) -> std::result::Result<Self::Value, Self::Error>;
     fn list_start(&mut self, capacity: usize) -> std::result::Result<Self::List, Self::Error>;
-    fn list_push(
-        &mut self,
-        list: &mut Self::List,
-        v: Self::Value,
-    ) -> std::result::Result<(), Self::Error>;
+    fn list_push(&mut self, list: &mut Self::List, v: Self::Value) -> std::result::Result<(), Self::Error>;
     fn list_end(&mut self, list: Self::List) -> std::result::Result<Self::Value, Self::Error>;
     fn map_start(&mut self, capacity: usize) -> std::result::Result<Self::Map, Self::Error>;
-    fn map_insert(
-        &mut self,
-        map: &mut Self::Map,
-        key: &str,
-        v: Self::Value,
-    ) -> std::result::Result<(), Self::Error>;
+    fn map_insert(&mut self, map: &mut Self::Map, key: &str, v: Self::Value) -> std::result::Result<(), Self::Error>;
     fn map_end(&mut self, map: Self::Map) -> std::result::Result<Self::Value, Self::Error>;
 }
 
@@ -79,11 +61,7 @@ impl<'a> Reader<'a> {
 
     /// Starts at `offset` (past a header), so that error offsets count from the start of `data`.
     pub fn at(data: &'a [u8], offset: usize) -> Self {
-        Reader {
-            data,
-            pos: offset.min(data.len()),
-            empty_items_left: MAX_EMPTY_ITEMS,
-        }
+        Reader { data, pos: offset.min(data.len()), empty_items_left: MAX_EMPTY_ITEMS }
     }
 
     pub fn position(&self) -> usize {
@@ -101,10 +79,7 @@ impl<'a> Reader<'a> {
     pub fn read_long(&mut self) -> Result<i64> {
         let mut n: u64 = 0;
         for shift in (0..64).step_by(7) {
-            let byte = *self
-                .data
-                .get(self.pos)
-                .ok_or_else(|| self.error("unexpected end of data in a varint"))?;
+            let byte = *self.data.get(self.pos).ok_or_else(|| self.error("unexpected end of data in a varint"))?;
             self.pos += 1;
             n |= u64::from(byte & 0x7f) << shift;
             if byte & 0x80 == 0 {
@@ -127,13 +102,9 @@ impl<'a> Reader<'a> {
     fn read_len(&mut self, what: &str, limit: usize) -> Result<usize> {
         let start = self.pos;
         let v = self.read_long()?;
-        let len =
-            usize::try_from(v).map_err(|_| Error::decode(start, format!("negative {what} {v}")))?;
+        let len = usize::try_from(v).map_err(|_| Error::decode(start, format!("negative {what} {v}")))?;
         if len > limit {
-            return Err(Error::decode(
-                start,
-                format!("{what} {len} exceeds the {limit} bytes left"),
-            ));
+            return Err(Error::decode(start, format!("{what} {len} exceeds the {limit} bytes left")));
         }
         Ok(len)
     }
@@ -155,18 +126,14 @@ impl<'a> Reader<'a> {
     pub fn read_str(&mut self) -> Result<&'a str> {
         let start = self.pos;
         let bytes = self.read_bytes()?;
-        std::str::from_utf8(bytes)
-            .map_err(|e| Error::decode(start, format!("invalid UTF-8 in a string: {e}")))
+        std::str::from_utf8(bytes).map_err(|e| Error::decode(start, format!("invalid UTF-8 in a string: {e}")))
     }
 
     fn read_boolean(&mut self) -> Result<bool> {
         match self.read_slice(1)?[0] {
             0 => Ok(false),
             1 => Ok(true),
-            b => Err(Error::decode(
-                self.pos - 1,
-                format!("invalid boolean byte {b}"),
-            )),
+            b => Err(Error::decode(self.pos - 1, format!("invalid boolean byte {b}"))),
         }
     }
 
@@ -177,9 +144,7 @@ impl<'a> Reader<'a> {
 
     fn read_double(&mut self) -> Result<f64> {
         let b = self.read_slice(8)?;
-        Ok(f64::from_le_bytes([
-            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
-        ]))
+        Ok(f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
     }
 
     /// The item count of the next array or map block (0 ends it); skips the byte size of negative counts.
@@ -188,29 +153,20 @@ impl<'a> Reader<'a> {
         let count = self.read_long()?;
         let count = if count < 0 {
             self.read_long()?;
-            count
-                .checked_neg()
-                .ok_or_else(|| Error::decode(start, "invalid block count"))?
+            count.checked_neg().ok_or_else(|| Error::decode(start, "invalid block count"))?
         } else {
             count
         };
-        let count =
-            usize::try_from(count).map_err(|_| Error::decode(start, "invalid block count"))?;
+        let count = usize::try_from(count).map_err(|_| Error::decode(start, "invalid block count"))?;
         if items_may_be_empty {
             if count > self.empty_items_left {
-                return Err(Error::decode(
-                    start,
-                    format!("block of {count} items is too large"),
-                ));
+                return Err(Error::decode(start, format!("block of {count} items is too large")));
             }
             self.empty_items_left -= count;
         } else if count > self.remaining() {
             return Err(Error::decode(
                 start,
-                format!(
-                    "block of {count} items exceeds the {} bytes left",
-                    self.remaining()
-                ),
+                format!("block of {count} items exceeds the {} bytes left", self.remaining()),
             ));
         }
         Ok(count)
@@ -283,21 +239,11 @@ impl Plan {
     /// Plans reading data written with `writer` as values of `reader` (the same `Arc` for no resolution).
     pub fn new(writer: Arc<Schema>, reader: Arc<Schema>) -> Result<Plan> {
         let same_schema = writer.canonical() == reader.canonical();
-        let mut planner = Planner {
-            writer: &writer,
-            reader: &reader,
-            ops: Vec::new(),
-            memo: HashMap::new(),
-            same_schema,
-        };
+        let mut planner =
+            Planner { writer: &writer, reader: &reader, ops: Vec::new(), memo: HashMap::new(), same_schema };
         let root = planner.plan(false, writer.root(), reader.root())?;
         let ops = planner.ops;
-        Ok(Plan {
-            writer,
-            reader,
-            ops,
-            root,
-        })
+        Ok(Plan { writer, reader, ops, root })
     }
 
     pub fn writer(&self) -> &Arc<Schema> {
@@ -325,9 +271,7 @@ impl Plan {
         depth: usize,
     ) -> std::result::Result<B::Value, B::Error> {
         if depth > MAX_DEPTH {
-            return Err(r
-                .error(format!("nested deeper than {MAX_DEPTH} levels"))
-                .into());
+            return Err(r.error(format!("nested deeper than {MAX_DEPTH} levels")).into());
         }
         match &self.ops[op] {
             Op::Null => b.null(),
@@ -343,9 +287,7 @@ impl Plan {
             Op::Fixed(size) => b.bytes(r.read_slice(*size)?),
             Op::Enum { reader, symbols } => {
                 let start = r.position();
-                let index = usize::try_from(r.read_long()?)
-                    .ok()
-                    .filter(|i| *i < symbols.len());
+                let index = usize::try_from(r.read_long()?).ok().filter(|i| *i < symbols.len());
                 let index = index.ok_or_else(|| Error::decode(start, "enum index out of range"))?;
                 match &symbols[index] {
                     Ok(i) => {
@@ -371,10 +313,7 @@ impl Plan {
                 }
                 b.list_end(list)
             }
-            Op::Map {
-                value,
-                may_be_empty,
-            } => {
+            Op::Map { value, may_be_empty } => {
                 let mut map = b.map_start(0)?;
                 loop {
                     let count = r.read_block(*may_be_empty)?;
@@ -389,11 +328,7 @@ impl Plan {
                 }
                 b.map_end(map)
             }
-            Op::Record {
-                reader,
-                steps,
-                defaults,
-            } => {
+            Op::Record { reader, steps, defaults } => {
                 let Type::Record { fields, .. } = self.reader.get(*reader) else {
                     return Err(Error::schema("internal: record plan without a record").into());
                 };
@@ -416,11 +351,8 @@ impl Plan {
             }
             Op::Union(branches) => {
                 let start = r.position();
-                let index = usize::try_from(r.read_long()?)
-                    .ok()
-                    .filter(|i| *i < branches.len());
-                let index =
-                    index.ok_or_else(|| Error::decode(start, "union branch index out of range"))?;
+                let index = usize::try_from(r.read_long()?).ok().filter(|i| *i < branches.len());
+                let index = index.ok_or_else(|| Error::decode(start, "union branch index out of range"))?;
                 match &branches[index] {
                     Ok(op) => self.read(*op, r, b, depth + 1),
                     Err(message) => Err(Error::schema(message.clone()).into()),
@@ -485,11 +417,8 @@ fn skip(schema: &Schema, ty: TypeId, r: &mut Reader<'_>, depth: usize) -> Result
         }
         Type::Union(branches) => {
             let start = r.position();
-            let index = usize::try_from(r.read_long()?)
-                .ok()
-                .filter(|i| *i < branches.len());
-            let index =
-                index.ok_or_else(|| Error::decode(start, "union branch index out of range"))?;
+            let index = usize::try_from(r.read_long()?).ok().filter(|i| *i < branches.len());
+            let index = index.ok_or_else(|| Error::decode(start, "union branch index out of range"))?;
             skip(schema, branches[index], r, depth + 1)?;
         }
     }
@@ -527,13 +456,7 @@ impl Planner<'_> {
         let writer = if identity { self.reader } else { self.writer };
         let reader = self.reader;
         let (wt, rt) = (writer.get(w), reader.get(r));
-        let mismatch = || {
-            Error::schema(format!(
-                "writer's {} cannot be read as {}",
-                wt.label(),
-                rt.label()
-            ))
-        };
+        let mismatch = || Error::schema(format!("writer's {} cannot be read as {}", wt.label(), rt.label()));
         let op = match (wt, rt) {
             (Type::Union(branches), _) => {
                 let id = self.reserve(identity, w, r);
@@ -551,11 +474,8 @@ impl Planner<'_> {
                 // Across schemas the first branch that matches, promotions included (the specification and
                 // fastavro); reading a schema's own data keeps the branch as written.
                 let exact = identity || self.same_schema;
-                let same = |b: &&TypeId| {
-                    exact
-                        && wt.kind() == reader.get(**b).kind()
-                        && self.compatible(writer, w, **b, 0)
-                };
+                let same =
+                    |b: &&TypeId| exact && wt.kind() == reader.get(**b).kind() && self.compatible(writer, w, **b, 0);
                 let branch = branches
                     .iter()
                     .find(same)
@@ -577,83 +497,44 @@ impl Planner<'_> {
             (Type::String, Type::String) => Op::String,
             (Type::String, Type::Bytes) => Op::StringAsBytes,
             (Type::Bytes, Type::String) => Op::BytesAsString,
-            (Type::Fixed { name: wn, size: ws }, Type::Fixed { name: rn, size: rs })
-                if rn.accepts(wn) && ws == rs =>
-            {
+            (Type::Fixed { name: wn, size: ws }, Type::Fixed { name: rn, size: rs }) if rn.accepts(wn) && ws == rs => {
                 Op::Fixed(*ws)
             }
-            (
-                Type::Enum {
-                    name: wn,
-                    symbols: ws,
-                    ..
-                },
-                Type::Enum {
-                    name: rn,
-                    symbols: rs,
-                    default,
-                },
-            ) if rn.accepts(wn) => {
+            (Type::Enum { name: wn, symbols: ws, .. }, Type::Enum { name: rn, symbols: rs, default })
+                if rn.accepts(wn) =>
+            {
                 let map = ws
                     .iter()
                     .map(|s| match rs.iter().position(|x| x == s).or(*default) {
                         Some(i) => Ok(i),
-                        None => Err(format!(
-                            "symbol {s} is not in the reader's enum {}",
-                            rn.fullname
-                        )),
+                        None => Err(format!("symbol {s} is not in the reader's enum {}", rn.fullname)),
                     })
                     .collect();
-                Op::Enum {
-                    reader: r,
-                    symbols: map,
-                }
+                Op::Enum { reader: r, symbols: map }
             }
             (Type::Array(wi), Type::Array(ri)) => {
                 let id = self.reserve(identity, w, r);
                 let item = self.plan(identity, *wi, *ri)?;
-                self.ops[id] = Op::Array {
-                    item,
-                    may_be_empty: may_be_empty(writer, *wi, 0),
-                };
+                self.ops[id] = Op::Array { item, may_be_empty: may_be_empty(writer, *wi, 0) };
                 return Ok(id);
             }
             (Type::Map(wv), Type::Map(rv)) => {
                 let id = self.reserve(identity, w, r);
                 let value = self.plan(identity, *wv, *rv)?;
-                self.ops[id] = Op::Map {
-                    value,
-                    may_be_empty: may_be_empty(writer, *wv, 0),
-                };
+                self.ops[id] = Op::Map { value, may_be_empty: may_be_empty(writer, *wv, 0) };
                 return Ok(id);
             }
-            (
-                Type::Record {
-                    name: wn,
-                    fields: wf,
-                },
-                Type::Record {
-                    name: rn,
-                    fields: rf,
-                },
-            ) if rn.accepts(wn) => {
+            (Type::Record { name: wn, fields: wf }, Type::Record { name: rn, fields: rf }) if rn.accepts(wn) => {
                 let id = self.reserve(identity, w, r);
                 let mut steps = Vec::with_capacity(wf.len());
                 let mut matched = vec![false; rf.len()];
                 for field in wf {
-                    let found = rf
-                        .iter()
-                        .position(|f| f.name == field.name || f.aliases.contains(&field.name));
+                    let found = rf.iter().position(|f| f.name == field.name || f.aliases.contains(&field.name));
                     match found {
                         Some(index) if !matched[index] => {
                             matched[index] = true;
                             let op = self.plan(identity, field.ty, rf[index].ty).map_err(|e| {
-                                Error::schema(format!(
-                                    "field {}.{}: {}",
-                                    rn.name,
-                                    field.name,
-                                    schema_message(e)
-                                ))
+                                Error::schema(format!("field {}.{}: {}", rn.name, field.name, schema_message(e)))
                             })?;
                             steps.push(Step::Read { field: index, op });
                         }
@@ -670,11 +551,7 @@ impl Planner<'_> {
                     }
                     defaults.push((index, self.plan(true, field.ty, field.ty)?));
                 }
-                self.ops[id] = Op::Record {
-                    reader: r,
-                    steps,
-                    defaults,
-                };
+                self.ops[id] = Op::Record { reader: r, steps, defaults };
                 return Ok(id);
             }
             _ => return Err(mismatch()),
@@ -707,9 +584,7 @@ impl Planner<'_> {
             | (Type::String | Type::Bytes, Type::String | Type::Bytes) => true,
             (Type::Record { name: wn, .. }, Type::Record { name: rn, .. })
             | (Type::Enum { name: wn, .. }, Type::Enum { name: rn, .. }) => rn.accepts(wn),
-            (Type::Fixed { name: wn, size: ws }, Type::Fixed { name: rn, size: rs }) => {
-                rn.accepts(wn) && ws == rs
-            }
+            (Type::Fixed { name: wn, size: ws }, Type::Fixed { name: rn, size: rs }) => rn.accepts(wn) && ws == rs,
             (Type::Array(wi), Type::Array(ri)) => self.compatible(writer, *wi, *ri, depth + 1),
             (Type::Map(wv), Type::Map(rv)) => self.compatible(writer, *wv, *rv, depth + 1),
             (wt, rt) => wt == rt && wt.kind() == rt.kind(),

@@ -60,35 +60,22 @@ pub fn encode<S: Source>(schema: &Schema, value: &S, out: &mut Vec<u8>) -> Resul
     encode_type(schema, schema.root(), value, out).map_err(|e| match e {
         Error::Validation { path, message } => {
             let root = match schema.get(schema.root()) {
-                Type::Record { name, .. } | Type::Enum { name, .. } | Type::Fixed { name, .. } => {
-                    name.name.clone()
-                }
+                Type::Record { name, .. } | Type::Enum { name, .. } | Type::Fixed { name, .. } => name.name.clone(),
                 other => other.kind().to_owned(),
             };
-            Error::Validation {
-                path: format!("{root}{path}"),
-                message,
-            }
+            Error::Validation { path: format!("{root}{path}"), message }
         }
         other => other,
     })
 }
 
-pub(crate) fn encode_type<S: Source>(
-    schema: &Schema,
-    ty: TypeId,
-    value: &S,
-    out: &mut Vec<u8>,
-) -> Result<()> {
+pub(crate) fn encode_type<S: Source>(schema: &Schema, ty: TypeId, value: &S, out: &mut Vec<u8>) -> Result<()> {
     Encoder { schema }.write(ty, value, out, 0)
 }
 
 fn within(e: Error, segment: impl FnOnce() -> String) -> Error {
     match e {
-        Error::Validation { path, message } => Error::Validation {
-            path: format!("{}{path}", segment()),
-            message,
-        },
+        Error::Validation { path, message } => Error::Validation { path: format!("{}{path}", segment()), message },
         other => other,
     }
 }
@@ -101,32 +88,17 @@ impl Encoder<'_> {
     fn mismatch<S: Source>(&self, ty: TypeId, value: &S) -> Error {
         let expected = match self.schema.get(ty) {
             Type::Union(branches) => {
-                let labels: Vec<String> = branches
-                    .iter()
-                    .map(|b| self.schema.get(*b).label())
-                    .collect();
+                let labels: Vec<String> = branches.iter().map(|b| self.schema.get(*b).label()).collect();
                 format!("one of [{}]", labels.join(", "))
             }
             other => other.label(),
         };
-        Error::validation(
-            "",
-            format!("expected {expected}, got {}", value.type_name()),
-        )
+        Error::validation("", format!("expected {expected}, got {}", value.type_name()))
     }
 
-    fn write<S: Source>(
-        &self,
-        ty: TypeId,
-        value: &S,
-        out: &mut Vec<u8>,
-        depth: usize,
-    ) -> Result<()> {
+    fn write<S: Source>(&self, ty: TypeId, value: &S, out: &mut Vec<u8>, depth: usize) -> Result<()> {
         if depth > MAX_DEPTH {
-            return Err(Error::validation(
-                "",
-                format!("nested deeper than {MAX_DEPTH} levels"),
-            ));
+            return Err(Error::validation("", format!("nested deeper than {MAX_DEPTH} levels")));
         }
         let kind = value.kind();
         match self.schema.get(ty) {
@@ -138,18 +110,13 @@ impl Encoder<'_> {
                 write_long(out, i64::from(v));
             }
             Type::Long if kind == Kind::Int => {
-                let v = value
-                    .as_long()
-                    .ok_or_else(|| Error::validation("", "integer out of range for long"))?;
+                let v = value.as_long().ok_or_else(|| Error::validation("", "integer out of range for long"))?;
                 write_long(out, v);
             }
             Type::Float if matches!(kind, Kind::Int | Kind::Float) => {
                 let v = value.as_double()?;
                 if v.is_finite() && v.abs() > f64::from(f32::MAX) {
-                    return Err(Error::validation(
-                        "",
-                        format!("{v} is out of range for float"),
-                    ));
+                    return Err(Error::validation("", format!("{v} is out of range for float")));
                 }
                 out.extend_from_slice(&(v as f32).to_le_bytes());
             }
@@ -167,18 +134,16 @@ impl Encoder<'_> {
                 Ok(())
             })?,
             Type::Enum { symbols, .. } if kind == Kind::Str => value.with_str(|s| {
-                let index = symbols.iter().position(|sym| sym == s).ok_or_else(|| {
-                    Error::validation("", format!("{s:?} is not one of the symbols {symbols:?}"))
-                })?;
+                let index = symbols
+                    .iter()
+                    .position(|sym| sym == s)
+                    .ok_or_else(|| Error::validation("", format!("{s:?} is not one of the symbols {symbols:?}")))?;
                 write_len(out, index);
                 Ok(())
             })?,
             Type::Fixed { size, .. } if kind == Kind::Bytes => value.with_bytes(|b| {
                 if b.len() != *size {
-                    return Err(Error::validation(
-                        "",
-                        format!("expected {size} bytes, got {}", b.len()),
-                    ));
+                    return Err(Error::validation("", format!("expected {size} bytes, got {}", b.len())));
                 }
                 out.extend_from_slice(b);
                 Ok(())
@@ -189,8 +154,7 @@ impl Encoder<'_> {
                     write_len(out, len);
                     let mut index = 0;
                     value.for_each_item(|item| {
-                        self.write(*items, &item, out, depth + 1)
-                            .map_err(|e| within(e, || format!("[{index}]")))?;
+                        self.write(*items, &item, out, depth + 1).map_err(|e| within(e, || format!("[{index}]")))?;
                         index += 1;
                         Ok(())
                     })?;
@@ -204,8 +168,7 @@ impl Encoder<'_> {
                     value.for_each_entry(|key, item| {
                         write_len(out, key.len());
                         out.extend_from_slice(key.as_bytes());
-                        self.write(*values, &item, out, depth + 1)
-                            .map_err(|e| within(e, || format!("[{key:?}]")))
+                        self.write(*values, &item, out, depth + 1).map_err(|e| within(e, || format!("[{key:?}]")))
                     })?;
                 }
                 out.push(0);
@@ -220,9 +183,8 @@ impl Encoder<'_> {
                 }
             }
             Type::Union(branches) => {
-                let index = self
-                    .select_branch(branches, value, kind, depth)?
-                    .ok_or_else(|| self.mismatch(ty, value))?;
+                let index =
+                    self.select_branch(branches, value, kind, depth)?.ok_or_else(|| self.mismatch(ty, value))?;
                 write_len(out, index);
                 self.write(branches[index], value, out, depth + 1)?;
             }
@@ -253,14 +215,9 @@ impl Encoder<'_> {
             (Type::Long, Kind::Int) => value.as_long().is_some(),
             (Type::Float | Type::Double, Kind::Int | Kind::Float) => true,
             (Type::Bytes, Kind::Bytes) | (Type::String, Kind::Str) => true,
-            (Type::Enum { symbols, .. }, Kind::Str) => {
-                value.with_str(|s| Ok(symbols.iter().any(|x| x == s)))?
-            }
-            (Type::Fixed { size, .. }, Kind::Bytes) => {
-                value.with_bytes(|b| Ok(b.len() == *size))?
-            }
-            (Type::Array(_), Kind::Sequence)
-            | (Type::Map(_) | Type::Record { .. }, Kind::Mapping) => true,
+            (Type::Enum { symbols, .. }, Kind::Str) => value.with_str(|s| Ok(symbols.iter().any(|x| x == s)))?,
+            (Type::Fixed { size, .. }, Kind::Bytes) => value.with_bytes(|b| Ok(b.len() == *size))?,
+            (Type::Array(_), Kind::Sequence) | (Type::Map(_) | Type::Record { .. }, Kind::Mapping) => true,
             _ => false,
         })
     }
@@ -296,9 +253,7 @@ impl Encoder<'_> {
                 for (index, field) in fields.iter().enumerate() {
                     ok = match value.field(ty, index, &field.name)? {
                         Some(v) => self.deep_match(field.ty, &v, depth + 1)?,
-                        None => {
-                            field.default.is_some() || self.schema.null_branch(field.ty).is_some()
-                        }
+                        None => field.default.is_some() || self.schema.null_branch(field.ty).is_some(),
                     };
                     if !ok {
                         break;

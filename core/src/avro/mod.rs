@@ -32,14 +32,8 @@ pub fn parse_wire_header(data: &[u8]) -> Result<(u32, usize)> {
     match data {
         [MAGIC, a, b, c, d, ..] => Ok((u32::from_be_bytes([*a, *b, *c, *d]), HEADER_LEN)),
         [] => Err(Error::decode(0, "empty message, expected the magic byte 0")),
-        [MAGIC, ..] => Err(Error::decode(
-            data.len(),
-            "message shorter than the 5-byte wire header",
-        )),
-        [other, ..] => Err(Error::decode(
-            0,
-            format!("magic byte is {other}, expected 0"),
-        )),
+        [MAGIC, ..] => Err(Error::decode(data.len(), "message shorter than the 5-byte wire header")),
+        [other, ..] => Err(Error::decode(0, format!("magic byte is {other}, expected 0"))),
     }
 }
 
@@ -56,12 +50,7 @@ impl Codec {
     pub fn new(schema_json: &str, schema_id: Option<u32>) -> Result<Codec> {
         let schema = Arc::new(Schema::parse(schema_json)?);
         let own_plan = Arc::new(Plan::new(schema.clone(), schema.clone())?);
-        Ok(Codec {
-            schema,
-            schema_id,
-            own_plan,
-            plans: Mutex::new(HashMap::new()),
-        })
+        Ok(Codec { schema, schema_id, own_plan, plans: Mutex::new(HashMap::new()) })
     }
 
     pub fn schema(&self) -> &Arc<Schema> {
@@ -112,11 +101,7 @@ impl Codec {
     }
 
     fn cached(&self, key: &str) -> Option<Arc<Plan>> {
-        self.plans
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(key)
-            .cloned()
+        self.plans.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned()
     }
 
     fn remember(&self, key: String, plan: Arc<Plan>) {

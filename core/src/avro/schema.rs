@@ -24,10 +24,7 @@ impl Name {
     pub(crate) fn accepts(&self, writer: &Name) -> bool {
         self.fullname == writer.fullname
             || self.name == writer.name
-            || self
-                .aliases
-                .iter()
-                .any(|a| *a == writer.fullname || *a == writer.name)
+            || self.aliases.iter().any(|a| *a == writer.fullname || *a == writer.name)
     }
 }
 
@@ -51,22 +48,12 @@ pub enum Type {
     Double,
     Bytes,
     String,
-    Record {
-        name: Name,
-        fields: Vec<Field>,
-    },
-    Enum {
-        name: Name,
-        symbols: Vec<String>,
-        default: Option<usize>,
-    },
+    Record { name: Name, fields: Vec<Field> },
+    Enum { name: Name, symbols: Vec<String>, default: Option<usize> },
     Array(TypeId),
     Map(TypeId),
     Union(Vec<TypeId>),
-    Fixed {
-        name: Name,
-        size: usize,
-    },
+    Fixed { name: Name, size: usize },
 }
 
 const PRIMITIVES: [(&str, Type); 8] = [
@@ -127,8 +114,7 @@ impl Schema {
         if !bare.is_empty() && bare.split('.').all(valid_name) {
             return Schema::from_json(&Json::String(bare.to_owned()));
         }
-        let json: Json =
-            serde_json::from_str(text).map_err(|e| Error::schema(format!("invalid JSON: {e}")))?;
+        let json: Json = serde_json::from_str(text).map_err(|e| Error::schema(format!("invalid JSON: {e}")))?;
         Schema::from_json(&json)
     }
 
@@ -140,11 +126,7 @@ impl Schema {
             pending_defaults: Vec::new(),
         };
         let root = parser.parse(json, "")?;
-        let mut schema = Schema {
-            types: parser.types,
-            root,
-            canonical: String::new(),
-        };
+        let mut schema = Schema { types: parser.types, root, canonical: String::new() };
         for (record, index, default) in parser.pending_defaults {
             let encoded = schema.encode_default(record, index, &default)?;
             if let Type::Record { fields, .. } = &mut schema.types[record] {
@@ -185,17 +167,13 @@ impl Schema {
             }
             *slot = fp;
         }
-        self.canonical.bytes().fold(EMPTY, |fp, b| {
-            (fp >> 8) ^ table[((fp ^ u64::from(b)) & 0xff) as usize]
-        })
+        self.canonical.bytes().fold(EMPTY, |fp, b| (fp >> 8) ^ table[((fp ^ u64::from(b)) & 0xff) as usize])
     }
 
     /// Full name of the root named type, or the kind (`int`, `array`, `union`) of an unnamed root.
     pub fn name(&self) -> &str {
         match &self.types[self.root] {
-            Type::Record { name, .. } | Type::Enum { name, .. } | Type::Fixed { name, .. } => {
-                &name.fullname
-            }
+            Type::Record { name, .. } | Type::Enum { name, .. } | Type::Fixed { name, .. } => &name.fullname,
             other => other.kind(),
         }
     }
@@ -204,10 +182,7 @@ impl Schema {
     pub(crate) fn null_branch(&self, ty: TypeId) -> Option<Option<usize>> {
         match &self.types[ty] {
             Type::Null => Some(None),
-            Type::Union(branches) => branches
-                .iter()
-                .position(|b| self.types[*b] == Type::Null)
-                .map(Some),
+            Type::Union(branches) => branches.iter().position(|b| self.types[*b] == Type::Null).map(Some),
             _ => None,
         }
     }
@@ -220,20 +195,14 @@ impl Schema {
         let context = format!("default of field {}.{}", name.name, field.name);
         let value = self.default_value(field.ty, default, &context)?;
         let mut out = Vec::new();
-        encode::encode_type(self, field.ty, &&value, &mut out)
-            .map_err(|e| Error::schema(format!("{context}: {e}")))?;
+        encode::encode_type(self, field.ty, &&value, &mut out).map_err(|e| Error::schema(format!("{context}: {e}")))?;
         Ok(out)
     }
 
     /// Turns a JSON default into the value the codec would accept for `ty` (bytes and fixed defaults are
     /// strings whose code points 0-255 are the bytes).
     fn default_value(&self, ty: TypeId, json: &Json, context: &str) -> Result<Value> {
-        let bad = || {
-            Error::schema(format!(
-                "{context}: {json} does not match {}",
-                self.types[ty].label()
-            ))
-        };
+        let bad = || Error::schema(format!("{context}: {json} does not match {}", self.types[ty].label()));
         Ok(match &self.types[ty] {
             Type::Null => json.is_null().then_some(Value::Null).ok_or_else(bad)?,
             Type::Boolean => Value::Boolean(json.as_bool().ok_or_else(bad)?),
@@ -250,14 +219,10 @@ impl Schema {
             },
             Type::Bytes | Type::Fixed { .. } => {
                 let text = json.as_str().ok_or_else(bad)?;
-                let bytes = text
-                    .chars()
-                    .map(|c| u8::try_from(u32::from(c)).map_err(|_| bad()));
+                let bytes = text.chars().map(|c| u8::try_from(u32::from(c)).map_err(|_| bad()));
                 Value::Bytes(bytes.collect::<Result<_>>()?)
             }
-            Type::String | Type::Enum { .. } => {
-                Value::String(json.as_str().ok_or_else(bad)?.to_owned())
-            }
+            Type::String | Type::Enum { .. } => Value::String(json.as_str().ok_or_else(bad)?.to_owned()),
             Type::Array(items) => Value::Array(
                 json.as_array()
                     .ok_or_else(bad)?
@@ -277,19 +242,14 @@ impl Schema {
                 let mut entries = Vec::with_capacity(fields.len());
                 for field in fields {
                     if let Some(j) = object.get(&field.name) {
-                        entries.push((
-                            field.name.clone(),
-                            self.default_value(field.ty, j, context)?,
-                        ));
+                        entries.push((field.name.clone(), self.default_value(field.ty, j, context)?));
                     }
                 }
                 Value::Map(entries)
             }
             // The specification wants the first branch; like fastavro we accept any branch that fits.
             Type::Union(branches) => {
-                let found = branches
-                    .iter()
-                    .find_map(|b| self.default_value(*b, json, context).ok());
+                let found = branches.iter().find_map(|b| self.default_value(*b, json, context).ok());
                 found.ok_or_else(bad)?
             }
         })
@@ -303,10 +263,7 @@ impl Schema {
                     out.push_str(&quoted(&name.fullname));
                     return;
                 }
-                out.push_str(&format!(
-                    "{{\"name\":{},\"type\":\"record\",\"fields\":[",
-                    quoted(&name.fullname)
-                ));
+                out.push_str(&format!("{{\"name\":{},\"type\":\"record\",\"fields\":[", quoted(&name.fullname)));
                 for (i, field) in fields.iter().enumerate() {
                     if i > 0 {
                         out.push(',');
@@ -334,10 +291,7 @@ impl Schema {
                     out.push_str(&quoted(&name.fullname));
                     return;
                 }
-                out.push_str(&format!(
-                    "{{\"name\":{},\"type\":\"fixed\",\"size\":{size}}}",
-                    quoted(&name.fullname)
-                ));
+                out.push_str(&format!("{{\"name\":{},\"type\":\"fixed\",\"size\":{size}}}", quoted(&name.fullname)));
             }
             Type::Array(items) => {
                 out.push_str("{\"type\":\"array\",\"items\":");
@@ -395,9 +349,7 @@ impl Parser {
             Json::String(name) => self.reference(name, namespace),
             Json::Array(branches) => self.union(branches, namespace),
             Json::Object(object) => self.object(object, namespace),
-            other => Err(Error::schema(format!(
-                "a schema is a string, object or array, not {other}"
-            ))),
+            other => Err(Error::schema(format!("a schema is a string, object or array, not {other}"))),
         }
     }
 
@@ -419,9 +371,7 @@ impl Parser {
             let id = self.parse(branch, namespace)?;
             let key = match (&self.types[id], self.fullnames.get(&id)) {
                 (_, Some(fullname)) => fullname.clone(),
-                (Type::Union(_), _) => {
-                    return Err(Error::schema("a union may not directly contain a union"))
-                }
+                (Type::Union(_), _) => return Err(Error::schema("a union may not directly contain a union")),
                 (other, None) => other.kind().to_owned(),
             };
             if !kinds.insert(key.clone()) {
@@ -440,14 +390,8 @@ impl Parser {
     fn object(&mut self, object: &JsonMap<String, Json>, namespace: &str) -> Result<TypeId> {
         let kind = match object.get("type") {
             Some(Json::String(kind)) => kind.as_str(),
-            Some(nested @ (Json::Object(_) | Json::Array(_))) => {
-                return self.parse(nested, namespace)
-            }
-            Some(other) => {
-                return Err(Error::schema(format!(
-                    "\"type\" must be a string, got {other}"
-                )))
-            }
+            Some(nested @ (Json::Object(_) | Json::Array(_))) => return self.parse(nested, namespace),
+            Some(other) => return Err(Error::schema(format!("\"type\" must be a string, got {other}"))),
             None => return Err(Error::schema("schema object without \"type\"")),
         };
         match kind {
@@ -455,16 +399,12 @@ impl Parser {
             "enum" => self.enum_(object, namespace),
             "fixed" => self.fixed(object, namespace),
             "array" => {
-                let items = object
-                    .get("items")
-                    .ok_or_else(|| Error::schema("array without \"items\""))?;
+                let items = object.get("items").ok_or_else(|| Error::schema("array without \"items\""))?;
                 let items = self.parse(items, namespace)?;
                 Ok(self.push(Type::Array(items)))
             }
             "map" => {
-                let values = object
-                    .get("values")
-                    .ok_or_else(|| Error::schema("map without \"values\""))?;
+                let values = object.get("values").ok_or_else(|| Error::schema("map without \"values\""))?;
                 let values = self.parse(values, namespace)?;
                 Ok(self.push(Type::Map(values)))
             }
@@ -474,12 +414,7 @@ impl Parser {
     }
 
     /// Registers a named type's name, returning it and the namespace its children inherit.
-    fn name(
-        &mut self,
-        object: &JsonMap<String, Json>,
-        namespace: &str,
-        id: TypeId,
-    ) -> Result<(Name, String)> {
+    fn name(&mut self, object: &JsonMap<String, Json>, namespace: &str, id: TypeId) -> Result<(Name, String)> {
         let name = match object.get("name") {
             Some(Json::String(name)) => name.as_str(),
             _ => return Err(Error::schema("named type without a string \"name\"")),
@@ -487,26 +422,18 @@ impl Parser {
         let namespace = match object.get("namespace") {
             Some(Json::String(ns)) => ns.as_str(),
             Some(Json::Null) | None => namespace,
-            Some(other) => {
-                return Err(Error::schema(format!(
-                    "\"namespace\" must be a string, got {other}"
-                )))
-            }
+            Some(other) => return Err(Error::schema(format!("\"namespace\" must be a string, got {other}"))),
         };
         let fullname = qualify(name, namespace);
         let (own_namespace, short) = match fullname.rsplit_once('.') {
             Some((ns, short)) => (ns.to_owned(), short.to_owned()),
             None => (String::new(), fullname.clone()),
         };
-        if !valid_name(&short)
-            || (!own_namespace.is_empty() && !own_namespace.split('.').all(valid_name))
-        {
+        if !valid_name(&short) || (!own_namespace.is_empty() && !own_namespace.split('.').all(valid_name)) {
             return Err(Error::schema(format!("invalid name {fullname:?}")));
         }
         if PRIMITIVES.iter().any(|(p, _)| *p == fullname) {
-            return Err(Error::schema(format!(
-                "{fullname:?} is a primitive type and cannot be redefined"
-            )));
+            return Err(Error::schema(format!("{fullname:?} is a primitive type and cannot be redefined")));
         }
         if self.names.insert(fullname.clone(), id).is_some() {
             return Err(Error::schema(format!("type {fullname:?} is defined twice")));
@@ -518,21 +445,10 @@ impl Parser {
                 .map(|a| a.as_str().map(|a| qualify(a, &own_namespace)))
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| Error::schema(format!("aliases of {fullname:?} must be strings")))?,
-            Some(_) => {
-                return Err(Error::schema(format!(
-                    "aliases of {fullname:?} must be a list"
-                )))
-            }
+            Some(_) => return Err(Error::schema(format!("aliases of {fullname:?} must be a list"))),
             None => Vec::new(),
         };
-        Ok((
-            Name {
-                name: short,
-                fullname,
-                aliases,
-            },
-            own_namespace,
-        ))
+        Ok((Name { name: short, fullname, aliases }, own_namespace))
     }
 
     fn record(&mut self, object: &JsonMap<String, Json>, namespace: &str) -> Result<TypeId> {
@@ -541,56 +457,32 @@ impl Parser {
         let (name, namespace) = self.name(object, namespace, id)?;
         let list = match object.get("fields") {
             Some(Json::Array(list)) => list,
-            _ => {
-                return Err(Error::schema(format!(
-                    "record {} needs a \"fields\" list",
-                    name.fullname
-                )))
-            }
+            _ => return Err(Error::schema(format!("record {} needs a \"fields\" list", name.fullname))),
         };
         let mut fields: Vec<Field> = Vec::with_capacity(list.len());
         for (index, field) in list.iter().enumerate() {
             let Json::Object(field) = field else {
-                return Err(Error::schema(format!(
-                    "field {index} of {} is not an object",
-                    name.fullname
-                )));
+                return Err(Error::schema(format!("field {index} of {} is not an object", name.fullname)));
             };
             let field_name = match field.get("name") {
                 Some(Json::String(n)) if valid_name(n) => n.clone(),
-                _ => {
-                    return Err(Error::schema(format!(
-                        "field {index} of {} has no valid name",
-                        name.fullname
-                    )))
-                }
+                _ => return Err(Error::schema(format!("field {index} of {} has no valid name", name.fullname))),
             };
             if fields.iter().any(|f| f.name == field_name) {
-                return Err(Error::schema(format!(
-                    "field {field_name} of {} defined twice",
-                    name.fullname
-                )));
+                return Err(Error::schema(format!("field {field_name} of {} defined twice", name.fullname)));
             }
-            let ty = field.get("type").ok_or_else(|| {
-                Error::schema(format!("field {}.{field_name} has no type", name.fullname))
-            })?;
+            let ty = field
+                .get("type")
+                .ok_or_else(|| Error::schema(format!("field {}.{field_name} has no type", name.fullname)))?;
             let ty = self.parse(ty, &namespace)?;
             if let Some(default) = field.get("default") {
                 self.pending_defaults.push((id, index, default.clone()));
             }
             let aliases = match field.get("aliases") {
-                Some(Json::Array(list)) => list
-                    .iter()
-                    .filter_map(|a| a.as_str().map(str::to_owned))
-                    .collect(),
+                Some(Json::Array(list)) => list.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect(),
                 _ => Vec::new(),
             };
-            fields.push(Field {
-                name: field_name,
-                ty,
-                default: None,
-                aliases,
-            });
+            fields.push(Field { name: field_name, ty, default: None, aliases });
         }
         self.types[id] = Type::Record { name, fields };
         Ok(id)
@@ -604,40 +496,21 @@ impl Parser {
                 .iter()
                 .map(|s| s.as_str().filter(|s| valid_name(s)).map(str::to_owned))
                 .collect::<Option<_>>()
-                .ok_or_else(|| {
-                    Error::schema(format!("enum {} has an invalid symbol", name.fullname))
-                })?,
-            _ => {
-                return Err(Error::schema(format!(
-                    "enum {} needs a \"symbols\" list",
-                    name.fullname
-                )))
-            }
+                .ok_or_else(|| Error::schema(format!("enum {} has an invalid symbol", name.fullname)))?,
+            _ => return Err(Error::schema(format!("enum {} needs a \"symbols\" list", name.fullname))),
         };
         if symbols.iter().collect::<HashSet<_>>().len() != symbols.len() {
-            return Err(Error::schema(format!(
-                "enum {} repeats a symbol",
-                name.fullname
-            )));
+            return Err(Error::schema(format!("enum {} repeats a symbol", name.fullname)));
         }
         let default = match object.get("default") {
             None => None,
             Some(d) => Some(
                 d.as_str()
                     .and_then(|d| symbols.iter().position(|s| s == d))
-                    .ok_or_else(|| {
-                        Error::schema(format!(
-                            "default {d} of enum {} is not a symbol",
-                            name.fullname
-                        ))
-                    })?,
+                    .ok_or_else(|| Error::schema(format!("default {d} of enum {} is not a symbol", name.fullname)))?,
             ),
         };
-        self.types[id] = Type::Enum {
-            name,
-            symbols,
-            default,
-        };
+        self.types[id] = Type::Enum { name, symbols, default };
         Ok(id)
     }
 
@@ -648,12 +521,7 @@ impl Parser {
             .get("size")
             .and_then(Json::as_u64)
             .and_then(|s| usize::try_from(s).ok())
-            .ok_or_else(|| {
-                Error::schema(format!(
-                    "fixed {} needs a non-negative integer size",
-                    name.fullname
-                ))
-            })?;
+            .ok_or_else(|| Error::schema(format!("fixed {} needs a non-negative integer size", name.fullname)))?;
         self.types[id] = Type::Fixed { name, size };
         Ok(id)
     }
@@ -682,14 +550,8 @@ mod tests {
     #[test]
     fn fingerprint_matches_the_specification_examples() {
         // Values published with the Avro specification's CRC-64-AVRO test vectors.
-        assert_eq!(
-            Schema::parse("\"null\"").unwrap().fingerprint(),
-            0x63dd_24e7_cc25_8f8a
-        );
-        assert_eq!(
-            Schema::parse("\"int\"").unwrap().fingerprint(),
-            0x7275_d51a_3f39_5c8f
-        );
+        assert_eq!(Schema::parse("\"null\"").unwrap().fingerprint(), 0x63dd_24e7_cc25_8f8a);
+        assert_eq!(Schema::parse("\"int\"").unwrap().fingerprint(), 0x7275_d51a_3f39_5c8f);
     }
 
     #[test]
@@ -706,10 +568,7 @@ mod tests {
             r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int","default":"x"}]}"#,
             r#"{"type":"record","name":"1R","fields":[]}"#,
         ] {
-            assert!(
-                matches!(Schema::parse(text), Err(Error::Schema { .. })),
-                "{text}"
-            );
+            assert!(matches!(Schema::parse(text), Err(Error::Schema { .. })), "{text}");
         }
     }
 
@@ -719,9 +578,7 @@ mod tests {
             r#"{"type":"record","name":"Node","fields":[{"name":"next","type":["null","Node"],"default":null}]}"#,
         )
         .unwrap();
-        let Type::Record { fields, .. } = schema.get(schema.root()) else {
-            panic!("not a record")
-        };
+        let Type::Record { fields, .. } = schema.get(schema.root()) else { panic!("not a record") };
         assert_eq!(fields[0].default.as_deref(), Some(&[0u8][..]));
     }
 }

@@ -133,14 +133,7 @@ impl Builder for ValueBuilder {
     fn record_start(&mut self, _ty: TypeId, fields: usize) -> Result<Self::Record> {
         Ok(Vec::with_capacity(fields))
     }
-    fn record_set(
-        &mut self,
-        rec: &mut Self::Record,
-        _ty: TypeId,
-        _field: usize,
-        name: &str,
-        v: Value,
-    ) -> Result<()> {
+    fn record_set(&mut self, rec: &mut Self::Record, _ty: TypeId, _field: usize, name: &str, v: Value) -> Result<()> {
         rec.push((name.to_owned(), v));
         Ok(())
     }
