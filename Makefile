@@ -54,7 +54,7 @@ test-python: build-release
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 fuzz: build-release
-	$(PY) -m tests.fuzz --seconds $${FUZZ_SECONDS:-20}
+	$(PY) -m tests.fuzz --seconds $${FUZZ_SECONDS:-60}
 
 lint: $(VENV)/.installed
 	cargo fmt --all --check
