@@ -1,6 +1,7 @@
 //! Plain Rust message core of a2a_fast: no Python in here, tested with `cargo test`.
 
 pub mod avro;
+pub mod cloudevents;
 pub mod error;
 pub mod metrics;
 pub mod routing;

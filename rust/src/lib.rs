@@ -3,6 +3,7 @@
 use pyo3::prelude::*;
 
 mod avro;
+mod cloudevents;
 mod errors;
 mod metrics;
 mod routing;
@@ -13,5 +14,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     routing::register(m)?;
     metrics::register(m)?;
     avro::register(m)?;
+    cloudevents::register(m)?;
     Ok(())
 }
