@@ -134,15 +134,19 @@ pub fn from_kafka(
     }
     if let Some(ct) = &content_type {
         let essence = ct.split(';').next().unwrap_or("").trim();
-        if essence.len() >= 23
-            && essence.as_bytes()[..23].eq_ignore_ascii_case(b"application/cloudevents")
+        let is_structured = essence.eq_ignore_ascii_case("application/cloudevents+json");
+        let is_event_format = essence.len() >= 23
+            && essence.as_bytes()[..23].eq_ignore_ascii_case(b"application/cloudevents");
+        // Binding 3: an event format we cannot read MAY still be taken as binary mode, which
+        // only makes sense when the attributes are in the headers.
+        if is_event_format && !is_structured && !attributes.iter().any(|(n, _)| n == "specversion")
         {
-            if !essence.eq_ignore_ascii_case("application/cloudevents+json") {
-                return Err(Error::validation(
-                    CONTENT_TYPE,
-                    format!("unsupported event format {essence:?}"),
-                ));
-            }
+            return Err(Error::validation(
+                CONTENT_TYPE,
+                format!("unsupported event format {essence:?}"),
+            ));
+        }
+        if is_structured {
             let value = value
                 .ok_or_else(|| Error::validation("value", "structured record without a value"))?;
             let mut event = CloudEvent::from_json(value)?;
@@ -268,6 +272,17 @@ mod tests {
             "content-type".to_owned(),
             Some(b"application/cloudevents+avro".to_vec()),
         )];
+        let mut binary_avro = avro.clone();
+        for (name, value) in [
+            ("ce_specversion", "1.0"),
+            ("ce_id", "1"),
+            ("ce_source", "s"),
+            ("ce_type", "t"),
+        ] {
+            binary_avro.push((name.to_owned(), Some(value.as_bytes().to_vec())));
+        }
+        let ev = from_kafka(binary_avro, Some(b"\x00"), None).expect("binary mode, unread format");
+        assert_eq!(ev.data, Some(Data::Binary(vec![0])));
         assert!(
             matches!(from_kafka(avro, Some(b"x"), None), Err(Error::Validation { path, .. }) if path == "content-type")
         );
