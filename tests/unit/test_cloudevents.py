@@ -249,6 +249,21 @@ def test_kafka_tombstone_and_binary_data() -> None:
     assert ce.from_kafka(headers, value)["data"] == "héllo".encode()
 
 
+def test_kafka_bytes_declared_as_json_are_sent_as_is_and_read_parsed() -> None:
+    _, headers, value = ce.to_kafka(with_(EVENT, data=b'{"ready": true}'))
+    assert value == b'{"ready": true}'
+    assert ce.from_kafka(headers, value)["data"] == {"ready": True}
+    _, headers, value = ce.to_kafka(with_(EVENT, data=b"not json"))
+    with pytest.raises(DecodeError, match=r"^at byte 1: "):
+        ce.from_kafka(headers, value)
+
+
+def test_empty_binary_data() -> None:
+    event = with_(EVENT, data=b"", datacontenttype="application/octet-stream")
+    assert json.loads(ce.to_json(event))["data_base64"] == ""
+    assert ce.from_json(ce.to_json(event)) == event
+
+
 def test_kafka_json_data_without_content_type_gets_explicit_json() -> None:
     _, headers, value = ce.to_kafka(without(EVENT, "datacontenttype"))
     assert dict(headers)["content-type"] == b"application/json"

@@ -216,6 +216,19 @@ impl CloudEvent {
                 // JSON format 2.2: a null attribute is the same as an absent one.
                 continue;
             }
+            if slot == "data_base64" {
+                // Unlike the string attributes, empty binary data is valid.
+                match value {
+                    Value::Str(text) => data_base64 = Some(text),
+                    other => {
+                        return Err(Error::validation(
+                            slot,
+                            format!("must be a base64 string, not {}", other.kind()),
+                        ))
+                    }
+                }
+                continue;
+            }
             let text = required_str(slot, value)?;
             match slot {
                 "time" => {
@@ -233,7 +246,6 @@ impl CloudEvent {
                     event.dataschema = Some(text);
                 }
                 "subject" => event.subject = Some(text),
-                "data_base64" => data_base64 = Some(text),
                 _ => {
                     if let Some(at) = REQUIRED.iter().position(|r| *r == slot) {
                         required[at] = Some(text);
