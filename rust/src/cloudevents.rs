@@ -13,6 +13,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::PyTypeInfo;
 
 use crate::errors::{detached, IntoPyResult};
 
@@ -20,60 +21,117 @@ use crate::errors::{detached, IntoPyResult};
 const MAX_DEPTH: usize = 256;
 
 fn to_value(obj: &Bound<'_, PyAny>, root: &str, depth: usize) -> Result<Value> {
-    if let Ok(s) = obj.cast::<PyString>() {
-        return s
-            .to_str()
-            .map(|s| Value::Str(s.to_owned()))
-            .map_err(|_| Error::validation(root, "string is not valid Unicode (lone surrogate)"));
+    // Exact built-in types first, by type pointer: a failed `cast` builds an error object, which
+    // costs more than the conversion itself.
+    let py = obj.py();
+    let ty = obj.get_type_ptr();
+    if ty == PyString::type_object_raw(py) {
+        if let Ok(s) = obj.cast_exact::<PyString>() {
+            return str_value(s, root);
+        }
+    } else if ty == PyInt::type_object_raw(py) {
+        return int_value(obj, root);
+    } else if ty == PyDict::type_object_raw(py) {
+        if let Ok(dict) = obj.cast_exact::<PyDict>() {
+            return dict_value(dict, root, depth);
+        }
+    } else if ty == PyList::type_object_raw(py) {
+        if let Ok(list) = obj.cast_exact::<PyList>() {
+            return list_value(list, root, depth);
+        }
+    } else if ty == PyBool::type_object_raw(py) {
+        if let Ok(b) = obj.cast_exact::<PyBool>() {
+            return Ok(Value::Bool(b.is_true()));
+        }
+    } else if ty == PyFloat::type_object_raw(py) {
+        if let Ok(f) = obj.cast_exact::<PyFloat>() {
+            return Ok(Value::Float(f.value()));
+        }
+    } else if obj.is_none() {
+        return Ok(Value::Null);
     }
+    to_value_slow(obj, root, depth)
+}
+
+fn str_value(s: &Bound<'_, PyString>, root: &str) -> Result<Value> {
+    s.to_str()
+        .map(|s| Value::Str(s.to_owned()))
+        .map_err(|_| Error::validation(root, "string is not valid Unicode (lone surrogate)"))
+}
+
+fn int_value(obj: &Bound<'_, PyAny>, root: &str) -> Result<Value> {
+    if let Ok(i) = obj.extract::<i64>() {
+        return Ok(Value::Int(i));
+    }
+    obj.extract::<u64>()
+        .map(Value::UInt)
+        .map_err(|_| Error::validation(root, "integer does not fit in 64 bits"))
+}
+
+fn dict_value(dict: &Bound<'_, PyDict>, root: &str, depth: usize) -> Result<Value> {
     if depth >= MAX_DEPTH {
         return Err(Error::validation(
             root,
             format!("nested deeper than {MAX_DEPTH} levels"),
         ));
     }
+    let mut members = Vec::with_capacity(dict.len());
+    for (key, item) in dict.iter() {
+        let key = key
+            .cast::<PyString>()
+            .map_err(|_| Error::validation(root, "object keys must be strings"))?
+            .to_str()
+            .map_err(|_| Error::validation(root, "key is not valid Unicode (lone surrogate)"))?
+            .to_owned();
+        members.push((key, to_value(&item, root, depth + 1)?));
+    }
+    Ok(Value::Object(members))
+}
+
+fn list_value(list: &Bound<'_, PyList>, root: &str, depth: usize) -> Result<Value> {
+    if depth >= MAX_DEPTH {
+        return Err(Error::validation(
+            root,
+            format!("nested deeper than {MAX_DEPTH} levels"),
+        ));
+    }
+    let mut items = Vec::with_capacity(list.len());
+    for item in list.iter() {
+        items.push(to_value(&item, root, depth + 1)?);
+    }
+    Ok(Value::Array(items))
+}
+
+/// Subclasses of the built-in types, tuples and bytes.
+fn to_value_slow(obj: &Bound<'_, PyAny>, root: &str, depth: usize) -> Result<Value> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        return str_value(s, root);
+    }
     if let Ok(dict) = obj.cast::<PyDict>() {
-        let mut members = Vec::with_capacity(dict.len());
-        for (key, item) in dict.iter() {
-            let key = key
-                .cast::<PyString>()
-                .map_err(|_| Error::validation(root, "object keys must be strings"))?
-                .to_str()
-                .map_err(|_| Error::validation(root, "key is not valid Unicode (lone surrogate)"))?
-                .to_owned();
-            members.push((key, to_value(&item, root, depth + 1)?));
-        }
-        return Ok(Value::Object(members));
+        return dict_value(dict, root, depth);
     }
     if let Ok(list) = obj.cast::<PyList>() {
-        return list
-            .iter()
-            .map(|item| to_value(&item, root, depth + 1))
-            .collect::<Result<_>>()
-            .map(Value::Array);
+        return list_value(list, root, depth);
     }
     if let Ok(b) = obj.cast::<PyBool>() {
         return Ok(Value::Bool(b.is_true()));
     }
     if obj.is_instance_of::<PyInt>() {
-        if let Ok(i) = obj.extract::<i64>() {
-            return Ok(Value::Int(i));
-        }
-        return obj
-            .extract::<u64>()
-            .map(Value::UInt)
-            .map_err(|_| Error::validation(root, "integer does not fit in 64 bits"));
+        return int_value(obj, root);
     }
     if let Ok(f) = obj.cast::<PyFloat>() {
         return Ok(Value::Float(f.value()));
-    }
-    if obj.is_none() {
-        return Ok(Value::Null);
     }
     if let Ok(b) = obj.cast::<PyBytes>() {
         return Ok(Value::Bytes(b.as_bytes().to_vec()));
     }
     if let Ok(tuple) = obj.cast::<PyTuple>() {
+        if depth >= MAX_DEPTH {
+            return Err(Error::validation(
+                root,
+                format!("nested deeper than {MAX_DEPTH} levels"),
+            ));
+        }
         return tuple
             .iter()
             .map(|item| to_value(&item, root, depth + 1))

@@ -21,6 +21,8 @@
 //! An optional field that is absent has no extension; one that is explicitly `null` is an
 //! extension with the empty string (which a present value may never be), so both survive.
 
+use std::borrow::Cow;
+
 use crate::error::{Error, Result};
 
 use super::event::{is_json_media_type, CloudEvent, Data, Extension};
@@ -115,21 +117,40 @@ fn check_capability(capability: &str, path: &str) -> Result<()> {
     Ok(())
 }
 
-fn agent(value: Value, path: &str) -> Result<Agent> {
+/// Field paths of an agent object, spelled out so the valid path formats nothing.
+struct AgentPaths {
+    agent: &'static str,
+    id: &'static str,
+    kind: &'static str,
+    capabilities: &'static str,
+}
+
+const SOURCE_AGENT: AgentPaths = AgentPaths {
+    agent: "sourceAgent",
+    id: "sourceAgent.agentId",
+    kind: "sourceAgent.agentType",
+    capabilities: "sourceAgent.capabilities",
+};
+const TARGET_AGENT: AgentPaths = AgentPaths {
+    agent: "targetAgent",
+    id: "targetAgent.agentId",
+    kind: "targetAgent.agentType",
+    capabilities: "targetAgent.capabilities",
+};
+
+fn agent(value: Value, paths: &AgentPaths) -> Result<Agent> {
+    let path = paths.agent;
     let mut members = object(Some(value), path)?;
-    let agent_id = text(take(&mut members, "agentId"), &format!("{path}.agentId"))?;
-    let agent_type = text(
-        take(&mut members, "agentType"),
-        &format!("{path}.agentType"),
-    )?;
-    let caps_path = format!("{path}.capabilities");
+    let agent_id = text(take(&mut members, "agentId"), paths.id)?;
+    let agent_type = text(take(&mut members, "agentType"), paths.kind)?;
+    let caps_path = paths.capabilities;
     let capabilities = match take(&mut members, "capabilities") {
         Some(Value::Array(items)) => items
             .into_iter()
             .map(|item| match item {
-                Value::Str(s) => check_capability(&s, &caps_path).map(|()| s),
+                Value::Str(s) => check_capability(&s, caps_path).map(|()| s),
                 other => Err(Error::validation(
-                    &caps_path,
+                    caps_path,
                     format!("items must be strings, not {}", other.kind()),
                 )),
             })
@@ -142,7 +163,9 @@ fn agent(value: Value, path: &str) -> Result<Agent> {
         }
         None => return Err(Error::validation(caps_path, "required field is missing")),
     };
-    no_extra_keys(&members, &format!("{path}."))?;
+    if !members.is_empty() {
+        no_extra_keys(&members, &format!("{path}."))?;
+    }
     Ok(Agent {
         agent_id,
         agent_type,
@@ -200,12 +223,12 @@ impl A2aMessage {
         let source_agent = agent(
             take(&mut m, "sourceAgent")
                 .ok_or_else(|| Error::validation("sourceAgent", "required field is missing"))?,
-            "sourceAgent",
+            &SOURCE_AGENT,
         )?;
         let target_agent = match take(&mut m, "targetAgent") {
             None => Optional::Absent,
             Some(Value::Null) => Optional::Null,
-            Some(value) => Optional::Present(agent(value, "targetAgent")?),
+            Some(value) => Optional::Present(agent(value, &TARGET_AGENT)?),
         };
         let message_type = text(take(&mut m, "messageType"), "messageType")?;
         let payload = take(&mut m, "payload")
@@ -254,7 +277,7 @@ impl A2aMessage {
     /// The message as a CloudEvent (see the module table).
     pub fn into_event(self) -> CloudEvent {
         let mut ext = Vec::with_capacity(14);
-        let mut push = |name: &str, value: Extension| ext.push((name.to_owned(), value));
+        let mut push = |name: &'static str, value: Extension| ext.push((Cow::Borrowed(name), value));
         push("protocol", Extension::Str(PROTOCOL.to_owned()));
         push("protocolversion", Extension::Str(self.version));
         push("messagetype", Extension::Str(self.message_type.clone()));

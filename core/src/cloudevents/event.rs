@@ -1,5 +1,7 @@
 //! The CloudEvents 1.0 event, its validation, and the JSON event format (structured and batch).
 
+use std::borrow::Cow;
+
 use crate::error::{Error, Result};
 
 use super::time::rfc3339_problem;
@@ -49,7 +51,8 @@ pub struct CloudEvent {
     pub datacontenttype: Option<String>,
     pub dataschema: Option<String>,
     pub subject: Option<String>,
-    pub extensions: Vec<(String, Extension)>,
+    /// Names are borrowed when a mapping such as A2A supplies them.
+    pub extensions: Vec<(Cow<'static, str>, Extension)>,
     pub data: Option<Data>,
 }
 
@@ -196,7 +199,7 @@ impl CloudEvent {
                         return Err(Error::validation(name, "duplicate attribute"));
                     }
                     if let Some(ext) = extension_value(&name, value)? {
-                        event.extensions.push((name, ext));
+                        event.extensions.push((Cow::Owned(name), ext));
                     }
                     continue;
                 }

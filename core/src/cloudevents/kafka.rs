@@ -153,7 +153,7 @@ pub fn from_kafka(
             if let Some(key) = key {
                 if event.extension(PARTITION_KEY).is_none() {
                     event.extensions.push((
-                        PARTITION_KEY.to_owned(),
+                        PARTITION_KEY.into(),
                         Extension::Str(utf8(PARTITION_KEY, key)?),
                     ));
                 }
