@@ -1,11 +1,15 @@
 //! Python binding of `a2a_core::cloudevents`: dicts and bytes in, dicts and bytes out.
 //!
-//! Batch functions convert the Python objects while holding the GIL, then release it for the
+//! Python objects become core values in two passes: [`Tape::record`] walks them with the GIL
+//! held, keeping a reference to every `str` and `bytes`, and [`Tape::build`] makes values that
+//! borrow those strings instead of copying them. Batch functions then release the GIL for the
 //! core work (validation, JSON writing or parsing) and take it back to build the results.
 
+use std::borrow::Cow;
+
 use a2a_core::cloudevents::{
-    a2a_to_json, at_item, from_kafka, json_to_a2a, read_batch, to_kafka, write_batch, A2aMessage,
-    Agent, CloudEvent, Data, Extension, KafkaRecord, Optional, Value,
+    at_item, from_kafka, json_to_a2a, read_batch, to_kafka, write_a2a_json, write_batch,
+    A2aMessage, Agent, CloudEvent, Data, Extension, KafkaRecord, Optional, Value,
 };
 use a2a_core::{Error, Result};
 use pyo3::exceptions::PyTypeError;
@@ -20,178 +24,329 @@ use crate::errors::{detached, IntoPyResult};
 /// Deeper Python nesting is refused rather than risking the native stack.
 const MAX_DEPTH: usize = 256;
 
-fn to_value(obj: &Bound<'_, PyAny>, root: &str, depth: usize) -> Result<Value> {
-    // Exact built-in types first, by type pointer: a failed `cast` builds an error object, which
-    // costs more than the conversion itself.
-    let py = obj.py();
-    let ty = obj.get_type_ptr();
-    if ty == PyString::type_object_raw(py) {
-        if let Ok(s) = obj.cast_exact::<PyString>() {
-            return str_value(s, root);
-        }
-    } else if ty == PyInt::type_object_raw(py) {
-        return int_value(obj, root);
-    } else if ty == PyDict::type_object_raw(py) {
-        if let Ok(dict) = obj.cast_exact::<PyDict>() {
-            return dict_value(dict, root, depth);
-        }
-    } else if ty == PyList::type_object_raw(py) {
-        if let Ok(list) = obj.cast_exact::<PyList>() {
-            return list_value(list, root, depth);
-        }
-    } else if ty == PyBool::type_object_raw(py) {
-        if let Ok(b) = obj.cast_exact::<PyBool>() {
-            return Ok(Value::Bool(b.is_true()));
-        }
-    } else if ty == PyFloat::type_object_raw(py) {
-        if let Ok(f) = obj.cast_exact::<PyFloat>() {
-            return Ok(Value::Float(f.value()));
-        }
-    } else if obj.is_none() {
-        return Ok(Value::Null);
+type Members<'a> = Vec<(Cow<'a, str>, Value<'a>)>;
+
+#[derive(Clone, Copy)]
+enum Op {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    /// Index into `Tape::objs`.
+    Str(usize),
+    Bytes(usize),
+    /// Number of items (members for objects) that follow.
+    Array(usize),
+    Object(usize),
+}
+
+#[derive(Default)]
+struct Tape<'py> {
+    objs: Vec<Bound<'py, PyAny>>,
+    ops: Vec<Op>,
+}
+
+fn too_deep(root: &str) -> Error {
+    Error::validation(root, format!("nested deeper than {MAX_DEPTH} levels"))
+}
+
+impl<'py> Tape<'py> {
+    fn push_str(&mut self, s: &Bound<'py, PyString>, root: &str) -> Result<()> {
+        s.to_str()
+            .map_err(|_| Error::validation(root, "string is not valid Unicode (lone surrogate)"))?;
+        self.ops.push(Op::Str(self.objs.len()));
+        self.objs.push(s.clone().into_any());
+        Ok(())
     }
-    to_value_slow(obj, root, depth)
-}
 
-fn str_value(s: &Bound<'_, PyString>, root: &str) -> Result<Value> {
-    s.to_str()
-        .map(|s| Value::Str(s.to_owned()))
-        .map_err(|_| Error::validation(root, "string is not valid Unicode (lone surrogate)"))
-}
-
-fn int_value(obj: &Bound<'_, PyAny>, root: &str) -> Result<Value> {
-    if let Ok(i) = obj.extract::<i64>() {
-        return Ok(Value::Int(i));
+    fn record(&mut self, obj: &Bound<'py, PyAny>, root: &str, depth: usize) -> Result<()> {
+        // Exact built-in types first, by type pointer: a failed `cast` builds an error object,
+        // which costs more than the conversion itself.
+        let py = obj.py();
+        let ty = obj.get_type_ptr();
+        if ty == PyString::type_object_raw(py) {
+            if let Ok(s) = obj.cast_exact::<PyString>() {
+                return self.push_str(s, root);
+            }
+        } else if ty == PyInt::type_object_raw(py) {
+            return self.record_int(obj, root);
+        } else if ty == PyDict::type_object_raw(py) {
+            if let Ok(dict) = obj.cast_exact::<PyDict>() {
+                return self.record_dict(dict, root, depth, false);
+            }
+        } else if ty == PyList::type_object_raw(py) {
+            if let Ok(list) = obj.cast_exact::<PyList>() {
+                return self.record_items(list.iter(), root, depth);
+            }
+        } else if ty == PyBool::type_object_raw(py) {
+            if let Ok(b) = obj.cast_exact::<PyBool>() {
+                self.ops.push(Op::Bool(b.is_true()));
+                return Ok(());
+            }
+        } else if ty == PyFloat::type_object_raw(py) {
+            if let Ok(f) = obj.cast_exact::<PyFloat>() {
+                self.ops.push(Op::Float(f.value()));
+                return Ok(());
+            }
+        } else if obj.is_none() {
+            self.ops.push(Op::Null);
+            return Ok(());
+        }
+        self.record_other(obj, root, depth)
     }
-    obj.extract::<u64>()
-        .map(Value::UInt)
-        .map_err(|_| Error::validation(root, "integer does not fit in 64 bits"))
-}
 
-fn dict_value(dict: &Bound<'_, PyDict>, root: &str, depth: usize) -> Result<Value> {
-    if depth >= MAX_DEPTH {
-        return Err(Error::validation(
+    /// Subclasses of the built-in types, tuples and bytes.
+    fn record_other(&mut self, obj: &Bound<'py, PyAny>, root: &str, depth: usize) -> Result<()> {
+        if let Ok(s) = obj.cast::<PyString>() {
+            return self.push_str(s, root);
+        }
+        if let Ok(dict) = obj.cast::<PyDict>() {
+            return self.record_dict(dict, root, depth, false);
+        }
+        if let Ok(list) = obj.cast::<PyList>() {
+            return self.record_items(list.iter(), root, depth);
+        }
+        if let Ok(tuple) = obj.cast::<PyTuple>() {
+            return self.record_items(tuple.iter(), root, depth);
+        }
+        if let Ok(b) = obj.cast::<PyBool>() {
+            self.ops.push(Op::Bool(b.is_true()));
+            return Ok(());
+        }
+        if obj.is_instance_of::<PyInt>() {
+            return self.record_int(obj, root);
+        }
+        if let Ok(f) = obj.cast::<PyFloat>() {
+            self.ops.push(Op::Float(f.value()));
+            return Ok(());
+        }
+        if obj.is_instance_of::<PyBytes>() {
+            self.ops.push(Op::Bytes(self.objs.len()));
+            self.objs.push(obj.clone());
+            return Ok(());
+        }
+        let kind = obj
+            .get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| "object".to_owned());
+        Err(Error::validation(
             root,
-            format!("nested deeper than {MAX_DEPTH} levels"),
-        ));
+            format!("{kind} has no JSON representation"),
+        ))
     }
-    let mut members = Vec::with_capacity(dict.len());
-    for (key, item) in dict.iter() {
-        let key = key
-            .cast::<PyString>()
-            .map_err(|_| Error::validation(root, "object keys must be strings"))?
-            .to_str()
-            .map_err(|_| Error::validation(root, "key is not valid Unicode (lone surrogate)"))?
-            .to_owned();
-        members.push((key, to_value(&item, root, depth + 1)?));
-    }
-    Ok(Value::Object(members))
-}
 
-fn list_value(list: &Bound<'_, PyList>, root: &str, depth: usize) -> Result<Value> {
-    if depth >= MAX_DEPTH {
-        return Err(Error::validation(
-            root,
-            format!("nested deeper than {MAX_DEPTH} levels"),
-        ));
+    fn record_int(&mut self, obj: &Bound<'py, PyAny>, root: &str) -> Result<()> {
+        let op = match obj.extract::<i64>() {
+            Ok(i) => Op::Int(i),
+            Err(_) => Op::UInt(
+                obj.extract::<u64>()
+                    .map_err(|_| Error::validation(root, "integer does not fit in 64 bits"))?,
+            ),
+        };
+        self.ops.push(op);
+        Ok(())
     }
-    let mut items = Vec::with_capacity(list.len());
-    for item in list.iter() {
-        items.push(to_value(&item, root, depth + 1)?);
-    }
-    Ok(Value::Array(items))
-}
 
-/// Subclasses of the built-in types, tuples and bytes.
-fn to_value_slow(obj: &Bound<'_, PyAny>, root: &str, depth: usize) -> Result<Value> {
-    if let Ok(s) = obj.cast::<PyString>() {
-        return str_value(s, root);
-    }
-    if let Ok(dict) = obj.cast::<PyDict>() {
-        return dict_value(dict, root, depth);
-    }
-    if let Ok(list) = obj.cast::<PyList>() {
-        return list_value(list, root, depth);
-    }
-    if let Ok(b) = obj.cast::<PyBool>() {
-        return Ok(Value::Bool(b.is_true()));
-    }
-    if obj.is_instance_of::<PyInt>() {
-        return int_value(obj, root);
-    }
-    if let Ok(f) = obj.cast::<PyFloat>() {
-        return Ok(Value::Float(f.value()));
-    }
-    if let Ok(b) = obj.cast::<PyBytes>() {
-        return Ok(Value::Bytes(b.as_bytes().to_vec()));
-    }
-    if let Ok(tuple) = obj.cast::<PyTuple>() {
+    /// `top` dicts are events or messages: each member is named after its key in errors.
+    fn record_dict(
+        &mut self,
+        dict: &Bound<'py, PyDict>,
+        root: &str,
+        depth: usize,
+        top: bool,
+    ) -> Result<()> {
         if depth >= MAX_DEPTH {
-            return Err(Error::validation(
-                root,
-                format!("nested deeper than {MAX_DEPTH} levels"),
-            ));
+            return Err(too_deep(root));
         }
-        return tuple
-            .iter()
-            .map(|item| to_value(&item, root, depth + 1))
-            .collect::<Result<_>>()
-            .map(Value::Array);
+        let at = self.ops.len();
+        self.ops.push(Op::Object(0));
+        let mut count = 0;
+        for (key, item) in dict.iter() {
+            let key = key
+                .cast_into::<PyString>()
+                .map_err(|_| Error::validation(root, "object keys must be strings"))?;
+            self.push_str(&key, root)?;
+            if top {
+                let name = key
+                    .to_str()
+                    .map_err(|_| Error::validation(root, "key is not valid Unicode"))?;
+                self.record(&item, name, depth + 1)?;
+            } else {
+                self.record(&item, root, depth + 1)?;
+            }
+            count += 1;
+        }
+        self.ops[at] = Op::Object(count);
+        Ok(())
     }
-    let kind = obj
-        .get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "object".to_owned());
-    Err(Error::validation(
-        root,
-        format!("{kind} has no JSON representation"),
-    ))
-}
 
-/// A top-level dict as its members, each converted under the name it carries.
-fn to_members(obj: &Bound<'_, PyAny>, root: &str) -> Result<Vec<(String, Value)>> {
-    let dict = obj
-        .cast::<PyDict>()
-        .map_err(|_| Error::validation(root, "must be a dict"))?;
-    let mut members = Vec::with_capacity(dict.len());
-    for (key, item) in dict.iter() {
-        let key = key
-            .cast::<PyString>()
-            .map_err(|_| Error::validation(root, "keys must be strings"))?
-            .to_str()
-            .map_err(|_| Error::validation(root, "key is not valid Unicode"))?
-            .to_owned();
-        let value = to_value(&item, &key, 1)?;
-        members.push((key, value));
+    fn record_items(
+        &mut self,
+        items: impl Iterator<Item = Bound<'py, PyAny>>,
+        root: &str,
+        depth: usize,
+    ) -> Result<()> {
+        if depth >= MAX_DEPTH {
+            return Err(too_deep(root));
+        }
+        let at = self.ops.len();
+        self.ops.push(Op::Array(0));
+        let mut count = 0;
+        for item in items {
+            self.record(&item, root, depth + 1)?;
+            count += 1;
+        }
+        self.ops[at] = Op::Array(count);
+        Ok(())
     }
-    Ok(members)
+
+    /// Records a top-level dict (an event or an A2A message) and returns where it starts.
+    fn record_top(&mut self, obj: &Bound<'py, PyAny>, root: &str) -> Result<usize> {
+        let dict = obj
+            .cast::<PyDict>()
+            .map_err(|_| Error::validation(root, "must be a dict"))?;
+        let start = self.ops.len();
+        self.record_dict(dict, root, 0, true)?;
+        Ok(start)
+    }
+
+    fn text(&self, index: usize) -> Result<&str> {
+        self.objs
+            .get(index)
+            .and_then(|obj| obj.cast::<PyString>().ok())
+            .and_then(|s| s.to_str().ok())
+            .ok_or_else(|| Error::validation("value", "string changed during conversion"))
+    }
+
+    fn bytes(&self, index: usize) -> Result<&[u8]> {
+        self.objs
+            .get(index)
+            .and_then(|obj| obj.cast::<PyBytes>().ok())
+            .map(|b| b.as_bytes())
+            .ok_or_else(|| Error::validation("value", "bytes changed during conversion"))
+    }
+
+    fn build(&self, pos: &mut usize) -> Result<Value<'_>> {
+        let op = *self
+            .ops
+            .get(*pos)
+            .ok_or_else(|| Error::validation("value", "conversion ended early"))?;
+        *pos += 1;
+        Ok(match op {
+            Op::Null => Value::Null,
+            Op::Bool(b) => Value::Bool(b),
+            Op::Int(i) => Value::Int(i),
+            Op::UInt(u) => Value::UInt(u),
+            Op::Float(f) => Value::Float(f),
+            Op::Str(index) => Value::Str(Cow::Borrowed(self.text(index)?)),
+            Op::Bytes(index) => Value::Bytes(Cow::Borrowed(self.bytes(index)?)),
+            Op::Array(count) => {
+                let mut items = Vec::with_capacity(count);
+                for _ in 0..count {
+                    items.push(self.build(pos)?);
+                }
+                Value::Array(items)
+            }
+            Op::Object(count) => Value::Object(self.build_members(pos, count)?),
+        })
+    }
+
+    fn build_members(&self, pos: &mut usize, count: usize) -> Result<Members<'_>> {
+        let mut members = Vec::with_capacity(count);
+        for _ in 0..count {
+            let key = match self.build(pos)? {
+                Value::Str(key) => key,
+                _ => {
+                    return Err(Error::validation(
+                        "value",
+                        "object key changed during conversion",
+                    ))
+                }
+            };
+            members.push((key, self.build(pos)?));
+        }
+        Ok(members)
+    }
+
+    /// The members of the top-level dict recorded at `start`.
+    fn members(&self, start: usize) -> Result<Members<'_>> {
+        let mut pos = start;
+        match self.build(&mut pos)? {
+            Value::Object(members) => Ok(members),
+            _ => Err(Error::validation("value", "expected a dict")),
+        }
+    }
 }
 
-fn event_from_py(obj: &Bound<'_, PyAny>) -> Result<CloudEvent> {
-    CloudEvent::from_attributes(to_members(obj, "event")?)
-}
-
-fn message_from_py(obj: &Bound<'_, PyAny>) -> Result<Value> {
-    to_members(obj, "message").map(Value::Object)
-}
-
-fn each<T>(
-    objs: &Bound<'_, PyAny>,
-    convert: impl Fn(&Bound<'_, PyAny>) -> Result<T>,
-) -> PyResult<Vec<Result<T>>> {
-    let mut out = Vec::with_capacity(objs.len().unwrap_or(0));
+/// Records every dict of an iterable; validation errors name the item.
+fn record_all<'py>(
+    py: Python<'py>,
+    objs: &Bound<'py, PyAny>,
+    root: &str,
+) -> PyResult<(Tape<'py>, Vec<usize>)> {
+    let mut tape = Tape::default();
+    let mut starts = Vec::with_capacity(objs.len().unwrap_or(0));
     for (i, obj) in objs.try_iter()?.enumerate() {
-        out.push(convert(&obj?).map_err(|e| at_item(i, e)));
+        starts.push(
+            tape.record_top(&obj?, root)
+                .map_err(|e| at_item(i, e))
+                .into_py_result(py)?,
+        );
     }
-    Ok(out)
+    Ok((tape, starts))
 }
 
-fn collect<T>(items: Vec<Result<T>>) -> Result<Vec<T>> {
-    items.into_iter().collect()
+fn members_all<'a>(tape: &'a Tape<'_>, starts: &[usize]) -> Result<Vec<Members<'a>>> {
+    starts
+        .iter()
+        .enumerate()
+        .map(|(i, &start)| tape.members(start).map_err(|e| at_item(i, e)))
+        .collect()
 }
 
-fn value_to_py<'py>(py: Python<'py>, value: Value) -> PyResult<Bound<'py, PyAny>> {
+/// Runs `work` on the event given as a Python dict.
+fn with_event<T>(
+    py: Python<'_>,
+    obj: &Bound<'_, PyAny>,
+    work: impl FnOnce(CloudEvent<'_>) -> Result<T>,
+) -> PyResult<T> {
+    let mut tape = Tape::default();
+    let start = tape.record_top(obj, "event").into_py_result(py)?;
+    tape.members(start)
+        .and_then(CloudEvent::from_attributes)
+        .and_then(work)
+        .into_py_result(py)
+}
+
+/// Runs `work` on the A2A message given as a Python dict.
+fn with_message<T>(
+    py: Python<'_>,
+    obj: &Bound<'_, PyAny>,
+    work: impl FnOnce(Value<'_>) -> Result<T>,
+) -> PyResult<T> {
+    let mut tape = Tape::default();
+    let start = tape.record_top(obj, "message").into_py_result(py)?;
+    tape.members(start)
+        .map(Value::Object)
+        .and_then(work)
+        .into_py_result(py)
+}
+
+/// One Python `bytes` per item of a shared buffer; `ends` are where items end.
+fn split_bytes<'py>(py: Python<'py>, buf: &[u8], ends: &[usize]) -> PyResult<Bound<'py, PyList>> {
+    let mut start = 0;
+    PyList::new(
+        py,
+        ends.iter().map(|&end| {
+            let item = PyBytes::new(py, buf.get(start..end).unwrap_or_default());
+            start = end;
+            item
+        }),
+    )
+}
+fn value_to_py<'py>(py: Python<'py>, value: Value<'_>) -> PyResult<Bound<'py, PyAny>> {
     Ok(match value {
         Value::Null => py.None().into_bound(py),
         Value::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
@@ -217,7 +372,7 @@ fn value_to_py<'py>(py: Python<'py>, value: Value) -> PyResult<Bound<'py, PyAny>
     })
 }
 
-fn extension_to_py<'py>(py: Python<'py>, ext: Extension) -> PyResult<Bound<'py, PyAny>> {
+fn extension_to_py<'py>(py: Python<'py>, ext: Extension<'_>) -> PyResult<Bound<'py, PyAny>> {
     Ok(match ext {
         Extension::Str(s) => PyString::new(py, &s).into_any(),
         Extension::Int(i) => i.into_pyobject(py)?.into_any(),
@@ -226,7 +381,7 @@ fn extension_to_py<'py>(py: Python<'py>, ext: Extension) -> PyResult<Bound<'py, 
     })
 }
 
-fn event_to_py(py: Python<'_>, event: CloudEvent) -> PyResult<Bound<'_, PyDict>> {
+fn event_to_py<'py>(py: Python<'py>, event: CloudEvent<'_>) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     dict.set_item(intern!(py, "specversion"), intern!(py, "1.0"))?;
     dict.set_item(intern!(py, "id"), event.id)?;
@@ -255,7 +410,7 @@ fn event_to_py(py: Python<'_>, event: CloudEvent) -> PyResult<Bound<'_, PyDict>>
     Ok(dict)
 }
 
-fn agent_to_py(py: Python<'_>, agent: Agent) -> PyResult<Bound<'_, PyDict>> {
+fn agent_to_py<'py>(py: Python<'py>, agent: Agent<'_>) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     dict.set_item(intern!(py, "agentId"), agent.agent_id)?;
     dict.set_item(intern!(py, "agentType"), agent.agent_type)?;
@@ -270,7 +425,7 @@ fn optional_text_to_py<'py>(
     py: Python<'py>,
     dict: &Bound<'py, PyDict>,
     key: &Bound<'py, PyString>,
-    value: Optional<String>,
+    value: Optional<Cow<'_, str>>,
 ) -> PyResult<()> {
     match value {
         Optional::Absent => Ok(()),
@@ -279,7 +434,7 @@ fn optional_text_to_py<'py>(
     }
 }
 
-fn a2a_to_py(py: Python<'_>, m: A2aMessage) -> PyResult<Bound<'_, PyDict>> {
+fn a2a_to_py<'py>(py: Python<'py>, m: A2aMessage<'_>) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     dict.set_item(intern!(py, "protocol"), intern!(py, "A2A"))?;
     dict.set_item(intern!(py, "version"), m.version)?;
@@ -313,10 +468,6 @@ fn a2a_to_py(py: Python<'_>, m: A2aMessage) -> PyResult<Bound<'_, PyDict>> {
     optional_text_to_py(py, &meta, intern!(py, "traceparent"), m.traceparent)?;
     dict.set_item(intern!(py, "metadata"), meta)?;
     Ok(dict)
-}
-
-fn bytes_list<'py>(py: Python<'py>, items: Vec<Vec<u8>>) -> PyResult<Bound<'py, PyList>> {
-    PyList::new(py, items.iter().map(|b| PyBytes::new(py, b)))
 }
 
 fn dicts<'py, T>(
@@ -405,9 +556,7 @@ fn optional_bytes(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option
 /// to_json(event: dict) -> bytes
 #[pyfunction]
 fn ce_to_json<'py>(py: Python<'py>, event: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-    let json = event_from_py(event)
-        .and_then(|e| e.to_json())
-        .into_py_result(py)?;
+    let json = with_event(py, event, |e| e.to_json())?;
     Ok(PyBytes::new(py, &json))
 }
 
@@ -423,18 +572,23 @@ fn ce_to_json_many<'py>(
     py: Python<'py>,
     events: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
-    let events = collect(each(events, event_from_py)?).into_py_result(py)?;
-    let out = detached(py, || {
-        events
-            .iter()
-            .enumerate()
-            .map(|(i, e)| e.to_json().map_err(|err| at_item(i, err)))
-            .collect()
+    let (tape, starts) = record_all(py, events, "event")?;
+    let members = members_all(&tape, &starts).into_py_result(py)?;
+    let (buf, ends) = detached(py, || {
+        let mut buf = Vec::with_capacity(members.len() * 512);
+        let mut ends = Vec::with_capacity(members.len());
+        for (i, m) in members.into_iter().enumerate() {
+            CloudEvent::from_attributes(m)
+                .and_then(|e| e.write_json(&mut buf))
+                .map_err(|e| at_item(i, e))?;
+            ends.push(buf.len());
+        }
+        Ok((buf, ends))
     })?;
-    bytes_list(py, out)
+    split_bytes(py, &buf, &ends)
 }
 
-/// from_json_many(items: Iterable[bytes]) -> list[dict]
+/// from_json_many(items: Sequence[bytes]) -> list[dict]
 #[pyfunction]
 fn ce_from_json_many<'py>(
     py: Python<'py>,
@@ -456,8 +610,16 @@ fn ce_to_json_batch<'py>(
     py: Python<'py>,
     events: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let events = collect(each(events, event_from_py)?).into_py_result(py)?;
-    let out = detached(py, || write_batch(&events))?;
+    let (tape, starts) = record_all(py, events, "event")?;
+    let members = members_all(&tape, &starts).into_py_result(py)?;
+    let out = detached(py, || {
+        let events = members
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| CloudEvent::from_attributes(m).map_err(|e| at_item(i, e)))
+            .collect::<Result<Vec<_>>>()?;
+        write_batch(&events)
+    })?;
     Ok(PyBytes::new(py, &out))
 }
 
@@ -471,9 +633,7 @@ fn ce_from_json_batch<'py>(py: Python<'py>, data: PyBackedBytes) -> PyResult<Bou
 /// to_kafka(event: dict) -> tuple[bytes | None, list[tuple[str, bytes]], bytes | None]
 #[pyfunction]
 fn ce_to_kafka<'py>(py: Python<'py>, event: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
-    let record = event_from_py(event)
-        .and_then(|e| to_kafka(&e))
-        .into_py_result(py)?;
+    let record = with_event(py, event, |e| to_kafka(&e))?;
     record_to_py(py, record)
 }
 
@@ -497,12 +657,17 @@ fn ce_to_kafka_many<'py>(
     py: Python<'py>,
     events: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
-    let events = collect(each(events, event_from_py)?).into_py_result(py)?;
+    let (tape, starts) = record_all(py, events, "event")?;
+    let members = members_all(&tape, &starts).into_py_result(py)?;
     let records = detached(py, || {
-        events
-            .iter()
+        members
+            .into_iter()
             .enumerate()
-            .map(|(i, e)| to_kafka(e).map_err(|err| at_item(i, err)))
+            .map(|(i, m)| {
+                CloudEvent::from_attributes(m)
+                    .and_then(|e| to_kafka(&e))
+                    .map_err(|e| at_item(i, e))
+            })
             .collect::<Result<Vec<_>>>()
     })?;
     let records = records
@@ -518,36 +683,34 @@ fn ce_from_kafka_many<'py>(
     py: Python<'py>,
     records: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
-    let mut parts = Vec::new();
+    let mut headers = Vec::new();
+    let mut values: Vec<Option<PyBackedBytes>> = Vec::new();
+    let mut keys = Vec::new();
     for record in records.try_iter()? {
         let record = record?;
         let tuple = record
             .cast::<PyTuple>()
             .map_err(|_| PyTypeError::new_err("records must be tuples"))?;
-        let (headers, value, key) = match tuple.len() {
-            2 | 3 => {
-                let value = tuple.get_item(1)?;
-                let value: Option<Vec<u8>> = optional_bytes(Some(&value), "value")?;
-                let key = if tuple.len() == 3 {
-                    optional_bytes(Some(&tuple.get_item(2)?), "key")?
-                } else {
-                    None
-                };
-                (headers_from_py(&tuple.get_item(0)?)?, value, key)
-            }
-            _ => {
-                return Err(PyTypeError::new_err(
-                    "records must be (headers, value) or (headers, value, key)",
-                ))
-            }
-        };
-        parts.push((headers, value, key));
+        if !matches!(tuple.len(), 2 | 3) {
+            return Err(PyTypeError::new_err(
+                "records must be (headers, value) or (headers, value, key)",
+            ));
+        }
+        headers.push(headers_from_py(&tuple.get_item(0)?)?);
+        values.push(tuple.get_item(1)?.extract()?);
+        keys.push(if tuple.len() == 3 {
+            optional_bytes(Some(&tuple.get_item(2)?), "key")?
+        } else {
+            None
+        });
     }
     let events = detached(py, || {
-        parts
+        headers
             .into_iter()
+            .zip(keys)
+            .zip(&values)
             .enumerate()
-            .map(|(i, (h, v, k))| from_kafka(h, v.as_deref(), k).map_err(|e| at_item(i, e)))
+            .map(|(i, ((h, k), v))| from_kafka(h, v.as_deref(), k).map_err(|e| at_item(i, e)))
             .collect::<Result<Vec<_>>>()
     })?;
     dicts(py, events, event_to_py)
@@ -556,21 +719,27 @@ fn ce_from_kafka_many<'py>(
 /// from_a2a(message: dict) -> dict
 #[pyfunction]
 fn ce_from_a2a<'py>(py: Python<'py>, message: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
-    let event = message_from_py(message)
-        .and_then(A2aMessage::from_value)
-        .map(A2aMessage::into_event);
-    event_to_py(py, event.into_py_result(py)?)
+    let mut tape = Tape::default();
+    let start = tape.record_top(message, "message").into_py_result(py)?;
+    let event = tape
+        .members(start)
+        .and_then(|m| A2aMessage::from_value(Value::Object(m)))
+        .map(A2aMessage::into_event)
+        .into_py_result(py)?;
+    event_to_py(py, event)
 }
 
 /// to_a2a(event: dict) -> dict
 #[pyfunction]
 fn ce_to_a2a<'py>(py: Python<'py>, event: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
-    a2a_to_py(
-        py,
-        event_from_py(event)
-            .and_then(A2aMessage::from_event)
-            .into_py_result(py)?,
-    )
+    let mut tape = Tape::default();
+    let start = tape.record_top(event, "event").into_py_result(py)?;
+    let message = tape
+        .members(start)
+        .and_then(CloudEvent::from_attributes)
+        .and_then(A2aMessage::from_event)
+        .into_py_result(py)?;
+    a2a_to_py(py, message)
 }
 
 /// from_a2a_many(messages: Iterable[dict]) -> list[dict]
@@ -579,13 +748,14 @@ fn ce_from_a2a_many<'py>(
     py: Python<'py>,
     messages: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
-    let values = collect(each(messages, message_from_py)?).into_py_result(py)?;
+    let (tape, starts) = record_all(py, messages, "message")?;
+    let members = members_all(&tape, &starts).into_py_result(py)?;
     let events = detached(py, || {
-        values
+        members
             .into_iter()
             .enumerate()
-            .map(|(i, v)| {
-                A2aMessage::from_value(v)
+            .map(|(i, m)| {
+                A2aMessage::from_value(Value::Object(m))
                     .map(A2aMessage::into_event)
                     .map_err(|e| at_item(i, e))
             })
@@ -600,12 +770,17 @@ fn ce_to_a2a_many<'py>(
     py: Python<'py>,
     events: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
-    let events = collect(each(events, event_from_py)?).into_py_result(py)?;
+    let (tape, starts) = record_all(py, events, "event")?;
+    let members = members_all(&tape, &starts).into_py_result(py)?;
     let messages = detached(py, || {
-        events
+        members
             .into_iter()
             .enumerate()
-            .map(|(i, e)| A2aMessage::from_event(e).map_err(|err| at_item(i, err)))
+            .map(|(i, m)| {
+                CloudEvent::from_attributes(m)
+                    .and_then(A2aMessage::from_event)
+                    .map_err(|e| at_item(i, e))
+            })
             .collect::<Result<Vec<_>>>()
     })?;
     dicts(py, messages, a2a_to_py)
@@ -617,9 +792,10 @@ fn ce_a2a_to_json<'py>(
     py: Python<'py>,
     message: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let json = message_from_py(message)
-        .and_then(a2a_to_json)
-        .into_py_result(py)?;
+    let json = with_message(py, message, |m| {
+        let mut out = Vec::with_capacity(640);
+        write_a2a_json(m, &mut out).map(|()| out)
+    })?;
     Ok(PyBytes::new(py, &json))
 }
 
@@ -629,15 +805,18 @@ fn ce_a2a_to_json_many<'py>(
     py: Python<'py>,
     messages: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
-    let values = collect(each(messages, message_from_py)?).into_py_result(py)?;
-    let out = detached(py, || {
-        values
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| a2a_to_json(v).map_err(|e| at_item(i, e)))
-            .collect()
+    let (tape, starts) = record_all(py, messages, "message")?;
+    let members = members_all(&tape, &starts).into_py_result(py)?;
+    let (buf, ends) = detached(py, || {
+        let mut buf = Vec::with_capacity(members.len() * 640);
+        let mut ends = Vec::with_capacity(members.len());
+        for (i, m) in members.into_iter().enumerate() {
+            write_a2a_json(Value::Object(m), &mut buf).map_err(|e| at_item(i, e))?;
+            ends.push(buf.len());
+        }
+        Ok((buf, ends))
     })?;
-    bytes_list(py, out)
+    split_bytes(py, &buf, &ends)
 }
 
 /// json_to_a2a(data: bytes) -> dict
@@ -646,7 +825,7 @@ fn ce_json_to_a2a<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDi
     a2a_to_py(py, json_to_a2a(data).into_py_result(py)?)
 }
 
-/// json_to_a2a_many(items: Iterable[bytes]) -> list[dict]
+/// json_to_a2a_many(items: Sequence[bytes]) -> list[dict]
 #[pyfunction]
 fn ce_json_to_a2a_many<'py>(
     py: Python<'py>,
@@ -665,17 +844,16 @@ fn ce_json_to_a2a_many<'py>(
 /// validate_a2a(message: dict) -> None
 #[pyfunction]
 fn ce_validate_a2a(py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<()> {
-    message_from_py(message)
-        .and_then(A2aMessage::from_value)
-        .map(|_| ())
-        .into_py_result(py)
+    with_message(py, message, |m| A2aMessage::from_value(m).map(|_| ()))
 }
 
 /// is_valid_a2a(message: object) -> bool
 #[pyfunction]
 fn ce_is_valid_a2a(message: &Bound<'_, PyAny>) -> bool {
-    message_from_py(message)
-        .and_then(A2aMessage::from_value)
+    let mut tape = Tape::default();
+    tape.record_top(message, "message")
+        .and_then(|start| tape.members(start))
+        .and_then(|m| A2aMessage::from_value(Value::Object(m)))
         .is_ok()
 }
 

@@ -34,10 +34,10 @@ pub const PRIORITIES: [&str; 3] = ["HIGH", "NORMAL", "LOW"];
 const JSON: &str = "application/json";
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Agent {
-    pub agent_id: String,
-    pub agent_type: String,
-    pub capabilities: Vec<String>,
+pub struct Agent<'a> {
+    pub agent_id: Cow<'a, str>,
+    pub agent_type: Cow<'a, str>,
+    pub capabilities: Vec<Cow<'a, str>>,
 }
 
 /// An optional A2A field: `null` and absent are different messages.
@@ -49,34 +49,36 @@ pub enum Optional<T> {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct A2aMessage {
-    pub version: String,
-    pub message_id: String,
-    pub timestamp: String,
-    pub source_agent: Agent,
-    pub target_agent: Optional<Agent>,
-    pub message_type: String,
-    pub payload: Value,
+pub struct A2aMessage<'a> {
+    pub version: Cow<'a, str>,
+    pub message_id: Cow<'a, str>,
+    pub timestamp: Cow<'a, str>,
+    pub source_agent: Agent<'a>,
+    pub target_agent: Optional<Agent<'a>>,
+    pub message_type: Cow<'a, str>,
+    pub payload: Value<'a>,
     pub priority: &'static str,
     pub ttl: i32,
-    pub correlation_id: String,
-    pub collaboration_id: Optional<String>,
-    pub traceparent: Optional<String>,
+    pub correlation_id: Cow<'a, str>,
+    pub collaboration_id: Optional<Cow<'a, str>>,
+    pub traceparent: Optional<Cow<'a, str>>,
 }
 
-fn take(members: &mut Vec<(String, Value)>, key: &str) -> Option<Value> {
+type Members<'a> = Vec<(Cow<'a, str>, Value<'a>)>;
+
+fn take<'a>(members: &mut Members<'a>, key: &str) -> Option<Value<'a>> {
     let at = members.iter().position(|(k, _)| k == key)?;
     Some(members.swap_remove(at).1)
 }
 
-fn no_extra_keys(members: &[(String, Value)], prefix: &str) -> Result<()> {
+fn no_extra_keys(members: &[(Cow<'_, str>, Value<'_>)], prefix: &str) -> Result<()> {
     match members.first() {
         Some((key, _)) => Err(Error::validation(format!("{prefix}{key}"), "unknown field")),
         None => Ok(()),
     }
 }
 
-fn object(value: Option<Value>, path: &str) -> Result<Vec<(String, Value)>> {
+fn object<'a>(value: Option<Value<'a>>, path: &str) -> Result<Members<'a>> {
     match value {
         Some(Value::Object(members)) => Ok(members),
         Some(other) => Err(Error::validation(
@@ -87,7 +89,7 @@ fn object(value: Option<Value>, path: &str) -> Result<Vec<(String, Value)>> {
     }
 }
 
-fn text(value: Option<Value>, path: &str) -> Result<String> {
+fn text<'a>(value: Option<Value<'a>>, path: &str) -> Result<Cow<'a, str>> {
     match value {
         Some(Value::Str(s)) if !s.is_empty() => Ok(s),
         Some(Value::Str(_)) => Err(Error::validation(path, "must be a non-empty string")),
@@ -99,7 +101,7 @@ fn text(value: Option<Value>, path: &str) -> Result<String> {
     }
 }
 
-fn optional_text(value: Option<Value>, path: &str) -> Result<Optional<String>> {
+fn optional_text<'a>(value: Option<Value<'a>>, path: &str) -> Result<Optional<Cow<'a, str>>> {
     match value {
         None => Ok(Optional::Absent),
         Some(Value::Null) => Ok(Optional::Null),
@@ -138,7 +140,7 @@ const TARGET_AGENT: AgentPaths = AgentPaths {
     capabilities: "targetAgent.capabilities",
 };
 
-fn agent(value: Value, paths: &AgentPaths) -> Result<Agent> {
+fn agent<'a>(value: Value<'a>, paths: &AgentPaths) -> Result<Agent<'a>> {
     let path = paths.agent;
     let mut members = object(Some(value), path)?;
     let agent_id = text(take(&mut members, "agentId"), paths.id)?;
@@ -179,7 +181,7 @@ fn priority(value: &str, path: &str) -> Result<&'static str> {
     })
 }
 
-fn ttl(value: Option<Value>, path: &str) -> Result<i32> {
+fn ttl(value: Option<Value<'_>>, path: &str) -> Result<i32> {
     let range = "must be an integer from 0 to 2147483647 (a CloudEvents Integer)";
     match value {
         Some(Value::Int(i)) => i32::try_from(i)
@@ -195,9 +197,9 @@ fn ttl(value: Option<Value>, path: &str) -> Result<i32> {
     }
 }
 
-impl A2aMessage {
+impl<'a> A2aMessage<'a> {
     /// Validates an A2A message given as a JSON-like value; errors name the field (`metadata.ttl`).
-    pub fn from_value(value: Value) -> Result<Self> {
+    pub fn from_value(value: Value<'a>) -> Result<Self> {
         let mut m = match value {
             Value::Object(members) => members,
             other => {
@@ -275,10 +277,11 @@ impl A2aMessage {
     }
 
     /// The message as a CloudEvent (see the module table).
-    pub fn into_event(self) -> CloudEvent {
+    pub fn into_event(self) -> CloudEvent<'a> {
         let mut ext = Vec::with_capacity(14);
-        let mut push = |name: &'static str, value: Extension| ext.push((Cow::Borrowed(name), value));
-        push("protocol", Extension::Str(PROTOCOL.to_owned()));
+        let mut push =
+            |name: &'static str, value: Extension<'a>| ext.push((Cow::Borrowed(name), value));
+        push("protocol", Extension::Str(Cow::Borrowed(PROTOCOL)));
         push("protocolversion", Extension::Str(self.version));
         push("messagetype", Extension::Str(self.message_type.clone()));
         let source = format!("/agents/{}", self.source_agent.agent_id);
@@ -289,21 +292,21 @@ impl A2aMessage {
         );
         push(
             "agentcapabilities",
-            Extension::Str(self.source_agent.capabilities.join(",")),
+            Extension::Str(self.source_agent.capabilities.join(",").into()),
         );
         match self.target_agent {
             Optional::Absent => {}
-            Optional::Null => push("targetagent", Extension::Str(String::new())),
+            Optional::Null => push("targetagent", Extension::Str(Cow::Borrowed(""))),
             Optional::Present(target) => {
                 push("targetagent", Extension::Str(target.agent_id));
                 push("targetagenttype", Extension::Str(target.agent_type));
                 push(
                     "targetagentcapabilities",
-                    Extension::Str(target.capabilities.join(",")),
+                    Extension::Str(target.capabilities.join(",").into()),
                 );
             }
         }
-        push("priority", Extension::Str(self.priority.to_owned()));
+        push("priority", Extension::Str(Cow::Borrowed(self.priority)));
         push("ttl", Extension::Int(self.ttl));
         push("correlationid", Extension::Str(self.correlation_id));
         for (name, value) in [
@@ -312,16 +315,16 @@ impl A2aMessage {
         ] {
             match value {
                 Optional::Absent => {}
-                Optional::Null => push(name, Extension::Str(String::new())),
+                Optional::Null => push(name, Extension::Str(Cow::Borrowed(""))),
                 Optional::Present(text) => push(name, Extension::Str(text)),
             }
         }
         CloudEvent {
             id: self.message_id,
-            source,
-            ty: format!("a2a.{}", self.message_type),
+            source: source.into(),
+            ty: format!("a2a.{}", self.message_type).into(),
             time: Some(self.timestamp),
-            datacontenttype: Some(JSON.to_owned()),
+            datacontenttype: Some(Cow::Borrowed(JSON)),
             dataschema: None,
             subject: None,
             extensions: ext,
@@ -331,7 +334,7 @@ impl A2aMessage {
 
     /// Reads an A2A message back from a CloudEvent. Attributes that A2A has no field for
     /// (`subject`, `dataschema`, other extensions) are not part of the message.
-    pub fn from_event(event: CloudEvent) -> Result<Self> {
+    pub fn from_event(event: CloudEvent<'a>) -> Result<Self> {
         let CloudEvent {
             id,
             time,
@@ -340,38 +343,44 @@ impl A2aMessage {
             data,
             ..
         } = event;
-        let mut ext = |name: &str| -> Option<Extension> {
+        let mut ext = |name: &str| -> Option<Extension<'a>> {
             let at = extensions.iter().position(|(n, _)| n == name)?;
             Some(extensions.swap_remove(at).1)
         };
-        fn string(value: Option<Extension>, name: &str) -> Result<Option<String>> {
+        fn string<'a>(value: Option<Extension<'a>>, name: &str) -> Result<Option<Cow<'a, str>>> {
             match value {
                 None => Ok(None),
                 Some(Extension::Str(s)) => Ok(Some(s)),
                 Some(_) => Err(Error::validation(name, "must be a string")),
             }
         }
-        let required = |value: Option<Extension>, name: &str| -> Result<String> {
+        let required = |value: Option<Extension<'a>>, name: &str| -> Result<Cow<'a, str>> {
             match string(value, name)? {
                 Some(s) if !s.is_empty() => Ok(s),
                 Some(_) => Err(Error::validation(name, "must be a non-empty string")),
                 None => Err(Error::validation(name, "required A2A extension is missing")),
             }
         };
-        let optional = |value: Option<Extension>, name: &str| -> Result<Optional<String>> {
-            Ok(match string(value, name)? {
-                None => Optional::Absent,
-                Some(s) if s.is_empty() => Optional::Null,
-                Some(s) => Optional::Present(s),
-            })
-        };
-        let capabilities = |text: String, name: &str| -> Result<Vec<String>> {
-            if text.is_empty() {
-                return Ok(Vec::new());
+        let optional =
+            |value: Option<Extension<'a>>, name: &str| -> Result<Optional<Cow<'a, str>>> {
+                Ok(match string(value, name)? {
+                    None => Optional::Absent,
+                    Some(s) if s.is_empty() => Optional::Null,
+                    Some(s) => Optional::Present(s),
+                })
+            };
+        let capabilities = |text: Cow<'a, str>, name: &str| -> Result<Vec<Cow<'a, str>>> {
+            match text {
+                _ if text.is_empty() => Ok(Vec::new()),
+                Cow::Borrowed(text) => text
+                    .split(',')
+                    .map(|c| check_capability(c, name).map(|()| Cow::Borrowed(c)))
+                    .collect(),
+                Cow::Owned(text) => text
+                    .split(',')
+                    .map(|c| check_capability(c, name).map(|()| Cow::Owned(c.to_owned())))
+                    .collect(),
             }
-            text.split(',')
-                .map(|c| check_capability(c, name).map(|()| c.to_owned()))
-                .collect()
         };
         let protocol = required(ext("protocol"), "protocol")?;
         if protocol != PROTOCOL {
@@ -472,35 +481,44 @@ impl A2aMessage {
     }
 
     /// The message as a JSON-like value, fields in their usual order.
-    pub fn into_value(self) -> Value {
-        fn agent(a: Agent) -> Value {
+    pub fn into_value(self) -> Value<'a> {
+        fn agent(a: Agent<'_>) -> Value<'_> {
             Value::Object(vec![
-                ("agentId".to_owned(), Value::Str(a.agent_id)),
-                ("agentType".to_owned(), Value::Str(a.agent_type)),
+                (Cow::Borrowed("agentId"), Value::Str(a.agent_id)),
+                (Cow::Borrowed("agentType"), Value::Str(a.agent_type)),
                 (
-                    "capabilities".to_owned(),
+                    Cow::Borrowed("capabilities"),
                     Value::Array(a.capabilities.into_iter().map(Value::Str).collect()),
                 ),
             ])
         }
         let mut m = vec![
-            ("protocol".to_owned(), Value::Str(PROTOCOL.to_owned())),
-            ("version".to_owned(), Value::Str(self.version)),
-            ("messageId".to_owned(), Value::Str(self.message_id)),
-            ("timestamp".to_owned(), Value::Str(self.timestamp)),
-            ("sourceAgent".to_owned(), agent(self.source_agent)),
+            (
+                Cow::Borrowed("protocol"),
+                Value::Str(Cow::Borrowed(PROTOCOL)),
+            ),
+            (Cow::Borrowed("version"), Value::Str(self.version)),
+            (Cow::Borrowed("messageId"), Value::Str(self.message_id)),
+            (Cow::Borrowed("timestamp"), Value::Str(self.timestamp)),
+            (Cow::Borrowed("sourceAgent"), agent(self.source_agent)),
         ];
         match self.target_agent {
             Optional::Absent => {}
-            Optional::Null => m.push(("targetAgent".to_owned(), Value::Null)),
-            Optional::Present(a) => m.push(("targetAgent".to_owned(), agent(a))),
+            Optional::Null => m.push((Cow::Borrowed("targetAgent"), Value::Null)),
+            Optional::Present(a) => m.push((Cow::Borrowed("targetAgent"), agent(a))),
         }
-        m.push(("messageType".to_owned(), Value::Str(self.message_type)));
-        m.push(("payload".to_owned(), self.payload));
+        m.push((Cow::Borrowed("messageType"), Value::Str(self.message_type)));
+        m.push((Cow::Borrowed("payload"), self.payload));
         let mut meta = vec![
-            ("priority".to_owned(), Value::Str(self.priority.to_owned())),
-            ("ttl".to_owned(), Value::Int(i64::from(self.ttl))),
-            ("correlationId".to_owned(), Value::Str(self.correlation_id)),
+            (
+                Cow::Borrowed("priority"),
+                Value::Str(Cow::Borrowed(self.priority)),
+            ),
+            (Cow::Borrowed("ttl"), Value::Int(i64::from(self.ttl))),
+            (
+                Cow::Borrowed("correlationId"),
+                Value::Str(self.correlation_id),
+            ),
         ];
         for (name, value) in [
             ("collaborationId", self.collaboration_id),
@@ -508,22 +526,29 @@ impl A2aMessage {
         ] {
             match value {
                 Optional::Absent => {}
-                Optional::Null => meta.push((name.to_owned(), Value::Null)),
-                Optional::Present(t) => meta.push((name.to_owned(), Value::Str(t))),
+                Optional::Null => meta.push((Cow::Borrowed(name), Value::Null)),
+                Optional::Present(t) => meta.push((Cow::Borrowed(name), Value::Str(t))),
             }
         }
-        m.push(("metadata".to_owned(), Value::Object(meta)));
+        m.push((Cow::Borrowed("metadata"), Value::Object(meta)));
         Value::Object(m)
     }
 }
 
 /// A2A message → CloudEvent JSON bytes in one step (the hot path of a producer).
-pub fn a2a_to_json(message: Value) -> Result<Vec<u8>> {
+pub fn a2a_to_json(message: Value<'_>) -> Result<Vec<u8>> {
     A2aMessage::from_value(message)?.into_event().to_json()
 }
 
+/// Appends the CloudEvent JSON of an A2A message to `out`, so a batch can share one buffer.
+pub fn write_a2a_json(message: Value<'_>, out: &mut Vec<u8>) -> Result<()> {
+    A2aMessage::from_value(message)?
+        .into_event()
+        .write_json(out)
+}
+
 /// CloudEvent JSON bytes → A2A message (the hot path of a consumer).
-pub fn json_to_a2a(input: &[u8]) -> Result<A2aMessage> {
+pub fn json_to_a2a(input: &[u8]) -> Result<A2aMessage<'_>> {
     A2aMessage::from_event(CloudEvent::from_json(input)?)
 }
 
@@ -537,11 +562,11 @@ mod tests {
         "targetAgent":null,"messageType":"TASK_REQUEST","payload":{"task":"sum","args":[1,2]},
         "metadata":{"priority":"HIGH","ttl":300,"correlationId":"c-9","collaborationId":"col-1"}}"#;
 
-    fn message() -> Value {
+    fn message() -> Value<'static> {
         parse(MESSAGE.as_bytes()).expect("valid JSON")
     }
 
-    fn sorted(value: Value) -> Value {
+    fn sorted(value: Value<'_>) -> Value<'_> {
         match value {
             Value::Object(mut members) => {
                 members.sort_by(|a, b| a.0.cmp(&b.0));
@@ -575,7 +600,7 @@ mod tests {
         );
         assert_eq!(
             event.extension("targetagent"),
-            Some(&Extension::Str(String::new()))
+            Some(&Extension::Str("".into()))
         );
         assert_eq!(event.extension("ttl"), Some(&Extension::Int(300)));
         assert_eq!(event.extension("traceparent"), None);

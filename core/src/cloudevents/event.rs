@@ -11,16 +11,16 @@ pub const SPECVERSION: &str = "1.0";
 
 /// An extension attribute value, typed as the CloudEvents type system allows.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Extension {
-    Str(String),
+pub enum Extension<'a> {
+    Str(Cow<'a, str>),
     /// CloudEvents `Integer` is a signed 32-bit number.
     Int(i32),
     Bool(bool),
     /// Written as a base64 string: every event format and binding carries binary as text.
-    Binary(Vec<u8>),
+    Binary(Cow<'a, [u8]>),
 }
 
-impl Extension {
+impl Extension<'_> {
     /// The canonical string form used by bindings that carry every attribute as text.
     pub fn write_text(&self, out: &mut Vec<u8>) {
         match self {
@@ -35,25 +35,24 @@ impl Extension {
 
 /// The event's payload: binary (`data_base64` in JSON) or a JSON value (`data`).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Data {
-    Binary(Vec<u8>),
-    Json(Value),
+pub enum Data<'a> {
+    Binary(Cow<'a, [u8]>),
+    Json(Value<'a>),
 }
 
 /// A valid CloudEvents 1.0 event: constructing one through [`CloudEvent::from_attributes`] checks
 /// every rule, so writers never have to.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CloudEvent {
-    pub id: String,
-    pub source: String,
-    pub ty: String,
-    pub time: Option<String>,
-    pub datacontenttype: Option<String>,
-    pub dataschema: Option<String>,
-    pub subject: Option<String>,
-    /// Names are borrowed when a mapping such as A2A supplies them.
-    pub extensions: Vec<(Cow<'static, str>, Extension)>,
-    pub data: Option<Data>,
+pub struct CloudEvent<'a> {
+    pub id: Cow<'a, str>,
+    pub source: Cow<'a, str>,
+    pub ty: Cow<'a, str>,
+    pub time: Option<Cow<'a, str>>,
+    pub datacontenttype: Option<Cow<'a, str>>,
+    pub dataschema: Option<Cow<'a, str>>,
+    pub subject: Option<Cow<'a, str>>,
+    pub extensions: Vec<(Cow<'a, str>, Extension<'a>)>,
+    pub data: Option<Data<'a>>,
 }
 
 /// True when a media type declares JSON content: `*/json` or `*/*+json`, parameters ignored.
@@ -85,7 +84,7 @@ pub fn check_extension_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-fn required_str(name: &str, value: Value) -> Result<String> {
+fn required_str<'a>(name: &str, value: Value<'a>) -> Result<Cow<'a, str>> {
     match value {
         Value::Str(s) if !s.is_empty() => Ok(s),
         Value::Str(_) => Err(Error::validation(name, "must be a non-empty string")),
@@ -138,7 +137,7 @@ fn check_absolute_uri(name: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-fn extension_value(name: &str, value: Value) -> Result<Option<Extension>> {
+fn extension_value<'a>(name: &str, value: Value<'a>) -> Result<Option<Extension<'a>>> {
     let range = "integer extension out of the CloudEvents range -2147483648..2147483647";
     Ok(Some(match value {
         Value::Null => return Ok(None),
@@ -163,15 +162,15 @@ fn extension_value(name: &str, value: Value) -> Result<Option<Extension>> {
 
 const REQUIRED: [&str; 4] = ["specversion", "id", "source", "type"];
 
-impl CloudEvent {
+impl<'a> CloudEvent<'a> {
     /// Builds an event from its attributes as found in the JSON format (or a Python dict):
     /// `data` may be bytes or any JSON value, `data_base64` a base64 string; `null` means unset.
-    pub fn from_attributes(attributes: Vec<(String, Value)>) -> Result<Self> {
-        let mut required: [Option<String>; 4] = [None, None, None, None];
+    pub fn from_attributes(attributes: Vec<(Cow<'a, str>, Value<'a>)>) -> Result<Self> {
+        let mut required: [Option<Cow<'a, str>>; 4] = [None, None, None, None];
         let mut event = CloudEvent {
-            id: String::new(),
-            source: String::new(),
-            ty: String::new(),
+            id: Cow::Borrowed(""),
+            source: Cow::Borrowed(""),
+            ty: Cow::Borrowed(""),
             time: None,
             datacontenttype: None,
             dataschema: None,
@@ -182,7 +181,7 @@ impl CloudEvent {
         let mut data_base64 = None;
         let mut seen: Vec<&'static str> = Vec::new();
         for (name, value) in attributes {
-            let slot = match name.as_str() {
+            let slot = match name.as_ref() {
                 "specversion" => "specversion",
                 "id" => "id",
                 "source" => "source",
@@ -199,7 +198,7 @@ impl CloudEvent {
                         return Err(Error::validation(name, "duplicate attribute"));
                     }
                     if let Some(ext) = extension_value(&name, value)? {
-                        event.extensions.push((Cow::Owned(name), ext));
+                        event.extensions.push((name, ext));
                     }
                     continue;
                 }
@@ -283,7 +282,10 @@ impl CloudEvent {
                     "data and data_base64 are mutually exclusive",
                 ));
             }
-            event.data = Some(Data::Binary(base64_decode(&text, "data_base64")?));
+            event.data = Some(Data::Binary(Cow::Owned(base64_decode(
+                &text,
+                "data_base64",
+            )?)));
         }
         if let Some(Data::Json(value)) = &event.data {
             if !event.data_is_json() && !matches!(value, Value::Str(_)) {
@@ -307,7 +309,7 @@ impl CloudEvent {
             .map_or(true, is_json_media_type)
     }
 
-    pub fn extension(&self, name: &str) -> Option<&Extension> {
+    pub fn extension(&self, name: &str) -> Option<&Extension<'a>> {
         self.extensions
             .iter()
             .find(|(n, _)| n == name)
@@ -372,11 +374,11 @@ impl CloudEvent {
     }
 
     /// Reads one event in the JSON event format.
-    pub fn from_json(input: &[u8]) -> Result<Self> {
+    pub fn from_json(input: &'a [u8]) -> Result<Self> {
         Self::from_value(parse(input)?)
     }
 
-    pub fn from_value(value: Value) -> Result<Self> {
+    pub fn from_value(value: Value<'a>) -> Result<Self> {
         match value {
             Value::Object(members) => Self::from_attributes(members),
             other => Err(Error::validation(
@@ -419,7 +421,7 @@ pub fn write_batch(events: &[CloudEvent]) -> Result<Vec<u8>> {
 }
 
 /// Reads a JSON batch: an array of events in the JSON event format.
-pub fn read_batch(input: &[u8]) -> Result<Vec<CloudEvent>> {
+pub fn read_batch(input: &[u8]) -> Result<Vec<CloudEvent<'_>>> {
     match parse(input)? {
         Value::Array(items) => items
             .into_iter()
@@ -437,18 +439,20 @@ pub fn read_batch(input: &[u8]) -> Result<Vec<CloudEvent>> {
 mod tests {
     use super::*;
 
-    fn attrs(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
+    type Attributes = Vec<(Cow<'static, str>, Value<'static>)>;
+
+    fn attrs(pairs: &[(&'static str, Value<'static>)]) -> Attributes {
         pairs
             .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .map(|(k, v)| (Cow::Borrowed(*k), v.clone()))
             .collect()
     }
 
-    fn s(text: &str) -> Value {
-        Value::Str(text.to_owned())
+    fn s(text: &'static str) -> Value<'static> {
+        Value::Str(Cow::Borrowed(text))
     }
 
-    fn minimal() -> Vec<(String, Value)> {
+    fn minimal() -> Attributes {
         attrs(&[
             ("specversion", s("1.0")),
             ("id", s("1")),
@@ -485,13 +489,13 @@ mod tests {
     fn extension_names_and_values_follow_the_type_system() {
         for bad_name in ["Upper", "with_underscore", "dash-ed", ""] {
             let mut a = minimal();
-            a.push((bad_name.to_owned(), s("x")));
+            a.push((bad_name.into(), s("x")));
             assert_eq!(path_of(CloudEvent::from_attributes(a)), bad_name);
         }
         let mut a = minimal();
-        a.push(("averyveryverylongextensionname".to_owned(), Value::Int(5)));
-        a.push(("flag".to_owned(), Value::Bool(true)));
-        a.push(("gone".to_owned(), Value::Null));
+        a.push(("averyveryverylongextensionname".into(), Value::Int(5)));
+        a.push(("flag".into(), Value::Bool(true)));
+        a.push(("gone".into(), Value::Null));
         let event = CloudEvent::from_attributes(a).expect("valid");
         assert_eq!(
             event.extension("averyveryverylongextensionname"),
@@ -500,7 +504,7 @@ mod tests {
         assert_eq!(event.extension("gone"), None);
         for bad in [Value::Float(1.5), Value::Int(1 << 40), Value::Array(vec![])] {
             let mut a = minimal();
-            a.push(("ext".to_owned(), bad));
+            a.push(("ext".into(), bad));
             assert_eq!(path_of(CloudEvent::from_attributes(a)), "ext");
         }
     }
@@ -514,7 +518,7 @@ mod tests {
             ("subject", ""),
         ] {
             let mut a = minimal();
-            a.push((name.to_owned(), s(bad)));
+            a.push((name.into(), s(bad)));
             assert_eq!(path_of(CloudEvent::from_attributes(a)), name);
         }
     }
@@ -522,12 +526,12 @@ mod tests {
     #[test]
     fn data_follows_the_content_type() {
         let mut a = minimal();
-        a.push(("datacontenttype".to_owned(), s("text/plain")));
-        a.push(("data".to_owned(), Value::Object(vec![])));
+        a.push(("datacontenttype".into(), s("text/plain")));
+        a.push(("data".into(), Value::Object(vec![])));
         assert_eq!(path_of(CloudEvent::from_attributes(a)), "data");
         let mut both = minimal();
-        both.push(("data".to_owned(), s("x")));
-        both.push(("data_base64".to_owned(), s("AA==")));
+        both.push(("data".into(), s("x")));
+        both.push(("data_base64".into(), s("AA==")));
         assert_eq!(path_of(CloudEvent::from_attributes(both)), "data_base64");
         assert!(is_json_media_type(
             "application/cloudevents+JSON; charset=utf-8"
@@ -549,7 +553,7 @@ mod tests {
             (
                 "data",
                 Value::Object(vec![(
-                    "k".to_owned(),
+                    "k".into(),
                     Value::Array(vec![Value::Null, Value::Float(1.25)]),
                 )]),
             ),
@@ -560,7 +564,7 @@ mod tests {
             event
         );
         let mut binary = minimal();
-        binary.push(("data".to_owned(), Value::Bytes(vec![0, 255, 7])));
+        binary.push(("data".into(), Value::Bytes(vec![0, 255, 7].into())));
         let event = CloudEvent::from_attributes(binary).expect("valid");
         let json = event.to_json().expect("writes");
         assert!(json.windows(12).any(|w| w == b"data_base64\""));

@@ -1,5 +1,7 @@
 //! The CloudEvents Kafka protocol binding: binary content mode out, binary or structured mode in.
 
+use std::borrow::Cow;
+
 use crate::error::{Error, Result};
 
 use super::event::{is_json_media_type, CloudEvent, Data, Extension};
@@ -58,7 +60,7 @@ pub fn to_kafka(event: &CloudEvent) -> Result<KafkaRecord> {
         None => (event.datacontenttype.as_deref(), None),
         Some(Data::Binary(bytes)) => (
             Some(event.datacontenttype.as_deref().unwrap_or(OCTET_STREAM)),
-            Some(bytes.clone()),
+            Some(bytes.to_vec()),
         ),
         Some(Data::Json(Value::Str(text))) if !event.data_is_json() => (
             event.datacontenttype.as_deref(),
@@ -104,13 +106,13 @@ fn utf8(name: &str, bytes: Vec<u8>) -> Result<String> {
 /// Reads a record in either content mode. `headers` are as the client gives them (a header may
 /// have no value); `key`, when given, becomes the `partitionkey` extension unless a header sets it,
 /// as the official SDKs do, so a keyed record written without the header keeps its key.
-pub fn from_kafka(
+pub fn from_kafka<'a>(
     headers: Vec<(String, Option<Vec<u8>>)>,
-    value: Option<&[u8]>,
+    value: Option<&'a [u8]>,
     key: Option<Vec<u8>>,
-) -> Result<CloudEvent> {
+) -> Result<CloudEvent<'a>> {
     let mut content_type = None;
-    let mut attributes: Vec<(String, Value)> = Vec::with_capacity(headers.len() + 1);
+    let mut attributes: Vec<(Cow<'a, str>, Value<'a>)> = Vec::with_capacity(headers.len() + 1);
     for (name, raw) in headers {
         let lower = name.to_ascii_lowercase();
         if lower == CONTENT_TYPE {
@@ -129,7 +131,10 @@ pub fn from_kafka(
             let raw = raw.ok_or_else(|| {
                 Error::validation(attribute, format!("header {name} has no value"))
             })?;
-            attributes.push((attribute.to_owned(), Value::Str(utf8(attribute, raw)?)));
+            attributes.push((
+                attribute.to_owned().into(),
+                Value::Str(utf8(attribute, raw)?.into()),
+            ));
         }
     }
     if let Some(ct) = &content_type {
@@ -154,7 +159,7 @@ pub fn from_kafka(
                 if event.extension(PARTITION_KEY).is_none() {
                     event.extensions.push((
                         PARTITION_KEY.into(),
-                        Extension::Str(utf8(PARTITION_KEY, key)?),
+                        Extension::Str(utf8(PARTITION_KEY, key)?.into()),
                     ));
                 }
             }
@@ -164,8 +169,8 @@ pub fn from_kafka(
     if let Some(key) = key {
         if !attributes.iter().any(|(n, _)| n == PARTITION_KEY) {
             attributes.push((
-                PARTITION_KEY.to_owned(),
-                Value::Str(utf8(PARTITION_KEY, key)?),
+                PARTITION_KEY.into(),
+                Value::Str(utf8(PARTITION_KEY, key)?.into()),
             ));
         }
     }
@@ -173,12 +178,12 @@ pub fn from_kafka(
         let data = match content_type.as_deref() {
             None => parse(value)?,
             Some(ct) if is_json_media_type(ct) => parse(value)?,
-            Some(_) => Value::Bytes(value.to_vec()),
+            Some(_) => Value::Bytes(Cow::Borrowed(value)),
         };
-        attributes.push(("data".to_owned(), data));
+        attributes.push(("data".into(), data));
     }
     if let Some(ct) = content_type {
-        attributes.push(("datacontenttype".to_owned(), Value::Str(ct)));
+        attributes.push(("datacontenttype".into(), Value::Str(ct.into())));
     }
     CloudEvent::from_attributes(attributes)
 }
@@ -187,17 +192,17 @@ pub fn from_kafka(
 mod tests {
     use super::*;
 
-    fn event(extra: &[(&str, Value)]) -> CloudEvent {
-        let mut attrs: Vec<(String, Value)> = [
+    fn event(extra: &[(&'static str, Value<'static>)]) -> CloudEvent<'static> {
+        let mut attrs: Vec<(Cow<'static, str>, Value<'static>)> = [
             ("specversion", "1.0"),
             ("id", "1"),
             ("source", "/s"),
             ("type", "t"),
         ]
         .iter()
-        .map(|(k, v)| ((*k).to_owned(), Value::Str((*v).to_owned())))
+        .map(|(k, v)| (Cow::Borrowed(*k), Value::Str(Cow::Borrowed(*v))))
         .collect();
-        attrs.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+        attrs.extend(extra.iter().map(|(k, v)| (Cow::Borrowed(*k), v.clone())));
         CloudEvent::from_attributes(attrs).expect("valid")
     }
 
@@ -240,7 +245,7 @@ mod tests {
     fn no_data_is_a_tombstone_and_binary_data_is_as_is() {
         let record = to_kafka(&event(&[])).expect("maps");
         assert_eq!(record.value, None);
-        let ev = event(&[("data", Value::Bytes(vec![0, 159]))]);
+        let ev = event(&[("data", Value::Bytes(vec![0, 159].into()))]);
         let record = to_kafka(&ev).expect("maps");
         assert_eq!(record.value.as_deref(), Some(&[0u8, 159][..]));
         let back = from_kafka(headers_of(&record), record.value.as_deref(), None).expect("reads");
@@ -282,7 +287,7 @@ mod tests {
             binary_avro.push((name.to_owned(), Some(value.as_bytes().to_vec())));
         }
         let ev = from_kafka(binary_avro, Some(b"\x00"), None).expect("binary mode, unread format");
-        assert_eq!(ev.data, Some(Data::Binary(vec![0])));
+        assert_eq!(ev.data, Some(Data::Binary(vec![0].into())));
         assert!(
             matches!(from_kafka(avro, Some(b"x"), None), Err(Error::Validation { path, .. }) if path == "content-type")
         );

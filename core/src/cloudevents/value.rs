@@ -1,5 +1,6 @@
 //! A JSON-like value tree, its writer and parser, and standard base64.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -8,20 +9,21 @@ use crate::error::{Error, Result};
 
 /// A value crossing the boundary: JSON types plus `Bytes` (binary data has no JSON type).
 /// Objects keep their key order and are plain vectors: they are built once and read once.
+/// Strings borrow from the input (JSON bytes, Python objects) whenever they can.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub enum Value<'a> {
     Null,
     Bool(bool),
     Int(i64),
     UInt(u64),
     Float(f64),
-    Str(String),
-    Bytes(Vec<u8>),
-    Array(Vec<Value>),
-    Object(Vec<(String, Value)>),
+    Str(Cow<'a, str>),
+    Bytes(Cow<'a, [u8]>),
+    Array(Vec<Value<'a>>),
+    Object(Vec<(Cow<'a, str>, Value<'a>)>),
 }
 
-impl Value {
+impl Value<'_> {
     /// A short name of the value's type for error messages.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -86,6 +88,19 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value, path: &str) -> Result<()> {
     Ok(())
 }
 
+/// Which bytes a JSON string must escape: control characters, `"` and the backslash.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        table[i] = true;
+        i += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 /// Appends `s` as a JSON string literal; non-ASCII text is written as UTF-8, not escaped.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -93,25 +108,26 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => b"",
-            _ => continue,
-        };
+    while let Some(at) = bytes[start..]
+        .iter()
+        .position(|&b| NEEDS_ESCAPE[usize::from(b)])
+    {
+        let i = start + at;
         out.extend_from_slice(&bytes[start..i]);
-        if escape.is_empty() {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xf)]);
-        } else {
-            out.extend_from_slice(escape);
+        let b = bytes[i];
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => {
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 0xf)]);
+            }
         }
         start = i + 1;
     }
@@ -120,7 +136,8 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Parses one JSON document; a malformed one is a `Decode` error at the byte where it broke.
-pub fn parse(input: &[u8]) -> Result<Value> {
+/// Strings without escapes borrow from `input`.
+pub fn parse(input: &[u8]) -> Result<Value<'_>> {
     serde_json::from_slice(input).map_err(|e| decode_error(input, &e))
 }
 
@@ -155,7 +172,7 @@ fn message_of(error: &serde_json::Error) -> String {
     }
 }
 
-impl<'de> Deserialize<'de> for Value {
+impl<'de> Deserialize<'de> for Value<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
         deserializer.deserialize_any(ValueVisitor)
     }
@@ -164,52 +181,59 @@ impl<'de> Deserialize<'de> for Value {
 struct ValueVisitor;
 
 impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = Value;
+    type Value = Value<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
 
-    fn visit_bool<E>(self, v: bool) -> std::result::Result<Value, E> {
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Self::Value, E> {
         Ok(Value::Bool(v))
     }
 
-    fn visit_i64<E>(self, v: i64) -> std::result::Result<Value, E> {
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Self::Value, E> {
         Ok(Value::Int(v))
     }
 
-    fn visit_u64<E>(self, v: u64) -> std::result::Result<Value, E> {
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Self::Value, E> {
         Ok(match i64::try_from(v) {
             Ok(i) => Value::Int(i),
             Err(_) => Value::UInt(v),
         })
     }
 
-    fn visit_f64<E>(self, v: f64) -> std::result::Result<Value, E> {
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Self::Value, E> {
         Ok(Value::Float(v))
     }
 
-    fn visit_str<E>(self, v: &str) -> std::result::Result<Value, E> {
-        Ok(Value::Str(v.to_owned()))
+    fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Self::Value, E> {
+        Ok(Value::Str(Cow::Borrowed(v)))
     }
 
-    fn visit_string<E>(self, v: String) -> std::result::Result<Value, E> {
-        Ok(Value::Str(v))
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Self::Value, E> {
+        Ok(Value::Str(Cow::Owned(v.to_owned())))
     }
 
-    fn visit_unit<E>(self) -> std::result::Result<Value, E> {
+    fn visit_string<E>(self, v: String) -> std::result::Result<Self::Value, E> {
+        Ok(Value::Str(Cow::Owned(v)))
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
         Ok(Value::Null)
     }
 
-    fn visit_none<E>(self) -> std::result::Result<Value, E> {
+    fn visit_none<E>(self) -> std::result::Result<Self::Value, E> {
         Ok(Value::Null)
     }
 
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Value, D::Error> {
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
         Value::deserialize(d)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
         while let Some(item) = seq.next_element()? {
             items.push(item);
@@ -217,13 +241,46 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Array(items))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
-        let mut members: Vec<(String, Value)> =
-            Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
-        while let Some(entry) = map.next_entry()? {
-            members.push(entry);
+    fn visit_map<A: MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
+        while let Some((Key(key), value)) = map.next_entry()? {
+            members.push((key, value));
         }
         Ok(Value::Object(members))
+    }
+}
+
+/// An object key that borrows from the input when it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Self::Value, E> {
+        Ok(Key(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Self::Value, E> {
+        Ok(Key(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E>(self, v: String) -> std::result::Result<Self::Value, E> {
+        Ok(Key(Cow::Owned(v)))
     }
 }
 
@@ -376,6 +433,7 @@ mod tests {
                 ]),
             ),
             ("b".into(), Value::Str("x\ty".into())),
+            ("e\"sc".into(), Value::Str("\u{1f}\\/é".into())),
             ("c".into(), Value::Null),
             ("d".into(), Value::Bool(true)),
         ]);
@@ -388,7 +446,7 @@ mod tests {
     fn non_finite_and_nested_bytes_are_rejected() {
         let mut out = Vec::new();
         assert!(write_value(&mut out, &Value::Float(f64::NAN), "data").is_err());
-        let nested = Value::Array(vec![Value::Bytes(vec![1])]);
+        let nested = Value::Array(vec![Value::Bytes(vec![1].into())]);
         assert!(matches!(
             write_value(&mut out, &nested, "data"),
             Err(Error::Validation { .. })
