@@ -33,8 +33,9 @@ enum Op {
     Int(i64),
     UInt(u64),
     Float(f64),
-    /// Index into `Tape::objs`.
+    /// Index into `Tape::strs`.
     Str(usize),
+    /// Index into `Tape::bytes`.
     Bytes(usize),
     /// Number of items (members for objects) that follow.
     Array(usize),
@@ -43,7 +44,8 @@ enum Op {
 
 #[derive(Default)]
 struct Tape<'py> {
-    objs: Vec<Bound<'py, PyAny>>,
+    strs: Vec<Bound<'py, PyString>>,
+    bytes: Vec<Bound<'py, PyBytes>>,
     ops: Vec<Op>,
 }
 
@@ -55,8 +57,8 @@ impl<'py> Tape<'py> {
     fn push_str(&mut self, s: &Bound<'py, PyString>, root: &str) -> Result<()> {
         s.to_str()
             .map_err(|_| Error::validation(root, "string is not valid Unicode (lone surrogate)"))?;
-        self.ops.push(Op::Str(self.objs.len()));
-        self.objs.push(s.clone().into_any());
+        self.ops.push(Op::Str(self.strs.len()));
+        self.strs.push(s.clone());
         Ok(())
     }
 
@@ -121,9 +123,9 @@ impl<'py> Tape<'py> {
             self.ops.push(Op::Float(f.value()));
             return Ok(());
         }
-        if obj.is_instance_of::<PyBytes>() {
-            self.ops.push(Op::Bytes(self.objs.len()));
-            self.objs.push(obj.clone());
+        if let Ok(b) = obj.cast::<PyBytes>() {
+            self.ops.push(Op::Bytes(self.bytes.len()));
+            self.bytes.push(b.clone());
             return Ok(());
         }
         let kind = obj
@@ -213,17 +215,15 @@ impl<'py> Tape<'py> {
     }
 
     fn text(&self, index: usize) -> Result<&str> {
-        self.objs
+        self.strs
             .get(index)
-            .and_then(|obj| obj.cast::<PyString>().ok())
             .and_then(|s| s.to_str().ok())
             .ok_or_else(|| Error::validation("value", "string changed during conversion"))
     }
 
-    fn bytes(&self, index: usize) -> Result<&[u8]> {
-        self.objs
+    fn binary(&self, index: usize) -> Result<&[u8]> {
+        self.bytes
             .get(index)
-            .and_then(|obj| obj.cast::<PyBytes>().ok())
             .map(|b| b.as_bytes())
             .ok_or_else(|| Error::validation("value", "bytes changed during conversion"))
     }
@@ -241,7 +241,7 @@ impl<'py> Tape<'py> {
             Op::UInt(u) => Value::UInt(u),
             Op::Float(f) => Value::Float(f),
             Op::Str(index) => Value::Str(Cow::Borrowed(self.text(index)?)),
-            Op::Bytes(index) => Value::Bytes(Cow::Borrowed(self.bytes(index)?)),
+            Op::Bytes(index) => Value::Bytes(Cow::Borrowed(self.binary(index)?)),
             Op::Array(count) => {
                 let mut items = Vec::with_capacity(count);
                 for _ in 0..count {

@@ -101,6 +101,32 @@ const NEEDS_ESCAPE: [bool; 256] = {
     table
 };
 
+/// Position of the first byte that needs escaping; eight bytes at a time while none does.
+fn first_escape(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
+    let mut offset = 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0;
+        if control
+            || has_zero(x ^ (ONES * u64::from(b'"')))
+            || has_zero(x ^ (ONES * u64::from(b'\\')))
+        {
+            break;
+        }
+        offset += 8;
+    }
+    bytes[offset..]
+        .iter()
+        .position(|&b| NEEDS_ESCAPE[usize::from(b)])
+        .map(|at| offset + at)
+}
+
 /// Appends `s` as a JSON string literal; non-ASCII text is written as UTF-8, not escaped.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -108,10 +134,7 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0;
-    while let Some(at) = bytes[start..]
-        .iter()
-        .position(|&b| NEEDS_ESCAPE[usize::from(b)])
-    {
+    while let Some(at) = first_escape(&bytes[start..]) {
         let i = start + at;
         out.extend_from_slice(&bytes[start..i]);
         let b = bytes[i];
@@ -411,6 +434,23 @@ mod tests {
                 matches!(err, Error::Validation { ref path, .. } if path == "data_base64"),
                 "{bad}: {err}"
             );
+        }
+    }
+
+    #[test]
+    fn escapes_are_found_at_every_position() {
+        for len in 0..20 {
+            for at in 0..len {
+                for special in [b'"', b'\\', 0x00, 0x1f] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = special;
+                    assert_eq!(first_escape(&bytes), Some(at), "{len} {at} {special}");
+                }
+            }
+            let plain: Vec<u8> = (0..len)
+                .map(|i| [b'a', 0x20, 0x7f, 0xc3, b'!'][i % 5])
+                .collect();
+            assert_eq!(first_escape(&plain), None);
         }
     }
 
