@@ -42,7 +42,6 @@ enum Op {
     Object(usize),
 }
 
-#[derive(Default)]
 struct Tape<'py> {
     strs: Vec<Bound<'py, PyString>>,
     bytes: Vec<Bound<'py, PyBytes>>,
@@ -54,6 +53,15 @@ fn too_deep(root: &str) -> Error {
 }
 
 impl<'py> Tape<'py> {
+    /// Room for `items` typical A2A messages, so that large batches do not regrow the tape.
+    fn with_capacity(items: usize) -> Self {
+        Tape {
+            strs: Vec::with_capacity(items * 48),
+            bytes: Vec::new(),
+            ops: Vec::with_capacity(items * 80),
+        }
+    }
+
     fn push_str(&mut self, s: &Bound<'py, PyString>, root: &str) -> Result<()> {
         s.to_str()
             .map_err(|_| Error::validation(root, "string is not valid Unicode (lone surrogate)"))?;
@@ -286,8 +294,9 @@ fn record_all<'py>(
     objs: &Bound<'py, PyAny>,
     root: &str,
 ) -> PyResult<(Tape<'py>, Vec<usize>)> {
-    let mut tape = Tape::default();
-    let mut starts = Vec::with_capacity(objs.len().unwrap_or(0));
+    let count = objs.len().unwrap_or(0);
+    let mut tape = Tape::with_capacity(count);
+    let mut starts = Vec::with_capacity(count);
     for (i, obj) in objs.try_iter()?.enumerate() {
         starts.push(
             tape.record_top(&obj?, root)
@@ -312,7 +321,7 @@ fn with_event<T>(
     obj: &Bound<'_, PyAny>,
     work: impl FnOnce(CloudEvent<'_>) -> Result<T>,
 ) -> PyResult<T> {
-    let mut tape = Tape::default();
+    let mut tape = Tape::with_capacity(1);
     let start = tape.record_top(obj, "event").into_py_result(py)?;
     tape.members(start)
         .and_then(CloudEvent::from_attributes)
@@ -326,7 +335,7 @@ fn with_message<T>(
     obj: &Bound<'_, PyAny>,
     work: impl FnOnce(Value<'_>) -> Result<T>,
 ) -> PyResult<T> {
-    let mut tape = Tape::default();
+    let mut tape = Tape::with_capacity(1);
     let start = tape.record_top(obj, "message").into_py_result(py)?;
     tape.members(start)
         .map(Value::Object)
@@ -470,16 +479,26 @@ fn a2a_to_py<'py>(py: Python<'py>, m: A2aMessage<'_>) -> PyResult<Bound<'py, PyD
     Ok(dict)
 }
 
+/// Builds one dict per item. The dicts are acyclic, so the cyclic garbage collector is paused
+/// while they are made: otherwise its passes over the growing result dominate large batches.
 fn dicts<'py, T>(
     py: Python<'py>,
     items: Vec<T>,
     convert: impl Fn(Python<'py>, T) -> PyResult<Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyList>> {
-    let items = items
+    let gc = py.import(intern!(py, "gc"))?;
+    let was_enabled = items.len() > 1 && gc.call_method0(intern!(py, "isenabled"))?.is_truthy()?;
+    if was_enabled {
+        gc.call_method0(intern!(py, "disable"))?;
+    }
+    let built = items
         .into_iter()
         .map(|item| convert(py, item))
-        .collect::<PyResult<Vec<_>>>()?;
-    PyList::new(py, items)
+        .collect::<PyResult<Vec<_>>>();
+    if was_enabled {
+        gc.call_method0(intern!(py, "enable"))?;
+    }
+    PyList::new(py, built?)
 }
 
 fn record_to_py(py: Python<'_>, record: KafkaRecord) -> PyResult<Bound<'_, PyTuple>> {
@@ -719,7 +738,7 @@ fn ce_from_kafka_many<'py>(
 /// from_a2a(message: dict) -> dict
 #[pyfunction]
 fn ce_from_a2a<'py>(py: Python<'py>, message: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
-    let mut tape = Tape::default();
+    let mut tape = Tape::with_capacity(1);
     let start = tape.record_top(message, "message").into_py_result(py)?;
     let event = tape
         .members(start)
@@ -732,7 +751,7 @@ fn ce_from_a2a<'py>(py: Python<'py>, message: &Bound<'py, PyAny>) -> PyResult<Bo
 /// to_a2a(event: dict) -> dict
 #[pyfunction]
 fn ce_to_a2a<'py>(py: Python<'py>, event: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
-    let mut tape = Tape::default();
+    let mut tape = Tape::with_capacity(1);
     let start = tape.record_top(event, "event").into_py_result(py)?;
     let message = tape
         .members(start)
@@ -850,7 +869,7 @@ fn ce_validate_a2a(py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<()> {
 /// is_valid_a2a(message: object) -> bool
 #[pyfunction]
 fn ce_is_valid_a2a(message: &Bound<'_, PyAny>) -> bool {
-    let mut tape = Tape::default();
+    let mut tape = Tape::with_capacity(1);
     tape.record_top(message, "message")
         .and_then(|start| tape.members(start))
         .and_then(|m| A2aMessage::from_value(Value::Object(m)))
