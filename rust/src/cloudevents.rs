@@ -8,8 +8,8 @@
 use std::borrow::Cow;
 
 use a2a_core::cloudevents::{
-    at_item, from_kafka, json_to_a2a, read_batch, to_kafka, write_a2a_json, write_batch,
-    A2aMessage, Agent, CloudEvent, Data, Extension, KafkaRecord, Optional, Value,
+    at_item, from_kafka, json_to_a2a, read_batch, to_kafka, write_a2a_json, write_batch, A2aMessage, Agent, CloudEvent,
+    Data, Extension, KafkaRecord, Optional, Value,
 };
 use a2a_core::{Error, Result};
 use pyo3::exceptions::PyTypeError;
@@ -55,16 +55,11 @@ fn too_deep(root: &str) -> Error {
 impl<'py> Tape<'py> {
     /// Room for `items` typical A2A messages, so that large batches do not regrow the tape.
     fn with_capacity(items: usize) -> Self {
-        Tape {
-            strs: Vec::with_capacity(items * 48),
-            bytes: Vec::new(),
-            ops: Vec::with_capacity(items * 80),
-        }
+        Tape { strs: Vec::with_capacity(items * 48), bytes: Vec::new(), ops: Vec::with_capacity(items * 80) }
     }
 
     fn push_str(&mut self, s: &Bound<'py, PyString>, root: &str) -> Result<()> {
-        s.to_str()
-            .map_err(|_| Error::validation(root, "string is not valid Unicode (lone surrogate)"))?;
+        s.to_str().map_err(|_| Error::validation(root, "string is not valid Unicode (lone surrogate)"))?;
         self.ops.push(Op::Str(self.strs.len()));
         self.strs.push(s.clone());
         Ok(())
@@ -136,37 +131,23 @@ impl<'py> Tape<'py> {
             self.bytes.push(b.clone());
             return Ok(());
         }
-        let kind = obj
-            .get_type()
-            .name()
-            .map(|n| n.to_string())
-            .unwrap_or_else(|_| "object".to_owned());
-        Err(Error::validation(
-            root,
-            format!("{kind} has no JSON representation"),
-        ))
+        let kind = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "object".to_owned());
+        Err(Error::validation(root, format!("{kind} has no JSON representation")))
     }
 
     fn record_int(&mut self, obj: &Bound<'py, PyAny>, root: &str) -> Result<()> {
         let op = match obj.extract::<i64>() {
             Ok(i) => Op::Int(i),
-            Err(_) => Op::UInt(
-                obj.extract::<u64>()
-                    .map_err(|_| Error::validation(root, "integer does not fit in 64 bits"))?,
-            ),
+            Err(_) => {
+                Op::UInt(obj.extract::<u64>().map_err(|_| Error::validation(root, "integer does not fit in 64 bits"))?)
+            }
         };
         self.ops.push(op);
         Ok(())
     }
 
     /// `top` dicts are events or messages: each member is named after its key in errors.
-    fn record_dict(
-        &mut self,
-        dict: &Bound<'py, PyDict>,
-        root: &str,
-        depth: usize,
-        top: bool,
-    ) -> Result<()> {
+    fn record_dict(&mut self, dict: &Bound<'py, PyDict>, root: &str, depth: usize, top: bool) -> Result<()> {
         if depth >= MAX_DEPTH {
             return Err(too_deep(root));
         }
@@ -174,14 +155,11 @@ impl<'py> Tape<'py> {
         self.ops.push(Op::Object(0));
         let mut count = 0;
         for (key, item) in dict.iter() {
-            let key = key
-                .cast_into::<PyString>()
-                .map_err(|_| Error::validation(root, "object keys must be strings"))?;
+            let key =
+                key.cast_into::<PyString>().map_err(|_| Error::validation(root, "object keys must be strings"))?;
             self.push_str(&key, root)?;
             if top {
-                let name = key
-                    .to_str()
-                    .map_err(|_| Error::validation(root, "key is not valid Unicode"))?;
+                let name = key.to_str().map_err(|_| Error::validation(root, "key is not valid Unicode"))?;
                 self.record(&item, name, depth + 1)?;
             } else {
                 self.record(&item, root, depth + 1)?;
@@ -192,12 +170,7 @@ impl<'py> Tape<'py> {
         Ok(())
     }
 
-    fn record_items(
-        &mut self,
-        items: impl Iterator<Item = Bound<'py, PyAny>>,
-        root: &str,
-        depth: usize,
-    ) -> Result<()> {
+    fn record_items(&mut self, items: impl Iterator<Item = Bound<'py, PyAny>>, root: &str, depth: usize) -> Result<()> {
         if depth >= MAX_DEPTH {
             return Err(too_deep(root));
         }
@@ -214,9 +187,7 @@ impl<'py> Tape<'py> {
 
     /// Records a top-level dict (an event or an A2A message) and returns where it starts.
     fn record_top(&mut self, obj: &Bound<'py, PyAny>, root: &str) -> Result<usize> {
-        let dict = obj
-            .cast::<PyDict>()
-            .map_err(|_| Error::validation(root, "must be a dict"))?;
+        let dict = obj.cast::<PyDict>().map_err(|_| Error::validation(root, "must be a dict"))?;
         let start = self.ops.len();
         self.record_dict(dict, root, 0, true)?;
         Ok(start)
@@ -237,10 +208,7 @@ impl<'py> Tape<'py> {
     }
 
     fn build(&self, pos: &mut usize) -> Result<Value<'_>> {
-        let op = *self
-            .ops
-            .get(*pos)
-            .ok_or_else(|| Error::validation("value", "conversion ended early"))?;
+        let op = *self.ops.get(*pos).ok_or_else(|| Error::validation("value", "conversion ended early"))?;
         *pos += 1;
         Ok(match op {
             Op::Null => Value::Null,
@@ -266,12 +234,7 @@ impl<'py> Tape<'py> {
         for _ in 0..count {
             let key = match self.build(pos)? {
                 Value::Str(key) => key,
-                _ => {
-                    return Err(Error::validation(
-                        "value",
-                        "object key changed during conversion",
-                    ))
-                }
+                _ => return Err(Error::validation("value", "object key changed during conversion")),
             };
             members.push((key, self.build(pos)?));
         }
@@ -289,30 +252,18 @@ impl<'py> Tape<'py> {
 }
 
 /// Records every dict of an iterable; validation errors name the item.
-fn record_all<'py>(
-    py: Python<'py>,
-    objs: &Bound<'py, PyAny>,
-    root: &str,
-) -> PyResult<(Tape<'py>, Vec<usize>)> {
+fn record_all<'py>(py: Python<'py>, objs: &Bound<'py, PyAny>, root: &str) -> PyResult<(Tape<'py>, Vec<usize>)> {
     let count = objs.len().unwrap_or(0);
     let mut tape = Tape::with_capacity(count);
     let mut starts = Vec::with_capacity(count);
     for (i, obj) in objs.try_iter()?.enumerate() {
-        starts.push(
-            tape.record_top(&obj?, root)
-                .map_err(|e| at_item(i, e))
-                .into_py_result(py)?,
-        );
+        starts.push(tape.record_top(&obj?, root).map_err(|e| at_item(i, e)).into_py_result(py)?);
     }
     Ok((tape, starts))
 }
 
 fn members_all<'a>(tape: &'a Tape<'_>, starts: &[usize]) -> Result<Vec<Members<'a>>> {
-    starts
-        .iter()
-        .enumerate()
-        .map(|(i, &start)| tape.members(start).map_err(|e| at_item(i, e)))
-        .collect()
+    starts.iter().enumerate().map(|(i, &start)| tape.members(start).map_err(|e| at_item(i, e))).collect()
 }
 
 /// Runs `work` on the event given as a Python dict.
@@ -323,24 +274,14 @@ fn with_event<T>(
 ) -> PyResult<T> {
     let mut tape = Tape::with_capacity(1);
     let start = tape.record_top(obj, "event").into_py_result(py)?;
-    tape.members(start)
-        .and_then(CloudEvent::from_attributes)
-        .and_then(work)
-        .into_py_result(py)
+    tape.members(start).and_then(CloudEvent::from_attributes).and_then(work).into_py_result(py)
 }
 
 /// Runs `work` on the A2A message given as a Python dict.
-fn with_message<T>(
-    py: Python<'_>,
-    obj: &Bound<'_, PyAny>,
-    work: impl FnOnce(Value<'_>) -> Result<T>,
-) -> PyResult<T> {
+fn with_message<T>(py: Python<'_>, obj: &Bound<'_, PyAny>, work: impl FnOnce(Value<'_>) -> Result<T>) -> PyResult<T> {
     let mut tape = Tape::with_capacity(1);
     let start = tape.record_top(obj, "message").into_py_result(py)?;
-    tape.members(start)
-        .map(Value::Object)
-        .and_then(work)
-        .into_py_result(py)
+    tape.members(start).map(Value::Object).and_then(work).into_py_result(py)
 }
 
 /// One Python `bytes` per item of a shared buffer; `ends` are where items end.
@@ -365,10 +306,7 @@ fn value_to_py<'py>(py: Python<'py>, value: Value<'_>) -> PyResult<Bound<'py, Py
         Value::Str(s) => PyString::new(py, &s).into_any(),
         Value::Bytes(b) => PyBytes::new(py, &b).into_any(),
         Value::Array(items) => {
-            let items = items
-                .into_iter()
-                .map(|item| value_to_py(py, item))
-                .collect::<PyResult<Vec<_>>>()?;
+            let items = items.into_iter().map(|item| value_to_py(py, item)).collect::<PyResult<Vec<_>>>()?;
             PyList::new(py, items)?.into_any()
         }
         Value::Object(members) => {
@@ -411,9 +349,7 @@ fn event_to_py<'py>(py: Python<'py>, event: CloudEvent<'_>) -> PyResult<Bound<'p
     }
     match event.data {
         None => {}
-        Some(Data::Binary(bytes)) => {
-            dict.set_item(intern!(py, "data"), PyBytes::new(py, &bytes))?
-        }
+        Some(Data::Binary(bytes)) => dict.set_item(intern!(py, "data"), PyBytes::new(py, &bytes))?,
         Some(Data::Json(value)) => dict.set_item(intern!(py, "data"), value_to_py(py, value)?)?,
     }
     Ok(dict)
@@ -423,10 +359,7 @@ fn agent_to_py<'py>(py: Python<'py>, agent: Agent<'_>) -> PyResult<Bound<'py, Py
     let dict = PyDict::new(py);
     dict.set_item(intern!(py, "agentId"), agent.agent_id)?;
     dict.set_item(intern!(py, "agentType"), agent.agent_type)?;
-    dict.set_item(
-        intern!(py, "capabilities"),
-        PyList::new(py, agent.capabilities)?,
-    )?;
+    dict.set_item(intern!(py, "capabilities"), PyList::new(py, agent.capabilities)?)?;
     Ok(dict)
 }
 
@@ -453,9 +386,7 @@ fn a2a_to_py<'py>(py: Python<'py>, m: A2aMessage<'_>) -> PyResult<Bound<'py, PyD
     match m.target_agent {
         Optional::Absent => {}
         Optional::Null => dict.set_item(intern!(py, "targetAgent"), py.None())?,
-        Optional::Present(agent) => {
-            dict.set_item(intern!(py, "targetAgent"), agent_to_py(py, agent)?)?
-        }
+        Optional::Present(agent) => dict.set_item(intern!(py, "targetAgent"), agent_to_py(py, agent)?)?,
     }
     dict.set_item(intern!(py, "messageType"), m.message_type)?;
     dict.set_item(intern!(py, "payload"), value_to_py(py, m.payload)?)?;
@@ -468,12 +399,7 @@ fn a2a_to_py<'py>(py: Python<'py>, m: A2aMessage<'_>) -> PyResult<Bound<'py, PyD
     meta.set_item(intern!(py, "priority"), priority)?;
     meta.set_item(intern!(py, "ttl"), m.ttl)?;
     meta.set_item(intern!(py, "correlationId"), m.correlation_id)?;
-    optional_text_to_py(
-        py,
-        &meta,
-        intern!(py, "collaborationId"),
-        m.collaboration_id,
-    )?;
+    optional_text_to_py(py, &meta, intern!(py, "collaborationId"), m.collaboration_id)?;
     optional_text_to_py(py, &meta, intern!(py, "traceparent"), m.traceparent)?;
     dict.set_item(intern!(py, "metadata"), meta)?;
     Ok(dict)
@@ -491,10 +417,7 @@ fn dicts<'py, T>(
     if was_enabled {
         gc.call_method0(intern!(py, "disable"))?;
     }
-    let built = items
-        .into_iter()
-        .map(|item| convert(py, item))
-        .collect::<PyResult<Vec<_>>>();
+    let built = items.into_iter().map(|item| convert(py, item)).collect::<PyResult<Vec<_>>>();
     if was_enabled {
         gc.call_method0(intern!(py, "enable"))?;
     }
@@ -506,24 +429,12 @@ fn record_to_py(py: Python<'_>, record: KafkaRecord) -> PyResult<Bound<'_, PyTup
     let headers = record
         .headers
         .iter()
-        .map(|(name, value)| {
-            PyTuple::new(
-                py,
-                [
-                    PyString::new(py, name).into_any(),
-                    PyBytes::new(py, value).into_any(),
-                ],
-            )
-        })
+        .map(|(name, value)| PyTuple::new(py, [PyString::new(py, name).into_any(), PyBytes::new(py, value).into_any()]))
         .collect::<PyResult<Vec<_>>>()?;
     let value = record.value.map(|v| PyBytes::new(py, &v));
     PyTuple::new(
         py,
-        [
-            key.into_pyobject(py)?.into_any(),
-            PyList::new(py, headers)?.into_any(),
-            value.into_pyobject(py)?.into_any(),
-        ],
+        [key.into_pyobject(py)?.into_any(), PyList::new(py, headers)?.into_any(), value.into_pyobject(py)?.into_any()],
     )
 }
 
@@ -537,9 +448,7 @@ fn header_bytes(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Option<Vec<u8>
     if let Ok(s) = value.cast::<PyString>() {
         return Ok(Some(s.to_str()?.as_bytes().to_vec()));
     }
-    Err(PyTypeError::new_err(format!(
-        "header {name:?}: value must be bytes, str or None"
-    )))
+    Err(PyTypeError::new_err(format!("header {name:?}: value must be bytes, str or None")))
 }
 
 type Headers = Vec<(String, Option<Vec<u8>>)>;
@@ -587,19 +496,14 @@ fn ce_from_json<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict
 
 /// to_json_many(events: Iterable[dict]) -> list[bytes]
 #[pyfunction]
-fn ce_to_json_many<'py>(
-    py: Python<'py>,
-    events: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyList>> {
+fn ce_to_json_many<'py>(py: Python<'py>, events: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
     let (tape, starts) = record_all(py, events, "event")?;
     let members = members_all(&tape, &starts).into_py_result(py)?;
     let (buf, ends) = detached(py, || {
         let mut buf = Vec::with_capacity(members.len() * 512);
         let mut ends = Vec::with_capacity(members.len());
         for (i, m) in members.into_iter().enumerate() {
-            CloudEvent::from_attributes(m)
-                .and_then(|e| e.write_json(&mut buf))
-                .map_err(|e| at_item(i, e))?;
+            CloudEvent::from_attributes(m).and_then(|e| e.write_json(&mut buf)).map_err(|e| at_item(i, e))?;
             ends.push(buf.len());
         }
         Ok((buf, ends))
@@ -609,26 +513,16 @@ fn ce_to_json_many<'py>(
 
 /// from_json_many(items: Sequence[bytes]) -> list[dict]
 #[pyfunction]
-fn ce_from_json_many<'py>(
-    py: Python<'py>,
-    items: Vec<PyBackedBytes>,
-) -> PyResult<Bound<'py, PyList>> {
+fn ce_from_json_many<'py>(py: Python<'py>, items: Vec<PyBackedBytes>) -> PyResult<Bound<'py, PyList>> {
     let events = detached(py, || {
-        items
-            .iter()
-            .enumerate()
-            .map(|(i, b)| CloudEvent::from_json(b).map_err(|e| at_item(i, e)))
-            .collect()
+        items.iter().enumerate().map(|(i, b)| CloudEvent::from_json(b).map_err(|e| at_item(i, e))).collect()
     })?;
     dicts(py, events, event_to_py)
 }
 
 /// to_json_batch(events: Iterable[dict]) -> bytes
 #[pyfunction]
-fn ce_to_json_batch<'py>(
-    py: Python<'py>,
-    events: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyBytes>> {
+fn ce_to_json_batch<'py>(py: Python<'py>, events: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     let (tape, starts) = record_all(py, events, "event")?;
     let members = members_all(&tape, &starts).into_py_result(py)?;
     let out = detached(py, || {
@@ -672,56 +566,35 @@ fn ce_from_kafka<'py>(
 
 /// to_kafka_many(events: Iterable[dict]) -> list[tuple[bytes | None, list[tuple[str, bytes]], bytes | None]]
 #[pyfunction]
-fn ce_to_kafka_many<'py>(
-    py: Python<'py>,
-    events: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyList>> {
+fn ce_to_kafka_many<'py>(py: Python<'py>, events: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
     let (tape, starts) = record_all(py, events, "event")?;
     let members = members_all(&tape, &starts).into_py_result(py)?;
     let records = detached(py, || {
         members
             .into_iter()
             .enumerate()
-            .map(|(i, m)| {
-                CloudEvent::from_attributes(m)
-                    .and_then(|e| to_kafka(&e))
-                    .map_err(|e| at_item(i, e))
-            })
+            .map(|(i, m)| CloudEvent::from_attributes(m).and_then(|e| to_kafka(&e)).map_err(|e| at_item(i, e)))
             .collect::<Result<Vec<_>>>()
     })?;
-    let records = records
-        .into_iter()
-        .map(|r| record_to_py(py, r))
-        .collect::<PyResult<Vec<_>>>()?;
+    let records = records.into_iter().map(|r| record_to_py(py, r)).collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, records)
 }
 
 /// from_kafka_many(records: Iterable[tuple[headers, value] | tuple[headers, value, key]]) -> list[dict]
 #[pyfunction]
-fn ce_from_kafka_many<'py>(
-    py: Python<'py>,
-    records: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyList>> {
+fn ce_from_kafka_many<'py>(py: Python<'py>, records: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
     let mut headers = Vec::new();
     let mut values: Vec<Option<PyBackedBytes>> = Vec::new();
     let mut keys = Vec::new();
     for record in records.try_iter()? {
         let record = record?;
-        let tuple = record
-            .cast::<PyTuple>()
-            .map_err(|_| PyTypeError::new_err("records must be tuples"))?;
+        let tuple = record.cast::<PyTuple>().map_err(|_| PyTypeError::new_err("records must be tuples"))?;
         if !matches!(tuple.len(), 2 | 3) {
-            return Err(PyTypeError::new_err(
-                "records must be (headers, value) or (headers, value, key)",
-            ));
+            return Err(PyTypeError::new_err("records must be (headers, value) or (headers, value, key)"));
         }
         headers.push(headers_from_py(&tuple.get_item(0)?)?);
         values.push(tuple.get_item(1)?.extract()?);
-        keys.push(if tuple.len() == 3 {
-            optional_bytes(Some(&tuple.get_item(2)?), "key")?
-        } else {
-            None
-        });
+        keys.push(if tuple.len() == 3 { optional_bytes(Some(&tuple.get_item(2)?), "key")? } else { None });
     }
     let events = detached(py, || {
         headers
@@ -763,10 +636,7 @@ fn ce_to_a2a<'py>(py: Python<'py>, event: &Bound<'py, PyAny>) -> PyResult<Bound<
 
 /// from_a2a_many(messages: Iterable[dict]) -> list[dict]
 #[pyfunction]
-fn ce_from_a2a_many<'py>(
-    py: Python<'py>,
-    messages: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyList>> {
+fn ce_from_a2a_many<'py>(py: Python<'py>, messages: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
     let (tape, starts) = record_all(py, messages, "message")?;
     let members = members_all(&tape, &starts).into_py_result(py)?;
     let events = detached(py, || {
@@ -774,9 +644,7 @@ fn ce_from_a2a_many<'py>(
             .into_iter()
             .enumerate()
             .map(|(i, m)| {
-                A2aMessage::from_value(Value::Object(m))
-                    .map(A2aMessage::into_event)
-                    .map_err(|e| at_item(i, e))
+                A2aMessage::from_value(Value::Object(m)).map(A2aMessage::into_event).map_err(|e| at_item(i, e))
             })
             .collect::<Result<Vec<_>>>()
     })?;
@@ -785,21 +653,14 @@ fn ce_from_a2a_many<'py>(
 
 /// to_a2a_many(events: Iterable[dict]) -> list[dict]
 #[pyfunction]
-fn ce_to_a2a_many<'py>(
-    py: Python<'py>,
-    events: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyList>> {
+fn ce_to_a2a_many<'py>(py: Python<'py>, events: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
     let (tape, starts) = record_all(py, events, "event")?;
     let members = members_all(&tape, &starts).into_py_result(py)?;
     let messages = detached(py, || {
         members
             .into_iter()
             .enumerate()
-            .map(|(i, m)| {
-                CloudEvent::from_attributes(m)
-                    .and_then(A2aMessage::from_event)
-                    .map_err(|e| at_item(i, e))
-            })
+            .map(|(i, m)| CloudEvent::from_attributes(m).and_then(A2aMessage::from_event).map_err(|e| at_item(i, e)))
             .collect::<Result<Vec<_>>>()
     })?;
     dicts(py, messages, a2a_to_py)
@@ -807,10 +668,7 @@ fn ce_to_a2a_many<'py>(
 
 /// a2a_to_json(message: dict) -> bytes
 #[pyfunction]
-fn ce_a2a_to_json<'py>(
-    py: Python<'py>,
-    message: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyBytes>> {
+fn ce_a2a_to_json<'py>(py: Python<'py>, message: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     let json = with_message(py, message, |m| {
         let mut out = Vec::with_capacity(640);
         write_a2a_json(m, &mut out).map(|()| out)
@@ -820,10 +678,7 @@ fn ce_a2a_to_json<'py>(
 
 /// a2a_to_json_many(messages: Iterable[dict]) -> list[bytes]
 #[pyfunction]
-fn ce_a2a_to_json_many<'py>(
-    py: Python<'py>,
-    messages: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyList>> {
+fn ce_a2a_to_json_many<'py>(py: Python<'py>, messages: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
     let (tape, starts) = record_all(py, messages, "message")?;
     let members = members_all(&tape, &starts).into_py_result(py)?;
     let (buf, ends) = detached(py, || {
@@ -846,16 +701,9 @@ fn ce_json_to_a2a<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDi
 
 /// json_to_a2a_many(items: Sequence[bytes]) -> list[dict]
 #[pyfunction]
-fn ce_json_to_a2a_many<'py>(
-    py: Python<'py>,
-    items: Vec<PyBackedBytes>,
-) -> PyResult<Bound<'py, PyList>> {
+fn ce_json_to_a2a_many<'py>(py: Python<'py>, items: Vec<PyBackedBytes>) -> PyResult<Bound<'py, PyList>> {
     let messages = detached(py, || {
-        items
-            .iter()
-            .enumerate()
-            .map(|(i, b)| json_to_a2a(b).map_err(|e| at_item(i, e)))
-            .collect::<Result<Vec<_>>>()
+        items.iter().enumerate().map(|(i, b)| json_to_a2a(b).map_err(|e| at_item(i, e))).collect::<Result<Vec<_>>>()
     })?;
     dicts(py, messages, a2a_to_py)
 }

@@ -81,10 +81,7 @@ fn no_extra_keys(members: &[(Cow<'_, str>, Value<'_>)], prefix: &str) -> Result<
 fn object<'a>(value: Option<Value<'a>>, path: &str) -> Result<Members<'a>> {
     match value {
         Some(Value::Object(members)) => Ok(members),
-        Some(other) => Err(Error::validation(
-            path,
-            format!("must be an object, not {}", other.kind()),
-        )),
+        Some(other) => Err(Error::validation(path, format!("must be an object, not {}", other.kind()))),
         None => Err(Error::validation(path, "required field is missing")),
     }
 }
@@ -93,10 +90,7 @@ fn text<'a>(value: Option<Value<'a>>, path: &str) -> Result<Cow<'a, str>> {
     match value {
         Some(Value::Str(s)) if !s.is_empty() => Ok(s),
         Some(Value::Str(_)) => Err(Error::validation(path, "must be a non-empty string")),
-        Some(other) => Err(Error::validation(
-            path,
-            format!("must be a string, not {}", other.kind()),
-        )),
+        Some(other) => Err(Error::validation(path, format!("must be a string, not {}", other.kind()))),
         None => Err(Error::validation(path, "required field is missing")),
     }
 }
@@ -111,10 +105,7 @@ fn optional_text<'a>(value: Option<Value<'a>>, path: &str) -> Result<Optional<Co
 
 fn check_capability(capability: &str, path: &str) -> Result<()> {
     if capability.is_empty() || capability.contains(',') {
-        return Err(Error::validation(
-            path,
-            "capabilities must be non-empty strings without commas",
-        ));
+        return Err(Error::validation(path, "capabilities must be non-empty strings without commas"));
     }
     Ok(())
 }
@@ -151,48 +142,31 @@ fn agent<'a>(value: Value<'a>, paths: &AgentPaths) -> Result<Agent<'a>> {
             .into_iter()
             .map(|item| match item {
                 Value::Str(s) => check_capability(&s, caps_path).map(|()| s),
-                other => Err(Error::validation(
-                    caps_path,
-                    format!("items must be strings, not {}", other.kind()),
-                )),
+                other => Err(Error::validation(caps_path, format!("items must be strings, not {}", other.kind()))),
             })
             .collect::<Result<Vec<_>>>()?,
-        Some(other) => {
-            return Err(Error::validation(
-                caps_path,
-                format!("must be an array, not {}", other.kind()),
-            ))
-        }
+        Some(other) => return Err(Error::validation(caps_path, format!("must be an array, not {}", other.kind()))),
         None => return Err(Error::validation(caps_path, "required field is missing")),
     };
     if !members.is_empty() {
         no_extra_keys(&members, &format!("{path}."))?;
     }
-    Ok(Agent {
-        agent_id,
-        agent_type,
-        capabilities,
-    })
+    Ok(Agent { agent_id, agent_type, capabilities })
 }
 
 fn priority(value: &str, path: &str) -> Result<&'static str> {
-    PRIORITIES.into_iter().find(|p| *p == value).ok_or_else(|| {
-        Error::validation(path, format!("must be HIGH, NORMAL or LOW, not {value:?}"))
-    })
+    PRIORITIES
+        .into_iter()
+        .find(|p| *p == value)
+        .ok_or_else(|| Error::validation(path, format!("must be HIGH, NORMAL or LOW, not {value:?}")))
 }
 
 fn ttl(value: Option<Value<'_>>, path: &str) -> Result<i32> {
     let range = "must be an integer from 0 to 2147483647 (a CloudEvents Integer)";
     match value {
-        Some(Value::Int(i)) => i32::try_from(i)
-            .ok()
-            .filter(|t| *t >= 0)
-            .ok_or_else(|| Error::validation(path, range)),
+        Some(Value::Int(i)) => i32::try_from(i).ok().filter(|t| *t >= 0).ok_or_else(|| Error::validation(path, range)),
         Some(Value::UInt(_)) => Err(Error::validation(path, range)),
-        Some(other) => Err(Error::validation(
-            path,
-            format!("must be an integer, not {}", other.kind()),
-        )),
+        Some(other) => Err(Error::validation(path, format!("must be an integer, not {}", other.kind()))),
         None => Err(Error::validation(path, "required field is missing")),
     }
 }
@@ -202,19 +176,11 @@ impl<'a> A2aMessage<'a> {
     pub fn from_value(value: Value<'a>) -> Result<Self> {
         let mut m = match value {
             Value::Object(members) => members,
-            other => {
-                return Err(Error::validation(
-                    "message",
-                    format!("must be an object, not {}", other.kind()),
-                ))
-            }
+            other => return Err(Error::validation("message", format!("must be an object, not {}", other.kind()))),
         };
         let protocol = text(take(&mut m, "protocol"), "protocol")?;
         if protocol != PROTOCOL {
-            return Err(Error::validation(
-                "protocol",
-                format!("must be \"A2A\", not {protocol:?}"),
-            ));
+            return Err(Error::validation("protocol", format!("must be \"A2A\", not {protocol:?}")));
         }
         let version = text(take(&mut m, "version"), "version")?;
         let message_id = text(take(&mut m, "messageId"), "messageId")?;
@@ -223,8 +189,7 @@ impl<'a> A2aMessage<'a> {
             return Err(Error::validation("timestamp", problem));
         }
         let source_agent = agent(
-            take(&mut m, "sourceAgent")
-                .ok_or_else(|| Error::validation("sourceAgent", "required field is missing"))?,
+            take(&mut m, "sourceAgent").ok_or_else(|| Error::validation("sourceAgent", "required field is missing"))?,
             &SOURCE_AGENT,
         )?;
         let target_agent = match take(&mut m, "targetAgent") {
@@ -233,31 +198,20 @@ impl<'a> A2aMessage<'a> {
             Some(value) => Optional::Present(agent(value, &TARGET_AGENT)?),
         };
         let message_type = text(take(&mut m, "messageType"), "messageType")?;
-        let payload = take(&mut m, "payload")
-            .ok_or_else(|| Error::validation("payload", "required field is missing"))?;
+        let payload =
+            take(&mut m, "payload").ok_or_else(|| Error::validation("payload", "required field is missing"))?;
         let mut meta = object(take(&mut m, "metadata"), "metadata")?;
         no_extra_keys(&m, "")?;
         let priority = match take(&mut meta, "priority") {
             Some(Value::Str(p)) => priority(&p, "metadata.priority")?,
             Some(other) => {
-                return Err(Error::validation(
-                    "metadata.priority",
-                    format!("must be a string, not {}", other.kind()),
-                ))
+                return Err(Error::validation("metadata.priority", format!("must be a string, not {}", other.kind())))
             }
-            None => {
-                return Err(Error::validation(
-                    "metadata.priority",
-                    "required field is missing",
-                ))
-            }
+            None => return Err(Error::validation("metadata.priority", "required field is missing")),
         };
         let ttl = ttl(take(&mut meta, "ttl"), "metadata.ttl")?;
         let correlation_id = text(take(&mut meta, "correlationId"), "metadata.correlationId")?;
-        let collaboration_id = optional_text(
-            take(&mut meta, "collaborationId"),
-            "metadata.collaborationId",
-        )?;
+        let collaboration_id = optional_text(take(&mut meta, "collaborationId"), "metadata.collaborationId")?;
         let traceparent = optional_text(take(&mut meta, "traceparent"), "metadata.traceparent")?;
         no_extra_keys(&meta, "metadata.")?;
         Ok(A2aMessage {
@@ -279,40 +233,27 @@ impl<'a> A2aMessage<'a> {
     /// The message as a CloudEvent (see the module table).
     pub fn into_event(self) -> CloudEvent<'a> {
         let mut ext = Vec::with_capacity(14);
-        let mut push =
-            |name: &'static str, value: Extension<'a>| ext.push((Cow::Borrowed(name), value));
+        let mut push = |name: &'static str, value: Extension<'a>| ext.push((Cow::Borrowed(name), value));
         push("protocol", Extension::Str(Cow::Borrowed(PROTOCOL)));
         push("protocolversion", Extension::Str(self.version));
         push("messagetype", Extension::Str(self.message_type.clone()));
         let source = format!("/agents/{}", self.source_agent.agent_id);
         push("sourceagent", Extension::Str(self.source_agent.agent_id));
-        push(
-            "sourceagenttype",
-            Extension::Str(self.source_agent.agent_type),
-        );
-        push(
-            "agentcapabilities",
-            Extension::Str(self.source_agent.capabilities.join(",").into()),
-        );
+        push("sourceagenttype", Extension::Str(self.source_agent.agent_type));
+        push("agentcapabilities", Extension::Str(self.source_agent.capabilities.join(",").into()));
         match self.target_agent {
             Optional::Absent => {}
             Optional::Null => push("targetagent", Extension::Str(Cow::Borrowed(""))),
             Optional::Present(target) => {
                 push("targetagent", Extension::Str(target.agent_id));
                 push("targetagenttype", Extension::Str(target.agent_type));
-                push(
-                    "targetagentcapabilities",
-                    Extension::Str(target.capabilities.join(",").into()),
-                );
+                push("targetagentcapabilities", Extension::Str(target.capabilities.join(",").into()));
             }
         }
         push("priority", Extension::Str(Cow::Borrowed(self.priority)));
         push("ttl", Extension::Int(self.ttl));
         push("correlationid", Extension::Str(self.correlation_id));
-        for (name, value) in [
-            ("collaborationid", self.collaboration_id),
-            ("traceparent", self.traceparent),
-        ] {
+        for (name, value) in [("collaborationid", self.collaboration_id), ("traceparent", self.traceparent)] {
             match value {
                 Optional::Absent => {}
                 Optional::Null => push(name, Extension::Str(Cow::Borrowed(""))),
@@ -335,14 +276,7 @@ impl<'a> A2aMessage<'a> {
     /// Reads an A2A message back from a CloudEvent. Attributes that A2A has no field for
     /// (`subject`, `dataschema`, other extensions) are not part of the message.
     pub fn from_event(event: CloudEvent<'a>) -> Result<Self> {
-        let CloudEvent {
-            id,
-            time,
-            datacontenttype,
-            mut extensions,
-            data,
-            ..
-        } = event;
+        let CloudEvent { id, time, datacontenttype, mut extensions, data, .. } = event;
         let mut ext = |name: &str| -> Option<Extension<'a>> {
             let at = extensions.iter().position(|(n, _)| n == name)?;
             Some(extensions.swap_remove(at).1)
@@ -361,33 +295,27 @@ impl<'a> A2aMessage<'a> {
                 None => Err(Error::validation(name, "required A2A extension is missing")),
             }
         };
-        let optional =
-            |value: Option<Extension<'a>>, name: &str| -> Result<Optional<Cow<'a, str>>> {
-                Ok(match string(value, name)? {
-                    None => Optional::Absent,
-                    Some(s) if s.is_empty() => Optional::Null,
-                    Some(s) => Optional::Present(s),
-                })
-            };
+        let optional = |value: Option<Extension<'a>>, name: &str| -> Result<Optional<Cow<'a, str>>> {
+            Ok(match string(value, name)? {
+                None => Optional::Absent,
+                Some(s) if s.is_empty() => Optional::Null,
+                Some(s) => Optional::Present(s),
+            })
+        };
         let capabilities = |text: Cow<'a, str>, name: &str| -> Result<Vec<Cow<'a, str>>> {
             match text {
                 _ if text.is_empty() => Ok(Vec::new()),
-                Cow::Borrowed(text) => text
-                    .split(',')
-                    .map(|c| check_capability(c, name).map(|()| Cow::Borrowed(c)))
-                    .collect(),
-                Cow::Owned(text) => text
-                    .split(',')
-                    .map(|c| check_capability(c, name).map(|()| Cow::Owned(c.to_owned())))
-                    .collect(),
+                Cow::Borrowed(text) => {
+                    text.split(',').map(|c| check_capability(c, name).map(|()| Cow::Borrowed(c))).collect()
+                }
+                Cow::Owned(text) => {
+                    text.split(',').map(|c| check_capability(c, name).map(|()| Cow::Owned(c.to_owned()))).collect()
+                }
             }
         };
         let protocol = required(ext("protocol"), "protocol")?;
         if protocol != PROTOCOL {
-            return Err(Error::validation(
-                "protocol",
-                format!("must be \"A2A\", not {protocol:?}"),
-            ));
+            return Err(Error::validation("protocol", format!("must be \"A2A\", not {protocol:?}")));
         }
         let version = required(ext("protocolversion"), "protocolversion")?;
         let message_type = required(ext("messagetype"), "messagetype")?;
@@ -395,9 +323,8 @@ impl<'a> A2aMessage<'a> {
             agent_id: required(ext("sourceagent"), "sourceagent")?,
             agent_type: required(ext("sourceagenttype"), "sourceagenttype")?,
             capabilities: capabilities(
-                string(ext("agentcapabilities"), "agentcapabilities")?.ok_or_else(|| {
-                    Error::validation("agentcapabilities", "required A2A extension is missing")
-                })?,
+                string(ext("agentcapabilities"), "agentcapabilities")?
+                    .ok_or_else(|| Error::validation("agentcapabilities", "required A2A extension is missing"))?,
                 "agentcapabilities",
             )?,
         };
@@ -408,14 +335,9 @@ impl<'a> A2aMessage<'a> {
                 agent_id,
                 agent_type: required(ext("targetagenttype"), "targetagenttype")?,
                 capabilities: capabilities(
-                    string(ext("targetagentcapabilities"), "targetagentcapabilities")?.ok_or_else(
-                        || {
-                            Error::validation(
-                                "targetagentcapabilities",
-                                "required A2A extension is missing",
-                            )
-                        },
-                    )?,
+                    string(ext("targetagentcapabilities"), "targetagentcapabilities")?.ok_or_else(|| {
+                        Error::validation("targetagentcapabilities", "required A2A extension is missing")
+                    })?,
                     "targetagentcapabilities",
                 )?,
             }),
@@ -424,16 +346,9 @@ impl<'a> A2aMessage<'a> {
         // Bindings that carry attributes as text (Kafka headers) deliver the integer as a string.
         let ttl = match ext("ttl") {
             Some(Extension::Int(t)) => Some(t),
-            Some(Extension::Str(s)) if s.bytes().all(|b| b.is_ascii_digit()) => {
-                s.parse::<i32>().ok()
-            }
+            Some(Extension::Str(s)) if s.bytes().all(|b| b.is_ascii_digit()) => s.parse::<i32>().ok(),
             Some(_) => None,
-            None => {
-                return Err(Error::validation(
-                    "ttl",
-                    "required A2A extension is missing",
-                ))
-            }
+            None => return Err(Error::validation("ttl", "required A2A extension is missing")),
         }
         .filter(|t| *t >= 0)
         .ok_or_else(|| Error::validation("ttl", "must be an integer from 0 to 2147483647"))?;
@@ -442,32 +357,18 @@ impl<'a> A2aMessage<'a> {
         let traceparent = optional(ext("traceparent"), "traceparent")?;
         if let Some(ct) = &datacontenttype {
             if !is_json_media_type(ct) {
-                return Err(Error::validation(
-                    "datacontenttype",
-                    "an A2A payload is JSON",
-                ));
+                return Err(Error::validation("datacontenttype", "an A2A payload is JSON"));
             }
         }
         let payload = match data {
             Some(Data::Json(value)) => value,
-            Some(Data::Binary(_)) => {
-                return Err(Error::validation(
-                    "data",
-                    "an A2A payload is JSON, not binary",
-                ))
-            }
-            None => {
-                return Err(Error::validation(
-                    "data",
-                    "an A2A event carries its payload as data",
-                ))
-            }
+            Some(Data::Binary(_)) => return Err(Error::validation("data", "an A2A payload is JSON, not binary")),
+            None => return Err(Error::validation("data", "an A2A event carries its payload as data")),
         };
         Ok(A2aMessage {
             version,
             message_id: id,
-            timestamp: time
-                .ok_or_else(|| Error::validation("time", "an A2A event needs its timestamp"))?,
+            timestamp: time.ok_or_else(|| Error::validation("time", "an A2A event needs its timestamp"))?,
             source_agent,
             target_agent,
             message_type,
@@ -486,17 +387,11 @@ impl<'a> A2aMessage<'a> {
             Value::Object(vec![
                 (Cow::Borrowed("agentId"), Value::Str(a.agent_id)),
                 (Cow::Borrowed("agentType"), Value::Str(a.agent_type)),
-                (
-                    Cow::Borrowed("capabilities"),
-                    Value::Array(a.capabilities.into_iter().map(Value::Str).collect()),
-                ),
+                (Cow::Borrowed("capabilities"), Value::Array(a.capabilities.into_iter().map(Value::Str).collect())),
             ])
         }
         let mut m = vec![
-            (
-                Cow::Borrowed("protocol"),
-                Value::Str(Cow::Borrowed(PROTOCOL)),
-            ),
+            (Cow::Borrowed("protocol"), Value::Str(Cow::Borrowed(PROTOCOL))),
             (Cow::Borrowed("version"), Value::Str(self.version)),
             (Cow::Borrowed("messageId"), Value::Str(self.message_id)),
             (Cow::Borrowed("timestamp"), Value::Str(self.timestamp)),
@@ -510,20 +405,11 @@ impl<'a> A2aMessage<'a> {
         m.push((Cow::Borrowed("messageType"), Value::Str(self.message_type)));
         m.push((Cow::Borrowed("payload"), self.payload));
         let mut meta = vec![
-            (
-                Cow::Borrowed("priority"),
-                Value::Str(Cow::Borrowed(self.priority)),
-            ),
+            (Cow::Borrowed("priority"), Value::Str(Cow::Borrowed(self.priority))),
             (Cow::Borrowed("ttl"), Value::Int(i64::from(self.ttl))),
-            (
-                Cow::Borrowed("correlationId"),
-                Value::Str(self.correlation_id),
-            ),
+            (Cow::Borrowed("correlationId"), Value::Str(self.correlation_id)),
         ];
-        for (name, value) in [
-            ("collaborationId", self.collaboration_id),
-            ("traceparent", self.traceparent),
-        ] {
+        for (name, value) in [("collaborationId", self.collaboration_id), ("traceparent", self.traceparent)] {
             match value {
                 Optional::Absent => {}
                 Optional::Null => meta.push((Cow::Borrowed(name), Value::Null)),
@@ -542,9 +428,7 @@ pub fn a2a_to_json(message: Value<'_>) -> Result<Vec<u8>> {
 
 /// Appends the CloudEvent JSON of an A2A message to `out`, so a batch can share one buffer.
 pub fn write_a2a_json(message: Value<'_>, out: &mut Vec<u8>) -> Result<()> {
-    A2aMessage::from_value(message)?
-        .into_event()
-        .write_json(out)
+    A2aMessage::from_value(message)?.into_event().write_json(out)
 }
 
 /// CloudEvent JSON bytes → A2A message (the hot path of a consumer).
@@ -585,23 +469,12 @@ mod tests {
 
     #[test]
     fn mapping_uses_the_documented_extensions() {
-        let event = A2aMessage::from_value(message())
-            .expect("valid")
-            .into_event();
+        let event = A2aMessage::from_value(message()).expect("valid").into_event();
         assert_eq!(event.id, "m-1");
         assert_eq!(event.ty, "a2a.TASK_REQUEST");
-        assert_eq!(
-            event.extension("sourceagent"),
-            Some(&Extension::Str("planner".into()))
-        );
-        assert_eq!(
-            event.extension("agentcapabilities"),
-            Some(&Extension::Str("plan,route".into()))
-        );
-        assert_eq!(
-            event.extension("targetagent"),
-            Some(&Extension::Str("".into()))
-        );
+        assert_eq!(event.extension("sourceagent"), Some(&Extension::Str("planner".into())));
+        assert_eq!(event.extension("agentcapabilities"), Some(&Extension::Str("plan,route".into())));
+        assert_eq!(event.extension("targetagent"), Some(&Extension::Str("".into())));
         assert_eq!(event.extension("ttl"), Some(&Extension::Int(300)));
         assert_eq!(event.extension("traceparent"), None);
     }
@@ -609,44 +482,16 @@ mod tests {
     #[test]
     fn invalid_fields_are_named() {
         let cases = [
-            (
-                r#""priority":"HIGH""#,
-                r#""priority":"URGENT""#,
-                "metadata.priority",
-            ),
+            (r#""priority":"HIGH""#, r#""priority":"URGENT""#, "metadata.priority"),
             (r#""ttl":300"#, r#""ttl":-1"#, "metadata.ttl"),
             (r#""ttl":300"#, r#""ttl":3.5"#, "metadata.ttl"),
             (r#""protocol":"A2A""#, r#""protocol":"B2B""#, "protocol"),
-            (
-                r#""agentId":"planner""#,
-                r#""agentId":"""#,
-                "sourceAgent.agentId",
-            ),
-            (
-                r#"["plan","route"]"#,
-                r#"["a,b"]"#,
-                "sourceAgent.capabilities",
-            ),
-            (
-                r#""timestamp":"2025-01-02T03:04:05.678Z""#,
-                r#""timestamp":"today""#,
-                "timestamp",
-            ),
-            (
-                r#""targetAgent":null"#,
-                r#""targetAgent":{"agentId":"x"}"#,
-                "targetAgent.agentType",
-            ),
-            (
-                r#""messageType""#,
-                r#""surprise":1,"messageType""#,
-                "surprise",
-            ),
-            (
-                r#""collaborationId":"col-1""#,
-                r#""collaborationId":7"#,
-                "metadata.collaborationId",
-            ),
+            (r#""agentId":"planner""#, r#""agentId":"""#, "sourceAgent.agentId"),
+            (r#"["plan","route"]"#, r#"["a,b"]"#, "sourceAgent.capabilities"),
+            (r#""timestamp":"2025-01-02T03:04:05.678Z""#, r#""timestamp":"today""#, "timestamp"),
+            (r#""targetAgent":null"#, r#""targetAgent":{"agentId":"x"}"#, "targetAgent.agentType"),
+            (r#""messageType""#, r#""surprise":1,"messageType""#, "surprise"),
+            (r#""collaborationId":"col-1""#, r#""collaborationId":7"#, "metadata.collaborationId"),
         ];
         for (from, to, path) in cases {
             let text = MESSAGE.replacen(from, to, 1);
@@ -661,21 +506,14 @@ mod tests {
 
     #[test]
     fn ttl_given_as_text_by_a_binding_is_read() {
-        let mut event = A2aMessage::from_value(message())
-            .expect("valid")
-            .into_event();
+        let mut event = A2aMessage::from_value(message()).expect("valid").into_event();
         for (name, ext) in &mut event.extensions {
             if name == "ttl" {
                 *ext = Extension::Str("300".into());
             }
         }
-        assert_eq!(
-            A2aMessage::from_event(event.clone()).expect("valid").ttl,
-            300
-        );
+        assert_eq!(A2aMessage::from_event(event.clone()).expect("valid").ttl, 300);
         event.extensions.retain(|(n, _)| n != "sourceagent");
-        assert!(
-            matches!(A2aMessage::from_event(event), Err(Error::Validation { path, .. }) if path == "sourceagent")
-        );
+        assert!(matches!(A2aMessage::from_event(event), Err(Error::Validation { path, .. }) if path == "sourceagent"));
     }
 }

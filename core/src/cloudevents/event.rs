@@ -62,8 +62,7 @@ pub fn is_json_media_type(media_type: &str) -> bool {
         Some((_, subtype)) => {
             let subtype = subtype.as_bytes();
             subtype.eq_ignore_ascii_case(b"json")
-                || (subtype.len() > 5
-                    && subtype[subtype.len() - 5..].eq_ignore_ascii_case(b"+json"))
+                || (subtype.len() > 5 && subtype[subtype.len() - 5..].eq_ignore_ascii_case(b"+json"))
         }
         None => false,
     }
@@ -71,11 +70,7 @@ pub fn is_json_media_type(media_type: &str) -> bool {
 
 /// Extension names: lower-case ASCII letters and digits only (the 20-character limit is only a SHOULD).
 pub fn check_extension_name(name: &str) -> Result<()> {
-    if name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-    {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
         return Err(Error::validation(
             name,
             "attribute names must consist of lower-case letters a-z and digits 0-9 only",
@@ -88,51 +83,30 @@ fn required_str<'a>(name: &str, value: Value<'a>) -> Result<Cow<'a, str>> {
     match value {
         Value::Str(s) if !s.is_empty() => Ok(s),
         Value::Str(_) => Err(Error::validation(name, "must be a non-empty string")),
-        other => Err(Error::validation(
-            name,
-            format!("must be a string, not {}", other.kind()),
-        )),
+        other => Err(Error::validation(name, format!("must be a string, not {}", other.kind()))),
     }
 }
 
 fn check_media_type(name: &str, value: &str) -> Result<()> {
     let essence = value.split(';').next().unwrap_or("").trim();
-    let token = |t: &str| {
-        !t.is_empty()
-            && t.bytes()
-                .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b))
-    };
+    let token =
+        |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b));
     match essence.split_once('/') {
         Some((ty, sub)) if token(ty) && token(sub) => Ok(()),
-        _ => Err(Error::validation(
-            name,
-            "must be an RFC 2046 media type such as application/json",
-        )),
+        _ => Err(Error::validation(name, "must be an RFC 2046 media type such as application/json")),
     }
 }
 
 fn check_absolute_uri(name: &str, value: &str) -> Result<()> {
     let scheme_ok = match value.split_once(':') {
         Some((scheme, _)) => {
-            scheme
-                .as_bytes()
-                .first()
-                .is_some_and(u8::is_ascii_alphabetic)
-                && scheme
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+            scheme.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
+                && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
         }
         None => false,
     };
-    if !scheme_ok
-        || value
-            .bytes()
-            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
-    {
-        return Err(Error::validation(
-            name,
-            "must be an absolute URI (RFC 3986) such as https://example.com/schema",
-        ));
+    if !scheme_ok || value.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+        return Err(Error::validation(name, "must be an absolute URI (RFC 3986) such as https://example.com/schema"));
     }
     Ok(())
 }
@@ -144,17 +118,12 @@ fn extension_value<'a>(name: &str, value: Value<'a>) -> Result<Option<Extension<
         Value::Str(s) => Extension::Str(s),
         Value::Bool(b) => Extension::Bool(b),
         Value::Bytes(b) => Extension::Binary(b),
-        Value::Int(i) => {
-            Extension::Int(i32::try_from(i).map_err(|_| Error::validation(name, range))?)
-        }
+        Value::Int(i) => Extension::Int(i32::try_from(i).map_err(|_| Error::validation(name, range))?),
         Value::UInt(_) => return Err(Error::validation(name, range)),
         other => {
             return Err(Error::validation(
                 name,
-                format!(
-                    "extension values must be a string, integer, boolean or bytes, not {}",
-                    other.kind()
-                ),
+                format!("extension values must be a string, integer, boolean or bytes, not {}", other.kind()),
             ))
         }
     }))
@@ -223,10 +192,7 @@ impl<'a> CloudEvent<'a> {
                 match value {
                     Value::Str(text) => data_base64 = Some(text),
                     other => {
-                        return Err(Error::validation(
-                            slot,
-                            format!("must be a base64 string, not {}", other.kind()),
-                        ))
+                        return Err(Error::validation(slot, format!("must be a base64 string, not {}", other.kind())))
                     }
                 }
                 continue;
@@ -258,18 +224,8 @@ impl<'a> CloudEvent<'a> {
         let [specversion, id, source, ty] = required;
         match specversion.as_deref() {
             Some(SPECVERSION) => {}
-            Some(other) => {
-                return Err(Error::validation(
-                    "specversion",
-                    format!("must be \"1.0\", not {other:?}"),
-                ))
-            }
-            None => {
-                return Err(Error::validation(
-                    "specversion",
-                    "required attribute is missing",
-                ))
-            }
+            Some(other) => return Err(Error::validation("specversion", format!("must be \"1.0\", not {other:?}"))),
+            None => return Err(Error::validation("specversion", "required attribute is missing")),
         }
         let missing = |name: &str| Error::validation(name, "required attribute is missing");
         event.id = id.ok_or_else(|| missing("id"))?;
@@ -277,15 +233,9 @@ impl<'a> CloudEvent<'a> {
         event.ty = ty.ok_or_else(|| missing("type"))?;
         if let Some(text) = data_base64 {
             if event.data.is_some() {
-                return Err(Error::validation(
-                    "data_base64",
-                    "data and data_base64 are mutually exclusive",
-                ));
+                return Err(Error::validation("data_base64", "data and data_base64 are mutually exclusive"));
             }
-            event.data = Some(Data::Binary(Cow::Owned(base64_decode(
-                &text,
-                "data_base64",
-            )?)));
+            event.data = Some(Data::Binary(Cow::Owned(base64_decode(&text, "data_base64")?)));
         }
         if let Some(Data::Json(value)) = &event.data {
             if !event.data_is_json() && !matches!(value, Value::Str(_)) {
@@ -304,16 +254,11 @@ impl<'a> CloudEvent<'a> {
 
     /// JSON format 3.1.1: data is JSON when the content type says so or is absent.
     pub fn data_is_json(&self) -> bool {
-        self.datacontenttype
-            .as_deref()
-            .map_or(true, is_json_media_type)
+        self.datacontenttype.as_deref().map_or(true, is_json_media_type)
     }
 
     pub fn extension(&self, name: &str) -> Option<&Extension<'a>> {
-        self.extensions
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, e)| e)
+        self.extensions.iter().find(|(n, _)| n == name).map(|(_, e)| e)
     }
 
     /// Appends the event in the JSON event format (`application/cloudevents+json`).
@@ -381,10 +326,7 @@ impl<'a> CloudEvent<'a> {
     pub fn from_value(value: Value<'a>) -> Result<Self> {
         match value {
             Value::Object(members) => Self::from_attributes(members),
-            other => Err(Error::validation(
-                "event",
-                format!("must be a JSON object, not {}", other.kind()),
-            )),
+            other => Err(Error::validation("event", format!("must be a JSON object, not {}", other.kind()))),
         }
     }
 }
@@ -392,17 +334,9 @@ impl<'a> CloudEvent<'a> {
 /// Prefixes an error with the position of the failing item in a batch.
 pub fn at_item(index: usize, error: Error) -> Error {
     match error {
-        Error::Validation { path, message } => Error::Validation {
-            path: format!("[{index}].{path}"),
-            message,
-        },
-        Error::Decode { offset, message } => Error::Decode {
-            offset,
-            message: format!("item {index}: {message}"),
-        },
-        Error::Schema { message } => Error::Schema {
-            message: format!("item {index}: {message}"),
-        },
+        Error::Validation { path, message } => Error::Validation { path: format!("[{index}].{path}"), message },
+        Error::Decode { offset, message } => Error::Decode { offset, message: format!("item {index}: {message}") },
+        Error::Schema { message } => Error::Schema { message: format!("item {index}: {message}") },
     }
 }
 
@@ -428,10 +362,7 @@ pub fn read_batch(input: &[u8]) -> Result<Vec<CloudEvent<'_>>> {
             .enumerate()
             .map(|(i, item)| CloudEvent::from_value(item).map_err(|e| at_item(i, e)))
             .collect(),
-        other => Err(Error::validation(
-            "batch",
-            format!("must be a JSON array, not {}", other.kind()),
-        )),
+        other => Err(Error::validation("batch", format!("must be a JSON array, not {}", other.kind()))),
     }
 }
 
@@ -442,10 +373,7 @@ mod tests {
     type Attributes = Vec<(Cow<'static, str>, Value<'static>)>;
 
     fn attrs(pairs: &[(&'static str, Value<'static>)]) -> Attributes {
-        pairs
-            .iter()
-            .map(|(k, v)| (Cow::Borrowed(*k), v.clone()))
-            .collect()
+        pairs.iter().map(|(k, v)| (Cow::Borrowed(*k), v.clone())).collect()
     }
 
     fn s(text: &'static str) -> Value<'static> {
@@ -453,12 +381,7 @@ mod tests {
     }
 
     fn minimal() -> Attributes {
-        attrs(&[
-            ("specversion", s("1.0")),
-            ("id", s("1")),
-            ("source", s("/src")),
-            ("type", s("t")),
-        ])
+        attrs(&[("specversion", s("1.0")), ("id", s("1")), ("source", s("/src")), ("type", s("t"))])
     }
 
     fn path_of(result: Result<CloudEvent>) -> String {
@@ -474,10 +397,7 @@ mod tests {
             let missing: Vec<_> = minimal().into_iter().filter(|(n, _)| n != name).collect();
             assert_eq!(path_of(CloudEvent::from_attributes(missing)), name);
             let mut empty = minimal();
-            empty
-                .iter_mut()
-                .filter(|(n, _)| n == name)
-                .for_each(|(_, v)| *v = s(""));
+            empty.iter_mut().filter(|(n, _)| n == name).for_each(|(_, v)| *v = s(""));
             assert_eq!(path_of(CloudEvent::from_attributes(empty)), name);
         }
         let mut wrong = minimal();
@@ -497,10 +417,7 @@ mod tests {
         a.push(("flag".into(), Value::Bool(true)));
         a.push(("gone".into(), Value::Null));
         let event = CloudEvent::from_attributes(a).expect("valid");
-        assert_eq!(
-            event.extension("averyveryverylongextensionname"),
-            Some(&Extension::Int(5))
-        );
+        assert_eq!(event.extension("averyveryverylongextensionname"), Some(&Extension::Int(5)));
         assert_eq!(event.extension("gone"), None);
         for bad in [Value::Float(1.5), Value::Int(1 << 40), Value::Array(vec![])] {
             let mut a = minimal();
@@ -511,12 +428,9 @@ mod tests {
 
     #[test]
     fn optional_attributes_are_checked() {
-        for (name, bad) in [
-            ("time", "yesterday"),
-            ("datacontenttype", "json"),
-            ("dataschema", "/relative"),
-            ("subject", ""),
-        ] {
+        for (name, bad) in
+            [("time", "yesterday"), ("datacontenttype", "json"), ("dataschema", "/relative"), ("subject", "")]
+        {
             let mut a = minimal();
             a.push((name.into(), s(bad)));
             assert_eq!(path_of(CloudEvent::from_attributes(a)), name);
@@ -533,9 +447,7 @@ mod tests {
         both.push(("data".into(), s("x")));
         both.push(("data_base64".into(), s("AA==")));
         assert_eq!(path_of(CloudEvent::from_attributes(both)), "data_base64");
-        assert!(is_json_media_type(
-            "application/cloudevents+JSON; charset=utf-8"
-        ));
+        assert!(is_json_media_type("application/cloudevents+JSON; charset=utf-8"));
         assert!(is_json_media_type("text/json"));
         assert!(!is_json_media_type("application/jsonx"));
         assert!(!is_json_media_type("+json"));
@@ -550,19 +462,10 @@ mod tests {
             ("dataschema", s("https://example.com/s")),
             ("datacontenttype", s("application/json")),
             ("count", Value::Int(-7)),
-            (
-                "data",
-                Value::Object(vec![(
-                    "k".into(),
-                    Value::Array(vec![Value::Null, Value::Float(1.25)]),
-                )]),
-            ),
+            ("data", Value::Object(vec![("k".into(), Value::Array(vec![Value::Null, Value::Float(1.25)]))])),
         ]));
         let event = CloudEvent::from_attributes(a).expect("valid");
-        assert_eq!(
-            CloudEvent::from_json(&event.to_json().expect("writes")).expect("reads"),
-            event
-        );
+        assert_eq!(CloudEvent::from_json(&event.to_json().expect("writes")).expect("reads"), event);
         let mut binary = minimal();
         binary.push(("data".into(), Value::Bytes(vec![0, 255, 7].into())));
         let event = CloudEvent::from_attributes(binary).expect("valid");
@@ -573,17 +476,10 @@ mod tests {
 
     #[test]
     fn batch_errors_name_the_item() {
-        let err =
-            read_batch(br#"[{"specversion":"1.0","id":"1","source":"s","type":"t"},{"id":"2"}]"#)
-                .expect_err("second is invalid");
-        assert!(
-            matches!(err, Error::Validation { ref path, .. } if path == "[1].specversion"),
-            "{err}"
-        );
+        let err = read_batch(br#"[{"specversion":"1.0","id":"1","source":"s","type":"t"},{"id":"2"}]"#)
+            .expect_err("second is invalid");
+        assert!(matches!(err, Error::Validation { ref path, .. } if path == "[1].specversion"), "{err}");
         assert!(matches!(read_batch(b"{}"), Err(Error::Validation { .. })));
-        assert!(matches!(
-            read_batch(b"[1,"),
-            Err(Error::Decode { offset: 3, .. })
-        ));
+        assert!(matches!(read_batch(b"[1,"), Err(Error::Decode { offset: 3, .. })));
     }
 }

@@ -38,11 +38,7 @@ pub fn to_kafka(event: &CloudEvent) -> Result<KafkaRecord> {
     headers.push(header("id", &event.id));
     headers.push(header("source", &event.source));
     headers.push(header("type", &event.ty));
-    for (name, value) in [
-        ("time", &event.time),
-        ("dataschema", &event.dataschema),
-        ("subject", &event.subject),
-    ] {
+    for (name, value) in [("time", &event.time), ("dataschema", &event.dataschema), ("subject", &event.subject)] {
         if let Some(value) = value {
             headers.push(header(name, value));
         }
@@ -58,48 +54,28 @@ pub fn to_kafka(event: &CloudEvent) -> Result<KafkaRecord> {
     }
     let (content_type, value) = match &event.data {
         None => (event.datacontenttype.as_deref(), None),
-        Some(Data::Binary(bytes)) => (
-            Some(event.datacontenttype.as_deref().unwrap_or(OCTET_STREAM)),
-            Some(bytes.to_vec()),
-        ),
-        Some(Data::Json(Value::Str(text))) if !event.data_is_json() => (
-            event.datacontenttype.as_deref(),
-            Some(text.as_bytes().to_vec()),
-        ),
+        Some(Data::Binary(bytes)) => {
+            (Some(event.datacontenttype.as_deref().unwrap_or(OCTET_STREAM)), Some(bytes.to_vec()))
+        }
+        Some(Data::Json(Value::Str(text))) if !event.data_is_json() => {
+            (event.datacontenttype.as_deref(), Some(text.as_bytes().to_vec()))
+        }
         Some(Data::Json(value)) => {
             let mut out = Vec::with_capacity(128);
             write_value(&mut out, value, "data")?;
             // JSON format 3.1.2: the implied application/json is made explicit in another binding.
-            (
-                Some(
-                    event
-                        .datacontenttype
-                        .as_deref()
-                        .unwrap_or("application/json"),
-                ),
-                Some(out),
-            )
+            (Some(event.datacontenttype.as_deref().unwrap_or("application/json")), Some(out))
         }
     };
     if let Some(content_type) = content_type {
         headers.push((CONTENT_TYPE.to_owned(), content_type.as_bytes().to_vec()));
     }
-    Ok(KafkaRecord {
-        key,
-        headers,
-        value,
-    })
+    Ok(KafkaRecord { key, headers, value })
 }
 
 fn utf8(name: &str, bytes: Vec<u8>) -> Result<String> {
     String::from_utf8(bytes).map_err(|e| {
-        Error::validation(
-            name,
-            format!(
-                "header value is not UTF-8 (byte {})",
-                e.utf8_error().valid_up_to()
-            ),
-        )
+        Error::validation(name, format!("header value is not UTF-8 (byte {})", e.utf8_error().valid_up_to()))
     })
 }
 
@@ -123,44 +99,28 @@ pub fn from_kafka<'a>(
             content_type = Some(utf8(CONTENT_TYPE, raw)?);
         } else if let Some(attribute) = lower.strip_prefix("ce_") {
             if matches!(attribute, "data" | "data_base64") {
-                return Err(Error::validation(
-                    name,
-                    "data is carried in the record value, not a header",
-                ));
+                return Err(Error::validation(name, "data is carried in the record value, not a header"));
             }
-            let raw = raw.ok_or_else(|| {
-                Error::validation(attribute, format!("header {name} has no value"))
-            })?;
-            attributes.push((
-                attribute.to_owned().into(),
-                Value::Str(utf8(attribute, raw)?.into()),
-            ));
+            let raw = raw.ok_or_else(|| Error::validation(attribute, format!("header {name} has no value")))?;
+            attributes.push((attribute.to_owned().into(), Value::Str(utf8(attribute, raw)?.into())));
         }
     }
     if let Some(ct) = &content_type {
         let essence = ct.split(';').next().unwrap_or("").trim();
         let is_structured = essence.eq_ignore_ascii_case("application/cloudevents+json");
-        let is_event_format = essence.len() >= 23
-            && essence.as_bytes()[..23].eq_ignore_ascii_case(b"application/cloudevents");
+        let is_event_format =
+            essence.len() >= 23 && essence.as_bytes()[..23].eq_ignore_ascii_case(b"application/cloudevents");
         // Binding 3: an event format we cannot read MAY still be taken as binary mode, which
         // only makes sense when the attributes are in the headers.
-        if is_event_format && !is_structured && !attributes.iter().any(|(n, _)| n == "specversion")
-        {
-            return Err(Error::validation(
-                CONTENT_TYPE,
-                format!("unsupported event format {essence:?}"),
-            ));
+        if is_event_format && !is_structured && !attributes.iter().any(|(n, _)| n == "specversion") {
+            return Err(Error::validation(CONTENT_TYPE, format!("unsupported event format {essence:?}")));
         }
         if is_structured {
-            let value = value
-                .ok_or_else(|| Error::validation("value", "structured record without a value"))?;
+            let value = value.ok_or_else(|| Error::validation("value", "structured record without a value"))?;
             let mut event = CloudEvent::from_json(value)?;
             if let Some(key) = key {
                 if event.extension(PARTITION_KEY).is_none() {
-                    event.extensions.push((
-                        PARTITION_KEY.into(),
-                        Extension::Str(utf8(PARTITION_KEY, key)?.into()),
-                    ));
+                    event.extensions.push((PARTITION_KEY.into(), Extension::Str(utf8(PARTITION_KEY, key)?.into())));
                 }
             }
             return Ok(event);
@@ -168,10 +128,7 @@ pub fn from_kafka<'a>(
     }
     if let Some(key) = key {
         if !attributes.iter().any(|(n, _)| n == PARTITION_KEY) {
-            attributes.push((
-                PARTITION_KEY.into(),
-                Value::Str(utf8(PARTITION_KEY, key)?.into()),
-            ));
+            attributes.push((PARTITION_KEY.into(), Value::Str(utf8(PARTITION_KEY, key)?.into())));
         }
     }
     if let Some(value) = value {
@@ -193,25 +150,17 @@ mod tests {
     use super::*;
 
     fn event(extra: &[(&'static str, Value<'static>)]) -> CloudEvent<'static> {
-        let mut attrs: Vec<(Cow<'static, str>, Value<'static>)> = [
-            ("specversion", "1.0"),
-            ("id", "1"),
-            ("source", "/s"),
-            ("type", "t"),
-        ]
-        .iter()
-        .map(|(k, v)| (Cow::Borrowed(*k), Value::Str(Cow::Borrowed(*v))))
-        .collect();
+        let mut attrs: Vec<(Cow<'static, str>, Value<'static>)> =
+            [("specversion", "1.0"), ("id", "1"), ("source", "/s"), ("type", "t")]
+                .iter()
+                .map(|(k, v)| (Cow::Borrowed(*k), Value::Str(Cow::Borrowed(*v))))
+                .collect();
         attrs.extend(extra.iter().map(|(k, v)| (Cow::Borrowed(*k), v.clone())));
         CloudEvent::from_attributes(attrs).expect("valid")
     }
 
     fn headers_of(record: &KafkaRecord) -> Vec<(String, Option<Vec<u8>>)> {
-        record
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), Some(v.clone())))
-            .collect()
+        record.headers.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect()
     }
 
     #[test]
@@ -225,18 +174,9 @@ mod tests {
         let record = to_kafka(&ev).expect("maps");
         assert_eq!(record.key.as_deref(), Some(&b"k1"[..]));
         assert_eq!(record.value.as_deref(), Some(&br#"{"a":1}"#[..]));
-        assert!(record
-            .headers
-            .contains(&("ce_ttl".to_owned(), b"30".to_vec())));
-        assert!(record
-            .headers
-            .contains(&("content-type".to_owned(), b"application/json".to_vec())));
-        let back = from_kafka(
-            headers_of(&record),
-            record.value.as_deref(),
-            record.key.clone(),
-        )
-        .expect("reads");
+        assert!(record.headers.contains(&("ce_ttl".to_owned(), b"30".to_vec())));
+        assert!(record.headers.contains(&("content-type".to_owned(), b"application/json".to_vec())));
+        let back = from_kafka(headers_of(&record), record.value.as_deref(), record.key.clone()).expect("reads");
         assert_eq!(back.extension("ttl"), Some(&Extension::Str("30".into())));
         assert_eq!(back.data, ev.data);
     }
@@ -262,28 +202,15 @@ mod tests {
             ("ce_type".to_owned(), Some(b"t".to_vec())),
         ];
         let ev = from_kafka(headers, None, Some(b"key".to_vec())).expect("reads");
-        assert_eq!(
-            ev.extension("partitionkey"),
-            Some(&Extension::Str("key".into()))
-        );
-        let structured = vec![(
-            "Content-Type".to_owned(),
-            Some(b"application/cloudevents+json; charset=UTF-8".to_vec()),
-        )];
+        assert_eq!(ev.extension("partitionkey"), Some(&Extension::Str("key".into())));
+        let structured =
+            vec![("Content-Type".to_owned(), Some(b"application/cloudevents+json; charset=UTF-8".to_vec()))];
         let value = br#"{"specversion":"1.0","id":"9","source":"/s","type":"t","data":[1]}"#;
         let ev = from_kafka(structured, Some(value), None).expect("reads");
         assert_eq!(ev.id, "9");
-        let avro = vec![(
-            "content-type".to_owned(),
-            Some(b"application/cloudevents+avro".to_vec()),
-        )];
+        let avro = vec![("content-type".to_owned(), Some(b"application/cloudevents+avro".to_vec()))];
         let mut binary_avro = avro.clone();
-        for (name, value) in [
-            ("ce_specversion", "1.0"),
-            ("ce_id", "1"),
-            ("ce_source", "s"),
-            ("ce_type", "t"),
-        ] {
+        for (name, value) in [("ce_specversion", "1.0"), ("ce_id", "1"), ("ce_source", "s"), ("ce_type", "t")] {
             binary_avro.push((name.to_owned(), Some(value.as_bytes().to_vec())));
         }
         let ev = from_kafka(binary_avro, Some(b"\x00"), None).expect("binary mode, unread format");
@@ -296,21 +223,10 @@ mod tests {
     #[test]
     fn bad_headers_are_named() {
         let headers = vec![("ce_id".to_owned(), Some(vec![0xff]))];
-        assert!(
-            matches!(from_kafka(headers, None, None), Err(Error::Validation { path, .. }) if path == "id")
-        );
+        assert!(matches!(from_kafka(headers, None, None), Err(Error::Validation { path, .. }) if path == "id"));
         let headers = vec![("ce_Bad_Name".to_owned(), Some(b"x".to_vec()))];
-        assert!(matches!(
-            from_kafka(headers, None, None),
-            Err(Error::Validation { .. })
-        ));
-        let json = vec![(
-            "content-type".to_owned(),
-            Some(b"application/json".to_vec()),
-        )];
-        assert!(matches!(
-            from_kafka(json, Some(b"{"), None),
-            Err(Error::Decode { offset: 1, .. })
-        ));
+        assert!(matches!(from_kafka(headers, None, None), Err(Error::Validation { .. })));
+        let json = vec![("content-type".to_owned(), Some(b"application/json".to_vec()))];
+        assert!(matches!(from_kafka(json, Some(b"{"), None), Err(Error::Decode { offset: 1, .. })));
     }
 }

@@ -49,19 +49,17 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value, path: &str) -> Result<()> {
         Value::UInt(u) => out.extend_from_slice(itoa::Buffer::new().format(*u).as_bytes()),
         Value::Float(f) => {
             if !f.is_finite() {
-                return Err(Error::validation(
-                    path,
-                    format!("{f} cannot be written as JSON"),
-                ));
+                return Err(Error::validation(path, format!("{f} cannot be written as JSON")));
             }
-            serde_json::to_writer(&mut *out, f)
-                .map_err(|e| Error::validation(path, e.to_string()))?;
+            serde_json::to_writer(&mut *out, f).map_err(|e| Error::validation(path, e.to_string()))?;
         }
         Value::Str(s) => write_str(out, s),
-        Value::Bytes(_) => return Err(Error::validation(
-            path,
-            "bytes inside JSON data; only the whole `data` may be bytes (written as data_base64)",
-        )),
+        Value::Bytes(_) => {
+            return Err(Error::validation(
+                path,
+                "bytes inside JSON data; only the whole `data` may be bytes (written as data_base64)",
+            ))
+        }
         Value::Array(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
@@ -113,18 +111,12 @@ fn first_escape(bytes: &[u8]) -> Option<usize> {
         word.copy_from_slice(chunk);
         let x = u64::from_le_bytes(word);
         let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0;
-        if control
-            || has_zero(x ^ (ONES * u64::from(b'"')))
-            || has_zero(x ^ (ONES * u64::from(b'\\')))
-        {
+        if control || has_zero(x ^ (ONES * u64::from(b'"'))) || has_zero(x ^ (ONES * u64::from(b'\\'))) {
             break;
         }
         offset += 8;
     }
-    bytes[offset..]
-        .iter()
-        .position(|&b| NEEDS_ESCAPE[usize::from(b)])
-        .map(|at| offset + at)
+    bytes[offset..].iter().position(|&b| NEEDS_ESCAPE[usize::from(b)]).map(|at| offset + at)
 }
 
 /// Appends `s` as a JSON string literal; non-ASCII text is written as UTF-8, not escaped.
@@ -253,10 +245,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Value::deserialize(d)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(
-        self,
-        mut seq: A,
-    ) -> std::result::Result<Self::Value, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self::Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
         while let Some(item) = seq.next_element()? {
             items.push(item);
@@ -264,10 +253,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Array(items))
     }
 
-    fn visit_map<A: MapAccess<'de>>(
-        self,
-        mut map: A,
-    ) -> std::result::Result<Self::Value, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
         let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
         while let Some((Key(key), value)) = map.next_entry()? {
             members.push((key, value));
@@ -322,12 +308,7 @@ pub fn base64_encode(input: &[u8], out: &mut Vec<u8>) {
     match *chunks.remainder() {
         [a] => {
             let n = u32::from(a) << 16;
-            out.extend_from_slice(&[
-                ALPHABET[(n >> 18) as usize],
-                ALPHABET[((n >> 12) & 63) as usize],
-                b'=',
-                b'=',
-            ]);
+            out.extend_from_slice(&[ALPHABET[(n >> 18) as usize], ALPHABET[((n >> 12) & 63) as usize], b'=', b'=']);
         }
         [a, b] => {
             let n = (u32::from(a) << 16) | (u32::from(b) << 8);
@@ -346,25 +327,15 @@ pub fn base64_encode(input: &[u8], out: &mut Vec<u8>) {
 pub fn base64_decode(input: &str, path: &str) -> Result<Vec<u8>> {
     let bytes = input.as_bytes();
     if bytes.len() % 4 != 0 {
-        return Err(Error::validation(
-            path,
-            "base64 length is not a multiple of 4",
-        ));
+        return Err(Error::validation(path, "base64 length is not a multiple of 4"));
     }
     let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
     let quads = bytes.len() / 4;
     for (q, quad) in bytes.chunks_exact(4).enumerate() {
         let last = q + 1 == quads;
-        let pad = if last {
-            quad.iter().rev().take_while(|&&b| b == b'=').count()
-        } else {
-            0
-        };
+        let pad = if last { quad.iter().rev().take_while(|&&b| b == b'=').count() } else { 0 };
         if pad > 2 {
-            return Err(Error::validation(
-                path,
-                format!("invalid base64 padding at character {}", q * 4 + 1),
-            ));
+            return Err(Error::validation(path, format!("invalid base64 padding at character {}", q * 4 + 1)));
         }
         let mut n: u32 = 0;
         for (i, &b) in quad.iter().enumerate() {
@@ -392,12 +363,7 @@ pub fn base64_decode(input: &str, path: &str) -> Result<Vec<u8>> {
             0 => out.extend_from_slice(&[b0, b1, b2]),
             1 if b2 == 0 => out.extend_from_slice(&[b0, b1]),
             2 if b1 == 0 && b2 == 0 => out.push(b0),
-            _ => {
-                return Err(Error::validation(
-                    path,
-                    "non-canonical base64: trailing bits are not zero",
-                ))
-            }
+            _ => return Err(Error::validation(path, "non-canonical base64: trailing bits are not zero")),
         }
     }
     Ok(out)
@@ -430,10 +396,7 @@ mod tests {
     fn base64_rejects_bad_input() {
         for bad in ["Zm9", "Zm9v!mFy", "Zg=a", "Zh==", "Z===", "Zm9=Zm9v"] {
             let err = base64_decode(bad, "data_base64").expect_err(bad);
-            assert!(
-                matches!(err, Error::Validation { ref path, .. } if path == "data_base64"),
-                "{bad}: {err}"
-            );
+            assert!(matches!(err, Error::Validation { ref path, .. } if path == "data_base64"), "{bad}: {err}");
         }
     }
 
@@ -447,9 +410,7 @@ mod tests {
                     assert_eq!(first_escape(&bytes), Some(at), "{len} {at} {special}");
                 }
             }
-            let plain: Vec<u8> = (0..len)
-                .map(|i| [b'a', 0x20, 0x7f, 0xc3, b'!'][i % 5])
-                .collect();
+            let plain: Vec<u8> = (0..len).map(|i| [b'a', 0x20, 0x7f, 0xc3, b'!'][i % 5]).collect();
             assert_eq!(first_escape(&plain), None);
         }
     }
@@ -464,14 +425,7 @@ mod tests {
     #[test]
     fn written_json_parses_back() {
         let value = Value::Object(vec![
-            (
-                "a".into(),
-                Value::Array(vec![
-                    Value::Int(-3),
-                    Value::UInt(u64::MAX),
-                    Value::Float(0.5),
-                ]),
-            ),
+            ("a".into(), Value::Array(vec![Value::Int(-3), Value::UInt(u64::MAX), Value::Float(0.5)])),
             ("b".into(), Value::Str("x\ty".into())),
             ("e\"sc".into(), Value::Str("\u{1f}\\/é".into())),
             ("c".into(), Value::Null),
@@ -487,28 +441,16 @@ mod tests {
         let mut out = Vec::new();
         assert!(write_value(&mut out, &Value::Float(f64::NAN), "data").is_err());
         let nested = Value::Array(vec![Value::Bytes(vec![1].into())]);
-        assert!(matches!(
-            write_value(&mut out, &nested, "data"),
-            Err(Error::Validation { .. })
-        ));
+        assert!(matches!(write_value(&mut out, &nested, "data"), Err(Error::Validation { .. })));
     }
 
     #[test]
     fn decode_errors_name_the_byte_offset() {
-        assert_eq!(
-            parse(b"{\"a\": tru}").expect_err("bad"),
-            Error::decode(9, "expected ident")
-        );
-        assert_eq!(
-            parse(b"[1,").expect_err("bad"),
-            Error::decode(3, "EOF while parsing a value")
-        );
+        assert_eq!(parse(b"{\"a\": tru}").expect_err("bad"), Error::decode(9, "expected ident"));
+        assert_eq!(parse(b"[1,").expect_err("bad"), Error::decode(3, "EOF while parsing a value"));
         let err = parse(b"{\n \"a\": 1,\n x}").expect_err("bad");
         assert!(matches!(err, Error::Decode { offset: 12, .. }), "{err}");
-        assert!(matches!(
-            parse(b"[1] 2"),
-            Err(Error::Decode { offset: 4, .. })
-        ));
+        assert!(matches!(parse(b"[1] 2"), Err(Error::Decode { offset: 4, .. })));
         assert!(matches!(parse(b""), Err(Error::Decode { offset: 0, .. })));
     }
 }
