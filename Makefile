@@ -54,7 +54,7 @@ test-python: build-release
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 fuzz: build-release
-	$(PY) -m tests.fuzz --seconds $${FUZZ_SECONDS:-20}
+	$(PY) -m tests.fuzz --seconds $${FUZZ_SECONDS:-60}
 
 lint: $(VENV)/.installed
 	cargo fmt --all --check
@@ -64,7 +64,7 @@ lint: $(VENV)/.installed
 
 typecheck: build-release
 	$(BIN)/mypy
-	$(PY) -m mypy.stubtest a2a_fast._native --allowlist tests/stubtest-allowlist.txt
+	$(PY) -m mypy.stubtest a2a_fast._native
 
 fmt: $(VENV)/.installed
 	cargo fmt --all

@@ -43,7 +43,12 @@ def summarise(data: dict) -> list[dict]:
 
 def main(argv: list[str]) -> int:
     path = Path(argv[1] if len(argv) > 1 else "bench/results/latest.json")
-    rows = summarise(json.loads(path.read_text()))
+    data = json.loads(path.read_text())
+    # Per-round timings make the file megabytes long; the statistics are what we keep in the repo.
+    for bench in data["benchmarks"]:
+        bench["stats"].pop("data", None)
+    path.write_text(json.dumps(data, indent=1) + "\n")
+    rows = summarise(data)
     width = max((len(r["group"]) for r in rows), default=10)
     print(f"{'comparison':<{width}}  {'implementation':<22} {'per item':>12}  {'x a2a_fast':>10}")
     last = None

@@ -13,23 +13,15 @@ pub enum Error {
 
 impl Error {
     pub fn validation(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Validation {
-            path: path.into(),
-            message: message.into(),
-        }
+        Error::Validation { path: path.into(), message: message.into() }
     }
 
     pub fn decode(offset: usize, message: impl Into<String>) -> Self {
-        Error::Decode {
-            offset,
-            message: message.into(),
-        }
+        Error::Decode { offset, message: message.into() }
     }
 
     pub fn schema(message: impl Into<String>) -> Self {
-        Error::Schema {
-            message: message.into(),
-        }
+        Error::Schema { message: message.into() }
     }
 }
 

@@ -1,5 +1,9 @@
 //! Plain Rust message core of a2a_fast: no Python in here, tested with `cargo test`.
 
+pub mod avro;
+pub mod cloudevents;
 pub mod error;
+pub mod metrics;
+pub mod routing;
 
 pub use error::{Error, Result};

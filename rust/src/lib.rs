@@ -2,11 +2,18 @@
 
 use pyo3::prelude::*;
 
-#[allow(dead_code)]
+mod avro;
+mod cloudevents;
 mod errors;
+mod metrics;
+mod routing;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    routing::register(m)?;
+    metrics::register(m)?;
+    avro::register(m)?;
+    cloudevents::register(m)?;
     Ok(())
 }

@@ -1,0 +1,519 @@
+//! The A2A agent message and its lossless mapping to and from a CloudEvent.
+//!
+//! | A2A                          | CloudEvent                                              |
+//! |------------------------------|---------------------------------------------------------|
+//! | `protocol` ("A2A")           | extension `protocol`                                    |
+//! | `version`                    | extension `protocolversion`                             |
+//! | `messageId`                  | `id`                                                    |
+//! | `timestamp`                  | `time`                                                  |
+//! | `messageType`                | extension `messagetype`; `type` = `a2a.<messageType>`   |
+//! | `sourceAgent.agentId`        | extension `sourceagent`; `source` = `/agents/<agentId>` |
+//! | `sourceAgent.agentType`      | extension `sourceagenttype`                             |
+//! | `sourceAgent.capabilities`   | extension `agentcapabilities` (comma-separated)         |
+//! | `targetAgent.*`              | `targetagent`, `targetagenttype`, `targetagentcapabilities` |
+//! | `payload`                    | `data`, `datacontenttype` = `application/json`          |
+//! | `metadata.priority`          | extension `priority`                                    |
+//! | `metadata.ttl`               | extension `ttl` (integer)                               |
+//! | `metadata.correlationId`     | extension `correlationid`                               |
+//! | `metadata.collaborationId`   | extension `collaborationid`                             |
+//! | `metadata.traceparent`       | extension `traceparent`                                 |
+//!
+//! An optional field that is absent has no extension; one that is explicitly `null` is an
+//! extension with the empty string (which a present value may never be), so both survive.
+
+use std::borrow::Cow;
+
+use crate::error::{Error, Result};
+
+use super::event::{is_json_media_type, CloudEvent, Data, Extension};
+use super::time::rfc3339_problem;
+use super::value::Value;
+
+pub const PROTOCOL: &str = "A2A";
+pub const PRIORITIES: [&str; 3] = ["HIGH", "NORMAL", "LOW"];
+const JSON: &str = "application/json";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agent<'a> {
+    pub agent_id: Cow<'a, str>,
+    pub agent_type: Cow<'a, str>,
+    pub capabilities: Vec<Cow<'a, str>>,
+}
+
+/// An optional A2A field: `null` and absent are different messages.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Optional<T> {
+    Absent,
+    Null,
+    Present(T),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct A2aMessage<'a> {
+    pub version: Cow<'a, str>,
+    pub message_id: Cow<'a, str>,
+    pub timestamp: Cow<'a, str>,
+    pub source_agent: Agent<'a>,
+    pub target_agent: Optional<Agent<'a>>,
+    pub message_type: Cow<'a, str>,
+    pub payload: Value<'a>,
+    pub priority: &'static str,
+    pub ttl: i32,
+    pub correlation_id: Cow<'a, str>,
+    pub collaboration_id: Optional<Cow<'a, str>>,
+    pub traceparent: Optional<Cow<'a, str>>,
+}
+
+type Members<'a> = Vec<(Cow<'a, str>, Value<'a>)>;
+
+fn take<'a>(members: &mut Members<'a>, key: &str) -> Option<Value<'a>> {
+    let at = members.iter().position(|(k, _)| k == key)?;
+    Some(members.swap_remove(at).1)
+}
+
+fn no_extra_keys(members: &[(Cow<'_, str>, Value<'_>)], prefix: &str) -> Result<()> {
+    match members.first() {
+        Some((key, _)) => Err(Error::validation(format!("{prefix}{key}"), "unknown field")),
+        None => Ok(()),
+    }
+}
+
+fn object<'a>(value: Option<Value<'a>>, path: &str) -> Result<Members<'a>> {
+    match value {
+        Some(Value::Object(members)) => Ok(members),
+        Some(other) => Err(Error::validation(path, format!("must be an object, not {}", other.kind()))),
+        None => Err(Error::validation(path, "required field is missing")),
+    }
+}
+
+fn text<'a>(value: Option<Value<'a>>, path: &str) -> Result<Cow<'a, str>> {
+    match value {
+        Some(Value::Str(s)) if !s.is_empty() => Ok(s),
+        Some(Value::Str(_)) => Err(Error::validation(path, "must be a non-empty string")),
+        Some(other) => Err(Error::validation(path, format!("must be a string, not {}", other.kind()))),
+        None => Err(Error::validation(path, "required field is missing")),
+    }
+}
+
+fn optional_text<'a>(value: Option<Value<'a>>, path: &str) -> Result<Optional<Cow<'a, str>>> {
+    match value {
+        None => Ok(Optional::Absent),
+        Some(Value::Null) => Ok(Optional::Null),
+        some => text(some, path).map(Optional::Present),
+    }
+}
+
+fn check_capability(capability: &str, path: &str) -> Result<()> {
+    if capability.is_empty() || capability.contains(',') {
+        return Err(Error::validation(path, "capabilities must be non-empty strings without commas"));
+    }
+    Ok(())
+}
+
+/// Field paths of an agent object, spelled out so the valid path formats nothing.
+struct AgentPaths {
+    agent: &'static str,
+    id: &'static str,
+    kind: &'static str,
+    capabilities: &'static str,
+}
+
+const SOURCE_AGENT: AgentPaths = AgentPaths {
+    agent: "sourceAgent",
+    id: "sourceAgent.agentId",
+    kind: "sourceAgent.agentType",
+    capabilities: "sourceAgent.capabilities",
+};
+const TARGET_AGENT: AgentPaths = AgentPaths {
+    agent: "targetAgent",
+    id: "targetAgent.agentId",
+    kind: "targetAgent.agentType",
+    capabilities: "targetAgent.capabilities",
+};
+
+fn agent<'a>(value: Value<'a>, paths: &AgentPaths) -> Result<Agent<'a>> {
+    let path = paths.agent;
+    let mut members = object(Some(value), path)?;
+    let agent_id = text(take(&mut members, "agentId"), paths.id)?;
+    let agent_type = text(take(&mut members, "agentType"), paths.kind)?;
+    let caps_path = paths.capabilities;
+    let capabilities = match take(&mut members, "capabilities") {
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .map(|item| match item {
+                Value::Str(s) => check_capability(&s, caps_path).map(|()| s),
+                other => Err(Error::validation(caps_path, format!("items must be strings, not {}", other.kind()))),
+            })
+            .collect::<Result<Vec<_>>>()?,
+        Some(other) => return Err(Error::validation(caps_path, format!("must be an array, not {}", other.kind()))),
+        None => return Err(Error::validation(caps_path, "required field is missing")),
+    };
+    if !members.is_empty() {
+        no_extra_keys(&members, &format!("{path}."))?;
+    }
+    Ok(Agent { agent_id, agent_type, capabilities })
+}
+
+fn priority(value: &str, path: &str) -> Result<&'static str> {
+    PRIORITIES
+        .into_iter()
+        .find(|p| *p == value)
+        .ok_or_else(|| Error::validation(path, format!("must be HIGH, NORMAL or LOW, not {value:?}")))
+}
+
+fn ttl(value: Option<Value<'_>>, path: &str) -> Result<i32> {
+    let range = "must be an integer from 0 to 2147483647 (a CloudEvents Integer)";
+    match value {
+        Some(Value::Int(i)) => i32::try_from(i).ok().filter(|t| *t >= 0).ok_or_else(|| Error::validation(path, range)),
+        Some(Value::UInt(_)) => Err(Error::validation(path, range)),
+        Some(other) => Err(Error::validation(path, format!("must be an integer, not {}", other.kind()))),
+        None => Err(Error::validation(path, "required field is missing")),
+    }
+}
+
+impl<'a> A2aMessage<'a> {
+    /// Validates an A2A message given as a JSON-like value; errors name the field (`metadata.ttl`).
+    pub fn from_value(value: Value<'a>) -> Result<Self> {
+        let mut m = match value {
+            Value::Object(members) => members,
+            other => return Err(Error::validation("message", format!("must be an object, not {}", other.kind()))),
+        };
+        let protocol = text(take(&mut m, "protocol"), "protocol")?;
+        if protocol != PROTOCOL {
+            return Err(Error::validation("protocol", format!("must be \"A2A\", not {protocol:?}")));
+        }
+        let version = text(take(&mut m, "version"), "version")?;
+        let message_id = text(take(&mut m, "messageId"), "messageId")?;
+        let timestamp = text(take(&mut m, "timestamp"), "timestamp")?;
+        if let Some(problem) = rfc3339_problem(&timestamp) {
+            return Err(Error::validation("timestamp", problem));
+        }
+        let source_agent = agent(
+            take(&mut m, "sourceAgent").ok_or_else(|| Error::validation("sourceAgent", "required field is missing"))?,
+            &SOURCE_AGENT,
+        )?;
+        let target_agent = match take(&mut m, "targetAgent") {
+            None => Optional::Absent,
+            Some(Value::Null) => Optional::Null,
+            Some(value) => Optional::Present(agent(value, &TARGET_AGENT)?),
+        };
+        let message_type = text(take(&mut m, "messageType"), "messageType")?;
+        let payload =
+            take(&mut m, "payload").ok_or_else(|| Error::validation("payload", "required field is missing"))?;
+        let mut meta = object(take(&mut m, "metadata"), "metadata")?;
+        no_extra_keys(&m, "")?;
+        let priority = match take(&mut meta, "priority") {
+            Some(Value::Str(p)) => priority(&p, "metadata.priority")?,
+            Some(other) => {
+                return Err(Error::validation("metadata.priority", format!("must be a string, not {}", other.kind())))
+            }
+            None => return Err(Error::validation("metadata.priority", "required field is missing")),
+        };
+        let ttl = ttl(take(&mut meta, "ttl"), "metadata.ttl")?;
+        let correlation_id = text(take(&mut meta, "correlationId"), "metadata.correlationId")?;
+        let collaboration_id = optional_text(take(&mut meta, "collaborationId"), "metadata.collaborationId")?;
+        let traceparent = optional_text(take(&mut meta, "traceparent"), "metadata.traceparent")?;
+        no_extra_keys(&meta, "metadata.")?;
+        Ok(A2aMessage {
+            version,
+            message_id,
+            timestamp,
+            source_agent,
+            target_agent,
+            message_type,
+            payload,
+            priority,
+            ttl,
+            correlation_id,
+            collaboration_id,
+            traceparent,
+        })
+    }
+
+    /// The message as a CloudEvent (see the module table).
+    pub fn into_event(self) -> CloudEvent<'a> {
+        let mut ext = Vec::with_capacity(14);
+        let mut push = |name: &'static str, value: Extension<'a>| ext.push((Cow::Borrowed(name), value));
+        push("protocol", Extension::Str(Cow::Borrowed(PROTOCOL)));
+        push("protocolversion", Extension::Str(self.version));
+        push("messagetype", Extension::Str(self.message_type.clone()));
+        let source = format!("/agents/{}", self.source_agent.agent_id);
+        push("sourceagent", Extension::Str(self.source_agent.agent_id));
+        push("sourceagenttype", Extension::Str(self.source_agent.agent_type));
+        push("agentcapabilities", Extension::Str(self.source_agent.capabilities.join(",").into()));
+        match self.target_agent {
+            Optional::Absent => {}
+            Optional::Null => push("targetagent", Extension::Str(Cow::Borrowed(""))),
+            Optional::Present(target) => {
+                push("targetagent", Extension::Str(target.agent_id));
+                push("targetagenttype", Extension::Str(target.agent_type));
+                push("targetagentcapabilities", Extension::Str(target.capabilities.join(",").into()));
+            }
+        }
+        push("priority", Extension::Str(Cow::Borrowed(self.priority)));
+        push("ttl", Extension::Int(self.ttl));
+        push("correlationid", Extension::Str(self.correlation_id));
+        for (name, value) in [("collaborationid", self.collaboration_id), ("traceparent", self.traceparent)] {
+            match value {
+                Optional::Absent => {}
+                Optional::Null => push(name, Extension::Str(Cow::Borrowed(""))),
+                Optional::Present(text) => push(name, Extension::Str(text)),
+            }
+        }
+        CloudEvent {
+            id: self.message_id,
+            source: source.into(),
+            ty: format!("a2a.{}", self.message_type).into(),
+            time: Some(self.timestamp),
+            datacontenttype: Some(Cow::Borrowed(JSON)),
+            dataschema: None,
+            subject: None,
+            extensions: ext,
+            data: Some(Data::Json(self.payload)),
+        }
+    }
+
+    /// Reads an A2A message back from a CloudEvent. Attributes that A2A has no field for
+    /// (`subject`, `dataschema`, other extensions) are not part of the message.
+    pub fn from_event(event: CloudEvent<'a>) -> Result<Self> {
+        let CloudEvent { id, time, datacontenttype, mut extensions, data, .. } = event;
+        let mut ext = |name: &str| -> Option<Extension<'a>> {
+            let at = extensions.iter().position(|(n, _)| n == name)?;
+            Some(extensions.swap_remove(at).1)
+        };
+        fn string<'a>(value: Option<Extension<'a>>, name: &str) -> Result<Option<Cow<'a, str>>> {
+            match value {
+                None => Ok(None),
+                Some(Extension::Str(s)) => Ok(Some(s)),
+                Some(_) => Err(Error::validation(name, "must be a string")),
+            }
+        }
+        let required = |value: Option<Extension<'a>>, name: &str| -> Result<Cow<'a, str>> {
+            match string(value, name)? {
+                Some(s) if !s.is_empty() => Ok(s),
+                Some(_) => Err(Error::validation(name, "must be a non-empty string")),
+                None => Err(Error::validation(name, "required A2A extension is missing")),
+            }
+        };
+        let optional = |value: Option<Extension<'a>>, name: &str| -> Result<Optional<Cow<'a, str>>> {
+            Ok(match string(value, name)? {
+                None => Optional::Absent,
+                Some(s) if s.is_empty() => Optional::Null,
+                Some(s) => Optional::Present(s),
+            })
+        };
+        let capabilities = |text: Cow<'a, str>, name: &str| -> Result<Vec<Cow<'a, str>>> {
+            match text {
+                _ if text.is_empty() => Ok(Vec::new()),
+                Cow::Borrowed(text) => {
+                    text.split(',').map(|c| check_capability(c, name).map(|()| Cow::Borrowed(c))).collect()
+                }
+                Cow::Owned(text) => {
+                    text.split(',').map(|c| check_capability(c, name).map(|()| Cow::Owned(c.to_owned()))).collect()
+                }
+            }
+        };
+        let protocol = required(ext("protocol"), "protocol")?;
+        if protocol != PROTOCOL {
+            return Err(Error::validation("protocol", format!("must be \"A2A\", not {protocol:?}")));
+        }
+        let version = required(ext("protocolversion"), "protocolversion")?;
+        let message_type = required(ext("messagetype"), "messagetype")?;
+        let source_agent = Agent {
+            agent_id: required(ext("sourceagent"), "sourceagent")?,
+            agent_type: required(ext("sourceagenttype"), "sourceagenttype")?,
+            capabilities: capabilities(
+                string(ext("agentcapabilities"), "agentcapabilities")?
+                    .ok_or_else(|| Error::validation("agentcapabilities", "required A2A extension is missing"))?,
+                "agentcapabilities",
+            )?,
+        };
+        let target_agent = match optional(ext("targetagent"), "targetagent")? {
+            Optional::Absent => Optional::Absent,
+            Optional::Null => Optional::Null,
+            Optional::Present(agent_id) => Optional::Present(Agent {
+                agent_id,
+                agent_type: required(ext("targetagenttype"), "targetagenttype")?,
+                capabilities: capabilities(
+                    string(ext("targetagentcapabilities"), "targetagentcapabilities")?.ok_or_else(|| {
+                        Error::validation("targetagentcapabilities", "required A2A extension is missing")
+                    })?,
+                    "targetagentcapabilities",
+                )?,
+            }),
+        };
+        let priority = priority(&required(ext("priority"), "priority")?, "priority")?;
+        // Bindings that carry attributes as text (Kafka headers) deliver the integer as a string.
+        let ttl = match ext("ttl") {
+            Some(Extension::Int(t)) => Some(t),
+            Some(Extension::Str(s)) if s.bytes().all(|b| b.is_ascii_digit()) => s.parse::<i32>().ok(),
+            Some(_) => None,
+            None => return Err(Error::validation("ttl", "required A2A extension is missing")),
+        }
+        .filter(|t| *t >= 0)
+        .ok_or_else(|| Error::validation("ttl", "must be an integer from 0 to 2147483647"))?;
+        let correlation_id = required(ext("correlationid"), "correlationid")?;
+        let collaboration_id = optional(ext("collaborationid"), "collaborationid")?;
+        let traceparent = optional(ext("traceparent"), "traceparent")?;
+        if let Some(ct) = &datacontenttype {
+            if !is_json_media_type(ct) {
+                return Err(Error::validation("datacontenttype", "an A2A payload is JSON"));
+            }
+        }
+        let payload = match data {
+            Some(Data::Json(value)) => value,
+            Some(Data::Binary(_)) => return Err(Error::validation("data", "an A2A payload is JSON, not binary")),
+            None => return Err(Error::validation("data", "an A2A event carries its payload as data")),
+        };
+        Ok(A2aMessage {
+            version,
+            message_id: id,
+            timestamp: time.ok_or_else(|| Error::validation("time", "an A2A event needs its timestamp"))?,
+            source_agent,
+            target_agent,
+            message_type,
+            payload,
+            priority,
+            ttl,
+            correlation_id,
+            collaboration_id,
+            traceparent,
+        })
+    }
+
+    /// The message as a JSON-like value, fields in their usual order.
+    pub fn into_value(self) -> Value<'a> {
+        fn agent(a: Agent<'_>) -> Value<'_> {
+            Value::Object(vec![
+                (Cow::Borrowed("agentId"), Value::Str(a.agent_id)),
+                (Cow::Borrowed("agentType"), Value::Str(a.agent_type)),
+                (Cow::Borrowed("capabilities"), Value::Array(a.capabilities.into_iter().map(Value::Str).collect())),
+            ])
+        }
+        let mut m = vec![
+            (Cow::Borrowed("protocol"), Value::Str(Cow::Borrowed(PROTOCOL))),
+            (Cow::Borrowed("version"), Value::Str(self.version)),
+            (Cow::Borrowed("messageId"), Value::Str(self.message_id)),
+            (Cow::Borrowed("timestamp"), Value::Str(self.timestamp)),
+            (Cow::Borrowed("sourceAgent"), agent(self.source_agent)),
+        ];
+        match self.target_agent {
+            Optional::Absent => {}
+            Optional::Null => m.push((Cow::Borrowed("targetAgent"), Value::Null)),
+            Optional::Present(a) => m.push((Cow::Borrowed("targetAgent"), agent(a))),
+        }
+        m.push((Cow::Borrowed("messageType"), Value::Str(self.message_type)));
+        m.push((Cow::Borrowed("payload"), self.payload));
+        let mut meta = vec![
+            (Cow::Borrowed("priority"), Value::Str(Cow::Borrowed(self.priority))),
+            (Cow::Borrowed("ttl"), Value::Int(i64::from(self.ttl))),
+            (Cow::Borrowed("correlationId"), Value::Str(self.correlation_id)),
+        ];
+        for (name, value) in [("collaborationId", self.collaboration_id), ("traceparent", self.traceparent)] {
+            match value {
+                Optional::Absent => {}
+                Optional::Null => meta.push((Cow::Borrowed(name), Value::Null)),
+                Optional::Present(t) => meta.push((Cow::Borrowed(name), Value::Str(t))),
+            }
+        }
+        m.push((Cow::Borrowed("metadata"), Value::Object(meta)));
+        Value::Object(m)
+    }
+}
+
+/// A2A message → CloudEvent JSON bytes in one step (the hot path of a producer).
+pub fn a2a_to_json(message: Value<'_>) -> Result<Vec<u8>> {
+    A2aMessage::from_value(message)?.into_event().to_json()
+}
+
+/// Appends the CloudEvent JSON of an A2A message to `out`, so a batch can share one buffer.
+pub fn write_a2a_json(message: Value<'_>, out: &mut Vec<u8>) -> Result<()> {
+    A2aMessage::from_value(message)?.into_event().write_json(out)
+}
+
+/// CloudEvent JSON bytes → A2A message (the hot path of a consumer).
+pub fn json_to_a2a(input: &[u8]) -> Result<A2aMessage<'_>> {
+    A2aMessage::from_event(CloudEvent::from_json(input)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloudevents::value::parse;
+
+    const MESSAGE: &str = r#"{"protocol":"A2A","version":"1.0","messageId":"m-1","timestamp":"2025-01-02T03:04:05.678Z",
+        "sourceAgent":{"agentId":"planner","agentType":"llm","capabilities":["plan","route"]},
+        "targetAgent":null,"messageType":"TASK_REQUEST","payload":{"task":"sum","args":[1,2]},
+        "metadata":{"priority":"HIGH","ttl":300,"correlationId":"c-9","collaborationId":"col-1"}}"#;
+
+    fn message() -> Value<'static> {
+        parse(MESSAGE.as_bytes()).expect("valid JSON")
+    }
+
+    fn sorted(value: Value<'_>) -> Value<'_> {
+        match value {
+            Value::Object(mut members) => {
+                members.sort_by(|a, b| a.0.cmp(&b.0));
+                Value::Object(members.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+            }
+            other => other,
+        }
+    }
+
+    #[test]
+    fn round_trip_through_json_is_lossless() {
+        let json = a2a_to_json(message()).expect("valid message");
+        let back = json_to_a2a(&json).expect("valid event");
+        assert_eq!(sorted(back.into_value()), sorted(message()));
+    }
+
+    #[test]
+    fn mapping_uses_the_documented_extensions() {
+        let event = A2aMessage::from_value(message()).expect("valid").into_event();
+        assert_eq!(event.id, "m-1");
+        assert_eq!(event.ty, "a2a.TASK_REQUEST");
+        assert_eq!(event.extension("sourceagent"), Some(&Extension::Str("planner".into())));
+        assert_eq!(event.extension("agentcapabilities"), Some(&Extension::Str("plan,route".into())));
+        assert_eq!(event.extension("targetagent"), Some(&Extension::Str("".into())));
+        assert_eq!(event.extension("ttl"), Some(&Extension::Int(300)));
+        assert_eq!(event.extension("traceparent"), None);
+    }
+
+    #[test]
+    fn invalid_fields_are_named() {
+        let cases = [
+            (r#""priority":"HIGH""#, r#""priority":"URGENT""#, "metadata.priority"),
+            (r#""ttl":300"#, r#""ttl":-1"#, "metadata.ttl"),
+            (r#""ttl":300"#, r#""ttl":3.5"#, "metadata.ttl"),
+            (r#""protocol":"A2A""#, r#""protocol":"B2B""#, "protocol"),
+            (r#""agentId":"planner""#, r#""agentId":"""#, "sourceAgent.agentId"),
+            (r#"["plan","route"]"#, r#"["a,b"]"#, "sourceAgent.capabilities"),
+            (r#""timestamp":"2025-01-02T03:04:05.678Z""#, r#""timestamp":"today""#, "timestamp"),
+            (r#""targetAgent":null"#, r#""targetAgent":{"agentId":"x"}"#, "targetAgent.agentType"),
+            (r#""messageType""#, r#""surprise":1,"messageType""#, "surprise"),
+            (r#""collaborationId":"col-1""#, r#""collaborationId":7"#, "metadata.collaborationId"),
+        ];
+        for (from, to, path) in cases {
+            let text = MESSAGE.replacen(from, to, 1);
+            assert_ne!(text, MESSAGE, "{from}");
+            let value = parse(text.as_bytes()).expect("valid JSON");
+            match A2aMessage::from_value(value) {
+                Err(Error::Validation { path: got, .. }) => assert_eq!(got, path),
+                other => panic!("{to}: expected a validation error, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn ttl_given_as_text_by_a_binding_is_read() {
+        let mut event = A2aMessage::from_value(message()).expect("valid").into_event();
+        for (name, ext) in &mut event.extensions {
+            if name == "ttl" {
+                *ext = Extension::Str("300".into());
+            }
+        }
+        assert_eq!(A2aMessage::from_event(event.clone()).expect("valid").ttl, 300);
+        event.extensions.retain(|(n, _)| n != "sourceagent");
+        assert!(matches!(A2aMessage::from_event(event), Err(Error::Validation { path, .. }) if path == "sourceagent"));
+    }
+}

@@ -1,0 +1,485 @@
+//! The CloudEvents 1.0 event, its validation, and the JSON event format (structured and batch).
+
+use std::borrow::Cow;
+
+use crate::error::{Error, Result};
+
+use super::time::rfc3339_problem;
+use super::value::{base64_decode, base64_encode, parse, write_str, write_value, Value};
+
+pub const SPECVERSION: &str = "1.0";
+
+/// An extension attribute value, typed as the CloudEvents type system allows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Extension<'a> {
+    Str(Cow<'a, str>),
+    /// CloudEvents `Integer` is a signed 32-bit number.
+    Int(i32),
+    Bool(bool),
+    /// Written as a base64 string: every event format and binding carries binary as text.
+    Binary(Cow<'a, [u8]>),
+}
+
+impl Extension<'_> {
+    /// The canonical string form used by bindings that carry every attribute as text.
+    pub fn write_text(&self, out: &mut Vec<u8>) {
+        match self {
+            Extension::Str(s) => out.extend_from_slice(s.as_bytes()),
+            Extension::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+            Extension::Bool(true) => out.extend_from_slice(b"true"),
+            Extension::Bool(false) => out.extend_from_slice(b"false"),
+            Extension::Binary(bytes) => base64_encode(bytes, out),
+        }
+    }
+}
+
+/// The event's payload: binary (`data_base64` in JSON) or a JSON value (`data`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Data<'a> {
+    Binary(Cow<'a, [u8]>),
+    Json(Value<'a>),
+}
+
+/// A valid CloudEvents 1.0 event: constructing one through [`CloudEvent::from_attributes`] checks
+/// every rule, so writers never have to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloudEvent<'a> {
+    pub id: Cow<'a, str>,
+    pub source: Cow<'a, str>,
+    pub ty: Cow<'a, str>,
+    pub time: Option<Cow<'a, str>>,
+    pub datacontenttype: Option<Cow<'a, str>>,
+    pub dataschema: Option<Cow<'a, str>>,
+    pub subject: Option<Cow<'a, str>>,
+    pub extensions: Vec<(Cow<'a, str>, Extension<'a>)>,
+    pub data: Option<Data<'a>>,
+}
+
+/// True when a media type declares JSON content: `*/json` or `*/*+json`, parameters ignored.
+pub fn is_json_media_type(media_type: &str) -> bool {
+    let essence = media_type.split(';').next().unwrap_or("").trim();
+    match essence.split_once('/') {
+        Some((_, subtype)) => {
+            let subtype = subtype.as_bytes();
+            subtype.eq_ignore_ascii_case(b"json")
+                || (subtype.len() > 5 && subtype[subtype.len() - 5..].eq_ignore_ascii_case(b"+json"))
+        }
+        None => false,
+    }
+}
+
+/// Extension names: lower-case ASCII letters and digits only (the 20-character limit is only a SHOULD).
+pub fn check_extension_name(name: &str) -> Result<()> {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+        return Err(Error::validation(
+            name,
+            "attribute names must consist of lower-case letters a-z and digits 0-9 only",
+        ));
+    }
+    Ok(())
+}
+
+fn required_str<'a>(name: &str, value: Value<'a>) -> Result<Cow<'a, str>> {
+    match value {
+        Value::Str(s) if !s.is_empty() => Ok(s),
+        Value::Str(_) => Err(Error::validation(name, "must be a non-empty string")),
+        other => Err(Error::validation(name, format!("must be a string, not {}", other.kind()))),
+    }
+}
+
+fn check_media_type(name: &str, value: &str) -> Result<()> {
+    let essence = value.split(';').next().unwrap_or("").trim();
+    let token =
+        |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b));
+    match essence.split_once('/') {
+        Some((ty, sub)) if token(ty) && token(sub) => Ok(()),
+        _ => Err(Error::validation(name, "must be an RFC 2046 media type such as application/json")),
+    }
+}
+
+fn check_absolute_uri(name: &str, value: &str) -> Result<()> {
+    let scheme_ok = match value.split_once(':') {
+        Some((scheme, _)) => {
+            scheme.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
+                && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        }
+        None => false,
+    };
+    if !scheme_ok || value.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+        return Err(Error::validation(name, "must be an absolute URI (RFC 3986) such as https://example.com/schema"));
+    }
+    Ok(())
+}
+
+fn extension_value<'a>(name: &str, value: Value<'a>) -> Result<Option<Extension<'a>>> {
+    let range = "integer extension out of the CloudEvents range -2147483648..2147483647";
+    Ok(Some(match value {
+        Value::Null => return Ok(None),
+        Value::Str(s) => Extension::Str(s),
+        Value::Bool(b) => Extension::Bool(b),
+        Value::Bytes(b) => Extension::Binary(b),
+        Value::Int(i) => Extension::Int(i32::try_from(i).map_err(|_| Error::validation(name, range))?),
+        Value::UInt(_) => return Err(Error::validation(name, range)),
+        other => {
+            return Err(Error::validation(
+                name,
+                format!("extension values must be a string, integer, boolean or bytes, not {}", other.kind()),
+            ))
+        }
+    }))
+}
+
+const REQUIRED: [&str; 4] = ["specversion", "id", "source", "type"];
+
+impl<'a> CloudEvent<'a> {
+    /// Builds an event from its attributes as found in the JSON format (or a Python dict):
+    /// `data` may be bytes or any JSON value, `data_base64` a base64 string; `null` means unset.
+    pub fn from_attributes(attributes: Vec<(Cow<'a, str>, Value<'a>)>) -> Result<Self> {
+        let mut required: [Option<Cow<'a, str>>; 4] = [None, None, None, None];
+        let mut event = CloudEvent {
+            id: Cow::Borrowed(""),
+            source: Cow::Borrowed(""),
+            ty: Cow::Borrowed(""),
+            time: None,
+            datacontenttype: None,
+            dataschema: None,
+            subject: None,
+            extensions: Vec::new(),
+            data: None,
+        };
+        let mut data_base64 = None;
+        let mut seen: Vec<&'static str> = Vec::new();
+        for (name, value) in attributes {
+            let slot = match name.as_ref() {
+                "specversion" => "specversion",
+                "id" => "id",
+                "source" => "source",
+                "type" => "type",
+                "time" => "time",
+                "datacontenttype" => "datacontenttype",
+                "dataschema" => "dataschema",
+                "subject" => "subject",
+                "data" => "data",
+                "data_base64" => "data_base64",
+                _ => {
+                    check_extension_name(&name)?;
+                    if event.extensions.iter().any(|(n, _)| *n == name) {
+                        return Err(Error::validation(name, "duplicate attribute"));
+                    }
+                    if let Some(ext) = extension_value(&name, value)? {
+                        event.extensions.push((name, ext));
+                    }
+                    continue;
+                }
+            };
+            if seen.contains(&slot) {
+                return Err(Error::validation(slot, "duplicate attribute"));
+            }
+            seen.push(slot);
+            if slot == "data" {
+                event.data = Some(match value {
+                    Value::Bytes(b) => Data::Binary(b),
+                    other => Data::Json(other),
+                });
+                continue;
+            }
+            if value == Value::Null {
+                // JSON format 2.2: a null attribute is the same as an absent one.
+                continue;
+            }
+            if slot == "data_base64" {
+                // Unlike the string attributes, empty binary data is valid.
+                match value {
+                    Value::Str(text) => data_base64 = Some(text),
+                    other => {
+                        return Err(Error::validation(slot, format!("must be a base64 string, not {}", other.kind())))
+                    }
+                }
+                continue;
+            }
+            let text = required_str(slot, value)?;
+            match slot {
+                "time" => {
+                    if let Some(problem) = rfc3339_problem(&text) {
+                        return Err(Error::validation("time", problem));
+                    }
+                    event.time = Some(text);
+                }
+                "datacontenttype" => {
+                    check_media_type(slot, &text)?;
+                    event.datacontenttype = Some(text);
+                }
+                "dataschema" => {
+                    check_absolute_uri(slot, &text)?;
+                    event.dataschema = Some(text);
+                }
+                "subject" => event.subject = Some(text),
+                _ => {
+                    if let Some(at) = REQUIRED.iter().position(|r| *r == slot) {
+                        required[at] = Some(text);
+                    }
+                }
+            }
+        }
+        let [specversion, id, source, ty] = required;
+        match specversion.as_deref() {
+            Some(SPECVERSION) => {}
+            Some(other) => return Err(Error::validation("specversion", format!("must be \"1.0\", not {other:?}"))),
+            None => return Err(Error::validation("specversion", "required attribute is missing")),
+        }
+        let missing = |name: &str| Error::validation(name, "required attribute is missing");
+        event.id = id.ok_or_else(|| missing("id"))?;
+        event.source = source.ok_or_else(|| missing("source"))?;
+        event.ty = ty.ok_or_else(|| missing("type"))?;
+        if let Some(text) = data_base64 {
+            if event.data.is_some() {
+                return Err(Error::validation("data_base64", "data and data_base64 are mutually exclusive"));
+            }
+            event.data = Some(Data::Binary(Cow::Owned(base64_decode(&text, "data_base64")?)));
+        }
+        if let Some(Data::Json(value)) = &event.data {
+            if !event.data_is_json() && !matches!(value, Value::Str(_)) {
+                return Err(Error::validation(
+                    "data",
+                    format!(
+                        "with the non-JSON datacontenttype {:?} data must be a string or bytes, not {}",
+                        event.datacontenttype.as_deref().unwrap_or(""),
+                        value.kind()
+                    ),
+                ));
+            }
+        }
+        Ok(event)
+    }
+
+    /// JSON format 3.1.1: data is JSON when the content type says so or is absent.
+    pub fn data_is_json(&self) -> bool {
+        self.datacontenttype.as_deref().map_or(true, is_json_media_type)
+    }
+
+    pub fn extension(&self, name: &str) -> Option<&Extension<'a>> {
+        self.extensions.iter().find(|(n, _)| n == name).map(|(_, e)| e)
+    }
+
+    /// Appends the event in the JSON event format (`application/cloudevents+json`).
+    pub fn write_json(&self, out: &mut Vec<u8>) -> Result<()> {
+        out.extend_from_slice(b"{\"specversion\":\"1.0\",\"id\":");
+        write_str(out, &self.id);
+        out.extend_from_slice(b",\"source\":");
+        write_str(out, &self.source);
+        out.extend_from_slice(b",\"type\":");
+        write_str(out, &self.ty);
+        for (name, value) in [
+            ("datacontenttype", &self.datacontenttype),
+            ("dataschema", &self.dataschema),
+            ("subject", &self.subject),
+            ("time", &self.time),
+        ] {
+            if let Some(value) = value {
+                out.push(b',');
+                write_str(out, name);
+                out.push(b':');
+                write_str(out, value);
+            }
+        }
+        for (name, ext) in &self.extensions {
+            out.push(b',');
+            write_str(out, name);
+            out.push(b':');
+            match ext {
+                Extension::Str(s) => write_str(out, s),
+                Extension::Binary(_) => {
+                    out.push(b'"');
+                    ext.write_text(out);
+                    out.push(b'"');
+                }
+                Extension::Int(_) | Extension::Bool(_) => ext.write_text(out),
+            }
+        }
+        match &self.data {
+            None => {}
+            Some(Data::Binary(bytes)) => {
+                out.extend_from_slice(b",\"data_base64\":\"");
+                base64_encode(bytes, out);
+                out.push(b'"');
+            }
+            Some(Data::Json(value)) => {
+                out.extend_from_slice(b",\"data\":");
+                write_value(out, value, "data")?;
+            }
+        }
+        out.push(b'}');
+        Ok(())
+    }
+
+    pub fn to_json(&self) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(512);
+        self.write_json(&mut out)?;
+        Ok(out)
+    }
+
+    /// Reads one event in the JSON event format.
+    pub fn from_json(input: &'a [u8]) -> Result<Self> {
+        Self::from_value(parse(input)?)
+    }
+
+    pub fn from_value(value: Value<'a>) -> Result<Self> {
+        match value {
+            Value::Object(members) => Self::from_attributes(members),
+            other => Err(Error::validation("event", format!("must be a JSON object, not {}", other.kind()))),
+        }
+    }
+}
+
+/// Prefixes an error with the position of the failing item in a batch.
+pub fn at_item(index: usize, error: Error) -> Error {
+    match error {
+        Error::Validation { path, message } => Error::Validation { path: format!("[{index}].{path}"), message },
+        Error::Decode { offset, message } => Error::Decode { offset, message: format!("item {index}: {message}") },
+        Error::Schema { message } => Error::Schema { message: format!("item {index}: {message}") },
+    }
+}
+
+/// Writes events as one JSON array (`application/cloudevents-batch+json`).
+pub fn write_batch(events: &[CloudEvent]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(events.len() * 256 + 2);
+    out.push(b'[');
+    for (i, event) in events.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        event.write_json(&mut out).map_err(|e| at_item(i, e))?;
+    }
+    out.push(b']');
+    Ok(out)
+}
+
+/// Reads a JSON batch: an array of events in the JSON event format.
+pub fn read_batch(input: &[u8]) -> Result<Vec<CloudEvent<'_>>> {
+    match parse(input)? {
+        Value::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| CloudEvent::from_value(item).map_err(|e| at_item(i, e)))
+            .collect(),
+        other => Err(Error::validation("batch", format!("must be a JSON array, not {}", other.kind()))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Attributes = Vec<(Cow<'static, str>, Value<'static>)>;
+
+    fn attrs(pairs: &[(&'static str, Value<'static>)]) -> Attributes {
+        pairs.iter().map(|(k, v)| (Cow::Borrowed(*k), v.clone())).collect()
+    }
+
+    fn s(text: &'static str) -> Value<'static> {
+        Value::Str(Cow::Borrowed(text))
+    }
+
+    fn minimal() -> Attributes {
+        attrs(&[("specversion", s("1.0")), ("id", s("1")), ("source", s("/src")), ("type", s("t"))])
+    }
+
+    fn path_of(result: Result<CloudEvent>) -> String {
+        match result {
+            Err(Error::Validation { path, .. }) => path,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn required_attributes_are_checked() {
+        for name in REQUIRED {
+            let missing: Vec<_> = minimal().into_iter().filter(|(n, _)| n != name).collect();
+            assert_eq!(path_of(CloudEvent::from_attributes(missing)), name);
+            let mut empty = minimal();
+            empty.iter_mut().filter(|(n, _)| n == name).for_each(|(_, v)| *v = s(""));
+            assert_eq!(path_of(CloudEvent::from_attributes(empty)), name);
+        }
+        let mut wrong = minimal();
+        wrong[0].1 = s("0.3");
+        assert_eq!(path_of(CloudEvent::from_attributes(wrong)), "specversion");
+    }
+
+    #[test]
+    fn extension_names_and_values_follow_the_type_system() {
+        for bad_name in ["Upper", "with_underscore", "dash-ed", ""] {
+            let mut a = minimal();
+            a.push((bad_name.into(), s("x")));
+            assert_eq!(path_of(CloudEvent::from_attributes(a)), bad_name);
+        }
+        let mut a = minimal();
+        a.push(("averyveryverylongextensionname".into(), Value::Int(5)));
+        a.push(("flag".into(), Value::Bool(true)));
+        a.push(("gone".into(), Value::Null));
+        let event = CloudEvent::from_attributes(a).expect("valid");
+        assert_eq!(event.extension("averyveryverylongextensionname"), Some(&Extension::Int(5)));
+        assert_eq!(event.extension("gone"), None);
+        for bad in [Value::Float(1.5), Value::Int(1 << 40), Value::Array(vec![])] {
+            let mut a = minimal();
+            a.push(("ext".into(), bad));
+            assert_eq!(path_of(CloudEvent::from_attributes(a)), "ext");
+        }
+    }
+
+    #[test]
+    fn optional_attributes_are_checked() {
+        for (name, bad) in
+            [("time", "yesterday"), ("datacontenttype", "json"), ("dataschema", "/relative"), ("subject", "")]
+        {
+            let mut a = minimal();
+            a.push((name.into(), s(bad)));
+            assert_eq!(path_of(CloudEvent::from_attributes(a)), name);
+        }
+    }
+
+    #[test]
+    fn data_follows_the_content_type() {
+        let mut a = minimal();
+        a.push(("datacontenttype".into(), s("text/plain")));
+        a.push(("data".into(), Value::Object(vec![])));
+        assert_eq!(path_of(CloudEvent::from_attributes(a)), "data");
+        let mut both = minimal();
+        both.push(("data".into(), s("x")));
+        both.push(("data_base64".into(), s("AA==")));
+        assert_eq!(path_of(CloudEvent::from_attributes(both)), "data_base64");
+        assert!(is_json_media_type("application/cloudevents+JSON; charset=utf-8"));
+        assert!(is_json_media_type("text/json"));
+        assert!(!is_json_media_type("application/jsonx"));
+        assert!(!is_json_media_type("+json"));
+    }
+
+    #[test]
+    fn json_round_trip_keeps_everything() {
+        let mut a = minimal();
+        a.extend(attrs(&[
+            ("time", s("2018-04-05T17:31:00Z")),
+            ("subject", s("sub")),
+            ("dataschema", s("https://example.com/s")),
+            ("datacontenttype", s("application/json")),
+            ("count", Value::Int(-7)),
+            ("data", Value::Object(vec![("k".into(), Value::Array(vec![Value::Null, Value::Float(1.25)]))])),
+        ]));
+        let event = CloudEvent::from_attributes(a).expect("valid");
+        assert_eq!(CloudEvent::from_json(&event.to_json().expect("writes")).expect("reads"), event);
+        let mut binary = minimal();
+        binary.push(("data".into(), Value::Bytes(vec![0, 255, 7].into())));
+        let event = CloudEvent::from_attributes(binary).expect("valid");
+        let json = event.to_json().expect("writes");
+        assert!(json.windows(12).any(|w| w == b"data_base64\""));
+        assert_eq!(CloudEvent::from_json(&json).expect("reads"), event);
+    }
+
+    #[test]
+    fn batch_errors_name_the_item() {
+        let err = read_batch(br#"[{"specversion":"1.0","id":"1","source":"s","type":"t"},{"id":"2"}]"#)
+            .expect_err("second is invalid");
+        assert!(matches!(err, Error::Validation { ref path, .. } if path == "[1].specversion"), "{err}");
+        assert!(matches!(read_batch(b"{}"), Err(Error::Validation { .. })));
+        assert!(matches!(read_batch(b"[1,"), Err(Error::Decode { offset: 3, .. })));
+    }
+}

@@ -1,0 +1,456 @@
+//! A JSON-like value tree, its writer and parser, and standard base64.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use crate::error::{Error, Result};
+
+/// A value crossing the boundary: JSON types plus `Bytes` (binary data has no JSON type).
+/// Objects keep their key order and are plain vectors: they are built once and read once.
+/// Strings borrow from the input (JSON bytes, Python objects) whenever they can.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Str(Cow<'a, str>),
+    Bytes(Cow<'a, [u8]>),
+    Array(Vec<Value<'a>>),
+    Object(Vec<(Cow<'a, str>, Value<'a>)>),
+}
+
+impl Value<'_> {
+    /// A short name of the value's type for error messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Int(_) | Value::UInt(_) => "integer",
+            Value::Float(_) => "number",
+            Value::Str(_) => "string",
+            Value::Bytes(_) => "bytes",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        }
+    }
+}
+
+/// Appends `value` as JSON; `path` names the attribute in errors (bytes or non-finite numbers).
+pub fn write_value(out: &mut Vec<u8>, value: &Value, path: &str) -> Result<()> {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+        Value::UInt(u) => out.extend_from_slice(itoa::Buffer::new().format(*u).as_bytes()),
+        Value::Float(f) => {
+            if !f.is_finite() {
+                return Err(Error::validation(path, format!("{f} cannot be written as JSON")));
+            }
+            serde_json::to_writer(&mut *out, f).map_err(|e| Error::validation(path, e.to_string()))?;
+        }
+        Value::Str(s) => write_str(out, s),
+        Value::Bytes(_) => {
+            return Err(Error::validation(
+                path,
+                "bytes inside JSON data; only the whole `data` may be bytes (written as data_base64)",
+            ))
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(out, item, path)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(members) => {
+            out.push(b'{');
+            for (i, (key, item)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, key);
+                out.push(b':');
+                write_value(out, item, path)?;
+            }
+            out.push(b'}');
+        }
+    }
+    Ok(())
+}
+
+/// Which bytes a JSON string must escape: control characters, `"` and the backslash.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        table[i] = true;
+        i += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+/// Position of the first byte that needs escaping; eight bytes at a time while none does.
+fn first_escape(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
+    let mut offset = 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0;
+        if control || has_zero(x ^ (ONES * u64::from(b'"'))) || has_zero(x ^ (ONES * u64::from(b'\\'))) {
+            break;
+        }
+        offset += 8;
+    }
+    bytes[offset..].iter().position(|&b| NEEDS_ESCAPE[usize::from(b)]).map(|at| offset + at)
+}
+
+/// Appends `s` as a JSON string literal; non-ASCII text is written as UTF-8, not escaped.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    while let Some(at) = first_escape(&bytes[start..]) {
+        let i = start + at;
+        out.extend_from_slice(&bytes[start..i]);
+        let b = bytes[i];
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => {
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 0xf)]);
+            }
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Parses one JSON document; a malformed one is a `Decode` error at the byte where it broke.
+/// Strings without escapes borrow from `input`.
+pub fn parse(input: &[u8]) -> Result<Value<'_>> {
+    serde_json::from_slice(input).map_err(|e| decode_error(input, &e))
+}
+
+fn decode_error(input: &[u8], error: &serde_json::Error) -> Error {
+    // serde_json reports the 1-based line and byte column of the last byte it read; at end of
+    // input the decoder stopped after the last byte.
+    if error.classify() == serde_json::error::Category::Eof {
+        return Error::decode(input.len(), message_of(error));
+    }
+    let mut offset = 0;
+    if error.line() > 1 {
+        let mut line = 1;
+        for (i, &b) in input.iter().enumerate() {
+            if b == b'\n' {
+                line += 1;
+                if line == error.line() {
+                    offset = i + 1;
+                    break;
+                }
+            }
+        }
+    }
+    offset = (offset + error.column().saturating_sub(1)).min(input.len());
+    Error::decode(offset, message_of(error))
+}
+
+fn message_of(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.find(" at line ") {
+        Some(cut) => text[..cut].to_owned(),
+        None => text,
+    }
+}
+
+impl<'de> Deserialize<'de> for Value<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Self::Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Self::Value, E> {
+        Ok(Value::Int(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Self::Value, E> {
+        Ok(match i64::try_from(v) {
+            Ok(i) => Value::Int(i),
+            Err(_) => Value::UInt(v),
+        })
+    }
+
+    fn visit_f64<E>(self, v: f64) -> std::result::Result<Self::Value, E> {
+        Ok(Value::Float(v))
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Self::Value, E> {
+        Ok(Value::Str(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Self::Value, E> {
+        Ok(Value::Str(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E>(self, v: String) -> std::result::Result<Self::Value, E> {
+        Ok(Value::Str(Cow::Owned(v)))
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> std::result::Result<Self::Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+        Value::deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
+        while let Some((Key(key), value)) = map.next_entry()? {
+            members.push((key, value));
+        }
+        Ok(Value::Object(members))
+    }
+}
+
+/// An object key that borrows from the input when it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Self::Value, E> {
+        Ok(Key(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Self::Value, E> {
+        Ok(Key(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E>(self, v: String) -> std::result::Result<Self::Value, E> {
+        Ok(Key(Cow::Owned(v)))
+    }
+}
+
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Standard base64 with padding (RFC 4648 section 4), as `data_base64` requires.
+pub fn base64_encode(input: &[u8], out: &mut Vec<u8>) {
+    out.reserve(input.len().div_ceil(3) * 4);
+    let mut chunks = input.chunks_exact(3);
+    for c in &mut chunks {
+        let n = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
+        for shift in [18, 12, 6, 0] {
+            out.push(ALPHABET[((n >> shift) & 63) as usize]);
+        }
+    }
+    match *chunks.remainder() {
+        [a] => {
+            let n = u32::from(a) << 16;
+            out.extend_from_slice(&[ALPHABET[(n >> 18) as usize], ALPHABET[((n >> 12) & 63) as usize], b'=', b'=']);
+        }
+        [a, b] => {
+            let n = (u32::from(a) << 16) | (u32::from(b) << 8);
+            out.extend_from_slice(&[
+                ALPHABET[(n >> 18) as usize],
+                ALPHABET[((n >> 12) & 63) as usize],
+                ALPHABET[((n >> 6) & 63) as usize],
+                b'=',
+            ]);
+        }
+        _ => {}
+    }
+}
+
+/// Strict standard base64 decoding: padded, no whitespace, no non-zero trailing bits.
+pub fn base64_decode(input: &str, path: &str) -> Result<Vec<u8>> {
+    let bytes = input.as_bytes();
+    if bytes.len() % 4 != 0 {
+        return Err(Error::validation(path, "base64 length is not a multiple of 4"));
+    }
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    let quads = bytes.len() / 4;
+    for (q, quad) in bytes.chunks_exact(4).enumerate() {
+        let last = q + 1 == quads;
+        let pad = if last { quad.iter().rev().take_while(|&&b| b == b'=').count() } else { 0 };
+        if pad > 2 {
+            return Err(Error::validation(path, format!("invalid base64 padding at character {}", q * 4 + 1)));
+        }
+        let mut n: u32 = 0;
+        for (i, &b) in quad.iter().enumerate() {
+            let sextet = if i >= 4 - pad {
+                0
+            } else {
+                match b {
+                    b'A'..=b'Z' => b - b'A',
+                    b'a'..=b'z' => b - b'a' + 26,
+                    b'0'..=b'9' => b - b'0' + 52,
+                    b'+' => 62,
+                    b'/' => 63,
+                    _ => {
+                        return Err(Error::validation(
+                            path,
+                            format!("invalid base64 character at position {}", q * 4 + i),
+                        ))
+                    }
+                }
+            };
+            n = (n << 6) | u32::from(sextet);
+        }
+        let [_, b0, b1, b2] = n.to_be_bytes();
+        match pad {
+            0 => out.extend_from_slice(&[b0, b1, b2]),
+            1 if b2 == 0 => out.extend_from_slice(&[b0, b1]),
+            2 if b1 == 0 && b2 == 0 => out.push(b0),
+            _ => return Err(Error::validation(path, "non-canonical base64: trailing bits are not zero")),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_round_trips_every_remainder() {
+        for len in 0..10u8 {
+            let data: Vec<u8> = (0..len).map(|i| i.wrapping_mul(97)).collect();
+            let mut text = Vec::new();
+            base64_encode(&data, &mut text);
+            let text = String::from_utf8(text).expect("base64 is ASCII");
+            assert_eq!(base64_decode(&text, "x").expect("valid"), data);
+        }
+    }
+
+    #[test]
+    fn base64_known_vectors() {
+        let mut out = Vec::new();
+        base64_encode(b"foobar", &mut out);
+        assert_eq!(out, b"Zm9vYmFy");
+        assert_eq!(base64_decode("Zm9vYg==", "x").expect("valid"), b"foob");
+    }
+
+    #[test]
+    fn base64_rejects_bad_input() {
+        for bad in ["Zm9", "Zm9v!mFy", "Zg=a", "Zh==", "Z===", "Zm9=Zm9v"] {
+            let err = base64_decode(bad, "data_base64").expect_err(bad);
+            assert!(matches!(err, Error::Validation { ref path, .. } if path == "data_base64"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn escapes_are_found_at_every_position() {
+        for len in 0..20 {
+            for at in 0..len {
+                for special in [b'"', b'\\', 0x00, 0x1f] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = special;
+                    assert_eq!(first_escape(&bytes), Some(at), "{len} {at} {special}");
+                }
+            }
+            let plain: Vec<u8> = (0..len).map(|i| [b'a', 0x20, 0x7f, 0xc3, b'!'][i % 5]).collect();
+            assert_eq!(first_escape(&plain), None);
+        }
+    }
+
+    #[test]
+    fn strings_are_escaped() {
+        let mut out = Vec::new();
+        write_str(&mut out, "a\"b\\c\n\u{1}é");
+        assert_eq!(out, "\"a\\\"b\\\\c\\n\\u0001é\"".as_bytes());
+    }
+
+    #[test]
+    fn written_json_parses_back() {
+        let value = Value::Object(vec![
+            ("a".into(), Value::Array(vec![Value::Int(-3), Value::UInt(u64::MAX), Value::Float(0.5)])),
+            ("b".into(), Value::Str("x\ty".into())),
+            ("e\"sc".into(), Value::Str("\u{1f}\\/é".into())),
+            ("c".into(), Value::Null),
+            ("d".into(), Value::Bool(true)),
+        ]);
+        let mut out = Vec::new();
+        write_value(&mut out, &value, "data").expect("writable");
+        assert_eq!(parse(&out).expect("parses"), value);
+    }
+
+    #[test]
+    fn non_finite_and_nested_bytes_are_rejected() {
+        let mut out = Vec::new();
+        assert!(write_value(&mut out, &Value::Float(f64::NAN), "data").is_err());
+        let nested = Value::Array(vec![Value::Bytes(vec![1].into())]);
+        assert!(matches!(write_value(&mut out, &nested, "data"), Err(Error::Validation { .. })));
+    }
+
+    #[test]
+    fn decode_errors_name_the_byte_offset() {
+        assert_eq!(parse(b"{\"a\": tru}").expect_err("bad"), Error::decode(9, "expected ident"));
+        assert_eq!(parse(b"[1,").expect_err("bad"), Error::decode(3, "EOF while parsing a value"));
+        let err = parse(b"{\n \"a\": 1,\n x}").expect_err("bad");
+        assert!(matches!(err, Error::Decode { offset: 12, .. }), "{err}");
+        assert!(matches!(parse(b"[1] 2"), Err(Error::Decode { offset: 4, .. })));
+        assert!(matches!(parse(b""), Err(Error::Decode { offset: 0, .. })));
+    }
+}

@@ -1,0 +1,93 @@
+"""Structured logs: every line carries the agent id, task id and correlation id in effect.
+
+The ids live in context variables, so they follow a task through ``await`` points and ``asyncio`` tasks without
+being passed around::
+
+    configure_logging(json=True)
+    with log_context(agent_id="provider-1", task_id=task_id, correlation_id=corr):
+        log.info("countered at %.2f", offer)
+
+prints ``{"ts": ..., "level": "INFO", "logger": ..., "message": "countered at 95.00", "agent_id": "provider-1",
+"task_id": ..., "correlation_id": ...}``. The text format shows the same ids as ``key=value`` pairs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime as dt
+import json as jsonlib
+import logging
+import sys
+from collections.abc import Iterator
+from typing import TextIO
+
+__all__ = ["CONTEXT_FIELDS", "configure_logging", "current_context", "log_context"]
+
+CONTEXT_FIELDS = ("agent_id", "task_id", "correlation_id")
+_context: dict[str, contextvars.ContextVar[str | None]] = {
+    name: contextvars.ContextVar(f"a2a_fast_{name}", default=None) for name in CONTEXT_FIELDS
+}
+
+
+def current_context() -> dict[str, str | None]:
+    """The ids in effect here, ``None`` where unset."""
+    return {name: var.get() for name, var in _context.items()}
+
+
+@contextlib.contextmanager
+def log_context(**ids: str | None) -> Iterator[None]:
+    """Sets some of ``agent_id``, ``task_id``, ``correlation_id`` for the lines logged inside the block."""
+    unknown = set(ids) - set(CONTEXT_FIELDS)
+    if unknown:
+        raise TypeError(f"log_context() got unknown ids: {', '.join(sorted(unknown))}")
+    tokens = [(_context[name], _context[name].set(value)) for name, value in ids.items()]
+    try:
+        yield
+    finally:
+        for var, token in reversed(tokens):
+            var.reset(token)
+
+
+class _ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in current_context().items():
+            if not hasattr(record, name):
+                setattr(record, name, value)
+        return True
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update({name: getattr(record, name, None) for name in CONTEXT_FIELDS})
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return jsonlib.dumps(line, ensure_ascii=False, default=str)
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        base = super().format(record)
+        ids = " ".join(f"{name}={value}" for name in CONTEXT_FIELDS if (value := getattr(record, name, None)))
+        return f"{base} {ids}" if ids else base
+
+
+def configure_logging(json: bool = False, level: int | str = logging.INFO, stream: TextIO | None = None) -> None:
+    """Routes the ``a2a_fast`` loggers to ``stream`` (stderr) as JSON lines or text, with the context ids."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(_ContextFilter())
+    handler.setFormatter(
+        _JsonFormatter() if json else _TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    )
+    logger = logging.getLogger("a2a_fast")
+    for old in list(logger.handlers):
+        logger.removeHandler(old)
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False

@@ -1,0 +1,749 @@
+//! Python binding of `a2a_core::cloudevents`: dicts and bytes in, dicts and bytes out.
+//!
+//! Python objects become core values in two passes: [`Tape::record`] walks them with the GIL
+//! held, keeping a reference to every `str` and `bytes`, and [`Tape::build`] makes values that
+//! borrow those strings instead of copying them. Batch functions then release the GIL for the
+//! core work (validation, JSON writing or parsing) and take it back to build the results.
+
+use std::borrow::Cow;
+
+use a2a_core::cloudevents::{
+    at_item, from_kafka, json_to_a2a, read_batch, to_kafka, write_a2a_json, write_batch, A2aMessage, Agent, CloudEvent,
+    Data, Extension, KafkaRecord, Optional, Value,
+};
+use a2a_core::{Error, Result};
+use pyo3::exceptions::PyTypeError;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::PyTypeInfo;
+
+use crate::errors::{detached, IntoPyResult};
+
+/// Deeper Python nesting is refused rather than risking the native stack.
+const MAX_DEPTH: usize = 256;
+
+type Members<'a> = Vec<(Cow<'a, str>, Value<'a>)>;
+
+#[derive(Clone, Copy)]
+enum Op {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    /// Index into `Tape::strs`.
+    Str(usize),
+    /// Index into `Tape::bytes`.
+    Bytes(usize),
+    /// Number of items (members for objects) that follow.
+    Array(usize),
+    Object(usize),
+}
+
+struct Tape<'py> {
+    strs: Vec<Bound<'py, PyString>>,
+    bytes: Vec<Bound<'py, PyBytes>>,
+    ops: Vec<Op>,
+}
+
+fn too_deep(root: &str) -> Error {
+    Error::validation(root, format!("nested deeper than {MAX_DEPTH} levels"))
+}
+
+impl<'py> Tape<'py> {
+    /// Room for `items` typical A2A messages, so that large batches do not regrow the tape.
+    fn with_capacity(items: usize) -> Self {
+        Tape { strs: Vec::with_capacity(items * 48), bytes: Vec::new(), ops: Vec::with_capacity(items * 80) }
+    }
+
+    fn push_str(&mut self, s: &Bound<'py, PyString>, root: &str) -> Result<()> {
+        s.to_str().map_err(|_| Error::validation(root, "string is not valid Unicode (lone surrogate)"))?;
+        self.ops.push(Op::Str(self.strs.len()));
+        self.strs.push(s.clone());
+        Ok(())
+    }
+
+    fn record(&mut self, obj: &Bound<'py, PyAny>, root: &str, depth: usize) -> Result<()> {
+        // Exact built-in types first, by type pointer: a failed `cast` builds an error object,
+        // which costs more than the conversion itself.
+        let py = obj.py();
+        let ty = obj.get_type_ptr();
+        if ty == PyString::type_object_raw(py) {
+            if let Ok(s) = obj.cast_exact::<PyString>() {
+                return self.push_str(s, root);
+            }
+        } else if ty == PyInt::type_object_raw(py) {
+            return self.record_int(obj, root);
+        } else if ty == PyDict::type_object_raw(py) {
+            if let Ok(dict) = obj.cast_exact::<PyDict>() {
+                return self.record_dict(dict, root, depth, false);
+            }
+        } else if ty == PyList::type_object_raw(py) {
+            if let Ok(list) = obj.cast_exact::<PyList>() {
+                return self.record_items(list.iter(), root, depth);
+            }
+        } else if ty == PyBool::type_object_raw(py) {
+            if let Ok(b) = obj.cast_exact::<PyBool>() {
+                self.ops.push(Op::Bool(b.is_true()));
+                return Ok(());
+            }
+        } else if ty == PyFloat::type_object_raw(py) {
+            if let Ok(f) = obj.cast_exact::<PyFloat>() {
+                self.ops.push(Op::Float(f.value()));
+                return Ok(());
+            }
+        } else if obj.is_none() {
+            self.ops.push(Op::Null);
+            return Ok(());
+        }
+        self.record_other(obj, root, depth)
+    }
+
+    /// Subclasses of the built-in types, tuples and bytes.
+    fn record_other(&mut self, obj: &Bound<'py, PyAny>, root: &str, depth: usize) -> Result<()> {
+        if let Ok(s) = obj.cast::<PyString>() {
+            return self.push_str(s, root);
+        }
+        if let Ok(dict) = obj.cast::<PyDict>() {
+            return self.record_dict(dict, root, depth, false);
+        }
+        if let Ok(list) = obj.cast::<PyList>() {
+            return self.record_items(list.iter(), root, depth);
+        }
+        if let Ok(tuple) = obj.cast::<PyTuple>() {
+            return self.record_items(tuple.iter(), root, depth);
+        }
+        if let Ok(b) = obj.cast::<PyBool>() {
+            self.ops.push(Op::Bool(b.is_true()));
+            return Ok(());
+        }
+        if obj.is_instance_of::<PyInt>() {
+            return self.record_int(obj, root);
+        }
+        if let Ok(f) = obj.cast::<PyFloat>() {
+            self.ops.push(Op::Float(f.value()));
+            return Ok(());
+        }
+        if let Ok(b) = obj.cast::<PyBytes>() {
+            self.ops.push(Op::Bytes(self.bytes.len()));
+            self.bytes.push(b.clone());
+            return Ok(());
+        }
+        let kind = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "object".to_owned());
+        Err(Error::validation(root, format!("{kind} has no JSON representation")))
+    }
+
+    fn record_int(&mut self, obj: &Bound<'py, PyAny>, root: &str) -> Result<()> {
+        let op = match obj.extract::<i64>() {
+            Ok(i) => Op::Int(i),
+            Err(_) => {
+                Op::UInt(obj.extract::<u64>().map_err(|_| Error::validation(root, "integer does not fit in 64 bits"))?)
+            }
+        };
+        self.ops.push(op);
+        Ok(())
+    }
+
+    /// `top` dicts are events or messages: each member is named after its key in errors.
+    fn record_dict(&mut self, dict: &Bound<'py, PyDict>, root: &str, depth: usize, top: bool) -> Result<()> {
+        if depth >= MAX_DEPTH {
+            return Err(too_deep(root));
+        }
+        let at = self.ops.len();
+        self.ops.push(Op::Object(0));
+        let mut count = 0;
+        for (key, item) in dict.iter() {
+            let key =
+                key.cast_into::<PyString>().map_err(|_| Error::validation(root, "object keys must be strings"))?;
+            self.push_str(&key, root)?;
+            if top {
+                let name = key.to_str().map_err(|_| Error::validation(root, "key is not valid Unicode"))?;
+                self.record(&item, name, depth + 1)?;
+            } else {
+                self.record(&item, root, depth + 1)?;
+            }
+            count += 1;
+        }
+        self.ops[at] = Op::Object(count);
+        Ok(())
+    }
+
+    fn record_items(&mut self, items: impl Iterator<Item = Bound<'py, PyAny>>, root: &str, depth: usize) -> Result<()> {
+        if depth >= MAX_DEPTH {
+            return Err(too_deep(root));
+        }
+        let at = self.ops.len();
+        self.ops.push(Op::Array(0));
+        let mut count = 0;
+        for item in items {
+            self.record(&item, root, depth + 1)?;
+            count += 1;
+        }
+        self.ops[at] = Op::Array(count);
+        Ok(())
+    }
+
+    /// Records a top-level dict (an event or an A2A message) and returns where it starts.
+    fn record_top(&mut self, obj: &Bound<'py, PyAny>, root: &str) -> Result<usize> {
+        let dict = obj.cast::<PyDict>().map_err(|_| Error::validation(root, "must be a dict"))?;
+        let start = self.ops.len();
+        self.record_dict(dict, root, 0, true)?;
+        Ok(start)
+    }
+
+    fn text(&self, index: usize) -> Result<&str> {
+        self.strs
+            .get(index)
+            .and_then(|s| s.to_str().ok())
+            .ok_or_else(|| Error::validation("value", "string changed during conversion"))
+    }
+
+    fn binary(&self, index: usize) -> Result<&[u8]> {
+        self.bytes
+            .get(index)
+            .map(|b| b.as_bytes())
+            .ok_or_else(|| Error::validation("value", "bytes changed during conversion"))
+    }
+
+    fn build(&self, pos: &mut usize) -> Result<Value<'_>> {
+        let op = *self.ops.get(*pos).ok_or_else(|| Error::validation("value", "conversion ended early"))?;
+        *pos += 1;
+        Ok(match op {
+            Op::Null => Value::Null,
+            Op::Bool(b) => Value::Bool(b),
+            Op::Int(i) => Value::Int(i),
+            Op::UInt(u) => Value::UInt(u),
+            Op::Float(f) => Value::Float(f),
+            Op::Str(index) => Value::Str(Cow::Borrowed(self.text(index)?)),
+            Op::Bytes(index) => Value::Bytes(Cow::Borrowed(self.binary(index)?)),
+            Op::Array(count) => {
+                let mut items = Vec::with_capacity(count);
+                for _ in 0..count {
+                    items.push(self.build(pos)?);
+                }
+                Value::Array(items)
+            }
+            Op::Object(count) => Value::Object(self.build_members(pos, count)?),
+        })
+    }
+
+    fn build_members(&self, pos: &mut usize, count: usize) -> Result<Members<'_>> {
+        let mut members = Vec::with_capacity(count);
+        for _ in 0..count {
+            let key = match self.build(pos)? {
+                Value::Str(key) => key,
+                _ => return Err(Error::validation("value", "object key changed during conversion")),
+            };
+            members.push((key, self.build(pos)?));
+        }
+        Ok(members)
+    }
+
+    /// The members of the top-level dict recorded at `start`.
+    fn members(&self, start: usize) -> Result<Members<'_>> {
+        let mut pos = start;
+        match self.build(&mut pos)? {
+            Value::Object(members) => Ok(members),
+            _ => Err(Error::validation("value", "expected a dict")),
+        }
+    }
+}
+
+/// Records every dict of an iterable; validation errors name the item.
+fn record_all<'py>(py: Python<'py>, objs: &Bound<'py, PyAny>, root: &str) -> PyResult<(Tape<'py>, Vec<usize>)> {
+    let count = objs.len().unwrap_or(0);
+    let mut tape = Tape::with_capacity(count);
+    let mut starts = Vec::with_capacity(count);
+    for (i, obj) in objs.try_iter()?.enumerate() {
+        starts.push(tape.record_top(&obj?, root).map_err(|e| at_item(i, e)).into_py_result(py)?);
+    }
+    Ok((tape, starts))
+}
+
+fn members_all<'a>(tape: &'a Tape<'_>, starts: &[usize]) -> Result<Vec<Members<'a>>> {
+    starts.iter().enumerate().map(|(i, &start)| tape.members(start).map_err(|e| at_item(i, e))).collect()
+}
+
+/// Runs `work` on the event given as a Python dict.
+fn with_event<T>(
+    py: Python<'_>,
+    obj: &Bound<'_, PyAny>,
+    work: impl FnOnce(CloudEvent<'_>) -> Result<T>,
+) -> PyResult<T> {
+    let mut tape = Tape::with_capacity(1);
+    let start = tape.record_top(obj, "event").into_py_result(py)?;
+    tape.members(start).and_then(CloudEvent::from_attributes).and_then(work).into_py_result(py)
+}
+
+/// Runs `work` on the A2A message given as a Python dict.
+fn with_message<T>(py: Python<'_>, obj: &Bound<'_, PyAny>, work: impl FnOnce(Value<'_>) -> Result<T>) -> PyResult<T> {
+    let mut tape = Tape::with_capacity(1);
+    let start = tape.record_top(obj, "message").into_py_result(py)?;
+    tape.members(start).map(Value::Object).and_then(work).into_py_result(py)
+}
+
+/// One Python `bytes` per item of a shared buffer; `ends` are where items end.
+fn split_bytes<'py>(py: Python<'py>, buf: &[u8], ends: &[usize]) -> PyResult<Bound<'py, PyList>> {
+    let mut start = 0;
+    PyList::new(
+        py,
+        ends.iter().map(|&end| {
+            let item = PyBytes::new(py, buf.get(start..end).unwrap_or_default());
+            start = end;
+            item
+        }),
+    )
+}
+fn value_to_py<'py>(py: Python<'py>, value: Value<'_>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
+        Value::Int(i) => i.into_pyobject(py)?.into_any(),
+        Value::UInt(u) => u.into_pyobject(py)?.into_any(),
+        Value::Float(f) => PyFloat::new(py, f).into_any(),
+        Value::Str(s) => PyString::new(py, &s).into_any(),
+        Value::Bytes(b) => PyBytes::new(py, &b).into_any(),
+        Value::Array(items) => {
+            let items = items.into_iter().map(|item| value_to_py(py, item)).collect::<PyResult<Vec<_>>>()?;
+            PyList::new(py, items)?.into_any()
+        }
+        Value::Object(members) => {
+            let dict = PyDict::new(py);
+            for (key, item) in members {
+                dict.set_item(PyString::new(py, &key), value_to_py(py, item)?)?;
+            }
+            dict.into_any()
+        }
+    })
+}
+
+fn extension_to_py<'py>(py: Python<'py>, ext: Extension<'_>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match ext {
+        Extension::Str(s) => PyString::new(py, &s).into_any(),
+        Extension::Int(i) => i.into_pyobject(py)?.into_any(),
+        Extension::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
+        Extension::Binary(b) => PyBytes::new(py, &b).into_any(),
+    })
+}
+
+fn event_to_py<'py>(py: Python<'py>, event: CloudEvent<'_>) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    dict.set_item(intern!(py, "specversion"), intern!(py, "1.0"))?;
+    dict.set_item(intern!(py, "id"), event.id)?;
+    dict.set_item(intern!(py, "source"), event.source)?;
+    dict.set_item(intern!(py, "type"), event.ty)?;
+    for (key, value) in [
+        (intern!(py, "time"), event.time),
+        (intern!(py, "datacontenttype"), event.datacontenttype),
+        (intern!(py, "dataschema"), event.dataschema),
+        (intern!(py, "subject"), event.subject),
+    ] {
+        if let Some(value) = value {
+            dict.set_item(key, value)?;
+        }
+    }
+    for (name, ext) in event.extensions {
+        dict.set_item(name, extension_to_py(py, ext)?)?;
+    }
+    match event.data {
+        None => {}
+        Some(Data::Binary(bytes)) => dict.set_item(intern!(py, "data"), PyBytes::new(py, &bytes))?,
+        Some(Data::Json(value)) => dict.set_item(intern!(py, "data"), value_to_py(py, value)?)?,
+    }
+    Ok(dict)
+}
+
+fn agent_to_py<'py>(py: Python<'py>, agent: Agent<'_>) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    dict.set_item(intern!(py, "agentId"), agent.agent_id)?;
+    dict.set_item(intern!(py, "agentType"), agent.agent_type)?;
+    dict.set_item(intern!(py, "capabilities"), PyList::new(py, agent.capabilities)?)?;
+    Ok(dict)
+}
+
+fn optional_text_to_py<'py>(
+    py: Python<'py>,
+    dict: &Bound<'py, PyDict>,
+    key: &Bound<'py, PyString>,
+    value: Optional<Cow<'_, str>>,
+) -> PyResult<()> {
+    match value {
+        Optional::Absent => Ok(()),
+        Optional::Null => dict.set_item(key, py.None()),
+        Optional::Present(text) => dict.set_item(key, text),
+    }
+}
+
+fn a2a_to_py<'py>(py: Python<'py>, m: A2aMessage<'_>) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    dict.set_item(intern!(py, "protocol"), intern!(py, "A2A"))?;
+    dict.set_item(intern!(py, "version"), m.version)?;
+    dict.set_item(intern!(py, "messageId"), m.message_id)?;
+    dict.set_item(intern!(py, "timestamp"), m.timestamp)?;
+    dict.set_item(intern!(py, "sourceAgent"), agent_to_py(py, m.source_agent)?)?;
+    match m.target_agent {
+        Optional::Absent => {}
+        Optional::Null => dict.set_item(intern!(py, "targetAgent"), py.None())?,
+        Optional::Present(agent) => dict.set_item(intern!(py, "targetAgent"), agent_to_py(py, agent)?)?,
+    }
+    dict.set_item(intern!(py, "messageType"), m.message_type)?;
+    dict.set_item(intern!(py, "payload"), value_to_py(py, m.payload)?)?;
+    let meta = PyDict::new(py);
+    let priority = match m.priority {
+        "HIGH" => intern!(py, "HIGH"),
+        "LOW" => intern!(py, "LOW"),
+        _ => intern!(py, "NORMAL"),
+    };
+    meta.set_item(intern!(py, "priority"), priority)?;
+    meta.set_item(intern!(py, "ttl"), m.ttl)?;
+    meta.set_item(intern!(py, "correlationId"), m.correlation_id)?;
+    optional_text_to_py(py, &meta, intern!(py, "collaborationId"), m.collaboration_id)?;
+    optional_text_to_py(py, &meta, intern!(py, "traceparent"), m.traceparent)?;
+    dict.set_item(intern!(py, "metadata"), meta)?;
+    Ok(dict)
+}
+
+/// Builds one dict per item. The dicts are acyclic, so the cyclic garbage collector is paused
+/// while they are made: otherwise its passes over the growing result dominate large batches.
+fn dicts<'py, T>(
+    py: Python<'py>,
+    items: Vec<T>,
+    convert: impl Fn(Python<'py>, T) -> PyResult<Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyList>> {
+    let gc = py.import(intern!(py, "gc"))?;
+    let was_enabled = items.len() > 1 && gc.call_method0(intern!(py, "isenabled"))?.is_truthy()?;
+    if was_enabled {
+        gc.call_method0(intern!(py, "disable"))?;
+    }
+    let built = items.into_iter().map(|item| convert(py, item)).collect::<PyResult<Vec<_>>>();
+    if was_enabled {
+        gc.call_method0(intern!(py, "enable"))?;
+    }
+    PyList::new(py, built?)
+}
+
+fn record_to_py(py: Python<'_>, record: KafkaRecord) -> PyResult<Bound<'_, PyTuple>> {
+    let key = record.key.map(|k| PyBytes::new(py, &k));
+    let headers = record
+        .headers
+        .iter()
+        .map(|(name, value)| PyTuple::new(py, [PyString::new(py, name).into_any(), PyBytes::new(py, value).into_any()]))
+        .collect::<PyResult<Vec<_>>>()?;
+    let value = record.value.map(|v| PyBytes::new(py, &v));
+    PyTuple::new(
+        py,
+        [key.into_pyobject(py)?.into_any(), PyList::new(py, headers)?.into_any(), value.into_pyobject(py)?.into_any()],
+    )
+}
+
+fn header_bytes(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Option<Vec<u8>>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    if let Ok(b) = value.cast::<PyBytes>() {
+        return Ok(Some(b.as_bytes().to_vec()));
+    }
+    if let Ok(s) = value.cast::<PyString>() {
+        return Ok(Some(s.to_str()?.as_bytes().to_vec()));
+    }
+    Err(PyTypeError::new_err(format!("header {name:?}: value must be bytes, str or None")))
+}
+
+type Headers = Vec<(String, Option<Vec<u8>>)>;
+
+fn headers_from_py(headers: &Bound<'_, PyAny>) -> PyResult<Headers> {
+    if headers.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    if let Ok(dict) = headers.cast::<PyDict>() {
+        for (name, value) in dict.iter() {
+            let name: String = name.extract()?;
+            let value = header_bytes(&value, &name)?;
+            out.push((name, value));
+        }
+        return Ok(out);
+    }
+    for pair in headers.try_iter()? {
+        let (name, value): (String, Bound<'_, PyAny>) = pair?.extract()?;
+        let value = header_bytes(&value, &name)?;
+        out.push((name, value));
+    }
+    Ok(out)
+}
+
+fn optional_bytes(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<Vec<u8>>> {
+    match obj {
+        None => Ok(None),
+        Some(obj) => header_bytes(obj, what),
+    }
+}
+
+/// to_json(event: dict) -> bytes
+#[pyfunction]
+fn ce_to_json<'py>(py: Python<'py>, event: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let json = with_event(py, event, |e| e.to_json())?;
+    Ok(PyBytes::new(py, &json))
+}
+
+/// from_json(data: bytes) -> dict
+#[pyfunction]
+fn ce_from_json<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict>> {
+    event_to_py(py, CloudEvent::from_json(data).into_py_result(py)?)
+}
+
+/// to_json_many(events: Iterable[dict]) -> list[bytes]
+#[pyfunction]
+fn ce_to_json_many<'py>(py: Python<'py>, events: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    let (tape, starts) = record_all(py, events, "event")?;
+    let members = members_all(&tape, &starts).into_py_result(py)?;
+    let (buf, ends) = detached(py, || {
+        let mut buf = Vec::with_capacity(members.len() * 512);
+        let mut ends = Vec::with_capacity(members.len());
+        for (i, m) in members.into_iter().enumerate() {
+            CloudEvent::from_attributes(m).and_then(|e| e.write_json(&mut buf)).map_err(|e| at_item(i, e))?;
+            ends.push(buf.len());
+        }
+        Ok((buf, ends))
+    })?;
+    split_bytes(py, &buf, &ends)
+}
+
+/// from_json_many(items: Sequence[bytes]) -> list[dict]
+#[pyfunction]
+fn ce_from_json_many<'py>(py: Python<'py>, items: Vec<PyBackedBytes>) -> PyResult<Bound<'py, PyList>> {
+    let events = detached(py, || {
+        items.iter().enumerate().map(|(i, b)| CloudEvent::from_json(b).map_err(|e| at_item(i, e))).collect()
+    })?;
+    dicts(py, events, event_to_py)
+}
+
+/// to_json_batch(events: Iterable[dict]) -> bytes
+#[pyfunction]
+fn ce_to_json_batch<'py>(py: Python<'py>, events: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let (tape, starts) = record_all(py, events, "event")?;
+    let members = members_all(&tape, &starts).into_py_result(py)?;
+    let out = detached(py, || {
+        let events = members
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| CloudEvent::from_attributes(m).map_err(|e| at_item(i, e)))
+            .collect::<Result<Vec<_>>>()?;
+        write_batch(&events)
+    })?;
+    Ok(PyBytes::new(py, &out))
+}
+
+/// from_json_batch(data: bytes) -> list[dict]
+#[pyfunction]
+fn ce_from_json_batch<'py>(py: Python<'py>, data: PyBackedBytes) -> PyResult<Bound<'py, PyList>> {
+    let events = detached(py, || read_batch(&data))?;
+    dicts(py, events, event_to_py)
+}
+
+/// to_kafka(event: dict) -> tuple[bytes | None, list[tuple[str, bytes]], bytes | None]
+#[pyfunction]
+fn ce_to_kafka<'py>(py: Python<'py>, event: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
+    let record = with_event(py, event, |e| to_kafka(&e))?;
+    record_to_py(py, record)
+}
+
+/// from_kafka(headers, value, key=None) -> dict
+#[pyfunction]
+#[pyo3(signature = (headers, value, key=None))]
+fn ce_from_kafka<'py>(
+    py: Python<'py>,
+    headers: &Bound<'py, PyAny>,
+    value: Option<&[u8]>,
+    key: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let headers = headers_from_py(headers)?;
+    let key = optional_bytes(key, "key")?;
+    event_to_py(py, from_kafka(headers, value, key).into_py_result(py)?)
+}
+
+/// to_kafka_many(events: Iterable[dict]) -> list[tuple[bytes | None, list[tuple[str, bytes]], bytes | None]]
+#[pyfunction]
+fn ce_to_kafka_many<'py>(py: Python<'py>, events: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    let (tape, starts) = record_all(py, events, "event")?;
+    let members = members_all(&tape, &starts).into_py_result(py)?;
+    let records = detached(py, || {
+        members
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| CloudEvent::from_attributes(m).and_then(|e| to_kafka(&e)).map_err(|e| at_item(i, e)))
+            .collect::<Result<Vec<_>>>()
+    })?;
+    let records = records.into_iter().map(|r| record_to_py(py, r)).collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, records)
+}
+
+/// from_kafka_many(records: Iterable[tuple[headers, value] | tuple[headers, value, key]]) -> list[dict]
+#[pyfunction]
+fn ce_from_kafka_many<'py>(py: Python<'py>, records: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    let mut headers = Vec::new();
+    let mut values: Vec<Option<PyBackedBytes>> = Vec::new();
+    let mut keys = Vec::new();
+    for record in records.try_iter()? {
+        let record = record?;
+        let tuple = record.cast::<PyTuple>().map_err(|_| PyTypeError::new_err("records must be tuples"))?;
+        if !matches!(tuple.len(), 2 | 3) {
+            return Err(PyTypeError::new_err("records must be (headers, value) or (headers, value, key)"));
+        }
+        headers.push(headers_from_py(&tuple.get_item(0)?)?);
+        values.push(tuple.get_item(1)?.extract()?);
+        keys.push(if tuple.len() == 3 { optional_bytes(Some(&tuple.get_item(2)?), "key")? } else { None });
+    }
+    let events = detached(py, || {
+        headers
+            .into_iter()
+            .zip(keys)
+            .zip(&values)
+            .enumerate()
+            .map(|(i, ((h, k), v))| from_kafka(h, v.as_deref(), k).map_err(|e| at_item(i, e)))
+            .collect::<Result<Vec<_>>>()
+    })?;
+    dicts(py, events, event_to_py)
+}
+
+/// from_a2a(message: dict) -> dict
+#[pyfunction]
+fn ce_from_a2a<'py>(py: Python<'py>, message: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    let mut tape = Tape::with_capacity(1);
+    let start = tape.record_top(message, "message").into_py_result(py)?;
+    let event = tape
+        .members(start)
+        .and_then(|m| A2aMessage::from_value(Value::Object(m)))
+        .map(A2aMessage::into_event)
+        .into_py_result(py)?;
+    event_to_py(py, event)
+}
+
+/// to_a2a(event: dict) -> dict
+#[pyfunction]
+fn ce_to_a2a<'py>(py: Python<'py>, event: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    let mut tape = Tape::with_capacity(1);
+    let start = tape.record_top(event, "event").into_py_result(py)?;
+    let message = tape
+        .members(start)
+        .and_then(CloudEvent::from_attributes)
+        .and_then(A2aMessage::from_event)
+        .into_py_result(py)?;
+    a2a_to_py(py, message)
+}
+
+/// from_a2a_many(messages: Iterable[dict]) -> list[dict]
+#[pyfunction]
+fn ce_from_a2a_many<'py>(py: Python<'py>, messages: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    let (tape, starts) = record_all(py, messages, "message")?;
+    let members = members_all(&tape, &starts).into_py_result(py)?;
+    let events = detached(py, || {
+        members
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| {
+                A2aMessage::from_value(Value::Object(m)).map(A2aMessage::into_event).map_err(|e| at_item(i, e))
+            })
+            .collect::<Result<Vec<_>>>()
+    })?;
+    dicts(py, events, event_to_py)
+}
+
+/// to_a2a_many(events: Iterable[dict]) -> list[dict]
+#[pyfunction]
+fn ce_to_a2a_many<'py>(py: Python<'py>, events: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    let (tape, starts) = record_all(py, events, "event")?;
+    let members = members_all(&tape, &starts).into_py_result(py)?;
+    let messages = detached(py, || {
+        members
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| CloudEvent::from_attributes(m).and_then(A2aMessage::from_event).map_err(|e| at_item(i, e)))
+            .collect::<Result<Vec<_>>>()
+    })?;
+    dicts(py, messages, a2a_to_py)
+}
+
+/// a2a_to_json(message: dict) -> bytes
+#[pyfunction]
+fn ce_a2a_to_json<'py>(py: Python<'py>, message: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let json = with_message(py, message, |m| {
+        let mut out = Vec::with_capacity(640);
+        write_a2a_json(m, &mut out).map(|()| out)
+    })?;
+    Ok(PyBytes::new(py, &json))
+}
+
+/// a2a_to_json_many(messages: Iterable[dict]) -> list[bytes]
+#[pyfunction]
+fn ce_a2a_to_json_many<'py>(py: Python<'py>, messages: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    let (tape, starts) = record_all(py, messages, "message")?;
+    let members = members_all(&tape, &starts).into_py_result(py)?;
+    let (buf, ends) = detached(py, || {
+        let mut buf = Vec::with_capacity(members.len() * 640);
+        let mut ends = Vec::with_capacity(members.len());
+        for (i, m) in members.into_iter().enumerate() {
+            write_a2a_json(Value::Object(m), &mut buf).map_err(|e| at_item(i, e))?;
+            ends.push(buf.len());
+        }
+        Ok((buf, ends))
+    })?;
+    split_bytes(py, &buf, &ends)
+}
+
+/// json_to_a2a(data: bytes) -> dict
+#[pyfunction]
+fn ce_json_to_a2a<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict>> {
+    a2a_to_py(py, json_to_a2a(data).into_py_result(py)?)
+}
+
+/// json_to_a2a_many(items: Sequence[bytes]) -> list[dict]
+#[pyfunction]
+fn ce_json_to_a2a_many<'py>(py: Python<'py>, items: Vec<PyBackedBytes>) -> PyResult<Bound<'py, PyList>> {
+    let messages = detached(py, || {
+        items.iter().enumerate().map(|(i, b)| json_to_a2a(b).map_err(|e| at_item(i, e))).collect::<Result<Vec<_>>>()
+    })?;
+    dicts(py, messages, a2a_to_py)
+}
+
+/// validate_a2a(message: dict) -> None
+#[pyfunction]
+fn ce_validate_a2a(py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<()> {
+    with_message(py, message, |m| A2aMessage::from_value(m).map(|_| ()))
+}
+
+/// is_valid_a2a(message: object) -> bool
+#[pyfunction]
+fn ce_is_valid_a2a(message: &Bound<'_, PyAny>) -> bool {
+    let mut tape = Tape::with_capacity(1);
+    tape.record_top(message, "message")
+        .and_then(|start| tape.members(start))
+        .and_then(|m| A2aMessage::from_value(Value::Object(m)))
+        .is_ok()
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(ce_to_json, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_from_json, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_to_json_many, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_from_json_many, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_to_json_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_from_json_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_to_kafka, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_from_kafka, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_to_kafka_many, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_from_kafka_many, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_from_a2a, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_to_a2a, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_from_a2a_many, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_to_a2a_many, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_a2a_to_json, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_a2a_to_json_many, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_json_to_a2a, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_json_to_a2a_many, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_validate_a2a, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_is_valid_a2a, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,140 @@
+"""Metrics through the binding: statistics, errors, export, threads and percentile accuracy."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from a2a_fast import metrics
+from a2a_fast.errors import ValidationError
+from a2a_fast.metrics import RELATIVE_ERROR, Metrics
+
+
+def test_statistics_of_known_values() -> None:
+    registry = Metrics()
+    for ms in range(1, 101):
+        registry.record("kafka", "produce", ms / 1000, ok=ms % 10 != 0)
+    stats = registry.snapshot()["kafka"]["produce"]
+    assert (stats["count"], stats["errors"]) == (100, 10)
+    assert stats["min"] == pytest.approx(0.001) and stats["max"] == pytest.approx(0.1)
+    assert stats["mean"] == pytest.approx(0.0505)
+    assert stats["sum"] == pytest.approx(5.05)
+    assert stats["p50"] == pytest.approx(0.05, rel=RELATIVE_ERROR)
+    assert stats["p99"] == pytest.approx(0.099, rel=RELATIVE_ERROR)
+    assert registry.percentile("kafka", "produce", 1.0) == pytest.approx(0.1, rel=RELATIVE_ERROR)
+    assert registry.percentile("kafka", "nothing", 0.5) is None
+    assert registry.stats("kafka", "produce") == stats
+    assert sum(count for _, _, count in registry.buckets("kafka", "produce")) == 100
+    assert all(low <= high for low, high, _ in registry.buckets("kafka", "produce"))
+
+
+def test_series_handle_and_reset() -> None:
+    registry = Metrics()
+    series = registry.series("http", "get")
+    assert (series.protocol, series.operation) == ("http", "get")
+    series.record(0.5, ok=False)
+    assert registry.snapshot()["http"]["get"]["errors"] == 1
+    registry.reset()
+    assert series.stats()["count"] == 0
+    series.record(0.25)
+    assert registry.snapshot()["http"]["get"]["count"] == 1
+
+
+def test_timer_records_success_and_failure() -> None:
+    registry = Metrics()
+    with metrics.timer("a2a", "send", registry):
+        pass
+    with pytest.raises(KeyError), metrics.timer("a2a", "send", registry):
+        raise KeyError("boom")
+    stats = registry.snapshot()["a2a"]["send"]
+    assert (stats["count"], stats["errors"]) == (2, 1)
+    assert stats["min"] >= 0
+
+
+@pytest.mark.parametrize(
+    ("args", "argument"),
+    [
+        (("", "op", 1.0), "protocol"),
+        (("p", "", 1.0), "operation"),
+        (("p", "op", -0.5), "seconds"),
+        (("p", "op", math.nan), "seconds"),
+        (("p", "op", math.inf), "seconds"),
+    ],
+)
+def test_bad_input_names_the_argument(args: tuple[str, str, float], argument: str) -> None:
+    registry = Metrics()
+    with pytest.raises(ValidationError, match=f"^{argument}: "):
+        registry.record(*args)
+    registry.record("p", "op", 1.0)
+    with pytest.raises(ValidationError, match=r"^q: "):
+        registry.percentile("p", "op", 1.5)
+
+
+def test_prometheus_text() -> None:
+    registry = Metrics()
+    registry.record("kafka", "produce", 0.002)
+    registry.record("kafka", "produce", 0.004, ok=False)
+    registry.record('we"ird', "op", 1.0)
+    text = metrics.prometheus_text(registry, namespace="svc")
+    lines = text.splitlines()
+    assert "# TYPE svc_latency_seconds summary" in lines
+    assert 'svc_latency_seconds_count{protocol="kafka",operation="produce"} 2' in lines
+    assert 'svc_errors_total{protocol="kafka",operation="produce"} 1' in lines
+    assert 'svc_latency_seconds_sum{protocol="kafka",operation="produce"} 0.006' in lines
+    assert any(
+        line.startswith('svc_latency_seconds{protocol="we\\"ird",operation="op",quantile="0.99"}') for line in lines
+    )
+
+
+def test_default_registry_is_shared() -> None:
+    metrics.default.record("test-default", "op", 0.001)
+    assert metrics.default.snapshot()["test-default"]["op"]["count"] >= 1
+
+
+def test_threads_lose_no_record() -> None:
+    registry = Metrics()
+    threads, records = 4, 5_000
+    start = threading.Barrier(threads)
+
+    def work(index: int) -> None:
+        start.wait()
+        series = registry.series("kafka", "consume")
+        for i in range(records):
+            registry.record("kafka", f"op{index % 2}", 1e-6 * (i % 100), ok=i % 5 != 0)
+            series.record(1e-3)
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    snapshot = registry.snapshot()["kafka"]
+    for op in ("op0", "op1"):
+        assert snapshot[op]["count"] == 2 * records
+        assert snapshot[op]["errors"] == 2 * records // 5
+    assert snapshot["consume"]["count"] == threads * records
+
+
+def exact_percentile(values: list[int], q: float) -> int:
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q * len(ordered)))
+    return ordered[rank - 1]
+
+
+@given(
+    st.lists(st.integers(1, 10**12), min_size=1, max_size=300),
+    st.sampled_from([0.0, 0.01, 0.25, 0.5, 0.9, 0.99, 0.999, 1.0]),
+)
+def test_percentiles_are_within_the_stated_relative_error(nanos: list[int], q: float) -> None:
+    registry = Metrics()
+    for value in nanos:
+        registry.record("p", "op", value / 1e9)
+    exact = exact_percentile(nanos, q)
+    got = registry.percentile("p", "op", q)
+    assert got is not None
+    # Nanosecond resolution: below 128 ns the error is at most 1 ns (float seconds carry rounding).
+    assert abs(got * 1e9 - exact) <= max(exact * RELATIVE_ERROR, 1.0) + exact * 1e-9

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from a2a_fast import tracing
+from a2a_fast.errors import ValidationError
+from a2a_fast.tracing import child_traceparent, new_traceparent, parse_traceparent, span
+
+
+def test_a_new_trace_parses_back() -> None:
+    context = parse_traceparent(new_traceparent())
+    assert len(context.trace_id) == 32 and len(context.span_id) == 16 and context.sampled
+
+
+def test_a_child_keeps_the_trace_and_gets_a_new_span() -> None:
+    parent = parse_traceparent(new_traceparent(sampled=False))
+    child = parse_traceparent(child_traceparent(parent.header()))
+    assert child.trace_id == parent.trace_id
+    assert child.span_id != parent.span_id
+    assert child.sampled is False
+
+
+def test_a_missing_or_broken_parent_starts_a_new_trace() -> None:
+    assert parse_traceparent(child_traceparent(None))
+    assert parse_traceparent(child_traceparent("garbage"))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "00-abc-def-01",
+        "ff-" + "a" * 32 + "-" + "b" * 16 + "-01",
+        "00-" + "0" * 32 + "-" + "b" * 16 + "-01",
+        "00-" + "a" * 32 + "-" + "0" * 16 + "-01",
+        "00-" + "A" * 32 + "-" + "b" * 16 + "-01",
+    ],
+)
+def test_invalid_traceparents_are_named(bad: str) -> None:
+    with pytest.raises(ValidationError, match="traceparent"):
+        parse_traceparent(bad)
+
+
+def test_without_a_configured_provider_ids_still_propagate(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tracing, "_otel_tracer", lambda: None)
+    parent = new_traceparent()
+    with span("hop", parent) as child:
+        assert parse_traceparent(child).trace_id == parse_traceparent(parent).trace_id
+
+
+@pytest.fixture
+def exporter(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(tracing, "_otel_tracer", lambda: provider.get_tracer("a2a_fast"))
+    yield exporter
+    provider.shutdown()
+
+
+def test_spans_are_exported_as_one_trace_across_hops(exporter: InMemorySpanExporter) -> None:
+    root = new_traceparent()
+    with span("requester.request", root, {"task.id": "t1"}) as first, span("provider.negotiate", first) as second:
+        pass
+    with span("executor.run", second):
+        pass
+
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert set(spans) == {"requester.request", "provider.negotiate", "executor.run"}
+    trace_ids = {format(s.context.trace_id, "032x") for s in spans.values()}
+    assert trace_ids == {parse_traceparent(root).trace_id}
+    assert spans["executor.run"].parent is not None
+    assert spans["executor.run"].parent.span_id == spans["provider.negotiate"].context.span_id
+    assert spans["requester.request"].attributes == {"task.id": "t1"}
+
+
+def test_the_default_api_provider_is_not_used() -> None:
+    # No test sets a global provider, so the API's proxy is in place: it would record nothing.
+    assert type(trace.get_tracer_provider()).__name__ == "ProxyTracerProvider"
+    assert tracing._otel_tracer() is None
