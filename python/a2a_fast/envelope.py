@@ -23,17 +23,17 @@ names are the seam to the native core.
 from __future__ import annotations
 
 import datetime as dt
-import io
-import json
 import struct
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, Protocol
 
-import fastavro
-
-from a2a_fast.errors import DecodeError, SchemaError, ValidationError
+from a2a_fast.avro import Codec
+from a2a_fast.avro import schema_id_of as read_schema_id
+from a2a_fast.cloudevents import from_kafka, to_kafka
+from a2a_fast.errors import SchemaError, ValidationError
+from a2a_fast.routing import RoutingTable
 from a2a_fast.topics import DEAD_LETTER, NEGOTIATIONS, TASK_REQUESTS, TASK_RESPONSES
 
 __all__ = [
@@ -59,10 +59,10 @@ KIND_NEGOTIATION: Final = "a2a.negotiation"
 PROTOCOL: Final = "A2A"
 PROTOCOL_VERSION: Final = "0.3"
 CONTENT_TYPE: Final = "application/avro"
-_WIRE_HEADER = struct.Struct(">bI")
 
 Headers = list[tuple[str, bytes]]
 InHeaders = Iterable[tuple[str, Any]]
+_WIRE_HEADER = struct.Struct(">bI")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,179 +113,31 @@ class TopicNames:
         return (self.requests, self.responses, self.negotiations, self.dlq)
 
 
-# --- CloudEvents Kafka binding -------------------------------------------------------------------------
-
-
-def to_kafka(event: Mapping[str, Any]) -> tuple[bytes | None, Headers, bytes]:
-    """A CloudEvent dict as a Kafka record in binary mode: ``(key, headers, value)``.
-
-    ``data`` (bytes) becomes the value, ``datacontenttype`` the ``content-type`` header, the
-    ``partitionkey`` extension the key, and every other attribute a ``ce_<name>`` header.
-    """
-    headers: Headers = []
-    key: bytes | None = None
-    data = b""
-    for name, value in event.items():
-        if value is None:
-            continue
-        if name == "data":
-            data = bytes(value)
-        elif name == "partitionkey":
-            key = str(value).encode()
-        elif name == "datacontenttype":
-            headers.append(("content-type", str(value).encode()))
-        else:
-            headers.append(("ce_" + name, str(value).encode()))
-    return key, headers, data
-
-
-def from_kafka(
-    headers: Iterable[tuple[str, bytes | None]] | None, value: bytes | None, key: bytes | None = None
-) -> dict[str, Any]:
-    """The CloudEvent carried by a binary-mode Kafka record; the inverse of :func:`to_kafka`.
-
-    Raises :class:`DecodeError` when a header is not UTF-8 and :class:`ValidationError` when a required
-    attribute (``id``, ``source``, ``type``, ``specversion``) is missing.
-    """
-    event: dict[str, Any] = {}
-    for name, raw in headers or ():
-        lowered = name.lower()
-        if lowered == "content-type":
-            attribute = "datacontenttype"
-        elif lowered.startswith("ce_"):
-            attribute = lowered[3:]
-        else:
-            continue
-        try:
-            event[attribute] = (raw or b"").decode()
-        except UnicodeDecodeError as error:
-            raise DecodeError(f"header {name!r} is not UTF-8 at byte {error.start}") from error
-    for required in ("specversion", "id", "source", "type"):
-        if not event.get(required):
-            raise ValidationError(f"CloudEvent attribute {required!r} is missing (header ce_{required})")
-    if event["specversion"] != "1.0":
-        raise ValidationError(f"CloudEvent specversion {event['specversion']!r} is not 1.0")
-    if key is not None:
-        try:
-            event["partitionkey"] = key.decode()
-        except UnicodeDecodeError as error:
-            raise DecodeError(f"record key is not UTF-8 at byte {error.start}") from error
-    event["data"] = value or b""
-    return event
-
-
-# --- Avro -------------------------------------------------------------------------------------------
-
-
-def read_schema_id(data: bytes) -> int:
-    """The schema id of a value in Confluent wire format; :class:`DecodeError` when it is not one."""
-    if len(data) < _WIRE_HEADER.size:
-        raise DecodeError(f"value of {len(data)} bytes is too short for the Confluent wire format (5-byte header)")
-    magic, schema_id = _WIRE_HEADER.unpack_from(data)
-    if magic != 0:
-        raise DecodeError(f"magic byte at offset 0 is {magic}, expected 0 (Confluent wire format)")
-    return int(schema_id)
-
-
-def _millis(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return int(value.timestamp() * 1000)
-    return value
-
-
-class Codec:
-    """Encodes and decodes one Avro record schema; built once, used for every message.
-
-    With ``schema_id`` the encoded bytes are in Confluent wire format and :meth:`decode` expects the
-    5-byte header; without it they are the bare Avro body. ``timestamp-millis`` fields are plain ints.
-    """
-
-    def __init__(self, schema: str | Mapping[str, Any], schema_id: int | None = None) -> None:
-        try:
-            raw = json.loads(schema) if isinstance(schema, str) else dict(schema)
-            self._schema = cast(dict[str, Any], fastavro.parse_schema(raw))
-        except (ValueError, TypeError, KeyError, fastavro.schema.SchemaParseException) as error:
-            raise SchemaError(f"cannot parse Avro schema: {error}") from error
-        self.schema_id = schema_id
-        self._header = _WIRE_HEADER.pack(0, schema_id) if schema_id is not None else b""
-        self._readers: dict[str, Any] = {}
-        self._timestamps = [
-            field["name"]
-            for field in self._schema.get("fields", [])
-            if isinstance(field["type"], dict) and field["type"].get("logicalType") == "timestamp-millis"
-        ]
-
-    def encode(self, record: Mapping[str, Any]) -> bytes:
-        buffer = io.BytesIO()
-        buffer.write(self._header)
-        try:
-            fastavro.schemaless_writer(buffer, self._schema, record)
-        except (ValueError, TypeError, KeyError, AttributeError) as error:
-            raise ValidationError(f"record does not match schema {self._schema.get('name')}: {error}") from error
-        return buffer.getvalue()
-
-    def encode_many(self, records: Iterable[Mapping[str, Any]]) -> list[bytes]:
-        return [self.encode(record) for record in records]
-
-    def decode(self, data: bytes, writer_schema: str | Mapping[str, Any] | None = None) -> dict[str, Any]:
-        body = memoryview(data)[len(self._header) :] if self.schema_id is not None else memoryview(data)
-        writer = self._schema if writer_schema is None else self._writer(writer_schema)
-        try:
-            record = fastavro.schemaless_reader(io.BytesIO(body), writer, self._schema)
-        except fastavro.read.SchemaResolutionError as error:
-            raise SchemaError(f"writer schema cannot be resolved to {self._schema.get('name')}: {error}") from error
-        except (EOFError, ValueError, TypeError, IndexError, KeyError, UnicodeDecodeError) as error:
-            raise DecodeError(f"invalid Avro body for {self._schema.get('name')}: {error!r}") from error
-        if not isinstance(record, dict):
-            raise DecodeError(f"Avro body decoded to {type(record).__name__}, expected a record")
-        for name in self._timestamps:
-            record[name] = _millis(record.get(name))
-        return record
-
-    def decode_many(
-        self, values: Iterable[bytes], writer_schema: str | Mapping[str, Any] | None = None
-    ) -> list[dict[str, Any]]:
-        return [self.decode(value, writer_schema) for value in values]
-
-    def _writer(self, schema: str | Mapping[str, Any]) -> Any:
-        key = schema if isinstance(schema, str) else json.dumps(schema, sort_keys=True)
-        parsed = self._readers.get(key)
-        if parsed is None:
-            try:
-                parsed = fastavro.parse_schema(json.loads(schema) if isinstance(schema, str) else dict(schema))
-            except (ValueError, TypeError, KeyError, fastavro.schema.SchemaParseException) as error:
-                raise SchemaError(f"cannot parse writer schema: {error}") from error
-            self._readers[key] = parsed
-        return parsed
-
-
-# --- Skill matching ---------------------------------------------------------------------------------
+# --- Skill matching, on the native routing table -------------------------------------------------------------------
 
 
 class SkillTable:
-    """Which agents offer which capability.
+    """Which agents offer which capability, on the native routing table.
 
-    A capability matches a skill name exactly (case-insensitive), never by substring.
+    A capability matches a skill name exactly (case-insensitive), never by substring; several agents
+    with the skill are chosen round robin.
     """
 
     def __init__(self) -> None:
-        self._agents: dict[str, set[str]] = {}
-        self._cursor = 0
+        self._table = RoutingTable()
 
     def add(self, agent_id: str, capabilities: Iterable[str]) -> None:
-        self._agents[agent_id] = {capability.strip().lower() for capability in capabilities}
+        self._table.upsert_agent(agent_id, [capability.strip().lower() for capability in capabilities])
 
     def agents_for(self, capability: str) -> list[str]:
-        wanted = capability.strip().lower()
-        return sorted(agent for agent, skills in self._agents.items() if wanted in skills)
+        return sorted(self._table.agents_for(capability.strip().lower()))
 
     def match(self, capability: str) -> str | None:
         """An agent offering ``capability`` (round robin between several), or None."""
-        agents = self.agents_for(capability)
-        if not agents:
+        wanted = capability.strip().lower()
+        if not wanted:
             return None
-        self._cursor += 1
-        return agents[self._cursor % len(agents)]
+        return self._table.route(wanted)
 
 
 # --- The envelope -----------------------------------------------------------------------------------
@@ -326,10 +178,10 @@ class _Catalog(Protocol):
 
     def reader_codec(self, kind: str) -> Codec: ...
 
-    def subject(self, kind: str) -> str: ...
+    def schema_uri(self, kind: str) -> str: ...
 
-    def cached_schema(self, schema_id: int) -> tuple[str, str] | None:
-        """``(record full name, schema text)`` of a known id, None when it has not been fetched yet."""
+    def cached_schema(self, schema_id: int) -> tuple[str, Codec] | None:
+        """``(record full name, codec of that schema)`` of a known id, None when not fetched yet."""
 
 
 class Envelope:
@@ -363,7 +215,7 @@ class Envelope:
             "type": kind,
             "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "datacontenttype": CONTENT_TYPE,
-            "dataschema": f"{self.catalog.subject(kind)}/ids/{codec.schema_id}",
+            "dataschema": self.catalog.schema_uri(kind),
             "protocol": PROTOCOL,
             "protocolversion": PROTOCOL_VERSION,
             "messagetype": MESSAGE_KINDS[kind].record,
@@ -375,7 +227,7 @@ class Envelope:
             "data": codec.encode(record),
         }
         key, headers, value = to_kafka(event)
-        return KafkaRecord(self.topics.for_kind(kind), key or str(task_id).encode(), headers, value)
+        return KafkaRecord(self.topics.for_kind(kind), _as_bytes(key or task_id), list(headers), value or b"")
 
     def decode(
         self,
@@ -389,7 +241,10 @@ class Envelope:
         """The message in a consumed record. Raises :class:`DecodeError`, :class:`ValidationError` or
         :class:`SchemaError` (all ``ValueError``) naming what is wrong; a writer schema id must already be
         in the catalog's cache (see :meth:`schema_ids`)."""
-        event = from_kafka(headers.items() if isinstance(headers, dict) else headers, value, key)
+        event = from_kafka(list(headers.items() if isinstance(headers, dict) else headers or ()), value, key)
+        for required in ("id", "source", "type"):
+            if not event.get(required):
+                raise ValidationError(f"CloudEvent attribute {required!r} is missing (header ce_{required})")
         kind = event["type"]
         if kind not in MESSAGE_KINDS:
             raise ValidationError(f"ce_type {kind!r} is not an A2A message type")
@@ -400,7 +255,9 @@ class Envelope:
         source_agent = event.get("sourceagent")
         if not source_agent:
             raise ValidationError("CloudEvent attribute 'sourceagent' is missing (header ce_sourceagent)")
-        data: bytes = event["data"]
+        data = event.get("data")
+        if not isinstance(data, bytes):
+            raise ValidationError(f"CloudEvent data is {type(data).__name__}, expected Avro bytes")
         schema_id = read_schema_id(data)
         known = self.catalog.cached_schema(schema_id)
         if known is None:
@@ -437,6 +294,10 @@ class Envelope:
             if value and len(value) >= _WIRE_HEADER.size and value[0] == 0:
                 found.add(_WIRE_HEADER.unpack_from(value)[1])
         return found
+
+
+def _as_bytes(value: str | bytes) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
 
 
 def _validate(kind: str, record: Mapping[str, Any]) -> None:

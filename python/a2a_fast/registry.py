@@ -67,12 +67,17 @@ class SchemaCatalog:
         self.schemas = {**default_schemas(), **(schemas or {})}
         self._client = SchemaRegistryClient({"url": url})
         self._lock = threading.Lock()
-        self._by_id: dict[int, tuple[str, str]] = {}
+        self._by_id: dict[int, tuple[str, Codec]] = {}
         self._writers: dict[str, Codec] = {}
         self._readers: dict[str, Codec] = {}
 
     def subject(self, kind: str) -> str:
         return f"{self.topics.for_kind(kind)}-value"
+
+    def schema_uri(self, kind: str) -> str:
+        """The registry URL of the schema this agent writes ``kind`` with, naming id and subject."""
+        schema_id = self.writer_codec(kind).schema_id
+        return f"{self.url.rstrip('/')}/schemas/ids/{schema_id}?subject={self.subject(kind)}"
 
     def register(self) -> dict[str, int]:
         """Registers every kind's schema under its subject and sets the subject's compatibility level.
@@ -93,9 +98,9 @@ class SchemaCatalog:
                 raise SchemaError(f"registry refused the {kind} schema under {subject!r}: {error}") from error
             ids[kind] = schema_id
             with self._lock:
-                self._by_id[schema_id] = (full_name(text), text)
                 self._writers[kind] = Codec(text, schema_id)
                 self._readers[kind] = Codec(text, schema_id)
+                self._by_id[schema_id] = (full_name(text), Codec(text))
         return ids
 
     def writer_codec(self, kind: str) -> Codec:
@@ -110,7 +115,8 @@ class SchemaCatalog:
         except KeyError:
             raise SchemaError(f"no registered schema for {kind!r}: call register() first") from None
 
-    def cached_schema(self, schema_id: int) -> tuple[str, str] | None:
+    def cached_schema(self, schema_id: int) -> tuple[str, Codec] | None:
+        """The record name and a codec of the writer schema ``schema_id``, once fetched or registered."""
         return self._by_id.get(schema_id)
 
     def fetch(self, schema_ids: Iterable[int]) -> None:
@@ -127,11 +133,11 @@ class SchemaCatalog:
             if text is None:
                 continue
             try:
-                name = full_name(text)
-            except SchemaError:
+                entry = (full_name(text), Codec(text))
+            except (SchemaError, ValueError):
                 continue
             with self._lock:
-                self._by_id[schema_id] = (name, text)
+                self._by_id[schema_id] = entry
 
     def compatibility_of(self, kind: str) -> str:
         level: Any = self._client.get_compatibility(self.subject(kind))

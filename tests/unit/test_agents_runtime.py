@@ -120,13 +120,13 @@ class FakeCatalog:
 
     reader_codec = writer_codec
 
-    def subject(self, kind: str) -> str:
-        return f"{kind}-value"
+    def schema_uri(self, kind: str) -> str:
+        return f"http://registry.test/schemas/ids/{self.ids[kind]}?subject={kind}-value"
 
-    def cached_schema(self, schema_id: int) -> tuple[str, str] | None:
+    def cached_schema(self, schema_id: int) -> tuple[str, Codec] | None:
         for kind, known in self.ids.items():
             if known == schema_id:
-                return full_name(self.schemas[kind]), self.schemas[kind]
+                return full_name(self.schemas[kind]), Codec(self.schemas[kind])
         return None
 
 
@@ -148,7 +148,8 @@ def test_envelope_round_trip_in_binary_content_mode() -> None:
     headers = dict(out.headers)
     assert out.topic == "x.task-requests" and out.key == b"t-1"
     assert headers["ce_id"] == b"e1" and headers["content-type"] == b"application/avro"
-    assert headers["ce_dataschema"] == b"a2a.task.request-value/ids/100" and read_schema_id(out.value) == 100
+    assert headers["ce_dataschema"] == b"http://registry.test/schemas/ids/100?subject=a2a.task.request-value"
+    assert read_schema_id(out.value) == 100
     inbound = envelope.decode(out.key, out.headers, out.value, "x.task-requests", 2, 9)
     assert inbound.record == REQUEST
     assert (inbound.event_id, inbound.source_agent, inbound.target_agent) == ("e1", "requester-1", "p")
@@ -160,11 +161,11 @@ def test_envelope_round_trip_in_binary_content_mode() -> None:
     [
         (lambda h, v, k: (h[:-1], v, k), ValidationError, "missing"),
         (lambda h, v, k: (h, b"\x01" + v[1:], k), DecodeError, "magic byte"),
-        (lambda h, v, k: (h, v[:3], k), DecodeError, "too short"),
-        (lambda h, v, k: (h, v[:5] + b"\xff", k), DecodeError, "invalid Avro"),
+        (lambda h, v, k: (h, v[:3], k), DecodeError, "shorter than the 5-byte wire header"),
+        (lambda h, v, k: (h, v[:5] + b"\xff", k), DecodeError, "at byte 6"),
         (lambda h, v, k: (h, b"\x00\x00\x00\x00\x07" + v[5:], k), SchemaError, "unknown"),
         (lambda h, v, k: (h, v, b"other"), ValidationError, "differs"),
-        (lambda h, v, k: ([(n, b"\xff" if n == "ce_type" else x) for n, x in h], v, k), DecodeError, "UTF-8"),
+        (lambda h, v, k: ([(n, b"\xff" if n == "ce_type" else x) for n, x in h], v, k), ValidationError, "UTF-8"),
         (lambda h, v, k: ([(n, b"a2a.other" if n == "ce_type" else x) for n, x in h], v, k), ValidationError, "type"),
     ],
 )
