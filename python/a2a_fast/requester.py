@@ -21,7 +21,7 @@ import logging
 import os
 import time
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -88,6 +88,7 @@ class Requester(Agent):
         self.policy = policy or BudgetPolicy()
         self._pending: dict[str, PendingRequest] = {}
         self._waiters: dict[str, asyncio.Future[TaskOutcome]] = {}
+        self._recent: OrderedDict[str, TaskOutcome] = OrderedDict()  # outcomes, for late outcome() calls
         self.outcomes: Counter[str] = Counter()
         self.resumed = 0
         self.on_update: Callable[[PendingRequest, Inbound], None] | None = None
@@ -133,7 +134,7 @@ class Requester(Agent):
         )
         waiter = self._waiters[task_id]
         try:
-            return await asyncio.wait_for(asyncio.shield(waiter), max_wait)
+            return await asyncio.wait_for(self.outcome(task_id), max_wait)
         except TimeoutError:
             pending = self._pending.get(task_id)
             return TaskOutcome(
@@ -193,6 +194,8 @@ class Requester(Agent):
 
     async def outcome(self, task_id: str) -> TaskOutcome:
         """Waits for the final outcome of a task submitted (or resumed) by this requester."""
+        if task_id in self._recent:
+            return self._recent[task_id]
         if task_id not in self._waiters:
             assert self._loop is not None
             self._waiters[task_id] = self._loop.create_future()
@@ -319,6 +322,9 @@ class Requester(Agent):
         self.outcomes[status] += 1
         self.metrics.observe("request_seconds", outcome.latency, LATENCY_BUCKETS, status=status)
         self.metrics.observe("negotiation_rounds", outcome.rounds, ROUND_BUCKETS, role=self.role)
+        self._recent[pending.task_id] = outcome
+        if len(self._recent) > 10_000:
+            self._recent.popitem(last=False)
         waiter = self._waiters.pop(pending.task_id, None)
         if waiter is not None and not waiter.done():
             waiter.set_result(outcome)
