@@ -132,7 +132,6 @@ class Requester(Agent):
             parameters=parameters,
             budget=budget,
         )
-        waiter = self._waiters[task_id]
         try:
             return await asyncio.wait_for(self.outcome(task_id), max_wait)
         except TimeoutError:

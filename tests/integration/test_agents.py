@@ -397,5 +397,6 @@ def test_monitoring_endpoints(mesh: Mesh) -> None:
         assert 'a2a_tasks{agent="provider-1",role="provider",state="REJECTED"} 1' in metrics[1]
         assert 'a2a_handling_seconds_count{type="a2a.task.request"} 1' in metrics[1]
         assert 'a2a_negotiation_rounds_count{role="provider"} 1' in metrics[1]
+        assert 'a2a_handling_latency_seconds_count{protocol="a2a",operation="a2a.task.request"} 1' in metrics[1]
 
     run_strict(scenario)
