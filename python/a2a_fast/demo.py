@@ -77,7 +77,10 @@ def _agent_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "a2a_fast.cli"]
 
 
-async def _start_agents(endpoints: Endpoints, prefix: str, say: Any) -> list[asyncio.subprocess.Process]:
+async def _start_agents(
+    endpoints: Endpoints, prefix: str, say: Any, processes: list[asyncio.subprocess.Process]
+) -> None:
+    """Starts the agent processes, adding each to ``processes`` at once so a cancelled start stops them."""
     env = {**os.environ, "KAFKA_BROKER": endpoints.kafka, "SCHEMA_REGISTRY_URL": endpoints.schema_registry}
     plan = [
         ("provider", "provider-1", 8002),
@@ -85,7 +88,6 @@ async def _start_agents(endpoints: Endpoints, prefix: str, say: Any) -> list[asy
         ("executor", "executor-1", 8003),
         ("executor", "executor-2", 8013),
     ]
-    processes = []
     for role, agent_id, port in plan:
         process = await asyncio.create_subprocess_exec(
             *_agent_command(), "agent", role, "--id", agent_id, "--topic-prefix", prefix,
@@ -101,7 +103,6 @@ async def _start_agents(endpoints: Endpoints, prefix: str, say: Any) -> list[asy
             raise RuntimeError(f"{role} {agent_id} did not start (exit status {process.returncode})")
         bound = line.rsplit("http=", 1)[-1]
         say(f"  started {role:<8} {agent_id:<11} pid {process.pid:<7} monitoring http://127.0.0.1:{bound}/status")
-    return processes
 
 
 async def _stop_agents(processes: list[asyncio.subprocess.Process]) -> None:
@@ -145,7 +146,7 @@ async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: Topi
     processes: list[asyncio.subprocess.Process] = []
     try:
         say(f"starting 2 providers and 2 executors on topics {topics.prefix}* ...")
-        processes = await _start_agents(endpoints, topics.prefix, say)
+        await _start_agents(endpoints, topics.prefix, say, processes)
         config = AgentConfig(
             "requester-1",
             endpoints.kafka,
@@ -215,6 +216,10 @@ def _summary(chosen: list[Scenario], outcomes: list[TaskOutcome], elapsed: float
 
 async def _main(args: argparse.Namespace, say: Any) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
+    # SIGTERM cancels the run like Ctrl-C does, so the clean-up below still stops every agent process.
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    loop.add_signal_handler(signal.SIGTERM, main_task.cancel)
     endpoints, launched = await loop.run_in_executor(None, ensure_up)
     say(f"kafka {endpoints.kafka}, schema registry {endpoints.schema_registry} (started now: {launched or 'none'})")
     topics = TopicNames(args.topic_prefix if args.topic_prefix is not None else f"demo-{uuid.uuid4().hex[:8]}.")
@@ -238,7 +243,11 @@ def run(args: argparse.Namespace) -> int:
 
     say = (lambda *_: None) if args.json else (lambda text: print(text, flush=True))
     started = time.monotonic()
-    summary = uvloop.run(_main(args, say))
+    try:
+        summary = uvloop.run(_main(args, say))
+    except asyncio.CancelledError:
+        print("a2a-fast demo: stopped before the end; every agent process it started was stopped", file=sys.stderr)
+        return 130
     summary["total_seconds"] = round(time.monotonic() - started, 2)
     if args.json:
         print(json.dumps(summary, sort_keys=True))

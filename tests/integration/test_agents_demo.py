@@ -1,0 +1,28 @@
+"""``a2a-fast demo`` end to end: agent processes started, every task reaching its expected state, all stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from a2a_fast.stack import Endpoints
+from tests.conftest import REPO
+
+
+def test_demo_runs_the_scenario_and_stops_its_agents(endpoints: Endpoints) -> None:
+    env = {**os.environ, "KAFKA_BROKER": endpoints.kafka, "SCHEMA_REGISTRY_URL": endpoints.schema_registry}
+    done = subprocess.run(
+        [sys.executable, "-m", "a2a_fast.cli", "demo", "--json", "--tasks", "10"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        timeout=110,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    summary = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    assert summary["unexpected"] == []
+    assert summary["final_states"] == {"COMPLETED": 4, "REJECTED": 4, "FAILED": 2}
+    assert summary["rounds_by_kind"]["negotiated"] == 2 and summary["max_rounds"] == 4
