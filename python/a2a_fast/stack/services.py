@@ -223,7 +223,7 @@ class KafkaBroker(Service):
             "rootLogger.appenderRef.file.ref = file\n"
         )
 
-    def _java(self, main: str, *args: str, heap: str = "128m") -> list[str]:
+    def _java(self, main: str, *args: str, heap: str = "256m") -> list[str]:
         return [
             artifacts.require_java(),
             f"-Xmx{heap}",
@@ -246,7 +246,8 @@ class KafkaBroker(Service):
         )
         done = subprocess.run(fmt, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            raise StackError(f"formatting Kafka storage in {self.data} failed: {done.stderr.strip()[-400:]}")
+            output = " | ".join((done.stdout + done.stderr).strip().splitlines()[-4:])
+            raise StackError(f"formatting Kafka storage in {self.data} failed (exit {done.returncode}): {output}")
 
     def command(self) -> list[str]:
         java = self._java("kafka.Kafka", str(self.home / "server.properties"), heap=self.heap)
