@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import logging
 import uuid
 from dataclasses import asdict
@@ -59,6 +60,11 @@ def add_agent_parser(commands: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--http-port", type=int, default=None, help="monitoring port (default 8001/8002/8003 by role; 0 any, -1 off)"
     )
+    parser.add_argument(
+        "--http-host",
+        default=os.environ.get("A2A_FAST_HTTP_HOST", "127.0.0.1"),
+        help="monitoring address to bind (default 127.0.0.1, or $A2A_FAST_HTTP_HOST; containers use 0.0.0.0)",
+    )
     parser.add_argument("--topic-prefix", default="", help="namespace prepended to every topic name")
     parser.add_argument("--group", default=None, help="consumer group (default: providers, executors, requester-<id>)")
     parser.add_argument("--log-level", default="WARNING")
@@ -91,6 +97,7 @@ def build_agent(args: argparse.Namespace) -> Agent:
         topics=TopicNames(args.topic_prefix),
         group_id=args.group,
         http_port=None if port < 0 else port,
+        http_host=args.http_host,
     )
     if args.role == "provider":
         from a2a_fast.provider import Provider
