@@ -17,8 +17,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import logging
+import os
 import uuid
 from dataclasses import asdict
 from typing import Any
