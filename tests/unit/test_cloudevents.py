@@ -124,11 +124,36 @@ def test_string_data_with_json_content_type_stays_a_json_string() -> None:
         ({"data": {1: "int key"}}, "data"),
         ({"data": object()}, "data"),
         ({"data": "\ud800"}, "data"),
+        ({"id": "a\nb"}, "id"),
+        ({"type": "a\x1fb"}, "type"),
+        ({"source": "/s\x7f"}, "source"),
+        ({"subject": "a\x85b"}, "subject"),
+        ({"id": "a\ufffeb"}, "id"),
+        ({"subject": "\ufdd0"}, "subject"),
+        ({"ext": "x\U0001ffff"}, "ext"),
+        ({"ext": "\x00"}, "ext"),
+        ({"id": "\ud800"}, "id"),
     ],
 )
 def test_every_spec_violation_names_the_attribute(change: dict[str, Any], path: str) -> None:
     with raises_at(path):
         ce.to_json({**EVENT, **change})
+
+
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        (b'{"specversion":"1.0","id":"a\\nb","source":"/s","type":"t"}', "id"),
+        (b'{"specversion":"1.0","id":"1","source":"/s","type":"a\\u001fb"}', "type"),
+        (b'{"specversion":"1.0","id":"1","source":"/s","type":"t","ext":"\xef\xbf\xbe"}', "ext"),
+    ],
+)
+def test_control_characters_and_noncharacters_are_rejected_when_read(text: bytes, path: str) -> None:
+    with raises_at(path):
+        ce.from_json(text)
+    headers = {"ce_specversion": b"1.0", "ce_id": b"1", "ce_source": b"/s", "ce_type": b"t", f"ce_{path}": b"a\x01b"}
+    with raises_at(path):
+        ce.from_kafka(list(headers.items()), None)
 
 
 @pytest.mark.parametrize("name", ["specversion", "id", "source", "type"])
@@ -398,6 +423,11 @@ def test_a2a_batches() -> None:
         ({"metadata": {"priority": "LOW", "ttl": 1, "correlationId": "c", "extra": 1}}, "metadata.extra"),
         ({"metadata": {"priority": "LOW", "ttl": 1, "correlationId": "c", "traceparent": ""}}, "metadata.traceparent"),
         ({"unexpected": 1}, "unexpected"),
+        ({"messageId": "m\n1"}, "messageId"),
+        ({"messageType": "TASK\x1f"}, "messageType"),
+        ({"sourceAgent": {"agentId": "a\x7f", "agentType": "t", "capabilities": []}}, "sourceAgent.agentId"),
+        ({"sourceAgent": {"agentId": "a", "agentType": "t", "capabilities": ["x\ufdd0"]}}, "sourceAgent.capabilities"),
+        ({"metadata": {"priority": "LOW", "ttl": 1, "correlationId": "c\x9f"}}, "metadata.correlationId"),
     ],
 )
 def test_a2a_validation_names_the_field(change: dict[str, Any], path: str) -> None:

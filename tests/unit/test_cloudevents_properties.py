@@ -17,7 +17,16 @@ settings.load_profile("cloudevents")
 
 RESERVED = {"specversion", "id", "source", "type", "time", "datacontenttype", "dataschema", "subject", "data"}
 
-text = st.text(min_size=1, max_size=20)
+
+def is_string_char(c: str) -> bool:
+    """CloudEvents String values allow no noncharacters (controls and surrogates are excluded below)."""
+    code = ord(c)
+    return not (0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE)
+
+
+# Characters a CloudEvents String may hold: no control characters, surrogates or noncharacters.
+string_chars = st.characters(exclude_categories=("Cc", "Cs")).filter(is_string_char)
+text = st.text(string_chars, min_size=1, max_size=20)
 json_scalars = (
     st.none()
     | st.booleans()
@@ -41,7 +50,9 @@ def rfc3339(draw: st.DrawFn) -> str:
 
 
 extension_names = st.from_regex(r"[a-z0-9]{1,24}", fullmatch=True).filter(lambda n: n not in RESERVED)
-extension_values = st.text(max_size=20) | st.integers(min_value=-(2**31), max_value=2**31 - 1) | st.booleans()
+extension_values = (
+    st.text(string_chars, max_size=20) | st.integers(min_value=-(2**31), max_value=2**31 - 1) | st.booleans()
+)
 
 
 @st.composite
@@ -98,7 +109,7 @@ def over_kafka(event: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@given(events(), st.none() | st.text(max_size=10))
+@given(events(), st.none() | st.text(string_chars, max_size=10))
 def test_kafka_round_trip(event: dict[str, Any], partition_key: str | None) -> None:
     if partition_key is not None:
         event = {**event, "partitionkey": partition_key}
@@ -111,8 +122,8 @@ def test_kafka_round_trip(event: dict[str, Any], partition_key: str | None) -> N
     assert ce.from_kafka_many([(headers, value, key)]) == [over_kafka(event)]
 
 
-agent_ids = st.text(min_size=1, max_size=12)
-capability = st.text(min_size=1, max_size=10).filter(lambda c: "," not in c)
+agent_ids = st.text(string_chars, min_size=1, max_size=12)
+capability = st.text(string_chars, min_size=1, max_size=10).filter(lambda c: "," not in c)
 agents = st.fixed_dictionaries(
     {"agentId": agent_ids, "agentType": agent_ids, "capabilities": st.lists(capability, max_size=4)}
 )

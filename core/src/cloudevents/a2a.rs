@@ -25,7 +25,7 @@ use std::borrow::Cow;
 
 use crate::error::{Error, Result};
 
-use super::event::{is_json_media_type, CloudEvent, Data, Extension};
+use super::event::{check_string, is_json_media_type, CloudEvent, Data, Extension};
 use super::time::rfc3339_problem;
 use super::value::Value;
 
@@ -88,7 +88,7 @@ fn object<'a>(value: Option<Value<'a>>, path: &str) -> Result<Members<'a>> {
 
 fn text<'a>(value: Option<Value<'a>>, path: &str) -> Result<Cow<'a, str>> {
     match value {
-        Some(Value::Str(s)) if !s.is_empty() => Ok(s),
+        Some(Value::Str(s)) if !s.is_empty() => check_string(path, &s).map(|()| s),
         Some(Value::Str(_)) => Err(Error::validation(path, "must be a non-empty string")),
         Some(other) => Err(Error::validation(path, format!("must be a string, not {}", other.kind()))),
         None => Err(Error::validation(path, "required field is missing")),
@@ -107,7 +107,7 @@ fn check_capability(capability: &str, path: &str) -> Result<()> {
     if capability.is_empty() || capability.contains(',') {
         return Err(Error::validation(path, "capabilities must be non-empty strings without commas"));
     }
-    Ok(())
+    check_string(path, capability)
 }
 
 /// Field paths of an agent object, spelled out so the valid path formats nothing.
@@ -492,6 +492,9 @@ mod tests {
             (r#""targetAgent":null"#, r#""targetAgent":{"agentId":"x"}"#, "targetAgent.agentType"),
             (r#""messageType""#, r#""surprise":1,"messageType""#, "surprise"),
             (r#""collaborationId":"col-1""#, r#""collaborationId":7"#, "metadata.collaborationId"),
+            (r#""messageId":"m-1""#, r#""messageId":"m\n1""#, "messageId"),
+            (r#""agentId":"planner""#, r#""agentId":"plan\u001fner""#, "sourceAgent.agentId"),
+            (r#"["plan","route"]"#, r#"["plan","ro\u0085ute"]"#, "sourceAgent.capabilities"),
         ];
         for (from, to, path) in cases {
             let text = MESSAGE.replacen(from, to, 1);

@@ -79,9 +79,45 @@ pub fn check_extension_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// CloudEvents `String` values must not contain control characters (U+0000–U+001F, U+007F–U+009F)
+/// or noncharacters; surrogates cannot occur in a Rust string.
+pub fn check_string(name: &str, s: &str) -> Result<()> {
+    if is_printable_ascii(s.as_bytes()) {
+        return Ok(());
+    }
+    for c in s.chars() {
+        let code = u32::from(c);
+        if code < 0x20 || (0x7F..=0x9F).contains(&code) {
+            return Err(Error::validation(name, format!("control character U+{code:04X} is not allowed")));
+        }
+        if (0xFDD0..=0xFDEF).contains(&code) || code & 0xFFFE == 0xFFFE {
+            return Err(Error::validation(name, format!("noncharacter U+{code:04X} is not allowed")));
+        }
+    }
+    Ok(())
+}
+
+/// Whether every byte is in 0x20..0x7F, eight bytes at a time.
+fn is_printable_ascii(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let del = w ^ (ONES * 0x7F);
+        // High bytes, bytes below 0x20, and DEL bytes.
+        if (w | (w.wrapping_sub(ONES * 0x20) & !w) | (del.wrapping_sub(ONES) & !del)) & HIGH != 0 {
+            return false;
+        }
+    }
+    chunks.remainder().iter().all(|b| (0x20..0x7F).contains(b))
+}
+
 fn required_str<'a>(name: &str, value: Value<'a>) -> Result<Cow<'a, str>> {
     match value {
-        Value::Str(s) if !s.is_empty() => Ok(s),
+        Value::Str(s) if !s.is_empty() => check_string(name, &s).map(|()| s),
         Value::Str(_) => Err(Error::validation(name, "must be a non-empty string")),
         other => Err(Error::validation(name, format!("must be a string, not {}", other.kind()))),
     }
@@ -115,7 +151,10 @@ fn extension_value<'a>(name: &str, value: Value<'a>) -> Result<Option<Extension<
     let range = "integer extension out of the CloudEvents range -2147483648..2147483647";
     Ok(Some(match value {
         Value::Null => return Ok(None),
-        Value::Str(s) => Extension::Str(s),
+        Value::Str(s) => {
+            check_string(name, &s)?;
+            Extension::Str(s)
+        }
         Value::Bool(b) => Extension::Bool(b),
         Value::Bytes(b) => Extension::Binary(b),
         Value::Int(i) => Extension::Int(i32::try_from(i).map_err(|_| Error::validation(name, range))?),
@@ -423,6 +462,29 @@ mod tests {
             let mut a = minimal();
             a.push(("ext".into(), bad));
             assert_eq!(path_of(CloudEvent::from_attributes(a)), "ext");
+        }
+    }
+
+    #[test]
+    fn strings_without_control_characters_or_noncharacters() {
+        assert!(check_string("id", "plain text é 😀 0123456789").is_ok());
+        for bad in ["a\nb", "a\u{1f}b", "\u{7f}", "\u{85}", "\u{fffe}", "\u{1ffff}", "\u{fdd0}", "0123456789\t"] {
+            assert!(check_string("id", bad).is_err(), "{bad:?}");
+        }
+        for len in 0..20 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    assert_eq!(is_printable_ascii(&bytes), (0x20..0x7F).contains(&b), "{len} {at} {b}");
+                }
+            }
+        }
+        for name in ["id", "source", "type", "subject", "ext"] {
+            let mut a = minimal();
+            a.retain(|(n, _)| n != name);
+            a.push((Cow::Borrowed(name), s("a\nb")));
+            assert_eq!(path_of(CloudEvent::from_attributes(a)), name);
         }
     }
 
