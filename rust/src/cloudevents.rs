@@ -7,9 +7,10 @@
 
 use std::borrow::Cow;
 
+use a2a_core::cloudevents::value::{write_str, write_value};
 use a2a_core::cloudevents::{
-    at_item, from_kafka, json_to_a2a, read_batch, to_kafka, write_a2a_json, write_batch, A2aMessage, Agent, CloudEvent,
-    Data, Extension, KafkaRecord, Optional, Value,
+    at_item, from_kafka, json_to_a2a, read_batch, to_kafka, write_batch, A2aMessage, Agent, CloudEvent, Data,
+    Extension, KafkaRecord, Optional, Value,
 };
 use a2a_core::{Error, Result};
 use pyo3::exceptions::PyTypeError;
@@ -251,6 +252,413 @@ impl<'py> Tape<'py> {
     }
 }
 
+/// A failure inside a JSON value written from Python; the path is collected innermost first.
+struct JsonError {
+    reversed_path: Vec<String>,
+    message: String,
+}
+
+impl JsonError {
+    fn new(message: impl Into<String>) -> Self {
+        JsonError { reversed_path: Vec::new(), message: message.into() }
+    }
+
+    fn within(mut self, segment: impl FnOnce() -> String) -> Self {
+        self.reversed_path.push(segment());
+        self
+    }
+
+    fn at(self, root: &str) -> Error {
+        let mut path = root.to_owned();
+        for segment in self.reversed_path.iter().rev() {
+            path.push_str(segment);
+        }
+        Error::validation(path, self.message)
+    }
+}
+
+fn py_text<'a>(s: &'a Bound<'_, PyString>) -> std::result::Result<&'a str, JsonError> {
+    s.to_str().map_err(|_| JsonError::new("string is not valid Unicode (lone surrogate)"))
+}
+
+/// Appends `obj` as JSON, accepting what [`Tape::record`] accepts except bytes; exact built-in
+/// types are recognised by their type pointer before subclasses are tried.
+fn write_py(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> std::result::Result<(), JsonError> {
+    let py = obj.py();
+    let ty = obj.get_type_ptr();
+    if ty == PyString::type_object_raw(py) {
+        if let Ok(s) = obj.cast_exact::<PyString>() {
+            write_str(out, py_text(s)?);
+            return Ok(());
+        }
+    } else if ty == PyDict::type_object_raw(py) {
+        if let Ok(d) = obj.cast_exact::<PyDict>() {
+            return write_py_dict(d, out, depth);
+        }
+    } else if ty == PyInt::type_object_raw(py) {
+        return write_py_int(obj, out);
+    } else if ty == PyList::type_object_raw(py) {
+        if let Ok(l) = obj.cast_exact::<PyList>() {
+            return write_py_items(l.iter(), out, depth);
+        }
+    } else if ty == PyBool::type_object_raw(py) {
+        if let Ok(b) = obj.cast_exact::<PyBool>() {
+            out.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
+            return Ok(());
+        }
+    } else if ty == PyFloat::type_object_raw(py) {
+        if let Ok(f) = obj.cast_exact::<PyFloat>() {
+            return write_py_float(f.value(), out);
+        }
+    } else if obj.is_none() {
+        out.extend_from_slice(b"null");
+        return Ok(());
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        write_str(out, py_text(s)?);
+        return Ok(());
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        return write_py_dict(d, out, depth);
+    }
+    if let Ok(l) = obj.cast::<PyList>() {
+        return write_py_items(l.iter(), out, depth);
+    }
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        return write_py_items(t.iter(), out, depth);
+    }
+    if let Ok(b) = obj.cast::<PyBool>() {
+        out.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
+        return Ok(());
+    }
+    if obj.is_instance_of::<PyInt>() {
+        return write_py_int(obj, out);
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return write_py_float(f.value(), out);
+    }
+    if obj.cast::<PyBytes>().is_ok() {
+        return Err(JsonError::new(
+            "bytes inside JSON data; only the whole `data` may be bytes (written as data_base64)",
+        ));
+    }
+    let kind = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "object".to_owned());
+    Err(JsonError::new(format!("{kind} has no JSON representation")))
+}
+
+fn write_py_int(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> std::result::Result<(), JsonError> {
+    let value = match obj.extract::<i64>() {
+        Ok(i) => Value::Int(i),
+        Err(_) => Value::UInt(obj.extract::<u64>().map_err(|_| JsonError::new("integer does not fit in 64 bits"))?),
+    };
+    write_value(out, &value, "").map_err(|_| JsonError::new("integer cannot be written"))
+}
+
+fn write_py_float(f: f64, out: &mut Vec<u8>) -> std::result::Result<(), JsonError> {
+    write_value(out, &Value::Float(f), "").map_err(|_| JsonError::new(format!("{f} cannot be written as JSON")))
+}
+
+fn write_py_dict(d: &Bound<'_, PyDict>, out: &mut Vec<u8>, depth: usize) -> std::result::Result<(), JsonError> {
+    if depth >= MAX_DEPTH {
+        return Err(JsonError::new(format!("nested deeper than {MAX_DEPTH} levels")));
+    }
+    out.push(b'{');
+    for (i, (key, value)) in d.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let key = key.cast_into::<PyString>().map_err(|_| JsonError::new("object keys must be strings"))?;
+        let name = py_text(&key)?;
+        write_str(out, name);
+        out.push(b':');
+        write_py(&value, out, depth + 1).map_err(|e| e.within(|| format!(".{name}")))?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+fn write_py_items<'py>(
+    items: impl Iterator<Item = Bound<'py, PyAny>>,
+    out: &mut Vec<u8>,
+    depth: usize,
+) -> std::result::Result<(), JsonError> {
+    if depth >= MAX_DEPTH {
+        return Err(JsonError::new(format!("nested deeper than {MAX_DEPTH} levels")));
+    }
+    out.push(b'[');
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_py(&item, out, depth + 1).map_err(|e| e.within(|| format!("[{i}]")))?;
+    }
+    out.push(b']');
+    Ok(())
+}
+
+/// The JSON type name of a Python object, as the core's messages spell them.
+fn json_kind(obj: &Bound<'_, PyAny>) -> &'static str {
+    if obj.is_none() {
+        "null"
+    } else if obj.is_instance_of::<PyBool>() {
+        "boolean"
+    } else if obj.is_instance_of::<PyInt>() {
+        "integer"
+    } else if obj.is_instance_of::<PyFloat>() {
+        "number"
+    } else if obj.is_instance_of::<PyString>() {
+        "string"
+    } else if obj.is_instance_of::<PyBytes>() {
+        "bytes"
+    } else if obj.is_instance_of::<PyDict>() {
+        "object"
+    } else if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+        "array"
+    } else {
+        "object of another type"
+    }
+}
+
+/// The text of a `str` field, borrowed from the Python string.
+fn field_text<'a>(obj: &'a Bound<'_, PyAny>, path: &str) -> Result<Cow<'a, str>> {
+    let s = obj
+        .cast::<PyString>()
+        .map_err(|_| Error::validation(path, format!("must be a string, not {}", json_kind(obj))))?;
+    s.to_str().map(Cow::Borrowed).map_err(|_| Error::validation(path, "string is not valid Unicode (lone surrogate)"))
+}
+
+fn field_dict<'a, 'py>(obj: &'a Bound<'py, PyAny>, path: &str) -> Result<&'a Bound<'py, PyDict>> {
+    obj.cast::<PyDict>().map_err(|_| Error::validation(path, format!("must be an object, not {}", json_kind(obj))))
+}
+
+fn field<'py>(d: &Bound<'py, PyDict>, key: &Bound<'py, PyString>, path: &str) -> Result<Bound<'py, PyAny>> {
+    d.get_item(key).ok().flatten().ok_or_else(|| Error::validation(path, "required field is missing"))
+}
+
+/// Names the first key of `d` not in `known` (called once a count says there is one).
+fn unknown_field(d: &Bound<'_, PyDict>, known: &[&str], prefix: &str) -> Error {
+    for key in d.keys() {
+        match key.cast::<PyString>().ok().and_then(|k| k.to_str().ok().map(str::to_owned)) {
+            Some(name) if known.contains(&name.as_str()) => {}
+            Some(name) => return Error::validation(format!("{prefix}{name}"), "unknown field"),
+            None => return Error::validation(prefix.trim_end_matches('.'), "object keys must be strings"),
+        }
+    }
+    Error::validation(prefix.trim_end_matches('.'), "unknown field")
+}
+
+const MESSAGE_FIELDS: [&str; 9] = [
+    "protocol",
+    "version",
+    "messageId",
+    "timestamp",
+    "sourceAgent",
+    "targetAgent",
+    "messageType",
+    "payload",
+    "metadata",
+];
+const AGENT_FIELDS: [&str; 3] = ["agentId", "agentType", "capabilities"];
+const METADATA_FIELDS: [&str; 5] = ["priority", "ttl", "correlationId", "collaborationId", "traceparent"];
+
+/// The Python objects of one agent, held so that the core agent can borrow their text.
+struct AgentObjects<'py> {
+    id: Bound<'py, PyAny>,
+    kind: Bound<'py, PyAny>,
+    capabilities: Vec<Bound<'py, PyAny>>,
+}
+
+/// Error paths of one agent field, spelled out so that a valid message formats nothing.
+struct AgentPaths {
+    agent: &'static str,
+    id: &'static str,
+    kind: &'static str,
+    capabilities: &'static str,
+}
+
+const SOURCE_AGENT: AgentPaths = AgentPaths {
+    agent: "sourceAgent",
+    id: "sourceAgent.agentId",
+    kind: "sourceAgent.agentType",
+    capabilities: "sourceAgent.capabilities",
+};
+const TARGET_AGENT: AgentPaths = AgentPaths {
+    agent: "targetAgent",
+    id: "targetAgent.agentId",
+    kind: "targetAgent.agentType",
+    capabilities: "targetAgent.capabilities",
+};
+
+impl<'py> AgentObjects<'py> {
+    fn read(obj: &Bound<'py, PyAny>, paths: &AgentPaths) -> Result<Self> {
+        let py = obj.py();
+        let d = field_dict(obj, paths.agent)?;
+        let id = field(d, intern!(py, "agentId"), paths.id)?;
+        let kind = field(d, intern!(py, "agentType"), paths.kind)?;
+        let capabilities = field(d, intern!(py, "capabilities"), paths.capabilities)?;
+        if d.len() != AGENT_FIELDS.len() {
+            return Err(unknown_field(d, &AGENT_FIELDS, &format!("{}.", paths.agent)));
+        }
+        let capabilities = if let Ok(list) = capabilities.cast::<PyList>() {
+            list.iter().collect()
+        } else if let Ok(tuple) = capabilities.cast::<PyTuple>() {
+            tuple.iter().collect()
+        } else {
+            let kind = json_kind(&capabilities);
+            return Err(Error::validation(paths.capabilities, format!("must be an array, not {kind}")));
+        };
+        Ok(AgentObjects { id, kind, capabilities })
+    }
+
+    fn agent(&self, paths: &AgentPaths) -> Result<Agent<'_>> {
+        let mut capabilities = Vec::with_capacity(self.capabilities.len());
+        for (i, capability) in self.capabilities.iter().enumerate() {
+            match capability.cast::<PyString>().ok().and_then(|s| s.to_str().ok()) {
+                Some(text) => capabilities.push(Cow::Borrowed(text)),
+                None => capabilities.push(field_text(capability, &format!("{}[{i}]", paths.capabilities))?),
+            }
+        }
+        Ok(Agent {
+            agent_id: field_text(&self.id, paths.id)?,
+            agent_type: field_text(&self.kind, paths.kind)?,
+            capabilities,
+        })
+    }
+}
+
+/// The Python objects of one A2A message, read by key rather than by walking the dict.
+struct MessageObjects<'py> {
+    protocol: Bound<'py, PyAny>,
+    version: Bound<'py, PyAny>,
+    message_id: Bound<'py, PyAny>,
+    timestamp: Bound<'py, PyAny>,
+    source: AgentObjects<'py>,
+    target: Optional<AgentObjects<'py>>,
+    message_type: Bound<'py, PyAny>,
+    payload: Bound<'py, PyAny>,
+    priority: Bound<'py, PyAny>,
+    ttl: Bound<'py, PyAny>,
+    correlation_id: Bound<'py, PyAny>,
+    collaboration_id: Option<Bound<'py, PyAny>>,
+    traceparent: Option<Bound<'py, PyAny>>,
+}
+
+impl<'py> MessageObjects<'py> {
+    fn read(obj: &Bound<'py, PyAny>) -> Result<Self> {
+        let py = obj.py();
+        let d = obj.cast::<PyDict>().map_err(|_| Error::validation("message", "must be a dict"))?;
+        let target = d.get_item(intern!(py, "targetAgent")).ok().flatten();
+        let protocol = field(d, intern!(py, "protocol"), "protocol")?;
+        let version = field(d, intern!(py, "version"), "version")?;
+        let message_id = field(d, intern!(py, "messageId"), "messageId")?;
+        let timestamp = field(d, intern!(py, "timestamp"), "timestamp")?;
+        let source = AgentObjects::read(&field(d, intern!(py, "sourceAgent"), "sourceAgent")?, &SOURCE_AGENT)?;
+        let target = match target {
+            None => Optional::Absent,
+            Some(t) if t.is_none() => Optional::Null,
+            Some(t) => Optional::Present(AgentObjects::read(&t, &TARGET_AGENT)?),
+        };
+        let message_type = field(d, intern!(py, "messageType"), "messageType")?;
+        let payload = field(d, intern!(py, "payload"), "payload")?;
+        let metadata = field(d, intern!(py, "metadata"), "metadata")?;
+        let expected = MESSAGE_FIELDS.len() - usize::from(matches!(target, Optional::Absent));
+        if d.len() != expected {
+            return Err(unknown_field(d, &MESSAGE_FIELDS, ""));
+        }
+        let m = field_dict(&metadata, "metadata")?;
+        let priority = field(m, intern!(py, "priority"), "metadata.priority")?;
+        let ttl = field(m, intern!(py, "ttl"), "metadata.ttl")?;
+        let correlation_id = field(m, intern!(py, "correlationId"), "metadata.correlationId")?;
+        let collaboration_id = m.get_item(intern!(py, "collaborationId")).ok().flatten();
+        let traceparent = m.get_item(intern!(py, "traceparent")).ok().flatten();
+        let expected = 3 + usize::from(collaboration_id.is_some()) + usize::from(traceparent.is_some());
+        if m.len() != expected {
+            return Err(unknown_field(m, &METADATA_FIELDS, "metadata."));
+        }
+        Ok(MessageObjects {
+            protocol,
+            version,
+            message_id,
+            timestamp,
+            source,
+            target,
+            message_type,
+            payload,
+            priority,
+            ttl,
+            correlation_id,
+            collaboration_id,
+            traceparent,
+        })
+    }
+
+    /// The validated core message, borrowing the text; its payload is left null for the caller.
+    fn message(&self) -> Result<A2aMessage<'_>> {
+        fn optional<'a>(value: &'a Option<Bound<'_, PyAny>>, path: &str) -> Result<Optional<Cow<'a, str>>> {
+            Ok(match value {
+                None => Optional::Absent,
+                Some(v) if v.is_none() => Optional::Null,
+                Some(v) => Optional::Present(field_text(v, path)?),
+            })
+        }
+        let protocol = field_text(&self.protocol, "protocol")?;
+        if protocol != "A2A" {
+            let message = if protocol.is_empty() {
+                "must be a non-empty string".to_owned()
+            } else {
+                format!("must be \"A2A\", not {protocol:?}")
+            };
+            return Err(Error::validation("protocol", message));
+        }
+        let range = "must be an integer from 0 to 2147483647 (a CloudEvents Integer)";
+        if self.ttl.is_instance_of::<PyBool>() || !self.ttl.is_instance_of::<PyInt>() {
+            let kind = json_kind(&self.ttl);
+            return Err(Error::validation("metadata.ttl", format!("must be an integer, not {kind}")));
+        }
+        let ttl = self
+            .ttl
+            .extract::<i64>()
+            .ok()
+            .and_then(|t| i32::try_from(t).ok())
+            .filter(|t| *t >= 0)
+            .ok_or_else(|| Error::validation("metadata.ttl", range))?;
+        let message = A2aMessage {
+            version: field_text(&self.version, "version")?,
+            message_id: field_text(&self.message_id, "messageId")?,
+            timestamp: field_text(&self.timestamp, "timestamp")?,
+            source_agent: self.source.agent(&SOURCE_AGENT)?,
+            target_agent: match &self.target {
+                Optional::Absent => Optional::Absent,
+                Optional::Null => Optional::Null,
+                Optional::Present(t) => Optional::Present(t.agent(&TARGET_AGENT)?),
+            },
+            message_type: field_text(&self.message_type, "messageType")?,
+            payload: Value::Null,
+            priority: A2aMessage::priority(&field_text(&self.priority, "metadata.priority")?)?,
+            ttl,
+            correlation_id: field_text(&self.correlation_id, "metadata.correlationId")?,
+            collaboration_id: optional(&self.collaboration_id, "metadata.collaborationId")?,
+            traceparent: optional(&self.traceparent, "metadata.traceparent")?,
+        };
+        message.check_text()?;
+        Ok(message)
+    }
+}
+
+/// Appends the CloudEvent JSON of one A2A message, read field by field from the Python dict:
+/// the core writes the attributes with a null `data` (always its last member), and the payload
+/// is then written straight from the Python objects in place of that null.
+fn write_a2a_py(message: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> Result<()> {
+    const NULL_DATA: &[u8] = b"null}";
+    let objects = MessageObjects::read(message)?;
+    objects.message()?.into_event().write_json(out)?;
+    debug_assert!(out.ends_with(NULL_DATA));
+    out.truncate(out.len() - NULL_DATA.len());
+    write_py(&objects.payload, out, 1).map_err(|e| e.at("payload"))?;
+    out.push(b'}');
+    Ok(())
+}
+
 /// Records every dict of an iterable; validation errors name the item.
 fn record_all<'py>(py: Python<'py>, objs: &Bound<'py, PyAny>, root: &str) -> PyResult<(Tape<'py>, Vec<usize>)> {
     let count = objs.len().unwrap_or(0);
@@ -275,13 +683,6 @@ fn with_event<T>(
     let mut tape = Tape::with_capacity(1);
     let start = tape.record_top(obj, "event").into_py_result(py)?;
     tape.members(start).and_then(CloudEvent::from_attributes).and_then(work).into_py_result(py)
-}
-
-/// Runs `work` on the A2A message given as a Python dict.
-fn with_message<T>(py: Python<'_>, obj: &Bound<'_, PyAny>, work: impl FnOnce(Value<'_>) -> Result<T>) -> PyResult<T> {
-    let mut tape = Tape::with_capacity(1);
-    let start = tape.record_top(obj, "message").into_py_result(py)?;
-    tape.members(start).map(Value::Object).and_then(work).into_py_result(py)
 }
 
 /// One Python `bytes` per item of a shared buffer; `ends` are where items end.
@@ -669,27 +1070,21 @@ fn ce_to_a2a_many<'py>(py: Python<'py>, events: &Bound<'py, PyAny>) -> PyResult<
 /// a2a_to_json(message: dict) -> bytes
 #[pyfunction]
 fn ce_a2a_to_json<'py>(py: Python<'py>, message: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-    let json = with_message(py, message, |m| {
-        let mut out = Vec::with_capacity(640);
-        write_a2a_json(m, &mut out).map(|()| out)
-    })?;
-    Ok(PyBytes::new(py, &json))
+    let mut out = Vec::with_capacity(640);
+    write_a2a_py(message, &mut out).into_py_result(py)?;
+    Ok(PyBytes::new(py, &out))
 }
 
 /// a2a_to_json_many(messages: Iterable[dict]) -> list[bytes]
 #[pyfunction]
 fn ce_a2a_to_json_many<'py>(py: Python<'py>, messages: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
-    let (tape, starts) = record_all(py, messages, "message")?;
-    let members = members_all(&tape, &starts).into_py_result(py)?;
-    let (buf, ends) = detached(py, || {
-        let mut buf = Vec::with_capacity(members.len() * 640);
-        let mut ends = Vec::with_capacity(members.len());
-        for (i, m) in members.into_iter().enumerate() {
-            write_a2a_json(Value::Object(m), &mut buf).map_err(|e| at_item(i, e))?;
-            ends.push(buf.len());
-        }
-        Ok((buf, ends))
-    })?;
+    let count = messages.len().unwrap_or(0);
+    let mut buf = Vec::with_capacity(count * 640);
+    let mut ends = Vec::with_capacity(count);
+    for (i, message) in messages.try_iter()?.enumerate() {
+        write_a2a_py(&message?, &mut buf).map_err(|e| at_item(i, e)).into_py_result(py)?;
+        ends.push(buf.len());
+    }
     split_bytes(py, &buf, &ends)
 }
 
@@ -708,20 +1103,24 @@ fn ce_json_to_a2a_many<'py>(py: Python<'py>, items: Vec<PyBackedBytes>) -> PyRes
     dicts(py, messages, a2a_to_py)
 }
 
+/// Validates one A2A message read field by field, the payload by writing it as JSON into `scratch`.
+fn check_a2a_py(message: &Bound<'_, PyAny>, scratch: &mut Vec<u8>) -> Result<()> {
+    let objects = MessageObjects::read(message)?;
+    objects.message()?;
+    scratch.clear();
+    write_py(&objects.payload, scratch, 1).map_err(|e| e.at("payload"))
+}
+
 /// validate_a2a(message: dict) -> None
 #[pyfunction]
 fn ce_validate_a2a(py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<()> {
-    with_message(py, message, |m| A2aMessage::from_value(m).map(|_| ()))
+    check_a2a_py(message, &mut Vec::new()).into_py_result(py)
 }
 
 /// is_valid_a2a(message: object) -> bool
 #[pyfunction]
 fn ce_is_valid_a2a(message: &Bound<'_, PyAny>) -> bool {
-    let mut tape = Tape::with_capacity(1);
-    tape.record_top(message, "message")
-        .and_then(|start| tape.members(start))
-        .and_then(|m| A2aMessage::from_value(Value::Object(m)))
-        .is_ok()
+    check_a2a_py(message, &mut Vec::new()).is_ok()
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -468,3 +468,22 @@ def test_to_a2a_rejects_non_json_payloads() -> None:
         ce.to_a2a(with_(event, datacontenttype="text/plain", data="x"))
     with raises_at("ttl"):
         ce.to_a2a(with_(event, ttl="sixty"))
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"payload": {"a": [1, b"x"]}}, "payload.a[1]"),
+        ({"payload": {"n": float("inf")}}, "payload.n"),
+        ({"sourceAgent": {"agentId": "a", "agentType": "t", "capabilities": ["x", 7]}}, "sourceAgent.capabilities[1]"),
+    ],
+)
+def test_a2a_errors_name_the_exact_place(change: dict[str, Any], path: str) -> None:
+    message = {**MESSAGE, **change}
+    with raises_at(path):
+        ce.validate_a2a(message)
+    with raises_at(path):
+        ce.a2a_to_json(message)
+    with raises_at(f"[0].{path}"):
+        ce.a2a_to_json_many([message])
+    assert not ce.is_valid(message)

@@ -86,10 +86,16 @@ fn object<'a>(value: Option<Value<'a>>, path: &str) -> Result<Members<'a>> {
     }
 }
 
+fn check_text(s: &str, path: &str) -> Result<()> {
+    if s.is_empty() {
+        return Err(Error::validation(path, "must be a non-empty string"));
+    }
+    check_string(path, s)
+}
+
 fn text<'a>(value: Option<Value<'a>>, path: &str) -> Result<Cow<'a, str>> {
     match value {
-        Some(Value::Str(s)) if !s.is_empty() => check_string(path, &s).map(|()| s),
-        Some(Value::Str(_)) => Err(Error::validation(path, "must be a non-empty string")),
+        Some(Value::Str(s)) => check_text(&s, path).map(|()| s),
         Some(other) => Err(Error::validation(path, format!("must be a string, not {}", other.kind()))),
         None => Err(Error::validation(path, "required field is missing")),
     }
@@ -172,6 +178,11 @@ fn ttl(value: Option<Value<'_>>, path: &str) -> Result<i32> {
 }
 
 impl<'a> A2aMessage<'a> {
+    /// `priority` as its canonical static text, if it is one of [`PRIORITIES`].
+    pub fn priority(value: &str) -> Result<&'static str> {
+        priority(value, "metadata.priority")
+    }
+
     /// Validates an A2A message given as a JSON-like value; errors name the field (`metadata.ttl`).
     pub fn from_value(value: Value<'a>) -> Result<Self> {
         let mut m = match value {
@@ -228,6 +239,38 @@ impl<'a> A2aMessage<'a> {
             collaboration_id,
             traceparent,
         })
+    }
+
+    /// Checks a message assembled field by field (by a binding reading its own objects) against
+    /// the rules [`A2aMessage::from_value`] applies to text: non-empty CloudEvents strings, an
+    /// RFC 3339 timestamp, capabilities without commas. Types, `priority` and `ttl` are the
+    /// assembler's to check.
+    pub fn check_text(&self) -> Result<()> {
+        fn agent(a: &Agent<'_>, paths: &AgentPaths) -> Result<()> {
+            check_text(&a.agent_id, paths.id)?;
+            check_text(&a.agent_type, paths.kind)?;
+            a.capabilities.iter().try_for_each(|c| check_capability(c, paths.capabilities))
+        }
+        fn optional(value: &Optional<Cow<'_, str>>, path: &str) -> Result<()> {
+            match value {
+                Optional::Present(text) => check_text(text, path),
+                _ => Ok(()),
+            }
+        }
+        check_text(&self.version, "version")?;
+        check_text(&self.message_id, "messageId")?;
+        check_text(&self.timestamp, "timestamp")?;
+        if let Some(problem) = rfc3339_problem(&self.timestamp) {
+            return Err(Error::validation("timestamp", problem));
+        }
+        agent(&self.source_agent, &SOURCE_AGENT)?;
+        if let Optional::Present(target) = &self.target_agent {
+            agent(target, &TARGET_AGENT)?;
+        }
+        check_text(&self.message_type, "messageType")?;
+        check_text(&self.correlation_id, "metadata.correlationId")?;
+        optional(&self.collaboration_id, "metadata.collaborationId")?;
+        optional(&self.traceparent, "metadata.traceparent")
     }
 
     /// The message as a CloudEvent (see the module table).
