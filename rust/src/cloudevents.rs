@@ -697,6 +697,58 @@ fn split_bytes<'py>(py: Python<'py>, buf: &[u8], ends: &[usize]) -> PyResult<Bou
         }),
     )
 }
+const CACHE_SLOTS: usize = 512;
+const CACHE_MAX_LEN: usize = 32;
+
+/// One slot of the string cache: the text and the Python string made from it.
+struct CachedStr {
+    len: usize,
+    bytes: [u8; CACHE_MAX_LEN],
+    value: Option<Py<PyString>>,
+}
+
+thread_local! {
+    /// Python strings for short text that repeats from message to message (object keys, agent ids,
+    /// types and capabilities): reusing one costs a lookup instead of an allocation and a decode.
+    static STRINGS: std::cell::RefCell<Vec<CachedStr>> = std::cell::RefCell::new(
+        (0..CACHE_SLOTS).map(|_| CachedStr { len: 0, bytes: [0; CACHE_MAX_LEN], value: None }).collect(),
+    );
+}
+
+fn cache_slot(bytes: &[u8]) -> usize {
+    let word = |chunk: &[u8]| {
+        let mut w = [0u8; 8];
+        w[..chunk.len()].copy_from_slice(chunk);
+        u64::from_le_bytes(w)
+    };
+    let head = word(&bytes[..bytes.len().min(8)]);
+    let tail = word(&bytes[bytes.len().saturating_sub(8)..]);
+    let mixed = (head ^ tail.rotate_left(29) ^ bytes.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed >> 55) as usize % CACHE_SLOTS
+}
+
+/// A Python string for `text`, shared with earlier calls when `text` is short and seen before.
+fn cached_str<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyString> {
+    let bytes = text.as_bytes();
+    if bytes.len() > CACHE_MAX_LEN {
+        return PyString::new(py, text);
+    }
+    STRINGS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let entry = &mut cache[cache_slot(bytes)];
+        if let Some(value) = &entry.value {
+            if entry.len == bytes.len() && &entry.bytes[..bytes.len()] == bytes {
+                return value.bind(py).clone();
+            }
+        }
+        let value = PyString::new(py, text);
+        entry.len = bytes.len();
+        entry.bytes[..bytes.len()].copy_from_slice(bytes);
+        entry.value = Some(value.clone().unbind());
+        value
+    })
+}
+
 fn value_to_py<'py>(py: Python<'py>, value: Value<'_>) -> PyResult<Bound<'py, PyAny>> {
     Ok(match value {
         Value::Null => py.None().into_bound(py),
@@ -713,7 +765,7 @@ fn value_to_py<'py>(py: Python<'py>, value: Value<'_>) -> PyResult<Bound<'py, Py
         Value::Object(members) => {
             let dict = PyDict::new(py);
             for (key, item) in members {
-                dict.set_item(PyString::new(py, &key), value_to_py(py, item)?)?;
+                dict.set_item(cached_str(py, &key), value_to_py(py, item)?)?;
             }
             dict.into_any()
         }
@@ -759,8 +811,9 @@ fn event_to_py<'py>(py: Python<'py>, event: CloudEvent<'_>) -> PyResult<Bound<'p
 fn agent_to_py<'py>(py: Python<'py>, agent: Agent<'_>) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     dict.set_item(intern!(py, "agentId"), agent.agent_id)?;
-    dict.set_item(intern!(py, "agentType"), agent.agent_type)?;
-    dict.set_item(intern!(py, "capabilities"), PyList::new(py, agent.capabilities)?)?;
+    dict.set_item(intern!(py, "agentType"), cached_str(py, &agent.agent_type))?;
+    let capabilities = agent.capabilities.iter().map(|c| cached_str(py, c));
+    dict.set_item(intern!(py, "capabilities"), PyList::new(py, capabilities)?)?;
     Ok(dict)
 }
 
@@ -780,7 +833,7 @@ fn optional_text_to_py<'py>(
 fn a2a_to_py<'py>(py: Python<'py>, m: A2aMessage<'_>) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     dict.set_item(intern!(py, "protocol"), intern!(py, "A2A"))?;
-    dict.set_item(intern!(py, "version"), m.version)?;
+    dict.set_item(intern!(py, "version"), cached_str(py, &m.version))?;
     dict.set_item(intern!(py, "messageId"), m.message_id)?;
     dict.set_item(intern!(py, "timestamp"), m.timestamp)?;
     dict.set_item(intern!(py, "sourceAgent"), agent_to_py(py, m.source_agent)?)?;
@@ -789,7 +842,7 @@ fn a2a_to_py<'py>(py: Python<'py>, m: A2aMessage<'_>) -> PyResult<Bound<'py, PyD
         Optional::Null => dict.set_item(intern!(py, "targetAgent"), py.None())?,
         Optional::Present(agent) => dict.set_item(intern!(py, "targetAgent"), agent_to_py(py, agent)?)?,
     }
-    dict.set_item(intern!(py, "messageType"), m.message_type)?;
+    dict.set_item(intern!(py, "messageType"), cached_str(py, &m.message_type))?;
     dict.set_item(intern!(py, "payload"), value_to_py(py, m.payload)?)?;
     let meta = PyDict::new(py);
     let priority = match m.priority {
