@@ -8,7 +8,8 @@ A CloudEvent here is a plain ``dict`` in the CloudEvents JSON format::
      "data": {"task": "sum"}}            # any JSON value, or bytes (written as data_base64)
 
 Every writer validates the event first (required attributes, ``specversion`` "1.0", extension names and
-value types, RFC 3339 ``time``, media types, data matching ``datacontenttype``) and raises
+value types, String values without control characters or noncharacters, RFC 3339 ``time``, media types,
+data matching ``datacontenttype``) and raises
 :class:`~a2a_fast.errors.ValidationError` naming the attribute; every reader raises
 :class:`~a2a_fast.errors.DecodeError` with the byte offset for malformed JSON. An attribute set to ``None``
 is the same as an absent one; ``data=None`` is an explicit JSON ``null`` payload.
