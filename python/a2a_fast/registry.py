@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -93,7 +94,7 @@ class SchemaCatalog:
             subject = self.subject(kind)
             try:
                 schema_id = self._client.register_schema(subject, Schema(text, "AVRO"))
-                self._client.set_compatibility(subject_name=subject, level=self.compatibility)
+                self._ensure_compatibility(subject)
             except SchemaRegistryError as error:
                 raise SchemaError(f"registry refused the {kind} schema under {subject!r}: {error}") from error
             ids[kind] = schema_id
@@ -139,9 +140,31 @@ class SchemaCatalog:
             with self._lock:
                 self._by_id[schema_id] = entry
 
+    def _ensure_compatibility(self, subject: str) -> None:
+        from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+        # Agents starting together race to set the same level; a registry may refuse the loser (Apicurio
+        # answers "rule already exists"). The level being in place is what matters, whoever set it.
+        for attempt in range(3):
+            try:
+                self._client.set_compatibility(subject_name=subject, level=self.compatibility)
+                return
+            except SchemaRegistryError:
+                if attempt == 2:
+                    raise
+                try:
+                    if self._level(subject) == self.compatibility:
+                        return
+                except SchemaRegistryError:
+                    pass
+                time.sleep(0.1 * (attempt + 1))
+
+    def _level(self, subject: str) -> str:
+        level: Any = self._client.get_compatibility(subject)
+        return str(getattr(level, "value", level))
+
     def compatibility_of(self, kind: str) -> str:
-        level: Any = self._client.get_compatibility(self.subject(kind))
-        return str(level)
+        return self._level(self.subject(kind))
 
     def close(self) -> None:
         self._client.close()

@@ -87,3 +87,18 @@ def test_registry_refuses_an_incompatible_change(mesh: Mesh, endpoints: Endpoint
         pytest.raises(SchemaError, match=r"registry refused the a2a\.task\.request schema"),
     ):
         catalog.register()
+
+
+def test_agents_registering_at_once_all_succeed(mesh: Mesh, endpoints: Endpoints) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def register() -> dict[str, int]:
+        with SchemaCatalog(endpoints.schema_registry, mesh.topics) as catalog:
+            return catalog.register()
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        results = list(pool.map(lambda _: register(), range(5)))
+
+    assert all(ids == results[0] for ids in results)
+    with SchemaCatalog(endpoints.schema_registry, mesh.topics) as catalog:
+        assert catalog.compatibility_of(KIND_TASK_REQUEST) == "BACKWARD"
