@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--tasks", type=int, default=12, help="how many tasks the requester asks for")
     demo.add_argument("--topic-prefix", default=None, help="topic namespace (default: a fresh one per run)")
     demo.add_argument("--keep-topics", action="store_true", help="do not delete the run's topics at the end")
+    demo.add_argument(
+        "--keep-stack", action="store_true", help="leave running a Kafka/registry the demo had to start itself"
+    )
     demo.set_defaults(handler=_demo)
 
     from a2a_fast.agents_cli import add_agent_parser

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -36,7 +37,7 @@ from a2a_fast.envelope import Inbound, TopicNames
 from a2a_fast.policies import BudgetPolicy
 from a2a_fast.requester import PendingRequest, Requester, TaskOutcome
 from a2a_fast.runtime import AgentConfig
-from a2a_fast.stack import Endpoints, ensure_up
+from a2a_fast.stack import Endpoints, LocalStack, ensure_up
 
 __all__ = ["SCENARIOS", "Scenario", "run"]
 
@@ -228,6 +229,9 @@ async def _main(args: argparse.Namespace, say: Any) -> dict[str, Any]:
     finally:
         if not args.keep_topics and args.topic_prefix is None:
             await loop.run_in_executor(None, _delete_topics, endpoints.kafka, list(topics.all()))
+        if launched and not args.keep_stack:
+            stopped = await loop.run_in_executor(None, functools.partial(LocalStack().down, only=launched))
+            say(f"stopped what the demo started: {', '.join(stopped)}")
 
 
 def _delete_topics(kafka: str, names: list[str]) -> None:
