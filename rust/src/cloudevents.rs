@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 
+use a2a_core::cloudevents::a2a::{AgentPaths, SOURCE_AGENT, TARGET_AGENT};
 use a2a_core::cloudevents::value::{write_str, write_value};
 use a2a_core::cloudevents::{
     at_item, from_kafka, json_to_a2a, read_batch, to_kafka, write_batch, A2aMessage, Agent, CloudEvent, Data,
@@ -467,27 +468,6 @@ struct AgentObjects<'py> {
     kind: Bound<'py, PyAny>,
     capabilities: Vec<Bound<'py, PyAny>>,
 }
-
-/// Error paths of one agent field, spelled out so that a valid message formats nothing.
-struct AgentPaths {
-    agent: &'static str,
-    id: &'static str,
-    kind: &'static str,
-    capabilities: &'static str,
-}
-
-const SOURCE_AGENT: AgentPaths = AgentPaths {
-    agent: "sourceAgent",
-    id: "sourceAgent.agentId",
-    kind: "sourceAgent.agentType",
-    capabilities: "sourceAgent.capabilities",
-};
-const TARGET_AGENT: AgentPaths = AgentPaths {
-    agent: "targetAgent",
-    id: "targetAgent.agentId",
-    kind: "targetAgent.agentType",
-    capabilities: "targetAgent.capabilities",
-};
 
 impl<'py> AgentObjects<'py> {
     fn read(obj: &Bound<'py, PyAny>, paths: &AgentPaths) -> Result<Self> {

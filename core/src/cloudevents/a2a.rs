@@ -117,20 +117,20 @@ fn check_capability(capability: &str, path: &str) -> Result<()> {
 }
 
 /// Field paths of an agent object, spelled out so the valid path formats nothing.
-struct AgentPaths {
-    agent: &'static str,
-    id: &'static str,
-    kind: &'static str,
-    capabilities: &'static str,
+pub struct AgentPaths {
+    pub agent: &'static str,
+    pub id: &'static str,
+    pub kind: &'static str,
+    pub capabilities: &'static str,
 }
 
-const SOURCE_AGENT: AgentPaths = AgentPaths {
+pub const SOURCE_AGENT: AgentPaths = AgentPaths {
     agent: "sourceAgent",
     id: "sourceAgent.agentId",
     kind: "sourceAgent.agentType",
     capabilities: "sourceAgent.capabilities",
 };
-const TARGET_AGENT: AgentPaths = AgentPaths {
+pub const TARGET_AGENT: AgentPaths = AgentPaths {
     agent: "targetAgent",
     id: "targetAgent.agentId",
     kind: "targetAgent.agentType",
