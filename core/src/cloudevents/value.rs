@@ -1,11 +1,10 @@
 //! A JSON-like value tree, its writer and parser, and standard base64.
 
 use std::borrow::Cow;
-use std::fmt;
-
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::error::{Error, Result};
+
+pub use super::json::parse;
 
 /// A value crossing the boundary: JSON types plus `Bytes` (binary data has no JSON type).
 /// Objects keep their key order and are plain vectors: they are built once and read once.
@@ -51,7 +50,7 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value, path: &str) -> Result<()> {
             if !f.is_finite() {
                 return Err(Error::validation(path, format!("{f} cannot be written as JSON")));
             }
-            serde_json::to_writer(&mut *out, f).map_err(|e| Error::validation(path, e.to_string()))?;
+            write_float(out, *f);
         }
         Value::Str(s) => write_str(out, s),
         Value::Bytes(_) => {
@@ -84,6 +83,11 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value, path: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Appends a finite float in the shortest form that reads back exactly (serde_json's format).
+pub fn write_float(out: &mut Vec<u8>, f: f64) {
+    out.extend_from_slice(zmij::Buffer::new().format_finite(f).as_bytes());
 }
 
 /// Which bytes a JSON string must escape: control characters, `"` and the backslash.
@@ -148,149 +152,6 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
-}
-
-/// Parses one JSON document; a malformed one is a `Decode` error at the byte where it broke.
-/// Strings without escapes borrow from `input`.
-pub fn parse(input: &[u8]) -> Result<Value<'_>> {
-    serde_json::from_slice(input).map_err(|e| decode_error(input, &e))
-}
-
-fn decode_error(input: &[u8], error: &serde_json::Error) -> Error {
-    // serde_json reports the 1-based line and byte column of the last byte it read; at end of
-    // input the decoder stopped after the last byte.
-    if error.classify() == serde_json::error::Category::Eof {
-        return Error::decode(input.len(), message_of(error));
-    }
-    let mut offset = 0;
-    if error.line() > 1 {
-        let mut line = 1;
-        for (i, &b) in input.iter().enumerate() {
-            if b == b'\n' {
-                line += 1;
-                if line == error.line() {
-                    offset = i + 1;
-                    break;
-                }
-            }
-        }
-    }
-    offset = (offset + error.column().saturating_sub(1)).min(input.len());
-    Error::decode(offset, message_of(error))
-}
-
-fn message_of(error: &serde_json::Error) -> String {
-    let text = error.to_string();
-    match text.find(" at line ") {
-        Some(cut) => text[..cut].to_owned(),
-        None => text,
-    }
-}
-
-impl<'de> Deserialize<'de> for Value<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        deserializer.deserialize_any(ValueVisitor)
-    }
-}
-
-struct ValueVisitor;
-
-impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = Value<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E>(self, v: bool) -> std::result::Result<Self::Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> std::result::Result<Self::Value, E> {
-        Ok(Value::Int(v))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> std::result::Result<Self::Value, E> {
-        Ok(match i64::try_from(v) {
-            Ok(i) => Value::Int(i),
-            Err(_) => Value::UInt(v),
-        })
-    }
-
-    fn visit_f64<E>(self, v: f64) -> std::result::Result<Self::Value, E> {
-        Ok(Value::Float(v))
-    }
-
-    fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Self::Value, E> {
-        Ok(Value::Str(Cow::Borrowed(v)))
-    }
-
-    fn visit_str<E>(self, v: &str) -> std::result::Result<Self::Value, E> {
-        Ok(Value::Str(Cow::Owned(v.to_owned())))
-    }
-
-    fn visit_string<E>(self, v: String) -> std::result::Result<Self::Value, E> {
-        Ok(Value::Str(Cow::Owned(v)))
-    }
-
-    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_none<E>(self) -> std::result::Result<Self::Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
-        Value::deserialize(d)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self::Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
-        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
-        while let Some((Key(key), value)) = map.next_entry()? {
-            members.push((key, value));
-        }
-        Ok(Value::Object(members))
-    }
-}
-
-/// An object key that borrows from the input when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        deserializer.deserialize_str(KeyVisitor)
-    }
-}
-
-struct KeyVisitor;
-
-impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = Key<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Self::Value, E> {
-        Ok(Key(Cow::Borrowed(v)))
-    }
-
-    fn visit_str<E>(self, v: &str) -> std::result::Result<Self::Value, E> {
-        Ok(Key(Cow::Owned(v.to_owned())))
-    }
-
-    fn visit_string<E>(self, v: String) -> std::result::Result<Self::Value, E> {
-        Ok(Key(Cow::Owned(v)))
-    }
 }
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
