@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 
+use a2a_core::cloudevents::a2a::{a2a_json_to_event_json, event_json_to_a2a_json};
 use a2a_core::cloudevents::a2a::{AgentPaths, SOURCE_AGENT, TARGET_AGENT};
 use a2a_core::cloudevents::value::{write_str, write_value};
 use a2a_core::cloudevents::{
@@ -625,18 +626,12 @@ impl<'py> MessageObjects<'py> {
     }
 }
 
-/// Appends the CloudEvent JSON of one A2A message, read field by field from the Python dict:
-/// the core writes the attributes with a null `data` (always its last member), and the payload
-/// is then written straight from the Python objects in place of that null.
+/// Appends the CloudEvent JSON of one A2A message, read field by field from the Python dict: the
+/// core writes the attributes and the payload is written straight from the Python objects.
 fn write_a2a_py(message: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> Result<()> {
-    const NULL_DATA: &[u8] = b"null}";
     let objects = MessageObjects::read(message)?;
-    objects.message()?.into_event().write_json(out)?;
-    debug_assert!(out.ends_with(NULL_DATA));
-    out.truncate(out.len() - NULL_DATA.len());
-    write_py(&objects.payload, out, 1).map_err(|e| e.at("payload"))?;
-    out.push(b'}');
-    Ok(())
+    let message = objects.message()?;
+    message.write_event_json(out, |out| write_py(&objects.payload, out, 1).map_err(|e| e.at("payload")))
 }
 
 /// Records every dict of an iterable; validation errors name the item.
@@ -1136,6 +1131,62 @@ fn ce_json_to_a2a_many<'py>(py: Python<'py>, items: Vec<PyBackedBytes>) -> PyRes
     dicts(py, messages, a2a_to_py)
 }
 
+/// Converts each item of `items` with `convert` into one shared buffer, the GIL released.
+fn convert_many<'py>(
+    py: Python<'py>,
+    items: &[PyBackedBytes],
+    convert: impl Fn(&[u8], &mut Vec<u8>) -> Result<()> + Send + Sync,
+) -> PyResult<Bound<'py, PyList>> {
+    let (buf, ends) = detached(py, || {
+        let mut buf = Vec::with_capacity(items.len() * 640);
+        let mut ends = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            convert(item, &mut buf).map_err(|e| at_item(i, e))?;
+            ends.push(buf.len());
+        }
+        Ok((buf, ends))
+    })?;
+    split_bytes(py, &buf, &ends)
+}
+
+/// a2a_json_to_event_json(data: bytes) -> bytes
+///
+/// A2A message JSON to CloudEvent structured JSON, validated as `a2a_to_json` validates the dict,
+/// with no Python objects in between.
+#[pyfunction]
+fn ce_a2a_json_to_event_json<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let mut out = Vec::with_capacity(data.len() + 384);
+    a2a_json_to_event_json(data, &mut out).into_py_result(py)?;
+    Ok(PyBytes::new(py, &out))
+}
+
+/// a2a_json_to_event_json_many(items: Sequence[bytes]) -> list[bytes]
+///
+/// `a2a_json_to_event_json` for each item in one call, the GIL released; errors name the item.
+#[pyfunction]
+fn ce_a2a_json_to_event_json_many<'py>(py: Python<'py>, items: Vec<PyBackedBytes>) -> PyResult<Bound<'py, PyList>> {
+    convert_many(py, &items, a2a_json_to_event_json)
+}
+
+/// event_json_to_a2a_json(data: bytes) -> bytes
+///
+/// CloudEvent structured JSON to A2A message JSON, validated as `json_to_a2a` validates it, with
+/// no Python objects in between.
+#[pyfunction]
+fn ce_event_json_to_a2a_json<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let mut out = Vec::with_capacity(data.len());
+    event_json_to_a2a_json(data, &mut out).into_py_result(py)?;
+    Ok(PyBytes::new(py, &out))
+}
+
+/// event_json_to_a2a_json_many(items: Sequence[bytes]) -> list[bytes]
+///
+/// `event_json_to_a2a_json` for each item in one call, the GIL released; errors name the item.
+#[pyfunction]
+fn ce_event_json_to_a2a_json_many<'py>(py: Python<'py>, items: Vec<PyBackedBytes>) -> PyResult<Bound<'py, PyList>> {
+    convert_many(py, &items, event_json_to_a2a_json)
+}
+
 /// Validates one A2A message read field by field, the payload by writing it as JSON into `scratch`.
 fn check_a2a_py(message: &Bound<'_, PyAny>, scratch: &mut Vec<u8>) -> Result<()> {
     let objects = MessageObjects::read(message)?;
@@ -1175,6 +1226,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ce_a2a_to_json_many, m)?)?;
     m.add_function(wrap_pyfunction!(ce_json_to_a2a, m)?)?;
     m.add_function(wrap_pyfunction!(ce_json_to_a2a_many, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_a2a_json_to_event_json, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_a2a_json_to_event_json_many, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_event_json_to_a2a_json, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_event_json_to_a2a_json_many, m)?)?;
     m.add_function(wrap_pyfunction!(ce_validate_a2a, m)?)?;
     m.add_function(wrap_pyfunction!(ce_is_valid_a2a, m)?)?;
     Ok(())

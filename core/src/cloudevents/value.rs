@@ -125,10 +125,16 @@ fn first_escape(bytes: &[u8]) -> Option<usize> {
 
 /// Appends `s` as a JSON string literal; non-ASCII text is written as UTF-8, not escaped.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    escape_into(out, s);
+    out.push(b'"');
+}
+
+/// Appends the escaped text of a JSON string literal, without the quotes.
+pub fn escape_into(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
     let mut start = 0;
     while let Some(at) = first_escape(&bytes[start..]) {
         let i = start + at;
@@ -151,7 +157,6 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
 }
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
