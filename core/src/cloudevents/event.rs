@@ -58,6 +58,9 @@ pub struct CloudEvent<'a> {
 
 /// True when a media type declares JSON content: `*/json` or `*/*+json`, parameters ignored.
 pub fn is_json_media_type(media_type: &str) -> bool {
+    if media_type == "application/json" {
+        return true;
+    }
     let essence = media_type.split(';').next().unwrap_or("").trim();
     match essence.split_once('/') {
         Some((_, subtype)) => {
@@ -125,6 +128,9 @@ fn required_str<'a>(name: &str, value: Value<'a>) -> Result<Cow<'a, str>> {
 }
 
 fn check_media_type(name: &str, value: &str) -> Result<()> {
+    if value == "application/json" {
+        return Ok(());
+    }
     let essence = value.split(';').next().unwrap_or("").trim();
     let token =
         |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b));
