@@ -55,13 +55,13 @@ from __future__ import annotations
 from typing import Any
 
 from a2a_fast._native import (
-    ce_a2a_to_json as a2a_to_json,
-)
-from a2a_fast._native import (
     ce_a2a_json_to_event_json as a2a_json_to_event_json,
 )
 from a2a_fast._native import (
     ce_a2a_json_to_event_json_many as a2a_json_to_event_json_many,
+)
+from a2a_fast._native import (
+    ce_a2a_to_json as a2a_to_json,
 )
 from a2a_fast._native import (
     ce_a2a_to_json_many as a2a_to_json_many,
