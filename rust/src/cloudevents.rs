@@ -785,7 +785,7 @@ fn event_to_py<'py>(py: Python<'py>, event: CloudEvent<'_>) -> PyResult<Bound<'p
 
 fn agent_to_py<'py>(py: Python<'py>, agent: Agent<'_>) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
-    dict.set_item(intern!(py, "agentId"), agent.agent_id)?;
+    dict.set_item(intern!(py, "agentId"), cached_str(py, &agent.agent_id))?;
     dict.set_item(intern!(py, "agentType"), cached_str(py, &agent.agent_type))?;
     let capabilities = agent.capabilities.iter().map(|c| cached_str(py, c));
     dict.set_item(intern!(py, "capabilities"), PyList::new(py, capabilities)?)?;
@@ -841,16 +841,32 @@ fn dicts<'py, T>(
     items: Vec<T>,
     convert: impl Fn(Python<'py>, T) -> PyResult<Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyList>> {
-    let gc = py.import(intern!(py, "gc"))?;
-    let was_enabled = items.len() > 1 && gc.call_method0(intern!(py, "isenabled"))?.is_truthy()?;
-    if was_enabled {
+    let _paused = if items.len() > 1 { GcPause::new(py)? } else { None };
+    let built = items.into_iter().map(|item| convert(py, item)).collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, built)
+}
+
+/// Disables the cyclic garbage collector until dropped, if it was enabled: the collector is
+/// back on however the work in between ends (an error or a panic included).
+struct GcPause<'py>(Bound<'py, PyModule>);
+
+impl<'py> GcPause<'py> {
+    fn new(py: Python<'py>) -> PyResult<Option<Self>> {
+        let gc = py.import(intern!(py, "gc"))?;
+        if !gc.call_method0(intern!(py, "isenabled"))?.is_truthy()? {
+            return Ok(None);
+        }
         gc.call_method0(intern!(py, "disable"))?;
+        Ok(Some(GcPause(gc)))
     }
-    let built = items.into_iter().map(|item| convert(py, item)).collect::<PyResult<Vec<_>>>();
-    if was_enabled {
-        gc.call_method0(intern!(py, "enable"))?;
+}
+
+impl Drop for GcPause<'_> {
+    fn drop(&mut self) {
+        if let Err(error) = self.0.call_method0(intern!(self.0.py(), "enable")) {
+            error.write_unraisable(self.0.py(), None);
+        }
     }
-    PyList::new(py, built?)
 }
 
 fn record_to_py(py: Python<'_>, record: KafkaRecord) -> PyResult<Bound<'_, PyTuple>> {

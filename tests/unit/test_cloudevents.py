@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import re
 from typing import Any
@@ -545,3 +546,16 @@ def test_bytes_conversion_names_the_byte_offset(data: bytes, offset: int) -> Non
             convert(data)
     with pytest.raises(DecodeError, match=rf"^at byte {offset}: item 1: "):
         ce.event_json_to_a2a_json_many([ce.a2a_to_json(MESSAGE), data])
+
+
+def test_batch_reads_leave_the_garbage_collector_as_they_found_it() -> None:
+    events = ce.a2a_to_json_many([MESSAGE, MESSAGE])
+    assert gc.isenabled()
+    assert ce.json_to_a2a_many(events) == [MESSAGE, MESSAGE]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert ce.from_json_many(events) == ce.from_a2a_many([MESSAGE, MESSAGE])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
