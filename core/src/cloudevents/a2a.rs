@@ -26,7 +26,8 @@ use std::borrow::Cow;
 use crate::error::{Error, Result};
 
 use super::event::{
-    check_string, is_json_media_type, read_event_json, CloudEvent, Data, EventParts, Extension, Extensions,
+    check_string, extension_value, insert_extension, is_json_media_type, read_event_json, CloudEvent, Data, EventParts,
+    Extension, Extensions,
 };
 use super::time::rfc3339_problem;
 use super::value::{escape_into, parse, write_str, write_value, Value};
@@ -342,7 +343,7 @@ impl<'a> A2aMessage<'a> {
     /// Reads an A2A message from a checked event whose A2A extensions are in their slots.
     pub fn from_parts(event: EventParts<'a, A2aExtensions<'a>>) -> Result<Self> {
         let EventParts { id, time, datacontenttype, mut extensions, data, .. } = event;
-        let mut ext = |name: &str| -> Option<Extension<'a>> { extensions.take(name) };
+        let mut ext = |at: usize| -> Option<Extension<'a>> { extensions.slots[at].take() };
         fn string<'a>(value: Option<Extension<'a>>, name: &str) -> Result<Option<Cow<'a, str>>> {
             match value {
                 None => Ok(None),
@@ -375,38 +376,38 @@ impl<'a> A2aMessage<'a> {
                 }
             }
         };
-        let protocol = required(ext("protocol"), "protocol")?;
+        let protocol = required(ext(slot::PROTOCOL), "protocol")?;
         if protocol != PROTOCOL {
             return Err(Error::validation("protocol", format!("must be \"A2A\", not {protocol:?}")));
         }
-        let version = required(ext("protocolversion"), "protocolversion")?;
-        let message_type = required(ext("messagetype"), "messagetype")?;
+        let version = required(ext(slot::PROTOCOLVERSION), "protocolversion")?;
+        let message_type = required(ext(slot::MESSAGETYPE), "messagetype")?;
         let source_agent = Agent {
-            agent_id: required(ext("sourceagent"), "sourceagent")?,
-            agent_type: required(ext("sourceagenttype"), "sourceagenttype")?,
+            agent_id: required(ext(slot::SOURCEAGENT), "sourceagent")?,
+            agent_type: required(ext(slot::SOURCEAGENTTYPE), "sourceagenttype")?,
             capabilities: capabilities(
-                string(ext("agentcapabilities"), "agentcapabilities")?
+                string(ext(slot::AGENTCAPABILITIES), "agentcapabilities")?
                     .ok_or_else(|| Error::validation("agentcapabilities", "required A2A extension is missing"))?,
                 "agentcapabilities",
             )?,
         };
-        let target_agent = match optional(ext("targetagent"), "targetagent")? {
+        let target_agent = match optional(ext(slot::TARGETAGENT), "targetagent")? {
             Optional::Absent => Optional::Absent,
             Optional::Null => Optional::Null,
             Optional::Present(agent_id) => Optional::Present(Agent {
                 agent_id,
-                agent_type: required(ext("targetagenttype"), "targetagenttype")?,
+                agent_type: required(ext(slot::TARGETAGENTTYPE), "targetagenttype")?,
                 capabilities: capabilities(
-                    string(ext("targetagentcapabilities"), "targetagentcapabilities")?.ok_or_else(|| {
+                    string(ext(slot::TARGETAGENTCAPABILITIES), "targetagentcapabilities")?.ok_or_else(|| {
                         Error::validation("targetagentcapabilities", "required A2A extension is missing")
                     })?,
                     "targetagentcapabilities",
                 )?,
             }),
         };
-        let priority = priority(&required(ext("priority"), "priority")?, "priority")?;
+        let priority = priority(&required(ext(slot::PRIORITY), "priority")?, "priority")?;
         // Bindings that carry attributes as text (Kafka headers) deliver the integer as a string.
-        let ttl = match ext("ttl") {
+        let ttl = match ext(slot::TTL) {
             Some(Extension::Int(t)) => Some(t),
             Some(Extension::Str(s)) if s.bytes().all(|b| b.is_ascii_digit()) => s.parse::<i32>().ok(),
             Some(_) => None,
@@ -414,9 +415,9 @@ impl<'a> A2aMessage<'a> {
         }
         .filter(|t| *t >= 0)
         .ok_or_else(|| Error::validation("ttl", "must be an integer from 0 to 2147483647"))?;
-        let correlation_id = required(ext("correlationid"), "correlationid")?;
-        let collaboration_id = optional(ext("collaborationid"), "collaborationid")?;
-        let traceparent = optional(ext("traceparent"), "traceparent")?;
+        let correlation_id = required(ext(slot::CORRELATIONID), "correlationid")?;
+        let collaboration_id = optional(ext(slot::COLLABORATIONID), "collaborationid")?;
+        let traceparent = optional(ext(slot::TRACEPARENT), "traceparent")?;
         if let Some(ct) = &datacontenttype {
             if !is_json_media_type(ct) {
                 return Err(Error::validation("datacontenttype", "an A2A payload is JSON"));
@@ -615,30 +616,42 @@ pub struct A2aExtensions<'a> {
     others: Vec<Cow<'a, str>>,
 }
 
-fn extension_slot(name: &str) -> Option<usize> {
-    Some(match name {
-        "protocol" => 0,
-        "protocolversion" => 1,
-        "messagetype" => 2,
-        "sourceagent" => 3,
-        "sourceagenttype" => 4,
-        "agentcapabilities" => 5,
-        "targetagent" => 6,
-        "targetagenttype" => 7,
-        "targetagentcapabilities" => 8,
-        "priority" => 9,
-        "ttl" => 10,
-        "correlationid" => 11,
-        "collaborationid" => 12,
-        "traceparent" => 13,
-        _ => return None,
-    })
+/// Indexes of [`A2aExtensions`] slots.
+mod slot {
+    pub const PROTOCOL: usize = 0;
+    pub const PROTOCOLVERSION: usize = 1;
+    pub const MESSAGETYPE: usize = 2;
+    pub const SOURCEAGENT: usize = 3;
+    pub const SOURCEAGENTTYPE: usize = 4;
+    pub const AGENTCAPABILITIES: usize = 5;
+    pub const TARGETAGENT: usize = 6;
+    pub const TARGETAGENTTYPE: usize = 7;
+    pub const TARGETAGENTCAPABILITIES: usize = 8;
+    pub const PRIORITY: usize = 9;
+    pub const TTL: usize = 10;
+    pub const CORRELATIONID: usize = 11;
+    pub const COLLABORATIONID: usize = 12;
+    pub const TRACEPARENT: usize = 13;
 }
 
-impl<'a> A2aExtensions<'a> {
-    fn take(&mut self, name: &str) -> Option<Extension<'a>> {
-        extension_slot(name).and_then(|at| self.slots[at].take())
-    }
+fn extension_slot(name: &str) -> Option<usize> {
+    Some(match name {
+        "protocol" => slot::PROTOCOL,
+        "protocolversion" => slot::PROTOCOLVERSION,
+        "messagetype" => slot::MESSAGETYPE,
+        "sourceagent" => slot::SOURCEAGENT,
+        "sourceagenttype" => slot::SOURCEAGENTTYPE,
+        "agentcapabilities" => slot::AGENTCAPABILITIES,
+        "targetagent" => slot::TARGETAGENT,
+        "targetagenttype" => slot::TARGETAGENTTYPE,
+        "targetagentcapabilities" => slot::TARGETAGENTCAPABILITIES,
+        "priority" => slot::PRIORITY,
+        "ttl" => slot::TTL,
+        "correlationid" => slot::CORRELATIONID,
+        "collaborationid" => slot::COLLABORATIONID,
+        "traceparent" => slot::TRACEPARENT,
+        _ => return None,
+    })
 }
 
 impl<'a> Extensions<'a> for A2aExtensions<'a> {
@@ -654,6 +667,18 @@ impl<'a> Extensions<'a> for A2aExtensions<'a> {
             Some(at) => self.slots[at] = Some(value),
             None => self.others.push(name),
         }
+    }
+
+    /// The same rules as the general insert, with the name looked up once: a known name is valid.
+    fn insert(&mut self, name: Cow<'a, str>, value: Value<'a>) -> Result<()> {
+        let Some(at) = extension_slot(&name) else {
+            return insert_extension(self, name, value);
+        };
+        if self.slots[at].is_some() {
+            return Err(Error::validation(name, "duplicate attribute"));
+        }
+        self.slots[at] = extension_value(&name, value)?;
+        Ok(())
     }
 }
 

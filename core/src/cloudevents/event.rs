@@ -154,7 +154,7 @@ fn check_absolute_uri(name: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-fn extension_value<'a>(name: &str, value: Value<'a>) -> Result<Option<Extension<'a>>> {
+pub fn extension_value<'a>(name: &str, value: Value<'a>) -> Result<Option<Extension<'a>>> {
     let range = "integer extension out of the CloudEvents range -2147483648..2147483647";
     Ok(Some(match value {
         Value::Null => return Ok(None),
@@ -182,6 +182,23 @@ const REQUIRED: [&str; 4] = ["specversion", "id", "source", "type"];
 pub trait Extensions<'a>: Default {
     fn has(&self, name: &str) -> bool;
     fn add(&mut self, name: Cow<'a, str>, value: Extension<'a>);
+
+    /// Checks an extension attribute met in the input and keeps it unless it is null.
+    fn insert(&mut self, name: Cow<'a, str>, value: Value<'a>) -> Result<()> {
+        insert_extension(self, name, value)
+    }
+}
+
+/// The rules of an extension attribute: its name, no duplicates, and a value of an extension type.
+pub fn insert_extension<'a, E: Extensions<'a>>(store: &mut E, name: Cow<'a, str>, value: Value<'a>) -> Result<()> {
+    check_extension_name(&name)?;
+    if store.has(&name) {
+        return Err(Error::validation(name, "duplicate attribute"));
+    }
+    if let Some(ext) = extension_value(&name, value)? {
+        store.add(name, ext);
+    }
+    Ok(())
 }
 
 impl<'a> Extensions<'a> for Vec<(Cow<'a, str>, Extension<'a>)> {
@@ -248,14 +265,7 @@ impl<'a, E: Extensions<'a>> AttributeReader<'a, E> {
     /// bytes or any JSON value, `data_base64` a base64 string; `null` means unset.
     pub fn add(&mut self, name: Cow<'a, str>, value: Value<'a>) -> Result<()> {
         let Some(slot) = context_slot(&name) else {
-            check_extension_name(&name)?;
-            if self.extensions.has(&name) {
-                return Err(Error::validation(name, "duplicate attribute"));
-            }
-            if let Some(ext) = extension_value(&name, value)? {
-                self.extensions.add(name, ext);
-            }
-            return Ok(());
+            return self.extensions.insert(name, value);
         };
         let slot_name = CONTEXT[slot];
         if self.seen & (1 << slot) != 0 {
@@ -361,11 +371,11 @@ pub fn read_event_json<'a, E: Extensions<'a>>(input: &'a [u8]) -> Result<EventPa
     let mut reader = AttributeReader::<E>::default();
     let mut problem = None;
     parser.object(|p, name| {
-        let value = p.value()?;
-        if problem.is_none() {
-            problem = reader.add(name, value).err();
-        }
-        Ok(())
+        p.value_then(|value| {
+            if problem.is_none() {
+                problem = reader.add(name, value).err();
+            }
+        })
     })?;
     parser.finish()?;
     match problem {

@@ -161,25 +161,30 @@ impl<'a> Parser<'a> {
 
     /// Reads any value into a tree.
     pub fn value(&mut self) -> PResult<Value<'a>> {
+        let mut value = Value::Null;
+        self.value_then(|v| value = v)?;
+        Ok(value)
+    }
+
+    /// Reads any value and hands it to `put`. Values are built where `put` stores them: returned
+    /// through memory they were stored in words and reloaded in halves, which stalls the loads.
+    #[inline(always)]
+    pub fn value_then(&mut self, put: impl FnOnce(Value<'a>)) -> PResult<()> {
         match self.peek() {
-            Some(b'"') => Ok(Value::Str(self.string()?)),
-            Some(b'{') => {
-                let mut members = Vec::new();
-                self.object(|p, name| {
-                    members.push((name, p.value()?));
-                    Ok(())
-                })?;
-                Ok(Value::Object(members))
+            Some(b'"') => {
+                let start = self.pos + 1;
+                let end = plain_run_end(self.bytes, start);
+                if self.bytes.get(end) == Some(&b'"') {
+                    self.pos = end + 1;
+                    put(Value::Str(Cow::Borrowed(&self.text[start..end])));
+                } else {
+                    self.pos = end;
+                    put(Value::Str(self.escaped_string(start)?));
+                }
             }
-            Some(b'[') => {
-                let mut items = Vec::new();
-                self.array(|p| {
-                    items.push(p.value()?);
-                    Ok(())
-                })?;
-                Ok(Value::Array(items))
-            }
-            _ => Ok(match self.scalar()? {
+            Some(b'{') => put(Value::Object(self.members()?)),
+            Some(b'[') => put(Value::Array(self.items()?)),
+            _ => put(match self.scalar()? {
                 Scalar::Null => Value::Null,
                 Scalar::Bool(b) => Value::Bool(b),
                 Scalar::Number(Number::Int(i)) => Value::Int(i),
@@ -187,6 +192,19 @@ impl<'a> Parser<'a> {
                 Scalar::Number(Number::Float(f)) => Value::Float(f),
             }),
         }
+        Ok(())
+    }
+
+    fn members(&mut self) -> PResult<Vec<(Cow<'a, str>, Value<'a>)>> {
+        let mut members = Vec::new();
+        self.object(|p, name| p.value_then(|v| members.push((name, v))))?;
+        Ok(members)
+    }
+
+    fn items(&mut self) -> PResult<Vec<Value<'a>>> {
+        let mut items = Vec::new();
+        self.array(|p| p.value_then(|v| items.push(v)))?;
+        Ok(items)
     }
 
     /// Reads any value and appends it to `out` as compact JSON, exactly as [`super::value::write_value`]
@@ -325,16 +343,26 @@ impl<'a> Parser<'a> {
     }
 
     /// Reads a string at its opening quote; text without escapes borrows from the input.
+    // Inlined so that the usual borrowed result stays in registers: returned through memory, it
+    // was stored in words and reloaded in halves, a store-forwarding stall on every string.
+    #[inline(always)]
     pub fn string(&mut self) -> PResult<Cow<'a, str>> {
         self.pos += 1;
         let start = self.pos;
         self.pos = plain_run_end(self.bytes, start);
+        if self.bytes.get(self.pos) == Some(&b'"') {
+            let text = &self.text[start..self.pos];
+            self.pos += 1;
+            return Ok(Cow::Borrowed(text));
+        }
+        self.escaped_string(start)
+    }
+
+    /// The rest of a string that has escapes (or is malformed) from `self.pos` on.
+    #[cold]
+    #[inline(never)]
+    fn escaped_string(&mut self, start: usize) -> PResult<Cow<'a, str>> {
         match self.bytes.get(self.pos) {
-            Some(b'"') => {
-                let text = &self.text[start..self.pos];
-                self.pos += 1;
-                return Ok(Cow::Borrowed(text));
-            }
             Some(b'\\') => {}
             None => return Err(self.fail("EOF while parsing a string")),
             Some(_) => return Err(self.fail("control character (\\u0000-\\u001F) found while parsing a string")),
@@ -445,6 +473,7 @@ const STOP: [bool; 256] = {
 };
 
 /// Index of the first byte from `at` on that ends plain string content, eight bytes at a time.
+#[inline(always)]
 pub fn plain_run_end(bytes: &[u8], mut at: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
