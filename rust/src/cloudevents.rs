@@ -675,31 +675,22 @@ fn split_bytes<'py>(py: Python<'py>, buf: &[u8], ends: &[usize]) -> PyResult<Bou
 const CACHE_SLOTS: usize = 512;
 const CACHE_MAX_LEN: usize = 32;
 
-/// One slot of the string cache: the text and the Python string made from it.
+/// One slot of the string cache: the text, zero-padded to whole words, and the Python string made from it.
 struct CachedStr {
+    words: [u64; CACHE_MAX_LEN / 8],
     len: usize,
-    bytes: [u8; CACHE_MAX_LEN],
     value: Option<Py<PyString>>,
+}
+
+impl CachedStr {
+    const EMPTY: CachedStr = CachedStr { words: [0; CACHE_MAX_LEN / 8], len: 0, value: None };
 }
 
 thread_local! {
     /// Python strings for short text that repeats from message to message (object keys, agent ids,
     /// types and capabilities): reusing one costs a lookup instead of an allocation and a decode.
-    static STRINGS: std::cell::RefCell<Vec<CachedStr>> = std::cell::RefCell::new(
-        (0..CACHE_SLOTS).map(|_| CachedStr { len: 0, bytes: [0; CACHE_MAX_LEN], value: None }).collect(),
-    );
-}
-
-fn cache_slot(bytes: &[u8]) -> usize {
-    let word = |chunk: &[u8]| {
-        let mut w = [0u8; 8];
-        w[..chunk.len()].copy_from_slice(chunk);
-        u64::from_le_bytes(w)
-    };
-    let head = word(&bytes[..bytes.len().min(8)]);
-    let tail = word(&bytes[bytes.len().saturating_sub(8)..]);
-    let mixed = (head ^ tail.rotate_left(29) ^ bytes.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (mixed >> 55) as usize % CACHE_SLOTS
+    static STRINGS: std::cell::RefCell<[CachedStr; CACHE_SLOTS]> =
+        const { std::cell::RefCell::new([const { CachedStr::EMPTY }; CACHE_SLOTS]) };
 }
 
 /// A Python string for `text`, shared with earlier calls when `text` is short and seen before.
@@ -708,18 +699,27 @@ fn cached_str<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyString> {
     if bytes.len() > CACHE_MAX_LEN {
         return PyString::new(py, text);
     }
+    // Whole words make the comparison four integer compares instead of a call to memcmp.
+    let mut padded = [0u8; CACHE_MAX_LEN];
+    padded[..bytes.len()].copy_from_slice(bytes);
+    let mut words = [0u64; CACHE_MAX_LEN / 8];
+    for (word, chunk) in words.iter_mut().zip(padded.chunks_exact(8)) {
+        *word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+    }
+    let mixed = (words[0] ^ words[1].rotate_left(17) ^ words[2].rotate_left(31) ^ words[3].rotate_left(47))
+        .wrapping_add(bytes.len() as u64)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let slot = (mixed >> 55) as usize % CACHE_SLOTS;
     STRINGS.with(|cache| {
         let mut cache = cache.borrow_mut();
-        let entry = &mut cache[cache_slot(bytes)];
+        let entry = &mut cache[slot];
         if let Some(value) = &entry.value {
-            if entry.len == bytes.len() && &entry.bytes[..bytes.len()] == bytes {
+            if entry.len == bytes.len() && entry.words == words {
                 return value.bind(py).clone();
             }
         }
         let value = PyString::new(py, text);
-        entry.len = bytes.len();
-        entry.bytes[..bytes.len()].copy_from_slice(bytes);
-        entry.value = Some(value.clone().unbind());
+        *entry = CachedStr { words, len: bytes.len(), value: Some(value.clone().unbind()) };
         value
     })
 }
