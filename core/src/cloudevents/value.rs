@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use crate::error::{Error, Result};
 
 pub use super::json::parse;
+use super::json::plain_run_end;
 
 /// A value crossing the boundary: JSON types plus `Bytes` (binary data has no JSON type).
 /// Objects keep their key order and are plain vectors: they are built once and read once.
@@ -93,39 +94,6 @@ pub fn write_float(out: &mut Vec<u8>, f: f64) {
     out.extend_from_slice(zmij::Buffer::new().format_finite(f).as_bytes());
 }
 
-/// Which bytes a JSON string must escape: control characters, `"` and the backslash.
-const NEEDS_ESCAPE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        table[i] = true;
-        i += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
-
-/// Position of the first byte that needs escaping; eight bytes at a time while none does.
-fn first_escape(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
-    let mut offset = 0;
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0;
-        if control || has_zero(x ^ (ONES * u64::from(b'"'))) || has_zero(x ^ (ONES * u64::from(b'\\'))) {
-            break;
-        }
-        offset += 8;
-    }
-    bytes[offset..].iter().position(|&b| NEEDS_ESCAPE[usize::from(b)]).map(|at| offset + at)
-}
-
 /// Appends `s` as a JSON string literal; non-ASCII text is written as UTF-8, not escaped.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.reserve(s.len() + 2);
@@ -139,10 +107,13 @@ pub fn escape_into(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
     let mut start = 0;
-    while let Some(at) = first_escape(&bytes[start..]) {
-        let i = start + at;
-        out.extend_from_slice(&bytes[start..i]);
-        let b = bytes[i];
+    loop {
+        // What must be escaped is exactly what ends a plain run when reading a string.
+        let end = plain_run_end(bytes, start);
+        out.extend_from_slice(&bytes[start..end]);
+        let Some(&b) = bytes.get(end) else {
+            return;
+        };
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
             b'\\' => out.extend_from_slice(b"\\\\"),
@@ -151,15 +122,10 @@ pub fn escape_into(out: &mut Vec<u8>, s: &str) {
             b'\t' => out.extend_from_slice(b"\\t"),
             0x08 => out.extend_from_slice(b"\\b"),
             0x0c => out.extend_from_slice(b"\\f"),
-            _ => {
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(b >> 4)]);
-                out.push(HEX[usize::from(b & 0xf)]);
-            }
+            _ => out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]),
         }
-        start = i + 1;
+        start = end + 1;
     }
-    out.extend_from_slice(&bytes[start..]);
 }
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -266,21 +232,6 @@ mod tests {
         for bad in ["Zm9", "Zm9v!mFy", "Zg=a", "Zh==", "Z===", "Zm9=Zm9v"] {
             let err = base64_decode(bad, "data_base64").expect_err(bad);
             assert!(matches!(err, Error::Validation { ref path, .. } if path == "data_base64"), "{bad}: {err}");
-        }
-    }
-
-    #[test]
-    fn escapes_are_found_at_every_position() {
-        for len in 0..20 {
-            for at in 0..len {
-                for special in [b'"', b'\\', 0x00, 0x1f] {
-                    let mut bytes = vec![b'a'; len];
-                    bytes[at] = special;
-                    assert_eq!(first_escape(&bytes), Some(at), "{len} {at} {special}");
-                }
-            }
-            let plain: Vec<u8> = (0..len).map(|i| [b'a', 0x20, 0x7f, 0xc3, b'!'][i % 5]).collect();
-            assert_eq!(first_escape(&plain), None);
         }
     }
 
