@@ -699,12 +699,15 @@ fn cached_str<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyString> {
     if bytes.len() > CACHE_MAX_LEN {
         return PyString::new(py, text);
     }
-    // Whole words make the comparison four integer compares instead of a call to memcmp.
-    let mut padded = [0u8; CACHE_MAX_LEN];
-    padded[..bytes.len()].copy_from_slice(bytes);
+    // Whole words make the comparison four integer compares instead of a call to memcmp. They are
+    // loaded straight from the text: copied into a padded buffer first, the word loads stalled on
+    // the byte stores of the copy.
     let mut words = [0u64; CACHE_MAX_LEN / 8];
-    for (word, chunk) in words.iter_mut().zip(padded.chunks_exact(8)) {
-        *word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+    for (word, chunk) in words.iter_mut().zip(bytes.chunks(8)) {
+        *word = match <[u8; 8]>::try_from(chunk) {
+            Ok(full) => u64::from_le_bytes(full),
+            Err(_) => chunk.iter().rev().fold(0, |acc, &b| (acc << 8) | u64::from(b)),
+        };
     }
     let mixed = (words[0] ^ words[1].rotate_left(17) ^ words[2].rotate_left(31) ^ words[3].rotate_left(47))
         .wrapping_add(bytes.len() as u64)
