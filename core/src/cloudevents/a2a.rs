@@ -26,11 +26,12 @@ use std::borrow::Cow;
 use crate::error::{Error, Result};
 
 use super::event::{
-    check_string, extension_value, insert_extension, is_json_media_type, read_event_json, CloudEvent, Data, EventParts,
-    Extension, Extensions,
+    check_string, extension_value, insert_extension, is_json_media_type, read_event_json, read_event_json_with,
+    CloudEvent, Data, EventParts, Extension, Extensions,
 };
+use super::json::Parser;
 use super::time::rfc3339_problem;
-use super::value::{escape_into, parse, write_str, write_value, Value};
+use super::value::{escape_into, write_str, write_value, Value};
 
 pub const PROTOCOL: &str = "A2A";
 pub const PRIORITIES: [&str; 3] = ["HIGH", "NORMAL", "LOW"];
@@ -508,6 +509,11 @@ impl<'a> A2aMessage<'a> {
 
     /// Appends the message as A2A JSON, byte for byte what `write_value(into_value())` writes.
     pub fn write_json(&self, out: &mut Vec<u8>) -> Result<()> {
+        self.write_json_with(out, |out| write_value(out, &self.payload, "payload"))
+    }
+
+    /// [`A2aMessage::write_json`] with the payload written by `payload`.
+    pub fn write_json_with(&self, out: &mut Vec<u8>, payload: impl FnOnce(&mut Vec<u8>) -> Result<()>) -> Result<()> {
         fn agent(out: &mut Vec<u8>, a: &Agent<'_>) {
             out.extend_from_slice(b"{\"agentId\":");
             write_str(out, &a.agent_id);
@@ -542,7 +548,7 @@ impl<'a> A2aMessage<'a> {
         out.extend_from_slice(b",\"messageType\":");
         write_str(out, &self.message_type);
         out.extend_from_slice(b",\"payload\":");
-        write_value(out, &self.payload, "payload")?;
+        payload(out)?;
         out.extend_from_slice(b",\"metadata\":{\"priority\":\"");
         out.extend_from_slice(self.priority.as_bytes());
         out.extend_from_slice(b"\",\"ttl\":");
@@ -718,13 +724,66 @@ pub fn json_to_a2a(input: &[u8]) -> Result<A2aMessage<'_>> {
 }
 
 /// A2A message JSON bytes → CloudEvent JSON bytes, appended to `out`: what a gateway forwards.
+/// Accepts and rejects what `a2a_to_json(parse(input)?)` does; the payload is rewritten as it is
+/// read, into the end of `out`, and moved into place once the event is written.
 pub fn a2a_json_to_event_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
-    write_a2a_json(parse(input)?, out)
+    let start = out.len();
+    let written = read_a2a_json(input, out).and_then(|message| {
+        let payload_end = out.len();
+        message.write_event_json(out, |out| {
+            out.extend_from_within(start..payload_end);
+            Ok(())
+        })?;
+        out.drain(start..payload_end);
+        Ok(())
+    });
+    if written.is_err() {
+        out.truncate(start);
+    }
+    written
 }
 
-/// CloudEvent JSON bytes → A2A message JSON bytes, appended to `out`.
+/// Reads an A2A message from JSON with its payload transcoded into `payload_out` (the message
+/// holds a stand-in of the same JSON type).
+fn read_a2a_json<'a>(input: &'a [u8], payload_out: &mut Vec<u8>) -> Result<A2aMessage<'a>> {
+    let mut parser = Parser::new(input)?;
+    if parser.peek() != Some(b'{') {
+        let value = parser.value()?;
+        parser.finish()?;
+        return A2aMessage::from_value(value);
+    }
+    let mut members = Vec::with_capacity(10);
+    parser.object(|p, name| {
+        if name == "payload" {
+            let stand_in = p.transcode_standing_in(payload_out)?;
+            members.push((name, stand_in));
+            return Ok(());
+        }
+        p.value_then(|value| members.push((name, value)))
+    })?;
+    parser.finish()?;
+    A2aMessage::from_value(Value::Object(members))
+}
+
+/// CloudEvent JSON bytes → A2A message JSON bytes, appended to `out`. The payload is rewritten as
+/// it is read, into the end of `out`, and moved into place once the message is written.
 pub fn event_json_to_a2a_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
-    json_to_a2a(input)?.write_json(out)
+    let start = out.len();
+    let written = read_event_json_with(input, |p| p.transcode_standing_in(out))
+        .and_then(A2aMessage::from_parts)
+        .and_then(|message| {
+            let payload_end = out.len();
+            message.write_json_with(out, |out| {
+                out.extend_from_within(start..payload_end);
+                Ok(())
+            })?;
+            out.drain(start..payload_end);
+            Ok(())
+        });
+    if written.is_err() {
+        out.truncate(start);
+    }
+    written
 }
 
 #[cfg(test)]
@@ -763,6 +822,9 @@ mod tests {
             MESSAGE.replace(r#","collaborationId":"col-1""#, r#","traceparent":null,"collaborationId":null"#),
             MESSAGE.replace(r#""c-9""#, r#""c\\9\/""#).replace(r#""plan","route""#, r#""p\"lan""#),
             MESSAGE.replace(r#"{"task":"sum","args":[1,2]}"#, r#"[-0,1.5e300,18446744073709551615,"\u0001"]"#),
+            MESSAGE.replace(r#"{"task":"sum","args":[1,2]}"#, r#""t\u00e9xt""#),
+            MESSAGE.replace(r#"{"task":"sum","args":[1,2]}"#, "null"),
+            MESSAGE.replace(r#"{"task":"sum","args":[1,2]}"#, "-2.5E-3"),
         ]
     }
 
@@ -784,6 +846,27 @@ mod tests {
             event_json_to_a2a_json(&event, &mut back).expect("ok");
             assert_eq!(back, general, "{text}");
         }
+    }
+
+    #[test]
+    fn bytes_conversions_append_and_leave_the_buffer_alone_on_errors() {
+        let event = a2a_to_json(message()).expect("valid");
+        let mut out = b"[".to_vec();
+        event_json_to_a2a_json(&event, &mut out).expect("valid");
+        let mut message_json = Vec::new();
+        A2aMessage::from_value(message()).expect("valid").write_json(&mut message_json).expect("ok");
+        assert_eq!(out[1..], message_json[..]);
+        out.push(b',');
+        let before = out.clone();
+        a2a_json_to_event_json(&message_json, &mut out).expect("valid");
+        assert_eq!(out[before.len()..], event[..]);
+        let before = out.clone();
+        let bad = String::from_utf8(event.clone()).expect("UTF-8").replace(r#""ttl":300"#, r#""ttl":-1"#);
+        assert!(event_json_to_a2a_json(bad.as_bytes(), &mut out).is_err());
+        assert!(event_json_to_a2a_json(&event[..event.len() - 1], &mut out).is_err());
+        let bad = String::from_utf8(message_json).expect("UTF-8").replace(r#""ttl":300"#, r#""ttl":-1"#);
+        assert!(a2a_json_to_event_json(bad.as_bytes(), &mut out).is_err());
+        assert_eq!(out, before);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use crate::error::{Error, Result};
 
-use super::json::Parser;
+use super::json::{PResult, Parser};
 use super::time::rfc3339_problem;
 use super::value::{base64_decode, base64_encode, parse, write_str, write_value, Value};
 
@@ -362,6 +362,15 @@ impl<'a, E: Extensions<'a>> AttributeReader<'a, E> {
 /// breaks a rule is reported once the whole document has parsed, so that malformed JSON is always
 /// a decode error, as it is for [`CloudEvent::from_json`].
 pub fn read_event_json<'a, E: Extensions<'a>>(input: &'a [u8]) -> Result<EventParts<'a, E>> {
+    read_event_json_with(input, |p| p.value())
+}
+
+/// [`read_event_json`] with `data` read by `data`, which may stand in a value of the same JSON type
+/// for it (a converter that writes the data elsewhere needs no tree of it).
+pub fn read_event_json_with<'a, E: Extensions<'a>>(
+    input: &'a [u8],
+    mut data: impl FnMut(&mut Parser<'a>) -> PResult<Value<'a>>,
+) -> Result<EventParts<'a, E>> {
     let mut parser = Parser::new(input)?;
     if parser.peek() != Some(b'{') {
         let value = parser.value()?;
@@ -371,6 +380,13 @@ pub fn read_event_json<'a, E: Extensions<'a>>(input: &'a [u8]) -> Result<EventPa
     let mut reader = AttributeReader::<E>::default();
     let mut problem = None;
     parser.object(|p, name| {
+        if name == "data" {
+            let value = data(p)?;
+            if problem.is_none() {
+                problem = reader.add(name, value).err();
+            }
+            return Ok(());
+        }
         p.value_then(|value| {
             if problem.is_none() {
                 problem = reader.add(name, value).err();

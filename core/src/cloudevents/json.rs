@@ -257,6 +257,21 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    /// Reads any value, appends it to `out` as [`Parser::transcode`] does, and returns a value of the
+    /// same JSON type in its place (an empty string, array or object; zero for a number).
+    pub fn transcode_standing_in(&mut self, out: &mut Vec<u8>) -> PResult<Value<'a>> {
+        let stand_in = match self.peek() {
+            Some(b'"') => Value::Str(Cow::Borrowed("")),
+            Some(b'{') => Value::Object(Vec::new()),
+            Some(b'[') => Value::Array(Vec::new()),
+            Some(b'n') => Value::Null,
+            Some(b't' | b'f') => Value::Bool(false),
+            _ => Value::Int(0),
+        };
+        self.transcode(out)?;
+        Ok(stand_in)
+    }
+
     /// Reads `null`, `true`, `false` or a number.
     pub fn scalar(&mut self) -> PResult<Scalar> {
         match self.peek() {
