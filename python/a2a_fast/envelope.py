@@ -22,8 +22,8 @@ names are the seam to the native core.
 
 from __future__ import annotations
 
-import datetime as dt
 import struct
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -209,6 +209,16 @@ class Envelope:
         self.topics = topics
         self.agent_id = agent_id
         self.source = f"a2a://agents/{agent_id}"
+        self._writers: dict[str, tuple[Codec, str, str]] = {}
+        self._known: dict[tuple[str, int], Codec] = {}
+
+    def _writer(self, kind: str) -> tuple[Codec, str, str]:
+        """``(codec, schema URI, topic)`` of ``kind``, looked up again when the catalog's codec changes."""
+        codec = self.catalog.writer_codec(kind)
+        cached = self._writers.get(kind)
+        if cached is None or cached[0] is not codec:
+            cached = self._writers[kind] = (codec, self.catalog.schema_uri(kind), self.topics.for_kind(kind))
+        return cached
 
     def encode(
         self,
@@ -221,7 +231,7 @@ class Envelope:
         event_id: str | None = None,
     ) -> KafkaRecord:
         """The Kafka record carrying ``record`` as a ``kind`` message; the key is its ``task_id``."""
-        codec = self.catalog.writer_codec(kind)
+        codec, schema_uri, topic = self._writer(kind)
         task_id = record.get("task_id")
         if not task_id:
             raise ValidationError("record field 'task_id' is missing or empty")
@@ -230,9 +240,9 @@ class Envelope:
             "id": event_id or uuid.uuid4().hex,
             "source": self.source,
             "type": kind,
-            "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "time": _utc_now(),
             "datacontenttype": CONTENT_TYPE,
-            "dataschema": self.catalog.schema_uri(kind),
+            "dataschema": schema_uri,
             "protocol": PROTOCOL,
             "protocolversion": PROTOCOL_VERSION,
             "messagetype": MESSAGE_KINDS[kind].record,
@@ -244,7 +254,7 @@ class Envelope:
             "data": codec.encode(record),
         }
         key, headers, value = to_kafka(event)
-        return KafkaRecord(self.topics.for_kind(kind), _as_bytes(key or task_id), list(headers), value or b"")
+        return KafkaRecord(topic, _as_bytes(key or task_id), headers, value or b"")
 
     def decode(
         self,
@@ -279,15 +289,34 @@ class Envelope:
             events = [_attempt(from_kafka, record.headers(), record.value(), record.key()) for record in records]
         out: list[Inbound | ValueError | None] = [None] * len(records)
         groups: dict[tuple[str, int], list[tuple[int, dict[str, Any], bytes, Codec]]] = {}
+        known = self._known
         for index, event in enumerate(events):
             if isinstance(event, ValueError):
                 out[index] = event
                 continue
+            data = event.get("data")
+            # a known (type, schema id) pair with the usual attributes skips the full check
+            if (
+                type(data) is bytes
+                and len(data) >= _WIRE_HEADER.size
+                and data[0] == 0
+                and event.get("protocol") == PROTOCOL
+                and event.get("datacontenttype") == CONTENT_TYPE
+                and event.get("id")
+                and event.get("source")
+                and event.get("sourceagent")
+            ):
+                group = (event.get("type") or "", _WIRE_HEADER.unpack_from(data)[1])
+                writer = known.get(group)
+                if writer is not None:
+                    groups.setdefault(group, []).append((index, event, data, writer))
+                    continue
             try:
                 kind, data, schema_id, writer = self._check_event(event)
             except ValueError as error:
                 out[index] = error
                 continue
+            known[(kind, schema_id)] = writer
             groups.setdefault((kind, schema_id), []).append((index, event, data, writer))
         for (kind, schema_id), members in groups.items():
             values = [data for _, _, data, _ in members]
@@ -360,18 +389,18 @@ class Envelope:
             raise ValidationError(f"record key {key!r} differs from field task_id {task_id!r}")
         _validate(kind, record)
         return Inbound(
-            kind=kind,
-            record=record,
-            event_id=event["id"],
-            task_id=task_id,
-            source_agent=event["sourceagent"],
-            target_agent=event.get("targetagent"),
-            collaboration_id=event.get("collaborationid"),
-            traceparent=event.get("traceparent"),
-            schema_id=schema_id,
-            topic=topic,
-            partition=partition,
-            offset=offset,
+            kind,
+            record,
+            event["id"],
+            task_id,
+            event["sourceagent"],
+            event.get("targetagent"),
+            event.get("collaborationid"),
+            event.get("traceparent"),
+            schema_id,
+            topic,
+            partition,
+            offset,
         )
 
     @staticmethod
@@ -382,6 +411,18 @@ class Envelope:
             if value and len(value) >= _WIRE_HEADER.size and value[0] == 0:
                 found.add(_WIRE_HEADER.unpack_from(value)[1])
         return found
+
+
+_second: tuple[int, str] = (-1, "")
+
+
+def _utc_now() -> str:
+    """The time now as RFC 3339 UTC text with milliseconds (``2025-01-02T03:04:05.678Z``)."""
+    global _second
+    seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
+    if _second[0] != seconds:
+        _second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    return f"{_second[1]}.{nanos // 1_000_000:03d}Z"
 
 
 def _attempt(call: Callable[..., Any], *args: Any) -> Any:

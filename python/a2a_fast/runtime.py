@@ -224,8 +224,9 @@ class Agent:
         self.failure: BaseException | None = None
         self.failed = asyncio.Event()
         self.observers: list[Callable[[str, Inbound | None], None]] = []
-        """Called on the loop after each record with ``("handled" | "duplicate" | "dead_letter", message)``
-        (message None when it could not be decoded): a hook for tests and instrumentation."""
+        """Called on the loop once a record counts as handled (its offset may be committed), with
+        ``("handled" | "duplicate" | "dead_letter", message)`` (message None when it could not be decoded):
+        a hook for tests and instrumentation."""
 
     # --- what subclasses provide ------------------------------------------------------------------
 
@@ -471,7 +472,6 @@ class Agent:
             if isinstance(inbound, ValueError):
                 stage = next((name for cls, name in _STAGES if isinstance(inbound, cls)), "decode")
                 self._dead_letter(work, inbound, stage)
-                self._notify("dead_letter", None)
                 work.returned = True
                 self._settle_work(work)
                 continue
@@ -494,7 +494,7 @@ class Agent:
         assert inbound is not None and self._loop is not None
         if inbound.event_id in self.dedupe:
             self.metrics.inc("duplicates_total", type=inbound.kind)
-            self._notify("duplicate", inbound)
+            work.outcome = "duplicate"
             work.returned = True
             self._settle_work(work)
             return False
@@ -549,13 +549,12 @@ class Agent:
     def _handler_returned(self, work: _Work) -> None:
         assert work.inbound is not None
         self.dedupe.add(work.inbound.event_id)
-        self._notify("handled", work.inbound)
+        work.outcome = "handled"
         work.returned = True
         self._settle_work(work)
 
     def _handler_failed(self, work: _Work, error: Exception) -> None:
         self._dead_letter(work, error, "handle")
-        self._notify("dead_letter", work.inbound)
         work.returned = True
         self._settle_work(work)
 
@@ -571,7 +570,6 @@ class Agent:
             if work.inbound is not None:
                 self.dedupe.discard(work.inbound.event_id)
             self._dead_letter(work, error, "produce")
-            self._notify("dead_letter", work.inbound)
             if work.unacked:
                 return
         work.open = False
@@ -591,6 +589,8 @@ class Agent:
                 )
         if handled:
             work.tracker.done(work.offset)
+            if self.observers:
+                self._notify(work.outcome, work.inbound)
         self._timings.append((work.kind, time.perf_counter() - work.started, handled))
         self._in_flight -= 1
         if self._in_flight < self.config.max_in_flight:
@@ -651,6 +651,7 @@ class Agent:
             trace = "".join(traceback.format_exception(error)[-3:])
             headers.append(("dlq.traceback", trace.encode(errors="replace")[:4000]))
         work.dead_lettered = True
+        work.outcome = "dead_letter"
         key, value = message.key(), message.value() or b""
         try:
             self._send_output(work, self.topics.dlq, key, headers, value, _DEAD_LETTER)
@@ -981,6 +982,7 @@ class _Work:
         "message",
         "offset",
         "open",
+        "outcome",
         "returned",
         "started",
         "tracker",
@@ -996,6 +998,7 @@ class _Work:
         self.started = started
         self.inbound: Inbound | None = None
         self.kind = "unknown"
+        self.outcome = "handled"
         self.unacked = 0
         self.returned = False
         self.open = True
