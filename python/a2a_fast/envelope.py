@@ -15,9 +15,13 @@ Every Kafka record the agents exchange is a CloudEvent in Kafka *binary* content
 the writer's schema (fetched by id from the registry through :class:`~a2a_fast.registry.SchemaCatalog`)
 against the reader's own schema, so agents built against different schema versions interoperate.
 
+:meth:`Envelope.decode_many` decodes a consumed batch in a few native calls (one for the CloudEvents, one
+per writer schema for the Avro bodies) and returns, per record, the message or the error that
+:meth:`Envelope.decode` would have raised, so one bad record never costs the others their batch.
+
 The CloudEvents binding and the Avro codec are reached only through :func:`to_kafka`, :func:`from_kafka`,
-:class:`Codec` and :func:`read_schema_id`, and skill matching only through :class:`SkillTable`; those five
-names are the seam to the native core.
+:func:`from_kafka_many`, :class:`Codec` and :func:`read_schema_id`, and skill matching only through
+:class:`SkillTable`; those six names are the seam to the native core.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ __all__ = [
     "SkillTable",
     "TopicNames",
     "from_kafka",
+    "from_kafka_many",
     "read_schema_id",
     "to_kafka",
 ]

@@ -9,19 +9,27 @@ the runtime does the rest:
   waits; a poll thread serves its delivery reports and hands them back to the loop in batches with
   ``call_soon_threadsafe``. Registry look-ups and admin calls run in the loop's default executor.
 * **At-least-once with no second effect.** Records are consumed in batches (``consume(num_messages,
-  timeout)``); an offset is committed only once its record and every earlier one of the partition were
-  handled (:class:`OffsetTracker`), and a handler's output is acknowledged (``acks=all``, idempotent
-  producer) before its input counts as handled. A redelivered record whose ``ce_id`` was already handled
-  is dropped by a bounded LRU (:class:`DedupeCache`).
+  timeout)``) and decoded a batch at a time (:meth:`Envelope.decode_many`); an offset is committed only
+  once its record and every earlier one of the partition were handled (:class:`OffsetTracker`). A record
+  counts as handled once its handler returned *and* the broker acknowledged (``acks=all``, idempotent
+  producer) every record published while handling it: the handler itself does not wait for those
+  acknowledgements (:meth:`Agent.publish`), the runtime counts them per record from the delivery reports.
+  If one is not delivered, the record goes to the dead-letter topic (stage ``produce``) instead. A
+  redelivered record whose ``ce_id`` was already handled is dropped by a bounded LRU (:class:`DedupeCache`).
 * **Order per task.** Records with the same key (the task id) are handled one after the other; records
-  of different tasks concurrently.
-* **Back-pressure.** At most ``max_in_flight`` records are being handled; when that many are, the
-  consumer pauses its partitions (it keeps serving the group) and resumes when work completes.
-* **Dead letters.** A record that cannot be decoded or validated, or whose handler raises, goes to the
-  dead-letter topic with its key, value and headers plus ``dlq.*`` headers giving the reason, the error
-  class, the stage, and the original topic, partition and offset. The agent carries on.
-* **Rebalances.** Before partitions are taken away the agent finishes what it is handling and commits,
-  so another member never starts the same work while this one still runs it.
+  of different tasks concurrently. A handler is first run directly on the loop; only if it suspends
+  (awaits something not ready yet) does a Task finish it, and later records of its key queue behind it.
+  Each handler runs in its own copy of the context (:mod:`contextvars`).
+* **Back-pressure.** At most ``max_in_flight`` records are being handled (from dispatch until handled as
+  above); when that many are, the consumer pauses its partitions (it keeps serving the group) and resumes
+  when work completes.
+* **Dead letters.** A record that cannot be decoded or validated, whose handler raises, or one of whose
+  outputs is not delivered goes to the dead-letter topic with its key, value and headers plus ``dlq.*``
+  headers giving the reason, the error class, the stage, and the original topic, partition and offset.
+  It counts as handled once the dead letter is acknowledged; if that fails it stays uncommitted and comes
+  back after a restart. The agent carries on.
+* **Rebalances.** Before partitions are taken away the agent finishes what it is handling (outputs
+  acknowledged) and commits, so another member never starts the same work while this one still runs it.
 * **Shutdown** (:meth:`Agent.stop`, also on SIGTERM/SIGINT through :func:`serve`), in this order:
   stop intake → drain in-flight work → flush the producer → commit offsets → close the consumer,
   producer, registry client and HTTP server.

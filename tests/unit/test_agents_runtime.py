@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import uvloop
+from confluent_kafka import Message
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -183,6 +184,38 @@ def test_envelope_never_fails_other_than_with_a2a_errors(value: bytes, headers: 
     envelope = Envelope(FakeCatalog(), TopicNames(), "r")
     with pytest.raises(ValueError):
         envelope.decode(b"k", [*headers, ("ce_specversion", b"1.0")], value)
+
+
+BAD_RECORDS = [
+    lambda h, v, k: (h[:-1], v, k),
+    lambda h, v, k: (h, b"\x01" + v[1:], k),
+    lambda h, v, k: (h, v[:5] + b"\xff", k),
+    lambda h, v, k: (h, b"\x00\x00\x00\x00\x07" + v[5:], k),
+    lambda h, v, k: (h, v, b"other"),
+    lambda h, v, k: ([(n, b"a2a.other" if n == "ce_type" else x) for n, x in h], v, k),
+    lambda h, v, k: ([], b"not json", k),
+]
+
+
+@given(st.lists(st.sampled_from([None, *range(len(BAD_RECORDS))]), min_size=1, max_size=12))
+def test_decode_many_gives_each_record_what_decode_gives_it(choices: list[int | None]) -> None:
+    envelope = Envelope(FakeCatalog(), TopicNames(), "requester-1")
+    batch = []
+    for offset, choice in enumerate(choices):
+        out = envelope.encode(KIND_TASK_REQUEST, {**REQUEST, "task_id": f"t-{offset}"}, event_id=f"e{offset}")
+        headers, value, key = (out.headers, out.value, out.key)
+        if choice is not None:
+            headers, value, key = BAD_RECORDS[choice](headers, value, key)
+        batch.append(Message(topic="x", partition=1, offset=offset, key=key, value=value, headers=headers))
+    for message, got in zip(batch, envelope.decode_many(batch), strict=True):
+        try:
+            expected: Any = envelope.decode(message.key(), message.headers(), message.value(), "x", 1, message.offset())
+        except ValueError as error:
+            expected = error
+        if isinstance(expected, ValueError):
+            assert type(got) is type(expected) and str(got) == str(expected)
+        else:
+            assert got == expected
 
 
 def test_cloudevent_binding_round_trip() -> None:
