@@ -62,6 +62,9 @@ def topics(endpoints: Endpoints) -> Iterator[TopicNames]:
 
 
 def config(endpoints: Endpoints, topics: TopicNames, agent_id: str, **overrides: Any) -> AgentConfig:
+    # consumer groups of the case's own, as its topics are: a shared group name would be rebalanced by
+    # whoever else runs agents of that role on the same broker
+    overrides.setdefault("group_id", f"{topics.prefix}{agent_id}")
     return AgentConfig(agent_id, endpoints.kafka, endpoints.schema_registry, topics=topics, **overrides)
 
 
