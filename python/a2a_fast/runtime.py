@@ -476,7 +476,10 @@ class Agent:
         where: tuple[str, int] | None = None
         tracker = OffsetTracker()
         for message, inbound in zip(records, self.envelope.decode_many(records), strict=True):
-            topic, partition, offset = message.topic() or "", message.partition() or 0, message.offset() or 0
+            if isinstance(inbound, Inbound):
+                topic, partition, offset = inbound.topic, inbound.partition, inbound.offset
+            else:
+                topic, partition, offset = message.topic() or "", message.partition() or 0, message.offset() or 0
             if (topic, partition) != where:
                 where = (topic, partition)
                 found = trackers.get(where)

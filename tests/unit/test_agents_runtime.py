@@ -107,6 +107,9 @@ def test_dedupe_cache_is_bounded_and_forgets_the_oldest() -> None:
     assert "a" in cache  # touching "a" makes "b" the oldest
     cache.add("c")
     assert "b" not in cache and "a" in cache and "c" in cache and len(cache) == 2
+    cache.discard("a")  # its outputs were lost: a redelivery must be handled again
+    cache.discard("never added")
+    assert "a" not in cache and len(cache) == 1
 
 
 class FakeCatalog:
