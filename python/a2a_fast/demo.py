@@ -161,6 +161,9 @@ async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: Topi
             say(
                 f"  started requester requester-1 (this process), monitoring http://127.0.0.1:{requester.http_port}/status"
             )
+            if requester.mesh is not None:
+                live = [i for i in requester.mesh.directory.get_all_agents() if i.alive]
+                say(f"  mesh directory: {len(live)} live agents: {', '.join(i.agent_id for i in live)}")
             chosen = [SCENARIOS[n % len(SCENARIOS)] for n in range(args.tasks)]
             names: dict[str, str] = {}
             started = time.monotonic()
@@ -228,7 +231,7 @@ async def _main(args: argparse.Namespace, say: Any) -> dict[str, Any]:
         return await _scenario(args, endpoints, topics, say)
     finally:
         if not args.keep_topics and args.topic_prefix is None:
-            await loop.run_in_executor(None, _delete_topics, endpoints.kafka, list(topics.all()))
+            await loop.run_in_executor(None, _delete_topics, endpoints.kafka, [*topics.all(), topics.agents])
         if launched and not args.keep_stack:
             stopped = await loop.run_in_executor(None, functools.partial(LocalStack().down, only=launched))
             say(f"stopped what the demo started: {', '.join(stopped)}")

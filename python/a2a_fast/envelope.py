@@ -6,7 +6,8 @@ Every Kafka record the agents exchange is a CloudEvent in Kafka *binary* content
   (``a2a://agents/<agent id>``), ``ce_type`` (``a2a.task.request``, ``a2a.task.response``,
   ``a2a.negotiation``), ``ce_time``, the A2A extensions ``ce_protocol=A2A``, ``ce_protocolversion``,
   ``ce_messagetype`` (the Avro record name), ``ce_sourceagent``, ``ce_targetagent`` (when addressed),
-  ``ce_collaborationid`` and ``ce_traceparent`` (optional), ``content-type: application/avro`` and
+  ``ce_collaborationid``, ``ce_traceparent``, ``ce_priority`` (HIGH/NORMAL/LOW) and ``ce_ttl`` (seconds)
+  (optional), ``content-type: application/avro`` and
   ``ce_dataschema`` naming the registry subject and schema id;
 * the value is the Avro record in Confluent wire format (magic byte 0, 4-byte big-endian schema id, body);
 * the key is the task id, so all messages about one task stay in order on one partition.
@@ -37,8 +38,9 @@ from a2a_fast.avro import Codec
 from a2a_fast.avro import schema_id_of as read_schema_id
 from a2a_fast.cloudevents import from_kafka, from_kafka_many, to_kafka
 from a2a_fast.errors import SchemaError, ValidationError
+from a2a_fast.mesh.limits import MessageLimits
 from a2a_fast.routing import RoutingTable
-from a2a_fast.topics import DEAD_LETTER, NEGOTIATIONS, TASK_REQUESTS, TASK_RESPONSES
+from a2a_fast.topics import A2A_MESSAGES, AGENTS, DEAD_LETTER, NEGOTIATIONS, TASK_REQUESTS, TASK_RESPONSES
 
 __all__ = [
     "KIND_NEGOTIATION",
@@ -90,7 +92,7 @@ MESSAGE_KINDS: Final[dict[str, MessageKind]] = {
 
 @dataclass(frozen=True, slots=True)
 class TopicNames:
-    """The four topics one agent mesh uses; ``prefix`` gives a test or tenant its own namespace."""
+    """The topics one agent mesh uses; ``prefix`` gives a test or tenant its own namespace."""
 
     prefix: str = ""
 
@@ -109,6 +111,16 @@ class TopicNames:
     @property
     def dlq(self) -> str:
         return self.prefix + DEAD_LETTER
+
+    @property
+    def agents(self) -> str:
+        """The agent directory's compacted topic (not in :meth:`all`: it is created with its own settings)."""
+        return self.prefix + AGENTS
+
+    @property
+    def messages(self) -> str:
+        """A2A JSON messages as CloudEvents (not in :meth:`all`)."""
+        return self.prefix + A2A_MESSAGES
 
     def for_kind(self, kind: str) -> str:
         role = MESSAGE_KINDS[kind].topic_role
@@ -175,6 +187,7 @@ class Inbound:
     topic: str
     partition: int
     offset: int
+    priority: str | None = None
 
 
 class _Catalog(Protocol):
@@ -209,11 +222,15 @@ class Consumed(Protocol):
 class Envelope:
     """Encodes records into CloudEvent Kafka records and decodes them back, for one agent."""
 
-    def __init__(self, catalog: _Catalog, topics: TopicNames, agent_id: str) -> None:
+    def __init__(
+        self, catalog: _Catalog, topics: TopicNames, agent_id: str, limits: MessageLimits | None = None
+    ) -> None:
         self.catalog = catalog
         self.topics = topics
         self.agent_id = agent_id
         self.source = f"a2a://agents/{agent_id}"
+        self.limits = limits
+        """Size and age limits :meth:`decode` enforces (none when None)."""
         self._writers: dict[str, tuple[Codec, str, str]] = {}
         self._known: dict[tuple[str, int], Codec] = {}
 
@@ -234,6 +251,8 @@ class Envelope:
         collaboration_id: str | None = None,
         traceparent: str | None = None,
         event_id: str | None = None,
+        priority: str | None = None,
+        ttl: int | None = None,
     ) -> KafkaRecord:
         """The Kafka record carrying ``record`` as a ``kind`` message; the key is its ``task_id``."""
         codec, schema_uri, topic = self._writer(kind)
@@ -255,6 +274,8 @@ class Envelope:
             "targetagent": target_agent,
             "collaborationid": collaboration_id,
             "traceparent": traceparent,
+            "priority": priority,
+            "ttl": ttl,
             "partitionkey": task_id,
             "data": codec.encode(record),
         }
@@ -271,8 +292,12 @@ class Envelope:
         offset: int = -1,
     ) -> Inbound:
         """The message in a consumed record. Raises :class:`DecodeError`, :class:`ValidationError` or
-        :class:`SchemaError` (all ``ValueError``) naming what is wrong; a writer schema id must already be
-        in the catalog's cache (see :meth:`schema_ids`)."""
+        :class:`SchemaError` (all ``ValueError``) naming what is wrong, or a
+        :class:`~a2a_fast.errors.LimitError` for a message too large or expired; a writer schema id must already
+        be in the catalog's cache (see :meth:`schema_ids`)."""
+        limits = self.limits
+        if limits is not None:
+            limits.check_size(len(value or b""))
         event = from_kafka(list(headers.items() if isinstance(headers, dict) else headers or ()), value, key)
         kind, data, schema_id, writer = self._check_event(event)
         record = self.catalog.reader_codec(kind).decode(data, writer)
@@ -282,20 +307,27 @@ class Envelope:
         """:meth:`decode` of each consumed record, in a few native calls for the whole batch.
 
         Returns, in order, the message or the error (:class:`DecodeError`, :class:`ValidationError`,
-        :class:`SchemaError`) that :meth:`decode` would have raised for that record, so one bad record
-        never costs the others their batch.
+        :class:`SchemaError`, :class:`~a2a_fast.errors.LimitError`) that :meth:`decode` would have raised
+        for that record, so one bad record never costs the others their batch.
         """
+        limits = self.limits
+        out: list[Inbound | ValueError | None] = [None] * len(records)
+        indices: Sequence[int] = range(len(records))
+        if limits is not None:
+            indices = [index for index, record in enumerate(records) if not _oversized(limits, record, index, out)]
         try:
             events: list[Any] = from_kafka_many(
-                [(record.headers(), record.value(), record.key()) for record in records]
+                [(records[index].headers(), records[index].value(), records[index].key()) for index in indices]
             )
         except ValueError:
             # the batch call stops at the first bad record: find each record's own error one by one
-            events = [_attempt(from_kafka, record.headers(), record.value(), record.key()) for record in records]
-        out: list[Inbound | ValueError | None] = [None] * len(records)
+            events = [
+                _attempt(from_kafka, records[index].headers(), records[index].value(), records[index].key())
+                for index in indices
+            ]
         groups: dict[tuple[str, int], list[tuple[int, dict[str, Any], bytes, Codec]]] = {}
         known = self._known
-        for index, event in enumerate(events):
+        for index, event in zip(indices, events, strict=True):
             if isinstance(event, ValueError):
                 out[index] = event
                 continue
@@ -314,6 +346,12 @@ class Envelope:
                 group = (event.get("type") or "", _WIRE_HEADER.unpack_from(data)[1])
                 writer = known.get(group)
                 if writer is not None:
+                    if limits is not None:
+                        try:
+                            limits.check_age(event.get("time"), event.get("ttl"))
+                        except ValueError as error:
+                            out[index] = error
+                            continue
                     groups.setdefault(group, []).append((index, event, data, writer))
                     continue
             try:
@@ -356,6 +394,8 @@ class Envelope:
         for required in ("id", "source", "type"):
             if not event.get(required):
                 raise ValidationError(f"CloudEvent attribute {required!r} is missing (header ce_{required})")
+        if self.limits is not None:
+            self.limits.check_age(event.get("time"), event.get("ttl"))
         kind = event["type"]
         if kind not in MESSAGE_KINDS:
             raise ValidationError(f"ce_type {kind!r} is not an A2A message type")
@@ -406,6 +446,7 @@ class Envelope:
             topic,
             partition,
             offset,
+            event.get("priority") or None,
         )
 
     @staticmethod
@@ -428,6 +469,16 @@ def _utc_now() -> str:
     if _second[0] != seconds:
         _second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
     return f"{_second[1]}.{nanos // 1_000_000:03d}Z"
+
+
+def _oversized(limits: MessageLimits, record: Consumed, index: int, out: list[Any]) -> bool:
+    """True (the error in ``out[index]``) when the record's value breaks the size limit."""
+    try:
+        limits.check_size(len(record.value() or b""))
+    except ValueError as error:
+        out[index] = error
+        return True
+    return False
 
 
 def _attempt(call: Callable[..., Any], *args: Any) -> Any:

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from a2a_fast.agents_cli import parse_skills
+from a2a_fast.config import MessageConfig
 from a2a_fast.envelope import (
     KIND_TASK_REQUEST,
     Codec,
@@ -24,6 +25,7 @@ from a2a_fast.envelope import (
     to_kafka,
 )
 from a2a_fast.errors import ConfigError, DecodeError, SchemaError, ValidationError
+from a2a_fast.mesh.limits import MessageLimits
 from a2a_fast.monitoring import MetricsRegistry, MonitoringServer, json_response
 from a2a_fast.policies import BudgetPolicy, PricingPolicy
 from a2a_fast.registry import default_schemas, full_name
@@ -197,12 +199,17 @@ BAD_RECORDS = [
     lambda h, v, k: (h, v, b"other"),
     lambda h, v, k: ([(n, b"a2a.other" if n == "ce_type" else x) for n, x in h], v, k),
     lambda h, v, k: ([], b"not json", k),
+    lambda h, v, k: (h, v + bytes(400), k),  # over the limit below, when there is one
+    lambda h, v, k: ([(n, b"2000-01-01T00:00:00.000Z" if n == "ce_time" else x) for n, x in h], v, k),
 ]
 
 
-@given(st.lists(st.sampled_from([None, *range(len(BAD_RECORDS))]), min_size=1, max_size=12))
-def test_decode_many_gives_each_record_what_decode_gives_it(choices: list[int | None]) -> None:
-    envelope = Envelope(FakeCatalog(), TopicNames(), "requester-1")
+@pytest.mark.parametrize("limits", [None, MessageLimits(MessageConfig(max_message_bytes=300))])
+@given(choices=st.lists(st.sampled_from([None, *range(len(BAD_RECORDS))]), min_size=1, max_size=12))
+def test_decode_many_gives_each_record_what_decode_gives_it(
+    limits: MessageLimits | None, choices: list[int | None]
+) -> None:
+    envelope = Envelope(FakeCatalog(), TopicNames(), "requester-1", limits)
     batch = []
     for offset, choice in enumerate(choices):
         out = envelope.encode(KIND_TASK_REQUEST, {**REQUEST, "task_id": f"t-{offset}"}, event_id=f"e{offset}")
