@@ -494,11 +494,8 @@ class Agent:
                 messages = await self._in_consumer(partial(_fetch, consumer, min(free, batch_size), timeout))
                 if not messages:
                     continue
-            unknown = {
-                schema_id
-                for schema_id in Envelope.schema_ids(message.value() for message in messages)
-                if self.catalog.cached_schema(schema_id) is None
-            }
+            assert self.envelope is not None
+            unknown = self.envelope.unknown_schema_ids(messages)
             if unknown:
                 await loop.run_in_executor(None, self.catalog.fetch, unknown)
             self._dispatch(messages)
@@ -844,7 +841,7 @@ class Agent:
         redelivered record again produces the same ids, which readers then drop as duplicates.
         """
         assert self.envelope is not None, "agent not started"
-        out = self.envelope.encode(
+        topic, key, headers, value = self.envelope.encode_parts(
             kind,
             record,
             target_agent=target_agent,
@@ -853,13 +850,13 @@ class Agent:
             event_id=event_id,
             priority=priority,
         )
-        label = (out.topic, kind)
+        label = (topic, kind)
         work = _HANDLING.get()
         if work is not None and work.open and work.agent is self:
             with contextlib.suppress(BufferError):  # the slow path below waits for room
-                self._send_output(work, out.topic, out.key, out.headers, out.value, label)
+                self._send_output(work, topic, key, headers, value, label)
                 return
-        await self._publish(out.topic, out.key, out.headers, out.value, label)
+        await self._publish(topic, key, headers, value, label)
 
     async def produce_record(self, record: KafkaRecord) -> None:
         """Produces an encoded record; acknowledged as :meth:`publish` describes."""
