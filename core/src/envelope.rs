@@ -8,13 +8,15 @@
 //! [`check_outbound`] applies the CloudEvents rules to the attributes that change from one outgoing
 //! message to the next; the rest of an outgoing record is constant per kind and checked once.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::avro::{parse_wire_header, Codec, Plan, Schema};
 use crate::cloudevents::event::{check_string, Extension};
-use crate::cloudevents::{from_kafka, CloudEvent, Data};
+use crate::cloudevents::kafka::{from_kafka_borrowed, Header};
+use crate::cloudevents::{CloudEvent, Data};
 use crate::error::{Error, Result};
 
 pub const PROTOCOL: &str = "A2A";
@@ -55,13 +57,13 @@ pub enum Prepared<'a> {
 #[derive(Debug)]
 pub struct Attributes<'a> {
     pub kind: usize,
-    pub id: String,
-    pub source_agent: String,
-    pub target_agent: Option<String>,
-    pub collaboration_id: Option<String>,
-    pub traceparent: Option<String>,
+    pub id: Cow<'a, str>,
+    pub source_agent: Cow<'a, str>,
+    pub target_agent: Option<Cow<'a, str>>,
+    pub collaboration_id: Option<Cow<'a, str>>,
+    pub traceparent: Option<Cow<'a, str>>,
     /// None when absent or empty.
-    pub priority: Option<String>,
+    pub priority: Option<Cow<'a, str>>,
     pub schema_id: u32,
     pub data: &'a [u8],
     pub plan: std::result::Result<Arc<Plan>, Error>,
@@ -140,9 +142,9 @@ impl EnvelopeReader {
     /// Applies the envelope's rules to one record, as the per-record path orders them.
     pub fn prepare<'a>(
         &self,
-        headers: Vec<(String, Option<Vec<u8>>)>,
+        headers: Vec<Header<'a>>,
         value: Option<&'a [u8]>,
-        key: Option<Vec<u8>>,
+        key: Option<Cow<'a, [u8]>>,
         limits: Option<&Limits>,
     ) -> Prepared<'a> {
         if let Some(limits) = limits {
@@ -150,7 +152,7 @@ impl EnvelopeReader {
                 return Prepared::Refused(Refusal::TooLarge);
             }
         }
-        let event = match from_kafka(headers, value, key) {
+        let event = match from_kafka_borrowed(headers, value, key) {
             Ok(event) => event,
             Err(error) => return Prepared::Failed(error),
         };
@@ -159,7 +161,7 @@ impl EnvelopeReader {
 
     fn check<'a>(&self, event: CloudEvent<'a>, limits: Option<&Limits>) -> Prepared<'a> {
         let CloudEvent { id, ty, time, datacontenttype, extensions, data, .. } = event;
-        let mut found: [Option<String>; 7] = Default::default();
+        let mut found: [Option<Cow<'a, str>>; 7] = Default::default();
         for (name, ext) in extensions {
             let slot = match &*name {
                 "protocol" => 0,
@@ -175,7 +177,7 @@ impl EnvelopeReader {
             let Extension::Str(text) = ext else {
                 return Prepared::Refused(Refusal::NotA2a);
             };
-            found[slot] = Some(text.into_owned());
+            found[slot] = Some(text);
         }
         let [protocol, source_agent, target_agent, collaboration_id, traceparent, priority, ttl] = found;
         if let Some(limits) = limits {
@@ -216,7 +218,7 @@ impl EnvelopeReader {
         };
         Prepared::Ready(Attributes {
             kind,
-            id: id.into_owned(),
+            id,
             source_agent,
             target_agent,
             collaboration_id,

@@ -1,13 +1,16 @@
 //! Python face of `a2a_core::envelope`: one call decodes a consumed batch into `Inbound` objects, one
 //! call builds an outgoing record's key, headers and value.
 
+use std::borrow::Cow;
+
+use a2a_core::cloudevents::kafka::Header;
 use a2a_core::envelope::{
     check_outbound, now_rfc3339_millis, EnvelopeReader, Limits, Outbound, Prepared, CONTENT_TYPE, PROTOCOL,
 };
 use pyo3::exceptions::PyKeyError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::pybacked::PyBackedBytes;
+use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use crate::avro::{AvroCodec, BindError, PyBuilder, PyValue};
@@ -32,11 +35,94 @@ fn kind_index(decoder: &EnvelopeDecoder, kind: &str) -> PyResult<usize> {
     decoder.core.kind_of(kind).ok_or_else(|| PyKeyError::new_err(format!("unknown message kind {kind:?}")))
 }
 
-/// What one consumed record gives before its Avro body is read.
+/// A header value or key as the client gives it, borrowed from the Python object.
+enum Text {
+    Bytes(PyBackedBytes),
+    Str(PyBackedStr),
+}
+
+impl Text {
+    fn read(obj: &Bound<'_, PyAny>) -> Option<Option<Text>> {
+        if obj.is_none() {
+            Some(None)
+        } else if let Ok(bytes) = obj.cast::<PyBytes>() {
+            Some(Some(Text::Bytes(bytes.clone().into())))
+        } else {
+            obj.cast::<PyString>().ok()?.clone().try_into().ok().map(|s| Some(Text::Str(s)))
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Text::Bytes(bytes) => bytes,
+            Text::Str(text) => text.as_bytes(),
+        }
+    }
+}
+
+/// What one consumed record gives before its Avro body is read: the headers borrowed from the client's
+/// list of (name, value) tuples, or copied by the general reader when they come in another shape.
 struct Input {
-    headers: Vec<(String, Option<Vec<u8>>)>,
+    names: Vec<PyBackedStr>,
+    values: Vec<Option<Text>>,
+    copied: Vec<(String, Option<Vec<u8>>)>,
     value: Option<PyBackedBytes>,
-    key: Option<Vec<u8>>,
+    key: Option<Text>,
+}
+
+impl Input {
+    fn read(record: &Bound<'_, PyAny>) -> PyResult<Input> {
+        let py = record.py();
+        let headers = record.call_method0(intern!(py, "headers"))?;
+        let mut input = Input {
+            names: Vec::new(),
+            values: Vec::new(),
+            copied: Vec::new(),
+            value: record.call_method0(intern!(py, "value"))?.extract()?,
+            key: None,
+        };
+        let key = record.call_method0(intern!(py, "key"))?;
+        input.key = match Text::read(&key) {
+            Some(key) => key,
+            None => header_bytes(&key, "key")?.map(|k| Text::Bytes(PyBytes::new(py, &k).into())),
+        };
+        if !input.borrow_headers(&headers) {
+            input.names.clear();
+            input.values.clear();
+            input.copied = headers_from_py(&headers)?;
+        }
+        Ok(input)
+    }
+
+    fn borrow_headers(&mut self, headers: &Bound<'_, PyAny>) -> bool {
+        let Ok(list) = headers.cast::<PyList>() else {
+            return headers.is_none();
+        };
+        self.names.reserve(list.len());
+        self.values.reserve(list.len());
+        for item in list.iter() {
+            let Ok(pair) = item.cast::<PyTuple>() else { return false };
+            let (Ok(name), Ok(value)) = (pair.get_item(0), pair.get_item(1)) else { return false };
+            if pair.len() != 2 {
+                return false;
+            }
+            let (Ok(name), Some(value)) = (name.extract::<PyBackedStr>(), Text::read(&value)) else { return false };
+            self.names.push(name);
+            self.values.push(value);
+        }
+        true
+    }
+
+    fn headers(&self) -> Vec<Header<'_>> {
+        if !self.copied.is_empty() {
+            return self.copied.iter().map(|(n, v)| (Cow::Borrowed(n.as_str()), v.as_deref().map(Cow::Borrowed))).collect();
+        }
+        self.names
+            .iter()
+            .zip(&self.values)
+            .map(|(name, value)| (Cow::Borrowed(&**name), value.as_ref().map(|v| Cow::Borrowed(v.bytes()))))
+            .collect()
+    }
 }
 
 #[pymethods]
@@ -105,32 +191,24 @@ impl EnvelopeDecoder {
         limits: Option<(u64, f64, f64)>,
     ) -> PyResult<(Bound<'py, PyList>, Vec<usize>)> {
         let records = records.try_iter()?.collect::<PyResult<Vec<_>>>()?;
-        let mut inputs = Vec::with_capacity(records.len());
-        let mut keys = Vec::with_capacity(records.len());
-        for record in &records {
-            let headers = headers_from_py(&record.call_method0(intern!(py, "headers"))?)?;
-            let value: Option<PyBackedBytes> = record.call_method0(intern!(py, "value"))?.extract()?;
-            let key = record.call_method0(intern!(py, "key"))?;
-            inputs.push(Input { headers, value, key: header_bytes(&key, "key")? });
-            keys.push(key);
-        }
+        let inputs = records.iter().map(Input::read).collect::<PyResult<Vec<_>>>()?;
         let limits = limits.map(|(max_bytes, default_ttl, now)| Limits { max_bytes, default_ttl, now });
         let core = &self.core;
         let prepared = detached(py, || {
             Ok(inputs
-                .iter_mut()
+                .iter()
                 .map(|input| {
-                    let headers = std::mem::take(&mut input.headers);
-                    core.prepare(headers, input.value.as_deref(), input.key.take(), limits.as_ref())
+                    let key = input.key.as_ref().map(|k| Cow::Borrowed(k.bytes()));
+                    core.prepare(input.headers(), input.value.as_deref(), key, limits.as_ref())
                 })
                 .collect::<Vec<_>>())
         })?;
         let _paused = if records.len() > 1 { GcPause::new(py)? } else { None };
         let mut out = Vec::with_capacity(records.len());
         let mut pending = Vec::new();
-        for (index, ((found, record), key)) in prepared.into_iter().zip(&records).zip(&keys).enumerate() {
+        for (index, ((found, record), input)) in prepared.into_iter().zip(&records).zip(&inputs).enumerate() {
             let item = match found {
-                Prepared::Ready(attributes) => self.inbound(py, attributes, record, key)?,
+                Prepared::Ready(attributes) => self.inbound(py, attributes, record, input.key.as_ref())?,
                 Prepared::Failed(error) => Err(to_py(py, error).into_value(py).into_bound(py).into_any()),
                 Prepared::Refused(_) => Err(py.None().into_bound(py)),
                 Prepared::UnknownSchema(id) => Err(id.into_pyobject(py)?.into_any()),
@@ -154,7 +232,7 @@ impl EnvelopeDecoder {
         py: Python<'py>,
         found: a2a_core::envelope::Attributes<'_>,
         record: &Bound<'py, PyAny>,
-        key: &Bound<'py, PyAny>,
+        key: Option<&Text>,
     ) -> PyResult<Item<'py>> {
         let kind = &self.kinds[found.kind];
         let (Some(reader), Ok(plan)) = (&kind.reader, &found.plan) else {
@@ -171,7 +249,7 @@ impl EnvelopeDecoder {
         let Some(task_id) = checked_task_id(py, kind, &value, key)? else {
             return Ok(Err(py.None().into_bound(py)));
         };
-        let optional = |text: Option<String>, cache: bool| match text {
+        let optional = |text: Option<Cow<'_, str>>, cache: bool| match text {
             None => py.None().into_bound(py),
             Some(text) if cache => cached_str(py, &text).into_any(),
             Some(text) => PyString::new(py, &text).into_any(),
@@ -209,7 +287,7 @@ fn checked_task_id<'py>(
     py: Python<'py>,
     kind: &Kind,
     value: &Bound<'py, PyAny>,
-    key: &Bound<'py, PyAny>,
+    key: Option<&Text>,
 ) -> PyResult<Option<Bound<'py, PyString>>> {
     let Ok(record) = value.cast::<PyDict>() else {
         return Ok(None);
@@ -223,13 +301,10 @@ fn checked_task_id<'py>(
     let Some(task_id) = text(intern!(py, "task_id"))? else {
         return Ok(None);
     };
-    if !key.is_none() {
-        let Ok(key) = key.cast::<PyBytes>() else {
-            return Ok(None);
-        };
-        if key.as_bytes() != task_id.to_str()?.as_bytes() {
-            return Ok(None);
-        }
+    match key {
+        None => {}
+        Some(Text::Bytes(key)) if **key == *task_id.to_str()?.as_bytes() => {}
+        Some(_) => return Ok(None),
     }
     for name in &kind.required {
         if text(name.bind(py))?.is_none() {

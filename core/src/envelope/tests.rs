@@ -23,7 +23,7 @@ fn value(schema_id: u32) -> Vec<u8> {
     out
 }
 
-fn headers(extra: &[(&str, &str)]) -> Vec<(String, Option<Vec<u8>>)> {
+fn headers(extra: &[(&str, &str)]) -> Vec<Header<'static>> {
     let mut all = vec![
         ("ce_specversion", "1.0"),
         ("ce_id", "e-1"),
@@ -41,7 +41,7 @@ fn headers(extra: &[(&str, &str)]) -> Vec<(String, Option<Vec<u8>>)> {
             all.push((name, text));
         }
     }
-    all.into_iter().map(|(n, v)| (n.to_owned(), Some(v.as_bytes().to_vec()))).collect()
+    all.into_iter().map(|(n, v)| (Cow::Owned(n.to_owned()), Some(Cow::Owned(v.as_bytes().to_vec())))).collect()
 }
 
 fn limits(now: f64) -> Limits {
@@ -54,10 +54,10 @@ const SENT: f64 = 1_735_787_045.678;
 fn a_valid_record_gives_its_attributes_and_a_resolving_plan() {
     let reader = reader();
     let data = value(3);
-    let Prepared::Ready(found) = reader.prepare(headers(&[]), Some(&data), Some(b"t-1".to_vec()), None) else {
+    let Prepared::Ready(found) = reader.prepare(headers(&[]), Some(&data), Some(Cow::Borrowed(&b"t-1"[..])), None) else {
         panic!("not ready");
     };
-    assert_eq!((found.kind, found.id.as_str(), found.source_agent.as_str()), (0, "e-1", "r"));
+    assert_eq!((found.kind, &*found.id, &*found.source_agent), (0, "e-1", "r"));
     assert_eq!((found.target_agent, found.priority.as_deref(), found.schema_id), (None, Some("HIGH"), 3));
     let codec = Codec::new(REQUEST_V2, Some(7)).unwrap();
     let decoded = codec.decode(found.data, Some(&found.plan.unwrap()), &mut ValueBuilder).unwrap();
