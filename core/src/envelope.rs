@@ -339,12 +339,7 @@ pub fn rfc3339_millis(millis: i64) -> String {
     let (seconds, millis) = (millis.div_euclid(1000), millis.rem_euclid(1000));
     let (days, rest) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
     let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60
-    )
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z", rest / 3600, rest / 60 % 60, rest % 60)
 }
 
 /// The time now as [`rfc3339_millis`] text.

@@ -238,7 +238,10 @@ class Envelope:
         """Size and age limits :meth:`decode` enforces (none when None)."""
         self._writers: dict[str, tuple[Codec, str, str, EnvelopeEncoder | None]] = {}
         self._decoder = EnvelopeDecoder(
-            [(kind, spec.record, ["capability"] if kind == KIND_TASK_REQUEST else []) for kind, spec in MESSAGE_KINDS.items()],
+            [
+                (kind, spec.record, ["capability"] if kind == KIND_TASK_REQUEST else [])
+                for kind, spec in MESSAGE_KINDS.items()
+            ],
             Inbound,
         )
 

@@ -115,7 +115,11 @@ impl Input {
 
     fn headers(&self) -> Vec<Header<'_>> {
         if !self.copied.is_empty() {
-            return self.copied.iter().map(|(n, v)| (Cow::Borrowed(n.as_str()), v.as_deref().map(Cow::Borrowed))).collect();
+            return self
+                .copied
+                .iter()
+                .map(|(n, v)| (Cow::Borrowed(n.as_str()), v.as_deref().map(Cow::Borrowed)))
+                .collect();
         }
         self.names
             .iter()
@@ -318,7 +322,8 @@ fn checked_task_id<'py>(
             Some(found) => found.cast::<PyFloat>().is_ok_and(|f| (low..=high).contains(&f.value())),
         })
     };
-    for name in [intern!(py, "proposed_cost"), intern!(py, "counter_offer"), intern!(py, "agreed_cost"), intern!(py, "offer")]
+    for name in
+        [intern!(py, "proposed_cost"), intern!(py, "counter_offer"), intern!(py, "agreed_cost"), intern!(py, "offer")]
     {
         if !number(name, 0.0, f64::INFINITY)? {
             return Ok(None);
@@ -357,6 +362,7 @@ impl EnvelopeEncoder {
     /// Checks the constant attributes with the CloudEvents rules (a `ValidationError` names the first
     /// that breaks one) and makes their headers.
     #[new]
+    #[allow(clippy::too_many_arguments)]
     #[pyo3(signature = (codec, *, source, ce_type, dataschema, protocolversion, messagetype, sourceagent))]
     fn new(
         py: Python<'_>,
@@ -383,7 +389,8 @@ impl EnvelopeEncoder {
         ];
         CloudEvent::from_attributes(attributes.iter().map(|(n, v)| ((*n).into(), Value::Str((*v).into()))).collect())
             .map_err(|error| to_py(py, error))?;
-        let made = |name: &str, value: &str| header(py, &PyString::intern(py, name), value.as_bytes()).map(Bound::unbind);
+        let made =
+            |name: &str, value: &str| header(py, &PyString::intern(py, name), value.as_bytes()).map(Bound::unbind);
         Ok(EnvelopeEncoder {
             codec,
             specversion: made("ce_specversion", "1.0")?,
@@ -477,7 +484,11 @@ impl EnvelopeEncoder {
         let key = outbound.partition_key.as_bytes();
         headers.push(header(py, intern!(py, "ce_partitionkey"), key)?);
         headers.push(self.content_type.bind(py).clone());
-        let parts = [PyBytes::new(py, key).into_any(), PyList::new(py, headers)?.into_any(), PyBytes::new(py, &value).into_any()];
+        let parts = [
+            PyBytes::new(py, key).into_any(),
+            PyList::new(py, headers)?.into_any(),
+            PyBytes::new(py, &value).into_any(),
+        ];
         PyTuple::new(py, parts).map(Some)
     }
 }

@@ -81,9 +81,9 @@ fn utf8(name: &str, bytes: Vec<u8>) -> Result<String> {
 
 fn utf8_cow<'a>(name: &str, bytes: Cow<'a, [u8]>) -> Result<Cow<'a, str>> {
     match bytes {
-        Cow::Borrowed(b) => std::str::from_utf8(b).map(Cow::Borrowed).map_err(|e| {
-            Error::validation(name, format!("header value is not UTF-8 (byte {})", e.valid_up_to()))
-        }),
+        Cow::Borrowed(b) => std::str::from_utf8(b)
+            .map(Cow::Borrowed)
+            .map_err(|e| Error::validation(name, format!("header value is not UTF-8 (byte {})", e.valid_up_to()))),
         Cow::Owned(b) => utf8(name, b).map(Cow::Owned),
     }
 }

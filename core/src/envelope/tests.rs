@@ -54,7 +54,8 @@ const SENT: f64 = 1_735_787_045.678;
 fn a_valid_record_gives_its_attributes_and_a_resolving_plan() {
     let reader = reader();
     let data = value(3);
-    let Prepared::Ready(found) = reader.prepare(headers(&[]), Some(&data), Some(Cow::Borrowed(&b"t-1"[..])), None) else {
+    let Prepared::Ready(found) = reader.prepare(headers(&[]), Some(&data), Some(Cow::Borrowed(&b"t-1"[..])), None)
+    else {
         panic!("not ready");
     };
     assert_eq!((found.kind, &*found.id, &*found.source_agent), (0, "e-1", "r"));
@@ -69,7 +70,12 @@ fn a_valid_record_gives_its_attributes_and_a_resolving_plan() {
 fn each_rule_stops_the_record_where_the_per_record_path_does() {
     let reader = reader();
     let data = value(3);
-    fn run<'a>(reader: &EnvelopeReader, extra: &[(&str, &str)], data: &'a [u8], limits: Option<&Limits>) -> Prepared<'a> {
+    fn run<'a>(
+        reader: &EnvelopeReader,
+        extra: &[(&str, &str)],
+        data: &'a [u8],
+        limits: Option<&Limits>,
+    ) -> Prepared<'a> {
         reader.prepare(headers(extra), Some(data), None, limits)
     }
     let young = limits(SENT + 1.0);
@@ -86,7 +92,8 @@ fn each_rule_stops_the_record_where_the_per_record_path_does() {
     // an expired record with a bad body is refused for its age first, as the per-record path does
     assert!(matches!(run(&reader, &[], b"\x01", Some(&limits(SENT + 61.0))), Prepared::Refused(Refusal::Age)));
     assert!(matches!(run(&reader, &[("ce_id", "")], &data, None), Prepared::Failed(Error::Validation { .. })));
-    for extra in [[("ce_type", "other")], [("ce_protocol", "B2B")], [("ce_sourceagent", "")], [("content-type", "x/y")]] {
+    for extra in [[("ce_type", "other")], [("ce_protocol", "B2B")], [("ce_sourceagent", "")], [("content-type", "x/y")]]
+    {
         assert!(matches!(run(&reader, &extra, &data, None), Prepared::Refused(Refusal::NotA2a)), "{extra:?}");
     }
     assert!(matches!(run(&reader, &[], b"\x01\x00", None), Prepared::Failed(Error::Decode { offset: 0, .. })));
@@ -115,7 +122,8 @@ fn ages_follow_python_timestamps() {
     assert_eq!(epoch_micros("2025-01-02T03:04:05.1Z"), Some(1_735_787_045_100_000));
     assert_eq!(epoch_micros("2025-01-02T03:04:05+01:00"), Some(1_735_783_445_000_000));
     assert_eq!(epoch_micros("2024-02-29T23:59:59.123456-08:30"), Some(1_709_281_799_123_456));
-    for unusual in ["2025-01-02t03:04:05z", "2025-01-02T03:04:60Z", "2025-01-02T03:04:05.1234567Z", "0000-01-01T00:00:00Z"]
+    for unusual in
+        ["2025-01-02t03:04:05z", "2025-01-02T03:04:60Z", "2025-01-02T03:04:05.1234567Z", "0000-01-01T00:00:00Z"]
     {
         assert_eq!(epoch_micros(unusual), None, "{unusual}");
     }
