@@ -140,9 +140,13 @@ class OffsetTracker:
             self._highest = offset
 
     def done(self, offset: int) -> None:
-        self._done.add(offset)
-        while self._heap and self._heap[0] in self._done:
-            self._done.discard(heapq.heappop(self._heap))
+        heap, done = self._heap, self._done
+        if heap[0] == offset and not done:
+            heapq.heappop(heap)  # the usual case: records finish in the order they came
+            return
+        done.add(offset)
+        while heap and heap[0] in done:
+            done.discard(heapq.heappop(heap))
 
     def outstanding(self) -> int:
         return len(self._heap)
@@ -169,10 +173,13 @@ class DedupeCache:
         return False
 
     def add(self, event_id: str) -> None:
-        self._ids[event_id] = None
-        self._ids.move_to_end(event_id)
-        while len(self._ids) > self.capacity:
-            self._ids.popitem(last=False)
+        ids = self._ids
+        if event_id in ids:
+            ids.move_to_end(event_id)
+            return
+        ids[event_id] = None
+        if len(ids) > self.capacity:
+            ids.popitem(last=False)
 
     def discard(self, event_id: str) -> None:
         self._ids.pop(event_id, None)
@@ -558,7 +565,7 @@ class Agent:
         """Runs the handler of one record until it first suspends; True when it did (a Task finishes it)."""
         inbound = work.inbound
         assert inbound is not None and self._loop is not None
-        if inbound.event_id in self.dedupe:
+        if inbound.event_id in self.dedupe._ids and inbound.event_id in self.dedupe:
             self.metrics.inc("duplicates_total", type=inbound.kind)
             work.outcome = "duplicate"
             work.returned = True
@@ -668,13 +675,20 @@ class Agent:
         if not self._timings:
             return
         timings, self._timings = self._timings, []
-        by_kind: dict[str, list[float]] = {}
+        groups: dict[tuple[str, bool], list[float]] = {}
         for kind, elapsed, handled in timings:
-            by_kind.setdefault(kind, []).append(elapsed)
+            group = groups.get((kind, handled))
+            if group is None:
+                groups[(kind, handled)] = [elapsed]
+            else:
+                group.append(elapsed)
+        by_kind: dict[str, list[float]] = {}
+        for (kind, handled), values in groups.items():
             series = self._series.get(kind)
             if series is None:
                 series = self._series[kind] = self.latency.series("a2a", kind)
-            series.record(elapsed, handled)
+            series.record_many(values, handled)
+            by_kind.setdefault(kind, []).extend(values)
         for kind, values in by_kind.items():
             self.metrics.observe_many("handling_seconds", values, type=kind)
 
