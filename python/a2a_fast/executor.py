@@ -9,7 +9,7 @@ At most ``max_tasks`` tasks run at once; beyond that the runtime stops consuming
 **Exactly once.** The ``ACCEPTED`` offset is committed only after ``COMPLETED``/``FAILED`` was
 acknowledged, so a crashed executor's tasks are redelivered to the member that inherits its partitions.
 That member first rebuilds, from the log, which tasks already reached ``COMPLETED`` or ``FAILED``: when
-partitions are assigned it reads them from the committed offset to their end (:func:`a2a_fast.runtime.replay`)
+partitions are assigned it reads them from the committed offset to their end (:func:`a2a_fast.history.read_log`)
 before handling any record, so a redelivered ``ACCEPTED`` of a finished task is skipped, while a task
 that was only ``RUNNING`` when its executor died is run again. Before partitions move in a rebalance the
 runtime lets running tasks finish, so two executors never run the same task side by side. The window
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
@@ -32,11 +33,14 @@ from typing import Any
 from confluent_kafka import TopicPartition
 
 from a2a_fast.envelope import KIND_TASK_RESPONSE, Inbound
+from a2a_fast.history import read_log
 from a2a_fast.provider import derived_id
-from a2a_fast.runtime import Agent, AgentConfig, replay
+from a2a_fast.runtime import Agent, AgentConfig
+from a2a_fast.tracing import continue_trace
 
 __all__ = ["Executor", "TaskContext", "TaskHandler"]
 
+log = logging.getLogger("a2a_fast.executor")
 TERMINAL = frozenset({"COMPLETED", "FAILED"})
 
 
@@ -124,9 +128,9 @@ class Executor(Agent):
             return
         committed = consumer.committed(partitions, timeout=10)
         start = {(tp.topic, tp.partition): tp.offset for tp in committed}
-        for message in replay(self.config, catalog, start):
-            if message.kind == KIND_TASK_RESPONSE and message.record["status"] in TERMINAL:
-                self.finished.add(message.task_id)
+        for task in read_log(self.config, catalog, start=start).tasks.values():
+            if task.state in TERMINAL:
+                self.finished.add(task.task_id)
                 self.rebuilt += 1
 
     async def handle(self, message: Inbound) -> None:
@@ -171,7 +175,7 @@ class Executor(Agent):
                 },
                 target_agent=accepted.target_agent,
                 collaboration_id=accepted.collaboration_id,
-                traceparent=accepted.traceparent,
+                traceparent=continue_trace(accepted.traceparent),
                 event_id=derived_id(accepted.event_id, f"{status}/{reports}"),
             )
 
@@ -181,6 +185,7 @@ class Executor(Agent):
         try:
             capability = (record.get("capability") or "").strip().lower()
             handler = self.handlers.get(capability)
+            log.info("running %s", capability)
             await progress(0.0, "started")
             if handler is None:
                 raise LookupError(f"executor {self.agent_id} has no handler for capability {capability!r}")
@@ -198,9 +203,11 @@ class Executor(Agent):
             except asyncio.CancelledError:
                 raise
             except Exception as error:
+                log.info("failed: %s: %s", type(error).__name__, error)
                 await report("FAILED", message=f"{type(error).__name__}: {error}")
                 self.counts["FAILED"] += 1
             else:
+                log.info("completed")
                 await report("COMPLETED", progress=1.0, result=json.dumps(outcome, default=str))
                 self.counts["COMPLETED"] += 1
             self.finished.add(task_id)

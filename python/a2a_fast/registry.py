@@ -104,6 +104,13 @@ class SchemaCatalog:
                 self._by_id[schema_id] = (full_name(text), Codec(text))
         return ids
 
+    def load_readers(self) -> None:
+        """Readers from the local schema text without registering anything: enough to decode, for tools
+        that only read the log (``a2a-fast tail``, ``replay``, ``tasks``)."""
+        with self._lock:
+            for kind, text in self.schemas.items():
+                self._readers.setdefault(kind, Codec(text))
+
     def writer_codec(self, kind: str) -> Codec:
         try:
             return self._writers[kind]

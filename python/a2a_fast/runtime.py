@@ -50,10 +50,12 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from a2a_fast.envelope import Envelope, Inbound, KafkaRecord, TopicNames
 from a2a_fast.errors import A2AError, DecodeError, SchemaError, ValidationError
+from a2a_fast.logs import log_context
 from a2a_fast.metrics import Metrics, prometheus_text
 from a2a_fast.monitoring import MetricsRegistry, MonitoringServer, json_response
 from a2a_fast.registry import SchemaCatalog
 from a2a_fast.topics import ensure_topics
+from a2a_fast.tracing import span
 
 __all__ = ["Agent", "AgentConfig", "DedupeCache", "OffsetTracker", "replay", "serve"]
 
@@ -477,7 +479,7 @@ class Agent:
                     self._notify("duplicate", inbound)
                 else:
                     stage = "handle"
-                    await self.handle(inbound)
+                    await self._handle_in_context(inbound)
                     self.dedupe.add(inbound.event_id)
                     self._notify("handled", inbound)
                 handled = True
@@ -500,6 +502,22 @@ class Agent:
             key = message.key()
             if self._lanes.get(key) is asyncio.current_task():
                 del self._lanes[key]
+
+    async def _handle_in_context(self, message: Inbound) -> None:
+        """:meth:`handle` with the message's ids on every log line and a span continuing its trace, so
+        whatever the handler publishes carries a child ``traceparent`` (:func:`a2a_fast.tracing.continue_trace`)."""
+        attributes = {
+            "a2a.agent_id": self.agent_id,
+            "a2a.task_id": message.task_id,
+            "cloudevents.event_type": message.kind,
+            "cloudevents.event_id": message.event_id,
+            "messaging.destination.name": message.topic,
+        }
+        with (
+            log_context(agent_id=self.agent_id, task_id=message.task_id, correlation_id=message.collaboration_id),
+            span(f"{self.role} {message.kind}", message.traceparent, attributes),
+        ):
+            await self.handle(message)
 
     def _notify(self, event: str, message: Inbound | None) -> None:
         for observer in self.observers:

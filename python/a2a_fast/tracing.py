@@ -14,6 +14,7 @@ that parent, so the trace is exported wherever the provider sends it; without it
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import re
 import secrets
 from collections.abc import Iterator, Mapping
@@ -22,11 +23,20 @@ from typing import Any
 
 from a2a_fast.errors import ValidationError
 
-__all__ = ["TraceContext", "child_traceparent", "new_traceparent", "parse_traceparent", "span"]
+__all__ = [
+    "TraceContext",
+    "child_traceparent",
+    "continue_trace",
+    "current_traceparent",
+    "new_traceparent",
+    "parse_traceparent",
+    "span",
+]
 
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
+_current: contextvars.ContextVar[str | None] = contextvars.ContextVar("a2a_fast_traceparent", default=None)
 
 
 @dataclass(frozen=True)
@@ -68,9 +78,30 @@ def child_traceparent(parent: str | None) -> str:
     return TraceContext(context.trace_id, secrets.token_hex(8), context.sampled).header()
 
 
+def current_traceparent() -> str | None:
+    """The ``traceparent`` of the innermost :func:`span` open here, None outside any."""
+    return _current.get()
+
+
+def continue_trace(parent: str | None) -> str | None:
+    """What a message sent now carries: the open span's ``traceparent``, else ``parent`` unchanged."""
+    return _current.get() or parent
+
+
 @contextlib.contextmanager
 def span(name: str, parent: str | None, attributes: Mapping[str, Any] | None = None) -> Iterator[str]:
-    """A span named ``name`` under ``parent``; yields the ``traceparent`` to put on messages sent inside it."""
+    """A span named ``name`` under ``parent``; yields the ``traceparent`` to put on messages sent inside it,
+    which :func:`current_traceparent` also returns inside the block."""
+    with _recorded(name, parent, attributes) as header:
+        token = _current.set(header)
+        try:
+            yield header
+        finally:
+            _current.reset(token)
+
+
+@contextlib.contextmanager
+def _recorded(name: str, parent: str | None, attributes: Mapping[str, Any] | None) -> Iterator[str]:
     tracer = _otel_tracer()
     if tracer is None:
         yield child_traceparent(parent)
