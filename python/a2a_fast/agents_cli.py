@@ -17,14 +17,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import uuid
 from dataclasses import asdict
 from typing import Any
 
+from a2a_fast.control_cli import add_logging_options
 from a2a_fast.envelope import TopicNames
 from a2a_fast.errors import ConfigError
+from a2a_fast.logs import configure_logging
 from a2a_fast.monitoring import DEFAULT_PORTS
 from a2a_fast.policies import BudgetPolicy, PricingPolicy
 from a2a_fast.runtime import Agent, AgentConfig, serve
@@ -67,7 +68,7 @@ def add_agent_parser(commands: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--topic-prefix", default="", help="namespace prepended to every topic name")
     parser.add_argument("--group", default=None, help="consumer group (default: providers, executors, requester-<id>)")
-    parser.add_argument("--log-level", default="WARNING")
+    add_logging_options(parser)
     provider = parser.add_argument_group("provider")
     provider.add_argument("--skills", nargs="+", default=None, metavar="NAME=MIN_PRICE")
     provider.add_argument("--markup", type=float, default=1.5, help="opening ask = minimum price * markup")
@@ -139,8 +140,8 @@ async def _request_all(agent: Agent, tasks: list[str]) -> int:
 def run_agent(args: argparse.Namespace) -> int:
     import uvloop
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     agent = build_agent(args)
+    configure_logging(json=args.log_json, level=args.log_level.upper(), defaults={"agent_id": agent.agent_id})
     if args.role == "requester" and args.task:
         return uvloop.run(_request_all(agent, args.task))
     return uvloop.run(serve(agent, _announce))

@@ -34,12 +34,15 @@ from a2a_fast.runtime import AgentConfig, replay
 __all__ = [
     "FINAL_STATES",
     "OPEN_STATES",
+    "STATES",
+    "AgentActivity",
     "TaskHistory",
     "TaskLog",
     "TimelineEntry",
     "format_time",
     "parse_time",
     "read_log",
+    "timeline_entry",
 ]
 
 FINAL_STATES: Final = frozenset({"COMPLETED", "FAILED", "REJECTED"})
@@ -68,20 +71,26 @@ class TimelineEntry:
     event_id: str
     traceparent: str | None
 
+    @property
+    def role(self) -> str:
+        """The sender's role in this step: requester, provider or executor."""
+        if self.kind != KIND_TASK_RESPONSE:
+            return "requester"
+        return "executor" if self.event in ("RUNNING", "COMPLETED", "FAILED") else "provider"
+
     def describe(self) -> str:
         """One readable line: ``provider-1 NEGOTIATING 150.00 (round 1) -> requester-1``."""
         parts = [self.agent, self.event]
         if self.price is not None:
             parts.append(f"{self.price:.2f}")
-        if self.round:
+        if self.round and self.event in ("NEGOTIATING", "ACCEPTED", "REJECTED", "COUNTER", "ACCEPT", "REJECT"):
             parts.append(f"(round {self.round})")
         if self.progress is not None and self.event == "RUNNING":
             parts.append(f"{100 * self.progress:.0f}%")
         if self.target:
             parts.append(f"-> {self.target}")
-        if self.detail:
-            parts.append(f": {self.detail}")
-        return " ".join(parts)
+        line = " ".join(parts)
+        return f"{line}: {self.detail}" if self.detail else line
 
 
 @dataclass(slots=True)
@@ -159,13 +168,14 @@ class TaskLog:
         task.collaboration_id = task.collaboration_id or message.collaboration_id
         task.updated_at = max(task.updated_at or 0, stamp)
         if message.kind == KIND_TASK_REQUEST:
-            entry = self._requested(task, message, stamp)
+            self._requested(task, message, stamp)
         elif message.kind == KIND_NEGOTIATION:
-            entry = self._negotiated(task, message, stamp)
+            self._negotiated(task, message)
         elif message.kind == KIND_TASK_RESPONSE:
-            entry = self._responded(task, message, stamp)
+            self._responded(task, message)
         else:
             return None
+        entry = timeline_entry(message)
         # Topics interleave as they are read; each task's timeline is kept in time order.
         bisect.insort(task.timeline, entry, key=lambda item: item.time)
         self.folded += 1
@@ -200,26 +210,25 @@ class TaskLog:
             counts[task.state] = counts.get(task.state, 0) + 1
         return counts
 
-    @staticmethod
-    def _entry(message: Inbound, stamp: int, event: str, **values: Any) -> TimelineEntry:
-        return TimelineEntry(
-            time=stamp,
-            kind=message.kind,
-            agent=message.source_agent,
-            target=message.target_agent,
-            event=event,
-            price=values.get("price"),
-            round=int(values.get("round") or 0),
-            detail=values.get("detail"),
-            progress=values.get("progress"),
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            event_id=message.event_id,
-            traceparent=message.traceparent,
-        )
+    def activity(self) -> dict[str, AgentActivity]:
+        """Each agent seen in the log: its roles, how many messages it sent and when it sent the last."""
+        found: dict[str, AgentActivity] = {}
+        for task in self.tasks.values():
+            for entry in task.timeline:
+                agent = found.get(entry.agent)
+                if agent is None:
+                    agent = found[entry.agent] = AgentActivity(entry.agent)
+                agent.messages += 1
+                agent.last_seen = max(agent.last_seen, entry.time)
+                if entry.role not in agent.roles:
+                    agent.roles.append(entry.role)
+                    agent.roles.sort()
+                if task.state in OPEN_STATES and entry.role != "requester":
+                    agent.open_tasks.add(task.task_id)
+        return found
 
-    def _requested(self, task: TaskHistory, message: Inbound, stamp: int) -> TimelineEntry:
+    @staticmethod
+    def _requested(task: TaskHistory, message: Inbound, stamp: int) -> None:
         record = message.record
         task.requester = record.get("requester_id") or message.source_agent
         task.capability = record.get("capability")
@@ -231,55 +240,99 @@ class TaskLog:
             task.last_offer = task.proposed_cost
         task.requested_at = stamp
         task.traceparent = message.traceparent
-        detail = f"{task.capability}: {task.description}"
-        return self._entry(message, stamp, "REQUESTED", price=task.proposed_cost, detail=detail)
 
-    def _negotiated(self, task: TaskHistory, message: Inbound, stamp: int) -> TimelineEntry:
+    @staticmethod
+    def _negotiated(task: TaskHistory, message: Inbound) -> None:
         record = message.record
-        action = str(record["action"])
-        offer = record.get("offer")
         task.requester = task.requester or message.source_agent
         task.capability = task.capability or record.get("capability")
         task.description = task.description or record.get("description")
         task.answered_round = max(task.answered_round, int(record.get("round") or 0))
-        if action == "COUNTER" and offer is not None:
-            task.last_offer = offer
-        return self._entry(message, stamp, action, price=offer, round=record.get("round"), detail=record.get("reason"))
+        if record["action"] == "COUNTER" and record.get("offer") is not None:
+            task.last_offer = record["offer"]
 
-    def _responded(self, task: TaskHistory, message: Inbound, stamp: int) -> TimelineEntry:
+    @staticmethod
+    def _responded(task: TaskHistory, message: Inbound) -> None:
         record = message.record
         status = str(record["status"])
-        round_number = int(record.get("round") or 0)
         if not task.final:  # a late progress report racing the outcome never reopens a finished task
             task.state = status
         task.capability = task.capability or record.get("capability")
-        price: float | None = None
-        detail = record.get("message")
-        if status == "NEGOTIATING":
-            task.rounds = max(task.rounds, round_number)
+        if status in ("NEGOTIATING", "ACCEPTED"):
+            task.rounds = max(task.rounds, int(record.get("round") or 0))
             task.provider = message.source_agent
-            task.last_ask = price = record.get("counter_offer")
-        elif status == "ACCEPTED":
-            task.rounds = max(task.rounds, round_number)
-            task.provider = message.source_agent
-            task.agreed_cost = price = record.get("agreed_cost")
+            if status == "NEGOTIATING":
+                task.last_ask = record.get("counter_offer")
+            else:
+                task.agreed_cost = record.get("agreed_cost")
         elif status == "REJECTED":
             task.provider = task.provider or message.source_agent
-            task.error = detail
-        elif status == "RUNNING":
+            task.error = record.get("message")
+        elif status in ("RUNNING", "COMPLETED", "FAILED"):
             task.executor = message.source_agent
-            task.progress = record.get("progress")
-        elif status == "COMPLETED":
-            task.executor = message.source_agent
-            task.progress = 1.0
-            task.result = _json_or_text(record.get("result"))
-            detail = record.get("result")
-        elif status == "FAILED":
-            task.executor = message.source_agent
-            task.error = detail
-        return self._entry(
-            message, stamp, status, price=price, round=round_number, detail=detail, progress=record.get("progress")
-        )
+            task.progress = 1.0 if status == "COMPLETED" else record.get("progress")
+            if status == "COMPLETED":
+                task.result = _json_or_text(record.get("result"))
+            elif status == "FAILED":
+                task.error = record.get("message")
+
+
+@dataclass(slots=True)
+class AgentActivity:
+    """What the log shows of one agent."""
+
+    agent_id: str
+    roles: list[str] = field(default_factory=list)
+    messages: int = 0
+    last_seen: int = 0
+    open_tasks: set[str] = field(default_factory=set)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "agent_id": self.agent_id,
+            "roles": list(self.roles),
+            "messages": self.messages,
+            "last_seen": format_time(self.last_seen),
+            "open_tasks": sorted(self.open_tasks),
+        }
+
+
+def timeline_entry(message: Inbound) -> TimelineEntry:
+    """What one message says, as a timeline entry (also one line of ``a2a-fast tail``)."""
+    record = message.record
+    price: float | None = None
+    detail: str | None = None
+    progress: float | None = None
+    round_number = int(record.get("round") or 0)
+    if message.kind == KIND_TASK_REQUEST:
+        event = "REQUESTED"
+        price = record.get("proposed_cost")
+        detail = f"{record.get('capability')}: {record.get('description')}"
+    elif message.kind == KIND_NEGOTIATION:
+        event = str(record["action"])
+        price = record.get("offer")
+        detail = record.get("reason")
+    else:
+        event = str(record["status"])
+        price = {"NEGOTIATING": record.get("counter_offer"), "ACCEPTED": record.get("agreed_cost")}.get(event)
+        detail = record.get("result") if event == "COMPLETED" else record.get("message")
+        progress = record.get("progress")
+    return TimelineEntry(
+        time=int(record.get("timestamp") or 0),
+        kind=message.kind,
+        agent=message.source_agent,
+        target=message.target_agent,
+        event=event,
+        price=price,
+        round=round_number,
+        detail=detail,
+        progress=progress,
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        event_id=message.event_id,
+        traceparent=message.traceparent,
+    )
 
 
 def read_log(

@@ -19,7 +19,7 @@ import datetime as dt
 import json as jsonlib
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TextIO
 
 __all__ = ["CONTEXT_FIELDS", "configure_logging", "current_context", "log_context"]
@@ -50,10 +50,14 @@ def log_context(**ids: str | None) -> Iterator[None]:
 
 
 class _ContextFilter(logging.Filter):
+    def __init__(self, defaults: Mapping[str, str | None]) -> None:
+        super().__init__()
+        self.defaults = dict(defaults)
+
     def filter(self, record: logging.LogRecord) -> bool:
         for name, value in current_context().items():
             if not hasattr(record, name):
-                setattr(record, name, value)
+                setattr(record, name, value if value is not None else self.defaults.get(name))
         return True
 
 
@@ -78,10 +82,21 @@ class _TextFormatter(logging.Formatter):
         return f"{base} {ids}" if ids else base
 
 
-def configure_logging(json: bool = False, level: int | str = logging.INFO, stream: TextIO | None = None) -> None:
-    """Routes the ``a2a_fast`` loggers to ``stream`` (stderr) as JSON lines or text, with the context ids."""
+def configure_logging(
+    json: bool = False,
+    level: int | str = logging.INFO,
+    stream: TextIO | None = None,
+    defaults: Mapping[str, str | None] | None = None,
+) -> None:
+    """Routes the ``a2a_fast`` loggers to ``stream`` (stderr) as JSON lines or text, with the context ids.
+
+    ``defaults`` fills ids no :func:`log_context` set, e.g. the process's one ``agent_id``, so that lines logged
+    outside any handling (start-up, the consumer thread) carry it too."""
+    unknown = set(defaults or {}) - set(CONTEXT_FIELDS)
+    if unknown:
+        raise TypeError(f"configure_logging() got unknown default ids: {', '.join(sorted(unknown))}")
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.addFilter(_ContextFilter())
+    handler.addFilter(_ContextFilter(defaults or {}))
     handler.setFormatter(
         _JsonFormatter() if json else _TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     )

@@ -109,7 +109,8 @@ class SchemaCatalog:
         that only read the log (``a2a-fast tail``, ``replay``, ``tasks``)."""
         with self._lock:
             for kind, text in self.schemas.items():
-                self._readers.setdefault(kind, Codec(text))
+                # Any schema id makes the codec read the wire framing; each message's own id names its writer.
+                self._readers.setdefault(kind, Codec(text, 0))
 
     def writer_codec(self, kind: str) -> Codec:
         try:

@@ -1,0 +1,229 @@
+"""``a2a-fast mcp``: the control plane as a Model Context Protocol server over stdio.
+
+The server is a Kafka client of the mesh like any agent: it runs a :class:`~a2a_fast.requester.Requester`
+(to submit tasks and negotiate them within their budget) and a :class:`~a2a_fast.observe.MeshView` of the
+task topics (to answer what the log says), so it answers about every task in its topic namespace, not only
+those it submitted.
+
+Tools: ``request_task`` (optionally waiting for the outcome), ``wait_for_task``, ``get_task`` (a task's
+state and full timeline), ``list_tasks``, ``get_execution_queue`` (tasks accepted or running, by executor),
+``get_agent_status``. Resources: ``a2a://agents``, ``a2a://tasks``, ``a2a://tasks/{task_id}``.
+
+Arguments are validated against each tool's input schema; a bad one, an unknown task id or an unknown
+state comes back as a tool error naming what is wrong. stdout carries the protocol only: logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
+from pydantic import Field
+
+from a2a_fast.envelope import TopicNames
+from a2a_fast.errors import A2AError
+from a2a_fast.history import TaskHistory
+from a2a_fast.observe import MeshView
+from a2a_fast.policies import BudgetPolicy
+from a2a_fast.requester import Requester
+from a2a_fast.runtime import AgentConfig
+from a2a_fast.stack import Endpoints
+
+__all__ = ["ControlPlane", "build_server", "run"]
+
+log = logging.getLogger("a2a_fast.mcp")
+
+TaskId = Annotated[str, Field(min_length=1, max_length=200, description="A task id, as request_task returned it.")]
+MaxWait = Annotated[float, Field(gt=0, le=3600, description="Seconds to wait at most.")]
+
+
+def task_summary(task: TaskHistory) -> dict[str, Any]:
+    """The state of a task without its timeline."""
+    return task.to_dict(timeline=False)
+
+
+class ControlPlane:
+    """What the MCP tools act on: a requester and a live view of the task topics of one namespace."""
+
+    def __init__(self, endpoints: Endpoints, topics: TopicNames, agent_id: str | None = None) -> None:
+        self.endpoints = endpoints
+        self.topics = topics
+        config = AgentConfig(agent_id or f"mcp-{uuid.uuid4().hex[:8]}", endpoints.kafka, endpoints.schema_registry)
+        config.topics = topics
+        self.requester = Requester(config, BudgetPolicy())
+        self.view = MeshView(endpoints.kafka, endpoints.schema_registry, topics)
+
+    async def start(self) -> None:
+        await self.requester.start()
+        try:
+            await self.view.start()
+        except BaseException:
+            await self.requester.stop()
+            raise
+
+    async def stop(self) -> None:
+        await self.view.stop()
+        await self.requester.stop()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[ControlPlane]:
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()
+
+    def task(self, task_id: str) -> TaskHistory:
+        task = self.view.log.get(task_id)
+        if task is None:
+            raise ToolError(f"task {task_id!r} is not in the log of {self.topics.requests} and its sibling topics")
+        return task
+
+    def known(self, task_id: str) -> bool:
+        own = {pending.task_id for pending in self.requester.get_pending_requests()}
+        return task_id in own or self.view.log.get(task_id) is not None
+
+    async def wait(self, task_id: str, max_wait: float, ctx: Context[Any, Any] | None) -> dict[str, Any]:
+        if not self.known(task_id):
+            self.task(task_id)  # raises, naming the topics searched
+
+        async def report(task: TaskHistory) -> None:
+            if ctx is not None:
+                last = task.timeline[-1] if task.timeline else None
+                await ctx.report_progress(len(task.timeline), None, last.describe() if last else task.state)
+
+        try:
+            task = await asyncio.wait_for(self.view.wait_for(task_id, lambda t: t.final, report), max_wait)
+        except TimeoutError:
+            current = self.view.log.get(task_id)
+            state = current.state if current is not None else "PENDING"
+            return {"task_id": task_id, "state": state, "final": False, "timed_out": True, "waited_seconds": max_wait}
+        return {**task_summary(task), "final": True, "timed_out": False}
+
+    def agents(self, agent_id: str | None = None) -> list[dict[str, Any]]:
+        """Agents as the log shows them: roles, messages sent, when last, tasks open with them."""
+        activity = self.view.log.activity()
+        if agent_id is not None:
+            if agent_id not in activity:
+                raise ToolError(f"agent {agent_id!r} is not known: no message from it on {self.topics.prefix}* topics")
+            return [activity[agent_id].to_dict()]
+        return [activity[name].to_dict() for name in sorted(activity)]
+
+
+def build_server(plane: ControlPlane) -> MCPServer[Any]:
+    """The MCP server with its tools and resources bound to ``plane``; starting it starts the plane."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_server: MCPServer[Any]) -> AsyncIterator[dict[str, Any]]:
+        async with plane.running():
+            log.info("control plane ready on %s* as %s", plane.topics.prefix, plane.requester.agent_id)
+            yield {}
+
+    server: MCPServer[Any] = MCPServer(
+        "a2a-fast",
+        instructions=(
+            "Control plane of an a2a_fast agent mesh over Kafka. Submit tasks with request_task, follow them with "
+            "wait_for_task or get_task, see the executors' queues and the agents."
+        ),
+        lifespan=lifespan,
+        log_level="WARNING",
+    )
+
+    @server.tool()
+    async def request_task(
+        description: Annotated[str, Field(min_length=1, description="What to do, in words.")],
+        capability: Annotated[str, Field(min_length=1, description="The skill a provider must have.")],
+        ctx: Context[Any, Any],
+        cost: Annotated[float | None, Field(ge=0, description="The price offered.")] = None,
+        budget: Annotated[float | None, Field(ge=0, description="The most to pay (default: the cost).")] = None,
+        priority: Annotated[int, Field(ge=0, le=2, description="0 low, 1 normal, 2 high.")] = 1,
+        parameters: Annotated[dict[str, str] | None, Field(description="Inputs for the executor.")] = None,
+        wait: Annotated[bool, Field(description="Return only once the task is final (or max_wait passes).")] = False,
+        max_wait: MaxWait = 60.0,
+    ) -> dict[str, Any]:
+        """Submits a task to the mesh; returns its id, and with wait=true its outcome."""
+        try:
+            task_id = await plane.requester.submit(
+                description, cost, capability=capability, priority=priority, parameters=parameters, budget=budget
+            )
+        except A2AError as error:
+            raise ToolError(f"request refused: {error}") from error
+        if not wait:
+            return {"task_id": task_id, "state": "PENDING"}
+        return await plane.wait(task_id, max_wait, ctx)
+
+    @server.tool()
+    async def wait_for_task(task_id: TaskId, ctx: Context[Any, Any], max_wait: MaxWait = 60.0) -> dict[str, Any]:
+        """Waits until the task is COMPLETED, FAILED or REJECTED (or max_wait passes) and returns its state."""
+        return await plane.wait(task_id, max_wait, ctx)
+
+    @server.tool()
+    def get_task(task_id: TaskId) -> dict[str, Any]:
+        """One task's state and full timeline: the request, each offer and counter-offer, execution, outcome."""
+        return plane.task(task_id).to_dict()
+
+    @server.tool()
+    def list_tasks(
+        state: Annotated[list[str] | None, Field(description="Only tasks in these states, e.g. ['RUNNING'].")] = None,
+        limit: Annotated[int, Field(ge=1, le=10_000)] = 100,
+    ) -> dict[str, Any]:
+        """Tasks in the log (newest last), optionally only some states; counts of every state."""
+        try:
+            tasks = plane.view.log.select(state or ())
+        except A2AError as error:
+            raise ToolError(str(error)) from error
+        return {"counts": plane.view.log.counts(), "tasks": [task_summary(task) for task in tasks[-limit:]]}
+
+    @server.tool()
+    def get_execution_queue(
+        executor_id: Annotated[str | None, Field(description="Only this executor's queue.")] = None,
+    ) -> dict[str, Any]:
+        """Tasks accepted or running, by executor; accepted tasks no executor has started yet are under ''."""
+        queue = plane.view.log.execution_queue()
+        if executor_id is not None:
+            queue = {executor_id: queue.get(executor_id, [])}
+        return {name: [task_summary(task) for task in tasks] for name, tasks in queue.items()}
+
+    @server.tool()
+    def get_agent_status(
+        agent_id: Annotated[str | None, Field(description="One agent; all when left out.")] = None,
+    ) -> dict[str, Any]:
+        """The agents of the mesh and what they are doing."""
+        return {"agents": plane.agents(agent_id)}
+
+    @server.resource("a2a://agents", mime_type="application/json", description="Agents of the mesh.")
+    def agents_resource() -> str:
+        return json.dumps(plane.agents(), default=str)
+
+    @server.resource("a2a://tasks", mime_type="application/json", description="Every task's current state.")
+    def tasks_resource() -> str:
+        return json.dumps([task_summary(task) for task in plane.view.log.select()], default=str)
+
+    @server.resource("a2a://tasks/{task_id}", mime_type="application/json", description="One task's history.")
+    def task_resource(task_id: str) -> str:
+        task = plane.view.log.get(task_id)
+        if task is None:
+            raise ResourceNotFoundError(f"task {task_id!r} is not in the log")
+        return json.dumps(task.to_dict(), default=str)
+
+    return server
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serves MCP on stdin/stdout until the client closes stdin."""
+    import uvloop
+
+    from a2a_fast.logs import configure_logging
+
+    configure_logging(json=args.log_json, level=args.log_level.upper())
+    plane = ControlPlane(Endpoints.from_env(), TopicNames(args.topic_prefix), args.agent_id)
+    uvloop.run(build_server(plane).run_stdio_async())
+    return 0
