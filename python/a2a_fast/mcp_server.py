@@ -84,7 +84,7 @@ class ControlPlane:
     def task(self, task_id: str) -> TaskHistory:
         task = self.view.log.get(task_id)
         if task is None:
-            raise ToolError(f"task {task_id!r} is not in the log of {self.topics.requests} and its sibling topics")
+            raise ToolError(f"task {task_id!r} is not in the log ({self.topics.prefix}task-* topics)")
         return task
 
     def known(self, task_id: str) -> bool:
