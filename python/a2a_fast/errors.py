@@ -6,7 +6,18 @@ Every exception derives from :class:`A2AError`. Errors about bad input also deri
 
 from __future__ import annotations
 
-__all__ = ["A2AError", "ConfigError", "DecodeError", "SchemaError", "StackError", "ValidationError"]
+__all__ = [
+    "A2AError",
+    "ConfigError",
+    "DecodeError",
+    "SchemaError",
+    "SessionLimitError",
+    "StackError",
+    "UnknownSessionError",
+    "UnknownWorkflowError",
+    "ValidationError",
+    "WorkflowError",
+]
 
 
 class A2AError(Exception):
@@ -31,3 +42,19 @@ class ConfigError(A2AError, ValueError):
 
 class StackError(A2AError):
     """The local Kafka broker or schema registry could not be started, reached or stopped."""
+
+
+class WorkflowError(A2AError, ValueError):
+    """A workflow definition is invalid; the message names the workflow, the step and the rule broken."""
+
+
+class UnknownWorkflowError(A2AError, LookupError):
+    """No workflow is registered under the id asked for."""
+
+
+class UnknownSessionError(A2AError, LookupError):
+    """No collaboration session has the id asked for."""
+
+
+class SessionLimitError(A2AError):
+    """A coordinator already runs its maximum of concurrent sessions (``workflows.max_concurrent_sessions``)."""

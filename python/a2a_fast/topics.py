@@ -6,11 +6,20 @@ from collections.abc import Iterable
 
 from a2a_fast.errors import StackError
 
-__all__ = ["DEAD_LETTER", "NEGOTIATIONS", "TASK_REQUESTS", "TASK_RESPONSES", "TASK_TOPICS", "ensure_topics"]
+__all__ = [
+    "COLLABORATIONS",
+    "DEAD_LETTER",
+    "NEGOTIATIONS",
+    "TASK_REQUESTS",
+    "TASK_RESPONSES",
+    "TASK_TOPICS",
+    "ensure_topics",
+]
 
 TASK_REQUESTS = "task-requests"
 TASK_RESPONSES = "task-responses"
 NEGOTIATIONS = "negotiations"
+COLLABORATIONS = "collaborations"
 DEAD_LETTER = "a2a.dlq"
 TASK_TOPICS = (TASK_REQUESTS, TASK_RESPONSES, NEGOTIATIONS)
 

@@ -1,0 +1,1 @@
+"""The agent mesh: who is alive and what it offers, and collaboration workflows across those agents."""
