@@ -34,7 +34,15 @@ from a2a_fast.avro import schema_id_of as read_schema_id
 from a2a_fast.cloudevents import from_kafka, to_kafka
 from a2a_fast.errors import SchemaError, ValidationError
 from a2a_fast.routing import RoutingTable
-from a2a_fast.topics import COLLABORATIONS, DEAD_LETTER, NEGOTIATIONS, TASK_REQUESTS, TASK_RESPONSES
+from a2a_fast.topics import (
+    A2A_MESSAGES,
+    AGENTS,
+    COLLABORATIONS,
+    DEAD_LETTER,
+    NEGOTIATIONS,
+    TASK_REQUESTS,
+    TASK_RESPONSES,
+)
 
 __all__ = [
     "KIND_NEGOTIATION",
@@ -121,6 +129,16 @@ class TopicNames:
     @property
     def dlq(self) -> str:
         return self.prefix + DEAD_LETTER
+
+    @property
+    def agents(self) -> str:
+        """The agent directory's compacted topic (not in :meth:`all`: it is created with its own settings)."""
+        return self.prefix + AGENTS
+
+    @property
+    def messages(self) -> str:
+        """A2A JSON messages as CloudEvents (not in :meth:`all`)."""
+        return self.prefix + A2A_MESSAGES
 
     def for_kind(self, kind: str) -> str:
         role = MESSAGE_KINDS[kind].topic_role

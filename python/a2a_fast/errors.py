@@ -8,8 +8,14 @@ from __future__ import annotations
 
 __all__ = [
     "A2AError",
+    "AgentIdInUseError",
     "ConfigError",
     "DecodeError",
+    "LimitError",
+    "MaxAgentsError",
+    "MessageExpiredError",
+    "MessageTooLargeError",
+    "RegistrationError",
     "SchemaError",
     "SessionLimitError",
     "StackError",
@@ -42,6 +48,30 @@ class ConfigError(A2AError, ValueError):
 
 class StackError(A2AError):
     """The local Kafka broker or schema registry could not be started, reached or stopped."""
+
+
+class LimitError(A2AError, ValueError):
+    """A message breaks a protocol limit (:class:`~a2a_fast.config.ProtocolConfig`); it is dead-lettered."""
+
+
+class MessageExpiredError(LimitError):
+    """A message is older than its time-to-live."""
+
+
+class MessageTooLargeError(LimitError):
+    """A message is larger than ``messages.max_message_bytes``."""
+
+
+class RegistrationError(A2AError):
+    """An agent could not join the mesh's directory; the message says why."""
+
+
+class AgentIdInUseError(RegistrationError):
+    """Another live instance already holds this agent id."""
+
+
+class MaxAgentsError(RegistrationError):
+    """The mesh already has ``mesh.max_agents`` live agents."""
 
 
 class WorkflowError(A2AError, ValueError):

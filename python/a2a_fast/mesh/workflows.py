@@ -625,7 +625,7 @@ class Coordinator(Agent):
     async def _start_directory(self) -> AgentLocator:
         from a2a_fast.mesh.directory import AgentDirectory
 
-        directory = AgentDirectory(self.config.kafka)
+        directory = AgentDirectory(self.config.kafka, self.topics.agents, self.protocol)
         await directory.start()
         return directory
 
