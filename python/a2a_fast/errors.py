@@ -6,7 +6,24 @@ Every exception derives from :class:`A2AError`. Errors about bad input also deri
 
 from __future__ import annotations
 
-__all__ = ["A2AError", "ConfigError", "DecodeError", "SchemaError", "StackError", "ValidationError"]
+__all__ = [
+    "A2AError",
+    "AgentIdInUseError",
+    "ConfigError",
+    "DecodeError",
+    "LimitError",
+    "MaxAgentsError",
+    "MessageExpiredError",
+    "MessageTooLargeError",
+    "RegistrationError",
+    "SchemaError",
+    "SessionLimitError",
+    "StackError",
+    "UnknownSessionError",
+    "UnknownWorkflowError",
+    "ValidationError",
+    "WorkflowError",
+]
 
 
 class A2AError(Exception):
@@ -31,3 +48,43 @@ class ConfigError(A2AError, ValueError):
 
 class StackError(A2AError):
     """The local Kafka broker or schema registry could not be started, reached or stopped."""
+
+
+class LimitError(A2AError, ValueError):
+    """A message breaks a protocol limit (:class:`~a2a_fast.config.ProtocolConfig`); it is dead-lettered."""
+
+
+class MessageExpiredError(LimitError):
+    """A message is older than its time-to-live."""
+
+
+class MessageTooLargeError(LimitError):
+    """A message is larger than ``messages.max_message_bytes``."""
+
+
+class RegistrationError(A2AError):
+    """An agent could not join the mesh's directory; the message says why."""
+
+
+class AgentIdInUseError(RegistrationError):
+    """Another live instance already holds this agent id."""
+
+
+class MaxAgentsError(RegistrationError):
+    """The mesh already has ``mesh.max_agents`` live agents."""
+
+
+class WorkflowError(A2AError, ValueError):
+    """A workflow definition is invalid; the message names the workflow, the step and the rule broken."""
+
+
+class UnknownWorkflowError(A2AError, LookupError):
+    """No workflow is registered under the id asked for."""
+
+
+class UnknownSessionError(A2AError, LookupError):
+    """No collaboration session has the id asked for."""
+
+
+class SessionLimitError(A2AError):
+    """A coordinator already runs its maximum of concurrent sessions (``workflows.max_concurrent_sessions``)."""

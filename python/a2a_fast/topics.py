@@ -6,12 +6,27 @@ from collections.abc import Iterable
 
 from a2a_fast.errors import StackError
 
-__all__ = ["DEAD_LETTER", "NEGOTIATIONS", "TASK_REQUESTS", "TASK_RESPONSES", "TASK_TOPICS", "ensure_topics"]
+__all__ = [
+    "A2A_MESSAGES",
+    "AGENTS",
+    "COLLABORATIONS",
+    "DEAD_LETTER",
+    "NEGOTIATIONS",
+    "TASK_REQUESTS",
+    "TASK_RESPONSES",
+    "TASK_TOPICS",
+    "ensure_topics",
+]
 
 TASK_REQUESTS = "task-requests"
 TASK_RESPONSES = "task-responses"
 NEGOTIATIONS = "negotiations"
+COLLABORATIONS = "collaborations"
 DEAD_LETTER = "a2a.dlq"
+AGENTS = "a2a.agents"
+"""The agent directory: compacted, one partition, keyed by agent id (see :mod:`a2a_fast.mesh.directory`)."""
+A2A_MESSAGES = "a2a.messages"
+"""A2A JSON messages carried as CloudEvents (see :mod:`a2a_fast.mesh.gateway`)."""
 TASK_TOPICS = (TASK_REQUESTS, TASK_RESPONSES, NEGOTIATIONS)
 
 

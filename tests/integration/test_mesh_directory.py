@@ -1,0 +1,149 @@
+"""The agent directory on the real broker: registration, liveness, refusals, each test on its own topic."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from a2a_fast.config import HeartbeatConfig, MeshConfig, ProtocolConfig
+from a2a_fast.errors import AgentIdInUseError, MaxAgentsError
+from a2a_fast.mesh.directory import AgentCard, AgentDirectory, AgentState, Presence
+from a2a_fast.stack import Endpoints
+from tests.integration.test_agents import run_strict
+
+FAST = ProtocolConfig(heartbeat=HeartbeatConfig(interval_seconds=0.2, timeout_seconds=1.5))
+
+
+@pytest.fixture
+def agents_topic(endpoints: Endpoints) -> Iterator[str]:
+    name = f"t-{uuid.uuid4().hex[:10]}.a2a.agents"
+    yield name
+    admin = AdminClient({"bootstrap.servers": endpoints.kafka})
+    for future in admin.delete_topics([name], operation_timeout=10).values():
+        with contextlib.suppress(Exception):
+            future.result(15)
+
+
+def card(agent_id: str, *capabilities: str) -> AgentCard:
+    return AgentCard(
+        agent_id,
+        "executor",
+        "2.1",
+        capabilities,
+        {"metrics": "http://127.0.0.1:8003/metrics"},
+        {"cpus": 2, "memory_mb": 512},
+    )
+
+
+def test_registration_state_sync_and_deregistration(endpoints: Endpoints, agents_topic: str) -> None:
+    async def scenario() -> None:
+        state = AgentState()
+        async with AgentDirectory(endpoints.kafka, agents_topic, FAST) as watcher:
+            presence = Presence(AgentDirectory(endpoints.kafka, agents_topic, FAST), card("worker-1", "summarize"))
+            await presence.directory.start()
+            presence._sample_state = lambda: state
+            await presence.start()
+            await watcher.wait_for(lambda d: d.is_agent_alive("worker-1"), 30)
+            [info] = watcher.get_all_agents()
+            assert info.card == card("worker-1", "summarize") and info.status == "IDLE" and info.alive
+            assert info.memory > 0 and info.instance_id == presence.instance_id
+            assert [i.agent_id for i in watcher.find_agents_by_capability("SUMMARIZE")] == ["worker-1"]
+            assert watcher.find_agents_by_capability("translate") == []
+
+            state = AgentState(status="BUSY", current_task="task-7", progress=0.5, load=3)
+            await watcher.wait_for(lambda d: (d.get_agent("worker-1") or info).current_task == "task-7", 30)
+            busy = watcher.get_agent("worker-1")
+            assert busy is not None and (busy.status, busy.progress, busy.load) == ("BUSY", 0.5, 3)
+
+            # a directory started later rebuilds the same view from the topic
+            async with AgentDirectory(endpoints.kafka, agents_topic, FAST) as late:
+                assert [i.agent_id for i in late.find_agents_by_capability("summarize")] == ["worker-1"]
+
+            await presence.stop()
+            await presence.directory.stop()
+            await watcher.wait_for(lambda d: d.get_agent("worker-1") is None, 30)
+            assert watcher.get_all_agents() == [] and not watcher.is_agent_alive("worker-1")
+
+    run_strict(scenario)
+
+
+def test_silent_agent_is_reported_dead_after_the_timeout_and_may_restart(
+    endpoints: Endpoints, agents_topic: str
+) -> None:
+    async def scenario() -> None:
+        async with AgentDirectory(endpoints.kafka, agents_topic, FAST) as directory:
+            first = Presence(directory, card("worker-1", "summarize"))
+            await first.start()
+            await asyncio.sleep(FAST.heartbeat.interval_seconds * 4)
+            assert directory.is_agent_alive("worker-1")  # heartbeats kept it alive past several intervals
+            await first.stop(deregister=False)  # as a crash: no DEREGISTER
+            silent_since = time.time()
+            await directory.wait_for(lambda d: not d.is_agent_alive("worker-1"), 30)
+            assert time.time() - silent_since >= FAST.heartbeat.timeout_seconds - FAST.heartbeat.interval_seconds
+            info = directory.get_agent("worker-1")
+            assert info is not None and not info.alive
+            assert directory.find_agents_by_capability("summarize") == []
+
+            restarted = Presence(directory, card("worker-1", "summarize"))
+            await restarted.start()
+            info = directory.get_agent("worker-1")
+            assert info is not None and info.alive and info.instance_id == restarted.instance_id
+            await restarted.stop()
+
+    run_strict(scenario)
+
+
+def test_second_live_instance_of_an_id_is_refused(endpoints: Endpoints, agents_topic: str) -> None:
+    async def scenario() -> None:
+        async with AgentDirectory(endpoints.kafka, agents_topic, FAST) as directory:
+            holder = Presence(directory, card("worker-1", "summarize"))
+            await holder.start()
+            intruder = Presence(directory, card("worker-1", "translate"))
+            with pytest.raises(AgentIdInUseError, match="'worker-1' is in use by a live instance"):
+                await intruder.start()
+            await intruder.stop()
+            # racing claims from two fresh processes: the log's order decides, exactly one wins
+            a, b = (Presence(AgentDirectory(endpoints.kafka, agents_topic, FAST), card("worker-2")) for _ in "ab")
+            await asyncio.gather(a.directory.start(), b.directory.start())
+            outcomes = await asyncio.gather(a.start(), b.start(), return_exceptions=True)
+            assert sorted(type(o).__name__ for o in outcomes) == ["AgentIdInUseError", "NoneType"]
+            winner = a if outcomes[0] is None else b
+            await directory.wait_for(lambda d: d.get_agent("worker-2") is not None, 30)
+            info, held = directory.get_agent("worker-2"), directory.get_agent("worker-1")
+            assert info is not None and info.instance_id == winner.instance_id
+            assert (
+                held is not None and held.instance_id == holder.instance_id and held.card.capabilities == ("summarize",)
+            )
+            for presence in (holder, a, b):
+                await presence.stop()
+            await asyncio.gather(a.directory.stop(), b.directory.stop())
+
+    run_strict(scenario)
+
+
+def test_max_agents_is_enforced(endpoints: Endpoints, agents_topic: str) -> None:
+    config = ProtocolConfig(heartbeat=FAST.heartbeat, mesh=MeshConfig(max_agents=2))
+
+    async def scenario() -> None:
+        async with AgentDirectory(endpoints.kafka, agents_topic, config) as directory:
+            first, second = Presence(directory, card("worker-1")), Presence(directory, card("worker-2"))
+            await first.start()
+            await second.start()
+            third = Presence(directory, card("worker-3"))
+            with pytest.raises(MaxAgentsError, match=r"already has 2 live agents \(mesh.max_agents=2\)"):
+                await third.start()
+            assert [info.agent_id for info in directory.get_all_agents()] == ["worker-1", "worker-2"]
+            await first.stop()
+            third = Presence(directory, card("worker-3"))
+            await third.start()
+            assert [info.agent_id for info in directory.get_all_agents()] == ["worker-2", "worker-3"]
+            await second.stop()
+            await third.stop()
+
+    run_strict(scenario)
