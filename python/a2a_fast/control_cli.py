@@ -75,7 +75,7 @@ def add_control_parsers(commands: Any) -> None:
     tasks.add_argument("--state", action="append", default=[], type=str.upper, choices=STATES, help="filter (repeat)")
     tasks.add_argument("--json", action="store_true", help="one JSON object per task")
 
-    agents = command("agents", _agents, "list the agents seen in the log and what they are doing")
+    agents = command("agents", _agents, "list the agents: the mesh directory's, and those seen in the log")
     agents.add_argument("--json", action="store_true", help="one JSON object per agent")
 
     tail = command("tail", _tail, "print the events of a topic, decoded, one line each")
@@ -97,6 +97,7 @@ def add_control_parsers(commands: Any) -> None:
 
     mcp = command("mcp", _mcp, "serve the control plane over MCP on stdin/stdout")
     mcp.add_argument("--id", dest="agent_id", default=None, help="agent id of its requester (default mcp-<random>)")
+    mcp.add_argument("--workflows", default=None, metavar="FILE", help="workflow definitions to offer (JSON or YAML)")
     add_logging_options(mcp)
 
 
@@ -253,17 +254,33 @@ def _tasks(args: argparse.Namespace) -> int:
 
 
 def _agents(args: argparse.Namespace) -> int:
-    activity = _read_log(args).activity()
-    rows = [activity[name].to_dict() for name in sorted(activity)]
+    import uvloop
+
+    from a2a_fast.mesh.directory import AgentDirectory
+    from a2a_fast.observe import agent_rows
+
+    async def registered() -> list[Any]:
+        async with AgentDirectory(_endpoints().kafka, TopicNames(args.topic_prefix).agents) as directory:
+            return directory.get_all_agents()
+
+    rows = agent_rows(uvloop.run(registered()), _read_log(args).activity())
     if args.json:
         for row in rows:
             print(json.dumps(row))
         return 0
-    print(f"{'AGENT':<20} {'ROLES':<28} {'MESSAGES':>8} {'OPEN':>5} LAST SEEN")
+    print(f"{'AGENT':<20} {'STATE':<12} {'ROLES/TYPE':<20} {'CAPABILITIES':<30} {'MESSAGES':>8} {'OPEN':>5} LAST SEEN")
     for row in rows:
-        roles = ",".join(row["roles"])
-        print(f"{row['agent_id']:<20} {roles:<28} {row['messages']:>8} {len(row['open_tasks']):>5} {row['last_seen']}")
-    print(f"{len(rows)} agents seen in the log")
+        seen = row["log"] or {}
+        state = (row["status"] if row["alive"] else "GONE") if row["registered"] else "unregistered"
+        kind = row.get("type") or ",".join(seen.get("roles", []))
+        capabilities = ",".join(row.get("capabilities", []))
+        last = row.get("last_seen") or seen.get("last_seen")
+        print(
+            f"{row['agent_id']:<20} {state:<12} {kind:<20} {capabilities:<30} {seen.get('messages', 0):>8}"
+            f" {len(seen.get('open_tasks', [])):>5} {last}"
+        )
+    alive = sum(1 for row in rows if row.get("alive"))
+    print(f"{len(rows)} agents: {alive} alive in the directory, the others seen only in the log")
     return 0
 
 

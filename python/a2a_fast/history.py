@@ -47,6 +47,7 @@ __all__ = [
 
 FINAL_STATES: Final = frozenset({"COMPLETED", "FAILED", "REJECTED"})
 OPEN_STATES: Final = frozenset({"PENDING", "NEGOTIATING", "ACCEPTED", "RUNNING"})
+TASK_KINDS: Final = frozenset({KIND_TASK_REQUEST, KIND_TASK_RESPONSE, KIND_NEGOTIATION})
 STATES: Final = ("PENDING", "NEGOTIATING", "ACCEPTED", "RUNNING", "COMPLETED", "FAILED", "REJECTED")
 
 
@@ -159,6 +160,8 @@ class TaskLog:
         ``ce_id``, or stamped after ``until``)."""
         record = message.record
         stamp = int(record.get("timestamp") or 0)
+        if message.kind not in TASK_KINDS:
+            return None
         if (self.until is not None and stamp > self.until) or message.event_id in self._seen:
             return None
         self._seen.add(message.event_id)
@@ -171,10 +174,8 @@ class TaskLog:
             self._requested(task, message, stamp)
         elif message.kind == KIND_NEGOTIATION:
             self._negotiated(task, message)
-        elif message.kind == KIND_TASK_RESPONSE:
-            self._responded(task, message)
         else:
-            return None
+            self._responded(task, message)
         entry = timeline_entry(message)
         # Topics interleave as they are read; each task's timeline is kept in time order.
         bisect.insort(task.timeline, entry, key=lambda item: item.time)

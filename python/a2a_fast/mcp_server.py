@@ -1,16 +1,18 @@
 """``a2a-fast mcp``: the control plane as a Model Context Protocol server over stdio.
 
 The server is a Kafka client of the mesh like any agent: it runs a :class:`~a2a_fast.requester.Requester`
-(to submit tasks and negotiate them within their budget) and a :class:`~a2a_fast.observe.MeshView` of the
-task topics (to answer what the log says), so it answers about every task in its topic namespace, not only
-those it submitted.
+(to submit tasks and negotiate them within their budget), a :class:`~a2a_fast.observe.MeshView` of the task
+topics (to answer what the log says), the mesh's :class:`~a2a_fast.mesh.directory.AgentDirectory` (who is
+registered and alive) and a :class:`~a2a_fast.mesh.workflows.Coordinator` (to run collaboration workflows).
+It answers about every task in its topic namespace, not only those it submitted.
 
 Tools: ``request_task`` (optionally waiting for the outcome), ``wait_for_task``, ``get_task`` (a task's
 state and full timeline), ``list_tasks``, ``get_execution_queue`` (tasks accepted or running, by executor),
-``get_agent_status``. Resources: ``a2a://agents``, ``a2a://tasks``, ``a2a://tasks/{task_id}``.
+``get_agent_status``, ``list_workflows``, ``register_workflow``, ``start_workflow``,
+``get_collaboration_status``. Resources: ``a2a://agents``, ``a2a://tasks``, ``a2a://tasks/{task_id}``.
 
-Arguments are validated against each tool's input schema; a bad one, an unknown task id or an unknown
-state comes back as a tool error naming what is wrong. stdout carries the protocol only: logs go to stderr.
+Arguments are validated against each tool's input schema; a bad one, an unknown task id, state, workflow or
+session comes back as a tool error naming what is wrong. stdout carries the protocol only: logs go to stderr.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -29,15 +32,17 @@ from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from pydantic import Field
 
 from a2a_fast.envelope import TopicNames
-from a2a_fast.errors import A2AError
+from a2a_fast.errors import A2AError, ConfigError
 from a2a_fast.history import TaskHistory
-from a2a_fast.observe import MeshView
+from a2a_fast.mesh.directory import AgentDirectory
+from a2a_fast.mesh.workflows import Coordinator, WorkflowDefinition
+from a2a_fast.observe import MeshView, agent_rows
 from a2a_fast.policies import BudgetPolicy
 from a2a_fast.requester import Requester
 from a2a_fast.runtime import AgentConfig
 from a2a_fast.stack import Endpoints
 
-__all__ = ["ControlPlane", "build_server", "run"]
+__all__ = ["ControlPlane", "build_server", "load_workflows", "run"]
 
 log = logging.getLogger("a2a_fast.mcp")
 
@@ -53,25 +58,38 @@ def task_summary(task: TaskHistory) -> dict[str, Any]:
 class ControlPlane:
     """What the MCP tools act on: a requester and a live view of the task topics of one namespace."""
 
-    def __init__(self, endpoints: Endpoints, topics: TopicNames, agent_id: str | None = None) -> None:
+    def __init__(
+        self,
+        endpoints: Endpoints,
+        topics: TopicNames,
+        agent_id: str | None = None,
+        workflows: Iterable[WorkflowDefinition] = (),
+    ) -> None:
         self.endpoints = endpoints
         self.topics = topics
         config = AgentConfig(agent_id or f"mcp-{uuid.uuid4().hex[:8]}", endpoints.kafka, endpoints.schema_registry)
         config.topics = topics
+        self.agent_id = config.agent_id
         self.requester = Requester(config, BudgetPolicy())
         self.view = MeshView(endpoints.kafka, endpoints.schema_registry, topics)
+        self.directory = AgentDirectory(endpoints.kafka, topics.agents)
+        # Same id as the requester: a restarted server resumes the sessions it coordinated.
+        self.coordinator = Coordinator(config, locator=self.directory, workflows=workflows)
 
     async def start(self) -> None:
-        await self.requester.start()
+        started: list[Any] = []
         try:
-            await self.view.start()
+            for part in (self.directory, self.requester, self.coordinator, self.view):
+                await part.start()
+                started.append(part)
         except BaseException:
-            await self.requester.stop()
+            for part in reversed(started):
+                await part.stop()
             raise
 
     async def stop(self) -> None:
-        await self.view.stop()
-        await self.requester.stop()
+        for part in (self.view, self.coordinator, self.requester, self.directory):
+            await part.stop()
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[ControlPlane]:
@@ -109,13 +127,36 @@ class ControlPlane:
         return {**task_summary(task), "final": True, "timed_out": False}
 
     def agents(self, agent_id: str | None = None) -> list[dict[str, Any]]:
-        """Agents as the log shows them: roles, messages sent, when last, tasks open with them."""
-        activity = self.view.log.activity()
-        if agent_id is not None:
-            if agent_id not in activity:
-                raise ToolError(f"agent {agent_id!r} is not known: no message from it on {self.topics.prefix}* topics")
-            return [activity[agent_id].to_dict()]
-        return [activity[name].to_dict() for name in sorted(activity)]
+        """Agents from the mesh directory and from the log (see :func:`a2a_fast.observe.agent_rows`)."""
+        rows = agent_rows(self.directory.get_all_agents(), self.view.log.activity())
+        if agent_id is None:
+            return rows
+        found = [row for row in rows if row["agent_id"] == agent_id]
+        if not found:
+            raise ToolError(
+                f"agent {agent_id!r} is not known: not in the directory {self.topics.agents} and no message from"
+                f" it on the {self.topics.prefix}task-* topics"
+            )
+        return found
+
+
+def load_workflows(path: str) -> list[WorkflowDefinition]:
+    """Workflow definitions from a JSON or YAML file: a list of them, or ``{"workflows": [...]}``."""
+    import yaml
+
+    from a2a_fast.errors import WorkflowError
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"--workflows {path}: {error}") from error
+    items = data.get("workflows") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise ConfigError(f"--workflows {path}: expected a list of workflow definitions or {{'workflows': [...]}}")
+    try:
+        return [WorkflowDefinition.from_dict(item) for item in items]
+    except WorkflowError as error:
+        raise ConfigError(f"--workflows {path}: {error}") from error
 
 
 def build_server(plane: ControlPlane) -> MCPServer[Any]:
@@ -199,6 +240,57 @@ def build_server(plane: ControlPlane) -> MCPServer[Any]:
         """The agents of the mesh and what they are doing."""
         return {"agents": plane.agents(agent_id)}
 
+    @server.tool()
+    def list_workflows() -> dict[str, Any]:
+        """The workflows this server can start, with their steps."""
+        return {"workflows": [definition.to_dict() for definition in plane.coordinator.list_workflows()]}
+
+    @server.tool()
+    def register_workflow(
+        workflow: Annotated[
+            dict[str, Any],
+            Field(
+                description="{id, name, description, steps: [{name, capabilities: [...], params, timeout, retries}]}"
+            ),
+        ],
+    ) -> dict[str, Any]:
+        """Registers (or replaces) a workflow definition so start_workflow can run it."""
+        try:
+            definition = WorkflowDefinition.from_dict(workflow)
+            plane.coordinator.register_workflow(definition)
+        except A2AError as error:
+            raise ToolError(str(error)) from error
+        return definition.to_dict()
+
+    @server.tool()
+    async def start_workflow(
+        workflow_id: Annotated[str, Field(min_length=1)],
+        ctx: Context[Any, Any],
+        agent_ids: Annotated[list[str] | None, Field(description="Only these agents run steps.")] = None,
+        params: Annotated[dict[str, str] | None, Field(description="Parameters for every step.")] = None,
+        timeout_seconds: Annotated[float | None, Field(gt=0, description="The session's deadline.")] = None,
+        wait: Annotated[bool, Field(description="Return only once the session has ended.")] = False,
+    ) -> dict[str, Any]:
+        """Starts a collaboration session of a registered workflow; returns its session id and status."""
+        try:
+            session_id = await plane.coordinator.start_collaboration(
+                workflow_id, agent_ids, params, timeout_seconds=timeout_seconds
+            )
+            if wait:
+                await ctx.report_progress(0, None, f"session {session_id} started")
+                return (await plane.coordinator.wait_for(session_id)).to_dict()
+            return plane.coordinator.get_collaboration_status(session_id).to_dict()
+        except A2AError as error:
+            raise ToolError(str(error)) from error
+
+    @server.tool()
+    def get_collaboration_status(session_id: Annotated[str, Field(min_length=1)]) -> dict[str, Any]:
+        """A collaboration session's state and each step's: agent, attempts, output or error."""
+        try:
+            return plane.coordinator.get_collaboration_status(session_id).to_dict()
+        except A2AError as error:
+            raise ToolError(str(error)) from error
+
     @server.resource("a2a://agents", mime_type="application/json", description="Agents of the mesh.")
     def agents_resource() -> str:
         return json.dumps(plane.agents(), default=str)
@@ -224,6 +316,7 @@ def run(args: argparse.Namespace) -> int:
     from a2a_fast.logs import configure_logging
 
     configure_logging(json=args.log_json, level=args.log_level.upper())
-    plane = ControlPlane(Endpoints.from_env(), TopicNames(args.topic_prefix), args.agent_id)
+    workflows = load_workflows(args.workflows) if args.workflows else []
+    plane = ControlPlane(Endpoints.from_env(), TopicNames(args.topic_prefix), args.agent_id, workflows)
     uvloop.run(build_server(plane).run_stdio_async())
     return 0

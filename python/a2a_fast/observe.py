@@ -15,19 +15,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, Message, TopicPartition
 
 from a2a_fast.envelope import Envelope, Inbound, TopicNames
 from a2a_fast.errors import A2AError, StackError
-from a2a_fast.history import TaskHistory, TaskLog
+from a2a_fast.history import AgentActivity, TaskHistory, TaskLog, format_time
 from a2a_fast.registry import SchemaCatalog
 
-__all__ = ["LogReader", "MeshView", "Observed", "TopicInfo", "describe_topics", "resolve_topic"]
+if TYPE_CHECKING:
+    from a2a_fast.mesh.directory import AgentInfo
+
+__all__ = ["LogReader", "MeshView", "Observed", "TopicInfo", "agent_rows", "describe_topics", "resolve_topic"]
 
 TOPIC_ALIASES: Final = {
     "requests": "requests",
@@ -35,6 +38,7 @@ TOPIC_ALIASES: Final = {
     "responses": "responses",
     "task-responses": "responses",
     "negotiations": "negotiations",
+    "collaborations": "collaborations",
     "dlq": "dlq",
     "a2a.dlq": "dlq",
 }
@@ -239,3 +243,29 @@ class MeshView:
                     if condition(task):
                         return task
                 await self._changed.wait()
+
+
+def agent_rows(registered: Iterable[AgentInfo], activity: Mapping[str, AgentActivity]) -> list[dict[str, Any]]:
+    """One row per agent, by id: what the mesh directory holds (card, liveness, state; ``registered`` False
+    for an agent that never joined it) and under ``log`` what the task topics show of it (or None)."""
+    directory = {info.agent_id: info for info in registered}
+    rows = []
+    for name in sorted(set(directory) | set(activity)):
+        row: dict[str, Any] = {"agent_id": name, "registered": name in directory}
+        info = directory.get(name)
+        if info is not None:
+            row.update(
+                alive=info.alive,
+                type=info.card.agent_type,
+                capabilities=list(info.card.capabilities),
+                status=info.status,
+                current_task=info.current_task,
+                progress=info.progress,
+                load=info.load,
+                last_seen=format_time(int(info.last_seen * 1000)),
+                endpoints=dict(info.card.endpoints),
+            )
+        seen = activity.get(name)
+        row["log"] = seen.to_dict() if seen is not None else None
+        rows.append(row)
+    return rows

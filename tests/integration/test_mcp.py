@@ -4,22 +4,37 @@ against real agents on the real broker and registry."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+from confluent_kafka.admin import AdminClient
 from mcp import types
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from a2a_fast.executor import Executor, TaskContext
+from a2a_fast.mesh.directory import AgentCard, AgentDirectory, Presence
 from a2a_fast.provider import Provider
 from tests.integration.test_agents import HANDLERS, SKILLS, Mesh, mesh, run_strict
 
 __all__ = ["mesh"]
+
+
+@pytest.fixture(autouse=True)
+def _drop_agents_topic(mesh: Mesh) -> Iterator[None]:
+    """The directory's topic is not among the mesh's task topics that ``mesh`` deletes."""
+    yield
+    admin = AdminClient({"bootstrap.servers": mesh.endpoints.kafka})
+    for future in admin.delete_topics([mesh.topics.agents], operation_timeout=10).values():
+        with contextlib.suppress(Exception):
+            future.result(15)
+
 
 TOOLS = {"request_task", "wait_for_task", "get_task", "list_tasks", "get_execution_queue", "get_agent_status"}
 
@@ -147,5 +162,60 @@ def test_bad_arguments_are_errors_that_say_what_is_wrong(mesh: Mesh, tmp_path: P
             assert "ghost" in text, text
             text = await call_error(session, "no_such_tool")
             assert "no_such_tool" in text, text
+
+    run_strict(scenario)
+
+
+@asynccontextmanager
+async def registered(mesh: Mesh, agent_id: str, agent_type: str, *capabilities: str) -> AsyncIterator[Presence]:
+    """``agent_id`` announced in the mesh directory, as a running agent does."""
+    card = AgentCard(agent_id, agent_type, capabilities=capabilities)
+    presence = Presence(AgentDirectory(mesh.endpoints.kafka, mesh.topics.agents), card)
+    await presence.directory.start()
+    try:
+        await presence.start()
+        yield presence
+        await presence.stop()
+    finally:
+        await presence.directory.stop()
+
+
+def test_agents_from_the_directory_and_workflows(mesh: Mesh, tmp_path: Path) -> None:
+    workflow = {
+        "id": "digest",
+        "name": "Digest",
+        "description": "summarise, then classify the summary",
+        "steps": [
+            {"name": "summary", "capabilities": ["summarize"]},
+            {"name": "labels", "capabilities": ["classify"], "timeout": 30},
+        ],
+    }
+
+    async def scenario() -> None:
+        async with (
+            Executor(mesh.config("executor-1"), HANDLERS),
+            registered(mesh, "executor-1", "executor", *SKILLS),
+            mcp_session(mesh, tmp_path / "mcp.err") as session,
+        ):
+            [agent] = (await call(session, "get_agent_status", agent_id="executor-1"))["agents"]
+            assert agent["registered"] and agent["alive"] and agent["type"] == "executor", agent
+            assert set(agent["capabilities"]) == set(SKILLS)
+
+            assert (await call(session, "list_workflows")) == {"workflows": []}
+            await call(session, "register_workflow", workflow=workflow)
+            assert [w["id"] for w in (await call(session, "list_workflows"))["workflows"]] == ["digest"]
+
+            status = await call(session, "start_workflow", workflow_id="digest", params={"topic": "q3"}, wait=True)
+            assert status["state"] == "COMPLETED", status
+            assert [step["agent"] for step in status["steps"]] == ["executor-1", "executor-1"]
+            again = await call(session, "get_collaboration_status", session_id=status["session_id"])
+            assert again["state"] == "COMPLETED" and again["output"] == status["output"]
+
+            text = await call_error(session, "start_workflow", workflow_id="nightly")
+            assert "nightly" in text and "digest" in text, text
+            text = await call_error(session, "get_collaboration_status", session_id="no-such-session")
+            assert "no-such-session" in text, text
+            text = await call_error(session, "register_workflow", workflow={"id": "x", "steps": []})
+            assert "step" in text, text
 
     run_strict(scenario)
