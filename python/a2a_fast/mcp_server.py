@@ -317,8 +317,8 @@ def run(args: argparse.Namespace) -> int:
 
     from a2a_fast.logs import configure_logging
 
-    configure_logging(json=args.log_json, level=args.log_level.upper())
     workflows = load_workflows(args.workflows) if args.workflows else []
     plane = ControlPlane(Endpoints.from_env(), TopicNames(args.topic_prefix), args.agent_id, workflows)
+    configure_logging(json=args.log_json, level=args.log_level.upper(), defaults={"agent_id": plane.agent_id})
     uvloop.run(build_server(plane).run_stdio_async())
     return 0

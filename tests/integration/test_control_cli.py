@@ -206,3 +206,20 @@ def test_agent_logs_are_json_lines_with_ids(mesh: Mesh, finished: dict[str, str]
         assert all(line["agent_id"] == agent_id for line in lines)
         assert all(line["correlation_id"] == line["task_id"] for line in handling)
         assert {line["task_id"] for line in handling} <= {finished["completed"], finished["rejected"]}
+
+
+def test_tail_follows_until_ctrl_c(mesh: Mesh, finished: dict[str, str]) -> None:
+    with subprocess.Popen(
+        [*CLI, "tail", "task-requests", "--from-beginning", "--topic-prefix", mesh.prefix],
+        env=mesh.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as follower:
+        assert follower.stdout is not None
+        first = follower.stdout.readline()
+        assert " a2a.task.request " in first and "REQUESTED" in first, first
+        follower.send_signal(signal.SIGINT)
+        out, err = follower.communicate(timeout=30)
+    assert follower.returncode == 0 and "Traceback" not in err, err
+    assert all(" a2a.task.request " in line for line in out.splitlines())
