@@ -69,6 +69,7 @@ def add_control_parsers(commands: Any) -> None:
     request.add_argument("--wait", action="store_true", help="print every state change and wait for the outcome")
     request.add_argument("--max-wait", type=float, default=120.0, help="seconds to wait at most (default 120)")
     request.add_argument("--json", action="store_true", help="print JSON lines instead of text")
+    request.add_argument("--id", dest="agent_id", default=None, help="requester id (default cli-<random>)")
     add_logging_options(request)
 
     tasks = command("tasks", _tasks, "list the tasks in the log with their state")
@@ -167,7 +168,8 @@ async def _request_async(args: argparse.Namespace, parameters: dict[str, str]) -
     from a2a_fast.runtime import AgentConfig
 
     endpoints = _endpoints()
-    config = AgentConfig(f"cli-{uuid.uuid4().hex[:8]}", endpoints.kafka, endpoints.schema_registry)
+    agent_id = args.agent_id or f"cli-{uuid.uuid4().hex[:8]}"
+    config = AgentConfig(agent_id, endpoints.kafka, endpoints.schema_registry)
     config.topics = TopicNames(args.topic_prefix)
     requester = Requester(config, BudgetPolicy())
     settled = asyncio.Event()
