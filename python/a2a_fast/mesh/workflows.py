@@ -43,6 +43,7 @@ its own copy, so it resumes even when its workflow was not registered again afte
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import time
@@ -53,7 +54,7 @@ from typing import Any, Protocol
 
 from a2a_fast.config import ProtocolConfig
 from a2a_fast.envelope import KIND_SESSION_EVENT, KIND_STEP_REQUEST, KIND_STEP_RESULT, Inbound
-from a2a_fast.errors import SessionLimitError, UnknownSessionError, UnknownWorkflowError, WorkflowError
+from a2a_fast.errors import ConfigError, SessionLimitError, UnknownSessionError, UnknownWorkflowError, WorkflowError
 from a2a_fast.executor import TaskContext, TaskHandler
 from a2a_fast.provider import derived_id
 from a2a_fast.runtime import Agent, AgentConfig, replay
@@ -69,6 +70,7 @@ __all__ = [
     "StepStatus",
     "WorkflowDefinition",
     "WorkflowStep",
+    "load_workflows",
 ]
 
 log = logging.getLogger("a2a_fast.workflows")
@@ -173,6 +175,21 @@ class WorkflowDefinition:
             return cls(data["id"], data.get("name", data["id"]), data.get("description", ""), steps)
         except (KeyError, TypeError) as error:
             raise WorkflowError(f"not a workflow definition: {error}") from error
+
+
+def load_workflows(spec: str) -> list[WorkflowDefinition]:
+    """The workflow definitions named by ``"package.module:NAME"`` (a sequence of them)."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ConfigError(f"--workflows {spec!r}: expected 'package.module:NAME'")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise ConfigError(f"--workflows {spec!r}: {error}") from error
+    definitions = list(found.values() if isinstance(found, Mapping) else found)
+    if not all(isinstance(definition, WorkflowDefinition) for definition in definitions):
+        raise ConfigError(f"--workflows {spec!r}: expected a sequence of WorkflowDefinition")
+    return definitions
 
 
 # --- Status, as callers see it --------------------------------------------------------------------------------------
