@@ -20,7 +20,7 @@ Handlers are ``async def handler(task: TaskContext) -> JSON-able result``; raisi
 
 The same handlers run the workflow steps addressed to this executor: with ``serve_steps`` (the default) a
 :class:`~a2a_fast.mesh.workflows.StepRunner` with this executor's id runs beside it, started and stopped
-with it.
+with it, and lists the executor and its capabilities in the mesh directory.
 """
 
 from __future__ import annotations
@@ -127,7 +127,8 @@ class Executor(Agent):
         if self.serve_steps and self.steps is None:
             from a2a_fast.mesh.workflows import StepRunner  # it builds on this module
 
-            runner = StepRunner(replace(self.config, group_id=None, http_port=None), self.handlers)
+            config = replace(self.config, group_id=None, http_port=None)
+            runner = StepRunner(config, self.handlers, announce=self.role)
             try:
                 await runner.start()
             except BaseException:

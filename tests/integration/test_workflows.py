@@ -94,6 +94,10 @@ class Agents:
         assert isinstance(runner, StepRunner)
         self.runners[agent_id] = runner
         await runner.wait_assigned()
+        if executor:
+            # an executor's step runner lists it in the directory itself
+            await self.directory.wait_for(lambda directory: directory.is_agent_alive(agent_id), 30)
+            return
         presence = Presence(self.directory, AgentCard(agent_id, agent.role, capabilities=tuple(handlers)))
         await presence.start()
         self.stack.push_async_callback(presence.stop)
