@@ -6,7 +6,8 @@ Every Kafka record the agents exchange is a CloudEvent in Kafka *binary* content
   (``a2a://agents/<agent id>``), ``ce_type`` (``a2a.task.request``, ``a2a.task.response``,
   ``a2a.negotiation``), ``ce_time``, the A2A extensions ``ce_protocol=A2A``, ``ce_protocolversion``,
   ``ce_messagetype`` (the Avro record name), ``ce_sourceagent``, ``ce_targetagent`` (when addressed),
-  ``ce_collaborationid`` and ``ce_traceparent`` (optional), ``content-type: application/avro`` and
+  ``ce_collaborationid``, ``ce_traceparent``, ``ce_priority`` (HIGH/NORMAL/LOW) and ``ce_ttl`` (seconds)
+  (optional), ``content-type: application/avro`` and
   ``ce_dataschema`` naming the registry subject and schema id;
 * the value is the Avro record in Confluent wire format (magic byte 0, 4-byte big-endian schema id, body);
 * the key is the task id, so all messages about one task stay in order on one partition.
@@ -33,6 +34,7 @@ from a2a_fast.avro import Codec
 from a2a_fast.avro import schema_id_of as read_schema_id
 from a2a_fast.cloudevents import from_kafka, to_kafka
 from a2a_fast.errors import SchemaError, ValidationError
+from a2a_fast.mesh.limits import MessageLimits
 from a2a_fast.routing import RoutingTable
 from a2a_fast.topics import (
     A2A_MESSAGES,
@@ -205,6 +207,7 @@ class Inbound:
     topic: str
     partition: int
     offset: int
+    priority: str | None = None
 
 
 class _Catalog(Protocol):
@@ -223,11 +226,15 @@ class _Catalog(Protocol):
 class Envelope:
     """Encodes records into CloudEvent Kafka records and decodes them back, for one agent."""
 
-    def __init__(self, catalog: _Catalog, topics: TopicNames, agent_id: str) -> None:
+    def __init__(
+        self, catalog: _Catalog, topics: TopicNames, agent_id: str, limits: MessageLimits | None = None
+    ) -> None:
         self.catalog = catalog
         self.topics = topics
         self.agent_id = agent_id
         self.source = f"a2a://agents/{agent_id}"
+        self.limits = limits
+        """Size and age limits :meth:`decode` enforces (none when None)."""
 
     def encode(
         self,
@@ -238,6 +245,8 @@ class Envelope:
         collaboration_id: str | None = None,
         traceparent: str | None = None,
         event_id: str | None = None,
+        priority: str | None = None,
+        ttl: int | None = None,
     ) -> KafkaRecord:
         """The Kafka record carrying ``record`` as a ``kind`` message; the key is its ``task_id``."""
         codec = self.catalog.writer_codec(kind)
@@ -259,6 +268,8 @@ class Envelope:
             "targetagent": target_agent,
             "collaborationid": collaboration_id,
             "traceparent": traceparent,
+            "priority": priority,
+            "ttl": ttl,
             "partitionkey": task_id,
             "data": codec.encode(record),
         }
@@ -275,12 +286,18 @@ class Envelope:
         offset: int = -1,
     ) -> Inbound:
         """The message in a consumed record. Raises :class:`DecodeError`, :class:`ValidationError` or
-        :class:`SchemaError` (all ``ValueError``) naming what is wrong; a writer schema id must already be
-        in the catalog's cache (see :meth:`schema_ids`)."""
+        :class:`SchemaError` (all ``ValueError``) naming what is wrong, or a
+        :class:`~a2a_fast.errors.LimitError` for a message too large or expired; a writer schema id must already
+        be in the catalog's cache (see :meth:`schema_ids`)."""
+        limits = self.limits
+        if limits is not None:
+            limits.check_size(len(value or b""))
         event = from_kafka(list(headers.items() if isinstance(headers, dict) else headers or ()), value, key)
         for required in ("id", "source", "type"):
             if not event.get(required):
                 raise ValidationError(f"CloudEvent attribute {required!r} is missing (header ce_{required})")
+        if limits is not None:
+            limits.check_age(event.get("time"), event.get("ttl"))
         kind = event["type"]
         if kind not in MESSAGE_KINDS:
             raise ValidationError(f"ce_type {kind!r} is not an A2A message type")
@@ -320,6 +337,7 @@ class Envelope:
             topic=topic,
             partition=partition,
             offset=offset,
+            priority=event.get("priority") or None,
         )
 
     @staticmethod

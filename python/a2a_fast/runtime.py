@@ -22,8 +22,12 @@ the runtime does the rest:
   class, the stage, and the original topic, partition and offset. The agent carries on.
 * **Rebalances.** Before partitions are taken away the agent finishes what it is handling and commits,
   so another member never starts the same work while this one still runs it.
+* **Mesh.** The protocol limits (:class:`~a2a_fast.config.ProtocolConfig`, from ``AgentConfig.protocol``
+  or ``$A2A_FAST_CONFIG``) are loaded at start: a message too large or older than its ttl is dead-lettered
+  (stage ``limits``). The agent registers in the mesh's directory once it consumes, heartbeats and syncs
+  its state while it runs, and deregisters first thing on stop (:mod:`a2a_fast.mesh.member`).
 * **Shutdown** (:meth:`Agent.stop`, also on SIGTERM/SIGINT through :func:`serve`), in this order:
-  stop intake → drain in-flight work → flush the producer → commit offsets → close the consumer,
+  leave the mesh → stop intake → drain in-flight work → flush the producer → commit offsets → close the consumer,
   producer, registry client and HTTP server.
 """
 
@@ -48,8 +52,14 @@ from typing import Any, ClassVar, TypeVar, cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from a2a_fast import __version__
+from a2a_fast.config import ProtocolConfig, load_config
 from a2a_fast.envelope import Envelope, Inbound, KafkaRecord, TopicNames
-from a2a_fast.errors import A2AError, DecodeError, SchemaError, ValidationError
+from a2a_fast.errors import A2AError, DecodeError, LimitError, SchemaError, ValidationError
+from a2a_fast.mesh.directory import AgentCard, AgentState
+from a2a_fast.mesh.limits import MessageLimits
+from a2a_fast.mesh.member import MeshMember
+from a2a_fast.mesh.protocol_metrics import ProtocolMetrics
 from a2a_fast.metrics import Metrics, prometheus_text
 from a2a_fast.monitoring import MetricsRegistry, MonitoringServer, json_response
 from a2a_fast.registry import SchemaCatalog
@@ -66,7 +76,9 @@ class AgentConfig:
     """How one agent connects and behaves. Only ``agent_id``, ``kafka`` and ``schema_registry`` are required.
 
     ``http_port`` None disables monitoring, 0 picks a free port. ``schemas`` overrides the Avro schema
-    text per message kind (used to run an agent built against another schema version).
+    text per message kind (used to run an agent built against another schema version). ``protocol`` None
+    loads the protocol config at start (:func:`a2a_fast.config.load_config`); ``join_mesh`` False keeps
+    the agent out of the directory.
     """
 
     agent_id: str
@@ -89,6 +101,8 @@ class AgentConfig:
     compatibility: str = "BACKWARD"
     consumer_config: Mapping[str, Any] = field(default_factory=dict)
     producer_config: Mapping[str, Any] = field(default_factory=dict)
+    protocol: ProtocolConfig | None = None
+    join_mesh: bool = True
 
 
 class OffsetTracker:
@@ -154,6 +168,7 @@ _STAGES: tuple[tuple[type[BaseException], str], ...] = (
     (DecodeError, "decode"),
     (ValidationError, "validation"),
     (SchemaError, "validation"),
+    (LimitError, "limits"),
 )
 
 
@@ -184,6 +199,10 @@ class Agent:
         self.metrics.describe("negotiation_rounds", "Negotiation rounds of finished negotiations.")
         self.latency = Metrics()
         """Native lock-free handling-latency histograms per ("a2a", CloudEvent type): p50/p99 in /metrics."""
+        self.protocol = config.protocol or ProtocolConfig()
+        self.protocol_metrics = ProtocolMetrics()
+        """Protocol operations (mesh: register, heartbeat, route...; a2a: negotiate, execute...) for /metrics."""
+        self.mesh: MeshMember | None = None
         self.catalog: SchemaCatalog | None = None
         self.envelope: Envelope | None = None
         self.dedupe = DedupeCache(config.dedupe_size)
@@ -243,6 +262,26 @@ class Agent:
     def extra_status(self) -> dict[str, Any]:
         return {}
 
+    def capabilities(self) -> list[str]:
+        """What this agent offers, for its card in the mesh's directory."""
+        return []
+
+    def mesh_state(self) -> AgentState:
+        """This agent's activity for STATE_SYNC (sampled a few times per heartbeat interval)."""
+        status = "ERROR" if self.failure is not None else "BUSY" if self._in_flight else "IDLE"
+        return AgentState(status=status, load=self._in_flight)
+
+    def card(self) -> AgentCard:
+        endpoints = {} if self.http_port is None else {"http": f"http://{self.config.http_host}:{self.http_port}"}
+        return AgentCard(
+            self.agent_id,
+            self.role,
+            __version__,
+            tuple(self.capabilities()),
+            endpoints,
+            {"max_in_flight": self.config.max_in_flight, "group": self.group_id},
+        )
+
     # --- lifecycle ---------------------------------------------------------------------------------
 
     async def __aenter__(self) -> Agent:
@@ -258,8 +297,9 @@ class Agent:
             return
         self._loop = loop = asyncio.get_running_loop()
         self._started_at = time.time()
+        self.protocol = self.config.protocol or load_config()
         self.catalog = await loop.run_in_executor(None, self._prepare)
-        self.envelope = Envelope(self.catalog, self.topics, self.agent_id)
+        self.envelope = Envelope(self.catalog, self.topics, self.agent_id, MessageLimits(self.protocol.messages))
         self._producer = Producer(self._producer_settings())
         self._poll_thread = threading.Thread(target=self._poll_producer, name=f"{self.agent_id}-producer", daemon=True)
         self._poll_thread.start()
@@ -283,6 +323,12 @@ class Agent:
                     self.config.http_port,
                 )
                 self.http_port = await self._server.start()
+            if self.config.join_mesh:
+                mesh = MeshMember(
+                    self.config.kafka, self.topics, self.card(), self.mesh_state, self.protocol, self.protocol_metrics
+                )
+                await mesh.start()
+                self.mesh = mesh
         except BaseException:
             await self.stop()
             raise
@@ -302,6 +348,9 @@ class Agent:
             return
         self._running = False
         loop = asyncio.get_running_loop()
+        if self.mesh is not None:
+            await self.mesh.stop()
+            self.mesh = None
         self._stop_intake = True
         if self._intake_task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -636,6 +685,7 @@ class Agent:
         collaboration_id: str | None = None,
         traceparent: str | None = None,
         event_id: str | None = None,
+        priority: str | None = None,
     ) -> None:
         """Encodes and produces one message; returns once the broker acknowledged it (``acks=all``).
 
@@ -650,6 +700,7 @@ class Agent:
             collaboration_id=collaboration_id,
             traceparent=traceparent,
             event_id=event_id,
+            priority=priority,
         )
         await self.produce_record(out)
         self.metrics.inc("messages_produced_total", topic=out.topic, type=kind)
@@ -742,7 +793,11 @@ class Agent:
             "in_flight": {labels: float(self._in_flight)},
             "consumer_lag": {(*labels, ("partition", name)): float(value) for name, value in sorted(self._lag.items())},
         }
-        text = self.metrics.render(gauges) + prometheus_text(self.latency, namespace="a2a_handling")
+        text = (
+            self.metrics.render(gauges)
+            + prometheus_text(self.latency, namespace="a2a_handling")
+            + self.protocol_metrics.prometheus()
+        )
         return 200, "text/plain; version=0.0.4", text
 
 

@@ -14,7 +14,9 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +25,7 @@ from a2a_fast.config import HeartbeatConfig, ProtocolConfig, WorkflowConfig
 from a2a_fast.envelope import KIND_SESSION_EVENT, KIND_STEP_REQUEST, KIND_STEP_RESULT, Inbound
 from a2a_fast.errors import SessionLimitError
 from a2a_fast.executor import Executor, TaskContext, TaskHandler
-from a2a_fast.mesh.directory import AgentCard, AgentDirectory, Presence
+from a2a_fast.mesh.directory import AgentDirectory
 from a2a_fast.mesh.workflows import CollaborationStatus, Coordinator, StepRunner, WorkflowDefinition, WorkflowStep
 from a2a_fast.stack import Endpoints
 from tests.conftest import REPO
@@ -87,23 +89,19 @@ class Agents:
         await self.stack.aclose()
 
     async def add(self, agent_id: str, handlers: Mapping[str, TaskHandler], executor: bool = False) -> None:
-        config = self.mesh.config(agent_id)
+        config = self.mesh.config(agent_id, protocol=FAST)
         agent = Executor(config, handlers) if executor else StepRunner(config, handlers)
         await self.stack.enter_async_context(agent)
         runner = agent.steps if isinstance(agent, Executor) else agent
         assert isinstance(runner, StepRunner)
         self.runners[agent_id] = runner
         await runner.wait_assigned()
-        if executor:
-            # an executor's step runner lists it in the directory itself
-            await self.directory.wait_for(lambda directory: directory.is_agent_alive(agent_id), 30)
-            return
-        presence = Presence(self.directory, AgentCard(agent_id, agent.role, capabilities=tuple(handlers)))
-        await presence.start()
-        self.stack.push_async_callback(presence.stop)
+        await self.directory.wait_for(lambda directory: directory.is_agent_alive(agent_id), 30)
+        [listed] = [info for info in self.directory.get_all_agents() if info.agent_id == agent_id]
+        assert set(listed.card.capabilities) == set(handlers)
 
-    def coordinator(self, agent_id: str = "coordinator-1", **options: Any) -> Coordinator:
-        return Coordinator(self.mesh.config(agent_id), self.directory, workflows=[REPORT], **options)
+    def coordinator(self, agent_id: str = "coordinator-1", protocol: ProtocolConfig = FAST) -> Coordinator:
+        return Coordinator(self.mesh.config(agent_id, protocol=protocol), self.directory, workflows=[REPORT])
 
 
 async def finished(coordinator: Coordinator, session_id: str) -> CollaborationStatus:
@@ -244,7 +242,7 @@ def test_an_optional_step_may_fail_and_the_session_completes(mesh: Mesh) -> None
 
 
 def test_session_limit_and_session_timeout(mesh: Mesh) -> None:
-    limited = ProtocolConfig(workflows=WorkflowConfig(max_concurrent_sessions=1, default_timeout_seconds=2.0))
+    limited = replace(FAST, workflows=WorkflowConfig(max_concurrent_sessions=1, default_timeout_seconds=2.0))
     flow = WorkflowDefinition("stuck", "Stuck", "", [WorkflowStep("summary", "", ["summarize"], timeout=3)])
 
     async def scenario() -> tuple[CollaborationStatus, CollaborationStatus]:
@@ -267,12 +265,17 @@ def test_session_limit_and_session_timeout(mesh: Mesh) -> None:
     assert second.state == "RUNNING"
 
 
-def start_coordinator(endpoints: Endpoints, mesh: Mesh) -> subprocess.Popen[bytes]:
+def start_coordinator(endpoints: Endpoints, mesh: Mesh, config: Path) -> subprocess.Popen[bytes]:
+    config.write_text(
+        f"heartbeat:\n  interval_seconds: {FAST.heartbeat.interval_seconds}\n"
+        f"  timeout_seconds: {FAST.heartbeat.timeout_seconds}\n"
+    )
     env = {
         **os.environ,
         "KAFKA_BROKER": endpoints.kafka,
         "SCHEMA_REGISTRY_URL": endpoints.schema_registry,
         "PYTHONPATH": str(REPO),
+        "A2A_FAST_CONFIG": str(config),
     }
     command = [sys.executable, "-m", "a2a_fast.cli", "agent", "coordinator", "--id", "coordinator-1"]
     command += ["--topic-prefix", mesh.topics.prefix, "--http-port", "-1"]
@@ -284,7 +287,7 @@ def start_coordinator(endpoints: Endpoints, mesh: Mesh) -> subprocess.Popen[byte
 WORKFLOWS = [REPORT]
 
 
-def test_a_killed_coordinator_is_resumed_from_the_log(mesh: Mesh, endpoints: Endpoints) -> None:
+def test_a_killed_coordinator_is_resumed_from_the_log(mesh: Mesh, endpoints: Endpoints, tmp_path: Path) -> None:
     async def scenario() -> CollaborationStatus:
         async with Agents(mesh) as agents:
             started = asyncio.Event()
@@ -295,7 +298,7 @@ def test_a_killed_coordinator_is_resumed_from_the_log(mesh: Mesh, endpoints: End
                 return await summarize(task)
 
             await agents.add("agent-1", {"summarize": slow_summary, "translate": translate})
-            process = await asyncio.to_thread(start_coordinator, endpoints, mesh)
+            process = await asyncio.to_thread(start_coordinator, endpoints, mesh, tmp_path / "protocol.yaml")
             try:
                 assert process.stdout is not None
                 ready = (await asyncio.to_thread(process.stdout.readline)).decode()
@@ -305,6 +308,8 @@ def test_a_killed_coordinator_is_resumed_from_the_log(mesh: Mesh, endpoints: End
                 await asyncio.wait_for(started.wait(), 60)
                 process.send_signal(signal.SIGKILL)
                 assert await asyncio.to_thread(process.wait, 30) == -signal.SIGKILL
+                # the id is free again once the killed instance missed its heartbeats
+                await agents.directory.wait_for(lambda found: not found.is_agent_alive("coordinator-1"), 30)
             finally:
                 if process.poll() is None:
                     process.kill()

@@ -475,8 +475,8 @@ class Coordinator(Agent):
     """Runs collaboration sessions of registered workflows; see the module docstring.
 
     ``locator`` finds live agents (default: a mesh :class:`~a2a_fast.mesh.directory.AgentDirectory` on this
-    agent's broker, started and stopped with the coordinator); ``protocol`` gives the session limit and the
-    default session timeout.
+    agent's broker, started and stopped with the coordinator); ``protocol`` (else ``config.protocol``, else
+    the loaded protocol config) gives the session limit and the default session timeout.
     """
 
     role = "coordinator"
@@ -488,8 +488,7 @@ class Coordinator(Agent):
         protocol: ProtocolConfig | None = None,
         workflows: Iterable[WorkflowDefinition] = (),
     ) -> None:
-        super().__init__(config)
-        self.protocol = protocol or ProtocolConfig()
+        super().__init__(config if protocol is None else replace(config, protocol=protocol))
         self.locator = locator
         self._own_locator: Any = None
         self._workflows: dict[str, WorkflowDefinition] = {}
@@ -879,56 +878,19 @@ class StepRunner(Agent):
     answers each of its own with a ``StepResult`` to the coordinator. A handler still running when the
     step's timeout passes is cancelled and answered ``TIMED_OUT``.
 
-    With ``announce`` (an agent type, e.g. ``"executor"``) it also registers the agent in the mesh
-    directory with the handlers' capabilities, heartbeats while it runs and deregisters on stop, so that
-    coordinators find it; an id the directory refuses is logged and the runner carries on unlisted.
+    Run on its own, it joins the mesh directory like every agent, offering its handlers' capabilities;
+    beside an executor it stays out of it (``join_mesh=False``), as the executor is listed already.
     """
 
     role = "step-runner"
 
-    def __init__(
-        self,
-        config: AgentConfig,
-        handlers: Mapping[str, TaskHandler],
-        *,
-        announce: str | None = None,
-        protocol: ProtocolConfig | None = None,
-    ) -> None:
+    def __init__(self, config: AgentConfig, handlers: Mapping[str, TaskHandler]) -> None:
         super().__init__(config)
         self.handlers = handlers
-        self.announce = announce
-        self.protocol = protocol or ProtocolConfig()
-        self.presence: Any = None
-        self._directory: Any = None
         self.counts = {COMPLETED: 0, FAILED: 0, TIMED_OUT: 0, "IGNORED": 0, "EXPIRED": 0}
 
-    async def on_start(self) -> None:
-        if self.announce is None:
-            return
-        from a2a_fast.errors import RegistrationError
-        from a2a_fast.mesh.directory import AgentCard, AgentDirectory, Presence
-
-        directory = AgentDirectory(self.config.kafka, self.topics.agents, self.protocol)
-        await directory.start()
-        card = AgentCard(self.agent_id, self.announce, capabilities=tuple(sorted(self.handlers)))
-        presence = Presence(directory, card)
-        try:
-            await presence.start()
-        except RegistrationError as error:
-            log.error("%s: not listed in the agent directory, so no steps will come: %s", self.agent_id, error)
-            await directory.stop()
-            return
-        self._directory, self.presence = directory, presence
-
-    async def stop(self) -> None:
-        # Leave the directory first, so that no new step comes while this runner drains.
-        if self.presence is not None:
-            await self.presence.stop()
-            self.presence = None
-        if self._directory is not None:
-            await self._directory.stop()
-            self._directory = None
-        await super().stop()
+    def capabilities(self) -> list[str]:
+        return sorted(name.strip().lower() for name in self.handlers)
 
     def default_group(self) -> str:
         return f"steps-{self.agent_id}"
