@@ -8,7 +8,11 @@ Examples::
     a2a-fast agent coordinator --id coordinator-1 --start brief --param text="The Q3 report ..."
 
 The broker and registry come from ``KAFKA_BROKER`` and ``SCHEMA_REGISTRY_URL`` (default: the local stack,
-which this command never starts). The agent runs until SIGTERM or SIGINT and then shuts down in order;
+which this command never starts). The protocol limits (message ttl and size, heartbeats, max agents, routing
+strategy) come from ``--config FILE`` or ``$A2A_FAST_CONFIG`` (YAML, see :mod:`a2a_fast.config`); a bad file
+stops the agent before it connects, with the offending key on stderr and exit status 1.
+
+The agent runs until SIGTERM or SIGINT and then shuts down in order;
 a requester given ``--task`` exits once all its tasks are final. Once ready, the process prints one line
 ``READY <role> <id> http=<port>`` on stdout (``http=-`` without monitoring); a coordinator then prints
 ``SESSION <session id> <workflow id>`` for each ``--start``, and ``DONE <session id> <state>`` when it ends.
@@ -25,6 +29,7 @@ import uuid
 from dataclasses import asdict
 from typing import Any
 
+from a2a_fast.config import CONFIG_ENV, load_config
 from a2a_fast.envelope import TopicNames
 from a2a_fast.errors import ConfigError
 from a2a_fast.monitoring import DEFAULT_PORTS
@@ -70,6 +75,9 @@ def add_agent_parser(commands: Any) -> argparse.ArgumentParser:
     parser.add_argument("--topic-prefix", default="", help="namespace prepended to every topic name")
     parser.add_argument("--group", default=None, help="consumer group (default: providers, executors, requester-<id>)")
     parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument(
+        "--config", default=None, metavar="FILE", help=f"protocol config YAML (default: ${CONFIG_ENV}, else built-in)"
+    )
     provider = parser.add_argument_group("provider")
     provider.add_argument("--skills", nargs="+", default=None, metavar="NAME=MIN_PRICE")
     provider.add_argument("--markup", type=float, default=1.5, help="opening ask = minimum price * markup")
@@ -90,13 +98,13 @@ def add_agent_parser(commands: Any) -> argparse.ArgumentParser:
     coordinator.add_argument("--start", action="append", default=[], metavar="WORKFLOW", help="start a session")
     coordinator.add_argument("--agents", nargs="+", default=[], metavar="ID", help="agents the sessions may use")
     coordinator.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="session input")
-    coordinator.add_argument("--config", default=None, help="protocol config YAML (default: $A2A_FAST_CONFIG)")
     return parser
 
 
 def build_agent(args: argparse.Namespace) -> Agent:
     from a2a_fast.stack import Endpoints
 
+    protocol = load_config(args.config)
     endpoints = Endpoints.from_env()
     agent_id = args.agent_id or f"{args.role}-{uuid.uuid4().hex[:6]}"
     port = DEFAULT_PORTS[args.role] if args.http_port is None else args.http_port
@@ -108,6 +116,7 @@ def build_agent(args: argparse.Namespace) -> Agent:
         group_id=args.group,
         http_port=None if port < 0 else port,
         http_host=args.http_host,
+        protocol=protocol,
     )
     if args.role == "provider":
         from a2a_fast.provider import Provider
@@ -121,11 +130,10 @@ def build_agent(args: argparse.Namespace) -> Agent:
         handlers = load_handlers(args.handlers) if args.handlers else DEMO_HANDLERS
         return Executor(config, handlers, max_tasks=args.max_tasks)
     if args.role == "coordinator":
-        from a2a_fast.config import load_config
         from a2a_fast.mesh.workflows import Coordinator, load_workflows
 
         workflows = load_workflows(args.workflows or "a2a_fast.handlers:DEMO_WORKFLOWS")
-        return Coordinator(config, protocol=load_config(args.config), workflows=workflows)
+        return Coordinator(config, workflows=workflows)
     from a2a_fast.requester import Requester
 
     return Requester(config, BudgetPolicy(args.budget, args.max_rounds or 4))

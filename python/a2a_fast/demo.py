@@ -216,6 +216,9 @@ async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: Topi
                 f"  started coordinator coordinator-1 (this process), monitoring"
                 f" http://127.0.0.1:{coordinator.http_port}/status"
             )
+            if requester.mesh is not None:
+                live = [i for i in requester.mesh.directory.get_all_agents() if i.alive]
+                say(f"  mesh directory: {len(live)} live agents: {', '.join(i.agent_id for i in live)}")
             chosen = [SCENARIOS[n % len(SCENARIOS)] for n in range(args.tasks)]
             names: dict[str, str] = {}
             started = time.monotonic()

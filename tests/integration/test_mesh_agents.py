@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,9 +22,11 @@ from a2a_fast.envelope import KIND_TASK_REQUEST, KafkaRecord
 from a2a_fast.errors import AgentIdInUseError, MaxAgentsError
 from a2a_fast.executor import Executor, TaskContext
 from a2a_fast.mesh.directory import AgentDirectory
+from a2a_fast.mesh.router import MeshRouter
 from a2a_fast.provider import Provider
 from a2a_fast.requester import Requester
 from a2a_fast.stack import Endpoints
+from tests.conftest import REPO
 from tests.integration.test_agents import HANDLERS, SKILLS, Mesh, fresh_mesh, http_get, run_strict
 
 FAST = ProtocolConfig(heartbeat=HeartbeatConfig(interval_seconds=0.2, timeout_seconds=2.0))
@@ -209,3 +216,52 @@ def test_high_priority_task_overtakes_a_low_backlog(mesh: Mesh) -> None:
         assert finished.count("low") == backlog
 
     run_strict(scenario)
+
+
+def test_agent_process_killed_is_reported_dead_and_no_longer_routed(
+    mesh: Mesh, endpoints: Endpoints, tmp_path: Path
+) -> None:
+    settings = tmp_path / "protocol.yaml"
+    settings.write_text("heartbeat:\n  interval_seconds: 0.2\n  timeout_seconds: 1.5\n")
+    config = ProtocolConfig(heartbeat=HeartbeatConfig(interval_seconds=0.2, timeout_seconds=1.5))
+    env = {**os.environ, "KAFKA_BROKER": endpoints.kafka, "SCHEMA_REGISTRY_URL": endpoints.schema_registry}
+    command = [sys.executable, "-m", "a2a_fast.cli", "agent", "provider", "--topic-prefix", mesh.topics.prefix]
+    command += ["--http-port", "-1", "--config", str(settings), "--skills", "translate=10"]
+    processes = [
+        subprocess.Popen([*command, "--id", name], env=env, cwd=REPO, stdout=subprocess.PIPE)
+        for name in ("provider-a", "provider-b")
+    ]
+    try:
+        for process in processes:
+            assert process.stdout is not None
+            assert process.stdout.readline().startswith(b"READY provider")
+
+        async def scenario() -> float:
+            async with AgentDirectory(endpoints.kafka, mesh.topics.agents, config) as directory:
+                router = MeshRouter(directory)
+                await directory.wait_for(lambda d: len(d.find_agents_by_capability("translate")) == 2, 30)
+                assert {router.route("translate") for _ in range(2)} == {"provider-a", "provider-b"}
+                processes[0].send_signal(signal.SIGKILL)
+                killed = time.monotonic()
+                await directory.wait_for(lambda d: not d.is_agent_alive("provider-a"), 30)
+                silent_for = time.monotonic() - killed
+                assert [i.agent_id for i in directory.find_agents_by_capability("translate")] == ["provider-b"]
+                assert {router.route("translate") for _ in range(4)} == {"provider-b"}
+                processes[1].send_signal(signal.SIGTERM)  # a clean stop deregisters
+                await directory.wait_for(lambda d: d.get_agent("provider-b") is None, 30)
+                assert processes[1].wait(30) == 0
+                info = directory.get_agent("provider-a")
+                assert info is not None and not info.alive  # crashed: known, but dead
+                router.close()
+                return silent_for
+
+        silent_for = run_strict(scenario)
+        # the last heartbeat came at most one interval before the kill
+        assert silent_for >= config.heartbeat.timeout_seconds - config.heartbeat.interval_seconds
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait(30)
+            if process.stdout is not None:
+                process.stdout.close()
