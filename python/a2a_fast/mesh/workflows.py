@@ -24,12 +24,12 @@ attempt still open keeps its original deadline, a decided step is never run agai
 passed while nobody watched times out.
 
 **Steps.** A step's ``timeout`` bounds each attempt; a failed or timed-out attempt is retried up to
-``retries`` times, on an agent not tried yet for that step when there is one. A required step that runs out
-of attempts fails the session (naming the step); an optional one (``required=False``) is recorded as FAILED
-and the session goes on with the previous output. A session times out as a whole after the
-``timeout_seconds`` given to :meth:`Coordinator.start_collaboration` (default
-``workflows.default_timeout_seconds``), and a coordinator runs at most ``workflows.max_concurrent_sessions``
-sessions at once (:class:`~a2a_fast.errors.SessionLimitError`).
+``retries`` times, on an agent not tried yet for that step when there is one (an attempt for which no live
+agent offers the capabilities fails at once). A required step that runs out of attempts fails the session
+(naming the step); an optional one (``required=False``) is recorded as FAILED and the session goes on with
+the previous output. A session times out as a whole after the ``timeout_seconds`` given to
+:meth:`Coordinator.start_collaboration` (default ``workflows.default_timeout_seconds``), and a coordinator
+runs at most ``workflows.max_concurrent_sessions`` sessions at once (:class:`~a2a_fast.errors.SessionLimitError`).
 
 **Running steps.** :class:`StepRunner` is the agent side: it reads the topic in its own consumer group
 (``steps-<agent id>``), runs the step requests addressed to it (ignoring the others) with the same handlers
