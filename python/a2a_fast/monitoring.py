@@ -83,6 +83,19 @@ class MetricsRegistry:
                 histogram = series[key] = Histogram(bounds)
             histogram.observe(value)
 
+    def observe_many(
+        self, name: str, values: Iterable[float], buckets: Iterable[float] = LATENCY_BUCKETS, **labels: str
+    ) -> None:
+        """:meth:`observe` of each value, for one label set, under one lock."""
+        key = tuple(sorted(labels.items()))
+        with self._lock:
+            bounds, series = self._histograms.setdefault(name, (tuple(sorted(buckets)), {}))
+            histogram = series.get(key)
+            if histogram is None:
+                histogram = series[key] = Histogram(bounds)
+            for value in values:
+                histogram.observe(value)
+
     def counter(self, name: str, **labels: str) -> float:
         return self._counters.get(name, {}).get(tuple(sorted(labels.items())), 0.0)
 
