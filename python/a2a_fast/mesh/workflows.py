@@ -43,6 +43,7 @@ its own copy, so it resumes even when its workflow was not registered again afte
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import importlib
 import json
 import logging
@@ -753,7 +754,8 @@ class Coordinator(Agent):
             return
         loop = asyncio.get_running_loop()
         delay = max(0.0, due - time.time())
-        self._timers[key] = loop.call_later(delay, self._fire, session, key)
+        # A fresh context: what a timer publishes belongs to no record being handled (see Agent.publish).
+        self._timers[key] = loop.call_later(delay, self._fire, session, key, context=contextvars.Context())
 
     def _fire(self, session: SessionState, key: tuple[Any, ...]) -> None:
         self._timers.pop(key, None)
