@@ -169,7 +169,8 @@ async def _request_async(args: argparse.Namespace, parameters: dict[str, str]) -
 
     endpoints = _endpoints()
     agent_id = args.agent_id or f"cli-{uuid.uuid4().hex[:8]}"
-    config = AgentConfig(agent_id, endpoints.kafka, endpoints.schema_registry)
+    # A one-off requester of a person at a terminal is not a member of the mesh's directory.
+    config = AgentConfig(agent_id, endpoints.kafka, endpoints.schema_registry, join_mesh=False)
     config.topics = TopicNames(args.topic_prefix)
     requester = Requester(config, BudgetPolicy())
     settled = asyncio.Event()

@@ -6,7 +6,8 @@ Every Kafka record the agents exchange is a CloudEvent in Kafka *binary* content
   (``a2a://agents/<agent id>``), ``ce_type`` (``a2a.task.request``, ``a2a.task.response``,
   ``a2a.negotiation``), ``ce_time``, the A2A extensions ``ce_protocol=A2A``, ``ce_protocolversion``,
   ``ce_messagetype`` (the Avro record name), ``ce_sourceagent``, ``ce_targetagent`` (when addressed),
-  ``ce_collaborationid`` and ``ce_traceparent`` (optional), ``content-type: application/avro`` and
+  ``ce_collaborationid``, ``ce_traceparent``, ``ce_priority`` (HIGH/NORMAL/LOW) and ``ce_ttl`` (seconds)
+  (optional), ``content-type: application/avro`` and
   ``ce_dataschema`` naming the registry subject and schema id;
 * the value is the Avro record in Confluent wire format (magic byte 0, 4-byte big-endian schema id, body);
 * the key is the task id, so all messages about one task stay in order on one partition.
@@ -15,24 +16,29 @@ Every Kafka record the agents exchange is a CloudEvent in Kafka *binary* content
 the writer's schema (fetched by id from the registry through :class:`~a2a_fast.registry.SchemaCatalog`)
 against the reader's own schema, so agents built against different schema versions interoperate.
 
+:meth:`Envelope.decode_many` decodes a consumed batch in a few native calls (one for the CloudEvents, one
+per writer schema for the Avro bodies) and returns, per record, the message or the error that
+:meth:`Envelope.decode` would have raised, so one bad record never costs the others their batch.
+
 The CloudEvents binding and the Avro codec are reached only through :func:`to_kafka`, :func:`from_kafka`,
-:class:`Codec` and :func:`read_schema_id`, and skill matching only through :class:`SkillTable`; those five
-names are the seam to the native core.
+:func:`from_kafka_many`, :class:`Codec` and :func:`read_schema_id`, and skill matching only through
+:class:`SkillTable`; those six names are the seam to the native core.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import struct
+import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, cast
 
 from a2a_fast.avro import Codec
 from a2a_fast.avro import schema_id_of as read_schema_id
-from a2a_fast.cloudevents import from_kafka, to_kafka
+from a2a_fast.cloudevents import from_kafka, from_kafka_many, to_kafka
 from a2a_fast.errors import SchemaError, ValidationError
+from a2a_fast.mesh.limits import MessageLimits
 from a2a_fast.routing import RoutingTable
 from a2a_fast.topics import (
     A2A_MESSAGES,
@@ -53,6 +59,7 @@ __all__ = [
     "KIND_TASK_RESPONSE",
     "MESSAGE_KINDS",
     "Codec",
+    "Consumed",
     "Envelope",
     "Inbound",
     "KafkaRecord",
@@ -60,6 +67,7 @@ __all__ = [
     "SkillTable",
     "TopicNames",
     "from_kafka",
+    "from_kafka_many",
     "read_schema_id",
     "to_kafka",
 ]
@@ -205,6 +213,7 @@ class Inbound:
     topic: str
     partition: int
     offset: int
+    priority: str | None = None
 
 
 class _Catalog(Protocol):
@@ -220,14 +229,44 @@ class _Catalog(Protocol):
         """``(record full name, codec of that schema)`` of a known id, None when not fetched yet."""
 
 
+class Consumed(Protocol):
+    """A consumed record as :meth:`Envelope.decode_many` reads it (``confluent_kafka.Message`` is one)."""
+
+    def key(self) -> bytes | None: ...
+
+    def headers(self) -> dict[str, str | bytes | None] | list[tuple[str, str | bytes | None]] | None: ...
+
+    def value(self) -> bytes | None: ...
+
+    def topic(self) -> str | None: ...
+
+    def partition(self) -> int | None: ...
+
+    def offset(self) -> int | None: ...
+
+
 class Envelope:
     """Encodes records into CloudEvent Kafka records and decodes them back, for one agent."""
 
-    def __init__(self, catalog: _Catalog, topics: TopicNames, agent_id: str) -> None:
+    def __init__(
+        self, catalog: _Catalog, topics: TopicNames, agent_id: str, limits: MessageLimits | None = None
+    ) -> None:
         self.catalog = catalog
         self.topics = topics
         self.agent_id = agent_id
         self.source = f"a2a://agents/{agent_id}"
+        self.limits = limits
+        """Size and age limits :meth:`decode` enforces (none when None)."""
+        self._writers: dict[str, tuple[Codec, str, str]] = {}
+        self._known: dict[tuple[str, int], Codec] = {}
+
+    def _writer(self, kind: str) -> tuple[Codec, str, str]:
+        """``(codec, schema URI, topic)`` of ``kind``, looked up again when the catalog's codec changes."""
+        codec = self.catalog.writer_codec(kind)
+        cached = self._writers.get(kind)
+        if cached is None or cached[0] is not codec:
+            cached = self._writers[kind] = (codec, self.catalog.schema_uri(kind), self.topics.for_kind(kind))
+        return cached
 
     def encode(
         self,
@@ -238,9 +277,11 @@ class Envelope:
         collaboration_id: str | None = None,
         traceparent: str | None = None,
         event_id: str | None = None,
+        priority: str | None = None,
+        ttl: int | None = None,
     ) -> KafkaRecord:
         """The Kafka record carrying ``record`` as a ``kind`` message; the key is its ``task_id``."""
-        codec = self.catalog.writer_codec(kind)
+        codec, schema_uri, topic = self._writer(kind)
         task_id = record.get("task_id")
         if not task_id:
             raise ValidationError("record field 'task_id' is missing or empty")
@@ -249,9 +290,9 @@ class Envelope:
             "id": event_id or uuid.uuid4().hex,
             "source": self.source,
             "type": kind,
-            "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "time": _utc_now(),
             "datacontenttype": CONTENT_TYPE,
-            "dataschema": self.catalog.schema_uri(kind),
+            "dataschema": schema_uri,
             "protocol": PROTOCOL,
             "protocolversion": PROTOCOL_VERSION,
             "messagetype": MESSAGE_KINDS[kind].record,
@@ -259,11 +300,13 @@ class Envelope:
             "targetagent": target_agent,
             "collaborationid": collaboration_id,
             "traceparent": traceparent,
+            "priority": priority,
+            "ttl": ttl,
             "partitionkey": task_id,
             "data": codec.encode(record),
         }
         key, headers, value = to_kafka(event)
-        return KafkaRecord(self.topics.for_kind(kind), _as_bytes(key or task_id), list(headers), value or b"")
+        return KafkaRecord(topic, _as_bytes(key or task_id), headers, value or b"")
 
     def decode(
         self,
@@ -275,12 +318,110 @@ class Envelope:
         offset: int = -1,
     ) -> Inbound:
         """The message in a consumed record. Raises :class:`DecodeError`, :class:`ValidationError` or
-        :class:`SchemaError` (all ``ValueError``) naming what is wrong; a writer schema id must already be
-        in the catalog's cache (see :meth:`schema_ids`)."""
+        :class:`SchemaError` (all ``ValueError``) naming what is wrong, or a
+        :class:`~a2a_fast.errors.LimitError` for a message too large or expired; a writer schema id must already
+        be in the catalog's cache (see :meth:`schema_ids`)."""
+        limits = self.limits
+        if limits is not None:
+            limits.check_size(len(value or b""))
         event = from_kafka(list(headers.items() if isinstance(headers, dict) else headers or ()), value, key)
+        kind, data, schema_id, writer = self._check_event(event)
+        record = self.catalog.reader_codec(kind).decode(data, writer)
+        return self._inbound(event, kind, record, schema_id, key, topic, partition, offset)
+
+    def decode_many(self, records: Sequence[Consumed]) -> list[Inbound | ValueError]:
+        """:meth:`decode` of each consumed record, in a few native calls for the whole batch.
+
+        Returns, in order, the message or the error (:class:`DecodeError`, :class:`ValidationError`,
+        :class:`SchemaError`, :class:`~a2a_fast.errors.LimitError`) that :meth:`decode` would have raised
+        for that record, so one bad record never costs the others their batch.
+        """
+        limits = self.limits
+        out: list[Inbound | ValueError | None] = [None] * len(records)
+        indices: Sequence[int] = range(len(records))
+        if limits is not None:
+            indices = [index for index, record in enumerate(records) if not _oversized(limits, record, index, out)]
+        try:
+            events: list[Any] = from_kafka_many(
+                [(records[index].headers(), records[index].value(), records[index].key()) for index in indices]
+            )
+        except ValueError:
+            # the batch call stops at the first bad record: find each record's own error one by one
+            events = [
+                _attempt(from_kafka, records[index].headers(), records[index].value(), records[index].key())
+                for index in indices
+            ]
+        groups: dict[tuple[str, int], list[tuple[int, dict[str, Any], bytes, Codec]]] = {}
+        known = self._known
+        for index, event in zip(indices, events, strict=True):
+            if isinstance(event, ValueError):
+                out[index] = event
+                continue
+            data = event.get("data")
+            # a known (type, schema id) pair with the usual attributes skips the full check
+            if (
+                type(data) is bytes
+                and len(data) >= _WIRE_HEADER.size
+                and data[0] == 0
+                and event.get("protocol") == PROTOCOL
+                and event.get("datacontenttype") == CONTENT_TYPE
+                and event.get("id")
+                and event.get("source")
+                and event.get("sourceagent")
+            ):
+                group = (event.get("type") or "", _WIRE_HEADER.unpack_from(data)[1])
+                writer = known.get(group)
+                if writer is not None:
+                    if limits is not None:
+                        try:
+                            limits.check_age(event.get("time"), event.get("ttl"))
+                        except ValueError as error:
+                            out[index] = error
+                            continue
+                    groups.setdefault(group, []).append((index, event, data, writer))
+                    continue
+            try:
+                kind, data, schema_id, writer = self._check_event(event)
+            except ValueError as error:
+                out[index] = error
+                continue
+            known[(kind, schema_id)] = writer
+            groups.setdefault((kind, schema_id), []).append((index, event, data, writer))
+        for (kind, schema_id), members in groups.items():
+            values = [data for _, _, data, _ in members]
+            writer = members[0][3]
+            try:
+                reader = self.catalog.reader_codec(kind)
+                decoded: list[Any] = reader.decode_many(values, writer)
+            except ValueError:
+                decoded = [_attempt(self.catalog.reader_codec(kind).decode, value, writer) for value in values]
+            for (index, event, _, _), record in zip(members, decoded, strict=True):
+                if isinstance(record, ValueError):
+                    out[index] = record
+                    continue
+                consumed = records[index]
+                try:
+                    out[index] = self._inbound(
+                        event,
+                        kind,
+                        record,
+                        schema_id,
+                        consumed.key(),
+                        consumed.topic() or "",
+                        consumed.partition() or 0,
+                        consumed.offset() or 0,
+                    )
+                except ValueError as error:
+                    out[index] = error
+        return cast(list[Inbound | ValueError], out)
+
+    def _check_event(self, event: Mapping[str, Any]) -> tuple[str, bytes, int, Codec]:
+        """``(kind, Avro data, writer schema id, writer codec)`` of a CloudEvent that is an A2A message."""
         for required in ("id", "source", "type"):
             if not event.get(required):
                 raise ValidationError(f"CloudEvent attribute {required!r} is missing (header ce_{required})")
+        if self.limits is not None:
+            self.limits.check_age(event.get("time"), event.get("ttl"))
         kind = event["type"]
         if kind not in MESSAGE_KINDS:
             raise ValidationError(f"ce_type {kind!r} is not an A2A message type")
@@ -288,8 +429,7 @@ class Envelope:
             raise ValidationError(f"ce_protocol {event.get('protocol')!r} is not {PROTOCOL}")
         if event.get("datacontenttype") != CONTENT_TYPE:
             raise ValidationError(f"content-type {event.get('datacontenttype')!r} is not {CONTENT_TYPE}")
-        source_agent = event.get("sourceagent")
-        if not source_agent:
+        if not event.get("sourceagent"):
             raise ValidationError("CloudEvent attribute 'sourceagent' is missing (header ce_sourceagent)")
         data = event.get("data")
         if not isinstance(data, bytes):
@@ -302,24 +442,37 @@ class Envelope:
         expected = MESSAGE_KINDS[kind].record
         if name.rsplit(".", 1)[-1] != expected:
             raise ValidationError(f"schema id {schema_id} is a {name} schema, ce_type {kind} needs {expected}")
-        record = self.catalog.reader_codec(kind).decode(data, writer)
+        return kind, data, schema_id, writer
+
+    @staticmethod
+    def _inbound(
+        event: Mapping[str, Any],
+        kind: str,
+        record: dict[str, Any],
+        schema_id: int,
+        key: bytes | None,
+        topic: str,
+        partition: int,
+        offset: int,
+    ) -> Inbound:
         task_id = record.get("task_id") or ""
         if key is not None and key.decode(errors="replace") != task_id:
             raise ValidationError(f"record key {key!r} differs from field task_id {task_id!r}")
         _validate(kind, record)
         return Inbound(
-            kind=kind,
-            record=record,
-            event_id=event["id"],
-            task_id=task_id,
-            source_agent=source_agent,
-            target_agent=event.get("targetagent"),
-            collaboration_id=event.get("collaborationid"),
-            traceparent=event.get("traceparent"),
-            schema_id=schema_id,
-            topic=topic,
-            partition=partition,
-            offset=offset,
+            kind,
+            record,
+            event["id"],
+            task_id,
+            event["sourceagent"],
+            event.get("targetagent"),
+            event.get("collaborationid"),
+            event.get("traceparent"),
+            schema_id,
+            topic,
+            partition,
+            offset,
+            event.get("priority") or None,
         )
 
     @staticmethod
@@ -330,6 +483,36 @@ class Envelope:
             if value and len(value) >= _WIRE_HEADER.size and value[0] == 0:
                 found.add(_WIRE_HEADER.unpack_from(value)[1])
         return found
+
+
+_second: tuple[int, str] = (-1, "")
+
+
+def _utc_now() -> str:
+    """The time now as RFC 3339 UTC text with milliseconds (``2025-01-02T03:04:05.678Z``)."""
+    global _second
+    seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
+    if _second[0] != seconds:
+        _second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    return f"{_second[1]}.{nanos // 1_000_000:03d}Z"
+
+
+def _oversized(limits: MessageLimits, record: Consumed, index: int, out: list[Any]) -> bool:
+    """True (the error in ``out[index]``) when the record's value breaks the size limit."""
+    try:
+        limits.check_size(len(record.value() or b""))
+    except ValueError as error:
+        out[index] = error
+        return True
+    return False
+
+
+def _attempt(call: Callable[..., Any], *args: Any) -> Any:
+    """``call(*args)``, or the ``ValueError`` it raised."""
+    try:
+        return call(*args)
+    except ValueError as error:
+        return error
 
 
 def _as_bytes(value: str | bytes) -> bytes:

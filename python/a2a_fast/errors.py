@@ -16,6 +16,7 @@ __all__ = [
     "MessageExpiredError",
     "MessageTooLargeError",
     "RegistrationError",
+    "RoutingError",
     "SchemaError",
     "SessionLimitError",
     "StackError",
@@ -72,6 +73,10 @@ class AgentIdInUseError(RegistrationError):
 
 class MaxAgentsError(RegistrationError):
     """The mesh already has ``mesh.max_agents`` live agents."""
+
+
+class RoutingError(A2AError):
+    """A message has nowhere to go: its target agent is not live, or no live agent offers its capability."""
 
 
 class WorkflowError(A2AError, ValueError):

@@ -16,6 +16,12 @@ runtime lets running tasks finish, so two executors never run the same task side
 left is a crash after a handler returned but before its ``COMPLETED`` was acknowledged: then the task
 runs again, so handlers with outside effects should be idempotent per ``task_id``.
 
+**Priority.** An ``ACCEPTED`` carries its request's priority (``ce_priority``: HIGH, NORMAL, LOW). Tasks
+waiting for a slot are started highest priority first, then in arrival order (:class:`PrioritySlots`),
+and ``reserved`` slots (default 1) are never given to LOW tasks, so a HIGH task starts at once even when
+a LOW backlog holds every other slot. Ordering applies to the records already read: ``max_in_flight``
+of the :class:`~a2a_fast.runtime.AgentConfig` is how far the executor reads ahead of the running tasks.
+
 Handlers are ``async def handler(task: TaskContext) -> JSON-able result``; raising fails the task.
 
 The same handlers run the workflow steps addressed to this executor: with ``serve_steps`` (the default) a
@@ -26,6 +32,8 @@ with it.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import json
 import logging
 import time
@@ -38,11 +46,13 @@ from confluent_kafka import TopicPartition
 
 from a2a_fast.envelope import KIND_TASK_RESPONSE, Inbound
 from a2a_fast.history import read_log
+from a2a_fast.mesh.directory import AgentState
+from a2a_fast.mesh.limits import PRIORITY_LEVELS
 from a2a_fast.provider import derived_id
 from a2a_fast.runtime import Agent, AgentConfig
 from a2a_fast.tracing import continue_trace
 
-__all__ = ["Executor", "TaskContext", "TaskHandler"]
+__all__ = ["Executor", "PrioritySlots", "TaskContext", "TaskHandler"]
 
 log = logging.getLogger("a2a_fast.executor")
 TERMINAL = frozenset({"COMPLETED", "FAILED"})
@@ -92,6 +102,61 @@ class _BoundedSet:
         return len(self._items)
 
 
+class PrioritySlots:
+    """At most ``size`` holders at once; waiters are served highest ``level`` first, then first come.
+
+    ``reserved`` of the slots are only given to waiters of level ``reserved_for`` or above.
+    """
+
+    def __init__(self, size: int, reserved: int = 0, reserved_for: int = 1) -> None:
+        if size < 1 or not 0 <= reserved < size:
+            raise ValueError(f"slots: size {size} must be >= 1 and reserved {reserved} in 0..size-1")
+        self.size = size
+        self.reserved = reserved
+        self.reserved_for = reserved_for
+        self.in_use = 0
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._arrivals = itertools.count()
+
+    @property
+    def waiting(self) -> int:
+        return sum(1 for *_, future in self._waiters if not future.done())
+
+    def _may_take(self, level: int) -> bool:
+        limit = self.size if level >= self.reserved_for else self.size - self.reserved
+        return self.in_use < limit
+
+    async def acquire(self, level: int) -> None:
+        if not self._waiters and self._may_take(level):
+            self.in_use += 1
+            return
+        future = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (-level, next(self._arrivals), future))
+        self._grant()
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # granted just as it was cancelled
+            raise
+
+    def release(self) -> None:
+        self.in_use -= 1
+        self._grant()
+
+    def _grant(self) -> None:
+        while self._waiters:
+            negated, _, future = self._waiters[0]
+            if future.done():
+                heapq.heappop(self._waiters)
+                continue
+            if not self._may_take(-negated):
+                return
+            heapq.heappop(self._waiters)
+            self.in_use += 1
+            future.set_result(None)
+
+
 class Executor(Agent):
     """Runs accepted tasks with ``handlers`` (capability → async handler), at most ``max_tasks`` at once."""
 
@@ -104,6 +169,7 @@ class Executor(Agent):
         max_tasks: int = 8,
         task_timeout: float | None = None,
         serve_steps: bool = True,
+        reserved: int | None = None,
     ) -> None:
         super().__init__(config)
         self.handlers: dict[str, TaskHandler] = {}
@@ -111,7 +177,8 @@ class Executor(Agent):
             self.register(capability, handler)
         self.max_tasks = max_tasks
         self.task_timeout = task_timeout
-        self._slots = asyncio.Semaphore(max_tasks)
+        self.slots = PrioritySlots(max_tasks, min(1, max_tasks - 1) if reserved is None else reserved)
+        self.progress: dict[str, float] = {}
         self.finished = _BoundedSet(1_000_000)
         self.running: set[str] = set()
         self.counts = {"COMPLETED": 0, "FAILED": 0, "SKIPPED": 0}
@@ -127,17 +194,21 @@ class Executor(Agent):
         return [self.topics.responses]
 
     async def start(self) -> None:
-        await super().start()
-        if self.serve_steps and self.steps is None:
-            from a2a_fast.mesh.workflows import StepRunner  # it builds on this module
+        if not self.serve_steps or self.steps is not None:
+            await super().start()
+            return
+        from a2a_fast.mesh.workflows import StepRunner  # it builds on this module
 
-            runner = StepRunner(replace(self.config, group_id=None, http_port=None), self.handlers)
-            try:
-                await runner.start()
-            except BaseException:
-                await super().stop()
-                raise
-            self.steps = runner
+        config = replace(self.config, group_id=None, http_port=None, join_mesh=False)
+        runner = StepRunner(config, self.handlers)
+        # Side by side: the runner adds a consumer group join, which need not wait for the executor's.
+        outcomes = await asyncio.gather(super().start(), runner.start(), return_exceptions=True)
+        failure = next((outcome for outcome in outcomes if isinstance(outcome, BaseException)), None)
+        if failure is not None:
+            await runner.stop()
+            await super().stop()
+            raise failure
+        self.steps = runner
 
     async def stop(self) -> None:
         if self.steps is not None:
@@ -148,8 +219,21 @@ class Executor(Agent):
     def task_counts(self) -> dict[str, int]:
         return {**self.counts, "RUNNING": len(self.running)}
 
+    def capabilities(self) -> list[str]:
+        return sorted(self.handlers)
+
+    def mesh_state(self) -> AgentState:
+        state = super().mesh_state()
+        if not self.running:
+            return state
+        current = next(reversed(self.progress), None) if self.progress else next(iter(self.running))
+        return AgentState(
+            status="BUSY", current_task=current, progress=self.progress.get(current or ""), load=state.load
+        )
+
     def extra_status(self) -> dict[str, Any]:
         return {
+            "waiting": self.slots.waiting,
             "capabilities": sorted(self.handlers),
             "max_tasks": self.max_tasks,
             "rebuilt_finished": self.rebuilt,
@@ -176,8 +260,13 @@ class Executor(Agent):
             if message.task_id in self.finished or message.task_id in self.running:
                 self.counts["SKIPPED"] += 1
                 return
-            async with self._slots:
-                await self._run(message)
+            level = PRIORITY_LEVELS.get(message.priority or "NORMAL", 1)
+            await self.slots.acquire(level)
+            try:
+                with self.protocol_metrics.timer("a2a", "execute"):
+                    await self._run(message)
+            finally:
+                self.slots.release()
 
     async def _run(self, accepted: Inbound) -> None:
         record = accepted.record
@@ -213,6 +302,7 @@ class Executor(Agent):
             )
 
         async def progress(fraction: float, note: str | None) -> None:
+            self.progress[task_id] = fraction
             await report("RUNNING", progress=fraction, message=note)
 
         try:
@@ -250,3 +340,4 @@ class Executor(Agent):
             self.finished.add(task_id)
         finally:
             self.running.discard(task_id)
+            self.progress.pop(task_id, None)

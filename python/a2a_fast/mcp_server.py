@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import uuid
@@ -73,8 +74,11 @@ class ControlPlane:
         self.requester = Requester(config, BudgetPolicy())
         self.view = MeshView(endpoints.kafka, endpoints.schema_registry, topics)
         self.directory = AgentDirectory(endpoints.kafka, topics.agents)
-        # Same id as the requester: a restarted server resumes the sessions it coordinated.
-        self.coordinator = Coordinator(config, locator=self.directory, workflows=workflows)
+        # Same id as the requester, so a restarted server resumes the sessions it coordinated; the requester
+        # alone stands for this server in the mesh directory (one id, one member).
+        self.coordinator = Coordinator(
+            dataclasses.replace(config, join_mesh=False), locator=self.directory, workflows=workflows
+        )
 
     async def start(self) -> None:
         started: list[Any] = []

@@ -29,7 +29,7 @@ __all__ = [
     "json_response",
 ]
 
-DEFAULT_PORTS = {"requester": 8001, "provider": 8002, "executor": 8003}
+DEFAULT_PORTS = {"requester": 8001, "provider": 8002, "executor": 8003, "coordinator": 8004}
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 ROUND_BUCKETS = (0, 1, 2, 3, 4, 5, 6, 8, 10)
@@ -82,6 +82,19 @@ class MetricsRegistry:
             if histogram is None:
                 histogram = series[key] = Histogram(bounds)
             histogram.observe(value)
+
+    def observe_many(
+        self, name: str, values: Iterable[float], buckets: Iterable[float] = LATENCY_BUCKETS, **labels: str
+    ) -> None:
+        """:meth:`observe` of each value, for one label set, under one lock."""
+        key = tuple(sorted(labels.items()))
+        with self._lock:
+            bounds, series = self._histograms.setdefault(name, (tuple(sorted(buckets)), {}))
+            histogram = series.get(key)
+            if histogram is None:
+                histogram = series[key] = Histogram(bounds)
+            for value in values:
+                histogram.observe(value)
 
     def counter(self, name: str, **labels: str) -> float:
         return self._counters.get(name, {}).get(tuple(sorted(labels.items())), 0.0)

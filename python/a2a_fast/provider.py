@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from a2a_fast.envelope import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE, Inbound, SkillTable
+from a2a_fast.mesh.limits import priority_name
 from a2a_fast.monitoring import ROUND_BUCKETS
 from a2a_fast.policies import Decision, PricingPolicy
 from a2a_fast.runtime import Agent, AgentConfig
@@ -40,6 +41,11 @@ __all__ = ["Provider", "derived_id"]
 
 log = logging.getLogger("a2a_fast.provider")
 _IDS = uuid.UUID("6c0c4a52-51c7-4c55-9a3e-0d1b6f9a2a01")
+
+
+def _request_priority(message: Inbound) -> str | None:
+    level = message.record.get("priority") if message.kind == KIND_TASK_REQUEST else None
+    return None if level is None else priority_name(int(level))
 
 
 def derived_id(event_id: str, purpose: str) -> str:
@@ -69,7 +75,14 @@ class Provider(Agent):
     def extra_status(self) -> dict[str, Any]:
         return {"skills": self.skills}
 
+    def capabilities(self) -> list[str]:
+        return sorted(self.skills)
+
     async def handle(self, message: Inbound) -> None:
+        with self.protocol_metrics.timer("a2a", "negotiate"):
+            await self._handle(message)
+
+    async def _handle(self, message: Inbound) -> None:
         record = message.record
         if message.kind == KIND_TASK_REQUEST:
             context = {
@@ -139,6 +152,7 @@ class Provider(Agent):
             collaboration_id=message.collaboration_id,
             traceparent=continue_trace(message.traceparent),
             event_id=derived_id(message.event_id, "answer"),
+            priority=message.priority or _request_priority(message),
         )
         self.decisions[response["status"]] += 1
         log.info("answered %s (round %s): %s", response["status"], response["round"], decision.reason or decision.price)

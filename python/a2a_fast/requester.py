@@ -29,6 +29,7 @@ from typing import Any
 from a2a_fast.envelope import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE, Inbound
 from a2a_fast.history import OPEN_STATES, read_log
 from a2a_fast.logs import log_context
+from a2a_fast.mesh.limits import priority_name
 from a2a_fast.monitoring import LATENCY_BUCKETS, ROUND_BUCKETS
 from a2a_fast.policies import BudgetPolicy
 from a2a_fast.provider import derived_id
@@ -202,6 +203,7 @@ class Requester(Agent):
             },
             collaboration_id=task_id,
             traceparent=pending.traceparent,
+            priority=priority_name(priority),
         )
 
     async def outcome(self, task_id: str) -> TaskOutcome:
@@ -278,7 +280,8 @@ class Requester(Agent):
             except Exception:
                 log.exception("%s: on_update callback failed", self.agent_id)
         if status == "NEGOTIATING":
-            await self._negotiate(pending, message)
+            with self.protocol_metrics.timer("a2a", "negotiate"):
+                await self._negotiate(pending, message)
         elif status in FINAL:
             self._finish(pending, message)
 
@@ -309,6 +312,7 @@ class Requester(Agent):
             collaboration_id=message.collaboration_id,
             traceparent=continue_trace(message.traceparent),
             event_id=derived_id(message.event_id, "turn"),
+            priority=message.priority,
         )
 
     def _finish(self, pending: PendingRequest, message: Inbound) -> None:
@@ -334,6 +338,10 @@ class Requester(Agent):
         )
         del self._pending[pending.task_id]
         self.outcomes[status] += 1
+        if status == "COMPLETED":
+            self.protocol_metrics.record_success("a2a", "request", outcome.latency)
+        else:
+            self.protocol_metrics.record_failure("a2a", "request", outcome.latency)
         self.metrics.observe("request_seconds", outcome.latency, LATENCY_BUCKETS, status=status)
         self.metrics.observe("negotiation_rounds", outcome.rounds, ROUND_BUCKETS, role=self.role)
         self._recent[pending.task_id] = outcome

@@ -9,21 +9,33 @@ the runtime does the rest:
   waits; a poll thread serves its delivery reports and hands them back to the loop in batches with
   ``call_soon_threadsafe``. Registry look-ups and admin calls run in the loop's default executor.
 * **At-least-once with no second effect.** Records are consumed in batches (``consume(num_messages,
-  timeout)``); an offset is committed only once its record and every earlier one of the partition were
-  handled (:class:`OffsetTracker`), and a handler's output is acknowledged (``acks=all``, idempotent
-  producer) before its input counts as handled. A redelivered record whose ``ce_id`` was already handled
-  is dropped by a bounded LRU (:class:`DedupeCache`).
+  timeout)``) and decoded a batch at a time (:meth:`Envelope.decode_many`); an offset is committed only
+  once its record and every earlier one of the partition were handled (:class:`OffsetTracker`). A record
+  counts as handled once its handler returned *and* the broker acknowledged (``acks=all``, idempotent
+  producer) every record published while handling it: the handler itself does not wait for those
+  acknowledgements (:meth:`Agent.publish`), the runtime counts them per record from the delivery reports.
+  If one is not delivered, the record goes to the dead-letter topic (stage ``produce``) instead. A
+  redelivered record whose ``ce_id`` was already handled is dropped by a bounded LRU (:class:`DedupeCache`).
 * **Order per task.** Records with the same key (the task id) are handled one after the other; records
-  of different tasks concurrently.
-* **Back-pressure.** At most ``max_in_flight`` records are being handled; when that many are, the
-  consumer pauses its partitions (it keeps serving the group) and resumes when work completes.
-* **Dead letters.** A record that cannot be decoded or validated, or whose handler raises, goes to the
-  dead-letter topic with its key, value and headers plus ``dlq.*`` headers giving the reason, the error
-  class, the stage, and the original topic, partition and offset. The agent carries on.
-* **Rebalances.** Before partitions are taken away the agent finishes what it is handling and commits,
-  so another member never starts the same work while this one still runs it.
+  of different tasks concurrently. A handler is first run directly on the loop; only if it suspends
+  (awaits something not ready yet) does a Task finish it, and later records of its key queue behind it.
+  Each handler runs in its own copy of the context (:mod:`contextvars`).
+* **Back-pressure.** At most ``max_in_flight`` records are being handled (from dispatch until handled as
+  above); when that many are, the consumer pauses its partitions (it keeps serving the group) and resumes
+  when work completes.
+* **Dead letters.** A record that cannot be decoded or validated, whose handler raises, or one of whose
+  outputs is not delivered goes to the dead-letter topic with its key, value and headers plus ``dlq.*``
+  headers giving the reason, the error class, the stage, and the original topic, partition and offset.
+  It counts as handled once the dead letter is acknowledged; if that fails it stays uncommitted and comes
+  back after a restart. The agent carries on.
+* **Rebalances.** Before partitions are taken away the agent finishes what it is handling (outputs
+  acknowledged) and commits, so another member never starts the same work while this one still runs it.
+* **Mesh.** The protocol limits (:class:`~a2a_fast.config.ProtocolConfig`, from ``AgentConfig.protocol``
+  or ``$A2A_FAST_CONFIG``) are loaded at start: a message too large or older than its ttl is dead-lettered
+  (stage ``limits``). The agent registers in the mesh's directory once it consumes, heartbeats and syncs
+  its state while it runs, and deregisters first thing on stop (:mod:`a2a_fast.mesh.member`).
 * **Shutdown** (:meth:`Agent.stop`, also on SIGTERM/SIGINT through :func:`serve`), in this order:
-  stop intake → drain in-flight work → flush the producer → commit offsets → close the consumer,
+  leave the mesh → stop intake → drain in-flight work → flush the producer → commit offsets → close the consumer,
   producer, registry client and HTTP server.
 """
 
@@ -31,7 +43,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import datetime as dt
+import gc
 import heapq
 import json
 import logging
@@ -39,19 +53,25 @@ import signal
 import threading
 import time
 import traceback
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import OrderedDict, deque
+from collections.abc import Callable, Coroutine, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, Final, TypeVar, cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from a2a_fast import __version__
+from a2a_fast.config import ProtocolConfig, load_config
 from a2a_fast.envelope import Envelope, Inbound, KafkaRecord, TopicNames
-from a2a_fast.errors import A2AError, DecodeError, SchemaError, ValidationError
+from a2a_fast.errors import A2AError, DecodeError, LimitError, SchemaError, ValidationError
 from a2a_fast.logs import log_context
-from a2a_fast.metrics import Metrics, prometheus_text
+from a2a_fast.mesh.directory import AgentCard, AgentState
+from a2a_fast.mesh.limits import MessageLimits
+from a2a_fast.mesh.member import MeshMember
+from a2a_fast.mesh.protocol_metrics import ProtocolMetrics
+from a2a_fast.metrics import Metrics, Series, prometheus_text
 from a2a_fast.monitoring import MetricsRegistry, MonitoringServer, json_response
 from a2a_fast.registry import SchemaCatalog
 from a2a_fast.topics import ensure_topics
@@ -68,7 +88,12 @@ class AgentConfig:
     """How one agent connects and behaves. Only ``agent_id``, ``kafka`` and ``schema_registry`` are required.
 
     ``http_port`` None disables monitoring, 0 picks a free port. ``schemas`` overrides the Avro schema
-    text per message kind (used to run an agent built against another schema version).
+    text per message kind (used to run an agent built against another schema version). ``protocol`` None
+    loads the protocol config at start (:func:`a2a_fast.config.load_config`); ``join_mesh`` False keeps
+    the agent out of the directory.
+    ``gc_threshold`` is the garbage collector's first-generation threshold :meth:`Agent.start` raises
+    the process's to (None leaves it): records make many short-lived objects and almost no cycles, so
+    the default of 700 allocations would run the collector every few records.
     """
 
     agent_id: str
@@ -89,8 +114,11 @@ class AgentConfig:
     partitions: int = 3
     schemas: Mapping[str, str] | None = None
     compatibility: str = "BACKWARD"
+    gc_threshold: int | None = 50_000
     consumer_config: Mapping[str, Any] = field(default_factory=dict)
     producer_config: Mapping[str, Any] = field(default_factory=dict)
+    protocol: ProtocolConfig | None = None
+    join_mesh: bool = True
 
 
 class OffsetTracker:
@@ -148,6 +176,9 @@ class DedupeCache:
         while len(self._ids) > self.capacity:
             self._ids.popitem(last=False)
 
+    def discard(self, event_id: str) -> None:
+        self._ids.pop(event_id, None)
+
     def __len__(self) -> int:
         return len(self._ids)
 
@@ -156,6 +187,7 @@ _STAGES: tuple[tuple[type[BaseException], str], ...] = (
     (DecodeError, "decode"),
     (ValidationError, "validation"),
     (SchemaError, "validation"),
+    (LimitError, "limits"),
 )
 
 
@@ -186,6 +218,10 @@ class Agent:
         self.metrics.describe("negotiation_rounds", "Negotiation rounds of finished negotiations.")
         self.latency = Metrics()
         """Native lock-free handling-latency histograms per ("a2a", CloudEvent type): p50/p99 in /metrics."""
+        self.protocol = config.protocol or ProtocolConfig()
+        self.protocol_metrics = ProtocolMetrics()
+        """Protocol operations (mesh: register, heartbeat, route...; a2a: negotiate, execute...) for /metrics."""
+        self.mesh: MeshMember | None = None
         self.catalog: SchemaCatalog | None = None
         self.envelope: Envelope | None = None
         self.dedupe = DedupeCache(config.dedupe_size)
@@ -196,12 +232,17 @@ class Agent:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._poll_stop = threading.Event()
         self._poll_thread: threading.Thread | None = None
-        self._deliveries: list[tuple[asyncio.Future[None], KafkaError | None]] = []
+        self._deliveries: list[_Delivery] = []
         self._trackers: dict[tuple[str, int], OffsetTracker] = {}
-        self._lanes: dict[bytes | None, asyncio.Task[None]] = {}
-        self._handling: set[asyncio.Task[None]] = set()
+        self._lanes: dict[bytes | None, deque[_Work]] = {}
+        self._handling: set[asyncio.Future[None]] = set()
         self._in_flight = 0
         self._capacity = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._cancelling = False
+        self._timings: list[tuple[str, float, bool]] = []
+        self._series: dict[str, Series] = {}
         self._paused = False
         self._stop_intake = False
         self._intake_task: asyncio.Task[None] | None = None
@@ -217,8 +258,9 @@ class Agent:
         self.failure: BaseException | None = None
         self.failed = asyncio.Event()
         self.observers: list[Callable[[str, Inbound | None], None]] = []
-        """Called on the loop after each record with ``("handled" | "duplicate" | "dead_letter", message)``
-        (message None when it could not be decoded): a hook for tests and instrumentation."""
+        """Called on the loop once a record counts as handled (its offset may be committed), with
+        ``("handled" | "duplicate" | "dead_letter", message)`` (message None when it could not be decoded):
+        a hook for tests and instrumentation."""
 
     # --- what subclasses provide ------------------------------------------------------------------
 
@@ -245,6 +287,26 @@ class Agent:
     def extra_status(self) -> dict[str, Any]:
         return {}
 
+    def capabilities(self) -> list[str]:
+        """What this agent offers, for its card in the mesh's directory."""
+        return []
+
+    def mesh_state(self) -> AgentState:
+        """This agent's activity for STATE_SYNC (sampled a few times per heartbeat interval)."""
+        status = "ERROR" if self.failure is not None else "BUSY" if self._in_flight else "IDLE"
+        return AgentState(status=status, load=self._in_flight)
+
+    def card(self) -> AgentCard:
+        endpoints = {} if self.http_port is None else {"http": f"http://{self.config.http_host}:{self.http_port}"}
+        return AgentCard(
+            self.agent_id,
+            self.role,
+            __version__,
+            tuple(self.capabilities()),
+            endpoints,
+            {"max_in_flight": self.config.max_in_flight, "group": self.group_id},
+        )
+
     # --- lifecycle ---------------------------------------------------------------------------------
 
     async def __aenter__(self) -> Agent:
@@ -260,8 +322,9 @@ class Agent:
             return
         self._loop = loop = asyncio.get_running_loop()
         self._started_at = time.time()
+        self.protocol = self.config.protocol or load_config()
         self.catalog = await loop.run_in_executor(None, self._prepare)
-        self.envelope = Envelope(self.catalog, self.topics, self.agent_id)
+        self.envelope = Envelope(self.catalog, self.topics, self.agent_id, MessageLimits(self.protocol.messages))
         self._producer = Producer(self._producer_settings())
         self._poll_thread = threading.Thread(target=self._poll_producer, name=f"{self.agent_id}-producer", daemon=True)
         self._poll_thread.start()
@@ -285,9 +348,18 @@ class Agent:
                     self.config.http_port,
                 )
                 self.http_port = await self._server.start()
+            if self.config.join_mesh:
+                mesh = MeshMember(
+                    self.config.kafka, self.topics, self.card(), self.mesh_state, self.protocol, self.protocol_metrics
+                )
+                await mesh.start()
+                self.mesh = mesh
         except BaseException:
             await self.stop()
             raise
+        if self.config.gc_threshold is not None:
+            first, second, third = gc.get_threshold()
+            gc.set_threshold(max(first, self.config.gc_threshold), second, third)
         self._capacity.set()
         self._intake_task = loop.create_task(self._intake(), name=f"{self.agent_id}-intake")
         self._commit_task = loop.create_task(self._commit_loop(), name=f"{self.agent_id}-commit")
@@ -304,6 +376,9 @@ class Agent:
             return
         self._running = False
         loop = asyncio.get_running_loop()
+        if self.mesh is not None:
+            await self.mesh.stop()
+            self.mesh = None
         self._stop_intake = True
         if self._intake_task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -314,7 +389,9 @@ class Agent:
             await loop.run_in_executor(None, self._poll_thread.join)
         if self._producer is not None:
             await loop.run_in_executor(None, self._producer.flush, self.config.drain_timeout)
-            self._pump_deliveries()
+            # the poll thread has stopped: the reports flush() collected are applied here, before the commit
+            batch, self._deliveries = self._deliveries, []
+            self._resolve_deliveries(batch)
         if self._commit_task is not None:
             self._commit_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -428,80 +505,87 @@ class Agent:
             self._dispatch(messages)
 
     def _dispatch(self, messages: Sequence[Message]) -> None:
-        loop = self._loop
-        assert loop is not None
+        """Decodes a consumed batch and hands each record to its handler, in order per key."""
+        assert self.envelope is not None
+        records = []
         for message in messages:
             error = message.error()
-            if error is not None:
-                if error.code() != KafkaError._PARTITION_EOF:
-                    log.warning("%s: consume error: %s", self.agent_id, error)
-                    self.metrics.inc("errors_total", stage="consume", error=error.name())
-                    if error.fatal():
-                        raise KafkaException(error)
-                continue
-            topic, partition, offset = message.topic() or "", message.partition() or 0, message.offset() or 0
-            tracker = self._trackers.get((topic, partition))
-            if tracker is None:
-                tracker = self._trackers[(topic, partition)] = OffsetTracker()
-            tracker.add(offset)
-            self._in_flight += 1
-            key = message.key()
-            previous = self._lanes.get(key)
-            task = loop.create_task(self._process(message, previous, tracker, offset))
-            self._lanes[key] = task
-            self._handling.add(task)
-            task.add_done_callback(self._handling.discard)
-
-    async def _process(
-        self, message: Message, previous: asyncio.Task[None] | None, tracker: OffsetTracker, offset: int
-    ) -> None:
-        if previous is not None and not previous.done():
-            await asyncio.wait((previous,))
+            if error is None:
+                records.append(message)
+            elif error.code() != KafkaError._PARTITION_EOF:
+                log.warning("%s: consume error: %s", self.agent_id, error)
+                self.metrics.inc("errors_total", stage="consume", error=error.name())
+                if error.fatal():
+                    raise KafkaException(error)
+        if not records:
+            return
+        self._idle.clear()
+        self._in_flight += len(records)
         started = time.perf_counter()
-        handled = False
-        kind = "unknown"
+        consumed: dict[tuple[str, str], int] = {}
+        trackers = self._trackers
+        where: tuple[str, int] | None = None
+        tracker = OffsetTracker()
+        for message, inbound in zip(records, self.envelope.decode_many(records), strict=True):
+            if isinstance(inbound, Inbound):
+                topic, partition, offset = inbound.topic, inbound.partition, inbound.offset
+            else:
+                topic, partition, offset = message.topic() or "", message.partition() or 0, message.offset() or 0
+            if (topic, partition) != where:
+                where = (topic, partition)
+                found = trackers.get(where)
+                if found is None:
+                    found = trackers[where] = OffsetTracker()
+                tracker = found
+            tracker.add(offset)
+            work = _Work(self, message, tracker, offset, started)
+            if isinstance(inbound, ValueError):
+                stage = next((name for cls, name in _STAGES if isinstance(inbound, cls)), "decode")
+                self._dead_letter(work, inbound, stage)
+                work.returned = True
+                self._settle_work(work)
+                continue
+            work.inbound = inbound
+            work.kind = inbound.kind
+            labels = (topic, inbound.kind)
+            consumed[labels] = consumed.get(labels, 0) + 1
+            lane = self._lanes.get(work.key)
+            if lane is not None:
+                lane.append(work)
+            elif self._handle_eagerly(work):
+                self._lanes[work.key] = deque()
+        for (topic, kind), count in consumed.items():
+            self.metrics.inc("messages_consumed_total", count, topic=topic, type=kind)
+        self._flush_timings()
+
+    def _handle_eagerly(self, work: _Work) -> bool:
+        """Runs the handler of one record until it first suspends; True when it did (a Task finishes it)."""
+        inbound = work.inbound
+        assert inbound is not None and self._loop is not None
+        if inbound.event_id in self.dedupe:
+            self.metrics.inc("duplicates_total", type=inbound.kind)
+            work.outcome = "duplicate"
+            work.returned = True
+            self._settle_work(work)
+            return False
+        context = contextvars.copy_context()
+        handler = self._handle_in_context(inbound)
         try:
-            assert self.envelope is not None
-            stage = "decode"
-            try:
-                inbound = self.envelope.decode(
-                    message.key(),
-                    message.headers(),
-                    message.value(),
-                    message.topic() or "",
-                    message.partition() or 0,
-                    offset,
-                )
-                kind = inbound.kind
-                self.metrics.inc("messages_consumed_total", topic=inbound.topic, type=kind)
-                if inbound.event_id in self.dedupe:
-                    self.metrics.inc("duplicates_total", type=kind)
-                    self._notify("duplicate", inbound)
-                else:
-                    stage = "handle"
-                    await self._handle_in_context(inbound)
-                    self.dedupe.add(inbound.event_id)
-                    self._notify("handled", inbound)
-                handled = True
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                if stage == "decode":
-                    stage = next((name for cls, name in _STAGES if isinstance(error, cls)), "decode")
-                handled = await self._dead_letter(message, error, stage)
-                self._notify("dead_letter", inbound if stage == "handle" else None)
-        finally:
-            if handled:
-                tracker.done(offset)
-            elapsed = time.perf_counter() - started
-            self.metrics.observe("handling_seconds", elapsed, type=kind)
-            self.latency.record("a2a", kind, elapsed, ok=handled)
-            self._in_flight -= 1
-            if self._in_flight < self.config.max_in_flight:
-                self._capacity.set()
-            key = message.key()
-            if self._lanes.get(key) is asyncio.current_task():
-                del self._lanes[key]
+            waiting = context.run(_first_step, work, handler)
+        except StopIteration:
+            self._handler_returned(work)
+            return False
+        except asyncio.CancelledError:
+            work.abandoned = work.returned = True
+            self._settle_work(work)
+            return False
+        except Exception as error:
+            self._handler_failed(work, error)
+            return False
+        task = self._loop.create_task(self._handle_rest(work, handler, waiting), context=context)
+        self._handling.add(task)
+        task.add_done_callback(self._handling.discard)
+        return True
 
     async def _handle_in_context(self, message: Inbound) -> None:
         """:meth:`handle` with the message's ids on every log line and a span continuing its trace, so
@@ -519,6 +603,101 @@ class Agent:
         ):
             await self.handle(message)
 
+    async def _handle_rest(self, work: _Work, handler: Coroutine[Any, Any, None], waiting: Any) -> None:
+        """Finishes a handler that suspended, then runs the records queued behind it with the same key."""
+        try:
+            await _Continue(handler, waiting)
+        except asyncio.CancelledError:
+            work.abandoned = work.returned = True
+            self._settle_work(work)
+            raise
+        except Exception as error:
+            self._handler_failed(work, error)
+        else:
+            self._handler_returned(work)
+        finally:
+            self._next_in_lane(work.key)
+            self._flush_timings()
+
+    def _next_in_lane(self, key: bytes | None) -> None:
+        lane = self._lanes.get(key)
+        if lane is None:
+            return
+        while lane:
+            work = lane.popleft()
+            if self._cancelling:
+                work.abandoned = work.returned = True
+                self._settle_work(work)
+            elif self._handle_eagerly(work):
+                return
+        del self._lanes[key]
+
+    def _handler_returned(self, work: _Work) -> None:
+        assert work.inbound is not None
+        self.dedupe.add(work.inbound.event_id)
+        work.outcome = "handled"
+        work.returned = True
+        self._settle_work(work)
+
+    def _handler_failed(self, work: _Work, error: Exception) -> None:
+        self._dead_letter(work, error, "handle")
+        work.returned = True
+        self._settle_work(work)
+
+    def _settle_work(self, work: _Work) -> None:
+        if work.returned and not work.unacked:
+            self._complete(work)
+
+    def _complete(self, work: _Work) -> None:
+        """The record's handler returned and each of its outputs was acknowledged or failed."""
+        if work.failure is not None and not work.dead_lettered:
+            # an output was lost: the record goes to the dead letters, as if its handler had raised
+            error, work.failure = work.failure, None
+            if work.inbound is not None:
+                self.dedupe.discard(work.inbound.event_id)
+            self._dead_letter(work, error, "produce")
+            if work.unacked:
+                return
+        work.open = False
+        handled = not work.abandoned and work.dead_letter_error is None
+        if work.dead_lettered:
+            topic = work.message.topic() or ""
+            if work.dead_letter_error is None:
+                self.metrics.inc("dead_letters_total", topic=topic)
+            else:
+                # Left uncommitted: the record comes back after a restart rather than being lost.
+                log.error(
+                    "%s: dead-lettering %s@%s failed: %s",
+                    self.agent_id,
+                    topic,
+                    work.offset,
+                    work.dead_letter_error,
+                )
+        if handled:
+            work.tracker.done(work.offset)
+            if self.observers:
+                self._notify(work.outcome, work.inbound)
+        self._timings.append((work.kind, time.perf_counter() - work.started, handled))
+        self._in_flight -= 1
+        if self._in_flight < self.config.max_in_flight:
+            self._capacity.set()
+            if not self._in_flight:
+                self._idle.set()
+
+    def _flush_timings(self) -> None:
+        if not self._timings:
+            return
+        timings, self._timings = self._timings, []
+        by_kind: dict[str, list[float]] = {}
+        for kind, elapsed, handled in timings:
+            by_kind.setdefault(kind, []).append(elapsed)
+            series = self._series.get(kind)
+            if series is None:
+                series = self._series[kind] = self.latency.series("a2a", kind)
+            series.record(elapsed, handled)
+        for kind, values in by_kind.items():
+            self.metrics.observe_many("handling_seconds", values, type=kind)
+
     def _notify(self, event: str, message: Inbound | None) -> None:
         for observer in self.observers:
             try:
@@ -526,8 +705,10 @@ class Agent:
             except Exception:
                 log.exception("%s: observer failed", self.agent_id)
 
-    async def _dead_letter(self, message: Message, error: BaseException, stage: str) -> bool:
-        """Sends a failed record to the dead-letter topic; True once the broker acknowledged it."""
+    def _dead_letter(self, work: _Work, error: BaseException, stage: str) -> None:
+        """Sends a failed record to the dead-letter topic; it counts as handled once the broker acknowledges
+        that (see :meth:`_complete`)."""
+        message = work.message
         topic = message.topic() or ""
         reason = str(error) or repr(error)
         log.warning(
@@ -555,14 +736,18 @@ class Agent:
         if stage == "handle":
             trace = "".join(traceback.format_exception(error)[-3:])
             headers.append(("dlq.traceback", trace.encode(errors="replace")[:4000]))
+        work.dead_lettered = True
+        work.outcome = "dead_letter"
+        key, value = message.key(), message.value() or b""
         try:
-            await self._produce(self.topics.dlq, message.key(), headers, message.value() or b"")
-        except (KafkaException, BufferError) as produce_error:
-            # Left uncommitted: the record comes back after a restart rather than being lost.
-            log.error("%s: dead-lettering %s@%s failed: %s", self.agent_id, topic, message.offset(), produce_error)
-            return False
-        self.metrics.inc("dead_letters_total", topic=topic)
-        return True
+            self._send_output(work, self.topics.dlq, key, headers, value, _DEAD_LETTER)
+        except BufferError:
+            work.unacked += 1
+            retry = asyncio.ensure_future(self._send_dead_letter_later(work, self.topics.dlq, key, headers, value))
+            self._handling.add(retry)
+            retry.add_done_callback(self._handling.discard)
+        except KafkaException as produce_error:
+            work.dead_letter_error = produce_error
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Rebalance callbacks run inside librdkafka calls: an exception escaping them would kill the
@@ -600,14 +785,22 @@ class Agent:
         return offsets
 
     async def _drain(self, patience: float) -> None:
-        pending = set(self._handling)
-        if not pending:
+        """Waits until every dispatched record is handled and its outputs acknowledged; after ``patience``
+        seconds cancels the handlers still running (their records stay uncommitted)."""
+        if not self._in_flight:
             return
-        _, late = await asyncio.wait(pending, timeout=patience)
-        for task in late:
-            task.cancel()
-        if late:
-            await asyncio.wait(late)
+        try:
+            await asyncio.wait_for(self._idle.wait(), patience)
+        except TimeoutError:
+            self._cancelling = True
+            try:
+                late = set(self._handling)
+                for task in late:
+                    task.cancel()
+                if late:
+                    await asyncio.wait(late)
+            finally:
+                self._cancelling = False
 
     def _committable(self) -> list[TopicPartition]:
         offsets = []
@@ -654,8 +847,15 @@ class Agent:
         collaboration_id: str | None = None,
         traceparent: str | None = None,
         event_id: str | None = None,
+        priority: str | None = None,
     ) -> None:
-        """Encodes and produces one message; returns once the broker acknowledged it (``acks=all``).
+        """Encodes and produces one message (``acks=all``, idempotent producer).
+
+        Called while :meth:`handle` runs, it returns as soon as the producer has the record: the message
+        being handled counts as handled (its offset becomes committable) only once every record published
+        while handling it was acknowledged, and if one is lost the handled message goes to the dead-letter
+        topic instead. Called anywhere else, it returns once the broker acknowledged the record and raises
+        :class:`~confluent_kafka.KafkaException` if it could not be delivered.
 
         ``event_id`` fixes the ``ce_id``: derive it from the message being handled so that handling a
         redelivered record again produces the same ids, which readers then drop as duplicates.
@@ -668,14 +868,62 @@ class Agent:
             collaboration_id=collaboration_id,
             traceparent=traceparent,
             event_id=event_id,
+            priority=priority,
         )
-        await self.produce_record(out)
-        self.metrics.inc("messages_produced_total", topic=out.topic, type=kind)
+        label = (out.topic, kind)
+        work = _HANDLING.get()
+        if work is not None and work.open and work.agent is self:
+            with contextlib.suppress(BufferError):  # the slow path below waits for room
+                self._send_output(work, out.topic, out.key, out.headers, out.value, label)
+                return
+        await self._publish(out.topic, out.key, out.headers, out.value, label)
 
     async def produce_record(self, record: KafkaRecord) -> None:
-        await self._produce(record.topic, record.key, record.headers, record.value)
+        """Produces an encoded record; acknowledged as :meth:`publish` describes."""
+        await self._publish(record.topic, record.key, record.headers, record.value, None)
 
-    async def _produce(self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes) -> None:
+    async def _publish(
+        self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes, label: _Label
+    ) -> None:
+        work = _HANDLING.get()
+        if work is None or not work.open or work.agent is not self:
+            await self._produce(topic, key, headers, value, label)
+            return
+        while True:
+            try:
+                self._send_output(work, topic, key, headers, value, label)
+                return
+            except BufferError:
+                await asyncio.sleep(0.005)  # local queue full: let the poll thread drain it
+
+    def _send_output(
+        self, work: _Work, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes, label: _Label
+    ) -> None:
+        """Produces an output of ``work`` without waiting; its delivery report settles ``work``."""
+        producer = self._producer
+        if producer is None:
+            raise KafkaException(KafkaError(KafkaError._STATE, "producer is closed"))
+        producer.produce(topic, value, key, headers=headers, on_delivery=partial(self._delivered, work, label))  # type: ignore[arg-type]
+        work.unacked += 1
+
+    async def _send_dead_letter_later(
+        self, work: _Work, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes
+    ) -> None:
+        """Produces a dead letter once the local queue has room; ``work.unacked`` already counts it."""
+        try:
+            await self._produce(topic, key, headers, value, None)
+        except BaseException as error:
+            work.dead_letter_error = error
+            if not isinstance(error, (KafkaException, asyncio.CancelledError)):
+                raise
+        finally:
+            work.unacked -= 1
+            self._settle_work(work)
+
+    async def _produce(
+        self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes, label: _Label = None
+    ) -> None:
+        """Produces one record and returns once the broker acknowledged it."""
         producer, loop = self._producer, self._loop
         if producer is None or loop is None:
             raise KafkaException(KafkaError(KafkaError._STATE, "producer is closed"))
@@ -687,15 +935,17 @@ class Agent:
                     value,
                     key,
                     headers=cast(Any, headers),
-                    on_delivery=partial(self._delivered, future),
+                    on_delivery=partial(self._delivered, future, label),
                 )
                 break
             except BufferError:
                 await asyncio.sleep(0.005)  # local queue full: let the poll thread drain it
         await future
 
-    def _delivered(self, future: asyncio.Future[None], error: KafkaError | None, _message: Message) -> None:
-        self._deliveries.append((future, error))
+    def _delivered(
+        self, target: _Work | asyncio.Future[None], label: _Label, error: KafkaError | None, _message: Message
+    ) -> None:
+        self._deliveries.append((target, label, error))
 
     def _poll_producer(self) -> None:
         producer = self._producer
@@ -708,7 +958,32 @@ class Agent:
         if not self._deliveries or self._loop is None or self._loop.is_closed():
             return
         batch, self._deliveries = self._deliveries, []
-        self._loop.call_soon_threadsafe(_resolve_deliveries, batch)
+        self._loop.call_soon_threadsafe(self._resolve_deliveries, batch)
+
+    def _resolve_deliveries(self, batch: list[_Delivery]) -> None:
+        """Applies a batch of delivery reports on the loop: settles outputs of records being handled and
+        wakes the callers of :meth:`_produce`."""
+        produced: dict[tuple[str, str], int] = {}
+        for target, label, error in batch:
+            if isinstance(target, _Work):
+                if error is not None:
+                    if label is _DEAD_LETTER:
+                        target.dead_letter_error = KafkaException(error)
+                    elif target.failure is None:
+                        target.failure = KafkaException(error)
+                target.unacked -= 1
+                if not target.unacked and target.returned:
+                    self._complete(target)
+            elif not target.done():
+                if error is None:
+                    target.set_result(None)
+                else:
+                    target.set_exception(KafkaException(error))
+            if error is None and label is not None and label is not _DEAD_LETTER:
+                produced[label] = produced.get(label, 0) + 1
+        for (topic, kind), count in produced.items():
+            self.metrics.inc("messages_produced_total", count, topic=topic, type=kind)
+        self._flush_timings()
 
     # --- monitoring -------------------------------------------------------------------------------
 
@@ -760,7 +1035,11 @@ class Agent:
             "in_flight": {labels: float(self._in_flight)},
             "consumer_lag": {(*labels, ("partition", name)): float(value) for name, value in sorted(self._lag.items())},
         }
-        text = self.metrics.render(gauges) + prometheus_text(self.latency, namespace="a2a_handling")
+        text = (
+            self.metrics.render(gauges)
+            + prometheus_text(self.latency, namespace="a2a_handling")
+            + self.protocol_metrics.prometheus()
+        )
         return 200, "text/plain; version=0.0.4", text
 
 
@@ -776,14 +1055,91 @@ def _fetch(consumer: Consumer, count: int, timeout: float) -> list[Message]:
     return first + consumer.consume(count - 1, 0)
 
 
-def _resolve_deliveries(batch: list[tuple[asyncio.Future[None], KafkaError | None]]) -> None:
-    for future, error in batch:
-        if future.done():
-            continue
-        if error is None:
-            future.set_result(None)
-        else:
-            future.set_exception(KafkaException(error))
+_Label = tuple[str, str] | None
+"""What a delivery report counts in ``messages_produced_total``: ``(topic, kind)``, or nothing."""
+_DEAD_LETTER: Final[tuple[str, str]] = ("", "dead letter")
+_HANDLING: contextvars.ContextVar[_Work | None] = contextvars.ContextVar("a2a_fast_handling", default=None)
+"""The record whose handler is running, so that what it publishes is tied to it."""
+
+
+class _Work:
+    """One consumed record from dispatch until it counts as handled: its handler returned (or it was
+    dead-lettered) and the broker acknowledged every record produced for it."""
+
+    __slots__ = (
+        "abandoned",
+        "agent",
+        "dead_letter_error",
+        "dead_lettered",
+        "failure",
+        "inbound",
+        "key",
+        "kind",
+        "message",
+        "offset",
+        "open",
+        "outcome",
+        "returned",
+        "started",
+        "tracker",
+        "unacked",
+    )
+
+    def __init__(self, agent: Agent, message: Message, tracker: OffsetTracker, offset: int, started: float) -> None:
+        self.agent = agent
+        self.message = message
+        self.key = message.key()
+        self.tracker = tracker
+        self.offset = offset
+        self.started = started
+        self.inbound: Inbound | None = None
+        self.kind = "unknown"
+        self.outcome = "handled"
+        self.unacked = 0
+        self.returned = False
+        self.open = True
+        self.abandoned = False
+        self.dead_lettered = False
+        self.failure: BaseException | None = None
+        self.dead_letter_error: BaseException | None = None
+
+
+_Delivery = tuple[_Work | asyncio.Future[None], _Label, KafkaError | None]
+
+
+def _first_step(work: _Work, handler: Coroutine[Any, Any, None]) -> Any:
+    _HANDLING.set(work)
+    return handler.send(None)
+
+
+class _Continue:
+    """Awaits a coroutine that already ran up to its first suspension, on ``waiting``.
+
+    Driving handlers directly saves a Task for every one that never suspends; the one that does is
+    finished by a Task awaiting this, which passes what the coroutine waits on through to the loop.
+    """
+
+    __slots__ = ("_coroutine", "_waiting")
+
+    def __init__(self, coroutine: Coroutine[Any, Any, None], waiting: Any) -> None:
+        self._coroutine = coroutine
+        self._waiting = waiting
+
+    def __await__(self) -> Generator[Any, None, None]:
+        coroutine, waiting = self._coroutine, self._waiting
+        while True:
+            try:
+                yield waiting
+            except BaseException as error:
+                try:
+                    waiting = coroutine.throw(error)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    waiting = coroutine.send(None)
+                except StopIteration:
+                    return
 
 
 def replay(

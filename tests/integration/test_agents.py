@@ -49,7 +49,7 @@ def fresh_mesh(endpoints: Endpoints) -> Iterator[Mesh]:
         yield Mesh(endpoints, names)
     finally:
         admin = AdminClient({"bootstrap.servers": endpoints.kafka})
-        for future in admin.delete_topics(list(names.all()), operation_timeout=10).values():
+        for future in admin.delete_topics([*names.all(), names.agents, names.messages], operation_timeout=10).values():
             with contextlib.suppress(Exception):  # a topic the test never created
                 future.result(15)
 

@@ -4,39 +4,27 @@ against real agents on the real broker and registry."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
-from confluent_kafka.admin import AdminClient
 from mcp import types
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from a2a_fast.executor import Executor, TaskContext
-from a2a_fast.mesh.directory import AgentCard, AgentDirectory, Presence
 from a2a_fast.provider import Provider
 from tests.integration.test_agents import HANDLERS, SKILLS, Mesh, mesh, run_strict
 
 __all__ = ["mesh"]
 
-
-@pytest.fixture(autouse=True)
-def _drop_agents_topic(mesh: Mesh) -> Iterator[None]:
-    """The directory's topic is not among the mesh's task topics that ``mesh`` deletes."""
-    yield
-    admin = AdminClient({"bootstrap.servers": mesh.endpoints.kafka})
-    for future in admin.delete_topics([mesh.topics.agents], operation_timeout=10).values():
-        with contextlib.suppress(Exception):
-            future.result(15)
-
-
-TOOLS = {"request_task", "wait_for_task", "get_task", "list_tasks", "get_execution_queue", "get_agent_status"}
+TOOLS = {
+    *("request_task", "wait_for_task", "get_task", "list_tasks", "get_execution_queue", "get_agent_status"),
+    *("list_workflows", "register_workflow", "start_workflow", "get_collaboration_status"),
+}
 
 
 @asynccontextmanager
@@ -98,8 +86,10 @@ def test_tools_submit_and_follow_tasks(mesh: Mesh, tmp_path: Path) -> None:
 
             listed = await call(session, "list_tasks", state=["COMPLETED"])
             assert {task_id, done["task_id"]} <= {task["task_id"] for task in listed["tasks"]}
-            agents = await call(session, "get_agent_status")
-            assert {"provider-1", "executor-1", "mcp-test"} <= {agent["agent_id"] for agent in agents["agents"]}
+            agents = {agent["agent_id"]: agent for agent in (await call(session, "get_agent_status"))["agents"]}
+            assert {"provider-1", "executor-1", "mcp-test"} <= set(agents)
+            assert agents["provider-1"]["registered"] and agents["provider-1"]["type"] == "provider"
+            assert agents["executor-1"]["log"]["roles"] == ["executor"]
 
             resource = await session.read_resource(f"a2a://tasks/{task_id}")
             block = resource.contents[0]
@@ -166,20 +156,6 @@ def test_bad_arguments_are_errors_that_say_what_is_wrong(mesh: Mesh, tmp_path: P
     run_strict(scenario)
 
 
-@asynccontextmanager
-async def registered(mesh: Mesh, agent_id: str, agent_type: str, *capabilities: str) -> AsyncIterator[Presence]:
-    """``agent_id`` announced in the mesh directory, as a running agent does."""
-    card = AgentCard(agent_id, agent_type, capabilities=capabilities)
-    presence = Presence(AgentDirectory(mesh.endpoints.kafka, mesh.topics.agents), card)
-    await presence.directory.start()
-    try:
-        await presence.start()
-        yield presence
-        await presence.stop()
-    finally:
-        await presence.directory.stop()
-
-
 def test_agents_from_the_directory_and_workflows(mesh: Mesh, tmp_path: Path) -> None:
     workflow = {
         "id": "digest",
@@ -194,7 +170,6 @@ def test_agents_from_the_directory_and_workflows(mesh: Mesh, tmp_path: Path) -> 
     async def scenario() -> None:
         async with (
             Executor(mesh.config("executor-1"), HANDLERS),
-            registered(mesh, "executor-1", "executor", *SKILLS),
             mcp_session(mesh, tmp_path / "mcp.err") as session,
         ):
             [agent] = (await call(session, "get_agent_status", agent_id="executor-1"))["agents"]

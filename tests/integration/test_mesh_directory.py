@@ -45,9 +45,9 @@ def test_registration_state_sync_and_deregistration(endpoints: Endpoints, agents
     async def scenario() -> None:
         state = AgentState()
         async with AgentDirectory(endpoints.kafka, agents_topic, FAST) as watcher:
-            presence = Presence(AgentDirectory(endpoints.kafka, agents_topic, FAST), card("worker-1", "summarize"))
-            await presence.directory.start()
-            presence._sample_state = lambda: state
+            own_directory = AgentDirectory(endpoints.kafka, agents_topic, FAST)
+            presence = Presence(own_directory, card("worker-1", "summarize"), lambda: state)
+            await own_directory.start()
             await presence.start()
             await watcher.wait_for(lambda d: d.is_agent_alive("worker-1"), 30)
             [info] = watcher.get_all_agents()

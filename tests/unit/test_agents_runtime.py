@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 import uvloop
+from confluent_kafka import Message
 from hypothesis import given
 from hypothesis import strategies as st
 
 from a2a_fast.agents_cli import parse_skills
+from a2a_fast.config import MessageConfig
 from a2a_fast.envelope import (
     KIND_TASK_REQUEST,
     Codec,
@@ -23,6 +25,7 @@ from a2a_fast.envelope import (
     to_kafka,
 )
 from a2a_fast.errors import ConfigError, DecodeError, SchemaError, ValidationError
+from a2a_fast.mesh.limits import MessageLimits
 from a2a_fast.monitoring import MetricsRegistry, MonitoringServer, json_response
 from a2a_fast.policies import BudgetPolicy, PricingPolicy
 from a2a_fast.registry import default_schemas, full_name
@@ -106,6 +109,9 @@ def test_dedupe_cache_is_bounded_and_forgets_the_oldest() -> None:
     assert "a" in cache  # touching "a" makes "b" the oldest
     cache.add("c")
     assert "b" not in cache and "a" in cache and "c" in cache and len(cache) == 2
+    cache.discard("a")  # its outputs were lost: a redelivery must be handled again
+    cache.discard("never added")
+    assert "a" not in cache and len(cache) == 1
 
 
 class FakeCatalog:
@@ -183,6 +189,43 @@ def test_envelope_never_fails_other_than_with_a2a_errors(value: bytes, headers: 
     envelope = Envelope(FakeCatalog(), TopicNames(), "r")
     with pytest.raises(ValueError):
         envelope.decode(b"k", [*headers, ("ce_specversion", b"1.0")], value)
+
+
+BAD_RECORDS = [
+    lambda h, v, k: (h[:-1], v, k),
+    lambda h, v, k: (h, b"\x01" + v[1:], k),
+    lambda h, v, k: (h, v[:5] + b"\xff", k),
+    lambda h, v, k: (h, b"\x00\x00\x00\x00\x07" + v[5:], k),
+    lambda h, v, k: (h, v, b"other"),
+    lambda h, v, k: ([(n, b"a2a.other" if n == "ce_type" else x) for n, x in h], v, k),
+    lambda h, v, k: ([], b"not json", k),
+    lambda h, v, k: (h, v + bytes(400), k),  # over the limit below, when there is one
+    lambda h, v, k: ([(n, b"2000-01-01T00:00:00.000Z" if n == "ce_time" else x) for n, x in h], v, k),
+]
+
+
+@pytest.mark.parametrize("limits", [None, MessageLimits(MessageConfig(max_message_bytes=300))])
+@given(choices=st.lists(st.sampled_from([None, *range(len(BAD_RECORDS))]), min_size=1, max_size=12))
+def test_decode_many_gives_each_record_what_decode_gives_it(
+    limits: MessageLimits | None, choices: list[int | None]
+) -> None:
+    envelope = Envelope(FakeCatalog(), TopicNames(), "requester-1", limits)
+    batch = []
+    for offset, choice in enumerate(choices):
+        out = envelope.encode(KIND_TASK_REQUEST, {**REQUEST, "task_id": f"t-{offset}"}, event_id=f"e{offset}")
+        headers, value, key = (out.headers, out.value, out.key)
+        if choice is not None:
+            headers, value, key = BAD_RECORDS[choice](headers, value, key)
+        batch.append(Message(topic="x", partition=1, offset=offset, key=key, value=value, headers=headers))
+    for message, got in zip(batch, envelope.decode_many(batch), strict=True):
+        try:
+            expected: Any = envelope.decode(message.key(), message.headers(), message.value(), "x", 1, message.offset())
+        except ValueError as error:
+            expected = error
+        if isinstance(expected, ValueError):
+            assert type(got) is type(expected) and str(got) == str(expected)
+        else:
+            assert got == expected
 
 
 def test_cloudevent_binding_round_trip() -> None:

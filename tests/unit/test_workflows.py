@@ -203,3 +203,13 @@ def test_coordinator_api_errors_without_a_broker() -> None:
 
     with pytest.raises(UnknownWorkflowError, match="registered: report"):
         asyncio.run(start_unknown())
+
+
+def test_collaboration_records_share_a_topic_with_a_subject_per_record() -> None:
+    from a2a_fast.envelope import KIND_TASK_REQUEST, TopicNames
+    from a2a_fast.registry import SchemaCatalog
+
+    with SchemaCatalog("http://127.0.0.1:1", TopicNames("p.")) as catalog:
+        assert catalog.subject(KIND_STEP_REQUEST) == "p.collaborations-a2a.collaboration.StepRequest"
+        assert catalog.subject(KIND_SESSION_EVENT) == "p.collaborations-a2a.collaboration.SessionEvent"
+        assert catalog.subject(KIND_TASK_REQUEST) == "p.task-requests-value"

@@ -285,14 +285,29 @@ class AgentDirectory:
                 "log_level": 3,
             }
         )
-        metadata = consumer.list_topics(self.topic, timeout=patience).topics[self.topic]
+        deadline = time.monotonic() + patience
+        while True:  # a topic just created may not be in the broker's metadata yet
+            metadata = consumer.list_topics(self.topic, timeout=patience).topics[self.topic]
+            if metadata.error is None and metadata.partitions:
+                break
+            if time.monotonic() > deadline:
+                consumer.close()
+                raise RegistrationError(f"agent directory: topic {self.topic} has no partitions: {metadata.error}")
+            time.sleep(0.1)
         consumer.assign([TopicPartition(self.topic, number, OFFSET_BEGINNING) for number in metadata.partitions])
         return consumer
 
     def _high_watermark(self, patience: float) -> int:
         assert self._consumer is not None
-        _, high = self._consumer.get_watermark_offsets(TopicPartition(self.topic, 0), timeout=patience)
-        return int(high)
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                _, high = self._consumer.get_watermark_offsets(TopicPartition(self.topic, 0), timeout=patience)
+                return int(high)
+            except KafkaException as error:
+                if error.args[0].code() != KafkaError._UNKNOWN_PARTITION or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     async def _follow(self) -> None:
         loop = asyncio.get_running_loop()

@@ -24,12 +24,12 @@ attempt still open keeps its original deadline, a decided step is never run agai
 passed while nobody watched times out.
 
 **Steps.** A step's ``timeout`` bounds each attempt; a failed or timed-out attempt is retried up to
-``retries`` times, on an agent not tried yet for that step when there is one. A required step that runs out
-of attempts fails the session (naming the step); an optional one (``required=False``) is recorded as FAILED
-and the session goes on with the previous output. A session times out as a whole after the
-``timeout_seconds`` given to :meth:`Coordinator.start_collaboration` (default
-``workflows.default_timeout_seconds``), and a coordinator runs at most ``workflows.max_concurrent_sessions``
-sessions at once (:class:`~a2a_fast.errors.SessionLimitError`).
+``retries`` times, on an agent not tried yet for that step when there is one (an attempt for which no live
+agent offers the capabilities fails at once). A required step that runs out of attempts fails the session
+(naming the step); an optional one (``required=False``) is recorded as FAILED and the session goes on with
+the previous output. A session times out as a whole after the ``timeout_seconds`` given to
+:meth:`Coordinator.start_collaboration` (default ``workflows.default_timeout_seconds``), and a coordinator
+runs at most ``workflows.max_concurrent_sessions`` sessions at once (:class:`~a2a_fast.errors.SessionLimitError`).
 
 **Running steps.** :class:`StepRunner` is the agent side: it reads the topic in its own consumer group
 (``steps-<agent id>``), runs the step requests addressed to it (ignoring the others) with the same handlers
@@ -43,6 +43,8 @@ its own copy, so it resumes even when its workflow was not registered again afte
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import importlib
 import json
 import logging
 import time
@@ -53,7 +55,7 @@ from typing import Any, Protocol
 
 from a2a_fast.config import ProtocolConfig
 from a2a_fast.envelope import KIND_SESSION_EVENT, KIND_STEP_REQUEST, KIND_STEP_RESULT, Inbound
-from a2a_fast.errors import SessionLimitError, UnknownSessionError, UnknownWorkflowError, WorkflowError
+from a2a_fast.errors import ConfigError, SessionLimitError, UnknownSessionError, UnknownWorkflowError, WorkflowError
 from a2a_fast.executor import TaskContext, TaskHandler
 from a2a_fast.provider import derived_id
 from a2a_fast.runtime import Agent, AgentConfig, replay
@@ -69,6 +71,7 @@ __all__ = [
     "StepStatus",
     "WorkflowDefinition",
     "WorkflowStep",
+    "load_workflows",
 ]
 
 log = logging.getLogger("a2a_fast.workflows")
@@ -173,6 +176,21 @@ class WorkflowDefinition:
             return cls(data["id"], data.get("name", data["id"]), data.get("description", ""), steps)
         except (KeyError, TypeError) as error:
             raise WorkflowError(f"not a workflow definition: {error}") from error
+
+
+def load_workflows(spec: str) -> list[WorkflowDefinition]:
+    """The workflow definitions named by ``"package.module:NAME"`` (a sequence of them)."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ConfigError(f"--workflows {spec!r}: expected 'package.module:NAME'")
+    try:
+        found = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise ConfigError(f"--workflows {spec!r}: {error}") from error
+    definitions = list(found.values() if isinstance(found, Mapping) else found)
+    if not all(isinstance(definition, WorkflowDefinition) for definition in definitions):
+        raise ConfigError(f"--workflows {spec!r}: expected a sequence of WorkflowDefinition")
+    return definitions
 
 
 # --- Status, as callers see it --------------------------------------------------------------------------------------
@@ -458,8 +476,8 @@ class Coordinator(Agent):
     """Runs collaboration sessions of registered workflows; see the module docstring.
 
     ``locator`` finds live agents (default: a mesh :class:`~a2a_fast.mesh.directory.AgentDirectory` on this
-    agent's broker, started and stopped with the coordinator); ``protocol`` gives the session limit and the
-    default session timeout.
+    agent's broker, started and stopped with the coordinator); ``protocol`` (else ``config.protocol``, else
+    the loaded protocol config) gives the session limit and the default session timeout.
     """
 
     role = "coordinator"
@@ -471,8 +489,7 @@ class Coordinator(Agent):
         protocol: ProtocolConfig | None = None,
         workflows: Iterable[WorkflowDefinition] = (),
     ) -> None:
-        super().__init__(config)
-        self.protocol = protocol or ProtocolConfig()
+        super().__init__(config if protocol is None else replace(config, protocol=protocol))
         self.locator = locator
         self._own_locator: Any = None
         self._workflows: dict[str, WorkflowDefinition] = {}
@@ -737,7 +754,8 @@ class Coordinator(Agent):
             return
         loop = asyncio.get_running_loop()
         delay = max(0.0, due - time.time())
-        self._timers[key] = loop.call_later(delay, self._fire, session, key)
+        # A fresh context: what a timer publishes belongs to no record being handled (see Agent.publish).
+        self._timers[key] = loop.call_later(delay, self._fire, session, key, context=contextvars.Context())
 
     def _fire(self, session: SessionState, key: tuple[Any, ...]) -> None:
         self._timers.pop(key, None)
@@ -861,6 +879,9 @@ class StepRunner(Agent):
     other agents and those whose timeout already passed (the coordinator has given up on them), and
     answers each of its own with a ``StepResult`` to the coordinator. A handler still running when the
     step's timeout passes is cancelled and answered ``TIMED_OUT``.
+
+    Run on its own, it joins the mesh directory like every agent, offering its handlers' capabilities;
+    beside an executor it stays out of it (``join_mesh=False``), as the executor is listed already.
     """
 
     role = "step-runner"
@@ -869,6 +890,9 @@ class StepRunner(Agent):
         super().__init__(config)
         self.handlers = handlers
         self.counts = {COMPLETED: 0, FAILED: 0, TIMED_OUT: 0, "IGNORED": 0, "EXPIRED": 0}
+
+    def capabilities(self) -> list[str]:
+        return sorted(name.strip().lower() for name in self.handlers)
 
     def default_group(self) -> str:
         return f"steps-{self.agent_id}"

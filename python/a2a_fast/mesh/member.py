@@ -1,0 +1,52 @@
+"""One agent's place in the mesh: its directory, presence and router, started and stopped with the agent.
+
+:class:`~a2a_fast.runtime.Agent` joins the mesh at start (after it consumes and its monitoring server
+listens) and leaves it first thing on stop, so routers stop choosing it before it drains. A refused
+registration (:class:`~a2a_fast.errors.AgentIdInUseError`, :class:`~a2a_fast.errors.MaxAgentsError`)
+fails the agent's start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from a2a_fast.config import ProtocolConfig
+from a2a_fast.mesh.directory import AgentCard, AgentDirectory, AgentState, Presence
+from a2a_fast.mesh.protocol_metrics import ProtocolMetrics
+from a2a_fast.mesh.router import MeshRouter
+
+if TYPE_CHECKING:
+    from a2a_fast.envelope import TopicNames
+
+__all__ = ["MeshMember"]
+
+
+class MeshMember:
+    """The directory (on ``topics.agents``), the agent's :class:`Presence` and a :class:`MeshRouter`."""
+
+    def __init__(
+        self,
+        kafka: str,
+        topics: TopicNames,
+        card: AgentCard,
+        state: Callable[[], AgentState],
+        config: ProtocolConfig,
+        metrics: ProtocolMetrics,
+    ) -> None:
+        self.directory = AgentDirectory(kafka, topics.agents, config, metrics=metrics.registry)
+        self.presence = Presence(self.directory, card, state, metrics=metrics.registry)
+        self.router = MeshRouter(self.directory, metrics=metrics)
+
+    async def start(self) -> None:
+        await self.directory.start()
+        try:
+            await self.presence.start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self, deregister: bool = True) -> None:
+        await self.presence.stop(deregister)
+        self.router.close()
+        await self.directory.stop()
