@@ -13,13 +13,12 @@ prints ``{"ts": ..., "level": "INFO", "logger": ..., "message": "countered at 95
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import datetime as dt
 import json as jsonlib
 import logging
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import TextIO
 
 __all__ = ["CONTEXT_FIELDS", "configure_logging", "current_context", "log_context"]
@@ -35,17 +34,24 @@ def current_context() -> dict[str, str | None]:
     return {name: var.get() for name, var in _context.items()}
 
 
-@contextlib.contextmanager
-def log_context(**ids: str | None) -> Iterator[None]:
+class log_context:
     """Sets some of ``agent_id``, ``task_id``, ``correlation_id`` for the lines logged inside the block."""
-    unknown = set(ids) - set(CONTEXT_FIELDS)
-    if unknown:
-        raise TypeError(f"log_context() got unknown ids: {', '.join(sorted(unknown))}")
-    tokens = [(_context[name], _context[name].set(value)) for name, value in ids.items()]
-    try:
-        yield
-    finally:
-        for var, token in reversed(tokens):
+
+    # A class rather than a generator: agents enter one for every record they handle.
+    __slots__ = ("_ids", "_tokens")
+
+    def __init__(self, **ids: str | None) -> None:
+        if not ids.keys() <= _context.keys():
+            unknown = sorted(set(ids) - set(CONTEXT_FIELDS))
+            raise TypeError(f"log_context() got unknown ids: {', '.join(unknown)}")
+        self._ids = ids
+        self._tokens: list[tuple[contextvars.ContextVar[str | None], contextvars.Token[str | None]]] = []
+
+    def __enter__(self) -> None:
+        self._tokens = [(_context[name], _context[name].set(value)) for name, value in self._ids.items()]
+
+    def __exit__(self, *exc: object) -> None:
+        for var, token in reversed(self._tokens):
             var.reset(token)
 
 
