@@ -96,7 +96,7 @@ class Requester(Agent):
         """Called with the request and the response each time one of this requester's tasks changes state."""
 
     def default_group(self) -> str:
-        return f"requester-{self.agent_id}"
+        return f"{self.topics.prefix}requester-{self.agent_id}"
 
     def subscriptions(self) -> list[str]:
         return [self.topics.responses]

@@ -263,7 +263,8 @@ class Agent:
     # --- what subclasses provide ------------------------------------------------------------------
 
     def default_group(self) -> str:
-        return f"{self.role}s"
+        # The topic prefix namespaces the group too: meshes sharing a broker must not rebalance each other.
+        return f"{self.topics.prefix}{self.role}s"
 
     def subscriptions(self) -> list[str]:
         raise NotImplementedError

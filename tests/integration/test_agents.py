@@ -388,7 +388,7 @@ def test_monitoring_endpoints(mesh: Mesh) -> None:
         assert (body["role"], body["id"], body["group"], body["tasks"]) == (
             "provider",
             "provider-1",
-            "providers",
+            f"{mesh.topics.prefix}providers",
             {"REJECTED": 1},
         )
         assert body["in_flight"] == 0 and len(body["assignment"]) == 6 and "consumer_lag" in body
