@@ -23,6 +23,10 @@ a LOW backlog holds every other slot. Ordering applies to the records already re
 of the :class:`~a2a_fast.runtime.AgentConfig` is how far the executor reads ahead of the running tasks.
 
 Handlers are ``async def handler(task: TaskContext) -> JSON-able result``; raising fails the task.
+
+The same handlers run the workflow steps addressed to this executor: with ``serve_steps`` (the default) a
+:class:`~a2a_fast.mesh.workflows.StepRunner` with this executor's id runs beside it, started and stopped
+with it.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import json
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from confluent_kafka import TopicPartition
@@ -52,7 +56,12 @@ TERMINAL = frozenset({"COMPLETED", "FAILED"})
 
 @dataclass
 class TaskContext:
-    """What a handler gets: the task's inputs, and :meth:`progress` to report how far it is."""
+    """What a handler gets: the task's inputs, and :meth:`progress` to report how far it is.
+
+    A workflow step (:mod:`a2a_fast.mesh.workflows`) runs the same handlers: ``task_id`` is then
+    ``<session id>/<step name>``, ``collaboration_id`` the session id and ``previous_output`` the output
+    of the session's previous successful step (None for the first step).
+    """
 
     task_id: str
     capability: str
@@ -61,6 +70,8 @@ class TaskContext:
     agreed_cost: float | None
     requester_id: str | None
     _report: Callable[[float, str | None], Awaitable[None]] = field(repr=False)
+    previous_output: Any = None
+    collaboration_id: str | None = None
 
     async def progress(self, fraction: float, message: str | None = None) -> None:
         """Publishes ``RUNNING`` with ``fraction`` (0.0 to 1.0) done."""
@@ -153,6 +164,7 @@ class Executor(Agent):
         handlers: Mapping[str, TaskHandler] | None = None,
         max_tasks: int = 8,
         task_timeout: float | None = None,
+        serve_steps: bool = True,
         reserved: int | None = None,
     ) -> None:
         super().__init__(config)
@@ -167,6 +179,8 @@ class Executor(Agent):
         self.running: set[str] = set()
         self.counts = {"COMPLETED": 0, "FAILED": 0, "SKIPPED": 0}
         self.rebuilt = 0
+        self.serve_steps = serve_steps
+        self.steps: Agent | None = None
 
     def register(self, capability: str, handler: TaskHandler) -> None:
         """Makes ``handler`` run the tasks of ``capability`` (case-insensitive)."""
@@ -174,6 +188,29 @@ class Executor(Agent):
 
     def subscriptions(self) -> list[str]:
         return [self.topics.responses]
+
+    async def start(self) -> None:
+        if not self.serve_steps or self.steps is not None:
+            await super().start()
+            return
+        from a2a_fast.mesh.workflows import StepRunner  # it builds on this module
+
+        config = replace(self.config, group_id=None, http_port=None, join_mesh=False)
+        runner = StepRunner(config, self.handlers)
+        # Side by side: the runner adds a consumer group join, which need not wait for the executor's.
+        outcomes = await asyncio.gather(super().start(), runner.start(), return_exceptions=True)
+        failure = next((outcome for outcome in outcomes if isinstance(outcome, BaseException)), None)
+        if failure is not None:
+            await runner.stop()
+            await super().stop()
+            raise failure
+        self.steps = runner
+
+    async def stop(self) -> None:
+        if self.steps is not None:
+            await self.steps.stop()
+            self.steps = None
+        await super().stop()
 
     def task_counts(self) -> dict[str, int]:
         return {**self.counts, "RUNNING": len(self.running)}

@@ -1,6 +1,7 @@
 """The agents' view of the schema registry: their own schemas registered, writers' schemas fetched by id.
 
-Subjects follow the TopicNameStrategy: the value schema of topic ``T`` is registered under ``T-value``,
+Subjects follow the TopicNameStrategy: the value schema of topic ``T`` is registered under ``T-value``
+(kinds sharing a topic, like the collaboration records, use ``T-<record full name>``),
 and each subject gets a compatibility level (``BACKWARD`` by default) so that the registry refuses a
 change that readers of older data could not handle. An agent writes with the schema it was built against
 (its *reader* schema too); every message carries that schema's registered id, and a reader fetches the
@@ -73,7 +74,10 @@ class SchemaCatalog:
         self._readers: dict[str, Codec] = {}
 
     def subject(self, kind: str) -> str:
-        return f"{self.topics.for_kind(kind)}-value"
+        topic = self.topics.for_kind(kind)
+        if MESSAGE_KINDS[kind].shared_topic:
+            return f"{topic}-{full_name(self.schemas[kind])}"
+        return f"{topic}-value"
 
     def schema_uri(self, kind: str) -> str:
         """The registry URL of the schema this agent writes ``kind`` with, naming id and subject."""
