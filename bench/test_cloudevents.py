@@ -221,7 +221,10 @@ def _caps_list(text: str) -> list[str]:
 
 
 def msgspec_encode(raw: dict[str, Any]) -> bytes:
-    m = msgspec.convert(raw, A2AMessage)
+    return msgspec_encode_struct(msgspec.convert(raw, A2AMessage))
+
+
+def msgspec_encode_struct(m: A2AMessage) -> bytes:
     meta = m.metadata
     target = m.targetAgent
     event = CloudEvent(
@@ -282,6 +285,54 @@ def msgspec_decode(data: bytes) -> dict[str, Any]:
     return message
 
 
+# --- bytes to bytes, as a gateway converts: parse, validate, map, write -------------------------
+
+_A2A_DECODER = msgspec.json.Decoder(A2AMessage)
+
+
+def _agent_struct(agent_id: str, agent_type: str, capabilities: str) -> Agent:
+    return Agent(agentId=agent_id, agentType=agent_type, capabilities=_caps_list(capabilities))
+
+
+def msgspec_a2a_json_to_event_json(data: bytes) -> bytes:
+    return msgspec_encode_struct(_A2A_DECODER.decode(data))
+
+
+def msgspec_event_json_to_a2a_json(data: bytes) -> bytes:
+    e = _DECODER.decode(data)
+    target: Agent | msgspec.UnsetType | None = UNSET
+    if e.targetagent == "":
+        target = None
+    elif e.targetagent is not UNSET:
+        target = _agent_struct(e.targetagent, e.targetagenttype or "", e.targetagentcapabilities or "")
+    message = A2AMessage(
+        protocol="A2A",
+        version=e.protocolversion,
+        messageId=e.id,
+        timestamp=e.time,
+        sourceAgent=_agent_struct(e.sourceagent, e.sourceagenttype, e.agentcapabilities),
+        messageType=e.messagetype,
+        payload=e.data,
+        metadata=Metadata(
+            priority=e.priority,
+            ttl=e.ttl,
+            correlationId=e.correlationid,
+            collaborationId=UNSET if e.collaborationid is UNSET else (e.collaborationid or None),
+            traceparent=UNSET if e.traceparent is UNSET else (e.traceparent or None),
+        ),
+        targetAgent=target,
+    )
+    return _ENCODER.encode(message)
+
+
+def sdk_a2a_json_to_event_json(data: bytes) -> bytes:
+    return sdk_encode(json.loads(data))
+
+
+def sdk_event_json_to_a2a_json(data: bytes) -> bytes:
+    return json.dumps(sdk_decode(data), separators=(",", ":"), ensure_ascii=False).encode()
+
+
 # --- the benchmarks -------------------------------------------------------------------------
 
 ENCODERS_ONE: dict[str, Callable[[dict[str, Any]], bytes]] = {
@@ -305,6 +356,17 @@ DECODERS_MANY: dict[str, Callable[[list[bytes]], list[dict[str, Any]]]] = {
     "msgspec": lambda items: [msgspec_decode(b) for b in items],
 }
 ENCODED = ce.a2a_to_json_many(MESSAGES)
+A2A_JSON = [json.dumps(m).encode() for m in MESSAGES]
+GATEWAY_IN: dict[str, Callable[[list[bytes]], list[bytes]]] = {
+    "a2a_fast": ce.a2a_json_to_event_json_many,
+    "cloudevents-sdk": lambda items: [sdk_a2a_json_to_event_json(b) for b in items],
+    "msgspec": lambda items: [msgspec_a2a_json_to_event_json(b) for b in items],
+}
+GATEWAY_OUT: dict[str, Callable[[list[bytes]], list[bytes]]] = {
+    "a2a_fast": ce.event_json_to_a2a_json_many,
+    "cloudevents-sdk": lambda items: [sdk_event_json_to_a2a_json(b) for b in items],
+    "msgspec": lambda items: [msgspec_event_json_to_a2a_json(b) for b in items],
+}
 
 
 def test_implementations_agree() -> None:
@@ -315,6 +377,32 @@ def test_implementations_agree() -> None:
     for name, decode in DECODERS_MANY.items():
         assert decode(ENCODED) == MESSAGES, name
         assert decode(ENCODERS_MANY[name](MESSAGES)) == MESSAGES, name
+
+
+def test_gateway_implementations_agree() -> None:
+    """Bytes in, bytes out: every implementation writes the same events and the same A2A messages."""
+    assert ce.a2a_json_to_event_json_many(A2A_JSON) == ENCODED
+    reference = [json.loads(b) for b in ENCODED]
+    for name, convert in GATEWAY_IN.items():
+        assert [json.loads(b) for b in convert(A2A_JSON)] == reference, name
+    for name, convert in GATEWAY_OUT.items():
+        assert [json.loads(b) for b in convert(ENCODED)] == MESSAGES, name
+
+
+@pytest.mark.parametrize("impl", list(GATEWAY_IN))
+def test_a2a_json_to_event_json_batch(benchmark: Any, tag: Any, impl: str) -> None:
+    tag(f"A2A JSON -> CloudEvent JSON (bytes to bytes), batch of {BATCH}", impl, BATCH)
+    convert = GATEWAY_IN[impl]
+    assert [json.loads(b) for b in convert(A2A_JSON)] == [json.loads(b) for b in ENCODED]
+    benchmark(convert, A2A_JSON)
+
+
+@pytest.mark.parametrize("impl", list(GATEWAY_OUT))
+def test_event_json_to_a2a_json_batch(benchmark: Any, tag: Any, impl: str) -> None:
+    tag(f"CloudEvent JSON -> A2A JSON (bytes to bytes), batch of {BATCH}", impl, BATCH)
+    convert = GATEWAY_OUT[impl]
+    assert [json.loads(b) for b in convert(ENCODED)] == MESSAGES
+    benchmark(convert, ENCODED)
 
 
 @pytest.mark.parametrize("impl", list(ENCODERS_ONE))

@@ -13,8 +13,12 @@ __all__ = [
     "Series",
     "__version__",
     "avro_parse_wire_header",
+    "ce_a2a_json_to_event_json",
+    "ce_a2a_json_to_event_json_many",
     "ce_a2a_to_json",
     "ce_a2a_to_json_many",
+    "ce_event_json_to_a2a_json",
+    "ce_event_json_to_a2a_json_many",
     "ce_from_a2a",
     "ce_from_a2a_many",
     "ce_from_json",
@@ -194,5 +198,17 @@ def ce_a2a_to_json(message: dict[str, Any]) -> bytes: ...
 def ce_a2a_to_json_many(messages: Iterable[dict[str, Any]]) -> list[bytes]: ...
 def ce_json_to_a2a(data: bytes) -> dict[str, Any]: ...
 def ce_json_to_a2a_many(items: Sequence[bytes]) -> list[dict[str, Any]]: ...
+def ce_a2a_json_to_event_json(data: bytes) -> bytes:
+    """A2A message JSON → CloudEvent structured JSON, with no Python objects in between."""
+
+def ce_a2a_json_to_event_json_many(items: Sequence[bytes]) -> list[bytes]:
+    """``ce_a2a_json_to_event_json`` for each item, the GIL released; errors name the item."""
+
+def ce_event_json_to_a2a_json(data: bytes) -> bytes:
+    """CloudEvent structured JSON → A2A message JSON, with no Python objects in between."""
+
+def ce_event_json_to_a2a_json_many(items: Sequence[bytes]) -> list[bytes]:
+    """``ce_event_json_to_a2a_json`` for each item, the GIL released; errors name the item."""
+
 def ce_validate_a2a(message: Any) -> None: ...
 def ce_is_valid_a2a(message: Any) -> bool: ...

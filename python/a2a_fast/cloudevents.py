@@ -38,6 +38,12 @@ exactly the A2A fields; capabilities are non-empty strings without commas; ``ttl
 :func:`a2a_to_json_many` and :func:`json_to_a2a_many` go straight between A2A dicts and CloudEvent JSON
 bytes, the path producers and consumers use most.
 
+Gateways that receive A2A JSON and forward CloudEvents (or the reverse) need no Python objects at all:
+:func:`a2a_json_to_event_json` and :func:`event_json_to_a2a_json` (and their ``_many`` forms) convert
+bytes to bytes with the same validation and errors as the dict functions, and write the same bytes:
+``a2a_json_to_event_json(json.dumps(m).encode()) == a2a_to_json(m)`` and
+``json.loads(event_json_to_a2a_json(b)) == json_to_a2a(b)``.
+
 >>> from a2a_fast import cloudevents
 >>> event = {"specversion": "1.0", "id": "1", "source": "/s", "type": "t", "data": {"x": 1}}
 >>> cloudevents.from_json(cloudevents.to_json(event)) == event
@@ -49,10 +55,22 @@ from __future__ import annotations
 from typing import Any
 
 from a2a_fast._native import (
+    ce_a2a_json_to_event_json as a2a_json_to_event_json,
+)
+from a2a_fast._native import (
+    ce_a2a_json_to_event_json_many as a2a_json_to_event_json_many,
+)
+from a2a_fast._native import (
     ce_a2a_to_json as a2a_to_json,
 )
 from a2a_fast._native import (
     ce_a2a_to_json_many as a2a_to_json_many,
+)
+from a2a_fast._native import (
+    ce_event_json_to_a2a_json as event_json_to_a2a_json,
+)
+from a2a_fast._native import (
+    ce_event_json_to_a2a_json_many as event_json_to_a2a_json_many,
 )
 from a2a_fast._native import (
     ce_from_a2a as from_a2a,
@@ -115,8 +133,12 @@ __all__ = [
     "CONTENT_TYPE_BATCH",
     "DecodeError",
     "ValidationError",
+    "a2a_json_to_event_json",
+    "a2a_json_to_event_json_many",
     "a2a_to_json",
     "a2a_to_json_many",
+    "event_json_to_a2a_json",
+    "event_json_to_a2a_json_many",
     "from_a2a",
     "from_a2a_many",
     "from_json",

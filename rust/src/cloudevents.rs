@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 
+use a2a_core::cloudevents::a2a::{a2a_json_to_event_json, event_json_to_a2a_json};
 use a2a_core::cloudevents::a2a::{AgentPaths, SOURCE_AGENT, TARGET_AGENT};
 use a2a_core::cloudevents::value::{write_str, write_value};
 use a2a_core::cloudevents::{
@@ -625,18 +626,12 @@ impl<'py> MessageObjects<'py> {
     }
 }
 
-/// Appends the CloudEvent JSON of one A2A message, read field by field from the Python dict:
-/// the core writes the attributes with a null `data` (always its last member), and the payload
-/// is then written straight from the Python objects in place of that null.
+/// Appends the CloudEvent JSON of one A2A message, read field by field from the Python dict: the
+/// core writes the attributes and the payload is written straight from the Python objects.
 fn write_a2a_py(message: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> Result<()> {
-    const NULL_DATA: &[u8] = b"null}";
     let objects = MessageObjects::read(message)?;
-    objects.message()?.into_event().write_json(out)?;
-    debug_assert!(out.ends_with(NULL_DATA));
-    out.truncate(out.len() - NULL_DATA.len());
-    write_py(&objects.payload, out, 1).map_err(|e| e.at("payload"))?;
-    out.push(b'}');
-    Ok(())
+    let message = objects.message()?;
+    message.write_event_json(out, |out| write_py(&objects.payload, out, 1).map_err(|e| e.at("payload")))
 }
 
 /// Records every dict of an iterable; validation errors name the item.
@@ -680,31 +675,22 @@ fn split_bytes<'py>(py: Python<'py>, buf: &[u8], ends: &[usize]) -> PyResult<Bou
 const CACHE_SLOTS: usize = 512;
 const CACHE_MAX_LEN: usize = 32;
 
-/// One slot of the string cache: the text and the Python string made from it.
+/// One slot of the string cache: the text, zero-padded to whole words, and the Python string made from it.
 struct CachedStr {
+    words: [u64; CACHE_MAX_LEN / 8],
     len: usize,
-    bytes: [u8; CACHE_MAX_LEN],
     value: Option<Py<PyString>>,
+}
+
+impl CachedStr {
+    const EMPTY: CachedStr = CachedStr { words: [0; CACHE_MAX_LEN / 8], len: 0, value: None };
 }
 
 thread_local! {
     /// Python strings for short text that repeats from message to message (object keys, agent ids,
     /// types and capabilities): reusing one costs a lookup instead of an allocation and a decode.
-    static STRINGS: std::cell::RefCell<Vec<CachedStr>> = std::cell::RefCell::new(
-        (0..CACHE_SLOTS).map(|_| CachedStr { len: 0, bytes: [0; CACHE_MAX_LEN], value: None }).collect(),
-    );
-}
-
-fn cache_slot(bytes: &[u8]) -> usize {
-    let word = |chunk: &[u8]| {
-        let mut w = [0u8; 8];
-        w[..chunk.len()].copy_from_slice(chunk);
-        u64::from_le_bytes(w)
-    };
-    let head = word(&bytes[..bytes.len().min(8)]);
-    let tail = word(&bytes[bytes.len().saturating_sub(8)..]);
-    let mixed = (head ^ tail.rotate_left(29) ^ bytes.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (mixed >> 55) as usize % CACHE_SLOTS
+    static STRINGS: std::cell::RefCell<[CachedStr; CACHE_SLOTS]> =
+        const { std::cell::RefCell::new([const { CachedStr::EMPTY }; CACHE_SLOTS]) };
 }
 
 /// A Python string for `text`, shared with earlier calls when `text` is short and seen before.
@@ -713,18 +699,30 @@ fn cached_str<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyString> {
     if bytes.len() > CACHE_MAX_LEN {
         return PyString::new(py, text);
     }
+    // Whole words make the comparison four integer compares instead of a call to memcmp. They are
+    // loaded straight from the text: copied into a padded buffer first, the word loads stalled on
+    // the byte stores of the copy.
+    let mut words = [0u64; CACHE_MAX_LEN / 8];
+    for (word, chunk) in words.iter_mut().zip(bytes.chunks(8)) {
+        *word = match <[u8; 8]>::try_from(chunk) {
+            Ok(full) => u64::from_le_bytes(full),
+            Err(_) => chunk.iter().rev().fold(0, |acc, &b| (acc << 8) | u64::from(b)),
+        };
+    }
+    let mixed = (words[0] ^ words[1].rotate_left(17) ^ words[2].rotate_left(31) ^ words[3].rotate_left(47))
+        .wrapping_add(bytes.len() as u64)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let slot = (mixed >> 55) as usize % CACHE_SLOTS;
     STRINGS.with(|cache| {
         let mut cache = cache.borrow_mut();
-        let entry = &mut cache[cache_slot(bytes)];
+        let entry = &mut cache[slot];
         if let Some(value) = &entry.value {
-            if entry.len == bytes.len() && &entry.bytes[..bytes.len()] == bytes {
+            if entry.len == bytes.len() && entry.words == words {
                 return value.bind(py).clone();
             }
         }
         let value = PyString::new(py, text);
-        entry.len = bytes.len();
-        entry.bytes[..bytes.len()].copy_from_slice(bytes);
-        entry.value = Some(value.clone().unbind());
+        *entry = CachedStr { words, len: bytes.len(), value: Some(value.clone().unbind()) };
         value
     })
 }
@@ -790,7 +788,7 @@ fn event_to_py<'py>(py: Python<'py>, event: CloudEvent<'_>) -> PyResult<Bound<'p
 
 fn agent_to_py<'py>(py: Python<'py>, agent: Agent<'_>) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
-    dict.set_item(intern!(py, "agentId"), agent.agent_id)?;
+    dict.set_item(intern!(py, "agentId"), cached_str(py, &agent.agent_id))?;
     dict.set_item(intern!(py, "agentType"), cached_str(py, &agent.agent_type))?;
     let capabilities = agent.capabilities.iter().map(|c| cached_str(py, c));
     dict.set_item(intern!(py, "capabilities"), PyList::new(py, capabilities)?)?;
@@ -846,16 +844,32 @@ fn dicts<'py, T>(
     items: Vec<T>,
     convert: impl Fn(Python<'py>, T) -> PyResult<Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyList>> {
-    let gc = py.import(intern!(py, "gc"))?;
-    let was_enabled = items.len() > 1 && gc.call_method0(intern!(py, "isenabled"))?.is_truthy()?;
-    if was_enabled {
+    let _paused = if items.len() > 1 { GcPause::new(py)? } else { None };
+    let built = items.into_iter().map(|item| convert(py, item)).collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, built)
+}
+
+/// Disables the cyclic garbage collector until dropped, if it was enabled: the collector is
+/// back on however the work in between ends (an error or a panic included).
+struct GcPause<'py>(Bound<'py, PyModule>);
+
+impl<'py> GcPause<'py> {
+    fn new(py: Python<'py>) -> PyResult<Option<Self>> {
+        let gc = py.import(intern!(py, "gc"))?;
+        if !gc.call_method0(intern!(py, "isenabled"))?.is_truthy()? {
+            return Ok(None);
+        }
         gc.call_method0(intern!(py, "disable"))?;
+        Ok(Some(GcPause(gc)))
     }
-    let built = items.into_iter().map(|item| convert(py, item)).collect::<PyResult<Vec<_>>>();
-    if was_enabled {
-        gc.call_method0(intern!(py, "enable"))?;
+}
+
+impl Drop for GcPause<'_> {
+    fn drop(&mut self) {
+        if let Err(error) = self.0.call_method0(intern!(self.0.py(), "enable")) {
+            error.write_unraisable(self.0.py(), None);
+        }
     }
-    PyList::new(py, built?)
 }
 
 fn record_to_py(py: Python<'_>, record: KafkaRecord) -> PyResult<Bound<'_, PyTuple>> {
@@ -1136,6 +1150,62 @@ fn ce_json_to_a2a_many<'py>(py: Python<'py>, items: Vec<PyBackedBytes>) -> PyRes
     dicts(py, messages, a2a_to_py)
 }
 
+/// Converts each item of `items` with `convert` into one shared buffer, the GIL released.
+fn convert_many<'py>(
+    py: Python<'py>,
+    items: &[PyBackedBytes],
+    convert: impl Fn(&[u8], &mut Vec<u8>) -> Result<()> + Send + Sync,
+) -> PyResult<Bound<'py, PyList>> {
+    let (buf, ends) = detached(py, || {
+        let mut buf = Vec::with_capacity(items.len() * 640);
+        let mut ends = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            convert(item, &mut buf).map_err(|e| at_item(i, e))?;
+            ends.push(buf.len());
+        }
+        Ok((buf, ends))
+    })?;
+    split_bytes(py, &buf, &ends)
+}
+
+/// a2a_json_to_event_json(data: bytes) -> bytes
+///
+/// A2A message JSON to CloudEvent structured JSON, validated as `a2a_to_json` validates the dict,
+/// with no Python objects in between.
+#[pyfunction]
+fn ce_a2a_json_to_event_json<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let mut out = Vec::with_capacity(data.len() + 384);
+    a2a_json_to_event_json(data, &mut out).into_py_result(py)?;
+    Ok(PyBytes::new(py, &out))
+}
+
+/// a2a_json_to_event_json_many(items: Sequence[bytes]) -> list[bytes]
+///
+/// `a2a_json_to_event_json` for each item in one call, the GIL released; errors name the item.
+#[pyfunction]
+fn ce_a2a_json_to_event_json_many<'py>(py: Python<'py>, items: Vec<PyBackedBytes>) -> PyResult<Bound<'py, PyList>> {
+    convert_many(py, &items, a2a_json_to_event_json)
+}
+
+/// event_json_to_a2a_json(data: bytes) -> bytes
+///
+/// CloudEvent structured JSON to A2A message JSON, validated as `json_to_a2a` validates it, with
+/// no Python objects in between.
+#[pyfunction]
+fn ce_event_json_to_a2a_json<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let mut out = Vec::with_capacity(data.len());
+    event_json_to_a2a_json(data, &mut out).into_py_result(py)?;
+    Ok(PyBytes::new(py, &out))
+}
+
+/// event_json_to_a2a_json_many(items: Sequence[bytes]) -> list[bytes]
+///
+/// `event_json_to_a2a_json` for each item in one call, the GIL released; errors name the item.
+#[pyfunction]
+fn ce_event_json_to_a2a_json_many<'py>(py: Python<'py>, items: Vec<PyBackedBytes>) -> PyResult<Bound<'py, PyList>> {
+    convert_many(py, &items, event_json_to_a2a_json)
+}
+
 /// Validates one A2A message read field by field, the payload by writing it as JSON into `scratch`.
 fn check_a2a_py(message: &Bound<'_, PyAny>, scratch: &mut Vec<u8>) -> Result<()> {
     let objects = MessageObjects::read(message)?;
@@ -1175,6 +1245,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ce_a2a_to_json_many, m)?)?;
     m.add_function(wrap_pyfunction!(ce_json_to_a2a, m)?)?;
     m.add_function(wrap_pyfunction!(ce_json_to_a2a_many, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_a2a_json_to_event_json, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_a2a_json_to_event_json_many, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_event_json_to_a2a_json, m)?)?;
+    m.add_function(wrap_pyfunction!(ce_event_json_to_a2a_json_many, m)?)?;
     m.add_function(wrap_pyfunction!(ce_validate_a2a, m)?)?;
     m.add_function(wrap_pyfunction!(ce_is_valid_a2a, m)?)?;
     Ok(())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import re
 from typing import Any
@@ -487,3 +488,74 @@ def test_a2a_errors_name_the_exact_place(change: dict[str, Any], path: str) -> N
     with raises_at(f"[0].{path}"):
         ce.a2a_to_json_many([message])
     assert not ce.is_valid(message)
+
+
+# --- A2A JSON <-> CloudEvent JSON, bytes to bytes ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        MESSAGE,
+        without(MESSAGE, "targetAgent"),
+        with_(MESSAGE, targetAgent=None),
+        with_(MESSAGE, metadata={**MESSAGE["metadata"], "collaborationId": None, "traceparent": None}),
+        with_(MESSAGE, payload={"text": 'q"uote\\ é \x01', "n": [-0.0, 1e300, 2**64 - 1, -(2**63)]}),
+    ],
+)
+def test_bytes_conversions_write_what_the_dict_functions_write(message: dict[str, Any]) -> None:
+    event = ce.a2a_json_to_event_json(json.dumps(message).encode())
+    assert event == ce.a2a_to_json(message)
+    back = ce.event_json_to_a2a_json(event)
+    assert json.loads(back) == ce.json_to_a2a(event) == message
+    assert ce.a2a_json_to_event_json(back) == event
+    assert ce.a2a_json_to_event_json_many([json.dumps(message).encode()] * 2) == [event, event]
+    assert ce.event_json_to_a2a_json_many([event, event]) == [back, back]
+    assert ce.a2a_json_to_event_json_many([]) == ce.event_json_to_a2a_json_many([]) == []
+
+
+@pytest.mark.parametrize(("change", "path"), [({"protocol": "B2B"}, "protocol"), ({"unexpected": 1}, "unexpected")])
+def test_bytes_conversion_names_the_field(change: dict[str, Any], path: str) -> None:
+    with raises_at(path):
+        ce.a2a_json_to_event_json(json.dumps({**MESSAGE, **change}).encode())
+    with raises_at(f"[1].{path}"):
+        ce.a2a_json_to_event_json_many([json.dumps(MESSAGE).encode(), json.dumps({**MESSAGE, **change}).encode()])
+    with raises_at("metadata.ttl"):
+        ce.a2a_json_to_event_json(json.dumps(MESSAGE).replace('"ttl": 60', '"ttl": 60.5').encode())
+
+
+def test_bytes_conversion_from_events_names_the_attribute() -> None:
+    event = json.loads(ce.a2a_to_json(MESSAGE))
+    for name in ("sourceagent", "ttl", "data", "time"):
+        with raises_at(name):
+            ce.event_json_to_a2a_json(json.dumps(without(event, name)).encode())
+    with raises_at("id"):
+        ce.event_json_to_a2a_json(json.dumps(with_(event, id="")).encode())
+    with raises_at("[0].priority"):
+        ce.event_json_to_a2a_json_many([json.dumps(with_(event, priority="SOON")).encode()])
+    with raises_at("event"):
+        ce.event_json_to_a2a_json(b"[]")
+    with raises_at("message"):
+        ce.a2a_json_to_event_json(b"[]")
+
+
+@pytest.mark.parametrize(("data", "offset"), [(b"", 0), (b"{", 1), (b'{"id": tru}', 10), (b'{"id": "1"} x', 12)])
+def test_bytes_conversion_names_the_byte_offset(data: bytes, offset: int) -> None:
+    for convert in (ce.a2a_json_to_event_json, ce.event_json_to_a2a_json):
+        with pytest.raises(DecodeError, match=rf"^at byte {offset}: "):
+            convert(data)
+    with pytest.raises(DecodeError, match=rf"^at byte {offset}: item 1: "):
+        ce.event_json_to_a2a_json_many([ce.a2a_to_json(MESSAGE), data])
+
+
+def test_batch_reads_leave_the_garbage_collector_as_they_found_it() -> None:
+    events = ce.a2a_to_json_many([MESSAGE, MESSAGE])
+    assert gc.isenabled()
+    assert ce.json_to_a2a_many(events) == [MESSAGE, MESSAGE]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert ce.from_json_many(events) == ce.from_a2a_many([MESSAGE, MESSAGE])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -184,3 +184,8 @@ def test_a2a_events_are_read_by_the_sdk() -> None:
     }
     event = ce.from_a2a(message)
     assert sdk_view(sdk_from_json(ce.a2a_to_json(message))) == split(event)
+    gateway = ce.a2a_json_to_event_json(json.dumps(message).encode())
+    assert sdk_view(sdk_from_json(gateway)) == split(event)
+    sdk_written = sdk_to_json(SdkCloudEvent(*split(event)))
+    assert json.loads(ce.event_json_to_a2a_json(sdk_written)) == message
+    assert ce.event_json_to_a2a_json_many([sdk_written]) == [ce.event_json_to_a2a_json(gateway)]

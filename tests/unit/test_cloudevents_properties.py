@@ -175,8 +175,29 @@ def test_a2a_batch_round_trip(messages: list[dict[str, Any]]) -> None:
     assert ce.to_a2a_many(ce.from_a2a_many(messages)) == messages
 
 
+@given(a2a_messages())
+def test_bytes_conversions_agree_with_the_dict_functions(message: dict[str, Any]) -> None:
+    event = ce.a2a_json_to_event_json(json.dumps(message).encode())
+    assert event == ce.a2a_to_json(message)
+    back = ce.event_json_to_a2a_json(event)
+    assert json.loads(back) == ce.json_to_a2a(event) == message
+
+
+@given(st.lists(a2a_messages(), max_size=5))
+def test_bytes_conversions_many(messages: list[dict[str, Any]]) -> None:
+    events = ce.a2a_json_to_event_json_many([json.dumps(m).encode() for m in messages])
+    assert events == ce.a2a_to_json_many(messages)
+    assert [json.loads(b) for b in ce.event_json_to_a2a_json_many(events)] == messages
+
+
 @given(st.binary(max_size=200))
 def test_decoders_raise_only_typed_errors(data: bytes) -> None:
-    for decode in (ce.from_json, ce.from_json_batch, ce.json_to_a2a):
+    for decode in (
+        ce.from_json,
+        ce.from_json_batch,
+        ce.json_to_a2a,
+        ce.a2a_json_to_event_json,
+        ce.event_json_to_a2a_json,
+    ):
         with contextlib.suppress(ce.ValidationError, ce.DecodeError):
             decode(data)

@@ -25,9 +25,13 @@ use std::borrow::Cow;
 
 use crate::error::{Error, Result};
 
-use super::event::{check_string, is_json_media_type, CloudEvent, Data, Extension};
+use super::event::{
+    check_string, extension_value, insert_extension, is_json_media_type, read_event_json, read_event_json_with,
+    CloudEvent, Data, EventParts, Extension, Extensions,
+};
+use super::json::Parser;
 use super::time::rfc3339_problem;
-use super::value::Value;
+use super::value::{escape_into, write_str, write_value, Value};
 
 pub const PROTOCOL: &str = "A2A";
 pub const PRIORITIES: [&str; 3] = ["HIGH", "NORMAL", "LOW"];
@@ -319,11 +323,28 @@ impl<'a> A2aMessage<'a> {
     /// Reads an A2A message back from a CloudEvent. Attributes that A2A has no field for
     /// (`subject`, `dataschema`, other extensions) are not part of the message.
     pub fn from_event(event: CloudEvent<'a>) -> Result<Self> {
-        let CloudEvent { id, time, datacontenttype, mut extensions, data, .. } = event;
-        let mut ext = |name: &str| -> Option<Extension<'a>> {
-            let at = extensions.iter().position(|(n, _)| n == name)?;
-            Some(extensions.swap_remove(at).1)
-        };
+        let CloudEvent { id, source, ty, time, datacontenttype, dataschema, subject, extensions, data } = event;
+        let mut slots = A2aExtensions::default();
+        for (name, value) in extensions {
+            slots.add(name, value);
+        }
+        Self::from_parts(EventParts {
+            id,
+            source,
+            ty,
+            time,
+            datacontenttype,
+            dataschema,
+            subject,
+            extensions: slots,
+            data,
+        })
+    }
+
+    /// Reads an A2A message from a checked event whose A2A extensions are in their slots.
+    pub fn from_parts(event: EventParts<'a, A2aExtensions<'a>>) -> Result<Self> {
+        let EventParts { id, time, datacontenttype, mut extensions, data, .. } = event;
+        let mut ext = |at: usize| -> Option<Extension<'a>> { extensions.slots[at].take() };
         fn string<'a>(value: Option<Extension<'a>>, name: &str) -> Result<Option<Cow<'a, str>>> {
             match value {
                 None => Ok(None),
@@ -356,38 +377,38 @@ impl<'a> A2aMessage<'a> {
                 }
             }
         };
-        let protocol = required(ext("protocol"), "protocol")?;
+        let protocol = required(ext(slot::PROTOCOL), "protocol")?;
         if protocol != PROTOCOL {
             return Err(Error::validation("protocol", format!("must be \"A2A\", not {protocol:?}")));
         }
-        let version = required(ext("protocolversion"), "protocolversion")?;
-        let message_type = required(ext("messagetype"), "messagetype")?;
+        let version = required(ext(slot::PROTOCOLVERSION), "protocolversion")?;
+        let message_type = required(ext(slot::MESSAGETYPE), "messagetype")?;
         let source_agent = Agent {
-            agent_id: required(ext("sourceagent"), "sourceagent")?,
-            agent_type: required(ext("sourceagenttype"), "sourceagenttype")?,
+            agent_id: required(ext(slot::SOURCEAGENT), "sourceagent")?,
+            agent_type: required(ext(slot::SOURCEAGENTTYPE), "sourceagenttype")?,
             capabilities: capabilities(
-                string(ext("agentcapabilities"), "agentcapabilities")?
+                string(ext(slot::AGENTCAPABILITIES), "agentcapabilities")?
                     .ok_or_else(|| Error::validation("agentcapabilities", "required A2A extension is missing"))?,
                 "agentcapabilities",
             )?,
         };
-        let target_agent = match optional(ext("targetagent"), "targetagent")? {
+        let target_agent = match optional(ext(slot::TARGETAGENT), "targetagent")? {
             Optional::Absent => Optional::Absent,
             Optional::Null => Optional::Null,
             Optional::Present(agent_id) => Optional::Present(Agent {
                 agent_id,
-                agent_type: required(ext("targetagenttype"), "targetagenttype")?,
+                agent_type: required(ext(slot::TARGETAGENTTYPE), "targetagenttype")?,
                 capabilities: capabilities(
-                    string(ext("targetagentcapabilities"), "targetagentcapabilities")?.ok_or_else(|| {
+                    string(ext(slot::TARGETAGENTCAPABILITIES), "targetagentcapabilities")?.ok_or_else(|| {
                         Error::validation("targetagentcapabilities", "required A2A extension is missing")
                     })?,
                     "targetagentcapabilities",
                 )?,
             }),
         };
-        let priority = priority(&required(ext("priority"), "priority")?, "priority")?;
+        let priority = priority(&required(ext(slot::PRIORITY), "priority")?, "priority")?;
         // Bindings that carry attributes as text (Kafka headers) deliver the integer as a string.
-        let ttl = match ext("ttl") {
+        let ttl = match ext(slot::TTL) {
             Some(Extension::Int(t)) => Some(t),
             Some(Extension::Str(s)) if s.bytes().all(|b| b.is_ascii_digit()) => s.parse::<i32>().ok(),
             Some(_) => None,
@@ -395,9 +416,9 @@ impl<'a> A2aMessage<'a> {
         }
         .filter(|t| *t >= 0)
         .ok_or_else(|| Error::validation("ttl", "must be an integer from 0 to 2147483647"))?;
-        let correlation_id = required(ext("correlationid"), "correlationid")?;
-        let collaboration_id = optional(ext("collaborationid"), "collaborationid")?;
-        let traceparent = optional(ext("traceparent"), "traceparent")?;
+        let correlation_id = required(ext(slot::CORRELATIONID), "correlationid")?;
+        let collaboration_id = optional(ext(slot::COLLABORATIONID), "collaborationid")?;
+        let traceparent = optional(ext(slot::TRACEPARENT), "traceparent")?;
         if let Some(ct) = &datacontenttype {
             if !is_json_media_type(ct) {
                 return Err(Error::validation("datacontenttype", "an A2A payload is JSON"));
@@ -422,6 +443,135 @@ impl<'a> A2aMessage<'a> {
             collaboration_id,
             traceparent,
         })
+    }
+
+    /// Appends the message as its CloudEvent in the JSON format, byte for byte what
+    /// `into_event().write_json` writes but without building the event; `payload` writes `data`.
+    /// The message must be valid (as [`A2aMessage::from_value`] and [`A2aMessage::check_text`] make sure).
+    pub fn write_event_json(&self, out: &mut Vec<u8>, payload: impl FnOnce(&mut Vec<u8>) -> Result<()>) -> Result<()> {
+        out.reserve(512);
+        out.extend_from_slice(b"{\"specversion\":\"1.0\",\"id\":");
+        write_str(out, &self.message_id);
+        out.extend_from_slice(b",\"source\":\"/agents/");
+        escape_into(out, &self.source_agent.agent_id);
+        out.extend_from_slice(b"\",\"type\":\"a2a.");
+        escape_into(out, &self.message_type);
+        out.extend_from_slice(b"\",\"datacontenttype\":\"application/json\",\"time\":");
+        write_str(out, &self.timestamp);
+        out.extend_from_slice(b",\"protocol\":\"A2A\",\"protocolversion\":");
+        write_str(out, &self.version);
+        out.extend_from_slice(b",\"messagetype\":");
+        write_str(out, &self.message_type);
+        write_agent_extensions(
+            out,
+            &self.source_agent,
+            b",\"sourceagent\":",
+            b",\"sourceagenttype\":",
+            b",\"agentcapabilities\":",
+        );
+        match &self.target_agent {
+            Optional::Absent => {}
+            Optional::Null => out.extend_from_slice(b",\"targetagent\":\"\""),
+            Optional::Present(target) => write_agent_extensions(
+                out,
+                target,
+                b",\"targetagent\":",
+                b",\"targetagenttype\":",
+                b",\"targetagentcapabilities\":",
+            ),
+        }
+        out.extend_from_slice(b",\"priority\":\"");
+        out.extend_from_slice(self.priority.as_bytes());
+        out.extend_from_slice(b"\",\"ttl\":");
+        out.extend_from_slice(itoa::Buffer::new().format(self.ttl).as_bytes());
+        out.extend_from_slice(b",\"correlationid\":");
+        write_str(out, &self.correlation_id);
+        for (key, value) in
+            [(&b",\"collaborationid\":"[..], &self.collaboration_id), (b",\"traceparent\":", &self.traceparent)]
+        {
+            match value {
+                Optional::Absent => {}
+                Optional::Null => {
+                    out.extend_from_slice(key);
+                    out.extend_from_slice(b"\"\"");
+                }
+                Optional::Present(text) => {
+                    out.extend_from_slice(key);
+                    write_str(out, text);
+                }
+            }
+        }
+        out.extend_from_slice(b",\"data\":");
+        payload(out)?;
+        out.push(b'}');
+        Ok(())
+    }
+
+    /// Appends the message as A2A JSON, byte for byte what `write_value(into_value())` writes.
+    pub fn write_json(&self, out: &mut Vec<u8>) -> Result<()> {
+        self.write_json_with(out, |out| write_value(out, &self.payload, "payload"))
+    }
+
+    /// [`A2aMessage::write_json`] with the payload written by `payload`.
+    pub fn write_json_with(&self, out: &mut Vec<u8>, payload: impl FnOnce(&mut Vec<u8>) -> Result<()>) -> Result<()> {
+        fn agent(out: &mut Vec<u8>, a: &Agent<'_>) {
+            out.extend_from_slice(b"{\"agentId\":");
+            write_str(out, &a.agent_id);
+            out.extend_from_slice(b",\"agentType\":");
+            write_str(out, &a.agent_type);
+            out.extend_from_slice(b",\"capabilities\":[");
+            for (i, c) in a.capabilities.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, c);
+            }
+            out.extend_from_slice(b"]}");
+        }
+        out.reserve(512);
+        out.extend_from_slice(b"{\"protocol\":\"A2A\",\"version\":");
+        write_str(out, &self.version);
+        out.extend_from_slice(b",\"messageId\":");
+        write_str(out, &self.message_id);
+        out.extend_from_slice(b",\"timestamp\":");
+        write_str(out, &self.timestamp);
+        out.extend_from_slice(b",\"sourceAgent\":");
+        agent(out, &self.source_agent);
+        match &self.target_agent {
+            Optional::Absent => {}
+            Optional::Null => out.extend_from_slice(b",\"targetAgent\":null"),
+            Optional::Present(target) => {
+                out.extend_from_slice(b",\"targetAgent\":");
+                agent(out, target);
+            }
+        }
+        out.extend_from_slice(b",\"messageType\":");
+        write_str(out, &self.message_type);
+        out.extend_from_slice(b",\"payload\":");
+        payload(out)?;
+        out.extend_from_slice(b",\"metadata\":{\"priority\":\"");
+        out.extend_from_slice(self.priority.as_bytes());
+        out.extend_from_slice(b"\",\"ttl\":");
+        out.extend_from_slice(itoa::Buffer::new().format(self.ttl).as_bytes());
+        out.extend_from_slice(b",\"correlationId\":");
+        write_str(out, &self.correlation_id);
+        for (key, value) in
+            [(&b",\"collaborationId\":"[..], &self.collaboration_id), (b",\"traceparent\":", &self.traceparent)]
+        {
+            match value {
+                Optional::Absent => {}
+                Optional::Null => {
+                    out.extend_from_slice(key);
+                    out.extend_from_slice(b"null");
+                }
+                Optional::Present(text) => {
+                    out.extend_from_slice(key);
+                    write_str(out, text);
+                }
+            }
+        }
+        out.extend_from_slice(b"}}");
+        Ok(())
     }
 
     /// The message as a JSON-like value, fields in their usual order.
@@ -464,19 +614,176 @@ impl<'a> A2aMessage<'a> {
     }
 }
 
+/// The extensions the A2A mapping reads, each in its own slot; other extension names are only
+/// remembered, for the duplicate check.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct A2aExtensions<'a> {
+    slots: [Option<Extension<'a>>; 14],
+    others: Vec<Cow<'a, str>>,
+}
+
+/// Indexes of [`A2aExtensions`] slots.
+mod slot {
+    pub const PROTOCOL: usize = 0;
+    pub const PROTOCOLVERSION: usize = 1;
+    pub const MESSAGETYPE: usize = 2;
+    pub const SOURCEAGENT: usize = 3;
+    pub const SOURCEAGENTTYPE: usize = 4;
+    pub const AGENTCAPABILITIES: usize = 5;
+    pub const TARGETAGENT: usize = 6;
+    pub const TARGETAGENTTYPE: usize = 7;
+    pub const TARGETAGENTCAPABILITIES: usize = 8;
+    pub const PRIORITY: usize = 9;
+    pub const TTL: usize = 10;
+    pub const CORRELATIONID: usize = 11;
+    pub const COLLABORATIONID: usize = 12;
+    pub const TRACEPARENT: usize = 13;
+}
+
+fn extension_slot(name: &str) -> Option<usize> {
+    Some(match name {
+        "protocol" => slot::PROTOCOL,
+        "protocolversion" => slot::PROTOCOLVERSION,
+        "messagetype" => slot::MESSAGETYPE,
+        "sourceagent" => slot::SOURCEAGENT,
+        "sourceagenttype" => slot::SOURCEAGENTTYPE,
+        "agentcapabilities" => slot::AGENTCAPABILITIES,
+        "targetagent" => slot::TARGETAGENT,
+        "targetagenttype" => slot::TARGETAGENTTYPE,
+        "targetagentcapabilities" => slot::TARGETAGENTCAPABILITIES,
+        "priority" => slot::PRIORITY,
+        "ttl" => slot::TTL,
+        "correlationid" => slot::CORRELATIONID,
+        "collaborationid" => slot::COLLABORATIONID,
+        "traceparent" => slot::TRACEPARENT,
+        _ => return None,
+    })
+}
+
+impl<'a> Extensions<'a> for A2aExtensions<'a> {
+    fn has(&self, name: &str) -> bool {
+        match extension_slot(name) {
+            Some(at) => self.slots[at].is_some(),
+            None => self.others.iter().any(|n| n == name),
+        }
+    }
+
+    fn add(&mut self, name: Cow<'a, str>, value: Extension<'a>) {
+        match extension_slot(&name) {
+            Some(at) => self.slots[at] = Some(value),
+            None => self.others.push(name),
+        }
+    }
+
+    /// The same rules as the general insert, with the name looked up once: a known name is valid.
+    fn insert(&mut self, name: Cow<'a, str>, value: Value<'a>) -> Result<()> {
+        let Some(at) = extension_slot(&name) else {
+            return insert_extension(self, name, value);
+        };
+        if self.slots[at].is_some() {
+            return Err(Error::validation(name, "duplicate attribute"));
+        }
+        self.slots[at] = extension_value(&name, value)?;
+        Ok(())
+    }
+}
+
+fn write_agent_extensions(out: &mut Vec<u8>, agent: &Agent<'_>, id: &[u8], kind: &[u8], capabilities: &[u8]) {
+    out.extend_from_slice(id);
+    write_str(out, &agent.agent_id);
+    out.extend_from_slice(kind);
+    write_str(out, &agent.agent_type);
+    out.extend_from_slice(capabilities);
+    out.push(b'"');
+    for (i, capability) in agent.capabilities.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        escape_into(out, capability);
+    }
+    out.push(b'"');
+}
+
 /// A2A message → CloudEvent JSON bytes in one step (the hot path of a producer).
 pub fn a2a_to_json(message: Value<'_>) -> Result<Vec<u8>> {
-    A2aMessage::from_value(message)?.into_event().to_json()
+    let mut out = Vec::with_capacity(640);
+    write_a2a_json(message, &mut out)?;
+    Ok(out)
 }
 
 /// Appends the CloudEvent JSON of an A2A message to `out`, so a batch can share one buffer.
 pub fn write_a2a_json(message: Value<'_>, out: &mut Vec<u8>) -> Result<()> {
-    A2aMessage::from_value(message)?.into_event().write_json(out)
+    let message = A2aMessage::from_value(message)?;
+    message.write_event_json(out, |out| write_value(out, &message.payload, "payload"))
 }
 
-/// CloudEvent JSON bytes → A2A message (the hot path of a consumer).
+/// CloudEvent JSON bytes → A2A message in one pass, with no event in between (the hot path of a
+/// consumer); it accepts and rejects exactly what `from_event(CloudEvent::from_json(..))` does.
 pub fn json_to_a2a(input: &[u8]) -> Result<A2aMessage<'_>> {
-    A2aMessage::from_event(CloudEvent::from_json(input)?)
+    A2aMessage::from_parts(read_event_json(input)?)
+}
+
+/// A2A message JSON bytes → CloudEvent JSON bytes, appended to `out`: what a gateway forwards.
+/// Accepts and rejects what `a2a_to_json(parse(input)?)` does; the payload is rewritten as it is
+/// read, into the end of `out`, and moved into place once the event is written.
+pub fn a2a_json_to_event_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    let start = out.len();
+    let written = read_a2a_json(input, out).and_then(|message| {
+        let payload_end = out.len();
+        message.write_event_json(out, |out| {
+            out.extend_from_within(start..payload_end);
+            Ok(())
+        })?;
+        out.drain(start..payload_end);
+        Ok(())
+    });
+    if written.is_err() {
+        out.truncate(start);
+    }
+    written
+}
+
+/// Reads an A2A message from JSON with its payload transcoded into `payload_out` (the message
+/// holds a stand-in of the same JSON type).
+fn read_a2a_json<'a>(input: &'a [u8], payload_out: &mut Vec<u8>) -> Result<A2aMessage<'a>> {
+    let mut parser = Parser::new(input)?;
+    if parser.peek() != Some(b'{') {
+        let value = parser.value()?;
+        parser.finish()?;
+        return A2aMessage::from_value(value);
+    }
+    let mut members = Vec::with_capacity(10);
+    parser.object(|p, name| {
+        if name == "payload" {
+            let stand_in = p.transcode_standing_in(payload_out)?;
+            members.push((name, stand_in));
+            return Ok(());
+        }
+        p.value_then(|value| members.push((name, value)))
+    })?;
+    parser.finish()?;
+    A2aMessage::from_value(Value::Object(members))
+}
+
+/// CloudEvent JSON bytes → A2A message JSON bytes, appended to `out`. The payload is rewritten as
+/// it is read, into the end of `out`, and moved into place once the message is written.
+pub fn event_json_to_a2a_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    let start = out.len();
+    let written = read_event_json_with(input, |p| p.transcode_standing_in(out))
+        .and_then(A2aMessage::from_parts)
+        .and_then(|message| {
+            let payload_end = out.len();
+            message.write_json_with(out, |out| {
+                out.extend_from_within(start..payload_end);
+                Ok(())
+            })?;
+            out.drain(start..payload_end);
+            Ok(())
+        });
+    if written.is_err() {
+        out.truncate(start);
+    }
+    written
 }
 
 #[cfg(test)]
@@ -501,6 +808,104 @@ mod tests {
             }
             other => other,
         }
+    }
+
+    /// Variants of [`MESSAGE`] that exercise every optional branch and escaping in the writers.
+    fn variants() -> Vec<String> {
+        vec![
+            MESSAGE.to_owned(),
+            MESSAGE.replace(r#""targetAgent":null,"#, ""),
+            MESSAGE.replace(
+                r#""targetAgent":null"#,
+                r#""targetAgent":{"agentId":"w\"1é","agentType":"x","capabilities":[]}"#,
+            ),
+            MESSAGE.replace(r#","collaborationId":"col-1""#, r#","traceparent":null,"collaborationId":null"#),
+            MESSAGE.replace(r#""c-9""#, r#""c\\9\/""#).replace(r#""plan","route""#, r#""p\"lan""#),
+            MESSAGE.replace(r#"{"task":"sum","args":[1,2]}"#, r#"[-0,1.5e300,18446744073709551615,"\u0001"]"#),
+            MESSAGE.replace(r#"{"task":"sum","args":[1,2]}"#, r#""t\u00e9xt""#),
+            MESSAGE.replace(r#"{"task":"sum","args":[1,2]}"#, "null"),
+            MESSAGE.replace(r#"{"task":"sum","args":[1,2]}"#, "-2.5E-3"),
+        ]
+    }
+
+    #[test]
+    fn direct_writers_match_the_general_ones() {
+        for text in variants() {
+            let message = A2aMessage::from_value(parse(text.as_bytes()).expect("valid JSON")).expect("valid");
+            let mut direct = Vec::new();
+            message.write_event_json(&mut direct, |out| write_value(out, &message.payload, "payload")).expect("ok");
+            assert_eq!(direct, message.clone().into_event().to_json().expect("ok"), "{text}");
+            let mut direct = Vec::new();
+            message.write_json(&mut direct).expect("ok");
+            let mut general = Vec::new();
+            write_value(&mut general, &message.clone().into_value(), "").expect("ok");
+            assert_eq!(direct, general, "{text}");
+            let mut event = Vec::new();
+            a2a_json_to_event_json(text.as_bytes(), &mut event).expect("ok");
+            let mut back = Vec::new();
+            event_json_to_a2a_json(&event, &mut back).expect("ok");
+            assert_eq!(back, general, "{text}");
+        }
+    }
+
+    #[test]
+    fn bytes_conversions_append_and_leave_the_buffer_alone_on_errors() {
+        let event = a2a_to_json(message()).expect("valid");
+        let mut out = b"[".to_vec();
+        event_json_to_a2a_json(&event, &mut out).expect("valid");
+        let mut message_json = Vec::new();
+        A2aMessage::from_value(message()).expect("valid").write_json(&mut message_json).expect("ok");
+        assert_eq!(out[1..], message_json[..]);
+        out.push(b',');
+        let before = out.clone();
+        a2a_json_to_event_json(&message_json, &mut out).expect("valid");
+        assert_eq!(out[before.len()..], event[..]);
+        let before = out.clone();
+        let bad = String::from_utf8(event.clone()).expect("UTF-8").replace(r#""ttl":300"#, r#""ttl":-1"#);
+        assert!(event_json_to_a2a_json(bad.as_bytes(), &mut out).is_err());
+        assert!(event_json_to_a2a_json(&event[..event.len() - 1], &mut out).is_err());
+        let bad = String::from_utf8(message_json).expect("UTF-8").replace(r#""ttl":300"#, r#""ttl":-1"#);
+        assert!(a2a_json_to_event_json(bad.as_bytes(), &mut out).is_err());
+        assert_eq!(out, before);
+    }
+
+    #[test]
+    fn one_pass_reader_agrees_with_the_event_reader() {
+        let event = a2a_to_json(message()).expect("valid");
+        let text = String::from_utf8(event).expect("UTF-8");
+        let cases = [
+            ("", ""),
+            (r#""ttl":300"#, r#""ttl":"300""#),
+            (r#""ttl":300"#, r#""ttl":3000000000"#),
+            (r#""ttl":300"#, r#""ttl":null"#),
+            (r#""ttl":300"#, r#""ttl":300,"ttl":1"#),
+            (r#""ttl":300"#, r#""ttl":null,"ttl":1"#),
+            (r#""ttl":300"#, r#""ttl":300,"other":1,"other":2"#),
+            (r#""ttl":300"#, r#""ttl":300,"other":null,"other":2"#),
+            (r#""ttl":300"#, r#""ttl":300,"Bad":1"#),
+            (r#""ttl":300"#, r#""ttl":300,"x":1.5,"id":"#),
+            (r#""ttl":300"#, r#""ttl":300,"x":1.5"#),
+            (r#""id":"m-1""#, r#""id":"m-1","id":null"#),
+            (r#""specversion":"1.0""#, r#""specversion":"0.3""#),
+            (r#""time":"2025-01-02T03:04:05.678Z""#, r#""time":"soon""#),
+            (r#""datacontenttype":"application/json""#, r#""datacontenttype":"text/plain""#),
+            (r#""datacontenttype":"application/json""#, r#""datacontenttype":"text/plain","data_base64":"AA==""#),
+            (r#","data":{"task":"sum","args":[1,2]}"#, r#","data_base64":"AA==""#),
+            (r#","data":{"task":"sum","args":[1,2]}"#, ""),
+            (r#""protocol":"A2A""#, r#""protocol":"B2B""#),
+            (r#""protocol":"A2A""#, r#""protocol":7,"dataschema":"not a uri""#),
+            (r#""targetagent":"""#, r#""targetagent":"t""#),
+            (r#""agentcapabilities":"plan,route""#, r#""agentcapabilities":"plan,,route""#),
+            (r#""sourceagent":"planner""#, r#""sourceagent":"planner""#),
+            ("{", "["),
+        ];
+        for (from, to) in cases {
+            let input = text.replacen(from, to, 1);
+            let general = CloudEvent::from_json(input.as_bytes()).and_then(A2aMessage::from_event);
+            assert_eq!(json_to_a2a(input.as_bytes()), general, "{input}");
+        }
+        assert!(matches!(json_to_a2a(b"[1]"), Err(Error::Validation { path, .. }) if path == "event"));
+        assert!(matches!(json_to_a2a(b"{\"id\":1,"), Err(Error::Decode { offset: 8, .. })));
     }
 
     #[test]

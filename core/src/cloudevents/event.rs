@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use crate::error::{Error, Result};
 
+use super::json::{PResult, Parser};
 use super::time::rfc3339_problem;
 use super::value::{base64_decode, base64_encode, parse, write_str, write_value, Value};
 
@@ -57,6 +58,9 @@ pub struct CloudEvent<'a> {
 
 /// True when a media type declares JSON content: `*/json` or `*/*+json`, parameters ignored.
 pub fn is_json_media_type(media_type: &str) -> bool {
+    if media_type == "application/json" {
+        return true;
+    }
     let essence = media_type.split(';').next().unwrap_or("").trim();
     match essence.split_once('/') {
         Some((_, subtype)) => {
@@ -124,6 +128,9 @@ fn required_str<'a>(name: &str, value: Value<'a>) -> Result<Cow<'a, str>> {
 }
 
 fn check_media_type(name: &str, value: &str) -> Result<()> {
+    if value == "application/json" {
+        return Ok(());
+    }
     let essence = value.split(';').next().unwrap_or("").trim();
     let token =
         |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b));
@@ -147,7 +154,7 @@ fn check_absolute_uri(name: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-fn extension_value<'a>(name: &str, value: Value<'a>) -> Result<Option<Extension<'a>>> {
+pub fn extension_value<'a>(name: &str, value: Value<'a>) -> Result<Option<Extension<'a>>> {
     let range = "integer extension out of the CloudEvents range -2147483648..2147483647";
     Ok(Some(match value {
         Value::Null => return Ok(None),
@@ -168,127 +175,245 @@ fn extension_value<'a>(name: &str, value: Value<'a>) -> Result<Option<Extension<
     }))
 }
 
+#[cfg(test)]
 const REQUIRED: [&str; 4] = ["specversion", "id", "source", "type"];
 
-impl<'a> CloudEvent<'a> {
-    /// Builds an event from its attributes as found in the JSON format (or a Python dict):
-    /// `data` may be bytes or any JSON value, `data_base64` a base64 string; `null` means unset.
-    pub fn from_attributes(attributes: Vec<(Cow<'a, str>, Value<'a>)>) -> Result<Self> {
-        let mut required: [Option<Cow<'a, str>>; 4] = [None, None, None, None];
-        let mut event = CloudEvent {
-            id: Cow::Borrowed(""),
-            source: Cow::Borrowed(""),
-            ty: Cow::Borrowed(""),
-            time: None,
-            datacontenttype: None,
-            dataschema: None,
-            subject: None,
-            extensions: Vec::new(),
-            data: None,
+/// Where a reader keeps the extension attributes it meets; `has` answers duplicate checks.
+pub trait Extensions<'a>: Default {
+    fn has(&self, name: &str) -> bool;
+    fn add(&mut self, name: Cow<'a, str>, value: Extension<'a>);
+
+    /// Checks an extension attribute met in the input and keeps it unless it is null.
+    fn insert(&mut self, name: Cow<'a, str>, value: Value<'a>) -> Result<()> {
+        insert_extension(self, name, value)
+    }
+}
+
+/// The rules of an extension attribute: its name, no duplicates, and a value of an extension type.
+pub fn insert_extension<'a, E: Extensions<'a>>(store: &mut E, name: Cow<'a, str>, value: Value<'a>) -> Result<()> {
+    check_extension_name(&name)?;
+    if store.has(&name) {
+        return Err(Error::validation(name, "duplicate attribute"));
+    }
+    if let Some(ext) = extension_value(&name, value)? {
+        store.add(name, ext);
+    }
+    Ok(())
+}
+
+impl<'a> Extensions<'a> for Vec<(Cow<'a, str>, Extension<'a>)> {
+    fn has(&self, name: &str) -> bool {
+        self.iter().any(|(n, _)| n == name)
+    }
+
+    fn add(&mut self, name: Cow<'a, str>, value: Extension<'a>) {
+        self.push((name, value));
+    }
+}
+
+/// A checked event whose extensions are kept in `E`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventParts<'a, E> {
+    pub id: Cow<'a, str>,
+    pub source: Cow<'a, str>,
+    pub ty: Cow<'a, str>,
+    pub time: Option<Cow<'a, str>>,
+    pub datacontenttype: Option<Cow<'a, str>>,
+    pub dataschema: Option<Cow<'a, str>>,
+    pub subject: Option<Cow<'a, str>>,
+    pub extensions: E,
+    pub data: Option<Data<'a>>,
+}
+
+/// The rules of the event attributes, applied one attribute at a time as a reader meets them
+/// (so that a one-pass reader and [`CloudEvent::from_attributes`] accept exactly the same events).
+#[derive(Default)]
+pub struct AttributeReader<'a, E> {
+    required: [Option<Cow<'a, str>>; 4],
+    time: Option<Cow<'a, str>>,
+    datacontenttype: Option<Cow<'a, str>>,
+    dataschema: Option<Cow<'a, str>>,
+    subject: Option<Cow<'a, str>>,
+    extensions: E,
+    data: Option<Data<'a>>,
+    data_base64: Option<Cow<'a, str>>,
+    /// Bit per context attribute already met (see `context_slot`), null or not.
+    seen: u16,
+}
+
+const CONTEXT: [&str; 10] =
+    ["specversion", "id", "source", "type", "time", "datacontenttype", "dataschema", "subject", "data", "data_base64"];
+
+fn context_slot(name: &str) -> Option<usize> {
+    Some(match name {
+        "specversion" => 0,
+        "id" => 1,
+        "source" => 2,
+        "type" => 3,
+        "time" => 4,
+        "datacontenttype" => 5,
+        "dataschema" => 6,
+        "subject" => 7,
+        "data" => 8,
+        "data_base64" => 9,
+        _ => return None,
+    })
+}
+
+impl<'a, E: Extensions<'a>> AttributeReader<'a, E> {
+    /// Checks and keeps one attribute as found in the JSON format (or a Python dict): `data` may be
+    /// bytes or any JSON value, `data_base64` a base64 string; `null` means unset.
+    pub fn add(&mut self, name: Cow<'a, str>, value: Value<'a>) -> Result<()> {
+        let Some(slot) = context_slot(&name) else {
+            return self.extensions.insert(name, value);
         };
-        let mut data_base64 = None;
-        let mut seen: Vec<&'static str> = Vec::new();
-        for (name, value) in attributes {
-            let slot = match name.as_ref() {
-                "specversion" => "specversion",
-                "id" => "id",
-                "source" => "source",
-                "type" => "type",
-                "time" => "time",
-                "datacontenttype" => "datacontenttype",
-                "dataschema" => "dataschema",
-                "subject" => "subject",
-                "data" => "data",
-                "data_base64" => "data_base64",
-                _ => {
-                    check_extension_name(&name)?;
-                    if event.extensions.iter().any(|(n, _)| *n == name) {
-                        return Err(Error::validation(name, "duplicate attribute"));
-                    }
-                    if let Some(ext) = extension_value(&name, value)? {
-                        event.extensions.push((name, ext));
-                    }
-                    continue;
-                }
-            };
-            if seen.contains(&slot) {
-                return Err(Error::validation(slot, "duplicate attribute"));
-            }
-            seen.push(slot);
-            if slot == "data" {
-                event.data = Some(match value {
-                    Value::Bytes(b) => Data::Binary(b),
-                    other => Data::Json(other),
-                });
-                continue;
-            }
-            if value == Value::Null {
-                // JSON format 2.2: a null attribute is the same as an absent one.
-                continue;
-            }
-            if slot == "data_base64" {
-                // Unlike the string attributes, empty binary data is valid.
-                match value {
-                    Value::Str(text) => data_base64 = Some(text),
-                    other => {
-                        return Err(Error::validation(slot, format!("must be a base64 string, not {}", other.kind())))
-                    }
-                }
-                continue;
-            }
-            let text = required_str(slot, value)?;
-            match slot {
-                "time" => {
-                    if let Some(problem) = rfc3339_problem(&text) {
-                        return Err(Error::validation("time", problem));
-                    }
-                    event.time = Some(text);
-                }
-                "datacontenttype" => {
-                    check_media_type(slot, &text)?;
-                    event.datacontenttype = Some(text);
-                }
-                "dataschema" => {
-                    check_absolute_uri(slot, &text)?;
-                    event.dataschema = Some(text);
-                }
-                "subject" => event.subject = Some(text),
-                _ => {
-                    if let Some(at) = REQUIRED.iter().position(|r| *r == slot) {
-                        required[at] = Some(text);
-                    }
-                }
-            }
+        let slot_name = CONTEXT[slot];
+        if self.seen & (1 << slot) != 0 {
+            return Err(Error::validation(slot_name, "duplicate attribute"));
         }
-        let [specversion, id, source, ty] = required;
+        self.seen |= 1 << slot;
+        if slot == 8 {
+            self.data = Some(match value {
+                Value::Bytes(b) => Data::Binary(b),
+                other => Data::Json(other),
+            });
+            return Ok(());
+        }
+        if value == Value::Null {
+            // JSON format 2.2: a null attribute is the same as an absent one.
+            return Ok(());
+        }
+        if slot == 9 {
+            // Unlike the string attributes, empty binary data is valid.
+            return match value {
+                Value::Str(text) => {
+                    self.data_base64 = Some(text);
+                    Ok(())
+                }
+                other => Err(Error::validation(slot_name, format!("must be a base64 string, not {}", other.kind()))),
+            };
+        }
+        let text = required_str(slot_name, value)?;
+        match slot {
+            4 => {
+                if let Some(problem) = rfc3339_problem(&text) {
+                    return Err(Error::validation("time", problem));
+                }
+                self.time = Some(text);
+            }
+            5 => {
+                check_media_type(slot_name, &text)?;
+                self.datacontenttype = Some(text);
+            }
+            6 => {
+                check_absolute_uri(slot_name, &text)?;
+                self.dataschema = Some(text);
+            }
+            7 => self.subject = Some(text),
+            _ => self.required[slot] = Some(text),
+        }
+        Ok(())
+    }
+
+    /// The rules about the whole event, once every attribute has been added.
+    pub fn finish(self) -> Result<EventParts<'a, E>> {
+        let [specversion, id, source, ty] = self.required;
         match specversion.as_deref() {
             Some(SPECVERSION) => {}
             Some(other) => return Err(Error::validation("specversion", format!("must be \"1.0\", not {other:?}"))),
             None => return Err(Error::validation("specversion", "required attribute is missing")),
         }
         let missing = |name: &str| Error::validation(name, "required attribute is missing");
-        event.id = id.ok_or_else(|| missing("id"))?;
-        event.source = source.ok_or_else(|| missing("source"))?;
-        event.ty = ty.ok_or_else(|| missing("type"))?;
-        if let Some(text) = data_base64 {
-            if event.data.is_some() {
+        let mut parts = EventParts {
+            id: id.ok_or_else(|| missing("id"))?,
+            source: source.ok_or_else(|| missing("source"))?,
+            ty: ty.ok_or_else(|| missing("type"))?,
+            time: self.time,
+            datacontenttype: self.datacontenttype,
+            dataschema: self.dataschema,
+            subject: self.subject,
+            extensions: self.extensions,
+            data: self.data,
+        };
+        if let Some(text) = self.data_base64 {
+            if parts.data.is_some() {
                 return Err(Error::validation("data_base64", "data and data_base64 are mutually exclusive"));
             }
-            event.data = Some(Data::Binary(Cow::Owned(base64_decode(&text, "data_base64")?)));
+            parts.data = Some(Data::Binary(Cow::Owned(base64_decode(&text, "data_base64")?)));
         }
-        if let Some(Data::Json(value)) = &event.data {
-            if !event.data_is_json() && !matches!(value, Value::Str(_)) {
+        if let Some(Data::Json(value)) = &parts.data {
+            let is_json = parts.datacontenttype.as_deref().map_or(true, is_json_media_type);
+            if !is_json && !matches!(value, Value::Str(_)) {
                 return Err(Error::validation(
                     "data",
                     format!(
                         "with the non-JSON datacontenttype {:?} data must be a string or bytes, not {}",
-                        event.datacontenttype.as_deref().unwrap_or(""),
+                        parts.datacontenttype.as_deref().unwrap_or(""),
                         value.kind()
                     ),
                 ));
             }
         }
-        Ok(event)
+        Ok(parts)
+    }
+}
+
+/// Reads one event in the JSON format in one pass, its extensions kept in `E`. An attribute that
+/// breaks a rule is reported once the whole document has parsed, so that malformed JSON is always
+/// a decode error, as it is for [`CloudEvent::from_json`].
+pub fn read_event_json<'a, E: Extensions<'a>>(input: &'a [u8]) -> Result<EventParts<'a, E>> {
+    read_event_json_with(input, |p| p.value())
+}
+
+/// [`read_event_json`] with `data` read by `data`, which may stand in a value of the same JSON type
+/// for it (a converter that writes the data elsewhere needs no tree of it).
+pub fn read_event_json_with<'a, E: Extensions<'a>>(
+    input: &'a [u8],
+    mut data: impl FnMut(&mut Parser<'a>) -> PResult<Value<'a>>,
+) -> Result<EventParts<'a, E>> {
+    let mut parser = Parser::new(input)?;
+    if parser.peek() != Some(b'{') {
+        let value = parser.value()?;
+        parser.finish()?;
+        return Err(Error::validation("event", format!("must be a JSON object, not {}", value.kind())));
+    }
+    let mut reader = AttributeReader::<E>::default();
+    let mut problem = None;
+    parser.object(|p, name| {
+        if name == "data" {
+            let value = data(p)?;
+            if problem.is_none() {
+                problem = reader.add(name, value).err();
+            }
+            return Ok(());
+        }
+        p.value_then(|value| {
+            if problem.is_none() {
+                problem = reader.add(name, value).err();
+            }
+        })
+    })?;
+    parser.finish()?;
+    match problem {
+        Some(error) => Err(error),
+        None => reader.finish(),
+    }
+}
+
+impl<'a> CloudEvent<'a> {
+    /// Builds an event from its attributes as found in the JSON format (or a Python dict):
+    /// `data` may be bytes or any JSON value, `data_base64` a base64 string; `null` means unset.
+    pub fn from_attributes(attributes: Vec<(Cow<'a, str>, Value<'a>)>) -> Result<Self> {
+        let mut reader = AttributeReader::<Vec<_>>::default();
+        for (name, value) in attributes {
+            reader.add(name, value)?;
+        }
+        Ok(Self::from_parts(reader.finish()?))
+    }
+
+    pub fn from_parts(parts: EventParts<'a, Vec<(Cow<'a, str>, Extension<'a>)>>) -> Self {
+        let EventParts { id, source, ty, time, datacontenttype, dataschema, subject, extensions, data } = parts;
+        CloudEvent { id, source, ty, time, datacontenttype, dataschema, subject, extensions, data }
     }
 
     /// JSON format 3.1.1: data is JSON when the content type says so or is absent.
@@ -359,7 +484,7 @@ impl<'a> CloudEvent<'a> {
 
     /// Reads one event in the JSON event format.
     pub fn from_json(input: &'a [u8]) -> Result<Self> {
-        Self::from_value(parse(input)?)
+        read_event_json(input).map(Self::from_parts)
     }
 
     pub fn from_value(value: Value<'a>) -> Result<Self> {

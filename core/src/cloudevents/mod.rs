@@ -3,6 +3,7 @@
 
 pub mod a2a;
 pub mod event;
+pub mod json;
 pub mod kafka;
 pub mod time;
 pub mod value;

@@ -1,16 +1,19 @@
 //! A JSON-like value tree, its writer and parser, and standard base64.
 
 use std::borrow::Cow;
-use std::fmt;
-
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::error::{Error, Result};
+
+pub use super::json::parse;
+use super::json::plain_run_end;
 
 /// A value crossing the boundary: JSON types plus `Bytes` (binary data has no JSON type).
 /// Objects keep their key order and are plain vectors: they are built once and read once.
 /// Strings borrow from the input (JSON bytes, Python objects) whenever they can.
+// A word-sized tag: with a one-byte tag every move of a value copies bytes 1..32 with unaligned
+// loads that stall on the stores that just wrote them (the reader's hottest instructions otherwise).
 #[derive(Debug, Clone, PartialEq)]
+#[repr(u64)]
 pub enum Value<'a> {
     Null,
     Bool(bool),
@@ -51,7 +54,7 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value, path: &str) -> Result<()> {
             if !f.is_finite() {
                 return Err(Error::validation(path, format!("{f} cannot be written as JSON")));
             }
-            serde_json::to_writer(&mut *out, f).map_err(|e| Error::validation(path, e.to_string()))?;
+            write_float(out, *f);
         }
         Value::Str(s) => write_str(out, s),
         Value::Bytes(_) => {
@@ -86,50 +89,31 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value, path: &str) -> Result<()> {
     Ok(())
 }
 
-/// Which bytes a JSON string must escape: control characters, `"` and the backslash.
-const NEEDS_ESCAPE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        table[i] = true;
-        i += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
-
-/// Position of the first byte that needs escaping; eight bytes at a time while none does.
-fn first_escape(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
-    let mut offset = 0;
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0;
-        if control || has_zero(x ^ (ONES * u64::from(b'"'))) || has_zero(x ^ (ONES * u64::from(b'\\'))) {
-            break;
-        }
-        offset += 8;
-    }
-    bytes[offset..].iter().position(|&b| NEEDS_ESCAPE[usize::from(b)]).map(|at| offset + at)
+/// Appends a finite float in the shortest form that reads back exactly (serde_json's format).
+pub fn write_float(out: &mut Vec<u8>, f: f64) {
+    out.extend_from_slice(zmij::Buffer::new().format_finite(f).as_bytes());
 }
 
 /// Appends `s` as a JSON string literal; non-ASCII text is written as UTF-8, not escaped.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    escape_into(out, s);
+    out.push(b'"');
+}
+
+/// Appends the escaped text of a JSON string literal, without the quotes.
+pub fn escape_into(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
     let mut start = 0;
-    while let Some(at) = first_escape(&bytes[start..]) {
-        let i = start + at;
-        out.extend_from_slice(&bytes[start..i]);
-        let b = bytes[i];
+    loop {
+        // What must be escaped is exactly what ends a plain run when reading a string.
+        let end = plain_run_end(bytes, start);
+        out.extend_from_slice(&bytes[start..end]);
+        let Some(&b) = bytes.get(end) else {
+            return;
+        };
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
             b'\\' => out.extend_from_slice(b"\\\\"),
@@ -138,158 +122,9 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
             b'\t' => out.extend_from_slice(b"\\t"),
             0x08 => out.extend_from_slice(b"\\b"),
             0x0c => out.extend_from_slice(b"\\f"),
-            _ => {
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(b >> 4)]);
-                out.push(HEX[usize::from(b & 0xf)]);
-            }
+            _ => out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]),
         }
-        start = i + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
-}
-
-/// Parses one JSON document; a malformed one is a `Decode` error at the byte where it broke.
-/// Strings without escapes borrow from `input`.
-pub fn parse(input: &[u8]) -> Result<Value<'_>> {
-    serde_json::from_slice(input).map_err(|e| decode_error(input, &e))
-}
-
-fn decode_error(input: &[u8], error: &serde_json::Error) -> Error {
-    // serde_json reports the 1-based line and byte column of the last byte it read; at end of
-    // input the decoder stopped after the last byte.
-    if error.classify() == serde_json::error::Category::Eof {
-        return Error::decode(input.len(), message_of(error));
-    }
-    let mut offset = 0;
-    if error.line() > 1 {
-        let mut line = 1;
-        for (i, &b) in input.iter().enumerate() {
-            if b == b'\n' {
-                line += 1;
-                if line == error.line() {
-                    offset = i + 1;
-                    break;
-                }
-            }
-        }
-    }
-    offset = (offset + error.column().saturating_sub(1)).min(input.len());
-    Error::decode(offset, message_of(error))
-}
-
-fn message_of(error: &serde_json::Error) -> String {
-    let text = error.to_string();
-    match text.find(" at line ") {
-        Some(cut) => text[..cut].to_owned(),
-        None => text,
-    }
-}
-
-impl<'de> Deserialize<'de> for Value<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        deserializer.deserialize_any(ValueVisitor)
-    }
-}
-
-struct ValueVisitor;
-
-impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = Value<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_bool<E>(self, v: bool) -> std::result::Result<Self::Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> std::result::Result<Self::Value, E> {
-        Ok(Value::Int(v))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> std::result::Result<Self::Value, E> {
-        Ok(match i64::try_from(v) {
-            Ok(i) => Value::Int(i),
-            Err(_) => Value::UInt(v),
-        })
-    }
-
-    fn visit_f64<E>(self, v: f64) -> std::result::Result<Self::Value, E> {
-        Ok(Value::Float(v))
-    }
-
-    fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Self::Value, E> {
-        Ok(Value::Str(Cow::Borrowed(v)))
-    }
-
-    fn visit_str<E>(self, v: &str) -> std::result::Result<Self::Value, E> {
-        Ok(Value::Str(Cow::Owned(v.to_owned())))
-    }
-
-    fn visit_string<E>(self, v: String) -> std::result::Result<Self::Value, E> {
-        Ok(Value::Str(Cow::Owned(v)))
-    }
-
-    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_none<E>(self) -> std::result::Result<Self::Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
-        Value::deserialize(d)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self::Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
-        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
-        while let Some((Key(key), value)) = map.next_entry()? {
-            members.push((key, value));
-        }
-        Ok(Value::Object(members))
-    }
-}
-
-/// An object key that borrows from the input when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        deserializer.deserialize_str(KeyVisitor)
-    }
-}
-
-struct KeyVisitor;
-
-impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = Key<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Self::Value, E> {
-        Ok(Key(Cow::Borrowed(v)))
-    }
-
-    fn visit_str<E>(self, v: &str) -> std::result::Result<Self::Value, E> {
-        Ok(Key(Cow::Owned(v.to_owned())))
-    }
-
-    fn visit_string<E>(self, v: String) -> std::result::Result<Self::Value, E> {
-        Ok(Key(Cow::Owned(v)))
+        start = end + 1;
     }
 }
 
@@ -397,21 +232,6 @@ mod tests {
         for bad in ["Zm9", "Zm9v!mFy", "Zg=a", "Zh==", "Z===", "Zm9=Zm9v"] {
             let err = base64_decode(bad, "data_base64").expect_err(bad);
             assert!(matches!(err, Error::Validation { ref path, .. } if path == "data_base64"), "{bad}: {err}");
-        }
-    }
-
-    #[test]
-    fn escapes_are_found_at_every_position() {
-        for len in 0..20 {
-            for at in 0..len {
-                for special in [b'"', b'\\', 0x00, 0x1f] {
-                    let mut bytes = vec![b'a'; len];
-                    bytes[at] = special;
-                    assert_eq!(first_escape(&bytes), Some(at), "{len} {at} {special}");
-                }
-            }
-            let plain: Vec<u8> = (0..len).map(|i| [b'a', 0x20, 0x7f, 0xc3, b'!'][i % 5]).collect();
-            assert_eq!(first_escape(&plain), None);
         }
     }
 

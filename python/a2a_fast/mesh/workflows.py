@@ -32,9 +32,10 @@ the previous output. A session times out as a whole after the ``timeout_seconds`
 runs at most ``workflows.max_concurrent_sessions`` sessions at once (:class:`~a2a_fast.errors.SessionLimitError`).
 
 **Running steps.** :class:`StepRunner` is the agent side: it reads the topic in its own consumer group
-(``steps-<agent id>``), runs the step requests addressed to it (ignoring the others) with the same handlers
-executors use (:class:`~a2a_fast.executor.TaskContext`, with the step's parameters and the previous output),
-and answers with a ``StepResult``. Every :class:`~a2a_fast.executor.Executor` runs one beside itself.
+(``<topic prefix>steps-<agent id>``), runs the step requests addressed to it (ignoring the others) with the
+same handlers executors use (:class:`~a2a_fast.executor.TaskContext`, with the step's parameters and the
+previous output), and answers with a ``StepResult``. Every :class:`~a2a_fast.executor.Executor` runs one
+beside itself.
 
 Workflow definitions are registered in memory (:meth:`Coordinator.register_workflow`); a session carries
 its own copy, so it resumes even when its workflow was not registered again after a restart.
@@ -509,7 +510,7 @@ class Coordinator(Agent):
         """Called with a session's new status each time one of its records is applied."""
 
     def default_group(self) -> str:
-        return f"coordinator-{self.agent_id}"
+        return f"{self.topics.prefix}coordinator-{self.agent_id}"
 
     def subscriptions(self) -> list[str]:
         return [self.topics.collaborations]
@@ -875,9 +876,9 @@ async def _no_progress(_fraction: float, _message: str | None) -> None:
 class StepRunner(Agent):
     """Runs the workflow steps addressed to ``config.agent_id`` with ``handlers`` (capability → handler).
 
-    It reads ``collaborations`` in its own group ``steps-<agent id>``, skips step requests addressed to
-    other agents and those whose timeout already passed (the coordinator has given up on them), and
-    answers each of its own with a ``StepResult`` to the coordinator. A handler still running when the
+    It reads ``collaborations`` in its own group ``<topic prefix>steps-<agent id>``, skips step requests
+    addressed to other agents and those whose timeout already passed (the coordinator has given up on them),
+    and answers each of its own with a ``StepResult`` to the coordinator. A handler still running when the
     step's timeout passes is cancelled and answered ``TIMED_OUT``.
 
     Run on its own, it joins the mesh directory like every agent, offering its handlers' capabilities;
@@ -895,7 +896,7 @@ class StepRunner(Agent):
         return sorted(name.strip().lower() for name in self.handlers)
 
     def default_group(self) -> str:
-        return f"steps-{self.agent_id}"
+        return f"{self.topics.prefix}steps-{self.agent_id}"
 
     def subscriptions(self) -> list[str]:
         return [self.topics.collaborations]

@@ -1,0 +1,619 @@
+//! A one-pass JSON reader that reports byte offsets: callers that know the document's shape read it
+//! member by member and keep only what they need; [`Parser::value`] builds a [`Value`] when a
+//! caller wants the whole subtree, and [`Parser::transcode`] rewrites one as compact JSON without
+//! building anything.
+
+use std::borrow::Cow;
+
+use crate::error::{Error, Result};
+
+use super::value::{write_float, write_str, Value};
+
+/// Deepest nesting of arrays and objects read; the Python writers refuse the same depth.
+pub const MAX_DEPTH: usize = 256;
+
+/// A syntax error: kept two words wide so that results return in registers.
+#[derive(Debug)]
+pub struct Fail {
+    pub offset: usize,
+    pub message: &'static str,
+}
+
+impl From<Fail> for Error {
+    fn from(fail: Fail) -> Self {
+        Error::decode(fail.offset, fail.message)
+    }
+}
+
+pub type PResult<T> = std::result::Result<T, Fail>;
+
+/// A number as JSON gives it, read with serde_json's rules so that every reader agrees: integers
+/// in the `i64` or `u64` range stay integers, `-0` and larger integers become floats.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Number {
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+}
+
+pub struct Parser<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    depth: usize,
+}
+
+impl<'a> Parser<'a> {
+    /// Checks that `input` is UTF-8 and stops before the first value.
+    pub fn new(input: &'a [u8]) -> Result<Self> {
+        let text = std::str::from_utf8(input).map_err(|e| Error::decode(e.valid_up_to(), "invalid UTF-8"))?;
+        let mut parser = Parser { text, bytes: input, pos: 0, depth: 0 };
+        parser.skip_ws();
+        Ok(parser)
+    }
+
+    pub fn offset(&self) -> usize {
+        self.pos
+    }
+
+    /// The next byte that is not whitespace.
+    pub fn peek(&mut self) -> Option<u8> {
+        self.skip_ws();
+        self.bytes.get(self.pos).copied()
+    }
+
+    /// Requires the end of the input after optional whitespace.
+    pub fn finish(&mut self) -> PResult<()> {
+        if self.peek().is_some() {
+            return Err(self.fail("trailing characters"));
+        }
+        Ok(())
+    }
+
+    fn fail(&self, message: &'static str) -> Fail {
+        Fail { offset: self.pos, message }
+    }
+
+    fn eof_or(&self, message: &'static str) -> Fail {
+        if self.pos >= self.bytes.len() {
+            self.fail("EOF while parsing a value")
+        } else {
+            self.fail(message)
+        }
+    }
+
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    fn enter(&mut self) -> PResult<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.fail("recursion limit exceeded"));
+        }
+        Ok(())
+    }
+
+    /// Reads an object, calling `member` with each name; `member` must read the member's value.
+    pub fn object(&mut self, mut member: impl FnMut(&mut Self, Cow<'a, str>) -> PResult<()>) -> PResult<()> {
+        if self.peek() != Some(b'{') {
+            return Err(self.eof_or("expected an object"));
+        }
+        self.enter()?;
+        self.pos += 1;
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            match self.peek() {
+                Some(b'"') => {}
+                _ => return Err(self.eof_or("key must be a string")),
+            }
+            let name = self.string()?;
+            if self.peek() != Some(b':') {
+                return Err(self.eof_or("expected `:`"));
+            }
+            self.pos += 1;
+            self.skip_ws();
+            member(self, name)?;
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return Err(self.eof_or("expected `,` or `}`")),
+            }
+        }
+    }
+
+    /// Reads an array, calling `item` for each element; `item` must read the element.
+    pub fn array(&mut self, mut item: impl FnMut(&mut Self) -> PResult<()>) -> PResult<()> {
+        if self.peek() != Some(b'[') {
+            return Err(self.eof_or("expected an array"));
+        }
+        self.enter()?;
+        self.pos += 1;
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            self.skip_ws();
+            item(self)?;
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return Err(self.eof_or("expected `,` or `]`")),
+            }
+        }
+    }
+
+    /// Reads any value into a tree.
+    pub fn value(&mut self) -> PResult<Value<'a>> {
+        let mut value = Value::Null;
+        self.value_then(|v| value = v)?;
+        Ok(value)
+    }
+
+    /// Reads any value and hands it to `put`. Values are built where `put` stores them: returned
+    /// through memory they were stored in words and reloaded in halves, which stalls the loads.
+    #[inline(always)]
+    pub fn value_then(&mut self, put: impl FnOnce(Value<'a>)) -> PResult<()> {
+        match self.peek() {
+            Some(b'"') => {
+                let start = self.pos + 1;
+                let end = plain_run_end(self.bytes, start);
+                if self.bytes.get(end) == Some(&b'"') {
+                    self.pos = end + 1;
+                    put(Value::Str(Cow::Borrowed(&self.text[start..end])));
+                } else {
+                    self.pos = end;
+                    put(Value::Str(self.escaped_string(start)?));
+                }
+            }
+            Some(b'{') => put(Value::Object(self.members()?)),
+            Some(b'[') => put(Value::Array(self.items()?)),
+            _ => put(match self.scalar()? {
+                Scalar::Null => Value::Null,
+                Scalar::Bool(b) => Value::Bool(b),
+                Scalar::Number(Number::Int(i)) => Value::Int(i),
+                Scalar::Number(Number::UInt(u)) => Value::UInt(u),
+                Scalar::Number(Number::Float(f)) => Value::Float(f),
+            }),
+        }
+        Ok(())
+    }
+
+    fn members(&mut self) -> PResult<Vec<(Cow<'a, str>, Value<'a>)>> {
+        let mut members = Vec::new();
+        self.object(|p, name| p.value_then(|v| members.push((name, v))))?;
+        Ok(members)
+    }
+
+    fn items(&mut self) -> PResult<Vec<Value<'a>>> {
+        let mut items = Vec::new();
+        self.array(|p| p.value_then(|v| items.push(v)))?;
+        Ok(items)
+    }
+
+    /// Reads any value and appends it to `out` as compact JSON, exactly as [`super::value::write_value`]
+    /// writes the tree [`Parser::value`] would have built.
+    pub fn transcode(&mut self, out: &mut Vec<u8>) -> PResult<()> {
+        match self.peek() {
+            Some(b'"') => {
+                let start = self.pos;
+                match self.string()? {
+                    // No escapes and no control characters: the literal is already canonical.
+                    Cow::Borrowed(_) => out.extend_from_slice(&self.bytes[start..self.pos]),
+                    Cow::Owned(text) => write_str(out, &text),
+                }
+            }
+            Some(b'{') => {
+                out.push(b'{');
+                let mut first = true;
+                self.object(|p, name| {
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    write_str(out, &name);
+                    out.push(b':');
+                    p.transcode(out)
+                })?;
+                out.push(b'}');
+            }
+            Some(b'[') => {
+                out.push(b'[');
+                let mut first = true;
+                self.array(|p| {
+                    if !first {
+                        out.push(b',');
+                    }
+                    first = false;
+                    p.transcode(out)
+                })?;
+                out.push(b']');
+            }
+            _ => {
+                let start = self.pos;
+                match self.scalar()? {
+                    Scalar::Number(Number::Float(f)) => write_float(out, f),
+                    // Literals and integers in range are canonical as they stand.
+                    _ => out.extend_from_slice(&self.bytes[start..self.pos]),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads any value, appends it to `out` as [`Parser::transcode`] does, and returns a value of the
+    /// same JSON type in its place (an empty string, array or object; zero for a number).
+    pub fn transcode_standing_in(&mut self, out: &mut Vec<u8>) -> PResult<Value<'a>> {
+        let stand_in = match self.peek() {
+            Some(b'"') => Value::Str(Cow::Borrowed("")),
+            Some(b'{') => Value::Object(Vec::new()),
+            Some(b'[') => Value::Array(Vec::new()),
+            Some(b'n') => Value::Null,
+            Some(b't' | b'f') => Value::Bool(false),
+            _ => Value::Int(0),
+        };
+        self.transcode(out)?;
+        Ok(stand_in)
+    }
+
+    /// Reads `null`, `true`, `false` or a number.
+    pub fn scalar(&mut self) -> PResult<Scalar> {
+        match self.peek() {
+            Some(b'n') => self.literal(b"null", Scalar::Null),
+            Some(b't') => self.literal(b"true", Scalar::Bool(true)),
+            Some(b'f') => self.literal(b"false", Scalar::Bool(false)),
+            Some(b'-' | b'0'..=b'9') => self.number().map(Scalar::Number),
+            _ => Err(self.eof_or("expected value")),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], scalar: Scalar) -> PResult<Scalar> {
+        for &expected in word {
+            match self.bytes.get(self.pos) {
+                Some(&b) if b == expected => self.pos += 1,
+                None => return Err(self.fail("EOF while parsing a value")),
+                Some(_) => return Err(self.fail("expected ident")),
+            }
+        }
+        Ok(scalar)
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while self.bytes.get(self.pos).is_some_and(u8::is_ascii_digit) {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    fn number(&mut self) -> PResult<Number> {
+        let start = self.pos;
+        let negative = self.bytes[self.pos] == b'-';
+        if negative {
+            self.pos += 1;
+        }
+        match self.bytes.get(self.pos) {
+            Some(b'0') => {
+                self.pos += 1;
+                if self.bytes.get(self.pos).is_some_and(u8::is_ascii_digit) {
+                    return Err(self.fail("invalid number"));
+                }
+            }
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            None => return Err(self.fail("EOF while parsing a value")),
+            Some(_) => return Err(self.fail("invalid number")),
+        }
+        let mut integral = true;
+        if self.bytes.get(self.pos) == Some(&b'.') {
+            integral = false;
+            self.pos += 1;
+            if self.digits() == 0 {
+                return Err(self.eof_or("invalid number"));
+            }
+        }
+        if let Some(b'e' | b'E') = self.bytes.get(self.pos) {
+            integral = false;
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.bytes.get(self.pos) {
+                self.pos += 1;
+            }
+            if self.digits() == 0 {
+                return Err(self.eof_or("invalid number"));
+            }
+        }
+        let text = &self.text[start..self.pos];
+        if integral {
+            if negative {
+                match text.parse::<i64>() {
+                    Ok(0) => return Ok(Number::Float(-0.0)),
+                    Ok(i) => return Ok(Number::Int(i)),
+                    Err(_) => {}
+                }
+            } else if let Ok(u) = text.parse::<u64>() {
+                return Ok(i64::try_from(u).map_or(Number::UInt(u), Number::Int));
+            }
+        }
+        match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(Number::Float(f)),
+            _ => Err(Fail { offset: start, message: "number out of range" }),
+        }
+    }
+
+    /// Reads a string at its opening quote; text without escapes borrows from the input.
+    // Inlined so that the usual borrowed result stays in registers: returned through memory, it
+    // was stored in words and reloaded in halves, a store-forwarding stall on every string.
+    #[inline(always)]
+    pub fn string(&mut self) -> PResult<Cow<'a, str>> {
+        self.pos += 1;
+        let start = self.pos;
+        self.pos = plain_run_end(self.bytes, start);
+        if self.bytes.get(self.pos) == Some(&b'"') {
+            let text = &self.text[start..self.pos];
+            self.pos += 1;
+            return Ok(Cow::Borrowed(text));
+        }
+        self.escaped_string(start)
+    }
+
+    /// The rest of a string that has escapes (or is malformed) from `self.pos` on.
+    #[cold]
+    #[inline(never)]
+    fn escaped_string(&mut self, start: usize) -> PResult<Cow<'a, str>> {
+        match self.bytes.get(self.pos) {
+            Some(b'\\') => {}
+            None => return Err(self.fail("EOF while parsing a string")),
+            Some(_) => return Err(self.fail("control character (\\u0000-\\u001F) found while parsing a string")),
+        }
+        let mut owned = String::with_capacity(self.pos - start + 16);
+        owned.push_str(&self.text[start..self.pos]);
+        loop {
+            match self.bytes.get(self.pos) {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(Cow::Owned(owned));
+                }
+                Some(b'\\') => self.escape(&mut owned)?,
+                None => return Err(self.fail("EOF while parsing a string")),
+                Some(_) => {
+                    let run = self.pos;
+                    self.pos = plain_run_end(self.bytes, run);
+                    if self.pos == run {
+                        return Err(self.fail("control character (\\u0000-\\u001F) found while parsing a string"));
+                    }
+                    owned.push_str(&self.text[run..self.pos]);
+                }
+            }
+        }
+    }
+
+    fn escape(&mut self, out: &mut String) -> PResult<()> {
+        self.pos += 1;
+        let c = match self.bytes.get(self.pos) {
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'/') => '/',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'u') => {
+                self.pos += 1;
+                let first = self.hex4()?;
+                let code = match first {
+                    0xD800..=0xDBFF => {
+                        if self.bytes.get(self.pos..self.pos + 2) != Some(b"\\u") {
+                            return Err(self.eof_or("lone leading surrogate in hex escape"));
+                        }
+                        self.pos += 2;
+                        let second = self.hex4()?;
+                        if !(0xDC00..=0xDFFF).contains(&second) {
+                            return Err(self.fail("lone leading surrogate in hex escape"));
+                        }
+                        0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
+                    }
+                    0xDC00..=0xDFFF => return Err(self.fail("lone trailing surrogate in hex escape")),
+                    _ => first,
+                };
+                out.push(char::from_u32(code).ok_or_else(|| self.fail("invalid unicode code point"))?);
+                return Ok(());
+            }
+            None => return Err(self.fail("EOF while parsing a string")),
+            Some(_) => return Err(self.fail("invalid escape")),
+        };
+        self.pos += 1;
+        out.push(c);
+        Ok(())
+    }
+
+    fn hex4(&mut self) -> PResult<u32> {
+        let mut code = 0;
+        for _ in 0..4 {
+            let digit = match self.bytes.get(self.pos) {
+                None => return Err(self.fail("EOF while parsing a string")),
+                Some(&d) => char::from(d).to_digit(16).ok_or_else(|| self.fail("invalid escape"))?,
+            };
+            code = code * 16 + digit;
+            self.pos += 1;
+        }
+        Ok(code)
+    }
+}
+
+/// A JSON value that is not a string, array or object.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scalar {
+    Null,
+    Bool(bool),
+    Number(Number),
+}
+
+/// Parses one JSON document into a tree; a malformed one is a `Decode` error at the byte where it broke.
+pub fn parse(input: &[u8]) -> Result<Value<'_>> {
+    let mut parser = Parser::new(input)?;
+    let value = parser.value()?;
+    parser.finish()?;
+    Ok(value)
+}
+
+/// Bytes that end a run of plain string content: the quote, the backslash and control characters.
+const STOP: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        table[i] = true;
+        i += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+/// Index of the first byte from `at` on that ends plain string content, eight bytes at a time.
+#[inline(always)]
+pub fn plain_run_end(bytes: &[u8], mut at: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let quote = w ^ (ONES * u64::from(b'"'));
+        let backslash = w ^ (ONES * u64::from(b'\\'));
+        // The lowest flagged byte is exact: borrows only propagate upwards from a real match.
+        let found = ((quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (w.wrapping_sub(ONES * 0x20) & !w))
+            & HIGH;
+        if found != 0 {
+            return at + (found.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    while bytes.get(at).is_some_and(|&b| !STOP[usize::from(b)]) {
+        at += 1;
+    }
+    at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloudevents::value::write_value;
+
+    fn transcoded(text: &str) -> String {
+        let mut out = Vec::new();
+        let mut parser = Parser::new(text.as_bytes()).expect("UTF-8");
+        parser.transcode(&mut out).expect("valid");
+        String::from_utf8(out).expect("UTF-8")
+    }
+
+    fn rewritten(text: &str) -> String {
+        let mut out = Vec::new();
+        write_value(&mut out, &parse(text.as_bytes()).expect("valid"), "").expect("writable");
+        String::from_utf8(out).expect("UTF-8")
+    }
+
+    fn from_serde(value: serde_json::Value) -> Value<'static> {
+        use serde_json::Value as J;
+        match value {
+            J::Null => Value::Null,
+            J::Bool(b) => Value::Bool(b),
+            J::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+                (Some(i), _, _) => Value::Int(i),
+                (None, Some(u), _) => Value::UInt(u),
+                (None, None, f) => Value::Float(f.expect("a float")),
+            },
+            J::String(s) => Value::Str(s.into()),
+            J::Array(items) => Value::Array(items.into_iter().map(from_serde).collect()),
+            J::Object(members) => Value::Object(members.into_iter().map(|(k, v)| (k.into(), from_serde(v))).collect()),
+        }
+    }
+
+    #[test]
+    fn reads_what_serde_json_reads() {
+        for text in [
+            r#" {"a" : [1, -2.5, true, false, null, "x"], "b": {}, "c": []} "#,
+            r#""\u00e9\ud83d\ude00\n\"\/\b\f\r\t\\ plain text long enough for whole words""#,
+            "-0",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "1e-400",
+            "0.1",
+            "[1.5E3, 2e+2, 2E-2]",
+        ] {
+            let ours = parse(text.as_bytes()).expect(text);
+            let theirs: serde_json::Value = serde_json::from_str(text).expect(text);
+            assert_eq!(ours, from_serde(theirs), "{text}");
+            assert_eq!(transcoded(text), rewritten(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn reports_offsets() {
+        let cases: &[(&[u8], usize)] = &[
+            (b"", 0),
+            (b"{", 1),
+            (b"{\"id\": tru}", 10),
+            (b"{\"id\": \"1\"} x", 12),
+            (b"\xff", 0),
+            (b"[1,", 3),
+            (b"{\"a\"}", 4),
+            (b"{\"a\":}", 5),
+            (b"[1,]", 3),
+            (b"01", 1),
+            (b"\"abc", 4),
+            (b"1e999", 0),
+            (b"\"a\x01\"", 2),
+            (b"\"\\ud800\"", 7),
+        ];
+        for (text, offset) in cases {
+            match parse(text) {
+                Err(Error::Decode { offset: got, .. }) => assert_eq!(got, *offset, "{text:?}"),
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn plain_run_scan_matches_the_byte_rule() {
+        for len in 0..20 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    let naive = bytes.iter().position(|&c| STOP[usize::from(c)]).unwrap_or(len);
+                    assert_eq!(plain_run_end(&bytes, 0), naive, "{len} {at} {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bounds_nesting() {
+        let deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        assert!(matches!(parse(deep.as_bytes()), Err(Error::Decode { .. })));
+        let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert!(parse(ok.as_bytes()).is_ok());
+    }
+}
