@@ -260,15 +260,11 @@ def _agents(args: argparse.Namespace) -> int:
     import uvloop
 
     from a2a_fast.mesh.directory import AgentDirectory
-    from a2a_fast.observe import agent_rows, start_directory
+    from a2a_fast.observe import agent_rows
 
     async def registered() -> list[Any]:
-        directory = AgentDirectory(_endpoints().kafka, TopicNames(args.topic_prefix).agents)
-        await start_directory(directory)
-        try:
+        async with AgentDirectory(_endpoints().kafka, TopicNames(args.topic_prefix).agents) as directory:
             return directory.get_all_agents()
-        finally:
-            await directory.stop()
 
     rows = agent_rows(uvloop.run(registered()), _read_log(args).activity())
     if args.json:

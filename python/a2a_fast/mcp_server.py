@@ -37,7 +37,7 @@ from a2a_fast.errors import A2AError, ConfigError
 from a2a_fast.history import TaskHistory
 from a2a_fast.mesh.directory import AgentDirectory
 from a2a_fast.mesh.workflows import Coordinator, WorkflowDefinition
-from a2a_fast.observe import MeshView, agent_rows, start_directory
+from a2a_fast.observe import MeshView, agent_rows
 from a2a_fast.policies import BudgetPolicy
 from a2a_fast.requester import Requester
 from a2a_fast.runtime import AgentConfig
@@ -83,9 +83,7 @@ class ControlPlane:
     async def start(self) -> None:
         started: list[Any] = []
         try:
-            await start_directory(self.directory)
-            started.append(self.directory)
-            for part in (self.requester, self.coordinator, self.view):
+            for part in (self.directory, self.requester, self.coordinator, self.view):
                 await part.start()
                 started.append(part)
         except BaseException:

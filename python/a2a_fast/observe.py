@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, Message, TopicPartition
 
 from a2a_fast.envelope import Envelope, Inbound, TopicNames
 from a2a_fast.errors import A2AError, StackError
@@ -28,7 +28,7 @@ from a2a_fast.history import AgentActivity, TaskHistory, TaskLog, format_time
 from a2a_fast.registry import SchemaCatalog
 
 if TYPE_CHECKING:
-    from a2a_fast.mesh.directory import AgentDirectory, AgentInfo
+    from a2a_fast.mesh.directory import AgentInfo
 
 __all__ = [
     "LogReader",
@@ -38,7 +38,6 @@ __all__ = [
     "agent_rows",
     "describe_topics",
     "resolve_topic",
-    "start_directory",
 ]
 
 TOPIC_ALIASES: Final = {
@@ -278,17 +277,3 @@ def agent_rows(registered: Iterable[AgentInfo], activity: Mapping[str, AgentActi
         row["log"] = seen.to_dict() if seen is not None else None
         rows.append(row)
     return rows
-
-
-async def start_directory(directory: AgentDirectory, attempts: int = 10) -> None:
-    """Starts ``directory``, retrying while a just-created agents topic is not in the broker's metadata yet
-    (reading its offsets then fails with an unknown partition)."""
-    for attempt in range(attempts):
-        try:
-            await directory.start()
-            return
-        except KafkaException as error:
-            await directory.stop()
-            if attempt == attempts - 1 or error.args[0].code() != KafkaError._UNKNOWN_PARTITION:
-                raise
-            await asyncio.sleep(0.2 * (attempt + 1))
