@@ -1,10 +1,11 @@
-"""``a2a-fast agent requester|provider|executor``: one agent as its own process.
+"""``a2a-fast agent requester|provider|executor|coordinator``: one agent as its own process.
 
 Examples::
 
     a2a-fast agent provider --id provider-1 --skills summarize=100 translate=60
     a2a-fast agent executor --id executor-1 --max-tasks 8
     a2a-fast agent requester --id requester-1 --task summarize:120:"Summarise the Q3 report"
+    a2a-fast agent coordinator --id coordinator-1 --start brief --param text="The Q3 report ..."
 
 The broker and registry come from ``KAFKA_BROKER`` and ``SCHEMA_REGISTRY_URL`` (default: the local stack,
 which this command never starts). The protocol limits (message ttl and size, heartbeats, max agents, routing
@@ -13,7 +14,8 @@ stops the agent before it connects, with the offending key on stderr and exit st
 
 The agent runs until SIGTERM or SIGINT and then shuts down in order;
 a requester given ``--task`` exits once all its tasks are final. Once ready, the process prints one line
-``READY <role> <id> http=<port>`` on stdout (``http=-`` without monitoring).
+``READY <role> <id> http=<port>`` on stdout (``http=-`` without monitoring); a coordinator then prints
+``SESSION <session id> <workflow id>`` for each ``--start``, and ``DONE <session id> <state>`` when it ends.
 """
 
 from __future__ import annotations
@@ -21,15 +23,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import uuid
 from dataclasses import asdict
 from typing import Any
 
 from a2a_fast.config import CONFIG_ENV, load_config
+from a2a_fast.control_cli import add_logging_options
 from a2a_fast.envelope import TopicNames
 from a2a_fast.errors import ConfigError
+from a2a_fast.logs import configure_logging
 from a2a_fast.monitoring import DEFAULT_PORTS
 from a2a_fast.policies import BudgetPolicy, PricingPolicy
 from a2a_fast.runtime import Agent, AgentConfig, serve
@@ -60,7 +63,7 @@ def add_agent_parser(commands: Any) -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("role", choices=["requester", "provider", "executor"])
+    parser.add_argument("role", choices=["requester", "provider", "executor", "coordinator"])
     parser.add_argument("--id", dest="agent_id", help="agent id (default: <role>-<random>)")
     parser.add_argument(
         "--http-port", type=int, default=None, help="monitoring port (default 8001/8002/8003 by role; 0 any, -1 off)"
@@ -72,7 +75,7 @@ def add_agent_parser(commands: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--topic-prefix", default="", help="namespace prepended to every topic name")
     parser.add_argument("--group", default=None, help="consumer group (default: providers, executors, requester-<id>)")
-    parser.add_argument("--log-level", default="WARNING")
+    add_logging_options(parser)
     parser.add_argument(
         "--config", default=None, metavar="FILE", help=f"protocol config YAML (default: ${CONFIG_ENV}, else built-in)"
     )
@@ -89,6 +92,13 @@ def add_agent_parser(commands: Any) -> argparse.ArgumentParser:
         "--task", action="append", default=[], metavar="CAPABILITY:COST:DESCRIPTION", help="request a task (repeat)"
     )
     requester.add_argument("--budget", type=float, default=None, help="most the requester pays per task")
+    coordinator = parser.add_argument_group("coordinator")
+    coordinator.add_argument(
+        "--workflows", default=None, metavar="MODULE:NAME", help="workflow definitions (default: the demo's)"
+    )
+    coordinator.add_argument("--start", action="append", default=[], metavar="WORKFLOW", help="start a session")
+    coordinator.add_argument("--agents", nargs="+", default=[], metavar="ID", help="agents the sessions may use")
+    coordinator.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="session input")
     return parser
 
 
@@ -120,6 +130,11 @@ def build_agent(args: argparse.Namespace) -> Agent:
 
         handlers = load_handlers(args.handlers) if args.handlers else DEMO_HANDLERS
         return Executor(config, handlers, max_tasks=args.max_tasks)
+    if args.role == "coordinator":
+        from a2a_fast.mesh.workflows import Coordinator, load_workflows
+
+        workflows = load_workflows(args.workflows or "a2a_fast.handlers:DEMO_WORKFLOWS")
+        return Coordinator(config, workflows=workflows)
     from a2a_fast.requester import Requester
 
     return Requester(config, BudgetPolicy(args.budget, args.max_rounds or 4))
@@ -146,11 +161,49 @@ async def _request_all(agent: Agent, tasks: list[str]) -> int:
     return 0
 
 
+def _parse_params(items: list[str]) -> dict[str, str]:
+    params = {}
+    for item in items:
+        name, found, value = item.partition("=")
+        if not found or not name:
+            raise ConfigError(f"--param {item!r}: expected NAME=VALUE")
+        params[name] = value
+    return params
+
+
+def _coordinate(agent: Agent, args: argparse.Namespace) -> Any:
+    """The ``ready`` callback of a coordinator: announces it, then starts the ``--start`` sessions."""
+    from a2a_fast.mesh.workflows import Coordinator
+
+    assert isinstance(agent, Coordinator)
+    params = _parse_params(args.param)
+    jobs: list[asyncio.Task[None]] = []
+
+    async def start_all() -> None:
+        for workflow_id in args.start:
+            session_id = await agent.start_collaboration(workflow_id, args.agents, params)
+            print(f"SESSION {session_id} {workflow_id}", flush=True)
+            jobs.append(asyncio.get_running_loop().create_task(report(session_id)))
+
+    async def report(session_id: str) -> None:
+        status = await agent.wait_for(session_id)
+        print(f"DONE {session_id} {status.state}", flush=True)
+
+    def ready(started: Agent) -> None:
+        _announce(started)
+        jobs.append(asyncio.get_running_loop().create_task(start_all()))
+
+    return ready
+
+
 def run_agent(args: argparse.Namespace) -> int:
     import uvloop
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     agent = build_agent(args)
+    configure_logging(json=args.log_json, level=args.log_level.upper(), defaults={"agent_id": agent.agent_id})
     if args.role == "requester" and args.task:
         return uvloop.run(_request_all(agent, args.task))
+    if args.role == "coordinator":
+        _parse_params(args.param)  # a bad --param fails before anything starts
+        return uvloop.run(serve(agent, _coordinate(agent, args)))
     return uvloop.run(serve(agent, _announce))

@@ -63,8 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo)
 
     from a2a_fast.agents_cli import add_agent_parser
+    from a2a_fast.control_cli import add_control_parsers
 
     add_agent_parser(commands).set_defaults(handler=_agent)
+    add_control_parsers(commands)
     return parser
 
 

@@ -8,9 +8,12 @@ What it does:
 3. runs a requester in this process that asks for ``--tasks`` tasks of five kinds, cycling:
    accepted at once, negotiated over several rounds, rejected for a missing skill, rejected because the
    price never fits the budget, and failing in execution;
-4. prints each state change as it happens, then a summary: final states, negotiation rounds, p50/p99
-   request→completion latency and throughput; checks every task ended as its kind should;
-5. stops everything it started (also on Ctrl-C or an error): the requester, then the agent processes
+4. meanwhile a coordinator in this process runs the two-step workflow ``brief`` (summarise a text, then
+   translate the summary) on the executors it finds alive in the mesh directory;
+5. prints each state change as it happens, then a summary: final states, negotiation rounds, p50/p99
+   request→completion latency and throughput, and the workflow's steps (agent, attempts, state) and
+   outcome; checks every task ended as its kind should and the workflow completed;
+6. stops everything it started (also on Ctrl-C or an error): the requester, then the agent processes
    with SIGTERM (each shuts down in order), and deletes the run's topics.
 """
 
@@ -34,10 +37,14 @@ from pathlib import Path
 from typing import Any
 
 from a2a_fast.envelope import Inbound, TopicNames
+from a2a_fast.handlers import DEMO_WORKFLOWS
+from a2a_fast.mesh.directory import AgentDirectory
+from a2a_fast.mesh.workflows import CollaborationStatus, Coordinator
 from a2a_fast.policies import BudgetPolicy
 from a2a_fast.requester import PendingRequest, Requester, TaskOutcome
 from a2a_fast.runtime import AgentConfig
 from a2a_fast.stack import Endpoints, LocalStack, ensure_up
+from a2a_fast.topics import ensure_topics
 
 __all__ = ["SCENARIOS", "Scenario", "run"]
 
@@ -143,10 +150,45 @@ def _progress_printer(say: Any, started: float, names: dict[str, str]) -> Any:
     return show
 
 
+WORKFLOW_TEXT = "The quarterly report shows revenue up twelve percent, costs flat and two new markets opened"
+
+
+def _workflow_printer(say: Any, started: float) -> Any:
+    shown: dict[str, str] = {}
+
+    def show(status: CollaborationStatus) -> None:
+        parts = [
+            f"{step.name}={step.state}" + (f" on {step.agent} (attempt {len(step.attempts)})" if step.agent else "")
+            for step in status.steps
+        ]
+        line = f"{status.state:<11} " + ", ".join(parts)
+        if shown.get(status.session_id) != line:
+            shown[status.session_id] = line
+            label = f"workflow {status.workflow_id}"
+            say(f"  [{time.monotonic() - started:6.2f}s] {status.session_id[:8]} {label:<18} {line}")
+
+    return show
+
+
+async def _run_workflow(coordinator: Coordinator) -> CollaborationStatus:
+    directory = coordinator.locator
+    assert isinstance(directory, AgentDirectory)
+    # The executors list themselves once their step runners are up; the workflow needs both skills.
+    await directory.wait_for(
+        lambda found: bool(
+            found.find_agents_by_capability("summarize") and found.find_agents_by_capability("translate")
+        ),
+        30,
+    )
+    session = await coordinator.start_collaboration("brief", params={"text": WORKFLOW_TEXT, "language": "de"})
+    return await coordinator.wait_for(session)
+
+
 async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: TopicNames, say: Any) -> dict[str, Any]:
     processes: list[asyncio.subprocess.Process] = []
     try:
         say(f"starting 2 providers and 2 executors on topics {topics.prefix}* ...")
+        await asyncio.get_running_loop().run_in_executor(None, _create_directory_topic, endpoints.kafka, topics.agents)
         await _start_agents(endpoints, topics.prefix, say, processes)
         config = AgentConfig(
             "requester-1",
@@ -156,10 +198,23 @@ async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: Topi
             http_port=_free(8001),
         )
         requester = Requester(config, BudgetPolicy(max_rounds=4))
-        async with requester:
-            await requester.wait_assigned()
+        coordinator = Coordinator(
+            AgentConfig(
+                "coordinator-1", endpoints.kafka, endpoints.schema_registry, topics=topics, http_port=_free(8004)
+            ),
+            workflows=DEMO_WORKFLOWS,
+        )
+        async with contextlib.AsyncExitStack() as running:
+            running.push_async_callback(requester.stop)
+            running.push_async_callback(coordinator.stop)
+            await asyncio.gather(requester.start(), coordinator.start())
+            await asyncio.gather(requester.wait_assigned(), coordinator.wait_assigned())
             say(
                 f"  started requester requester-1 (this process), monitoring http://127.0.0.1:{requester.http_port}/status"
+            )
+            say(
+                f"  started coordinator coordinator-1 (this process), monitoring"
+                f" http://127.0.0.1:{coordinator.http_port}/status"
             )
             if requester.mesh is not None:
                 live = [i for i in requester.mesh.directory.get_all_agents() if i.alive]
@@ -168,7 +223,9 @@ async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: Topi
             names: dict[str, str] = {}
             started = time.monotonic()
             requester.on_update = _progress_printer(say, started, names)
-            say(f"requesting {len(chosen)} tasks")
+            coordinator.on_change = _workflow_printer(say, started)
+            say(f"requesting {len(chosen)} tasks and running the workflow 'brief' (summarize, then translate)")
+            workflow = asyncio.ensure_future(_run_workflow(coordinator))
             ids = []
             for scenario in chosen:
                 task_id = await requester.submit(
@@ -180,13 +237,38 @@ async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: Topi
                 )
                 names[task_id] = scenario.name
                 ids.append(task_id)
-            outcomes: list[TaskOutcome] = await asyncio.wait_for(
-                asyncio.gather(*(requester.outcome(task_id) for task_id in ids)), 45
-            )
-            elapsed = time.monotonic() - started
+            try:
+                outcomes: list[TaskOutcome] = await asyncio.wait_for(
+                    asyncio.gather(*(requester.outcome(task_id) for task_id in ids)), 45
+                )
+                elapsed = time.monotonic() - started
+                collaboration = await asyncio.wait_for(workflow, 45)
+            finally:
+                workflow.cancel()
     finally:
         await _stop_agents(processes)
-    return _summary(chosen, outcomes, elapsed)
+    summary = _summary(chosen, outcomes, elapsed)
+    summary["workflow"] = _workflow_summary(collaboration)
+    if collaboration.state != "COMPLETED":
+        summary["unexpected"].append(
+            f"workflow {collaboration.workflow_id}: {collaboration.state} (expected COMPLETED)"
+        )
+    return summary
+
+
+def _workflow_summary(status: CollaborationStatus) -> dict[str, Any]:
+    return {
+        "id": status.workflow_id,
+        "session": status.session_id,
+        "state": status.state,
+        "seconds": round((status.finished or time.time()) - status.started, 3),
+        "steps": [
+            {"name": step.name, "state": step.state, "agent": step.agent, "attempts": len(step.attempts)}
+            for step in status.steps
+        ],
+        "output": status.output,
+        "error": status.error,
+    }
 
 
 def _summary(chosen: list[Scenario], outcomes: list[TaskOutcome], elapsed: float) -> dict[str, Any]:
@@ -237,6 +319,27 @@ async def _main(args: argparse.Namespace, say: Any) -> dict[str, Any]:
             say(f"stopped what the demo started: {', '.join(stopped)}")
 
 
+def _create_directory_topic(kafka: str, name: str) -> None:
+    """Creates the run's agent directory topic before the agents start and waits until it serves reads:
+    agents racing to create it and read it at once could find it without a partition leader yet."""
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+    ensure_topics(kafka, [name], partitions=1, config={"cleanup.policy": "compact"})
+    probe = Consumer({"bootstrap.servers": kafka, "group.id": f"demo-probe-{uuid.uuid4().hex}", "log_level": 3})
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                probe.get_watermark_offsets(TopicPartition(name, 0), timeout=2)
+                return
+            except KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+    finally:
+        probe.close()
+
+
 def _delete_topics(kafka: str, names: list[str]) -> None:
     from confluent_kafka.admin import AdminClient
 
@@ -264,6 +367,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"  rounds by kind     {summary['rounds_by_kind']}")
         print(f"  latency (completed) p50 {summary['latency_ms_p50']} ms, p99 {summary['latency_ms_p99']} ms")
         print(f"  throughput         {summary['tasks_per_second']} tasks/s over {summary['seconds']} s")
+        flow = summary["workflow"]
+        steps = ", ".join(
+            f"{s['name']} on {s['agent']} ({s['attempts']} attempt(s), {s['state']})" for s in flow["steps"]
+        )
+        print(f"  workflow {flow['id']:<10}{flow['state']} in {flow['seconds']} s: {steps}")
+        print(f"  workflow output    {json.dumps(flow['output'])}")
         print(f"  total run time     {summary['total_seconds']} s (including start-up and shutdown)")
         for problem in summary["unexpected"]:
             print(f"  UNEXPECTED         {problem}")

@@ -45,10 +45,21 @@ from a2a_fast.cloudevents import from_kafka, from_kafka_many, to_kafka
 from a2a_fast.errors import SchemaError, ValidationError
 from a2a_fast.mesh.limits import MessageLimits
 from a2a_fast.routing import RoutingTable
-from a2a_fast.topics import A2A_MESSAGES, AGENTS, DEAD_LETTER, NEGOTIATIONS, TASK_REQUESTS, TASK_RESPONSES
+from a2a_fast.topics import (
+    A2A_MESSAGES,
+    AGENTS,
+    COLLABORATIONS,
+    DEAD_LETTER,
+    NEGOTIATIONS,
+    TASK_REQUESTS,
+    TASK_RESPONSES,
+)
 
 __all__ = [
     "KIND_NEGOTIATION",
+    "KIND_SESSION_EVENT",
+    "KIND_STEP_REQUEST",
+    "KIND_STEP_RESULT",
     "KIND_TASK_REQUEST",
     "KIND_TASK_RESPONSE",
     "MESSAGE_KINDS",
@@ -69,6 +80,9 @@ __all__ = [
 KIND_TASK_REQUEST: Final = "a2a.task.request"
 KIND_TASK_RESPONSE: Final = "a2a.task.response"
 KIND_NEGOTIATION: Final = "a2a.negotiation"
+KIND_SESSION_EVENT: Final = "a2a.collaboration.session"
+KIND_STEP_REQUEST: Final = "a2a.collaboration.step.request"
+KIND_STEP_RESULT: Final = "a2a.collaboration.step.result"
 PROTOCOL: Final = "A2A"
 PROTOCOL_VERSION: Final = "0.3"
 CONTENT_TYPE: Final = "application/avro"
@@ -80,18 +94,26 @@ _WIRE_HEADER = struct.Struct(">bI")
 
 @dataclass(frozen=True, slots=True)
 class MessageKind:
-    """One kind of message: its CloudEvent type, Avro record name and the topic role it travels on."""
+    """One kind of message: its CloudEvent type, Avro record name and the topic role it travels on.
+
+    ``shared_topic`` kinds travel with other kinds on one topic, so their registry subject is
+    ``<topic>-<record full name>`` (TopicRecordNameStrategy) instead of ``<topic>-value``.
+    """
 
     type: str
     record: str
     schema_file: str
     topic_role: str
+    shared_topic: bool = False
 
 
 MESSAGE_KINDS: Final[dict[str, MessageKind]] = {
     KIND_TASK_REQUEST: MessageKind(KIND_TASK_REQUEST, "TaskRequest", "TaskRequest.avsc", "requests"),
     KIND_TASK_RESPONSE: MessageKind(KIND_TASK_RESPONSE, "TaskResponse", "TaskResponse.avsc", "responses"),
     KIND_NEGOTIATION: MessageKind(KIND_NEGOTIATION, "Negotiation", "Negotiation.avsc", "negotiations"),
+    KIND_SESSION_EVENT: MessageKind(KIND_SESSION_EVENT, "SessionEvent", "SessionEvent.avsc", "collaborations", True),
+    KIND_STEP_REQUEST: MessageKind(KIND_STEP_REQUEST, "StepRequest", "StepRequest.avsc", "collaborations", True),
+    KIND_STEP_RESULT: MessageKind(KIND_STEP_RESULT, "StepResult", "StepResult.avsc", "collaborations", True),
 }
 
 
@@ -114,6 +136,10 @@ class TopicNames:
         return self.prefix + NEGOTIATIONS
 
     @property
+    def collaborations(self) -> str:
+        return self.prefix + COLLABORATIONS
+
+    @property
     def dlq(self) -> str:
         return self.prefix + DEAD_LETTER
 
@@ -132,8 +158,8 @@ class TopicNames:
         name: str = getattr(self, role)
         return name
 
-    def all(self) -> tuple[str, str, str, str]:
-        return (self.requests, self.responses, self.negotiations, self.dlq)
+    def all(self) -> tuple[str, ...]:
+        return (self.requests, self.responses, self.negotiations, self.collaborations, self.dlq)
 
 
 # --- Skill matching, on the native routing table -------------------------------------------------------------------

@@ -18,8 +18,12 @@ __all__ = [
     "RegistrationError",
     "RoutingError",
     "SchemaError",
+    "SessionLimitError",
     "StackError",
+    "UnknownSessionError",
+    "UnknownWorkflowError",
     "ValidationError",
+    "WorkflowError",
 ]
 
 
@@ -73,3 +77,19 @@ class MaxAgentsError(RegistrationError):
 
 class RoutingError(A2AError):
     """A message has nowhere to go: its target agent is not live, or no live agent offers its capability."""
+
+
+class WorkflowError(A2AError, ValueError):
+    """A workflow definition is invalid; the message names the workflow, the step and the rule broken."""
+
+
+class UnknownWorkflowError(A2AError, LookupError):
+    """No workflow is registered under the id asked for."""
+
+
+class UnknownSessionError(A2AError, LookupError):
+    """No collaboration session has the id asked for."""
+
+
+class SessionLimitError(A2AError):
+    """A coordinator already runs its maximum of concurrent sessions (``workflows.max_concurrent_sessions``)."""

@@ -9,7 +9,7 @@ At most ``max_tasks`` tasks run at once; beyond that the runtime stops consuming
 **Exactly once.** The ``ACCEPTED`` offset is committed only after ``COMPLETED``/``FAILED`` was
 acknowledged, so a crashed executor's tasks are redelivered to the member that inherits its partitions.
 That member first rebuilds, from the log, which tasks already reached ``COMPLETED`` or ``FAILED``: when
-partitions are assigned it reads them from the committed offset to their end (:func:`a2a_fast.runtime.replay`)
+partitions are assigned it reads them from the committed offset to their end (:func:`a2a_fast.history.read_log`)
 before handling any record, so a redelivered ``ACCEPTED`` of a finished task is skipped, while a task
 that was only ``RUNNING`` when its executor died is run again. Before partitions move in a rebalance the
 runtime lets running tasks finish, so two executors never run the same task side by side. The window
@@ -23,6 +23,10 @@ a LOW backlog holds every other slot. Ordering applies to the records already re
 of the :class:`~a2a_fast.runtime.AgentConfig` is how far the executor reads ahead of the running tasks.
 
 Handlers are ``async def handler(task: TaskContext) -> JSON-able result``; raising fails the task.
+
+The same handlers run the workflow steps addressed to this executor: with ``serve_steps`` (the default) a
+:class:`~a2a_fast.mesh.workflows.StepRunner` with this executor's id runs beside it, started and stopped
+with it.
 """
 
 from __future__ import annotations
@@ -31,28 +35,37 @@ import asyncio
 import heapq
 import itertools
 import json
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from confluent_kafka import TopicPartition
 
 from a2a_fast.envelope import KIND_TASK_RESPONSE, Inbound
+from a2a_fast.history import read_log
 from a2a_fast.mesh.directory import AgentState
 from a2a_fast.mesh.limits import PRIORITY_LEVELS
 from a2a_fast.provider import derived_id
-from a2a_fast.runtime import Agent, AgentConfig, replay
+from a2a_fast.runtime import Agent, AgentConfig
+from a2a_fast.tracing import continue_trace
 
 __all__ = ["Executor", "PrioritySlots", "TaskContext", "TaskHandler"]
 
+log = logging.getLogger("a2a_fast.executor")
 TERMINAL = frozenset({"COMPLETED", "FAILED"})
 
 
 @dataclass
 class TaskContext:
-    """What a handler gets: the task's inputs, and :meth:`progress` to report how far it is."""
+    """What a handler gets: the task's inputs, and :meth:`progress` to report how far it is.
+
+    A workflow step (:mod:`a2a_fast.mesh.workflows`) runs the same handlers: ``task_id`` is then
+    ``<session id>/<step name>``, ``collaboration_id`` the session id and ``previous_output`` the output
+    of the session's previous successful step (None for the first step).
+    """
 
     task_id: str
     capability: str
@@ -61,6 +74,8 @@ class TaskContext:
     agreed_cost: float | None
     requester_id: str | None
     _report: Callable[[float, str | None], Awaitable[None]] = field(repr=False)
+    previous_output: Any = None
+    collaboration_id: str | None = None
 
     async def progress(self, fraction: float, message: str | None = None) -> None:
         """Publishes ``RUNNING`` with ``fraction`` (0.0 to 1.0) done."""
@@ -153,6 +168,7 @@ class Executor(Agent):
         handlers: Mapping[str, TaskHandler] | None = None,
         max_tasks: int = 8,
         task_timeout: float | None = None,
+        serve_steps: bool = True,
         reserved: int | None = None,
     ) -> None:
         super().__init__(config)
@@ -167,6 +183,8 @@ class Executor(Agent):
         self.running: set[str] = set()
         self.counts = {"COMPLETED": 0, "FAILED": 0, "SKIPPED": 0}
         self.rebuilt = 0
+        self.serve_steps = serve_steps
+        self.steps: Agent | None = None
 
     def register(self, capability: str, handler: TaskHandler) -> None:
         """Makes ``handler`` run the tasks of ``capability`` (case-insensitive)."""
@@ -174,6 +192,29 @@ class Executor(Agent):
 
     def subscriptions(self) -> list[str]:
         return [self.topics.responses]
+
+    async def start(self) -> None:
+        if not self.serve_steps or self.steps is not None:
+            await super().start()
+            return
+        from a2a_fast.mesh.workflows import StepRunner  # it builds on this module
+
+        config = replace(self.config, group_id=None, http_port=None, join_mesh=False)
+        runner = StepRunner(config, self.handlers)
+        # Side by side: the runner adds a consumer group join, which need not wait for the executor's.
+        outcomes = await asyncio.gather(super().start(), runner.start(), return_exceptions=True)
+        failure = next((outcome for outcome in outcomes if isinstance(outcome, BaseException)), None)
+        if failure is not None:
+            await runner.stop()
+            await super().stop()
+            raise failure
+        self.steps = runner
+
+    async def stop(self) -> None:
+        if self.steps is not None:
+            await self.steps.stop()
+            self.steps = None
+        await super().stop()
 
     def task_counts(self) -> dict[str, int]:
         return {**self.counts, "RUNNING": len(self.running)}
@@ -204,9 +245,9 @@ class Executor(Agent):
             return
         committed = consumer.committed(partitions, timeout=10)
         start = {(tp.topic, tp.partition): tp.offset for tp in committed}
-        for message in replay(self.config, catalog, start):
-            if message.kind == KIND_TASK_RESPONSE and message.record["status"] in TERMINAL:
-                self.finished.add(message.task_id)
+        for task in read_log(self.config, catalog, start=start).tasks.values():
+            if task.state in TERMINAL:
+                self.finished.add(task.task_id)
                 self.rebuilt += 1
 
     async def handle(self, message: Inbound) -> None:
@@ -256,7 +297,7 @@ class Executor(Agent):
                 },
                 target_agent=accepted.target_agent,
                 collaboration_id=accepted.collaboration_id,
-                traceparent=accepted.traceparent,
+                traceparent=continue_trace(accepted.traceparent),
                 event_id=derived_id(accepted.event_id, f"{status}/{reports}"),
             )
 
@@ -267,6 +308,7 @@ class Executor(Agent):
         try:
             capability = (record.get("capability") or "").strip().lower()
             handler = self.handlers.get(capability)
+            log.info("running %s", capability)
             await progress(0.0, "started")
             if handler is None:
                 raise LookupError(f"executor {self.agent_id} has no handler for capability {capability!r}")
@@ -284,9 +326,11 @@ class Executor(Agent):
             except asyncio.CancelledError:
                 raise
             except Exception as error:
+                log.info("failed: %s: %s", type(error).__name__, error)
                 await report("FAILED", message=f"{type(error).__name__}: {error}")
                 self.counts["FAILED"] += 1
             else:
+                log.info("completed")
                 await report("COMPLETED", progress=1.0, result=json.dumps(outcome, default=str))
                 self.counts["COMPLETED"] += 1
             self.finished.add(task_id)

@@ -6,6 +6,10 @@ executor command, where ``NAME`` is a mapping of capability to handler.
 
 The built-in ones stand in for real work: they wait ``work_ms`` milliseconds (parameter, default 50),
 report progress half-way, and return a small result. ``analyze`` fails when ``fail`` is ``"true"``.
+As workflow steps they read a ``text`` parameter, and ``translate`` the previous step's summary.
+
+:data:`DEMO_WORKFLOWS` are the workflows a coordinator offers by default: ``brief`` summarises a text and
+translates the summary.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from typing import Any
 
 from a2a_fast.errors import ConfigError
 from a2a_fast.executor import TaskContext, TaskHandler
+from a2a_fast.mesh.workflows import WorkflowDefinition, WorkflowStep
 
-__all__ = ["DEMO_HANDLERS", "load_handlers"]
+__all__ = ["DEMO_HANDLERS", "DEMO_WORKFLOWS", "load_handlers"]
 
 
 async def _pretend(task: TaskContext) -> None:
@@ -30,13 +35,16 @@ async def _pretend(task: TaskContext) -> None:
 
 async def summarize(task: TaskContext) -> dict[str, Any]:
     await _pretend(task)
-    words = task.description.split()
+    words = task.parameters.get("text", task.description).split()
     return {"summary": " ".join(words[:6]) + (" ..." if len(words) > 6 else ""), "words": len(words)}
 
 
 async def translate(task: TaskContext) -> dict[str, Any]:
     await _pretend(task)
-    return {"language": task.parameters.get("language", "de"), "characters": len(task.description)}
+    previous = task.previous_output
+    text = previous["summary"] if isinstance(previous, dict) and "summary" in previous else task.description
+    language = task.parameters.get("language", "de")
+    return {"language": language, "characters": len(text), "text": f"[{language}] {text}"}
 
 
 async def classify(task: TaskContext) -> dict[str, Any]:
@@ -57,6 +65,19 @@ DEMO_HANDLERS: Mapping[str, TaskHandler] = {
     "classify": classify,
     "analyze": analyze,
 }
+
+
+DEMO_WORKFLOWS = (
+    WorkflowDefinition(
+        "brief",
+        "Brief",
+        "Summarise a text (parameter 'text'), then translate the summary (parameter 'language', default de)",
+        [
+            WorkflowStep("summary", "Summarise the text", ["summarize"], timeout=10, retries=1),
+            WorkflowStep("translation", "Translate the summary", ["translate"], timeout=10, retries=1),
+        ],
+    ),
+)
 
 
 def load_handlers(spec: str) -> Mapping[str, TaskHandler]:

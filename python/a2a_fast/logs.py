@@ -13,13 +13,12 @@ prints ``{"ts": ..., "level": "INFO", "logger": ..., "message": "countered at 95
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import datetime as dt
 import json as jsonlib
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Mapping
 from typing import TextIO
 
 __all__ = ["CONTEXT_FIELDS", "configure_logging", "current_context", "log_context"]
@@ -35,25 +34,36 @@ def current_context() -> dict[str, str | None]:
     return {name: var.get() for name, var in _context.items()}
 
 
-@contextlib.contextmanager
-def log_context(**ids: str | None) -> Iterator[None]:
+class log_context:
     """Sets some of ``agent_id``, ``task_id``, ``correlation_id`` for the lines logged inside the block."""
-    unknown = set(ids) - set(CONTEXT_FIELDS)
-    if unknown:
-        raise TypeError(f"log_context() got unknown ids: {', '.join(sorted(unknown))}")
-    tokens = [(_context[name], _context[name].set(value)) for name, value in ids.items()]
-    try:
-        yield
-    finally:
-        for var, token in reversed(tokens):
+
+    # A class rather than a generator: agents enter one for every record they handle.
+    __slots__ = ("_ids", "_tokens")
+
+    def __init__(self, **ids: str | None) -> None:
+        if not ids.keys() <= _context.keys():
+            unknown = sorted(set(ids) - set(CONTEXT_FIELDS))
+            raise TypeError(f"log_context() got unknown ids: {', '.join(unknown)}")
+        self._ids = ids
+        self._tokens: list[tuple[contextvars.ContextVar[str | None], contextvars.Token[str | None]]] = []
+
+    def __enter__(self) -> None:
+        self._tokens = [(_context[name], _context[name].set(value)) for name, value in self._ids.items()]
+
+    def __exit__(self, *exc: object) -> None:
+        for var, token in reversed(self._tokens):
             var.reset(token)
 
 
 class _ContextFilter(logging.Filter):
+    def __init__(self, defaults: Mapping[str, str | None]) -> None:
+        super().__init__()
+        self.defaults = dict(defaults)
+
     def filter(self, record: logging.LogRecord) -> bool:
         for name, value in current_context().items():
             if not hasattr(record, name):
-                setattr(record, name, value)
+                setattr(record, name, value if value is not None else self.defaults.get(name))
         return True
 
 
@@ -78,10 +88,21 @@ class _TextFormatter(logging.Formatter):
         return f"{base} {ids}" if ids else base
 
 
-def configure_logging(json: bool = False, level: int | str = logging.INFO, stream: TextIO | None = None) -> None:
-    """Routes the ``a2a_fast`` loggers to ``stream`` (stderr) as JSON lines or text, with the context ids."""
+def configure_logging(
+    json: bool = False,
+    level: int | str = logging.INFO,
+    stream: TextIO | None = None,
+    defaults: Mapping[str, str | None] | None = None,
+) -> None:
+    """Routes the ``a2a_fast`` loggers to ``stream`` (stderr) as JSON lines or text, with the context ids.
+
+    ``defaults`` fills ids no :func:`log_context` set, e.g. the process's one ``agent_id``, so that lines logged
+    outside any handling (start-up, the consumer thread) carry it too."""
+    unknown = set(defaults or {}) - set(CONTEXT_FIELDS)
+    if unknown:
+        raise TypeError(f"configure_logging() got unknown default ids: {', '.join(sorted(unknown))}")
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.addFilter(_ContextFilter())
+    handler.addFilter(_ContextFilter(defaults or {}))
     handler.setFormatter(
         _JsonFormatter() if json else _TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     )

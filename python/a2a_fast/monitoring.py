@@ -29,7 +29,7 @@ __all__ = [
     "json_response",
 ]
 
-DEFAULT_PORTS = {"requester": 8001, "provider": 8002, "executor": 8003}
+DEFAULT_PORTS = {"requester": 8001, "provider": 8002, "executor": 8003, "coordinator": 8004}
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 ROUND_BUCKETS = (0, 1, 2, 3, 4, 5, 6, 8, 10)

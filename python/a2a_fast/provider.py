@@ -23,6 +23,7 @@ cost (and the task's capability, description and parameters for the executors), 
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections import Counter
@@ -34,9 +35,11 @@ from a2a_fast.mesh.limits import priority_name
 from a2a_fast.monitoring import ROUND_BUCKETS
 from a2a_fast.policies import Decision, PricingPolicy
 from a2a_fast.runtime import Agent, AgentConfig
+from a2a_fast.tracing import continue_trace
 
 __all__ = ["Provider", "derived_id"]
 
+log = logging.getLogger("a2a_fast.provider")
 _IDS = uuid.UUID("6c0c4a52-51c7-4c55-9a3e-0d1b6f9a2a01")
 
 
@@ -147,8 +150,9 @@ class Provider(Agent):
             response,
             target_agent=message.source_agent,
             collaboration_id=message.collaboration_id,
-            traceparent=message.traceparent,
+            traceparent=continue_trace(message.traceparent),
             event_id=derived_id(message.event_id, "answer"),
             priority=message.priority or _request_priority(message),
         )
         self.decisions[response["status"]] += 1
+        log.info("answered %s (round %s): %s", response["status"], response["round"], decision.reason or decision.price)

@@ -1,6 +1,7 @@
 """The agents' view of the schema registry: their own schemas registered, writers' schemas fetched by id.
 
-Subjects follow the TopicNameStrategy: the value schema of topic ``T`` is registered under ``T-value``,
+Subjects follow the TopicNameStrategy: the value schema of topic ``T`` is registered under ``T-value``
+(kinds sharing a topic, like the collaboration records, use ``T-<record full name>``),
 and each subject gets a compatibility level (``BACKWARD`` by default) so that the registry refuses a
 change that readers of older data could not handle. An agent writes with the schema it was built against
 (its *reader* schema too); every message carries that schema's registered id, and a reader fetches the
@@ -73,7 +74,10 @@ class SchemaCatalog:
         self._readers: dict[str, Codec] = {}
 
     def subject(self, kind: str) -> str:
-        return f"{self.topics.for_kind(kind)}-value"
+        topic = self.topics.for_kind(kind)
+        if MESSAGE_KINDS[kind].shared_topic:
+            return f"{topic}-{full_name(self.schemas[kind])}"
+        return f"{topic}-value"
 
     def schema_uri(self, kind: str) -> str:
         """The registry URL of the schema this agent writes ``kind`` with, naming id and subject."""
@@ -103,6 +107,14 @@ class SchemaCatalog:
                 self._readers[kind] = Codec(text, schema_id)
                 self._by_id[schema_id] = (full_name(text), Codec(text))
         return ids
+
+    def load_readers(self) -> None:
+        """Readers from the local schema text without registering anything: enough to decode, for tools
+        that only read the log (``a2a-fast tail``, ``replay``, ``tasks``)."""
+        with self._lock:
+            for kind, text in self.schemas.items():
+                # Any schema id makes the codec read the wire framing; each message's own id names its writer.
+                self._readers.setdefault(kind, Codec(text, 0))
 
     def writer_codec(self, kind: str) -> Codec:
         try:

@@ -8,9 +8,10 @@ its :class:`~a2a_fast.policies.BudgetPolicy` on ``negotiations``.
 
 The requester reads ``task-responses`` in its own consumer group (``requester-<id>``), so it sees every
 response and keeps those addressed to it (``ce_targetagent``). Its open tasks are rebuilt from the log
-at start-up: the requests it published and the responses addressed to it, read to their current end,
-so :meth:`Requester.get_pending_requests` survives a restart and the negotiation carries on where it
-stood (with the budget given at start-up, since budgets are private and never published).
+at start-up by :func:`a2a_fast.history.read_log` (the same fold ``a2a-fast replay`` uses): the requests it
+published, their responses and its own negotiation turns, read to their current end, so
+:meth:`Requester.get_pending_requests` survives a restart and the negotiation carries on where it stood
+(with the budget given at start-up, since budgets are private and never published).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
 import uuid
 from collections import Counter, OrderedDict
@@ -27,11 +27,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from a2a_fast.envelope import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE, Inbound
+from a2a_fast.history import OPEN_STATES, read_log
+from a2a_fast.logs import log_context
 from a2a_fast.mesh.limits import priority_name
 from a2a_fast.monitoring import LATENCY_BUCKETS, ROUND_BUCKETS
 from a2a_fast.policies import BudgetPolicy
 from a2a_fast.provider import derived_id
-from a2a_fast.runtime import Agent, AgentConfig, replay
+from a2a_fast.runtime import Agent, AgentConfig
+from a2a_fast.tracing import continue_trace, span
 
 __all__ = ["PendingRequest", "Requester", "TaskOutcome"]
 
@@ -160,7 +163,6 @@ class Requester(Agent):
     ) -> str:
         """Publishes a request and returns its task id at once; :meth:`outcome` awaits the result."""
         task_id = uuid.uuid4().hex
-        trace = f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-01"
         limit = budget if budget is not None else self.policy.limit(proposed_cost)
         pending = PendingRequest(
             task_id,
@@ -171,27 +173,38 @@ class Requester(Agent):
             limit,
             last_offer=proposed_cost,
         )
-        pending.traceparent = trace
         assert self._loop is not None, "requester not started"
         self._pending[task_id] = pending
         self._waiters[task_id] = self._loop.create_future()
+        attributes = {"a2a.agent_id": self.agent_id, "a2a.task_id": task_id, "a2a.capability": capability}
+        # The request starts the task's trace: every hop after it continues this span.
+        with (
+            log_context(agent_id=self.agent_id, task_id=task_id, correlation_id=task_id),
+            span("requester request", None, attributes) as trace,
+        ):
+            pending.traceparent = trace
+            log.info("requesting %s at %s", capability, proposed_cost)
+            await self._publish_request(pending, priority)
+        return task_id
+
+    async def _publish_request(self, pending: PendingRequest, priority: int) -> None:
+        task_id = pending.task_id
         await self.publish(
             KIND_TASK_REQUEST,
             {
                 "task_id": task_id,
                 "requester_id": self.agent_id,
-                "description": description,
-                "capability": capability,
-                "proposed_cost": proposed_cost,
+                "description": pending.description,
+                "capability": pending.capability,
+                "proposed_cost": pending.proposed_cost,
                 "priority": priority,
                 "parameters": pending.parameters,
                 "timestamp": int(pending.started * 1000),
             },
             collaboration_id=task_id,
-            traceparent=trace,
+            traceparent=pending.traceparent,
             priority=priority_name(priority),
         )
-        return task_id
 
     async def outcome(self, task_id: str) -> TaskOutcome:
         """Waits for the final outcome of a task submitted (or resumed) by this requester."""
@@ -208,27 +221,28 @@ class Requester(Agent):
 
     def _rebuild(self) -> None:
         assert self.catalog is not None
-        for message in replay(self.config, self.catalog, topics=[self.topics.requests, self.topics.responses]):
-            record = message.record
-            if message.kind == KIND_TASK_REQUEST and message.source_agent == self.agent_id:
-                cost = record.get("proposed_cost")
-                self._pending[message.task_id] = PendingRequest(
-                    message.task_id,
-                    record["capability"],
-                    record["description"],
-                    dict(record.get("parameters") or {}),
-                    cost,
-                    self.policy.limit(cost),
-                    last_offer=cost,
-                    started=record["timestamp"] / 1000,
-                    traceparent=message.traceparent,
-                )
-            elif message.kind == KIND_TASK_RESPONSE and message.target_agent == self.agent_id:
-                pending = self._pending.get(message.task_id)
-                if pending is not None:
-                    self._apply(pending, message)
-                    if record["status"] in FINAL:
-                        del self._pending[message.task_id]
+        log = read_log(self.config, self.catalog)
+        for task in log.select(OPEN_STATES, requester=self.agent_id):
+            if task.capability is None or task.requested_at is None:
+                continue  # its request is no longer in the log: nothing to negotiate with
+            self._pending[task.task_id] = PendingRequest(
+                task.task_id,
+                task.capability,
+                task.description or "",
+                task.parameters,
+                task.proposed_cost,
+                self.policy.limit(task.proposed_cost),
+                state=task.state,
+                # A provider turn left unanswered by a crash is redelivered and answered, not skipped.
+                rounds=task.answered_round,
+                last_offer=task.last_offer,
+                agreed_cost=task.agreed_cost,
+                progress=task.progress,
+                provider=task.provider,
+                executor=task.executor,
+                started=task.requested_at / 1000,
+                traceparent=task.traceparent,
+            )
         self.resumed = len(self._pending)
 
     def _apply(self, pending: PendingRequest, message: Inbound) -> None:
@@ -259,6 +273,7 @@ class Requester(Agent):
         if status == "NEGOTIATING" and int(record["round"]) <= pending.rounds:
             return  # an older turn, answered already
         self._apply(pending, message)
+        log.info("%s from %s", status, message.source_agent)
         if self.on_update is not None:
             try:
                 self.on_update(pending, message)
@@ -295,7 +310,7 @@ class Requester(Agent):
             },
             target_agent=message.source_agent,
             collaboration_id=message.collaboration_id,
-            traceparent=message.traceparent,
+            traceparent=continue_trace(message.traceparent),
             event_id=derived_id(message.event_id, "turn"),
             priority=message.priority,
         )

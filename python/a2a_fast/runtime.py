@@ -66,6 +66,7 @@ from a2a_fast import __version__
 from a2a_fast.config import ProtocolConfig, load_config
 from a2a_fast.envelope import Envelope, Inbound, KafkaRecord, TopicNames
 from a2a_fast.errors import A2AError, DecodeError, LimitError, SchemaError, ValidationError
+from a2a_fast.logs import log_context
 from a2a_fast.mesh.directory import AgentCard, AgentState
 from a2a_fast.mesh.limits import MessageLimits
 from a2a_fast.mesh.member import MeshMember
@@ -74,6 +75,7 @@ from a2a_fast.metrics import Metrics, Series, prometheus_text
 from a2a_fast.monitoring import MetricsRegistry, MonitoringServer, json_response
 from a2a_fast.registry import SchemaCatalog
 from a2a_fast.topics import ensure_topics
+from a2a_fast.tracing import span
 
 __all__ = ["Agent", "AgentConfig", "DedupeCache", "OffsetTracker", "replay", "serve"]
 
@@ -572,7 +574,7 @@ class Agent:
             self._settle_work(work)
             return False
         context = contextvars.copy_context()
-        handler = self.handle(inbound)
+        handler = self._handle_in_context(inbound)
         try:
             waiting = context.run(_first_step, work, handler)
         except StopIteration:
@@ -589,6 +591,22 @@ class Agent:
         self._handling.add(task)
         task.add_done_callback(self._handling.discard)
         return True
+
+    async def _handle_in_context(self, message: Inbound) -> None:
+        """:meth:`handle` with the message's ids on every log line and a span continuing its trace, so
+        whatever the handler publishes carries a child ``traceparent`` (:func:`a2a_fast.tracing.continue_trace`)."""
+        attributes = {
+            "a2a.agent_id": self.agent_id,
+            "a2a.task_id": message.task_id,
+            "cloudevents.event_type": message.kind,
+            "cloudevents.event_id": message.event_id,
+            "messaging.destination.name": message.topic,
+        }
+        with (
+            log_context(agent_id=self.agent_id, task_id=message.task_id, correlation_id=message.collaboration_id),
+            span(f"{self.role} {message.kind}", message.traceparent, attributes),
+        ):
+            await self.handle(message)
 
     async def _handle_rest(self, work: _Work, handler: Coroutine[Any, Any, None], waiting: Any) -> None:
         """Finishes a handler that suspended, then runs the records queued behind it with the same key."""

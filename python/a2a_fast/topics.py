@@ -9,6 +9,7 @@ from a2a_fast.errors import StackError
 __all__ = [
     "A2A_MESSAGES",
     "AGENTS",
+    "COLLABORATIONS",
     "DEAD_LETTER",
     "NEGOTIATIONS",
     "TASK_REQUESTS",
@@ -20,6 +21,7 @@ __all__ = [
 TASK_REQUESTS = "task-requests"
 TASK_RESPONSES = "task-responses"
 NEGOTIATIONS = "negotiations"
+COLLABORATIONS = "collaborations"
 DEAD_LETTER = "a2a.dlq"
 AGENTS = "a2a.agents"
 """The agent directory: compacted, one partition, keyed by agent id (see :mod:`a2a_fast.mesh.directory`)."""

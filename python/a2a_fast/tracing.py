@@ -14,19 +14,31 @@ that parent, so the trace is exported wherever the provider sends it; without it
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import random
 import re
 import secrets
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from a2a_fast.errors import ValidationError
 
-__all__ = ["TraceContext", "child_traceparent", "new_traceparent", "parse_traceparent", "span"]
+__all__ = [
+    "TraceContext",
+    "child_traceparent",
+    "continue_trace",
+    "current_traceparent",
+    "new_traceparent",
+    "parse_traceparent",
+    "span",
+]
 
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
+_current: contextvars.ContextVar[str | None] = contextvars.ContextVar("a2a_fast_traceparent", default=None)
 
 
 @dataclass(frozen=True)
@@ -59,22 +71,60 @@ def new_traceparent(sampled: bool = True) -> str:
 
 def child_traceparent(parent: str | None) -> str:
     """A new span of ``parent``'s trace, or a new trace when there is no (valid) parent."""
-    if not parent:
-        return new_traceparent()
-    try:
-        context = parse_traceparent(parent)
-    except ValidationError:
-        return new_traceparent()
-    return TraceContext(context.trace_id, secrets.token_hex(8), context.sampled).header()
+    # Called for every record handled: slicing a matched header beats building a TraceContext.
+    if parent and len(parent) == 55 and _TRACEPARENT.match(parent) and not parent.startswith("ff"):
+        trace_id, flags = parent[3:35], parent[53:55]
+        if trace_id != _ZERO_TRACE and parent[36:52] != _ZERO_SPAN:
+            # Span ids need to be unique, not secret (OpenTelemetry's SDK draws them the same way).
+            span_id = random.getrandbits(64) or 1
+            return f"00-{trace_id}-{span_id:016x}-{'01' if int(flags, 16) & 1 else '00'}"
+    return new_traceparent()
+
+
+def current_traceparent() -> str | None:
+    """The ``traceparent`` of the innermost :func:`span` open here, None outside any."""
+    return _current.get()
+
+
+def continue_trace(parent: str | None) -> str | None:
+    """What a message sent now carries: the open span's ``traceparent``, else ``parent`` unchanged."""
+    return _current.get() or parent
+
+
+class span:
+    """A span named ``name`` under ``parent``; entering it gives the ``traceparent`` to put on messages sent
+    inside it, which :func:`current_traceparent` also returns inside the block."""
+
+    # A class rather than a generator: agents enter one for every record they handle.
+    __slots__ = ("_recording", "_token", "attributes", "name", "parent")
+
+    def __init__(self, name: str, parent: str | None, attributes: Mapping[str, Any] | None = None) -> None:
+        self.name = name
+        self.parent = parent
+        self.attributes = attributes
+        self._recording: contextlib.AbstractContextManager[str] | None = None
+        self._token: contextvars.Token[str | None] | None = None
+
+    def __enter__(self) -> str:
+        tracer = _otel_tracer()
+        if tracer is None:
+            header = child_traceparent(self.parent)
+        else:
+            self._recording = _recorded(tracer, self.name, self.parent, self.attributes)
+            header = self._recording.__enter__()
+        self._token = _current.set(header)
+        return header
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> bool | None:
+        if self._token is not None:
+            _current.reset(self._token)
+        if self._recording is not None:
+            return self._recording.__exit__(kind, error, trace)
+        return None
 
 
 @contextlib.contextmanager
-def span(name: str, parent: str | None, attributes: Mapping[str, Any] | None = None) -> Iterator[str]:
-    """A span named ``name`` under ``parent``; yields the ``traceparent`` to put on messages sent inside it."""
-    tracer = _otel_tracer()
-    if tracer is None:
-        yield child_traceparent(parent)
-        return
+def _recorded(tracer: Any, name: str, parent: str | None, attributes: Mapping[str, Any] | None) -> Iterator[str]:
     from opentelemetry import trace
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -89,13 +139,38 @@ def span(name: str, parent: str | None, attributes: Mapping[str, Any] | None = N
         yield f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{flags}"
 
 
+_api: Any = None
+_tracers: dict[int, tuple[Any, Any]] = {}
+_choice: tuple[float, Any] = (-1.0, None)
+_RECHECK_SECONDS = 1.0
+
+
 def _otel_tracer() -> Any:
-    try:
-        from opentelemetry import trace
-    except ImportError:
+    """The tracer of the configured SDK provider, None without one. Looked up at most once a second: asking
+    the API for the provider costs about as much as the rest of a record's tracing."""
+    global _choice
+    now = time.monotonic()
+    if now - _choice[0] < _RECHECK_SECONDS:
+        return _choice[1]
+    tracer = _lookup_tracer()
+    _choice = (now, tracer)
+    return tracer
+
+
+def _lookup_tracer() -> Any:
+    global _api
+    if _api is None:
+        try:
+            from opentelemetry import trace
+        except ImportError:
+            trace = False  # type: ignore[assignment]
+        _api = trace
+    if _api is False:
         return None
-    provider = trace.get_tracer_provider()
-    # The API's default provider records nothing; only a configured SDK provider is worth the overhead.
-    if type(provider).__name__ in ("ProxyTracerProvider", "NoOpTracerProvider"):
-        return None
-    return trace.get_tracer("a2a_fast")
+    provider = _api.get_tracer_provider()
+    found = _tracers.get(id(provider))
+    if found is None:
+        # The API's default provider records nothing; only a configured SDK provider is worth the overhead.
+        unset = type(provider).__name__ in ("ProxyTracerProvider", "NoOpTracerProvider")
+        found = _tracers[id(provider)] = (provider, None if unset else _api.get_tracer("a2a_fast"))
+    return found[1]

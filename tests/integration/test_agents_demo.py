@@ -26,3 +26,11 @@ def test_demo_runs_the_scenario_and_stops_its_agents(endpoints: Endpoints) -> No
     assert summary["unexpected"] == []
     assert summary["final_states"] == {"COMPLETED": 4, "REJECTED": 4, "FAILED": 2}
     assert summary["rounds_by_kind"]["negotiated"] == 2 and summary["max_rounds"] == 4
+    workflow = summary["workflow"]
+    assert (workflow["id"], workflow["state"]) == ("brief", "COMPLETED"), workflow
+    assert [(step["name"], step["state"]) for step in workflow["steps"]] == [
+        ("summary", "COMPLETED"),
+        ("translation", "COMPLETED"),
+    ]
+    assert all(step["agent"] in ("executor-1", "executor-2") and step["attempts"] >= 1 for step in workflow["steps"])
+    assert workflow["output"]["text"].startswith("[de] The quarterly report")  # step 1's summary, translated

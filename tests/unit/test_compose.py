@@ -29,7 +29,7 @@ def agent_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_every_agent_command_parses_with_our_cli(compose: dict[str, Any]) -> None:
     services = agent_services(compose)
-    assert {"requester", "provider-1", "provider-2", "executor-1", "executor-2", "demo"} <= set(services)
+    assert {"requester", "provider-1", "provider-2", "executor-1", "executor-2", "coordinator", "demo"} <= set(services)
     parser = build_parser()
     for name, service in services.items():
         args = parser.parse_args(service["command"])

@@ -7,6 +7,8 @@
 * :mod:`~a2a_fast.mesh.limits`: :class:`MessageLimits`, message size and time-to-live.
 * :mod:`~a2a_fast.mesh.gateway`: :class:`MeshGateway` and :class:`MeshInbox`, A2A JSON messages in and out.
 * :mod:`~a2a_fast.mesh.member`: :class:`MeshMember`, what every :class:`~a2a_fast.runtime.Agent` runs.
+* :mod:`~a2a_fast.mesh.workflows`: collaboration workflows run step by step across live agents by a
+  :class:`~a2a_fast.mesh.workflows.Coordinator`, kept as event-sourced sessions on the log.
 """
 
 from __future__ import annotations

@@ -80,6 +80,17 @@ PROTOCOL: Final = "mesh"
 """The protocol name under which directory operations are recorded in :class:`~a2a_fast.metrics.Metrics`."""
 
 
+_NOT_READY_YET = frozenset(
+    {
+        KafkaError._UNKNOWN_PARTITION,
+        KafkaError._TIMED_OUT,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+    }
+)
+
+
 @dataclass(frozen=True)
 class AgentCard:
     """What an agent is and offers. ``priority`` and ``weight`` feed capability routing (higher priority
@@ -302,10 +313,13 @@ class AgentDirectory:
         deadline = time.monotonic() + patience
         while True:
             try:
-                _, high = self._consumer.get_watermark_offsets(TopicPartition(self.topic, 0), timeout=patience)
+                _, high = self._consumer.get_watermark_offsets(
+                    TopicPartition(self.topic, 0), timeout=min(patience, 2.0)
+                )
                 return int(high)
             except KafkaException as error:
-                if error.args[0].code() != KafkaError._UNKNOWN_PARTITION or time.monotonic() > deadline:
+                # A topic another process has just created answers these until its leader is known.
+                if error.args[0].code() not in _NOT_READY_YET or time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
 

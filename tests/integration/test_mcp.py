@@ -1,0 +1,196 @@
+"""The MCP server as a client sees it: the SDK's own ClientSession over stdio, launching ``a2a-fast mcp``,
+against real agents on the real broker and registry."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from mcp import types
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+
+from a2a_fast.executor import Executor, TaskContext
+from a2a_fast.provider import Provider
+from tests.integration.test_agents import HANDLERS, SKILLS, Mesh, mesh, run_strict
+
+__all__ = ["mesh"]
+
+TOOLS = {
+    *("request_task", "wait_for_task", "get_task", "list_tasks", "get_execution_queue", "get_agent_status"),
+    *("list_workflows", "register_workflow", "start_workflow", "get_collaboration_status"),
+}
+
+
+@asynccontextmanager
+async def mcp_session(mesh: Mesh, errors: Path) -> AsyncIterator[ClientSession]:
+    server = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "a2a_fast.cli", "mcp", "--topic-prefix", mesh.topics.prefix, "--id", "mcp-test"],
+        env={"KAFKA_BROKER": mesh.endpoints.kafka, "SCHEMA_REGISTRY_URL": mesh.endpoints.schema_registry},
+    )
+    with errors.open("w") as errlog:
+        async with stdio_client(server, errlog=errlog) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            yield session
+
+
+async def call(session: ClientSession, tool: str, **arguments: Any) -> dict[str, Any]:
+    result = await session.call_tool(tool, arguments, read_timeout_seconds=120)
+    assert isinstance(result, types.CallToolResult)
+    assert not result.is_error, result.content
+    assert isinstance(result.structured_content, dict), result
+    return result.structured_content
+
+
+async def call_error(session: ClientSession, tool: str, **arguments: Any) -> str:
+    result = await session.call_tool(tool, arguments, read_timeout_seconds=60)
+    assert isinstance(result, types.CallToolResult)
+    assert result.is_error, f"{tool}({arguments}) should have failed: {result}"
+    return " ".join(block.text for block in result.content if isinstance(block, types.TextContent))
+
+
+def test_tools_submit_and_follow_tasks(mesh: Mesh, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with (
+            Provider(mesh.config("provider-1"), SKILLS),
+            Executor(mesh.config("executor-1"), HANDLERS),
+            mcp_session(mesh, tmp_path / "mcp.err") as session,
+        ):
+            assert {tool.name for tool in (await session.list_tools()).tools} >= TOOLS
+
+            done = await call(
+                session, "request_task", description="Summarise the report", capability="summarize", cost=120, wait=True
+            )
+            assert done["state"] == "COMPLETED" and done["final"], done
+            assert (done["provider"], done["executor"], done["agreed_cost"]) == ("provider-1", "executor-1", 120.0)
+            assert done["result"] == {"echo": "Summarise the report"}
+
+            submitted = await call(
+                session, "request_task", description="Translate it", capability="translate", cost=20, budget=75
+            )
+            task_id = submitted["task_id"]
+            outcome = await call(session, "wait_for_task", task_id=task_id, max_wait=90)
+            assert outcome["state"] == "COMPLETED" and outcome["rounds"] >= 1, outcome
+
+            history = await call(session, "get_task", task_id=task_id)
+            events = [entry["event"] for entry in history["timeline"]]
+            assert events[0] == "REQUESTED" and "COUNTER" in events and events[-1] == "COMPLETED", events
+            assert events.index("ACCEPTED") < events.index("RUNNING")
+            assert {entry["agent"] for entry in history["timeline"]} == {"mcp-test", "provider-1", "executor-1"}
+
+            listed = await call(session, "list_tasks", state=["COMPLETED"])
+            assert {task_id, done["task_id"]} <= {task["task_id"] for task in listed["tasks"]}
+            agents = {agent["agent_id"]: agent for agent in (await call(session, "get_agent_status"))["agents"]}
+            assert {"provider-1", "executor-1", "mcp-test"} <= set(agents)
+            assert agents["provider-1"]["registered"] and agents["provider-1"]["type"] == "provider"
+            assert agents["executor-1"]["log"]["roles"] == ["executor"]
+
+            resource = await session.read_resource(f"a2a://tasks/{task_id}")
+            block = resource.contents[0]
+            assert isinstance(block, types.TextResourceContents)
+            assert json.loads(block.text)["state"] == "COMPLETED"
+            uris = {str(item.uri) for item in (await session.list_resources()).resources}
+            assert {"a2a://agents", "a2a://tasks"} <= uris
+
+    run_strict(scenario)
+
+
+def test_execution_queue_shows_running_tasks_per_executor(mesh: Mesh, tmp_path: Path) -> None:
+    release = asyncio.Event()
+
+    async def held(task: TaskContext) -> str:
+        await task.progress(0.25, "waiting for the test")
+        await release.wait()
+        return "released"
+
+    async def scenario() -> None:
+        async with (
+            Provider(mesh.config("provider-1"), SKILLS),
+            Executor(mesh.config("executor-1"), {"analyze": held}),
+            mcp_session(mesh, tmp_path / "mcp.err") as session,
+        ):
+            submitted = await call(session, "request_task", description="Analyze", capability="analyze", cost=80)
+            task_id = submitted["task_id"]
+            queue: dict[str, Any] = {}
+            for _ in range(600):
+                queue = await call(session, "get_execution_queue")
+                running = [task for task in queue.get("executor-1", []) if task["state"] == "RUNNING"]
+                if running and running[0]["progress"] == 0.25:
+                    break
+                await asyncio.sleep(0.1)
+            assert [task["task_id"] for task in queue["executor-1"]] == [task_id], queue
+            release.set()
+            outcome = await call(session, "wait_for_task", task_id=task_id, max_wait=60)
+            assert outcome["state"] == "COMPLETED", outcome
+            assert await call(session, "get_execution_queue", executor_id="executor-1") == {"executor-1": []}
+
+    run_strict(scenario)
+
+
+def test_bad_arguments_are_errors_that_say_what_is_wrong(mesh: Mesh, tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with mcp_session(mesh, tmp_path / "mcp.err") as session:
+            text = await call_error(session, "request_task", description="x", capability="summarize", cost=-5)
+            assert "cost" in text and "greater than or equal to 0" in text, text
+            text = await call_error(session, "request_task", description="x")
+            assert "capability" in text and "required" in text.lower(), text
+            text = await call_error(session, "request_task", description="x", capability="summarize", priority=7)
+            assert "priority" in text, text
+            text = await call_error(session, "get_task", task_id="no-such-task")
+            assert "no-such-task" in text and "not in the log" in text, text
+            text = await call_error(session, "wait_for_task", task_id="no-such-task", max_wait=1)
+            assert "no-such-task" in text, text
+            text = await call_error(session, "list_tasks", state=["DONE"])
+            assert "DONE" in text and "COMPLETED" in text, text
+            text = await call_error(session, "get_agent_status", agent_id="ghost")
+            assert "ghost" in text, text
+            text = await call_error(session, "no_such_tool")
+            assert "no_such_tool" in text, text
+
+    run_strict(scenario)
+
+
+def test_agents_from_the_directory_and_workflows(mesh: Mesh, tmp_path: Path) -> None:
+    workflow = {
+        "id": "digest",
+        "name": "Digest",
+        "description": "summarise, then classify the summary",
+        "steps": [
+            {"name": "summary", "capabilities": ["summarize"]},
+            {"name": "labels", "capabilities": ["classify"], "timeout": 30},
+        ],
+    }
+
+    async def scenario() -> None:
+        async with (
+            Executor(mesh.config("executor-1"), HANDLERS),
+            mcp_session(mesh, tmp_path / "mcp.err") as session,
+        ):
+            [agent] = (await call(session, "get_agent_status", agent_id="executor-1"))["agents"]
+            assert agent["registered"] and agent["alive"] and agent["type"] == "executor", agent
+            assert set(agent["capabilities"]) == set(SKILLS)
+
+            assert (await call(session, "list_workflows")) == {"workflows": []}
+            await call(session, "register_workflow", workflow=workflow)
+            assert [w["id"] for w in (await call(session, "list_workflows"))["workflows"]] == ["digest"]
+
+            status = await call(session, "start_workflow", workflow_id="digest", params={"topic": "q3"}, wait=True)
+            assert status["state"] == "COMPLETED", status
+            assert [step["agent"] for step in status["steps"]] == ["executor-1", "executor-1"]
+            again = await call(session, "get_collaboration_status", session_id=status["session_id"])
+            assert again["state"] == "COMPLETED" and again["output"] == status["output"]
+
+            text = await call_error(session, "start_workflow", workflow_id="nightly")
+            assert "nightly" in text and "digest" in text, text
+            text = await call_error(session, "get_collaboration_status", session_id="no-such-session")
+            assert "no-such-session" in text, text
+            text = await call_error(session, "register_workflow", workflow={"id": "x", "steps": []})
+            assert "step" in text, text
+
+    run_strict(scenario)

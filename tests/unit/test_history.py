@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from typing import Any
+
+import pytest
+
+from a2a_fast.envelope import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE, Inbound
+from a2a_fast.errors import ValidationError
+from a2a_fast.history import TaskLog, parse_time, timeline_entry
+
+_ids = itertools.count()
+
+
+def message(kind: str, source: str, stamp: int, target: str | None = None, **record: Any) -> Inbound:
+    number = next(_ids)
+    return Inbound(
+        kind=kind,
+        record={"task_id": "t1", "timestamp": stamp, **record},
+        event_id=f"e{number}",
+        task_id="t1",
+        source_agent=source,
+        target_agent=target,
+        collaboration_id="t1",
+        traceparent=None,
+        schema_id=1,
+        topic={KIND_TASK_REQUEST: "req", KIND_TASK_RESPONSE: "resp", KIND_NEGOTIATION: "neg"}[kind],
+        partition=0,
+        offset=number,
+    )
+
+
+def response(source: str, stamp: int, status: str, **fields: Any) -> Inbound:
+    return message(KIND_TASK_RESPONSE, source, stamp, "req-1", status=status, **fields)
+
+
+REQUEST = message(
+    KIND_TASK_REQUEST, "req-1", 1000, requester_id="req-1", capability="translate", description="notes",
+    proposed_cost=20.0, priority=1, parameters={"lang": "de"},
+)  # fmt: skip
+COUNTER_ASK = response("prov-1", 1010, "NEGOTIATING", counter_offer=90.0, round=1)
+COUNTER = message(KIND_NEGOTIATION, "req-1", 1020, "prov-1", action="COUNTER", offer=55.0, round=1)
+ACCEPTED = response("prov-1", 1030, "ACCEPTED", agreed_cost=75.0, round=2)
+RUNNING = response("exec-1", 1040, "RUNNING", progress=0.5)
+COMPLETED = response("exec-1", 1050, "COMPLETED", result='{"ok": true}', progress=1.0)
+LIFE = [REQUEST, COUNTER_ASK, COUNTER, ACCEPTED, RUNNING, COMPLETED]
+
+
+def test_a_whole_life_folds_into_state_and_timeline() -> None:
+    task = TaskLog().fold_all(LIFE).get("t1")
+    assert task is not None
+    assert (task.state, task.requester, task.capability, task.parameters) == (
+        "COMPLETED",
+        "req-1",
+        "translate",
+        {"lang": "de"},
+    )
+    assert (task.proposed_cost, task.last_offer, task.last_ask, task.agreed_cost) == (20.0, 55.0, 90.0, 75.0)
+    assert (task.rounds, task.answered_round, task.provider, task.executor) == (2, 1, "prov-1", "exec-1")
+    assert task.result == {"ok": True} and task.final
+    assert [entry.event for entry in task.timeline] == [
+        "REQUESTED", "NEGOTIATING", "COUNTER", "ACCEPTED", "RUNNING", "COMPLETED"
+    ]  # fmt: skip
+    assert [entry.role for entry in task.timeline] == [
+        "requester",
+        "provider",
+        "requester",
+        "provider",
+        "executor",
+        "executor",
+    ]
+
+
+def test_topics_read_in_any_order_give_the_same_task() -> None:
+    interleaved = [COMPLETED, RUNNING, COUNTER_ASK, ACCEPTED, COUNTER, REQUEST]
+    # Within one topic partition order is kept: responses stay in their order.
+    ordered = [COUNTER, REQUEST, COUNTER_ASK, ACCEPTED, RUNNING, COMPLETED]
+    expected = TaskLog().fold_all(LIFE).get("t1")
+    again = TaskLog().fold_all(ordered).get("t1")
+    assert again is not None and expected is not None
+    assert again.to_dict() == expected.to_dict()
+    scrambled = TaskLog().fold_all(interleaved).get("t1")
+    assert scrambled is not None and [e.event for e in scrambled.timeline] == [e.event for e in expected.timeline]
+
+
+def test_a_late_progress_report_does_not_reopen_a_finished_task() -> None:
+    task = TaskLog().fold_all([*LIFE, response("exec-1", 1060, "RUNNING", progress=0.9)]).get("t1")
+    assert task is not None and task.state == "COMPLETED"
+
+
+def test_redeliveries_are_folded_once_and_until_cuts_the_log() -> None:
+    log = TaskLog().fold_all([*LIFE, COMPLETED, ACCEPTED])
+    task = log.get("t1")
+    assert task is not None and len(task.timeline) == len(LIFE) and log.folded == len(LIFE)
+
+    earlier = TaskLog(until=1035).fold_all(LIFE).get("t1")
+    assert earlier is not None and (earlier.state, earlier.executor) == ("ACCEPTED", None)
+    assert TaskLog(until=999).fold_all(LIFE).tasks == {}
+
+
+def test_queue_selection_and_activity() -> None:
+    log = TaskLog().fold_all(LIFE[:5])
+    assert {name: [t.task_id for t in tasks] for name, tasks in log.execution_queue().items()} == {"exec-1": ["t1"]}
+    assert [t.task_id for t in log.select(["running"])] == ["t1"] and log.select(["COMPLETED"]) == []
+    with pytest.raises(ValidationError, match=r"unknown task state\(s\) \['DONE'\]"):
+        log.select(["DONE"])
+    activity = log.activity()
+    assert activity["prov-1"].roles == ["provider"] and activity["prov-1"].open_tasks == {"t1"}
+    assert activity["req-1"].messages == 2 and activity["exec-1"].last_seen == 1040
+    assert TaskLog().fold_all(LIFE[:4]).execution_queue() == {"": [TaskLog().fold_all(LIFE[:4]).tasks["t1"]]}
+
+
+def test_timeline_lines_read_well() -> None:
+    assert timeline_entry(COUNTER_ASK).describe() == "prov-1 NEGOTIATING 90.00 (round 1) -> req-1"
+    assert timeline_entry(RUNNING).describe() == "exec-1 RUNNING 50% -> req-1"
+    rejected = response("prov-1", 1, "REJECTED", message="no skill 'teleport'")
+    assert timeline_entry(rejected).describe() == "prov-1 REJECTED -> req-1: no skill 'teleport'"
+
+
+def test_times_parse_from_iso_epoch_and_age() -> None:
+    now = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
+    assert (
+        parse_time("2026-11-21T11:30:00Z")
+        == parse_time("2026-11-21T11:30:00")
+        == int(dt.datetime(2026, 11, 21, 11, 30, tzinfo=dt.UTC).timestamp() * 1000)
+    )
+    assert parse_time("1795260000.5") == 1795260000500
+    assert parse_time("10m", now) == int((now - dt.timedelta(minutes=10)).timestamp() * 1000)
+    assert parse_time("1.5h", now) == int((now - dt.timedelta(minutes=90)).timestamp() * 1000)
+    with pytest.raises(ValidationError, match="ISO 8601"):
+        parse_time("last tuesday")
