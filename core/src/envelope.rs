@@ -40,6 +40,8 @@ pub enum Refusal {
     NotA2a,
     /// The writer schema's record is not the one the type needs.
     WrongRecord,
+    /// No reader codec was set for the type.
+    NoReader,
 }
 
 /// What [`EnvelopeReader::prepare`] found.
@@ -212,9 +214,8 @@ impl EnvelopeReader {
         if short_name(name) != self.kinds[kind].record {
             return Prepared::Refused(Refusal::WrongRecord);
         }
-        let plan = match self.plans.get(&(kind, schema_id)) {
-            Some(plan) => plan.clone(),
-            None => Err(Error::schema(format!("no reader for {}", self.kinds[kind].ce_type))),
+        let Some(plan) = self.plans.get(&(kind, schema_id)).cloned() else {
+            return Prepared::Refused(Refusal::NoReader);
         };
         Prepared::Ready(Attributes {
             kind,

@@ -397,7 +397,10 @@ class Envelope:
         decoder = self._decoder
         catalog = self.catalog
         for kind in MESSAGE_KINDS:
-            reader = catalog.reader_codec(kind)
+            try:
+                reader = catalog.reader_codec(kind)
+            except SchemaError:
+                continue  # its records go through decode(), which names the missing schema
             if decoder.reader(kind) is not reader:
                 decoder.set_reader(kind, reader)
         limits = self.limits

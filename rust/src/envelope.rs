@@ -239,9 +239,12 @@ impl EnvelopeDecoder {
         key: Option<&Text>,
     ) -> PyResult<Item<'py>> {
         let kind = &self.kinds[found.kind];
-        let (Some(reader), Ok(plan)) = (&kind.reader, &found.plan) else {
-            let error = found.plan.err().unwrap_or_else(|| a2a_core::Error::schema("no reader codec"));
-            return Ok(Err(to_py(py, error).into_value(py).into_bound(py).into_any()));
+        let Some(reader) = &kind.reader else {
+            return Ok(Err(py.None().into_bound(py)));
+        };
+        let plan = match &found.plan {
+            Ok(plan) => plan,
+            Err(error) => return Ok(Err(to_py(py, error.clone()).into_value(py).into_bound(py).into_any())),
         };
         let reader = reader.bind(py).get();
         let mut builder = PyBuilder { py, names: &reader.names };
