@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 import pytest
@@ -223,9 +224,14 @@ def test_decode_many_gives_each_record_what_decode_gives_it(
         except ValueError as error:
             expected = error
         if isinstance(expected, ValueError):
-            assert type(got) is type(expected) and str(got) == str(expected)
+            assert type(got) is type(expected) and _same_moment(str(got)) == _same_moment(str(expected))
         else:
             assert got == expected
+
+
+def _same_moment(reason: str) -> str:
+    """An expiry reason with its age blanked: the two decodes read the clock a moment apart."""
+    return re.sub(r"sent [0-9.]+s ago", "sent Ns ago", reason)
 
 
 def test_cloudevent_binding_round_trip() -> None:
