@@ -725,22 +725,28 @@ pub fn json_to_a2a(input: &[u8]) -> Result<A2aMessage<'_>> {
 
 /// A2A message JSON bytes → CloudEvent JSON bytes, appended to `out`: what a gateway forwards.
 /// Accepts and rejects what `a2a_to_json(parse(input)?)` does; the payload is rewritten as it is
-/// read, into the end of `out`, and moved into place once the event is written.
+/// read, into a scratch buffer, and copied into place once the rest of the event is written.
 pub fn a2a_json_to_event_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
-    let start = out.len();
-    let written = read_a2a_json(input, out).and_then(|message| {
-        let payload_end = out.len();
+    with_scratch(|payload| {
+        let message = read_a2a_json(input, payload)?;
         message.write_event_json(out, |out| {
-            out.extend_from_within(start..payload_end);
+            out.extend_from_slice(payload);
             Ok(())
-        })?;
-        out.drain(start..payload_end);
-        Ok(())
-    });
-    if written.is_err() {
-        out.truncate(start);
-    }
-    written
+        })
+    })
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Runs `work` with an empty buffer that keeps its capacity from call to call on this thread.
+fn with_scratch<T>(work: impl FnOnce(&mut Vec<u8>) -> T) -> T {
+    let mut scratch = SCRATCH.take();
+    scratch.clear();
+    let result = work(&mut scratch);
+    SCRATCH.set(scratch);
+    result
 }
 
 /// Reads an A2A message from JSON with its payload transcoded into `payload_out` (the message
@@ -766,24 +772,15 @@ fn read_a2a_json<'a>(input: &'a [u8], payload_out: &mut Vec<u8>) -> Result<A2aMe
 }
 
 /// CloudEvent JSON bytes → A2A message JSON bytes, appended to `out`. The payload is rewritten as
-/// it is read, into the end of `out`, and moved into place once the message is written.
+/// it is read, into a scratch buffer, and copied into place once the fields before it are written.
 pub fn event_json_to_a2a_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
-    let start = out.len();
-    let written = read_event_json_with(input, |p| p.transcode_standing_in(out))
-        .and_then(A2aMessage::from_parts)
-        .and_then(|message| {
-            let payload_end = out.len();
-            message.write_json_with(out, |out| {
-                out.extend_from_within(start..payload_end);
-                Ok(())
-            })?;
-            out.drain(start..payload_end);
+    with_scratch(|payload| {
+        let message = A2aMessage::from_parts(read_event_json_with(input, |p| p.transcode_standing_in(payload))?)?;
+        message.write_json_with(out, |out| {
+            out.extend_from_slice(payload);
             Ok(())
-        });
-    if written.is_err() {
-        out.truncate(start);
-    }
-    written
+        })
+    })
 }
 
 #[cfg(test)]

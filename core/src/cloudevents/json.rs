@@ -227,7 +227,7 @@ impl<'a> Parser<'a> {
                         out.push(b',');
                     }
                     first = false;
-                    write_str(out, &name);
+                    write_key(out, &name);
                     out.push(b':');
                     p.transcode(out)
                 })?;
@@ -248,6 +248,9 @@ impl<'a> Parser<'a> {
             _ => {
                 let start = self.pos;
                 match self.scalar()? {
+                    Scalar::Number(Number::Float(_)) if is_canonical_float(&self.bytes[start..self.pos]) => {
+                        out.extend_from_slice(&self.bytes[start..self.pos]);
+                    }
                     Scalar::Number(Number::Float(f)) => write_float(out, f),
                     // Literals and integers in range are canonical as they stand.
                     _ => out.extend_from_slice(&self.bytes[start..self.pos]),
@@ -458,6 +461,38 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Appends an object key as read by [`Parser::string`]: borrowed text has nothing to escape.
+#[inline(always)]
+fn write_key(out: &mut Vec<u8>, name: &Cow<'_, str>) {
+    match name {
+        Cow::Borrowed(text) => {
+            out.push(b'"');
+            out.extend_from_slice(text.as_bytes());
+            out.push(b'"');
+        }
+        Cow::Owned(text) => write_str(out, text),
+    }
+}
+
+/// Whether a float literal is already what [`write_float`] writes for its value: plain notation,
+/// a magnitude from 0.1 up (where the shortest form has no exponent), no trailing zero but `.0`,
+/// and at most 15 significant digits, which every f64 keeps, so the literal is the shortest form.
+fn is_canonical_float(literal: &[u8]) -> bool {
+    let digits = literal.strip_prefix(b"-").unwrap_or(literal);
+    let Some(point) = digits.iter().position(|&b| b == b'.') else {
+        return false;
+    };
+    let (int, fraction) = (&digits[..point], &digits[point + 1..]);
+    if int == b"0" {
+        return fraction.first().is_some_and(|&d| d != b'0') && is_short_fraction(fraction, 15);
+    }
+    fraction == b"0" && int.len() <= 15 || is_short_fraction(fraction, 15usize.saturating_sub(int.len()))
+}
+
+fn is_short_fraction(fraction: &[u8], max_len: usize) -> bool {
+    fraction.len() <= max_len && fraction.iter().all(u8::is_ascii_digit) && fraction.last().is_some_and(|&d| d != b'0')
+}
+
 /// A JSON value that is not a string, array or object.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Scalar {
@@ -606,6 +641,44 @@ mod tests {
                     assert_eq!(plain_run_end(&bytes, 0), naive, "{len} {at} {b}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn canonical_floats_pass_through_as_written() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |bound: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % bound
+        };
+        let mut passed = 0;
+        for _ in 0..200_000 {
+            let digits = |n: u64, next: &mut dyn FnMut(u64) -> u64| -> String {
+                (0..n).map(|_| char::from(b'0' + next(10) as u8)).collect()
+            };
+            let int_len = next(18);
+            let int = if int_len == 0 { "0".to_owned() } else { digits(int_len, &mut next) };
+            let fraction_len = 1 + next(17);
+            let fraction = digits(fraction_len, &mut next);
+            let sign = if next(2) == 0 { "-" } else { "" };
+            let literal = format!("{sign}{int}.{fraction}");
+            let Ok(Value::Float(f)) = parse(literal.as_bytes()) else {
+                continue;
+            };
+            let mut written = Vec::new();
+            write_float(&mut written, f);
+            if is_canonical_float(literal.as_bytes()) {
+                passed += 1;
+                assert_eq!(written, literal.as_bytes(), "{literal}");
+            }
+        }
+        assert!(passed > 10_000, "{passed}");
+        for (literal, canonical) in
+            [("30.5", true), ("-0.25", true), ("1.0", true), ("1e5", false), ("0.05", false), ("1.50", false)]
+        {
+            assert_eq!(is_canonical_float(literal.as_bytes()), canonical, "{literal}");
         }
     }
 
