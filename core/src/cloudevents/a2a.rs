@@ -29,7 +29,7 @@ use super::event::{
     check_string, extension_value, insert_extension, is_json_media_type, read_event_json, read_event_json_with,
     CloudEvent, Data, EventParts, Extension, Extensions,
 };
-use super::json::Parser;
+use super::json::{Fail, Number, PResult, Parser, Scalar};
 use super::time::rfc3339_problem;
 use super::value::{escape_into, write_str, write_value, Value};
 
@@ -728,7 +728,13 @@ pub fn json_to_a2a(input: &[u8]) -> Result<A2aMessage<'_>> {
 /// read, into a scratch buffer, and copied into place once the rest of the event is written.
 pub fn a2a_json_to_event_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
     with_scratch(|payload| {
-        let message = read_a2a_json(input, payload)?;
+        let message = match read_valid_a2a_json(input, payload) {
+            Some(message) => message,
+            None => {
+                payload.clear();
+                read_a2a_json(input, payload)?
+            }
+        };
         message.write_event_json(out, |out| {
             out.extend_from_slice(payload);
             Ok(())
@@ -769,6 +775,138 @@ fn read_a2a_json<'a>(input: &'a [u8], payload_out: &mut Vec<u8>) -> Result<A2aMe
     })?;
     parser.finish()?;
     A2aMessage::from_value(Value::Object(members))
+}
+
+/// Why [`read_valid_a2a_json`] gave up; never reported, the general reader says what was wrong.
+const GIVE_UP: Fail = Fail { offset: 0, message: "" };
+
+/// Reads a valid A2A message from JSON straight into its fields, with the payload transcoded into
+/// `payload_out`; `None` for anything else (a missing, repeated, unknown or invalid field, malformed
+/// JSON), which the general reader then reads again to report it. A message it reads is the one
+/// the general reader reads.
+fn read_valid_a2a_json<'a>(input: &'a [u8], payload_out: &mut Vec<u8>) -> Option<A2aMessage<'a>> {
+    fn text<'a>(p: &mut Parser<'a>) -> PResult<Cow<'a, str>> {
+        if p.peek() != Some(b'"') {
+            return Err(GIVE_UP);
+        }
+        let s = p.string()?;
+        match check_text(&s, "") {
+            Ok(()) => Ok(s),
+            Err(_) => Err(GIVE_UP),
+        }
+    }
+    fn optional<'a>(p: &mut Parser<'a>) -> PResult<Optional<Cow<'a, str>>> {
+        if p.peek() == Some(b'n') {
+            p.scalar()?;
+            return Ok(Optional::Null);
+        }
+        text(p).map(Optional::Present)
+    }
+    fn once<T>(slot: &mut Option<T>, value: T) -> PResult<()> {
+        match slot.replace(value) {
+            None => Ok(()),
+            Some(_) => Err(GIVE_UP),
+        }
+    }
+    fn agent<'a>(p: &mut Parser<'a>) -> PResult<Agent<'a>> {
+        let (mut id, mut kind, mut capabilities) = (None, None, None);
+        p.object(|p, name| match &*name {
+            "agentId" => once(&mut id, text(p)?),
+            "agentType" => once(&mut kind, text(p)?),
+            "capabilities" => {
+                let mut items = Vec::new();
+                p.array(|p| {
+                    let capability = text(p)?;
+                    if capability.contains(',') {
+                        return Err(GIVE_UP);
+                    }
+                    items.push(capability);
+                    Ok(())
+                })?;
+                once(&mut capabilities, items)
+            }
+            _ => Err(GIVE_UP),
+        })?;
+        match (id, kind, capabilities) {
+            (Some(agent_id), Some(agent_type), Some(capabilities)) => Ok(Agent { agent_id, agent_type, capabilities }),
+            _ => Err(GIVE_UP),
+        }
+    }
+    let mut parser = Parser::new(input).ok()?;
+    let (mut protocol, mut version, mut message_id, mut timestamp, mut message_type) = (None, None, None, None, None);
+    let (mut source_agent, mut target_agent, mut payload, mut metadata) = (None, None, None, None);
+    let read = parser.object(|p, name| match &*name {
+        "protocol" => once(&mut protocol, text(p)?),
+        "version" => once(&mut version, text(p)?),
+        "messageId" => once(&mut message_id, text(p)?),
+        "timestamp" => once(&mut timestamp, text(p)?),
+        "messageType" => once(&mut message_type, text(p)?),
+        "sourceAgent" => once(&mut source_agent, agent(p)?),
+        "targetAgent" => {
+            let target = match p.peek() {
+                Some(b'n') => p.scalar().map(|_| Optional::Null)?,
+                _ => Optional::Present(agent(p)?),
+            };
+            once(&mut target_agent, target)
+        }
+        "payload" => {
+            let stand_in = p.transcode_standing_in(payload_out)?;
+            once(&mut payload, stand_in)
+        }
+        "metadata" => {
+            let (mut priority, mut ttl, mut correlation_id, mut collaboration_id, mut traceparent) =
+                (None, None, None, None, None);
+            p.object(|p, name| match &*name {
+                "priority" => {
+                    let value = text(p)?;
+                    once(&mut priority, PRIORITIES.into_iter().find(|p| *p == value).ok_or(GIVE_UP)?)
+                }
+                "ttl" => match p.scalar()? {
+                    Scalar::Number(Number::Int(t)) => {
+                        once(&mut ttl, i32::try_from(t).ok().filter(|t| *t >= 0).ok_or(GIVE_UP)?)
+                    }
+                    _ => Err(GIVE_UP),
+                },
+                "correlationId" => once(&mut correlation_id, text(p)?),
+                "collaborationId" => once(&mut collaboration_id, optional(p)?),
+                "traceparent" => once(&mut traceparent, optional(p)?),
+                _ => Err(GIVE_UP),
+            })?;
+            let (Some(priority), Some(ttl), Some(correlation_id)) = (priority, ttl, correlation_id) else {
+                return Err(GIVE_UP);
+            };
+            let metadata_fields = (
+                priority,
+                ttl,
+                correlation_id,
+                collaboration_id.unwrap_or(Optional::Absent),
+                traceparent.unwrap_or(Optional::Absent),
+            );
+            once(&mut metadata, metadata_fields)
+        }
+        _ => Err(GIVE_UP),
+    });
+    read.ok()?;
+    parser.finish().ok()?;
+    let timestamp = timestamp?;
+    if protocol? != PROTOCOL || rfc3339_problem(&timestamp).is_some() {
+        return None;
+    }
+    let (priority, ttl, correlation_id, collaboration_id, traceparent) = metadata?;
+    Some(A2aMessage {
+        version: version?,
+        message_id: message_id?,
+        timestamp,
+        source_agent: source_agent?,
+        target_agent: target_agent.unwrap_or(Optional::Absent),
+        message_type: message_type?,
+        payload: payload?,
+        priority,
+        ttl,
+        correlation_id,
+        collaboration_id,
+        traceparent,
+    })
 }
 
 /// CloudEvent JSON bytes → A2A message JSON bytes, appended to `out`. The payload is rewritten as
@@ -843,6 +981,58 @@ mod tests {
             event_json_to_a2a_json(&event, &mut back).expect("ok");
             assert_eq!(back, general, "{text}");
         }
+    }
+
+    /// Whether the direct reader read `text`; whatever it reads, the general reader reads the same.
+    fn direct_reader_agrees(text: &[u8]) -> bool {
+        let (mut direct_payload, mut payload) = (Vec::new(), Vec::new());
+        let Some(direct) = read_valid_a2a_json(text, &mut direct_payload) else {
+            return false;
+        };
+        assert_eq!(Ok(direct), read_a2a_json(text, &mut payload), "{}", String::from_utf8_lossy(text));
+        assert_eq!(direct_payload, payload);
+        true
+    }
+
+    #[test]
+    fn direct_a2a_reader_reads_what_the_general_one_reads() {
+        let mut read = 0;
+        for text in variants() {
+            assert!(direct_reader_agrees(text.as_bytes()), "{text}");
+            for (from, to) in [
+                (r#""version":"1.0""#, r#""version":"1.0","version":"2""#),
+                (r#""ttl":300"#, r#""ttl":300,"ttl":300"#),
+                (r#""ttl":300"#, r#""ttl":300.0"#),
+                (r#""ttl":300"#, r#""ttl":2147483648"#),
+                (r#""HIGH""#, r#""H\u0049GH""#),
+                (r#""HIGH""#, r#""high""#),
+                (r#""agentType":"llm""#, r#""agentType":"llm","agentType":"llm""#),
+                (r#""agentType":"llm""#, r#""agentType":"llm","extra":1"#),
+                (r#""targetAgent":null"#, r#""targetAgent":[]"#),
+                (r#""targetAgent":null"#, r#""targetAgent":null,"targetAgent":null"#),
+                (r#""metadata""#, r#""metadata":{},"metadata""#),
+                (r#""protocol":"A2A""#, r#""protocol":"A\u0032A""#),
+                (r#""protocol":"A2A","#, ""),
+                (r#""2025-01-02T03:04:05.678Z""#, r#""2025-02-30T03:04:05Z""#),
+                (r#""plan""#, r#""pl,an""#),
+                (r#""plan""#, r#""""#),
+            ] {
+                let edited = text.replacen(from, to, 1);
+                read += usize::from(direct_reader_agrees(edited.as_bytes()));
+            }
+            let bytes = text.as_bytes();
+            for at in 0..bytes.len() {
+                let mut edited = bytes.to_vec();
+                edited.remove(at);
+                read += usize::from(direct_reader_agrees(&edited));
+                for b in [b'"', b',', b'}', b'0', b'\\', 0x7f] {
+                    let mut edited = bytes.to_vec();
+                    edited[at] = b;
+                    read += usize::from(direct_reader_agrees(&edited));
+                }
+            }
+        }
+        assert!(read > 100, "{read}");
     }
 
     #[test]
