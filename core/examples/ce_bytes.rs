@@ -14,10 +14,8 @@ fn message(i: usize) -> String {
     } else {
         format!(r#"{{"agentId": "worker-{}", "agentType": "executor", "capabilities": ["execute"]}}"#, i % 13)
     };
-    let mut meta = format!(
-        r#"{{"priority": "{}", "ttl": 300, "correlationId": "corr-{i}""#,
-        ["HIGH", "NORMAL", "LOW"][i % 3]
-    );
+    let mut meta =
+        format!(r#"{{"priority": "{}", "ttl": 300, "correlationId": "corr-{i}""#, ["HIGH", "NORMAL", "LOW"][i % 3]);
     if i % 2 == 1 {
         meta += &format!(r#", "traceparent": "00-{i:032x}-{i:016x}-01""#);
     }

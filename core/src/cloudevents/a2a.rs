@@ -909,11 +909,135 @@ fn read_valid_a2a_json<'a>(input: &'a [u8], payload_out: &mut Vec<u8>) -> Option
     })
 }
 
+/// Reads the A2A message of a valid CloudEvent in the JSON format with only the attributes the
+/// mapping writes (no nulls, `datacontenttype` exactly `application/json`), with `data` transcoded
+/// into `payload_out`; `None` for anything else, which the general reader then reads again. A
+/// message it reads is the one the general reader reads.
+fn read_valid_event_json<'a>(input: &'a [u8], payload_out: &mut Vec<u8>) -> Option<A2aMessage<'a>> {
+    fn text<'a>(p: &mut Parser<'a>, empty: bool) -> PResult<Cow<'a, str>> {
+        if p.peek() != Some(b'"') {
+            return Err(GIVE_UP);
+        }
+        let s = p.string()?;
+        match (s.is_empty(), check_string("", &s)) {
+            (true, _) if !empty => Err(GIVE_UP),
+            (_, Ok(())) => Ok(s),
+            (_, Err(_)) => Err(GIVE_UP),
+        }
+    }
+    fn capabilities(text: Cow<'_, str>) -> Option<Vec<Cow<'_, str>>> {
+        match text {
+            _ if text.is_empty() => Some(Vec::new()),
+            Cow::Borrowed(text) => text.split(',').map(|c| check_capability(c, "").ok().map(|()| c.into())).collect(),
+            Cow::Owned(text) => {
+                text.split(',').map(|c| check_capability(c, "").ok().map(|()| c.to_owned().into())).collect()
+            }
+        }
+    }
+    let mut parser = Parser::new(input).ok()?;
+    let mut seen = 0u32;
+    let mut texts: [Option<Cow<'a, str>>; 21] = Default::default();
+    let (mut ttl, mut payload) = (None, None);
+    let read = parser.object(|p, name| {
+        let at = match &*name {
+            "data" => 0,
+            "specversion" => 1,
+            "id" => 2,
+            "source" => 3,
+            "type" => 4,
+            "time" => 5,
+            "datacontenttype" => 6,
+            "ttl" => 7,
+            // Extensions that may be empty: their meaning is A2A's `null`.
+            "targetagent" => 8,
+            "collaborationid" => 9,
+            "traceparent" => 10,
+            "agentcapabilities" => 11,
+            "targetagentcapabilities" => 12,
+            "protocol" => 13,
+            "protocolversion" => 14,
+            "messagetype" => 15,
+            "sourceagent" => 16,
+            "sourceagenttype" => 17,
+            "targetagenttype" => 18,
+            "priority" => 19,
+            "correlationid" => 20,
+            _ => return Err(GIVE_UP),
+        };
+        if seen & (1 << at) != 0 {
+            return Err(GIVE_UP);
+        }
+        seen |= 1 << at;
+        match at {
+            0 => payload = Some(p.transcode_standing_in(payload_out)?),
+            7 => match p.scalar()? {
+                Scalar::Number(Number::Int(t)) => ttl = Some(i32::try_from(t).ok().filter(|t| *t >= 0).ok_or(GIVE_UP)?),
+                _ => return Err(GIVE_UP),
+            },
+            _ => texts[at] = Some(text(p, (8..=12).contains(&at))?),
+        }
+        Ok(())
+    });
+    read.ok()?;
+    parser.finish().ok()?;
+    let [_, specversion, id, source, ty, time, datacontenttype, _, target_agent, collaboration_id, traceparent, source_capabilities, target_capabilities, protocol, version, message_type, source_agent, source_agent_type, target_agent_type, priority, correlation_id] =
+        texts;
+    if specversion? != super::event::SPECVERSION || protocol? != PROTOCOL || source.is_none() || ty.is_none() {
+        return None;
+    }
+    if datacontenttype.is_some_and(|ct| ct != JSON) {
+        return None;
+    }
+    let time = time?;
+    if rfc3339_problem(&time).is_some() {
+        return None;
+    }
+    let optional = |text: Option<Cow<'a, str>>| match text {
+        None => Optional::Absent,
+        Some(text) if text.is_empty() => Optional::Null,
+        Some(text) => Optional::Present(text),
+    };
+    let target_agent = match optional(target_agent) {
+        Optional::Absent => Optional::Absent,
+        Optional::Null => Optional::Null,
+        Optional::Present(agent_id) => Optional::Present(Agent {
+            agent_id,
+            agent_type: target_agent_type?,
+            capabilities: capabilities(target_capabilities?)?,
+        }),
+    };
+    let priority = priority?;
+    Some(A2aMessage {
+        version: version?,
+        message_id: id?,
+        timestamp: time,
+        source_agent: Agent {
+            agent_id: source_agent?,
+            agent_type: source_agent_type?,
+            capabilities: capabilities(source_capabilities?)?,
+        },
+        target_agent,
+        message_type: message_type?,
+        payload: payload?,
+        priority: PRIORITIES.into_iter().find(|p| *p == priority)?,
+        ttl: ttl?,
+        correlation_id: correlation_id?,
+        collaboration_id: optional(collaboration_id),
+        traceparent: optional(traceparent),
+    })
+}
+
 /// CloudEvent JSON bytes → A2A message JSON bytes, appended to `out`. The payload is rewritten as
 /// it is read, into a scratch buffer, and copied into place once the fields before it are written.
 pub fn event_json_to_a2a_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
     with_scratch(|payload| {
-        let message = A2aMessage::from_parts(read_event_json_with(input, |p| p.transcode_standing_in(payload))?)?;
+        let message = match read_valid_event_json(input, payload) {
+            Some(message) => message,
+            None => {
+                payload.clear();
+                A2aMessage::from_parts(read_event_json_with(input, |p| p.transcode_standing_in(payload))?)?
+            }
+        };
         message.write_json_with(out, |out| {
             out.extend_from_slice(payload);
             Ok(())
@@ -1029,6 +1153,59 @@ mod tests {
                     let mut edited = bytes.to_vec();
                     edited[at] = b;
                     read += usize::from(direct_reader_agrees(&edited));
+                }
+            }
+        }
+        assert!(read > 100, "{read}");
+    }
+
+    /// Whether the direct event reader read `text`; whatever it reads, the general reader reads the same.
+    fn direct_event_reader_agrees(text: &[u8]) -> bool {
+        let (mut direct_payload, mut payload) = (Vec::new(), Vec::new());
+        let Some(direct) = read_valid_event_json(text, &mut direct_payload) else {
+            return false;
+        };
+        let general =
+            read_event_json_with(text, |p| p.transcode_standing_in(&mut payload)).and_then(A2aMessage::from_parts);
+        assert_eq!(Ok(direct), general, "{}", String::from_utf8_lossy(text));
+        assert_eq!(direct_payload, payload);
+        true
+    }
+
+    #[test]
+    fn direct_event_reader_reads_what_the_general_one_reads() {
+        let mut read = 0;
+        for text in variants() {
+            let event = a2a_to_json(parse(text.as_bytes()).expect("valid")).expect("valid");
+            let event = String::from_utf8(event).expect("UTF-8");
+            assert!(direct_event_reader_agrees(event.as_bytes()), "{event}");
+            for (from, to) in [
+                (r#""ttl":300"#, r#""ttl":300,"ttl":300"#),
+                (r#""ttl":300"#, r#""ttl":"300""#),
+                (r#""ttl":300"#, r#""ttl":-1"#),
+                (r#""priority":"HIGH""#, r#""priority":"high""#),
+                (r#""priority":"HIGH""#, r#""priority":"""#),
+                (r#""protocol":"A2A""#, r#""protocol":"A\u0032A""#),
+                (r#""specversion":"1.0""#, r#""specversion":"0.3""#),
+                (r#""datacontenttype":"application/json""#, r#""datacontenttype":"text/json""#),
+                (r#""agentcapabilities":"plan,route""#, r#""agentcapabilities":"plan,,route""#),
+                (r#""agentcapabilities":"plan,route""#, r#""agentcapabilities":"""#),
+                (r#""messagetype":"TASK_REQUEST""#, r#""messagetype":"""#),
+                (r#""time":"2025-01-02T03:04:05.678Z""#, r#""time":"2025-01-02""#),
+                (r#""id":"m-1""#, r#""id":"m-1","subject":"s""#),
+                (r#""id":"m-1""#, r#""id":"m-1","targetagenttype":"t""#),
+            ] {
+                read += usize::from(direct_event_reader_agrees(event.replacen(from, to, 1).as_bytes()));
+            }
+            let bytes = event.as_bytes();
+            for at in 0..bytes.len() {
+                let mut edited = bytes.to_vec();
+                edited.remove(at);
+                read += usize::from(direct_event_reader_agrees(&edited));
+                for b in [b'"', b',', b'}', b'0', b'\\', 0x7f] {
+                    let mut edited = bytes.to_vec();
+                    edited[at] = b;
+                    read += usize::from(direct_event_reader_agrees(&edited));
                 }
             }
         }

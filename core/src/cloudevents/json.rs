@@ -227,7 +227,7 @@ impl<'a> Parser<'a> {
                         out.push(b',');
                     }
                     first = false;
-                    write_key(out, &name);
+                    write_key(out, name);
                     out.push(b':');
                     p.transcode(out)
                 })?;
@@ -463,14 +463,14 @@ impl<'a> Parser<'a> {
 
 /// Appends an object key as read by [`Parser::string`]: borrowed text has nothing to escape.
 #[inline(always)]
-fn write_key(out: &mut Vec<u8>, name: &Cow<'_, str>) {
+fn write_key(out: &mut Vec<u8>, name: Cow<'_, str>) {
     match name {
         Cow::Borrowed(text) => {
             out.push(b'"');
             out.extend_from_slice(text.as_bytes());
             out.push(b'"');
         }
-        Cow::Owned(text) => write_str(out, text),
+        Cow::Owned(text) => write_str(out, &text),
     }
 }
 
