@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use a2a_core::cloudevents::a2a::{a2a_json_to_event_json, event_json_to_a2a_json};
 use a2a_core::cloudevents::a2a::{AgentPaths, SOURCE_AGENT, TARGET_AGENT};
-use a2a_core::cloudevents::value::{write_str, write_value};
+use a2a_core::cloudevents::value::{write_str, write_value, Texts};
 use a2a_core::cloudevents::{
     at_item, from_kafka, json_to_a2a, read_batch, to_kafka, write_batch, A2aMessage, Agent, CloudEvent, Data,
     Extension, KafkaRecord, Optional, Value,
@@ -631,7 +631,7 @@ impl<'py> MessageObjects<'py> {
 fn write_a2a_py(message: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> Result<()> {
     let objects = MessageObjects::read(message)?;
     let message = objects.message()?;
-    message.write_event_json(out, |out| write_py(&objects.payload, out, 1).map_err(|e| e.at("payload")))
+    message.write_event_json(out, Texts::Any, |out| write_py(&objects.payload, out, 1).map_err(|e| e.at("payload")))
 }
 
 /// Records every dict of an iterable; validation errors name the item.

@@ -31,7 +31,7 @@ use super::event::{
 };
 use super::json::{Fail, Number, PResult, Parser, Scalar};
 use super::time::rfc3339_problem;
-use super::value::{escape_into, write_str, write_value, Value};
+use super::value::{write_value, Texts, Value};
 
 pub const PROTOCOL: &str = "A2A";
 pub const PRIORITIES: [&str; 3] = ["HIGH", "NORMAL", "LOW"];
@@ -448,59 +448,58 @@ impl<'a> A2aMessage<'a> {
     /// Appends the message as its CloudEvent in the JSON format, byte for byte what
     /// `into_event().write_json` writes but without building the event; `payload` writes `data`.
     /// The message must be valid (as [`A2aMessage::from_value`] and [`A2aMessage::check_text`] make sure).
-    pub fn write_event_json(&self, out: &mut Vec<u8>, payload: impl FnOnce(&mut Vec<u8>) -> Result<()>) -> Result<()> {
+    pub fn write_event_json(
+        &self,
+        out: &mut Vec<u8>,
+        texts: Texts,
+        payload: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+    ) -> Result<()> {
+        fn agent(out: &mut Vec<u8>, texts: Texts, a: &Agent<'_>, id: &[u8], kind: &[u8], capabilities: &[u8]) {
+            out.extend_from_slice(id);
+            texts.write(out, &a.agent_id);
+            out.extend_from_slice(kind);
+            texts.write(out, &a.agent_type);
+            out.extend_from_slice(capabilities);
+            out.push(b'"');
+            for (i, capability) in a.capabilities.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                texts.escape(out, capability);
+            }
+            out.push(b'"');
+        }
         out.reserve(512);
         out.extend_from_slice(b"{\"specversion\":\"1.0\",\"id\":");
-        write_str(out, &self.message_id);
+        texts.write(out, &self.message_id);
         out.extend_from_slice(b",\"source\":\"/agents/");
-        escape_into(out, &self.source_agent.agent_id);
+        texts.escape(out, &self.source_agent.agent_id);
         out.extend_from_slice(b"\",\"type\":\"a2a.");
-        escape_into(out, &self.message_type);
+        texts.escape(out, &self.message_type);
         out.extend_from_slice(b"\",\"datacontenttype\":\"application/json\",\"time\":");
-        write_str(out, &self.timestamp);
+        texts.write(out, &self.timestamp);
         out.extend_from_slice(b",\"protocol\":\"A2A\",\"protocolversion\":");
-        write_str(out, &self.version);
+        texts.write(out, &self.version);
         out.extend_from_slice(b",\"messagetype\":");
-        write_str(out, &self.message_type);
-        write_agent_extensions(
-            out,
-            &self.source_agent,
-            b",\"sourceagent\":",
-            b",\"sourceagenttype\":",
-            b",\"agentcapabilities\":",
-        );
+        texts.write(out, &self.message_type);
+        let source = &self.source_agent;
+        agent(out, texts, source, b",\"sourceagent\":", b",\"sourceagenttype\":", b",\"agentcapabilities\":");
         match &self.target_agent {
             Optional::Absent => {}
             Optional::Null => out.extend_from_slice(b",\"targetagent\":\"\""),
-            Optional::Present(target) => write_agent_extensions(
+            Optional::Present(target) => agent(
                 out,
+                texts,
                 target,
                 b",\"targetagent\":",
                 b",\"targetagenttype\":",
                 b",\"targetagentcapabilities\":",
             ),
         }
-        out.extend_from_slice(b",\"priority\":\"");
-        out.extend_from_slice(self.priority.as_bytes());
-        out.extend_from_slice(b"\",\"ttl\":");
-        out.extend_from_slice(itoa::Buffer::new().format(self.ttl).as_bytes());
-        out.extend_from_slice(b",\"correlationid\":");
-        write_str(out, &self.correlation_id);
-        for (key, value) in
-            [(&b",\"collaborationid\":"[..], &self.collaboration_id), (b",\"traceparent\":", &self.traceparent)]
-        {
-            match value {
-                Optional::Absent => {}
-                Optional::Null => {
-                    out.extend_from_slice(key);
-                    out.extend_from_slice(b"\"\"");
-                }
-                Optional::Present(text) => {
-                    out.extend_from_slice(key);
-                    write_str(out, text);
-                }
-            }
-        }
+        self.write_metadata(out, texts, [b",\"priority\":\"", b"\",\"ttl\":", b",\"correlationid\":"]);
+        // A null optional field is the empty string, which a present value may never be.
+        write_optional(out, texts, b",\"collaborationid\":", &self.collaboration_id, b"\"\"");
+        write_optional(out, texts, b",\"traceparent\":", &self.traceparent, b"\"\"");
         out.extend_from_slice(b",\"data\":");
         payload(out)?;
         out.push(b'}');
@@ -509,69 +508,66 @@ impl<'a> A2aMessage<'a> {
 
     /// Appends the message as A2A JSON, byte for byte what `write_value(into_value())` writes.
     pub fn write_json(&self, out: &mut Vec<u8>) -> Result<()> {
-        self.write_json_with(out, |out| write_value(out, &self.payload, "payload"))
+        self.write_json_with(out, Texts::Any, |out| write_value(out, &self.payload, "payload"))
     }
 
     /// [`A2aMessage::write_json`] with the payload written by `payload`.
-    pub fn write_json_with(&self, out: &mut Vec<u8>, payload: impl FnOnce(&mut Vec<u8>) -> Result<()>) -> Result<()> {
-        fn agent(out: &mut Vec<u8>, a: &Agent<'_>) {
+    pub fn write_json_with(
+        &self,
+        out: &mut Vec<u8>,
+        texts: Texts,
+        payload: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+    ) -> Result<()> {
+        fn agent(out: &mut Vec<u8>, texts: Texts, a: &Agent<'_>) {
             out.extend_from_slice(b"{\"agentId\":");
-            write_str(out, &a.agent_id);
+            texts.write(out, &a.agent_id);
             out.extend_from_slice(b",\"agentType\":");
-            write_str(out, &a.agent_type);
+            texts.write(out, &a.agent_type);
             out.extend_from_slice(b",\"capabilities\":[");
             for (i, c) in a.capabilities.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_str(out, c);
+                texts.write(out, c);
             }
             out.extend_from_slice(b"]}");
         }
         out.reserve(512);
         out.extend_from_slice(b"{\"protocol\":\"A2A\",\"version\":");
-        write_str(out, &self.version);
+        texts.write(out, &self.version);
         out.extend_from_slice(b",\"messageId\":");
-        write_str(out, &self.message_id);
+        texts.write(out, &self.message_id);
         out.extend_from_slice(b",\"timestamp\":");
-        write_str(out, &self.timestamp);
+        texts.write(out, &self.timestamp);
         out.extend_from_slice(b",\"sourceAgent\":");
-        agent(out, &self.source_agent);
+        agent(out, texts, &self.source_agent);
         match &self.target_agent {
             Optional::Absent => {}
             Optional::Null => out.extend_from_slice(b",\"targetAgent\":null"),
             Optional::Present(target) => {
                 out.extend_from_slice(b",\"targetAgent\":");
-                agent(out, target);
+                agent(out, texts, target);
             }
         }
         out.extend_from_slice(b",\"messageType\":");
-        write_str(out, &self.message_type);
+        texts.write(out, &self.message_type);
         out.extend_from_slice(b",\"payload\":");
         payload(out)?;
-        out.extend_from_slice(b",\"metadata\":{\"priority\":\"");
-        out.extend_from_slice(self.priority.as_bytes());
-        out.extend_from_slice(b"\",\"ttl\":");
-        out.extend_from_slice(itoa::Buffer::new().format(self.ttl).as_bytes());
-        out.extend_from_slice(b",\"correlationId\":");
-        write_str(out, &self.correlation_id);
-        for (key, value) in
-            [(&b",\"collaborationId\":"[..], &self.collaboration_id), (b",\"traceparent\":", &self.traceparent)]
-        {
-            match value {
-                Optional::Absent => {}
-                Optional::Null => {
-                    out.extend_from_slice(key);
-                    out.extend_from_slice(b"null");
-                }
-                Optional::Present(text) => {
-                    out.extend_from_slice(key);
-                    write_str(out, text);
-                }
-            }
-        }
+        self.write_metadata(out, texts, [b",\"metadata\":{\"priority\":\"", b"\",\"ttl\":", b",\"correlationId\":"]);
+        write_optional(out, texts, b",\"collaborationId\":", &self.collaboration_id, b"null");
+        write_optional(out, texts, b",\"traceparent\":", &self.traceparent, b"null");
         out.extend_from_slice(b"}}");
         Ok(())
+    }
+
+    /// The required metadata, each value after its key (written with what goes before it).
+    fn write_metadata(&self, out: &mut Vec<u8>, texts: Texts, [priority, ttl, correlation_id]: [&[u8]; 3]) {
+        out.extend_from_slice(priority);
+        out.extend_from_slice(self.priority.as_bytes());
+        out.extend_from_slice(ttl);
+        out.extend_from_slice(itoa::Buffer::new().format(self.ttl).as_bytes());
+        out.extend_from_slice(correlation_id);
+        texts.write(out, &self.correlation_id);
     }
 
     /// The message as a JSON-like value, fields in their usual order.
@@ -688,20 +684,19 @@ impl<'a> Extensions<'a> for A2aExtensions<'a> {
     }
 }
 
-fn write_agent_extensions(out: &mut Vec<u8>, agent: &Agent<'_>, id: &[u8], kind: &[u8], capabilities: &[u8]) {
-    out.extend_from_slice(id);
-    write_str(out, &agent.agent_id);
-    out.extend_from_slice(kind);
-    write_str(out, &agent.agent_type);
-    out.extend_from_slice(capabilities);
-    out.push(b'"');
-    for (i, capability) in agent.capabilities.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
+/// Appends an optional text field: nothing when absent, `key` and `null` when null.
+fn write_optional(out: &mut Vec<u8>, texts: Texts, key: &[u8], value: &Optional<Cow<'_, str>>, null: &[u8]) {
+    match value {
+        Optional::Absent => {}
+        Optional::Null => {
+            out.extend_from_slice(key);
+            out.extend_from_slice(null);
         }
-        escape_into(out, capability);
+        Optional::Present(text) => {
+            out.extend_from_slice(key);
+            texts.write(out, text);
+        }
     }
-    out.push(b'"');
 }
 
 /// A2A message → CloudEvent JSON bytes in one step (the hot path of a producer).
@@ -714,7 +709,7 @@ pub fn a2a_to_json(message: Value<'_>) -> Result<Vec<u8>> {
 /// Appends the CloudEvent JSON of an A2A message to `out`, so a batch can share one buffer.
 pub fn write_a2a_json(message: Value<'_>, out: &mut Vec<u8>) -> Result<()> {
     let message = A2aMessage::from_value(message)?;
-    message.write_event_json(out, |out| write_value(out, &message.payload, "payload"))
+    message.write_event_json(out, Texts::Any, |out| write_value(out, &message.payload, "payload"))
 }
 
 /// CloudEvent JSON bytes → A2A message in one pass, with no event in between (the hot path of a
@@ -735,7 +730,7 @@ pub fn a2a_json_to_event_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
                 read_a2a_json(input, payload)?
             }
         };
-        message.write_event_json(out, |out| {
+        message.write_event_json(out, Texts::ReadFromJson, |out| {
             out.extend_from_slice(payload);
             Ok(())
         })
@@ -1038,7 +1033,7 @@ pub fn event_json_to_a2a_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
                 A2aMessage::from_parts(read_event_json_with(input, |p| p.transcode_standing_in(payload))?)?
             }
         };
-        message.write_json_with(out, |out| {
+        message.write_json_with(out, Texts::ReadFromJson, |out| {
             out.extend_from_slice(payload);
             Ok(())
         })
@@ -1092,7 +1087,9 @@ mod tests {
         for text in variants() {
             let message = A2aMessage::from_value(parse(text.as_bytes()).expect("valid JSON")).expect("valid");
             let mut direct = Vec::new();
-            message.write_event_json(&mut direct, |out| write_value(out, &message.payload, "payload")).expect("ok");
+            message
+                .write_event_json(&mut direct, Texts::Any, |out| write_value(out, &message.payload, "payload"))
+                .expect("ok");
             assert_eq!(direct, message.clone().into_event().to_json().expect("ok"), "{text}");
             let mut direct = Vec::new();
             message.write_json(&mut direct).expect("ok");
