@@ -247,10 +247,11 @@ impl<'a> Parser<'a> {
             }
             _ => {
                 let start = self.pos;
+                if self.canonical_number() {
+                    out.extend_from_slice(&self.bytes[start..self.pos]);
+                    return Ok(());
+                }
                 match self.scalar()? {
-                    Scalar::Number(Number::Float(_)) if is_canonical_float(&self.bytes[start..self.pos]) => {
-                        out.extend_from_slice(&self.bytes[start..self.pos]);
-                    }
                     Scalar::Number(Number::Float(f)) => write_float(out, f),
                     // Literals and integers in range are canonical as they stand.
                     _ => out.extend_from_slice(&self.bytes[start..self.pos]),
@@ -273,6 +274,37 @@ impl<'a> Parser<'a> {
         };
         self.transcode(out)?;
         Ok(stand_in)
+    }
+
+    /// Skips a number literal that is canonical as it stands, with no need to parse it: an
+    /// integer of at most 18 digits (an `i64`, except `-0`, which is read as a float) or a float
+    /// that [`is_canonical_float`] accepts. Leaves anything else to [`Parser::scalar`].
+    fn canonical_number(&mut self) -> bool {
+        let bytes = self.bytes;
+        let negative = bytes.get(self.pos) == Some(&b'-');
+        let first = self.pos + usize::from(negative);
+        let mut at = first;
+        while bytes.get(at).is_some_and(u8::is_ascii_digit) {
+            at += 1;
+        }
+        let int_digits = at - first;
+        if int_digits == 0 || int_digits > 18 || (bytes[first] == b'0' && (int_digits > 1 || negative)) {
+            return false;
+        }
+        if bytes.get(at) == Some(&b'.') {
+            at += 1;
+            while bytes.get(at).is_some_and(u8::is_ascii_digit) {
+                at += 1;
+            }
+            if !is_canonical_float(&bytes[self.pos..at]) {
+                return false;
+            }
+        }
+        if let Some(b'e' | b'E') = bytes.get(at) {
+            return false;
+        }
+        self.pos = at;
+        true
     }
 
     /// Reads `null`, `true`, `false` or a number.
@@ -596,6 +628,7 @@ mod tests {
             "1e-400",
             "0.1",
             "[1.5E3, 2e+2, 2E-2]",
+            "[0, -1, 10, -0, -0.0, 0.5, 1.0, 1.50, 0.05, 123456789012345678, 1234567890123456789, 1.5e3]",
         ] {
             let ours = parse(text.as_bytes()).expect(text);
             let theirs: serde_json::Value = serde_json::from_str(text).expect(text);
@@ -617,6 +650,11 @@ mod tests {
             (b"{\"a\":}", 5),
             (b"[1,]", 3),
             (b"01", 1),
+            (b"[-01]", 3),
+            (b"-", 1),
+            (b"[1.]", 3),
+            (b"[1.5x]", 4),
+            (b"12e", 3),
             (b"\"abc", 4),
             (b"1e999", 0),
             (b"\"a\x01\"", 2),
@@ -626,6 +664,10 @@ mod tests {
             match parse(text) {
                 Err(Error::Decode { offset: got, .. }) => assert_eq!(got, *offset, "{text:?}"),
                 other => panic!("{text:?}: {other:?}"),
+            }
+            if let Ok(mut parser) = Parser::new(text) {
+                let transcoded = parser.transcode(&mut Vec::new()).and_then(|()| parser.finish());
+                assert_eq!(transcoded.map_err(|fail| fail.offset), Err(*offset), "{text:?}");
             }
         }
     }
