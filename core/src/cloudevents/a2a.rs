@@ -715,7 +715,10 @@ pub fn write_a2a_json(message: Value<'_>, out: &mut Vec<u8>) -> Result<()> {
 /// CloudEvent JSON bytes → A2A message in one pass, with no event in between (the hot path of a
 /// consumer); it accepts and rejects exactly what `from_event(CloudEvent::from_json(..))` does.
 pub fn json_to_a2a(input: &[u8]) -> Result<A2aMessage<'_>> {
-    A2aMessage::from_parts(read_event_json(input)?)
+    match read_valid_event_json(input, Parser::value) {
+        Some(message) => Ok(message),
+        None => A2aMessage::from_parts(read_event_json(input)?),
+    }
 }
 
 /// A2A message JSON bytes → CloudEvent JSON bytes, appended to `out`: what a gateway forwards.
@@ -910,7 +913,10 @@ fn read_valid_a2a_json<'a>(input: &'a [u8], payload_out: &mut Vec<u8>) -> Option
 /// mapping writes (no nulls, `datacontenttype` exactly `application/json`), with `data` transcoded
 /// into `payload_out`; `None` for anything else, which the general reader then reads again. A
 /// message it reads is the one the general reader reads.
-fn read_valid_event_json<'a>(input: &'a [u8], payload_out: &mut Vec<u8>) -> Option<A2aMessage<'a>> {
+fn read_valid_event_json<'a>(
+    input: &'a [u8],
+    mut data: impl FnMut(&mut Parser<'a>) -> PResult<Value<'a>>,
+) -> Option<A2aMessage<'a>> {
     fn text<'a>(p: &mut Parser<'a>, empty: bool) -> PResult<Cow<'a, str>> {
         if p.peek() != Some(b'"') {
             return Err(GIVE_UP);
@@ -964,7 +970,7 @@ fn read_valid_event_json<'a>(input: &'a [u8], payload_out: &mut Vec<u8>) -> Opti
         }
         seen |= 1 << at;
         match at {
-            0 => payload = Some(p.transcode_standing_in(payload_out)?),
+            0 => payload = Some(data(p)?),
             7 => match p.scalar()? {
                 Scalar::Number(Number::Int(t)) => ttl = Some(i32::try_from(t).ok().filter(|t| *t >= 0).ok_or(GIVE_UP)?),
                 _ => return Err(GIVE_UP),
@@ -1026,7 +1032,7 @@ fn read_valid_event_json<'a>(input: &'a [u8], payload_out: &mut Vec<u8>) -> Opti
 /// it is read, into a scratch buffer, and copied into place once the fields before it are written.
 pub fn event_json_to_a2a_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
     with_scratch(|payload| {
-        let message = match read_valid_event_json(input, payload) {
+        let message = match read_valid_event_json(input, |p| p.transcode_standing_in(payload)) {
             Some(message) => message,
             None => {
                 payload.clear();
@@ -1159,7 +1165,10 @@ mod tests {
     /// Whether the direct event reader read `text`; whatever it reads, the general reader reads the same.
     fn direct_event_reader_agrees(text: &[u8]) -> bool {
         let (mut direct_payload, mut payload) = (Vec::new(), Vec::new());
-        let Some(direct) = read_valid_event_json(text, &mut direct_payload) else {
+        if let Some(direct) = read_valid_event_json(text, Parser::value) {
+            assert_eq!(Ok(direct), read_event_json(text).and_then(A2aMessage::from_parts));
+        }
+        let Some(direct) = read_valid_event_json(text, |p| p.transcode_standing_in(&mut direct_payload)) else {
             return false;
         };
         let general =
