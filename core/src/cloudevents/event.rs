@@ -680,6 +680,11 @@ mod tests {
         for s in [
             "",
             "plain",
+            "eight ok",
+            "nine is ok",
+            "sixteen is ok ok",
+            "seventeen\u{7f}is bad",
+            "ten \u{1f}bad!",
             "é ok",
             "tab\there",
             "\u{7f}",
