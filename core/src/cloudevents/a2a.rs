@@ -917,6 +917,8 @@ fn read_valid_event_json<'a>(
     input: &'a [u8],
     mut data: impl FnMut(&mut Parser<'a>) -> PResult<Value<'a>>,
 ) -> Option<A2aMessage<'a>> {
+    // Inlined for the reason given in `read_valid_a2a_json`.
+    #[inline(always)]
     fn text<'a>(p: &mut Parser<'a>, empty: bool) -> PResult<Cow<'a, str>> {
         if p.peek() != Some(b'"') {
             return Err(GIVE_UP);
