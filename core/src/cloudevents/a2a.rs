@@ -789,6 +789,9 @@ fn read_valid_a2a_json<'a>(input: &'a [u8], payload_out: &mut Vec<u8>) -> Option
         if p.peek() != Some(b'"') {
             return Err(GIVE_UP);
         }
+        if let Some(s) = p.printable_ascii_string() {
+            return if s.is_empty() { Err(GIVE_UP) } else { Ok(Cow::Borrowed(s)) };
+        }
         let s = p.string()?;
         match !s.is_empty() && is_valid_string(&s) {
             true => Ok(s),
@@ -922,6 +925,9 @@ fn read_valid_event_json<'a>(
     fn text<'a>(p: &mut Parser<'a>, empty: bool) -> PResult<Cow<'a, str>> {
         if p.peek() != Some(b'"') {
             return Err(GIVE_UP);
+        }
+        if let Some(s) = p.printable_ascii_string() {
+            return if empty || !s.is_empty() { Ok(Cow::Borrowed(s)) } else { Err(GIVE_UP) };
         }
         let s = p.string()?;
         match (empty || !s.is_empty()) && is_valid_string(&s) {

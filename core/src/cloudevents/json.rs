@@ -408,6 +408,20 @@ impl<'a> Parser<'a> {
         self.escaped_string(start)
     }
 
+    /// Reads a string at its opening quote if it is printable ASCII without escapes (every byte in
+    /// 0x20..0x7F), which is a valid CloudEvents string with no further check; otherwise stays
+    /// where it is and returns `None`.
+    #[inline(always)]
+    pub fn printable_ascii_string(&mut self) -> Option<&'a str> {
+        let start = self.pos + 1;
+        let end = printable_run_end(self.bytes, start);
+        if self.bytes.get(end) != Some(&b'"') {
+            return None;
+        }
+        self.pos = end + 1;
+        Some(&self.text[start..end])
+    }
+
     /// The rest of a string that has escapes (or is malformed) from `self.pos` on.
     #[cold]
     #[inline(never)]
@@ -581,6 +595,36 @@ pub fn plain_run_end(bytes: &[u8], mut at: usize) -> usize {
     at
 }
 
+/// Index of the first byte from `at` on that ends plain string content or is not printable
+/// ASCII (DEL and bytes from 0x80), eight bytes at a time.
+#[inline(always)]
+fn printable_run_end(bytes: &[u8], mut at: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let quote = w ^ (ONES * u64::from(b'"'));
+        let backslash = w ^ (ONES * u64::from(b'\\'));
+        let del = w ^ (ONES * 0x7F);
+        let found = (w
+            | (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (del.wrapping_sub(ONES) & !del)
+            | (w.wrapping_sub(ONES * 0x20) & !w))
+            & HIGH;
+        if found != 0 {
+            return at + (found.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    while bytes.get(at).is_some_and(|&b| !STOP[usize::from(b)] && b < 0x7F) {
+        at += 1;
+    }
+    at
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -681,6 +725,8 @@ mod tests {
                     bytes[at] = b;
                     let naive = bytes.iter().position(|&c| STOP[usize::from(c)]).unwrap_or(len);
                     assert_eq!(plain_run_end(&bytes, 0), naive, "{len} {at} {b}");
+                    let naive = bytes.iter().position(|&c| STOP[usize::from(c)] || c >= 0x7F).unwrap_or(len);
+                    assert_eq!(printable_run_end(&bytes, 0), naive, "{len} {at} {b}");
                 }
             }
         }
