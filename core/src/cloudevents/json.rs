@@ -210,6 +210,123 @@ impl<'a> Parser<'a> {
     /// Reads any value and appends it to `out` as compact JSON, exactly as [`super::value::write_value`]
     /// writes the tree [`Parser::value`] would have built.
     pub fn transcode(&mut self, out: &mut Vec<u8>) -> PResult<()> {
+        let (pos, len) = (self.pos, out.len());
+        if self.copy_compact(out) {
+            return Ok(());
+        }
+        self.pos = pos;
+        out.truncate(len);
+        self.transcode_any(out)
+    }
+
+    /// Copies a value that is already canonical but for whitespace (strings without escapes,
+    /// canonical numbers) in one loop with no calls; `false`, having read and written part of it,
+    /// for any other value or malformed JSON, which the recursive reader then reads again.
+    fn copy_compact(&mut self, out: &mut Vec<u8>) -> bool {
+        // One bit per open container, set for objects.
+        let mut objects = [0u64; MAX_DEPTH / 64];
+        let base = self.depth;
+        let mut depth = base;
+        let mut need_key = false;
+        loop {
+            let Some(b) = self.peek() else { return false };
+            if need_key {
+                need_key = false;
+                if b != b'"' || !self.copy_plain_string(out) || self.peek() != Some(b':') {
+                    return false;
+                }
+                self.pos += 1;
+                out.push(b':');
+                continue;
+            }
+            let open = match b {
+                b'"' => {
+                    if !self.copy_plain_string(out) {
+                        return false;
+                    }
+                    None
+                }
+                b'{' | b'[' => Some(b),
+                b't' | b'f' | b'n' => {
+                    let word: &[u8] = match b {
+                        b't' => b"true",
+                        b'f' => b"false",
+                        _ => b"null",
+                    };
+                    if self.bytes.get(self.pos..self.pos + word.len()) != Some(word) {
+                        return false;
+                    }
+                    self.pos += word.len();
+                    out.extend_from_slice(word);
+                    None
+                }
+                _ => {
+                    let start = self.pos;
+                    if !self.canonical_number() {
+                        return false;
+                    }
+                    out.extend_from_slice(&self.bytes[start..self.pos]);
+                    None
+                }
+            };
+            if let Some(open) = open {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return false;
+                }
+                let bit = 1u64 << ((depth - 1) % 64);
+                if open == b'{' {
+                    objects[(depth - 1) / 64] |= bit;
+                } else {
+                    objects[(depth - 1) / 64] &= !bit;
+                }
+                self.pos += 1;
+                out.push(open);
+                let close = if open == b'{' { b'}' } else { b']' };
+                if self.peek() != Some(close) {
+                    need_key = open == b'{';
+                    continue;
+                }
+            }
+            // After a value (or at an empty container's closing bracket): close what ends here.
+            loop {
+                if depth == base {
+                    return true;
+                }
+                let in_object = objects[(depth - 1) / 64] & (1u64 << ((depth - 1) % 64)) != 0;
+                match self.peek() {
+                    Some(b',') => {
+                        self.pos += 1;
+                        out.push(b',');
+                        need_key = in_object;
+                        break;
+                    }
+                    Some(b'}') if in_object => {}
+                    Some(b']') if !in_object => {}
+                    _ => return false,
+                }
+                out.push(self.bytes[self.pos]);
+                self.pos += 1;
+                depth -= 1;
+            }
+        }
+    }
+
+    /// Copies a string literal with nothing to escape, quotes included; `false` for any other.
+    #[inline(always)]
+    fn copy_plain_string(&mut self, out: &mut Vec<u8>) -> bool {
+        let start = self.pos;
+        let end = plain_run_end(self.bytes, start + 1);
+        if self.bytes.get(end) != Some(&b'"') {
+            return false;
+        }
+        self.pos = end + 1;
+        out.extend_from_slice(&self.bytes[start..self.pos]);
+        true
+    }
+
+    /// [`Parser::transcode`] for any value, one call per value.
+    fn transcode_any(&mut self, out: &mut Vec<u8>) -> PResult<()> {
         match self.peek() {
             Some(b'"') => {
                 let start = self.pos;
@@ -229,7 +346,7 @@ impl<'a> Parser<'a> {
                     first = false;
                     write_key(out, name);
                     out.push(b':');
-                    p.transcode(out)
+                    p.transcode_any(out)
                 })?;
                 out.push(b'}');
             }
@@ -241,7 +358,7 @@ impl<'a> Parser<'a> {
                         out.push(b',');
                     }
                     first = false;
-                    p.transcode(out)
+                    p.transcode_any(out)
                 })?;
                 out.push(b']');
             }
@@ -730,6 +847,30 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn compact_copy_writes_what_the_recursive_transcoder_writes() {
+        let doc = r#" {"a" : [1, -2.5, true, false, null, "x", {}, [], [[]], {"b": {"c": [0]}}], "d": 30.5 , "e":""} "#;
+        let mut copied = 0;
+        for at in 0..doc.len() {
+            for edit in ["", "\\n", "1.50", "}", "]", ",", ":", "\"", "tru", "-0", "1e2", "{\"k\":1}"] {
+                let text = format!("{}{edit}{}", &doc[..at], &doc[at + 1..]);
+                let (mut fast, mut slow) = (Vec::new(), Vec::new());
+                let mut parser = Parser::new(text.as_bytes()).expect("UTF-8");
+                if parser.copy_compact(&mut fast) && parser.finish().is_ok() {
+                    let mut parser = Parser::new(text.as_bytes()).expect("UTF-8");
+                    parser.transcode_any(&mut slow).and_then(|()| parser.finish()).expect(&text);
+                    assert_eq!(fast, slow, "{text}");
+                    copied += 1;
+                }
+            }
+        }
+        assert!(copied > 50, "{copied}");
+        let deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        assert!(!Parser::new(deep.as_bytes()).expect("UTF-8").copy_compact(&mut Vec::new()));
+        let ok = "[{\"a\":".repeat(MAX_DEPTH / 2) + "1" + &"}]".repeat(MAX_DEPTH / 2);
+        assert!(Parser::new(ok.as_bytes()).expect("UTF-8").copy_compact(&mut Vec::new()));
     }
 
     #[test]
