@@ -82,7 +82,17 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(always)]
     fn skip_ws(&mut self) {
+        // Most tokens follow their separator directly or after one space.
+        match self.bytes.get(self.pos) {
+            Some(&b) if b > b' ' => return,
+            Some(b' ') if self.bytes.get(self.pos + 1).is_some_and(|&b| b > b' ') => {
+                self.pos += 1;
+                return;
+            }
+            _ => {}
+        }
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.pos) {
             self.pos += 1;
         }
