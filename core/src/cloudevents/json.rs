@@ -230,33 +230,50 @@ impl<'a> Parser<'a> {
     }
 
     /// Copies a value that is already canonical but for whitespace (strings without escapes,
-    /// canonical numbers) in one loop with no calls; `false`, having read and written part of it,
-    /// for any other value or malformed JSON, which the recursive reader then reads again.
+    /// canonical numbers) in one loop with no calls, as runs of the input between whitespace;
+    /// `false`, having read and written part of it, for any other value or malformed JSON, which
+    /// the recursive reader then reads again.
     fn copy_compact(&mut self, out: &mut Vec<u8>) -> bool {
         // One bit per open container, set for objects.
         let mut objects = [0u64; MAX_DEPTH / 64];
         let base = self.depth;
         let mut depth = base;
         let mut need_key = false;
+        let mut run = self.pos;
         loop {
-            let Some(b) = self.peek() else { return false };
+            let Some(b) = self.peek_copying(out, &mut run) else { return false };
             if need_key {
                 need_key = false;
-                if b != b'"' || !self.copy_plain_string(out) || self.peek() != Some(b':') {
+                if b != b'"' || !self.skip_plain_string() || self.peek_copying(out, &mut run) != Some(b':') {
                     return false;
                 }
                 self.pos += 1;
-                out.push(b':');
                 continue;
             }
-            let open = match b {
+            match b {
                 b'"' => {
-                    if !self.copy_plain_string(out) {
+                    if !self.skip_plain_string() {
                         return false;
                     }
-                    None
                 }
-                b'{' | b'[' => Some(b),
+                b'{' | b'[' => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return false;
+                    }
+                    let bit = 1u64 << ((depth - 1) % 64);
+                    if b == b'{' {
+                        objects[(depth - 1) / 64] |= bit;
+                    } else {
+                        objects[(depth - 1) / 64] &= !bit;
+                    }
+                    self.pos += 1;
+                    let close = if b == b'{' { b'}' } else { b']' };
+                    if self.peek_copying(out, &mut run) != Some(close) {
+                        need_key = b == b'{';
+                        continue;
+                    }
+                }
                 b't' | b'f' | b'n' => {
                     let word: &[u8] = match b {
                         b't' => b"true",
@@ -267,47 +284,23 @@ impl<'a> Parser<'a> {
                         return false;
                     }
                     self.pos += word.len();
-                    out.extend_from_slice(word);
-                    None
                 }
                 _ => {
-                    let start = self.pos;
                     if !self.canonical_number() {
                         return false;
                     }
-                    out.extend_from_slice(&self.bytes[start..self.pos]);
-                    None
-                }
-            };
-            if let Some(open) = open {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return false;
-                }
-                let bit = 1u64 << ((depth - 1) % 64);
-                if open == b'{' {
-                    objects[(depth - 1) / 64] |= bit;
-                } else {
-                    objects[(depth - 1) / 64] &= !bit;
-                }
-                self.pos += 1;
-                out.push(open);
-                let close = if open == b'{' { b'}' } else { b']' };
-                if self.peek() != Some(close) {
-                    need_key = open == b'{';
-                    continue;
                 }
             }
             // After a value (or at an empty container's closing bracket): close what ends here.
             loop {
                 if depth == base {
+                    out.extend_from_slice(&self.bytes[run..self.pos]);
                     return true;
                 }
                 let in_object = objects[(depth - 1) / 64] & (1u64 << ((depth - 1) % 64)) != 0;
-                match self.peek() {
+                match self.peek_copying(out, &mut run) {
                     Some(b',') => {
                         self.pos += 1;
-                        out.push(b',');
                         need_key = in_object;
                         break;
                     }
@@ -315,23 +308,32 @@ impl<'a> Parser<'a> {
                     Some(b']') if !in_object => {}
                     _ => return false,
                 }
-                out.push(self.bytes[self.pos]);
                 self.pos += 1;
                 depth -= 1;
             }
         }
     }
 
-    /// Copies a string literal with nothing to escape, quotes included; `false` for any other.
+    /// [`Parser::peek`] for [`Parser::copy_compact`]: whitespace ends the run being copied.
     #[inline(always)]
-    fn copy_plain_string(&mut self, out: &mut Vec<u8>) -> bool {
-        let start = self.pos;
-        let end = plain_run_end(self.bytes, start + 1);
+    fn peek_copying(&mut self, out: &mut Vec<u8>, run: &mut usize) -> Option<u8> {
+        let at = self.pos;
+        self.skip_ws();
+        if self.pos != at {
+            out.extend_from_slice(&self.bytes[*run..at]);
+            *run = self.pos;
+        }
+        self.bytes.get(self.pos).copied()
+    }
+
+    /// Skips a string literal with nothing to escape; `false` for any other.
+    #[inline(always)]
+    fn skip_plain_string(&mut self) -> bool {
+        let end = plain_run_end(self.bytes, self.pos + 1);
         if self.bytes.get(end) != Some(&b'"') {
             return false;
         }
         self.pos = end + 1;
-        out.extend_from_slice(&self.bytes[start..self.pos]);
         true
     }
 
