@@ -1139,6 +1139,10 @@ mod tests {
                 (r#""ttl":300"#, r#""ttl":300,"ttl":300"#),
                 (r#""ttl":300"#, r#""ttl":300.0"#),
                 (r#""ttl":300"#, r#""ttl":2147483648"#),
+                (r#""ttl":300"#, r#""ttl":-1"#),
+                (r#""ttl":300"#, r#""ttl":null"#),
+                (r#""collaborationId":"col-1""#, r#""collaborationId":"""#),
+                (r#""messageType":"TASK_REQUEST""#, r#""messageType":"""#),
                 (r#""HIGH""#, r#""H\u0049GH""#),
                 (r#""HIGH""#, r#""high""#),
                 (r#""agentType":"llm""#, r#""agentType":"llm","agentType":"llm""#),
@@ -1160,7 +1164,7 @@ mod tests {
                 let mut edited = bytes.to_vec();
                 edited.remove(at);
                 read += usize::from(direct_reader_agrees(&edited));
-                for b in [b'"', b',', b'}', b'0', b'\\', 0x7f] {
+                for b in [b'"', b',', b'}', b'0', b'-', b'\\', 0x7f] {
                     let mut edited = bytes.to_vec();
                     edited[at] = b;
                     read += usize::from(direct_reader_agrees(&edited));
@@ -1216,7 +1220,7 @@ mod tests {
                 let mut edited = bytes.to_vec();
                 edited.remove(at);
                 read += usize::from(direct_event_reader_agrees(&edited));
-                for b in [b'"', b',', b'}', b'0', b'\\', 0x7f] {
+                for b in [b'"', b',', b'}', b'0', b'-', b'\\', 0x7f] {
                     let mut edited = bytes.to_vec();
                     edited[at] = b;
                     read += usize::from(direct_event_reader_agrees(&edited));
