@@ -2,6 +2,7 @@
 
 pub mod avro;
 pub mod cloudevents;
+pub mod envelope;
 pub mod error;
 pub mod metrics;
 pub mod routing;

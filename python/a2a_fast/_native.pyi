@@ -7,6 +7,8 @@ __all__ = [
     "METRICS_RELATIVE_ERROR",
     "Agent",
     "AvroCodec",
+    "EnvelopeDecoder",
+    "EnvelopeEncoder",
     "Metrics",
     "RoutingTable",
     "Rule",
@@ -125,6 +127,8 @@ class Series:
     @property
     def operation(self) -> str: ...
     def record(self, seconds: float, ok: bool = True) -> None: ...
+    def record_many(self, seconds: Sequence[float], ok: bool = True) -> None:
+        """Records several calls that took ``seconds`` each, all with the same ``ok``."""
     def stats(self) -> dict[str, float]: ...
 
 @final
@@ -171,6 +175,56 @@ class AvroCodec:
 
 def avro_parse_wire_header(data: bytes) -> tuple[int, int]:
     """(schema_id, offset of the Avro body) of a Confluent-framed message."""
+
+# A2A envelope: CloudEvent headers around a Confluent-framed Avro body, both ways in one call.
+
+@final
+class EnvelopeDecoder:
+    """Decodes consumed A2A records: CloudEvent headers, wire header and Avro body in one call per batch."""
+
+    def __new__(cls, kinds: Sequence[tuple[str, str, Sequence[str]]], inbound: Any) -> EnvelopeDecoder: ...
+    def reader(self, kind: str) -> AvroCodec | None:
+        """The codec ``kind`` is read with (the reader's schema of resolution)."""
+    def set_reader(self, kind: str, codec: AvroCodec) -> None: ...
+    def add_writer(self, schema_id: int, name: str, codec: AvroCodec) -> None:
+        """Adds the writer schema registered under ``schema_id``, whose root record is ``name``."""
+    def knows(self, schema_id: int) -> bool: ...
+    def unknown_schema_ids(self, records: Iterable[Any]) -> list[int]:
+        """The wire-format schema ids of the records' values that this decoder does not know yet."""
+    def decode_many(
+        self, records: Iterable[Any], limits: tuple[int, float, float] | None = None
+    ) -> tuple[list[Any], list[int]]:
+        """Per record an ``Inbound``, its error, its unknown writer schema id or None (refused by the
+        envelope's rules), and the indices of the items that are not an ``Inbound``."""
+
+@final
+class EnvelopeEncoder:
+    """Builds the records of one message kind: constant headers made once, the changing ones per call."""
+
+    def __new__(
+        cls,
+        codec: AvroCodec,
+        *,
+        source: str,
+        ce_type: str,
+        dataschema: str,
+        protocolversion: str,
+        messagetype: str,
+        sourceagent: str,
+    ) -> EnvelopeEncoder: ...
+    def encode(
+        self,
+        record: Any,
+        task_id: Any,
+        event_id: Any,
+        target_agent: Any = None,
+        collaboration_id: Any = None,
+        traceparent: Any = None,
+        priority: Any = None,
+        ttl: Any = None,
+    ) -> tuple[bytes, list[tuple[str, bytes]], bytes] | None:
+        """``(key, headers, value)``, or None when an argument is not in the plain form (the general path
+        then gives the record or the exact error)."""
 
 # CloudEvents (re-exported by a2a_fast.cloudevents under names without the ce_ prefix).
 

@@ -16,13 +16,17 @@ Every Kafka record the agents exchange is a CloudEvent in Kafka *binary* content
 the writer's schema (fetched by id from the registry through :class:`~a2a_fast.registry.SchemaCatalog`)
 against the reader's own schema, so agents built against different schema versions interoperate.
 
-:meth:`Envelope.decode_many` decodes a consumed batch in a few native calls (one for the CloudEvents, one
-per writer schema for the Avro bodies) and returns, per record, the message or the error that
-:meth:`Envelope.decode` would have raised, so one bad record never costs the others their batch.
+:meth:`Envelope.decode_many` decodes a consumed batch in one native call (:class:`EnvelopeDecoder`: the
+CloudEvents headers, the limits, the A2A attributes, the wire header and the Avro body with the writer's
+schema resolved) and returns, per record, the message or the error that :meth:`Envelope.decode` would have
+raised, so one bad record never costs the others their batch. A record the native rules refuse goes through
+:meth:`Envelope.decode` itself, which gives the reason in its own words. :meth:`Envelope.encode` makes the
+usual record in one native call too (:class:`EnvelopeEncoder`, whose constant headers are made once per
+kind), and anything unusual through :func:`to_kafka`.
 
 The CloudEvents binding and the Avro codec are reached only through :func:`to_kafka`, :func:`from_kafka`,
-:func:`from_kafka_many`, :class:`Codec` and :func:`read_schema_id`, and skill matching only through
-:class:`SkillTable`; those six names are the seam to the native core.
+:class:`Codec`, :func:`read_schema_id`, :class:`EnvelopeDecoder` and :class:`EnvelopeEncoder`, and skill
+matching only through :class:`SkillTable`; those names are the seam to the native core.
 """
 
 from __future__ import annotations
@@ -30,10 +34,11 @@ from __future__ import annotations
 import struct
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, cast
 
+from a2a_fast._native import EnvelopeDecoder, EnvelopeEncoder
 from a2a_fast.avro import Codec
 from a2a_fast.avro import schema_id_of as read_schema_id
 from a2a_fast.cloudevents import from_kafka, from_kafka_many, to_kafka
@@ -257,15 +262,36 @@ class Envelope:
         self.source = f"a2a://agents/{agent_id}"
         self.limits = limits
         """Size and age limits :meth:`decode` enforces (none when None)."""
-        self._writers: dict[str, tuple[Codec, str, str]] = {}
-        self._known: dict[tuple[str, int], Codec] = {}
+        self._writers: dict[str, tuple[Codec, str, str, EnvelopeEncoder | None]] = {}
+        self._decoder = EnvelopeDecoder(
+            [
+                (kind, spec.record, ["capability"] if kind == KIND_TASK_REQUEST else [])
+                for kind, spec in MESSAGE_KINDS.items()
+            ],
+            Inbound,
+        )
 
-    def _writer(self, kind: str) -> tuple[Codec, str, str]:
-        """``(codec, schema URI, topic)`` of ``kind``, looked up again when the catalog's codec changes."""
+    def _writer(self, kind: str) -> tuple[Codec, str, str, EnvelopeEncoder | None]:
+        """``(codec, schema URI, topic, native encoder)`` of ``kind``, looked up again when the catalog's codec
+        changes; the native encoder is None when a constant attribute breaks a CloudEvents rule (the general
+        path then raises the error on every call)."""
         codec = self.catalog.writer_codec(kind)
         cached = self._writers.get(kind)
         if cached is None or cached[0] is not codec:
-            cached = self._writers[kind] = (codec, self.catalog.schema_uri(kind), self.topics.for_kind(kind))
+            schema_uri = self.catalog.schema_uri(kind)
+            try:
+                native: EnvelopeEncoder | None = EnvelopeEncoder(
+                    codec,
+                    source=self.source,
+                    ce_type=kind,
+                    dataschema=schema_uri,
+                    protocolversion=PROTOCOL_VERSION,
+                    messagetype=MESSAGE_KINDS[kind].record,
+                    sourceagent=self.agent_id,
+                )
+            except ValueError:
+                native = None
+            cached = self._writers[kind] = (codec, schema_uri, self.topics.for_kind(kind), native)
         return cached
 
     def encode(
@@ -281,13 +307,44 @@ class Envelope:
         ttl: int | None = None,
     ) -> KafkaRecord:
         """The Kafka record carrying ``record`` as a ``kind`` message; the key is its ``task_id``."""
-        codec, schema_uri, topic = self._writer(kind)
+        return KafkaRecord(
+            *self.encode_parts(
+                kind,
+                record,
+                target_agent=target_agent,
+                collaboration_id=collaboration_id,
+                traceparent=traceparent,
+                event_id=event_id,
+                priority=priority,
+                ttl=ttl,
+            )
+        )
+
+    def encode_parts(
+        self,
+        kind: str,
+        record: Mapping[str, Any],
+        *,
+        target_agent: str | None = None,
+        collaboration_id: str | None = None,
+        traceparent: str | None = None,
+        event_id: str | None = None,
+        priority: str | None = None,
+        ttl: int | None = None,
+    ) -> tuple[str, bytes, Headers, bytes]:
+        """:meth:`encode` as a ``(topic, key, headers, value)`` tuple, in one native call for the usual record."""
+        codec, schema_uri, topic, native = self._writer(kind)
         task_id = record.get("task_id")
         if not task_id:
             raise ValidationError("record field 'task_id' is missing or empty")
+        event_id = event_id or uuid.uuid4().hex
+        if native is not None:
+            parts = native.encode(record, task_id, event_id, target_agent, collaboration_id, traceparent, priority, ttl)
+            if parts is not None:
+                return (topic, *parts)
         event = {
             "specversion": "1.0",
-            "id": event_id or uuid.uuid4().hex,
+            "id": event_id,
             "source": self.source,
             "type": kind,
             "time": _utc_now(),
@@ -306,7 +363,7 @@ class Envelope:
             "data": codec.encode(record),
         }
         key, headers, value = to_kafka(event)
-        return KafkaRecord(topic, _as_bytes(key or task_id), headers, value or b"")
+        return topic, _as_bytes(key or task_id), headers, value or b""
 
     def decode(
         self,
@@ -330,90 +387,67 @@ class Envelope:
         return self._inbound(event, kind, record, schema_id, key, topic, partition, offset)
 
     def decode_many(self, records: Sequence[Consumed]) -> list[Inbound | ValueError]:
-        """:meth:`decode` of each consumed record, in a few native calls for the whole batch.
+        """:meth:`decode` of each consumed record, in one native call for the whole batch.
 
         Returns, in order, the message or the error (:class:`DecodeError`, :class:`ValidationError`,
         :class:`SchemaError`, :class:`~a2a_fast.errors.LimitError`) that :meth:`decode` would have raised
-        for that record, so one bad record never costs the others their batch.
+        for that record, so one bad record never costs the others their batch. Records the native rules
+        refuse, and those whose writer schema is not in the catalog, go through :meth:`decode` itself.
         """
+        decoder = self._decoder
+        catalog = self.catalog
+        for kind in MESSAGE_KINDS:
+            try:
+                reader = catalog.reader_codec(kind)
+            except SchemaError:
+                continue  # its records go through decode(), which names the missing schema
+            if decoder.reader(kind) is not reader:
+                decoder.set_reader(kind, reader)
         limits = self.limits
-        out: list[Inbound | ValueError | None] = [None] * len(records)
-        indices: Sequence[int] = range(len(records))
+        bounds = None
         if limits is not None:
-            indices = [index for index, record in enumerate(records) if not _oversized(limits, record, index, out)]
-        try:
-            events: list[Any] = from_kafka_many(
-                [(records[index].headers(), records[index].value(), records[index].key()) for index in indices]
-            )
-        except ValueError:
-            # the batch call stops at the first bad record: find each record's own error one by one
-            events = [
-                _attempt(from_kafka, records[index].headers(), records[index].value(), records[index].key())
-                for index in indices
-            ]
-        groups: dict[tuple[str, int], list[tuple[int, dict[str, Any], bytes, Codec]]] = {}
-        known = self._known
-        for index, event in zip(indices, events, strict=True):
-            if isinstance(event, ValueError):
-                out[index] = event
-                continue
-            data = event.get("data")
-            # a known (type, schema id) pair with the usual attributes skips the full check
-            if (
-                type(data) is bytes
-                and len(data) >= _WIRE_HEADER.size
-                and data[0] == 0
-                and event.get("protocol") == PROTOCOL
-                and event.get("datacontenttype") == CONTENT_TYPE
-                and event.get("id")
-                and event.get("source")
-                and event.get("sourceagent")
-            ):
-                group = (event.get("type") or "", _WIRE_HEADER.unpack_from(data)[1])
-                writer = known.get(group)
-                if writer is not None:
-                    if limits is not None:
-                        try:
-                            limits.check_age(event.get("time"), event.get("ttl"))
-                        except ValueError as error:
-                            out[index] = error
-                            continue
-                    groups.setdefault(group, []).append((index, event, data, writer))
+            bounds = (limits.config.max_message_bytes, float(limits.config.default_ttl_seconds), limits.clock())
+        out, pending = decoder.decode_many(records, bounds)
+        retry = []
+        for index in pending:
+            item = out[index]
+            if type(item) is int:
+                known = catalog.cached_schema(item)
+                if known is not None:
+                    decoder.add_writer(item, *known)
+                    retry.append(index)
                     continue
-            try:
-                kind, data, schema_id, writer = self._check_event(event)
-            except ValueError as error:
-                out[index] = error
-                continue
-            known[(kind, schema_id)] = writer
-            groups.setdefault((kind, schema_id), []).append((index, event, data, writer))
-        for (kind, schema_id), members in groups.items():
-            values = [data for _, _, data, _ in members]
-            writer = members[0][3]
-            try:
-                reader = self.catalog.reader_codec(kind)
-                decoded: list[Any] = reader.decode_many(values, writer)
-            except ValueError:
-                decoded = [_attempt(self.catalog.reader_codec(kind).decode, value, writer) for value in values]
-            for (index, event, _, _), record in zip(members, decoded, strict=True):
-                if isinstance(record, ValueError):
-                    out[index] = record
-                    continue
-                consumed = records[index]
-                try:
-                    out[index] = self._inbound(
-                        event,
-                        kind,
-                        record,
-                        schema_id,
-                        consumed.key(),
-                        consumed.topic() or "",
-                        consumed.partition() or 0,
-                        consumed.offset() or 0,
-                    )
-                except ValueError as error:
-                    out[index] = error
+            if item is None or type(item) is int:
+                out[index] = self._decode_one(records[index])
+        if retry:
+            again, still = decoder.decode_many([records[index] for index in retry], bounds)
+            for position in still:
+                again[position] = self._decode_one(records[retry[position]])
+            for index, item in zip(retry, again, strict=True):
+                out[index] = item
         return cast(list[Inbound | ValueError], out)
+
+    def unknown_schema_ids(self, records: Iterable[Consumed]) -> set[int]:
+        """Writer schema ids of the records' values that the catalog has not fetched yet."""
+        catalog = self.catalog
+        return {
+            schema_id
+            for schema_id in self._decoder.unknown_schema_ids(records)
+            if catalog.cached_schema(schema_id) is None
+        }
+
+    def _decode_one(self, record: Consumed) -> Inbound | ValueError:
+        try:
+            return self.decode(
+                record.key(),
+                record.headers(),
+                record.value(),
+                record.topic() or "",
+                record.partition() or 0,
+                record.offset() or 0,
+            )
+        except ValueError as error:
+            return error
 
     def _check_event(self, event: Mapping[str, Any]) -> tuple[str, bytes, int, Codec]:
         """``(kind, Avro data, writer schema id, writer codec)`` of a CloudEvent that is an A2A message."""
@@ -495,24 +529,6 @@ def _utc_now() -> str:
     if _second[0] != seconds:
         _second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
     return f"{_second[1]}.{nanos // 1_000_000:03d}Z"
-
-
-def _oversized(limits: MessageLimits, record: Consumed, index: int, out: list[Any]) -> bool:
-    """True (the error in ``out[index]``) when the record's value breaks the size limit."""
-    try:
-        limits.check_size(len(record.value() or b""))
-    except ValueError as error:
-        out[index] = error
-        return True
-    return False
-
-
-def _attempt(call: Callable[..., Any], *args: Any) -> Any:
-    """``call(*args)``, or the ``ValueError`` it raised."""
-    try:
-        return call(*args)
-    except ValueError as error:
-        return error
 
 
 def _as_bytes(value: str | bytes) -> bytes:

@@ -142,9 +142,13 @@ class OffsetTracker:
             self._highest = offset
 
     def done(self, offset: int) -> None:
-        self._done.add(offset)
-        while self._heap and self._heap[0] in self._done:
-            self._done.discard(heapq.heappop(self._heap))
+        heap, done = self._heap, self._done
+        if heap[0] == offset and not done:
+            heapq.heappop(heap)  # the usual case: records finish in the order they came
+            return
+        done.add(offset)
+        while heap and heap[0] in done:
+            done.discard(heapq.heappop(heap))
 
     def outstanding(self) -> int:
         return len(self._heap)
@@ -171,10 +175,13 @@ class DedupeCache:
         return False
 
     def add(self, event_id: str) -> None:
-        self._ids[event_id] = None
-        self._ids.move_to_end(event_id)
-        while len(self._ids) > self.capacity:
-            self._ids.popitem(last=False)
+        ids = self._ids
+        if event_id in ids:
+            ids.move_to_end(event_id)
+            return
+        ids[event_id] = None
+        if len(ids) > self.capacity:
+            ids.popitem(last=False)
 
     def discard(self, event_id: str) -> None:
         self._ids.pop(event_id, None)
@@ -496,11 +503,8 @@ class Agent:
                 messages = await self._in_consumer(partial(_fetch, consumer, min(free, batch_size), timeout))
                 if not messages:
                     continue
-            unknown = {
-                schema_id
-                for schema_id in Envelope.schema_ids(message.value() for message in messages)
-                if self.catalog.cached_schema(schema_id) is None
-            }
+            assert self.envelope is not None
+            unknown = self.envelope.unknown_schema_ids(messages)
             if unknown:
                 await loop.run_in_executor(None, self.catalog.fetch, unknown)
             self._dispatch(messages)
@@ -563,7 +567,7 @@ class Agent:
         """Runs the handler of one record until it first suspends; True when it did (a Task finishes it)."""
         inbound = work.inbound
         assert inbound is not None and self._loop is not None
-        if inbound.event_id in self.dedupe:
+        if inbound.event_id in self.dedupe._ids and inbound.event_id in self.dedupe:
             self.metrics.inc("duplicates_total", type=inbound.kind)
             work.outcome = "duplicate"
             work.returned = True
@@ -689,13 +693,20 @@ class Agent:
         if not self._timings:
             return
         timings, self._timings = self._timings, []
-        by_kind: dict[str, list[float]] = {}
+        groups: dict[tuple[str, bool], list[float]] = {}
         for kind, elapsed, handled in timings:
-            by_kind.setdefault(kind, []).append(elapsed)
+            group = groups.get((kind, handled))
+            if group is None:
+                groups[(kind, handled)] = [elapsed]
+            else:
+                group.append(elapsed)
+        by_kind: dict[str, list[float]] = {}
+        for (kind, handled), values in groups.items():
             series = self._series.get(kind)
             if series is None:
                 series = self._series[kind] = self.latency.series("a2a", kind)
-            series.record(elapsed, handled)
+            series.record_many(values, handled)
+            by_kind.setdefault(kind, []).extend(values)
         for kind, values in by_kind.items():
             self.metrics.observe_many("handling_seconds", values, type=kind)
 
@@ -862,7 +873,7 @@ class Agent:
         redelivered record again produces the same ids, which readers then drop as duplicates.
         """
         assert self.envelope is not None, "agent not started"
-        out = self.envelope.encode(
+        topic, key, headers, value = self.envelope.encode_parts(
             kind,
             record,
             target_agent=target_agent,
@@ -871,13 +882,13 @@ class Agent:
             event_id=event_id,
             priority=priority,
         )
-        label = (out.topic, kind)
+        label = (topic, kind)
         work = _HANDLING.get()
         if work is not None and work.open and work.agent is self:
             with contextlib.suppress(BufferError):  # the slow path below waits for room
-                self._send_output(work, out.topic, out.key, out.headers, out.value, label)
+                self._send_output(work, topic, key, headers, value, label)
                 return
-        await self._publish(out.topic, out.key, out.headers, out.value, label)
+        await self._publish(topic, key, headers, value, label)
 
     async def produce_record(self, record: KafkaRecord) -> None:
         """Produces an encoded record; acknowledged as :meth:`publish` describes."""

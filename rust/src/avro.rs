@@ -12,13 +12,13 @@ use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, 
 use crate::errors::{detached, to_py, IntoPyResult};
 
 /// Interned field names (records) and symbols (enums) per type id of the codec's schema.
-type Names = Vec<Vec<Py<PyString>>>;
+pub(crate) type Names = Vec<Vec<Py<PyString>>>;
 
 /// Avro codec for one schema, optionally framed in the Confluent wire format.
 #[pyclass(name = "AvroCodec", module = "a2a_fast._native", frozen)]
 pub struct AvroCodec {
-    inner: Arc<Codec>,
-    names: Names,
+    pub(crate) inner: Arc<Codec>,
+    pub(crate) names: Names,
 }
 
 fn schema_text(schema: &Bound<'_, PyAny>) -> PyResult<String> {
@@ -194,9 +194,9 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "object".to_owned())
 }
 
-struct PyValue<'a, 'py> {
-    obj: Bound<'py, PyAny>,
-    names: &'a Names,
+pub(crate) struct PyValue<'a, 'py> {
+    pub(crate) obj: Bound<'py, PyAny>,
+    pub(crate) names: &'a Names,
 }
 
 impl<'a, 'py> PyValue<'a, 'py> {
@@ -300,7 +300,7 @@ impl Source for PyValue<'_, '_> {
     }
 }
 
-enum BindError {
+pub(crate) enum BindError {
     Core(Error),
     Py(PyErr),
 }
@@ -326,9 +326,9 @@ impl BindError {
     }
 }
 
-struct PyBuilder<'a, 'py> {
-    py: Python<'py>,
-    names: &'a Names,
+pub(crate) struct PyBuilder<'a, 'py> {
+    pub(crate) py: Python<'py>,
+    pub(crate) names: &'a Names,
 }
 
 type Built<'py> = Result<Bound<'py, PyAny>, BindError>;

@@ -694,7 +694,7 @@ thread_local! {
 }
 
 /// A Python string for `text`, shared with earlier calls when `text` is short and seen before.
-fn cached_str<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyString> {
+pub(crate) fn cached_str<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyString> {
     let bytes = text.as_bytes();
     if bytes.len() > CACHE_MAX_LEN {
         return PyString::new(py, text);
@@ -851,10 +851,10 @@ fn dicts<'py, T>(
 
 /// Disables the cyclic garbage collector until dropped, if it was enabled: the collector is
 /// back on however the work in between ends (an error or a panic included).
-struct GcPause<'py>(Bound<'py, PyModule>);
+pub(crate) struct GcPause<'py>(Bound<'py, PyModule>);
 
 impl<'py> GcPause<'py> {
-    fn new(py: Python<'py>) -> PyResult<Option<Self>> {
+    pub(crate) fn new(py: Python<'py>) -> PyResult<Option<Self>> {
         let gc = py.import(intern!(py, "gc"))?;
         if !gc.call_method0(intern!(py, "isenabled"))?.is_truthy()? {
             return Ok(None);
@@ -886,7 +886,7 @@ fn record_to_py(py: Python<'_>, record: KafkaRecord) -> PyResult<Bound<'_, PyTup
     )
 }
 
-fn header_bytes(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Option<Vec<u8>>> {
+pub(crate) fn header_bytes(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Option<Vec<u8>>> {
     if value.is_none() {
         return Ok(None);
     }
@@ -901,7 +901,7 @@ fn header_bytes(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Option<Vec<u8>
 
 type Headers = Vec<(String, Option<Vec<u8>>)>;
 
-fn headers_from_py(headers: &Bound<'_, PyAny>) -> PyResult<Headers> {
+pub(crate) fn headers_from_py(headers: &Bound<'_, PyAny>) -> PyResult<Headers> {
     if headers.is_none() {
         return Ok(Vec::new());
     }

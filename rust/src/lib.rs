@@ -4,6 +4,7 @@ use pyo3::prelude::*;
 
 mod avro;
 mod cloudevents;
+mod envelope;
 mod errors;
 mod metrics;
 mod routing;
@@ -15,5 +16,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     metrics::register(m)?;
     avro::register(m)?;
     cloudevents::register(m)?;
+    envelope::register(m)?;
     Ok(())
 }

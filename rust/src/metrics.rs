@@ -54,6 +54,12 @@ impl PySeries {
         self.inner.record(seconds, ok).into_py_result(py)
     }
 
+    /// Records several calls that took ``seconds`` each, all with the same ``ok``.
+    #[pyo3(signature = (seconds, ok = true))]
+    fn record_many(&self, py: Python<'_>, seconds: Vec<f64>, ok: bool) -> PyResult<()> {
+        seconds.into_iter().try_for_each(|s| self.inner.record(s, ok)).into_py_result(py)
+    }
+
     /// The statistics dict of this series (see `Metrics.snapshot`).
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         stats(py, &self.inner.snapshot())

@@ -138,3 +138,26 @@ def test_percentiles_are_within_the_stated_relative_error(nanos: list[int], q: f
     assert got is not None
     # Nanosecond resolution: below 128 ns the error is at most 1 ns (float seconds carry rounding).
     assert abs(got * 1e9 - exact) <= max(exact * RELATIVE_ERROR, 1.0) + exact * 1e-9
+
+
+@given(st.lists(st.floats(0, 20, allow_nan=False), max_size=50), st.booleans())
+def test_batches_record_what_one_at_a_time_records(seconds: list[float], ok: bool) -> None:
+    from a2a_fast.monitoring import LATENCY_BUCKETS, Histogram
+
+    one, many = Metrics(), Metrics()
+    one.series("a2a", "x")
+    for value in seconds:
+        one.record("a2a", "x", value, ok)
+    many.series("a2a", "x").record_many(seconds, ok)
+    assert one.snapshot() == many.snapshot()
+    single, batch = Histogram(LATENCY_BUCKETS), Histogram(LATENCY_BUCKETS)
+    for value in [*seconds, *LATENCY_BUCKETS]:
+        single.observe(value)
+    batch.observe_many([*seconds, *LATENCY_BUCKETS])
+    assert (single.counts, single.count) == (batch.counts, batch.count)
+    assert math.isclose(single.total, batch.total, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def test_record_many_refuses_what_record_refuses() -> None:
+    with pytest.raises(ValidationError):
+        Metrics().series("a2a", "x").record_many([0.1, -1.0])

@@ -79,6 +79,27 @@ fn utf8(name: &str, bytes: Vec<u8>) -> Result<String> {
     })
 }
 
+fn utf8_cow<'a>(name: &str, bytes: Cow<'a, [u8]>) -> Result<Cow<'a, str>> {
+    match bytes {
+        Cow::Borrowed(b) => std::str::from_utf8(b)
+            .map(Cow::Borrowed)
+            .map_err(|e| Error::validation(name, format!("header value is not UTF-8 (byte {})", e.valid_up_to()))),
+        Cow::Owned(b) => utf8(name, b).map(Cow::Owned),
+    }
+}
+
+/// A header name in lower case, borrowed when it already is.
+fn lowercase(name: Cow<'_, str>) -> Cow<'_, str> {
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        name
+    }
+}
+
+/// A header that may borrow its name and value from the caller's record.
+pub type Header<'a> = (Cow<'a, str>, Option<Cow<'a, [u8]>>);
+
 /// Reads a record in either content mode. `headers` are as the client gives them (a header may
 /// have no value); `key`, when given, becomes the `partitionkey` extension unless a header sets it,
 /// as the official SDKs do, so a keyed record written without the header keeps its key.
@@ -87,22 +108,37 @@ pub fn from_kafka<'a>(
     value: Option<&'a [u8]>,
     key: Option<Vec<u8>>,
 ) -> Result<CloudEvent<'a>> {
+    let headers = headers.into_iter().map(|(name, raw)| (Cow::Owned(name), raw.map(Cow::Owned))).collect();
+    from_kafka_borrowed(headers, value, key.map(Cow::Owned))
+}
+
+/// [`from_kafka`] over headers and key that may be borrowed: the event borrows what it can from them.
+pub fn from_kafka_borrowed<'a>(
+    headers: Vec<Header<'a>>,
+    value: Option<&'a [u8]>,
+    key: Option<Cow<'a, [u8]>>,
+) -> Result<CloudEvent<'a>> {
     let mut content_type = None;
     let mut attributes: Vec<(Cow<'a, str>, Value<'a>)> = Vec::with_capacity(headers.len() + 1);
     for (name, raw) in headers {
-        let lower = name.to_ascii_lowercase();
+        let lower = lowercase(name.clone());
         if lower == CONTENT_TYPE {
             if content_type.is_some() {
                 return Err(Error::validation(CONTENT_TYPE, "duplicate header"));
             }
             let raw = raw.ok_or_else(|| Error::validation(CONTENT_TYPE, "header has no value"))?;
-            content_type = Some(utf8(CONTENT_TYPE, raw)?);
-        } else if let Some(attribute) = lower.strip_prefix("ce_") {
-            if matches!(attribute, "data" | "data_base64") {
+            content_type = Some(utf8_cow(CONTENT_TYPE, raw)?);
+        } else if lower.starts_with("ce_") {
+            let attribute: Cow<'a, str> = match lower {
+                Cow::Borrowed(text) => Cow::Borrowed(&text[3..]),
+                Cow::Owned(text) => Cow::Owned(text[3..].to_owned()),
+            };
+            if matches!(&*attribute, "data" | "data_base64") {
                 return Err(Error::validation(name, "data is carried in the record value, not a header"));
             }
-            let raw = raw.ok_or_else(|| Error::validation(attribute, format!("header {name} has no value")))?;
-            attributes.push((attribute.to_owned().into(), Value::Str(utf8(attribute, raw)?.into())));
+            let raw = raw.ok_or_else(|| Error::validation(&*attribute, format!("header {name} has no value")))?;
+            let text = utf8_cow(&attribute, raw)?;
+            attributes.push((attribute, Value::Str(text)));
         }
     }
     if let Some(ct) = &content_type {
@@ -120,7 +156,7 @@ pub fn from_kafka<'a>(
             let mut event = CloudEvent::from_json(value)?;
             if let Some(key) = key {
                 if event.extension(PARTITION_KEY).is_none() {
-                    event.extensions.push((PARTITION_KEY.into(), Extension::Str(utf8(PARTITION_KEY, key)?.into())));
+                    event.extensions.push((PARTITION_KEY.into(), Extension::Str(utf8_cow(PARTITION_KEY, key)?)));
                 }
             }
             return Ok(event);
@@ -128,7 +164,7 @@ pub fn from_kafka<'a>(
     }
     if let Some(key) = key {
         if !attributes.iter().any(|(n, _)| n == PARTITION_KEY) {
-            attributes.push((PARTITION_KEY.into(), Value::Str(utf8(PARTITION_KEY, key)?.into())));
+            attributes.push((PARTITION_KEY.into(), Value::Str(utf8_cow(PARTITION_KEY, key)?)));
         }
     }
     if let Some(value) = value {
@@ -140,7 +176,7 @@ pub fn from_kafka<'a>(
         attributes.push(("data".into(), data));
     }
     if let Some(ct) = content_type {
-        attributes.push(("datacontenttype".into(), Value::Str(ct.into())));
+        attributes.push(("datacontenttype".into(), Value::Str(ct)));
     }
     CloudEvent::from_attributes(attributes)
 }
