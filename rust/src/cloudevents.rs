@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use a2a_core::cloudevents::a2a::{a2a_json_to_event_json, event_json_to_a2a_json};
 use a2a_core::cloudevents::a2a::{AgentPaths, SOURCE_AGENT, TARGET_AGENT};
-use a2a_core::cloudevents::value::{write_str, write_value};
+use a2a_core::cloudevents::value::{write_str, write_value, Texts};
 use a2a_core::cloudevents::{
     at_item, from_kafka, json_to_a2a, read_batch, to_kafka, write_batch, A2aMessage, Agent, CloudEvent, Data,
     Extension, KafkaRecord, Optional, Value,
@@ -631,7 +631,7 @@ impl<'py> MessageObjects<'py> {
 fn write_a2a_py(message: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> Result<()> {
     let objects = MessageObjects::read(message)?;
     let message = objects.message()?;
-    message.write_event_json(out, |out| write_py(&objects.payload, out, 1).map_err(|e| e.at("payload")))
+    message.write_event_json(out, Texts::Any, |out| write_py(&objects.payload, out, 1).map_err(|e| e.at("payload")))
 }
 
 /// Records every dict of an iterable; validation errors name the item.
@@ -1126,7 +1126,8 @@ fn ce_a2a_to_json<'py>(py: Python<'py>, message: &Bound<'py, PyAny>) -> PyResult
 #[pyfunction]
 fn ce_a2a_to_json_many<'py>(py: Python<'py>, messages: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
     let count = messages.len().unwrap_or(0);
-    let mut buf = Vec::with_capacity(count * 640);
+    // Room for typical events (700-800 bytes) so that the buffer rarely grows, which copies it.
+    let mut buf = Vec::with_capacity(count * 1024);
     let mut ends = Vec::with_capacity(count);
     for (i, message) in messages.try_iter()?.enumerate() {
         write_a2a_py(&message?, &mut buf).map_err(|e| at_item(i, e)).into_py_result(py)?;
@@ -1157,7 +1158,9 @@ fn convert_many<'py>(
     convert: impl Fn(&[u8], &mut Vec<u8>) -> Result<()> + Send + Sync,
 ) -> PyResult<Bound<'py, PyList>> {
     let (buf, ends) = detached(py, || {
-        let mut buf = Vec::with_capacity(items.len() * 640);
+        // An event is at most a few hundred bytes longer than its message (and shorter the other way):
+        // the buffer then never grows, which would copy everything written so far.
+        let mut buf = Vec::with_capacity(items.iter().map(|item| item.len() + 256).sum());
         let mut ends = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             convert(item, &mut buf).map_err(|e| at_item(i, e))?;

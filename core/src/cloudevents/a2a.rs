@@ -26,12 +26,12 @@ use std::borrow::Cow;
 use crate::error::{Error, Result};
 
 use super::event::{
-    check_string, extension_value, insert_extension, is_json_media_type, read_event_json, read_event_json_with,
-    CloudEvent, Data, EventParts, Extension, Extensions,
+    check_string, extension_value, insert_extension, is_json_media_type, is_valid_string, read_event_json,
+    read_event_json_with, CloudEvent, Data, EventParts, Extension, Extensions,
 };
-use super::json::Parser;
+use super::json::{Fail, Number, PResult, Parser, Scalar};
 use super::time::rfc3339_problem;
-use super::value::{escape_into, write_str, write_value, Value};
+use super::value::{write_value, Texts, Value};
 
 pub const PROTOCOL: &str = "A2A";
 pub const PRIORITIES: [&str; 3] = ["HIGH", "NORMAL", "LOW"];
@@ -448,59 +448,58 @@ impl<'a> A2aMessage<'a> {
     /// Appends the message as its CloudEvent in the JSON format, byte for byte what
     /// `into_event().write_json` writes but without building the event; `payload` writes `data`.
     /// The message must be valid (as [`A2aMessage::from_value`] and [`A2aMessage::check_text`] make sure).
-    pub fn write_event_json(&self, out: &mut Vec<u8>, payload: impl FnOnce(&mut Vec<u8>) -> Result<()>) -> Result<()> {
+    pub fn write_event_json(
+        &self,
+        out: &mut Vec<u8>,
+        texts: Texts,
+        payload: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+    ) -> Result<()> {
+        fn agent(out: &mut Vec<u8>, texts: Texts, a: &Agent<'_>, id: &[u8], kind: &[u8], capabilities: &[u8]) {
+            out.extend_from_slice(id);
+            texts.write(out, &a.agent_id);
+            out.extend_from_slice(kind);
+            texts.write(out, &a.agent_type);
+            out.extend_from_slice(capabilities);
+            out.push(b'"');
+            for (i, capability) in a.capabilities.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                texts.escape(out, capability);
+            }
+            out.push(b'"');
+        }
         out.reserve(512);
         out.extend_from_slice(b"{\"specversion\":\"1.0\",\"id\":");
-        write_str(out, &self.message_id);
+        texts.write(out, &self.message_id);
         out.extend_from_slice(b",\"source\":\"/agents/");
-        escape_into(out, &self.source_agent.agent_id);
+        texts.escape(out, &self.source_agent.agent_id);
         out.extend_from_slice(b"\",\"type\":\"a2a.");
-        escape_into(out, &self.message_type);
+        texts.escape(out, &self.message_type);
         out.extend_from_slice(b"\",\"datacontenttype\":\"application/json\",\"time\":");
-        write_str(out, &self.timestamp);
+        texts.write(out, &self.timestamp);
         out.extend_from_slice(b",\"protocol\":\"A2A\",\"protocolversion\":");
-        write_str(out, &self.version);
+        texts.write(out, &self.version);
         out.extend_from_slice(b",\"messagetype\":");
-        write_str(out, &self.message_type);
-        write_agent_extensions(
-            out,
-            &self.source_agent,
-            b",\"sourceagent\":",
-            b",\"sourceagenttype\":",
-            b",\"agentcapabilities\":",
-        );
+        texts.write(out, &self.message_type);
+        let source = &self.source_agent;
+        agent(out, texts, source, b",\"sourceagent\":", b",\"sourceagenttype\":", b",\"agentcapabilities\":");
         match &self.target_agent {
             Optional::Absent => {}
             Optional::Null => out.extend_from_slice(b",\"targetagent\":\"\""),
-            Optional::Present(target) => write_agent_extensions(
+            Optional::Present(target) => agent(
                 out,
+                texts,
                 target,
                 b",\"targetagent\":",
                 b",\"targetagenttype\":",
                 b",\"targetagentcapabilities\":",
             ),
         }
-        out.extend_from_slice(b",\"priority\":\"");
-        out.extend_from_slice(self.priority.as_bytes());
-        out.extend_from_slice(b"\",\"ttl\":");
-        out.extend_from_slice(itoa::Buffer::new().format(self.ttl).as_bytes());
-        out.extend_from_slice(b",\"correlationid\":");
-        write_str(out, &self.correlation_id);
-        for (key, value) in
-            [(&b",\"collaborationid\":"[..], &self.collaboration_id), (b",\"traceparent\":", &self.traceparent)]
-        {
-            match value {
-                Optional::Absent => {}
-                Optional::Null => {
-                    out.extend_from_slice(key);
-                    out.extend_from_slice(b"\"\"");
-                }
-                Optional::Present(text) => {
-                    out.extend_from_slice(key);
-                    write_str(out, text);
-                }
-            }
-        }
+        self.write_metadata(out, texts, [b",\"priority\":\"", b"\",\"ttl\":", b",\"correlationid\":"]);
+        // A null optional field is the empty string, which a present value may never be.
+        write_optional(out, texts, b",\"collaborationid\":", &self.collaboration_id, b"\"\"");
+        write_optional(out, texts, b",\"traceparent\":", &self.traceparent, b"\"\"");
         out.extend_from_slice(b",\"data\":");
         payload(out)?;
         out.push(b'}');
@@ -509,69 +508,66 @@ impl<'a> A2aMessage<'a> {
 
     /// Appends the message as A2A JSON, byte for byte what `write_value(into_value())` writes.
     pub fn write_json(&self, out: &mut Vec<u8>) -> Result<()> {
-        self.write_json_with(out, |out| write_value(out, &self.payload, "payload"))
+        self.write_json_with(out, Texts::Any, |out| write_value(out, &self.payload, "payload"))
     }
 
     /// [`A2aMessage::write_json`] with the payload written by `payload`.
-    pub fn write_json_with(&self, out: &mut Vec<u8>, payload: impl FnOnce(&mut Vec<u8>) -> Result<()>) -> Result<()> {
-        fn agent(out: &mut Vec<u8>, a: &Agent<'_>) {
+    pub fn write_json_with(
+        &self,
+        out: &mut Vec<u8>,
+        texts: Texts,
+        payload: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+    ) -> Result<()> {
+        fn agent(out: &mut Vec<u8>, texts: Texts, a: &Agent<'_>) {
             out.extend_from_slice(b"{\"agentId\":");
-            write_str(out, &a.agent_id);
+            texts.write(out, &a.agent_id);
             out.extend_from_slice(b",\"agentType\":");
-            write_str(out, &a.agent_type);
+            texts.write(out, &a.agent_type);
             out.extend_from_slice(b",\"capabilities\":[");
             for (i, c) in a.capabilities.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_str(out, c);
+                texts.write(out, c);
             }
             out.extend_from_slice(b"]}");
         }
         out.reserve(512);
         out.extend_from_slice(b"{\"protocol\":\"A2A\",\"version\":");
-        write_str(out, &self.version);
+        texts.write(out, &self.version);
         out.extend_from_slice(b",\"messageId\":");
-        write_str(out, &self.message_id);
+        texts.write(out, &self.message_id);
         out.extend_from_slice(b",\"timestamp\":");
-        write_str(out, &self.timestamp);
+        texts.write(out, &self.timestamp);
         out.extend_from_slice(b",\"sourceAgent\":");
-        agent(out, &self.source_agent);
+        agent(out, texts, &self.source_agent);
         match &self.target_agent {
             Optional::Absent => {}
             Optional::Null => out.extend_from_slice(b",\"targetAgent\":null"),
             Optional::Present(target) => {
                 out.extend_from_slice(b",\"targetAgent\":");
-                agent(out, target);
+                agent(out, texts, target);
             }
         }
         out.extend_from_slice(b",\"messageType\":");
-        write_str(out, &self.message_type);
+        texts.write(out, &self.message_type);
         out.extend_from_slice(b",\"payload\":");
         payload(out)?;
-        out.extend_from_slice(b",\"metadata\":{\"priority\":\"");
-        out.extend_from_slice(self.priority.as_bytes());
-        out.extend_from_slice(b"\",\"ttl\":");
-        out.extend_from_slice(itoa::Buffer::new().format(self.ttl).as_bytes());
-        out.extend_from_slice(b",\"correlationId\":");
-        write_str(out, &self.correlation_id);
-        for (key, value) in
-            [(&b",\"collaborationId\":"[..], &self.collaboration_id), (b",\"traceparent\":", &self.traceparent)]
-        {
-            match value {
-                Optional::Absent => {}
-                Optional::Null => {
-                    out.extend_from_slice(key);
-                    out.extend_from_slice(b"null");
-                }
-                Optional::Present(text) => {
-                    out.extend_from_slice(key);
-                    write_str(out, text);
-                }
-            }
-        }
+        self.write_metadata(out, texts, [b",\"metadata\":{\"priority\":\"", b"\",\"ttl\":", b",\"correlationId\":"]);
+        write_optional(out, texts, b",\"collaborationId\":", &self.collaboration_id, b"null");
+        write_optional(out, texts, b",\"traceparent\":", &self.traceparent, b"null");
         out.extend_from_slice(b"}}");
         Ok(())
+    }
+
+    /// The required metadata, each value after its key (written with what goes before it).
+    fn write_metadata(&self, out: &mut Vec<u8>, texts: Texts, [priority, ttl, correlation_id]: [&[u8]; 3]) {
+        out.extend_from_slice(priority);
+        out.extend_from_slice(self.priority.as_bytes());
+        out.extend_from_slice(ttl);
+        out.extend_from_slice(itoa::Buffer::new().format(self.ttl).as_bytes());
+        out.extend_from_slice(correlation_id);
+        texts.write(out, &self.correlation_id);
     }
 
     /// The message as a JSON-like value, fields in their usual order.
@@ -688,20 +684,19 @@ impl<'a> Extensions<'a> for A2aExtensions<'a> {
     }
 }
 
-fn write_agent_extensions(out: &mut Vec<u8>, agent: &Agent<'_>, id: &[u8], kind: &[u8], capabilities: &[u8]) {
-    out.extend_from_slice(id);
-    write_str(out, &agent.agent_id);
-    out.extend_from_slice(kind);
-    write_str(out, &agent.agent_type);
-    out.extend_from_slice(capabilities);
-    out.push(b'"');
-    for (i, capability) in agent.capabilities.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
+/// Appends an optional text field: nothing when absent, `key` and `null` when null.
+fn write_optional(out: &mut Vec<u8>, texts: Texts, key: &[u8], value: &Optional<Cow<'_, str>>, null: &[u8]) {
+    match value {
+        Optional::Absent => {}
+        Optional::Null => {
+            out.extend_from_slice(key);
+            out.extend_from_slice(null);
         }
-        escape_into(out, capability);
+        Optional::Present(text) => {
+            out.extend_from_slice(key);
+            texts.write(out, text);
+        }
     }
-    out.push(b'"');
 }
 
 /// A2A message → CloudEvent JSON bytes in one step (the hot path of a producer).
@@ -714,33 +709,48 @@ pub fn a2a_to_json(message: Value<'_>) -> Result<Vec<u8>> {
 /// Appends the CloudEvent JSON of an A2A message to `out`, so a batch can share one buffer.
 pub fn write_a2a_json(message: Value<'_>, out: &mut Vec<u8>) -> Result<()> {
     let message = A2aMessage::from_value(message)?;
-    message.write_event_json(out, |out| write_value(out, &message.payload, "payload"))
+    message.write_event_json(out, Texts::Any, |out| write_value(out, &message.payload, "payload"))
 }
 
 /// CloudEvent JSON bytes → A2A message in one pass, with no event in between (the hot path of a
 /// consumer); it accepts and rejects exactly what `from_event(CloudEvent::from_json(..))` does.
 pub fn json_to_a2a(input: &[u8]) -> Result<A2aMessage<'_>> {
-    A2aMessage::from_parts(read_event_json(input)?)
+    match read_valid_event_json(input, Parser::value) {
+        Some(message) => Ok(message),
+        None => A2aMessage::from_parts(read_event_json(input)?),
+    }
 }
 
 /// A2A message JSON bytes → CloudEvent JSON bytes, appended to `out`: what a gateway forwards.
 /// Accepts and rejects what `a2a_to_json(parse(input)?)` does; the payload is rewritten as it is
-/// read, into the end of `out`, and moved into place once the event is written.
+/// read, into a scratch buffer, and copied into place once the rest of the event is written.
 pub fn a2a_json_to_event_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
-    let start = out.len();
-    let written = read_a2a_json(input, out).and_then(|message| {
-        let payload_end = out.len();
-        message.write_event_json(out, |out| {
-            out.extend_from_within(start..payload_end);
+    with_scratch(|payload| {
+        let message = match read_valid_a2a_json(input, payload) {
+            Some(message) => message,
+            None => {
+                payload.clear();
+                read_a2a_json(input, payload)?
+            }
+        };
+        message.write_event_json(out, Texts::ReadFromJson, |out| {
+            out.extend_from_slice(payload);
             Ok(())
-        })?;
-        out.drain(start..payload_end);
-        Ok(())
-    });
-    if written.is_err() {
-        out.truncate(start);
-    }
-    written
+        })
+    })
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Runs `work` with an empty buffer that keeps its capacity from call to call on this thread.
+fn with_scratch<T>(work: impl FnOnce(&mut Vec<u8>) -> T) -> T {
+    let mut scratch = SCRATCH.take();
+    scratch.clear();
+    let result = work(&mut scratch);
+    SCRATCH.set(scratch);
+    result
 }
 
 /// Reads an A2A message from JSON with its payload transcoded into `payload_out` (the message
@@ -765,25 +775,283 @@ fn read_a2a_json<'a>(input: &'a [u8], payload_out: &mut Vec<u8>) -> Result<A2aMe
     A2aMessage::from_value(Value::Object(members))
 }
 
-/// CloudEvent JSON bytes → A2A message JSON bytes, appended to `out`. The payload is rewritten as
-/// it is read, into the end of `out`, and moved into place once the message is written.
-pub fn event_json_to_a2a_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
-    let start = out.len();
-    let written = read_event_json_with(input, |p| p.transcode_standing_in(out))
-        .and_then(A2aMessage::from_parts)
-        .and_then(|message| {
-            let payload_end = out.len();
-            message.write_json_with(out, |out| {
-                out.extend_from_within(start..payload_end);
-                Ok(())
-            })?;
-            out.drain(start..payload_end);
-            Ok(())
-        });
-    if written.is_err() {
-        out.truncate(start);
+/// Why [`read_valid_a2a_json`] gave up; never reported, the general reader says what was wrong.
+const GIVE_UP: Fail = Fail { offset: 0, message: "" };
+
+/// Reads a valid A2A message from JSON straight into its fields, with the payload transcoded into
+/// `payload_out`; `None` for anything else (a missing, repeated, unknown or invalid field, malformed
+/// JSON), which the general reader then reads again to report it. A message it reads is the one
+/// the general reader reads.
+fn read_valid_a2a_json<'a>(input: &'a [u8], payload_out: &mut Vec<u8>) -> Option<A2aMessage<'a>> {
+    // Inlined: a returned string goes through memory and its loads stall on the stores.
+    #[inline(always)]
+    fn text<'a>(p: &mut Parser<'a>) -> PResult<Cow<'a, str>> {
+        if p.peek() != Some(b'"') {
+            return Err(GIVE_UP);
+        }
+        if let Some(s) = p.printable_ascii_string() {
+            return if s.is_empty() { Err(GIVE_UP) } else { Ok(Cow::Borrowed(s)) };
+        }
+        let s = p.string()?;
+        match !s.is_empty() && is_valid_string(&s) {
+            true => Ok(s),
+            false => Err(GIVE_UP),
+        }
     }
-    written
+    fn optional<'a>(p: &mut Parser<'a>) -> PResult<Optional<Cow<'a, str>>> {
+        if p.peek() == Some(b'n') {
+            p.scalar()?;
+            return Ok(Optional::Null);
+        }
+        text(p).map(Optional::Present)
+    }
+    fn once<T>(slot: &mut Option<T>, value: T) -> PResult<()> {
+        match slot.replace(value) {
+            None => Ok(()),
+            Some(_) => Err(GIVE_UP),
+        }
+    }
+    fn agent<'a>(p: &mut Parser<'a>) -> PResult<Agent<'a>> {
+        let (mut id, mut kind, mut capabilities) = (None, None, None);
+        p.object(|p, name| match &*name {
+            "agentId" => once(&mut id, text(p)?),
+            "agentType" => once(&mut kind, text(p)?),
+            "capabilities" => {
+                let mut items = Vec::new();
+                p.array(|p| {
+                    let capability = text(p)?;
+                    if capability.contains(',') {
+                        return Err(GIVE_UP);
+                    }
+                    items.push(capability);
+                    Ok(())
+                })?;
+                once(&mut capabilities, items)
+            }
+            _ => Err(GIVE_UP),
+        })?;
+        match (id, kind, capabilities) {
+            (Some(agent_id), Some(agent_type), Some(capabilities)) => Ok(Agent { agent_id, agent_type, capabilities }),
+            _ => Err(GIVE_UP),
+        }
+    }
+    let mut parser = Parser::new(input).ok()?;
+    let (mut protocol, mut version, mut message_id, mut timestamp, mut message_type) = (None, None, None, None, None);
+    let (mut source_agent, mut target_agent, mut payload, mut metadata) = (None, None, None, None);
+    let read = parser.object(|p, name| match &*name {
+        "protocol" => once(&mut protocol, text(p)?),
+        "version" => once(&mut version, text(p)?),
+        "messageId" => once(&mut message_id, text(p)?),
+        "timestamp" => once(&mut timestamp, text(p)?),
+        "messageType" => once(&mut message_type, text(p)?),
+        "sourceAgent" => once(&mut source_agent, agent(p)?),
+        "targetAgent" => {
+            let target = match p.peek() {
+                Some(b'n') => p.scalar().map(|_| Optional::Null)?,
+                _ => Optional::Present(agent(p)?),
+            };
+            once(&mut target_agent, target)
+        }
+        "payload" => {
+            let stand_in = p.transcode_standing_in(payload_out)?;
+            once(&mut payload, stand_in)
+        }
+        "metadata" => {
+            let (mut priority, mut ttl, mut correlation_id, mut collaboration_id, mut traceparent) =
+                (None, None, None, None, None);
+            p.object(|p, name| match &*name {
+                "priority" => {
+                    let value = text(p)?;
+                    once(&mut priority, PRIORITIES.into_iter().find(|p| *p == value).ok_or(GIVE_UP)?)
+                }
+                "ttl" => match p.scalar()? {
+                    Scalar::Number(Number::Int(t)) => {
+                        once(&mut ttl, i32::try_from(t).ok().filter(|t| *t >= 0).ok_or(GIVE_UP)?)
+                    }
+                    _ => Err(GIVE_UP),
+                },
+                "correlationId" => once(&mut correlation_id, text(p)?),
+                "collaborationId" => once(&mut collaboration_id, optional(p)?),
+                "traceparent" => once(&mut traceparent, optional(p)?),
+                _ => Err(GIVE_UP),
+            })?;
+            let (Some(priority), Some(ttl), Some(correlation_id)) = (priority, ttl, correlation_id) else {
+                return Err(GIVE_UP);
+            };
+            let metadata_fields = (
+                priority,
+                ttl,
+                correlation_id,
+                collaboration_id.unwrap_or(Optional::Absent),
+                traceparent.unwrap_or(Optional::Absent),
+            );
+            once(&mut metadata, metadata_fields)
+        }
+        _ => Err(GIVE_UP),
+    });
+    read.ok()?;
+    parser.finish().ok()?;
+    let timestamp = timestamp?;
+    if protocol? != PROTOCOL || rfc3339_problem(&timestamp).is_some() {
+        return None;
+    }
+    let (priority, ttl, correlation_id, collaboration_id, traceparent) = metadata?;
+    Some(A2aMessage {
+        version: version?,
+        message_id: message_id?,
+        timestamp,
+        source_agent: source_agent?,
+        target_agent: target_agent.unwrap_or(Optional::Absent),
+        message_type: message_type?,
+        payload: payload?,
+        priority,
+        ttl,
+        correlation_id,
+        collaboration_id,
+        traceparent,
+    })
+}
+
+/// Reads the A2A message of a valid CloudEvent in the JSON format with only the attributes the
+/// mapping writes (no nulls, `datacontenttype` exactly `application/json`), with `data` transcoded
+/// into `payload_out`; `None` for anything else, which the general reader then reads again. A
+/// message it reads is the one the general reader reads.
+fn read_valid_event_json<'a>(
+    input: &'a [u8],
+    mut data: impl FnMut(&mut Parser<'a>) -> PResult<Value<'a>>,
+) -> Option<A2aMessage<'a>> {
+    // Inlined for the reason given in `read_valid_a2a_json`.
+    #[inline(always)]
+    fn text<'a>(p: &mut Parser<'a>, empty: bool) -> PResult<Cow<'a, str>> {
+        if p.peek() != Some(b'"') {
+            return Err(GIVE_UP);
+        }
+        if let Some(s) = p.printable_ascii_string() {
+            return if empty || !s.is_empty() { Ok(Cow::Borrowed(s)) } else { Err(GIVE_UP) };
+        }
+        let s = p.string()?;
+        match (empty || !s.is_empty()) && is_valid_string(&s) {
+            true => Ok(s),
+            false => Err(GIVE_UP),
+        }
+    }
+    // The whole list was checked as a string already.
+    fn capabilities(text: Cow<'_, str>) -> Option<Vec<Cow<'_, str>>> {
+        match text {
+            _ if text.is_empty() => Some(Vec::new()),
+            Cow::Borrowed(text) => text.split(',').map(|c| (!c.is_empty()).then_some(Cow::Borrowed(c))).collect(),
+            Cow::Owned(text) => text.split(',').map(|c| (!c.is_empty()).then(|| Cow::Owned(c.to_owned()))).collect(),
+        }
+    }
+    let mut parser = Parser::new(input).ok()?;
+    let mut seen = 0u32;
+    let mut texts: [Option<Cow<'a, str>>; 21] = Default::default();
+    let (mut ttl, mut payload) = (None, None);
+    let read = parser.object(|p, name| {
+        let at = match &*name {
+            "data" => 0,
+            "specversion" => 1,
+            "id" => 2,
+            "source" => 3,
+            "type" => 4,
+            "time" => 5,
+            "datacontenttype" => 6,
+            "ttl" => 7,
+            // Extensions that may be empty: their meaning is A2A's `null`.
+            "targetagent" => 8,
+            "collaborationid" => 9,
+            "traceparent" => 10,
+            "agentcapabilities" => 11,
+            "targetagentcapabilities" => 12,
+            "protocol" => 13,
+            "protocolversion" => 14,
+            "messagetype" => 15,
+            "sourceagent" => 16,
+            "sourceagenttype" => 17,
+            "targetagenttype" => 18,
+            "priority" => 19,
+            "correlationid" => 20,
+            _ => return Err(GIVE_UP),
+        };
+        if seen & (1 << at) != 0 {
+            return Err(GIVE_UP);
+        }
+        seen |= 1 << at;
+        match at {
+            0 => payload = Some(data(p)?),
+            7 => match p.scalar()? {
+                Scalar::Number(Number::Int(t)) => ttl = Some(i32::try_from(t).ok().filter(|t| *t >= 0).ok_or(GIVE_UP)?),
+                _ => return Err(GIVE_UP),
+            },
+            _ => texts[at] = Some(text(p, (8..=12).contains(&at))?),
+        }
+        Ok(())
+    });
+    read.ok()?;
+    parser.finish().ok()?;
+    let [_, specversion, id, source, ty, time, datacontenttype, _, target_agent, collaboration_id, traceparent, source_capabilities, target_capabilities, protocol, version, message_type, source_agent, source_agent_type, target_agent_type, priority, correlation_id] =
+        texts;
+    if specversion? != super::event::SPECVERSION || protocol? != PROTOCOL || source.is_none() || ty.is_none() {
+        return None;
+    }
+    if datacontenttype.is_some_and(|ct| ct != JSON) {
+        return None;
+    }
+    let time = time?;
+    if rfc3339_problem(&time).is_some() {
+        return None;
+    }
+    let optional = |text: Option<Cow<'a, str>>| match text {
+        None => Optional::Absent,
+        Some(text) if text.is_empty() => Optional::Null,
+        Some(text) => Optional::Present(text),
+    };
+    let target_agent = match optional(target_agent) {
+        Optional::Absent => Optional::Absent,
+        Optional::Null => Optional::Null,
+        Optional::Present(agent_id) => Optional::Present(Agent {
+            agent_id,
+            agent_type: target_agent_type?,
+            capabilities: capabilities(target_capabilities?)?,
+        }),
+    };
+    let priority = priority?;
+    Some(A2aMessage {
+        version: version?,
+        message_id: id?,
+        timestamp: time,
+        source_agent: Agent {
+            agent_id: source_agent?,
+            agent_type: source_agent_type?,
+            capabilities: capabilities(source_capabilities?)?,
+        },
+        target_agent,
+        message_type: message_type?,
+        payload: payload?,
+        priority: PRIORITIES.into_iter().find(|p| *p == priority)?,
+        ttl: ttl?,
+        correlation_id: correlation_id?,
+        collaboration_id: optional(collaboration_id),
+        traceparent: optional(traceparent),
+    })
+}
+
+/// CloudEvent JSON bytes → A2A message JSON bytes, appended to `out`. The payload is rewritten as
+/// it is read, into a scratch buffer, and copied into place once the fields before it are written.
+pub fn event_json_to_a2a_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    with_scratch(|payload| {
+        let message = match read_valid_event_json(input, |p| p.transcode_standing_in(payload)) {
+            Some(message) => message,
+            None => {
+                payload.clear();
+                A2aMessage::from_parts(read_event_json_with(input, |p| p.transcode_standing_in(payload))?)?
+            }
+        };
+        message.write_json_with(out, Texts::ReadFromJson, |out| {
+            out.extend_from_slice(payload);
+            Ok(())
+        })
+    })
 }
 
 #[cfg(test)]
@@ -833,7 +1101,9 @@ mod tests {
         for text in variants() {
             let message = A2aMessage::from_value(parse(text.as_bytes()).expect("valid JSON")).expect("valid");
             let mut direct = Vec::new();
-            message.write_event_json(&mut direct, |out| write_value(out, &message.payload, "payload")).expect("ok");
+            message
+                .write_event_json(&mut direct, Texts::Any, |out| write_value(out, &message.payload, "payload"))
+                .expect("ok");
             assert_eq!(direct, message.clone().into_event().to_json().expect("ok"), "{text}");
             let mut direct = Vec::new();
             message.write_json(&mut direct).expect("ok");
@@ -846,6 +1116,118 @@ mod tests {
             event_json_to_a2a_json(&event, &mut back).expect("ok");
             assert_eq!(back, general, "{text}");
         }
+    }
+
+    /// Whether the direct reader read `text`; whatever it reads, the general reader reads the same.
+    fn direct_reader_agrees(text: &[u8]) -> bool {
+        let (mut direct_payload, mut payload) = (Vec::new(), Vec::new());
+        let Some(direct) = read_valid_a2a_json(text, &mut direct_payload) else {
+            return false;
+        };
+        assert_eq!(Ok(direct), read_a2a_json(text, &mut payload), "{}", String::from_utf8_lossy(text));
+        assert_eq!(direct_payload, payload);
+        true
+    }
+
+    #[test]
+    fn direct_a2a_reader_reads_what_the_general_one_reads() {
+        let mut read = 0;
+        for text in variants() {
+            assert!(direct_reader_agrees(text.as_bytes()), "{text}");
+            for (from, to) in [
+                (r#""version":"1.0""#, r#""version":"1.0","version":"2""#),
+                (r#""ttl":300"#, r#""ttl":300,"ttl":300"#),
+                (r#""ttl":300"#, r#""ttl":300.0"#),
+                (r#""ttl":300"#, r#""ttl":2147483648"#),
+                (r#""ttl":300"#, r#""ttl":-1"#),
+                (r#""ttl":300"#, r#""ttl":null"#),
+                (r#""collaborationId":"col-1""#, r#""collaborationId":"""#),
+                (r#""messageType":"TASK_REQUEST""#, r#""messageType":"""#),
+                (r#""HIGH""#, r#""H\u0049GH""#),
+                (r#""HIGH""#, r#""high""#),
+                (r#""agentType":"llm""#, r#""agentType":"llm","agentType":"llm""#),
+                (r#""agentType":"llm""#, r#""agentType":"llm","extra":1"#),
+                (r#""targetAgent":null"#, r#""targetAgent":[]"#),
+                (r#""targetAgent":null"#, r#""targetAgent":null,"targetAgent":null"#),
+                (r#""metadata""#, r#""metadata":{},"metadata""#),
+                (r#""protocol":"A2A""#, r#""protocol":"A\u0032A""#),
+                (r#""protocol":"A2A","#, ""),
+                (r#""2025-01-02T03:04:05.678Z""#, r#""2025-02-30T03:04:05Z""#),
+                (r#""plan""#, r#""pl,an""#),
+                (r#""plan""#, r#""""#),
+            ] {
+                let edited = text.replacen(from, to, 1);
+                read += usize::from(direct_reader_agrees(edited.as_bytes()));
+            }
+            let bytes = text.as_bytes();
+            for at in 0..bytes.len() {
+                let mut edited = bytes.to_vec();
+                edited.remove(at);
+                read += usize::from(direct_reader_agrees(&edited));
+                for b in [b'"', b',', b'}', b'0', b'-', b'\\', 0x7f] {
+                    let mut edited = bytes.to_vec();
+                    edited[at] = b;
+                    read += usize::from(direct_reader_agrees(&edited));
+                }
+            }
+        }
+        assert!(read > 100, "{read}");
+    }
+
+    /// Whether the direct event reader read `text`; whatever it reads, the general reader reads the same.
+    fn direct_event_reader_agrees(text: &[u8]) -> bool {
+        let (mut direct_payload, mut payload) = (Vec::new(), Vec::new());
+        if let Some(direct) = read_valid_event_json(text, Parser::value) {
+            assert_eq!(Ok(direct), read_event_json(text).and_then(A2aMessage::from_parts));
+        }
+        let Some(direct) = read_valid_event_json(text, |p| p.transcode_standing_in(&mut direct_payload)) else {
+            return false;
+        };
+        let general =
+            read_event_json_with(text, |p| p.transcode_standing_in(&mut payload)).and_then(A2aMessage::from_parts);
+        assert_eq!(Ok(direct), general, "{}", String::from_utf8_lossy(text));
+        assert_eq!(direct_payload, payload);
+        true
+    }
+
+    #[test]
+    fn direct_event_reader_reads_what_the_general_one_reads() {
+        let mut read = 0;
+        for text in variants() {
+            let event = a2a_to_json(parse(text.as_bytes()).expect("valid")).expect("valid");
+            let event = String::from_utf8(event).expect("UTF-8");
+            assert!(direct_event_reader_agrees(event.as_bytes()), "{event}");
+            for (from, to) in [
+                (r#""ttl":300"#, r#""ttl":300,"ttl":300"#),
+                (r#""ttl":300"#, r#""ttl":"300""#),
+                (r#""ttl":300"#, r#""ttl":-1"#),
+                (r#""priority":"HIGH""#, r#""priority":"high""#),
+                (r#""priority":"HIGH""#, r#""priority":"""#),
+                (r#""protocol":"A2A""#, r#""protocol":"A\u0032A""#),
+                (r#""specversion":"1.0""#, r#""specversion":"0.3""#),
+                (r#""datacontenttype":"application/json""#, r#""datacontenttype":"text/json""#),
+                (r#""agentcapabilities":"plan,route""#, r#""agentcapabilities":"plan,,route""#),
+                (r#""agentcapabilities":"plan,route""#, r#""agentcapabilities":"""#),
+                (r#""messagetype":"TASK_REQUEST""#, r#""messagetype":"""#),
+                (r#""time":"2025-01-02T03:04:05.678Z""#, r#""time":"2025-01-02""#),
+                (r#""id":"m-1""#, r#""id":"m-1","subject":"s""#),
+                (r#""id":"m-1""#, r#""id":"m-1","targetagenttype":"t""#),
+            ] {
+                read += usize::from(direct_event_reader_agrees(event.replacen(from, to, 1).as_bytes()));
+            }
+            let bytes = event.as_bytes();
+            for at in 0..bytes.len() {
+                let mut edited = bytes.to_vec();
+                edited.remove(at);
+                read += usize::from(direct_event_reader_agrees(&edited));
+                for b in [b'"', b',', b'}', b'0', b'-', b'\\', 0x7f] {
+                    let mut edited = bytes.to_vec();
+                    edited[at] = b;
+                    read += usize::from(direct_event_reader_agrees(&edited));
+                }
+            }
+        }
+        assert!(read > 100, "{read}");
     }
 
     #[test]

@@ -101,6 +101,20 @@ pub fn check_string(name: &str, s: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether [`check_string`] accepts `s`, without building its error: fast paths that fall back
+/// to the checked path on `false` call this, since a returned `Result<(), Error>` goes through
+/// memory and stalls the caller's loads of it.
+pub fn is_valid_string(s: &str) -> bool {
+    is_printable_ascii(s.as_bytes())
+        || s.chars().all(|c| {
+            let code = u32::from(c);
+            !(code < 0x20
+                || (0x7F..=0x9F).contains(&code)
+                || (0xFDD0..=0xFDEF).contains(&code)
+                || code & 0xFFFE == 0xFFFE)
+        })
+}
+
 /// Whether every byte is in 0x20..0x7F, eight bytes at a time.
 fn is_printable_ascii(bytes: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
@@ -659,6 +673,31 @@ mod tests {
         let json = event.to_json().expect("writes");
         assert!(json.windows(12).any(|w| w == b"data_base64\""));
         assert_eq!(CloudEvent::from_json(&json).expect("reads"), event);
+    }
+
+    #[test]
+    fn string_check_without_errors_agrees() {
+        for s in [
+            "",
+            "plain",
+            "eight ok",
+            "nine is ok",
+            "sixteen is ok ok",
+            "seventeen\u{7f}is bad",
+            "ten \u{1f}bad!",
+            "é ok",
+            "tab\there",
+            "\u{7f}",
+            "\u{85}",
+            "\u{9f}",
+            "\u{a0}",
+            "\u{fdd0}",
+            "\u{fffe}",
+            "\u{1ffff}",
+            "x\u{10fffd}",
+        ] {
+            assert_eq!(is_valid_string(s), check_string("x", s).is_ok(), "{s:?}");
+        }
     }
 
     #[test]

@@ -82,7 +82,17 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(always)]
     fn skip_ws(&mut self) {
+        // Most tokens follow their separator directly or after one space.
+        match self.bytes.get(self.pos) {
+            Some(&b) if b > b' ' => return,
+            Some(b' ') if self.bytes.get(self.pos + 1).is_some_and(|&b| b > b' ') => {
+                self.pos += 1;
+                return;
+            }
+            _ => {}
+        }
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.pos) {
             self.pos += 1;
         }
@@ -210,6 +220,125 @@ impl<'a> Parser<'a> {
     /// Reads any value and appends it to `out` as compact JSON, exactly as [`super::value::write_value`]
     /// writes the tree [`Parser::value`] would have built.
     pub fn transcode(&mut self, out: &mut Vec<u8>) -> PResult<()> {
+        let (pos, len) = (self.pos, out.len());
+        if self.copy_compact(out) {
+            return Ok(());
+        }
+        self.pos = pos;
+        out.truncate(len);
+        self.transcode_any(out)
+    }
+
+    /// Copies a value that is already canonical but for whitespace (strings without escapes,
+    /// canonical numbers) in one loop with no calls, as runs of the input between whitespace;
+    /// `false`, having read and written part of it, for any other value or malformed JSON, which
+    /// the recursive reader then reads again.
+    fn copy_compact(&mut self, out: &mut Vec<u8>) -> bool {
+        // One bit per open container, set for objects.
+        let mut objects = [0u64; MAX_DEPTH / 64];
+        let base = self.depth;
+        let mut depth = base;
+        let mut need_key = false;
+        let mut run = self.pos;
+        loop {
+            let Some(b) = self.peek_copying(out, &mut run) else { return false };
+            if need_key {
+                need_key = false;
+                if b != b'"' || !self.skip_plain_string() || self.peek_copying(out, &mut run) != Some(b':') {
+                    return false;
+                }
+                self.pos += 1;
+                continue;
+            }
+            match b {
+                b'"' => {
+                    if !self.skip_plain_string() {
+                        return false;
+                    }
+                }
+                b'{' | b'[' => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return false;
+                    }
+                    let bit = 1u64 << ((depth - 1) % 64);
+                    if b == b'{' {
+                        objects[(depth - 1) / 64] |= bit;
+                    } else {
+                        objects[(depth - 1) / 64] &= !bit;
+                    }
+                    self.pos += 1;
+                    let close = if b == b'{' { b'}' } else { b']' };
+                    if self.peek_copying(out, &mut run) != Some(close) {
+                        need_key = b == b'{';
+                        continue;
+                    }
+                }
+                b't' | b'f' | b'n' => {
+                    let word: &[u8] = match b {
+                        b't' => b"true",
+                        b'f' => b"false",
+                        _ => b"null",
+                    };
+                    if self.bytes.get(self.pos..self.pos + word.len()) != Some(word) {
+                        return false;
+                    }
+                    self.pos += word.len();
+                }
+                _ => {
+                    if !self.canonical_number() {
+                        return false;
+                    }
+                }
+            }
+            // After a value (or at an empty container's closing bracket): close what ends here.
+            loop {
+                if depth == base {
+                    out.extend_from_slice(&self.bytes[run..self.pos]);
+                    return true;
+                }
+                let in_object = objects[(depth - 1) / 64] & (1u64 << ((depth - 1) % 64)) != 0;
+                match self.peek_copying(out, &mut run) {
+                    Some(b',') => {
+                        self.pos += 1;
+                        need_key = in_object;
+                        break;
+                    }
+                    Some(b'}') if in_object => {}
+                    Some(b']') if !in_object => {}
+                    _ => return false,
+                }
+                self.pos += 1;
+                depth -= 1;
+            }
+        }
+    }
+
+    /// [`Parser::peek`] for [`Parser::copy_compact`]: whitespace ends the run being copied.
+    #[inline(always)]
+    fn peek_copying(&mut self, out: &mut Vec<u8>, run: &mut usize) -> Option<u8> {
+        let at = self.pos;
+        self.skip_ws();
+        if self.pos != at {
+            out.extend_from_slice(&self.bytes[*run..at]);
+            *run = self.pos;
+        }
+        self.bytes.get(self.pos).copied()
+    }
+
+    /// Skips a string literal with nothing to escape; `false` for any other.
+    #[inline(always)]
+    fn skip_plain_string(&mut self) -> bool {
+        let end = plain_run_end(self.bytes, self.pos + 1);
+        if self.bytes.get(end) != Some(&b'"') {
+            return false;
+        }
+        self.pos = end + 1;
+        true
+    }
+
+    /// [`Parser::transcode`] for any value, one call per value.
+    fn transcode_any(&mut self, out: &mut Vec<u8>) -> PResult<()> {
         match self.peek() {
             Some(b'"') => {
                 let start = self.pos;
@@ -227,9 +356,9 @@ impl<'a> Parser<'a> {
                         out.push(b',');
                     }
                     first = false;
-                    write_str(out, &name);
+                    write_key(out, name);
                     out.push(b':');
-                    p.transcode(out)
+                    p.transcode_any(out)
                 })?;
                 out.push(b'}');
             }
@@ -241,12 +370,16 @@ impl<'a> Parser<'a> {
                         out.push(b',');
                     }
                     first = false;
-                    p.transcode(out)
+                    p.transcode_any(out)
                 })?;
                 out.push(b']');
             }
             _ => {
                 let start = self.pos;
+                if self.canonical_number() {
+                    out.extend_from_slice(&self.bytes[start..self.pos]);
+                    return Ok(());
+                }
                 match self.scalar()? {
                     Scalar::Number(Number::Float(f)) => write_float(out, f),
                     // Literals and integers in range are canonical as they stand.
@@ -270,6 +403,37 @@ impl<'a> Parser<'a> {
         };
         self.transcode(out)?;
         Ok(stand_in)
+    }
+
+    /// Skips a number literal that is canonical as it stands, with no need to parse it: an
+    /// integer of at most 18 digits (an `i64`, except `-0`, which is read as a float) or a float
+    /// that [`is_canonical_float`] accepts. Leaves anything else to [`Parser::scalar`].
+    fn canonical_number(&mut self) -> bool {
+        let bytes = self.bytes;
+        let negative = bytes.get(self.pos) == Some(&b'-');
+        let first = self.pos + usize::from(negative);
+        let mut at = first;
+        while bytes.get(at).is_some_and(u8::is_ascii_digit) {
+            at += 1;
+        }
+        let int_digits = at - first;
+        if int_digits == 0 || int_digits > 18 || (bytes[first] == b'0' && (int_digits > 1 || negative)) {
+            return false;
+        }
+        if bytes.get(at) == Some(&b'.') {
+            at += 1;
+            while bytes.get(at).is_some_and(u8::is_ascii_digit) {
+                at += 1;
+            }
+            if !is_canonical_float(&bytes[self.pos..at]) {
+                return false;
+            }
+        }
+        if let Some(b'e' | b'E') = bytes.get(at) {
+            return false;
+        }
+        self.pos = at;
+        true
     }
 
     /// Reads `null`, `true`, `false` or a number.
@@ -373,6 +537,20 @@ impl<'a> Parser<'a> {
         self.escaped_string(start)
     }
 
+    /// Reads a string at its opening quote if it is printable ASCII without escapes (every byte in
+    /// 0x20..0x7F), which is a valid CloudEvents string with no further check; otherwise stays
+    /// where it is and returns `None`.
+    #[inline(always)]
+    pub fn printable_ascii_string(&mut self) -> Option<&'a str> {
+        let start = self.pos + 1;
+        let end = printable_run_end(self.bytes, start);
+        if self.bytes.get(end) != Some(&b'"') {
+            return None;
+        }
+        self.pos = end + 1;
+        Some(&self.text[start..end])
+    }
+
     /// The rest of a string that has escapes (or is malformed) from `self.pos` on.
     #[cold]
     #[inline(never)]
@@ -458,6 +636,38 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Appends an object key as read by [`Parser::string`]: borrowed text has nothing to escape.
+#[inline(always)]
+fn write_key(out: &mut Vec<u8>, name: Cow<'_, str>) {
+    match name {
+        Cow::Borrowed(text) => {
+            out.push(b'"');
+            out.extend_from_slice(text.as_bytes());
+            out.push(b'"');
+        }
+        Cow::Owned(text) => write_str(out, &text),
+    }
+}
+
+/// Whether a float literal is already what [`write_float`] writes for its value: plain notation,
+/// a magnitude from 0.1 up (where the shortest form has no exponent), no trailing zero but `.0`,
+/// and at most 15 significant digits, which every f64 keeps, so the literal is the shortest form.
+fn is_canonical_float(literal: &[u8]) -> bool {
+    let digits = literal.strip_prefix(b"-").unwrap_or(literal);
+    let Some(point) = digits.iter().position(|&b| b == b'.') else {
+        return false;
+    };
+    let (int, fraction) = (&digits[..point], &digits[point + 1..]);
+    if int == b"0" {
+        return fraction.first().is_some_and(|&d| d != b'0') && is_short_fraction(fraction, 15);
+    }
+    fraction == b"0" && int.len() <= 15 || is_short_fraction(fraction, 15usize.saturating_sub(int.len()))
+}
+
+fn is_short_fraction(fraction: &[u8], max_len: usize) -> bool {
+    fraction.len() <= max_len && fraction.iter().all(u8::is_ascii_digit) && fraction.last().is_some_and(|&d| d != b'0')
+}
+
 /// A JSON value that is not a string, array or object.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Scalar {
@@ -514,6 +724,36 @@ pub fn plain_run_end(bytes: &[u8], mut at: usize) -> usize {
     at
 }
 
+/// Index of the first byte from `at` on that ends plain string content or is not printable
+/// ASCII (DEL and bytes from 0x80), eight bytes at a time.
+#[inline(always)]
+fn printable_run_end(bytes: &[u8], mut at: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let quote = w ^ (ONES * u64::from(b'"'));
+        let backslash = w ^ (ONES * u64::from(b'\\'));
+        let del = w ^ (ONES * 0x7F);
+        let found = (w
+            | (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (del.wrapping_sub(ONES) & !del)
+            | (w.wrapping_sub(ONES * 0x20) & !w))
+            & HIGH;
+        if found != 0 {
+            return at + (found.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    while bytes.get(at).is_some_and(|&b| !STOP[usize::from(b)] && b < 0x7F) {
+        at += 1;
+    }
+    at
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -561,6 +801,7 @@ mod tests {
             "1e-400",
             "0.1",
             "[1.5E3, 2e+2, 2E-2]",
+            "[0, -1, 10, -0, -0.0, 0.5, 1.0, 1.50, 0.05, 123456789012345678, 1234567890123456789, 1.5e3]",
         ] {
             let ours = parse(text.as_bytes()).expect(text);
             let theirs: serde_json::Value = serde_json::from_str(text).expect(text);
@@ -582,6 +823,11 @@ mod tests {
             (b"{\"a\":}", 5),
             (b"[1,]", 3),
             (b"01", 1),
+            (b"[-01]", 3),
+            (b"-", 1),
+            (b"[1.]", 3),
+            (b"[1.5x]", 4),
+            (b"12e", 3),
             (b"\"abc", 4),
             (b"1e999", 0),
             (b"\"a\x01\"", 2),
@@ -591,6 +837,10 @@ mod tests {
             match parse(text) {
                 Err(Error::Decode { offset: got, .. }) => assert_eq!(got, *offset, "{text:?}"),
                 other => panic!("{text:?}: {other:?}"),
+            }
+            if let Ok(mut parser) = Parser::new(text) {
+                let transcoded = parser.transcode(&mut Vec::new()).and_then(|()| parser.finish());
+                assert_eq!(transcoded.map_err(|fail| fail.offset), Err(*offset), "{text:?}");
             }
         }
     }
@@ -604,8 +854,72 @@ mod tests {
                     bytes[at] = b;
                     let naive = bytes.iter().position(|&c| STOP[usize::from(c)]).unwrap_or(len);
                     assert_eq!(plain_run_end(&bytes, 0), naive, "{len} {at} {b}");
+                    let naive = bytes.iter().position(|&c| STOP[usize::from(c)] || c >= 0x7F).unwrap_or(len);
+                    assert_eq!(printable_run_end(&bytes, 0), naive, "{len} {at} {b}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn compact_copy_writes_what_the_recursive_transcoder_writes() {
+        let doc = r#" {"a" : [1, -2.5, true, false, null, "x", {}, [], [[]], {"b": {"c": [0]}}], "d": 30.5 , "e":""} "#;
+        let mut copied = 0;
+        for at in 0..doc.len() {
+            for edit in ["", "\\n", "1.50", "}", "]", ",", ":", "\"", "tru", "-0", "1e2", "{\"k\":1}"] {
+                let text = format!("{}{edit}{}", &doc[..at], &doc[at + 1..]);
+                let (mut fast, mut slow) = (Vec::new(), Vec::new());
+                let mut parser = Parser::new(text.as_bytes()).expect("UTF-8");
+                if parser.copy_compact(&mut fast) && parser.finish().is_ok() {
+                    let mut parser = Parser::new(text.as_bytes()).expect("UTF-8");
+                    parser.transcode_any(&mut slow).and_then(|()| parser.finish()).expect(&text);
+                    assert_eq!(fast, slow, "{text}");
+                    copied += 1;
+                }
+            }
+        }
+        assert!(copied > 50, "{copied}");
+        let deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        assert!(!Parser::new(deep.as_bytes()).expect("UTF-8").copy_compact(&mut Vec::new()));
+        let ok = "[{\"a\":".repeat(MAX_DEPTH / 2) + "1" + &"}]".repeat(MAX_DEPTH / 2);
+        assert!(Parser::new(ok.as_bytes()).expect("UTF-8").copy_compact(&mut Vec::new()));
+    }
+
+    #[test]
+    fn canonical_floats_pass_through_as_written() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |bound: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % bound
+        };
+        let mut passed = 0;
+        for _ in 0..200_000 {
+            let digits = |n: u64, next: &mut dyn FnMut(u64) -> u64| -> String {
+                (0..n).map(|_| char::from(b'0' + next(10) as u8)).collect()
+            };
+            let int_len = next(18);
+            let int = if int_len == 0 { "0".to_owned() } else { digits(int_len, &mut next) };
+            let fraction_len = 1 + next(17);
+            let fraction = digits(fraction_len, &mut next);
+            let sign = if next(2) == 0 { "-" } else { "" };
+            let literal = format!("{sign}{int}.{fraction}");
+            let Ok(Value::Float(f)) = parse(literal.as_bytes()) else {
+                continue;
+            };
+            let mut written = Vec::new();
+            write_float(&mut written, f);
+            if is_canonical_float(literal.as_bytes()) {
+                passed += 1;
+                assert_eq!(written, literal.as_bytes(), "{literal}");
+            }
+        }
+        assert!(passed > 10_000, "{passed}");
+        for (literal, canonical) in
+            [("30.5", true), ("-0.25", true), ("1.0", true), ("1e5", false), ("0.05", false), ("1.50", false)]
+        {
+            assert_eq!(is_canonical_float(literal.as_bytes()), canonical, "{literal}");
         }
     }
 

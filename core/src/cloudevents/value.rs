@@ -102,6 +102,37 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// Where the text a writer is given comes from: anywhere, so all of it is escaped as it is
+/// written; or a [`super::json::Parser`], which borrows only text with nothing to escape (it stops
+/// borrowing at the first byte that [`escape_into`] would escape), so borrowed text is copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Texts {
+    Any,
+    ReadFromJson,
+}
+
+// The Cow's variant is what tells text read from JSON that needs no escaping.
+#[allow(clippy::ptr_arg)]
+impl Texts {
+    /// Appends `text` as a JSON string literal.
+    #[inline(always)]
+    pub fn write(self, out: &mut Vec<u8>, text: &Cow<'_, str>) {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        self.escape(out, text);
+        out.push(b'"');
+    }
+
+    /// Appends the content of `text` as a JSON string literal, without the quotes.
+    #[inline(always)]
+    pub fn escape(self, out: &mut Vec<u8>, text: &Cow<'_, str>) {
+        match (self, text) {
+            (Texts::ReadFromJson, Cow::Borrowed(plain)) => out.extend_from_slice(plain.as_bytes()),
+            _ => escape_into(out, text),
+        }
+    }
+}
+
 /// Appends the escaped text of a JSON string literal, without the quotes.
 pub fn escape_into(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
