@@ -21,12 +21,13 @@ import sys
 from collections.abc import Mapping
 from typing import TextIO
 
-__all__ = ["CONTEXT_FIELDS", "configure_logging", "current_context", "log_context"]
+__all__ = ["CONTEXT_FIELDS", "bind_ids", "configure_logging", "current_context", "log_context"]
 
 CONTEXT_FIELDS = ("agent_id", "task_id", "correlation_id")
 _context: dict[str, contextvars.ContextVar[str | None]] = {
     name: contextvars.ContextVar(f"a2a_fast_{name}", default=None) for name in CONTEXT_FIELDS
 }
+_agent_id, _task_id, _correlation_id = (_context[name] for name in CONTEXT_FIELDS)
 
 
 def current_context() -> dict[str, str | None]:
@@ -53,6 +54,14 @@ class log_context:
     def __exit__(self, *exc: object) -> None:
         for var, token in reversed(self._tokens):
             var.reset(token)
+
+
+def bind_ids(agent_id: str | None, task_id: str | None, correlation_id: str | None) -> None:
+    """Sets the ids of the current context with nothing to undo, for code running in a context of its own that
+    is thrown away afterwards (the runtime gives every record one); elsewhere use :class:`log_context`."""
+    _agent_id.set(agent_id)
+    _task_id.set(task_id)
+    _correlation_id.set(correlation_id)
 
 
 class _ContextFilter(logging.Filter):

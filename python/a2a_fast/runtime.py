@@ -66,7 +66,7 @@ from a2a_fast import __version__
 from a2a_fast.config import ProtocolConfig, load_config
 from a2a_fast.envelope import Envelope, Inbound, KafkaRecord, TopicNames
 from a2a_fast.errors import A2AError, DecodeError, LimitError, SchemaError, ValidationError
-from a2a_fast.logs import log_context
+from a2a_fast.logs import bind_ids, log_context
 from a2a_fast.mesh.directory import AgentCard, AgentState
 from a2a_fast.mesh.limits import MessageLimits
 from a2a_fast.mesh.member import MeshMember
@@ -75,7 +75,7 @@ from a2a_fast.metrics import Metrics, Series, prometheus_text
 from a2a_fast.monitoring import MetricsRegistry, MonitoringServer, json_response
 from a2a_fast.registry import SchemaCatalog
 from a2a_fast.topics import ensure_topics
-from a2a_fast.tracing import span
+from a2a_fast.tracing import adopt_child, recording, span
 
 __all__ = ["Agent", "AgentConfig", "DedupeCache", "OffsetTracker", "replay", "serve"]
 
@@ -574,9 +574,12 @@ class Agent:
             self._settle_work(work)
             return False
         context = contextvars.copy_context()
-        handler = self._handle_in_context(inbound)
+        # Without a span to record, the record's own context takes its ids directly (_first_step); the
+        # wrapper with its enter and exit is only worth it when OpenTelemetry is recording.
+        traced = recording()
+        handler = self._handle_in_context(inbound) if traced else self.handle(inbound)
         try:
-            waiting = context.run(_first_step, work, handler)
+            waiting = context.run(_first_step, work, handler, not traced)
         except StopIteration:
             self._handler_returned(work)
             return False
@@ -1119,8 +1122,12 @@ class _Work:
 _Delivery = tuple[_Work | asyncio.Future[None], _Label, KafkaError | None]
 
 
-def _first_step(work: _Work, handler: Coroutine[Any, Any, None]) -> Any:
+def _first_step(work: _Work, handler: Coroutine[Any, Any, None], bind: bool) -> Any:
     _HANDLING.set(work)
+    if bind:
+        inbound = cast(Inbound, work.inbound)
+        bind_ids(work.agent.agent_id, inbound.task_id, inbound.collaboration_id)
+        adopt_child(inbound.traceparent)
     return handler.send(None)
 
 

@@ -26,11 +26,13 @@ from a2a_fast.errors import ValidationError
 
 __all__ = [
     "TraceContext",
+    "adopt_child",
     "child_traceparent",
     "continue_trace",
     "current_traceparent",
     "new_traceparent",
     "parse_traceparent",
+    "recording",
     "span",
 ]
 
@@ -92,6 +94,21 @@ def current_traceparent() -> str | None:
 def continue_trace(parent: str | None) -> str | None:
     """What a message sent now carries: the open span's ``traceparent``, else ``parent`` unchanged."""
     return _current.get() or parent
+
+
+def recording() -> bool:
+    """True when :func:`span` records real spans (OpenTelemetry's SDK with a tracer provider configured)."""
+    return _otel_tracer() is not None
+
+
+def adopt_child(parent: str | None) -> str:
+    """Makes a new child of ``parent`` the open ``traceparent`` of the current context, with nothing to undo.
+
+    For code that runs in a context of its own and throws it away afterwards (the runtime gives every record
+    one) and records no span: it spares :func:`span`'s enter and exit."""
+    header = child_traceparent(parent)
+    _current.set(header)
+    return header
 
 
 class span:

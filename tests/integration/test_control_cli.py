@@ -188,6 +188,15 @@ def test_replay_prints_a_timeline_and_exports_the_audit_trail(
     assert [entry["time"] for entry in entries] == sorted(entry["time"] for entry in entries)
     assert {entry["role"] for entry in entries} == {"requester", "provider", "executor"}
     assert all(entry["traceparent"] and entry["topic"].startswith(mesh.prefix) for entry in entries)
+    # The agents record no spans here, yet each hop continues the request's trace under a span of its own
+    # (what one handler publishes shares that handler's span).
+    assert len({entry["traceparent"][3:35] for entry in entries}) == 1
+    spans_by_role: dict[str, set[str]] = {}
+    for entry in entries:
+        spans_by_role.setdefault(entry["role"], set()).add(entry["traceparent"][36:52])
+    assert all(
+        not (spans & other) for role, spans in spans_by_role.items() for r, other in spans_by_role.items() if r != role
+    )
 
     # As of a time between the two requests, only the first task exists.
     earlier = json.loads(mesh.run("replay", "--until", finished["between"], "--json").stdout)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterator
 
 import pytest
@@ -10,7 +11,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from a2a_fast import tracing
 from a2a_fast.errors import ValidationError
-from a2a_fast.tracing import child_traceparent, new_traceparent, parse_traceparent, span
+from a2a_fast.tracing import (
+    adopt_child,
+    child_traceparent,
+    current_traceparent,
+    new_traceparent,
+    parse_traceparent,
+    span,
+)
 
 
 def test_a_new_trace_parses_back() -> None:
@@ -83,3 +91,14 @@ def test_the_default_api_provider_is_not_used() -> None:
     # No test sets a global provider, so the API's proxy is in place: it would record nothing.
     assert type(trace.get_tracer_provider()).__name__ == "ProxyTracerProvider"
     assert tracing._otel_tracer() is None
+
+
+def test_adopt_child_opens_a_child_span_in_a_context_of_its_own() -> None:
+    parent = new_traceparent()
+
+    def in_record_context() -> tuple[str, str | None]:
+        return adopt_child(parent), current_traceparent()
+
+    header, current = contextvars.copy_context().run(in_record_context)
+    assert header == current and header[3:35] == parent[3:35] and header[36:52] != parent[36:52]
+    assert current_traceparent() is None
