@@ -567,7 +567,7 @@ class Agent:
         """Runs the handler of one record until it first suspends; True when it did (a Task finishes it)."""
         inbound = work.inbound
         assert inbound is not None and self._loop is not None
-        if inbound.event_id in self.dedupe._ids and inbound.event_id in self.dedupe:
+        if inbound.event_id in self.dedupe:
             self.metrics.inc("duplicates_total", type=inbound.kind)
             work.outcome = "duplicate"
             work.returned = True
