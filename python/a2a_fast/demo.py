@@ -44,7 +44,6 @@ from a2a_fast.policies import BudgetPolicy
 from a2a_fast.requester import PendingRequest, Requester, TaskOutcome
 from a2a_fast.runtime import AgentConfig
 from a2a_fast.stack import Endpoints, LocalStack, ensure_up
-from a2a_fast.topics import ensure_topics
 
 __all__ = ["SCENARIOS", "Scenario", "run"]
 
@@ -188,7 +187,6 @@ async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: Topi
     processes: list[asyncio.subprocess.Process] = []
     try:
         say(f"starting 2 providers and 2 executors on topics {topics.prefix}* ...")
-        await asyncio.get_running_loop().run_in_executor(None, _create_directory_topic, endpoints.kafka, topics.agents)
         await _start_agents(endpoints, topics.prefix, say, processes)
         config = AgentConfig(
             "requester-1",
@@ -317,27 +315,6 @@ async def _main(args: argparse.Namespace, say: Any) -> dict[str, Any]:
         if launched and not args.keep_stack:
             stopped = await loop.run_in_executor(None, functools.partial(LocalStack().down, only=launched))
             say(f"stopped what the demo started: {', '.join(stopped)}")
-
-
-def _create_directory_topic(kafka: str, name: str) -> None:
-    """Creates the run's agent directory topic before the agents start and waits until it serves reads:
-    agents racing to create it and read it at once could find it without a partition leader yet."""
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
-
-    ensure_topics(kafka, [name], partitions=1, config={"cleanup.policy": "compact"})
-    probe = Consumer({"bootstrap.servers": kafka, "group.id": f"demo-probe-{uuid.uuid4().hex}", "log_level": 3})
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                probe.get_watermark_offsets(TopicPartition(name, 0), timeout=2)
-                return
-            except KafkaException:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-    finally:
-        probe.close()
 
 
 def _delete_topics(kafka: str, names: list[str]) -> None:
