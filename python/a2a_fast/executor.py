@@ -49,6 +49,7 @@ from a2a_fast.history import read_log
 from a2a_fast.mesh.directory import AgentState
 from a2a_fast.mesh.limits import PRIORITY_LEVELS
 from a2a_fast.provider import derived_id
+from a2a_fast.registry import SchemaCatalog
 from a2a_fast.runtime import Agent, AgentConfig
 from a2a_fast.tracing import continue_trace
 
@@ -193,21 +194,28 @@ class Executor(Agent):
     def subscriptions(self) -> list[str]:
         return [self.topics.responses]
 
-    async def start(self) -> None:
+    async def start(self, catalog: SchemaCatalog | None = None) -> None:
         if not self.serve_steps or self.steps is not None:
-            await super().start()
+            await super().start(catalog)
             return
         from a2a_fast.mesh.workflows import StepRunner  # it builds on this module
 
         config = replace(self.config, group_id=None, http_port=None, join_mesh=False)
         runner = StepRunner(config, self.handlers)
+        # Topics and schemas once for both; the catalog stays the executor's to close.
+        shared = catalog
+        if shared is None:
+            shared = await asyncio.get_running_loop().run_in_executor(None, self._prepare)
         # Side by side: the runner adds a consumer group join, which need not wait for the executor's.
-        outcomes = await asyncio.gather(super().start(), runner.start(), return_exceptions=True)
+        outcomes = await asyncio.gather(super().start(shared), runner.start(shared), return_exceptions=True)
         failure = next((outcome for outcome in outcomes if isinstance(outcome, BaseException)), None)
         if failure is not None:
             await runner.stop()
             await super().stop()
+            if catalog is None:
+                shared.close()
             raise failure
+        self._owns_catalog = catalog is None
         self.steps = runner
 
     async def stop(self) -> None:

@@ -230,6 +230,7 @@ class Agent:
         """Protocol operations (mesh: register, heartbeat, route...; a2a: negotiate, execute...) for /metrics."""
         self.mesh: MeshMember | None = None
         self.catalog: SchemaCatalog | None = None
+        self._owns_catalog = True
         self.envelope: Envelope | None = None
         self.dedupe = DedupeCache(config.dedupe_size)
         self.http_port: int | None = None
@@ -324,15 +325,21 @@ class Agent:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def start(self) -> None:
-        """Creates missing topics, registers the schemas, connects, rebuilds state and starts consuming."""
+    async def start(self, catalog: SchemaCatalog | None = None) -> None:
+        """Creates missing topics, registers the schemas, connects, rebuilds state and starts consuming.
+
+        ``catalog``: one another agent of this process already prepared with the same config (topics created,
+        schemas registered), to skip doing that again; closing it stays with whoever prepared it."""
         if self._running:
             return
         self._loop = loop = asyncio.get_running_loop()
         self._started_at = time.time()
         self.protocol = self.config.protocol or load_config()
-        self.catalog = await loop.run_in_executor(None, self._prepare)
-        self.envelope = Envelope(self.catalog, self.topics, self.agent_id, MessageLimits(self.protocol.messages))
+        self._owns_catalog = catalog is None
+        if catalog is None:
+            catalog = await loop.run_in_executor(None, self._prepare)
+        self.catalog = catalog
+        self.envelope = Envelope(catalog, self.topics, self.agent_id, MessageLimits(self.protocol.messages))
         self._producer = Producer(self._producer_settings())
         self._poll_thread = threading.Thread(target=self._poll_producer, name=f"{self.agent_id}-producer", daemon=True)
         self._poll_thread.start()
@@ -416,7 +423,7 @@ class Agent:
         self._producer = None
         if self._server is not None:
             await self._server.close()
-        if self.catalog is not None:
+        if self.catalog is not None and self._owns_catalog:
             self.catalog.close()
         self._consumer_thread.shutdown(wait=True)
 
