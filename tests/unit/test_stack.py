@@ -1,15 +1,18 @@
-"""The local stack's promises that need no running service: external services are left alone, ports are checked."""
+"""The local stack's promises that need no running service: external services are left alone, ports are checked,
+cluster ids are safe to pass on a command line."""
 
 from __future__ import annotations
 
+import base64
 import socket
+import uuid
 from pathlib import Path
 
 import pytest
 
 from a2a_fast.errors import StackError
 from a2a_fast.stack import LocalStack
-from a2a_fast.stack.services import KafkaBroker
+from a2a_fast.stack.services import KafkaBroker, new_cluster_id
 
 
 def free_port() -> int:
@@ -56,3 +59,12 @@ def test_down_leaves_a_foreign_process_alone(tmp_path: Path) -> None:
 
         assert broker.status().state == "foreign"
         assert broker.stop() is False
+
+
+def test_a_cluster_id_never_looks_like_an_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 0xF8 encodes to a leading "-" in URL-safe base64; the storage tool would read it as a flag
+    rolls = iter([uuid.UUID(bytes=b"\xf8" + bytes(15)), uuid.UUID(bytes=b"\x10" * 16)])
+    monkeypatch.setattr(uuid, "uuid4", lambda: next(rolls))
+    cluster_id = new_cluster_id()
+    assert cluster_id == base64.urlsafe_b64encode(b"\x10" * 16).rstrip(b"=").decode()
+    assert len(cluster_id) == 22

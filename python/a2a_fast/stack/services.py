@@ -35,6 +35,18 @@ def port_open(port: int, host: str = HOST) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64, never starting with "-".
+
+    Kafka's own generator re-rolls ids with a leading "-" so command-line parsers
+    never mistake one for an option; so does this.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def _log_tail(log: Path, lines: int = 5) -> str:
     try:
         tail = log.read_text(errors="replace").splitlines()[-lines:]
@@ -240,9 +252,12 @@ class KafkaBroker(Service):
         (self.home / "log4j2.properties").write_text(self._log4j())
         if (self.data / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         fmt = self._java(
-            "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.home / "server.properties")
+            "kafka.tools.StorageTool",
+            "format",
+            f"--cluster-id={new_cluster_id()}",
+            "-c",
+            str(self.home / "server.properties"),
         )
         done = subprocess.run(fmt, capture_output=True, text=True, check=False)
         if done.returncode != 0:
