@@ -726,6 +726,10 @@ pub fn json_to_a2a(input: &[u8]) -> Result<A2aMessage<'_>> {
 /// read, into a scratch buffer, and copied into place once the rest of the event is written.
 pub fn a2a_json_to_event_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
     with_scratch(|payload| {
+        if super::plain::a2a_json_to_event_json(input, payload, out) {
+            return Ok(());
+        }
+        payload.clear();
         let message = match read_valid_a2a_json(input, payload) {
             Some(message) => message,
             None => {
@@ -1040,6 +1044,10 @@ fn read_valid_event_json<'a>(
 /// it is read, into a scratch buffer, and copied into place once the fields before it are written.
 pub fn event_json_to_a2a_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
     with_scratch(|payload| {
+        if super::plain::event_json_to_a2a_json(input, payload, out) {
+            return Ok(());
+        }
+        payload.clear();
         let message = match read_valid_event_json(input, |p| p.transcode_standing_in(payload)) {
             Some(message) => message,
             None => {
@@ -1057,6 +1065,8 @@ pub fn event_json_to_a2a_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cloudevents::json::MAX_DEPTH;
+    use crate::cloudevents::plain;
     use crate::cloudevents::value::parse;
 
     const MESSAGE: &str = r#"{"protocol":"A2A","version":"1.0","messageId":"m-1","timestamp":"2025-01-02T03:04:05.678Z",
@@ -1093,7 +1103,35 @@ mod tests {
             MESSAGE.replace(r#"{"task":"sum","args":[1,2]}"#, r#""t\u00e9xt""#),
             MESSAGE.replace(r#"{"task":"sum","args":[1,2]}"#, "null"),
             MESSAGE.replace(r#"{"task":"sum","args":[1,2]}"#, "-2.5E-3"),
+            // As Python's `json.dumps` writes it.
+            MESSAGE.replace("\n        ", "").replace(",\"", ", \"").replace("\":", "\": "),
+            MESSAGE.replace(
+                r#""targetAgent":null"#,
+                r#""targetAgent":{"agentId":"w1","agentType":"x","capabilities":["a","b","c"]}"#,
+            ),
+            MESSAGE.replace(r#""plan","route""#, r#""1","2","3","4","5","6","7","8","9""#),
+            MESSAGE.replace(r#""collaborationId":"col-1""#, r#""traceparent":"00-ab-cd-01""#),
         ]
+    }
+
+    #[test]
+    fn nested_payloads_convert_up_to_the_depth_limit() {
+        for depth in [MAX_DEPTH - 2, MAX_DEPTH - 1, MAX_DEPTH] {
+            let payload = "[".repeat(depth) + &"]".repeat(depth);
+            let text = MESSAGE.replace(r#"{"task":"sum","args":[1,2]}"#, &payload);
+            let mut general = Vec::new();
+            let expected = read_a2a_json(text.as_bytes(), &mut general).map(|_| general);
+            let mut event = Vec::new();
+            let converted = a2a_json_to_event_json(text.as_bytes(), &mut event);
+            assert_eq!(converted.is_ok(), expected.is_ok(), "{depth}");
+            assert_eq!(converted.is_ok(), depth < MAX_DEPTH, "{depth}");
+            if let Ok(payload) = expected {
+                assert!(event.ends_with(&[b",\"data\":", &payload[..], b"}"].concat()));
+                let mut back = Vec::new();
+                event_json_to_a2a_json(&event, &mut back).expect("valid");
+                assert!(plain_event_conversion_agrees(&event));
+            }
+        }
     }
 
     #[test]
@@ -1118,8 +1156,58 @@ mod tests {
         }
     }
 
+    thread_local! {
+        /// How many inputs the plain conversions converted in this test's thread.
+        static PLAIN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// Whether the plain conversion converted `text`; whatever it converts, the general reader reads
+    /// and the writer writes the same.
+    fn plain_a2a_conversion_agrees(text: &[u8]) -> bool {
+        let (mut payload, mut plain) = (Vec::new(), b"[".to_vec());
+        if !plain::a2a_json_to_event_json(text, &mut payload, &mut plain) {
+            assert_eq!(plain, b"[", "{}", String::from_utf8_lossy(text));
+            return false;
+        }
+        let mut payload = Vec::new();
+        let message = read_a2a_json(text, &mut payload).expect("read by the general reader");
+        let mut general = b"[".to_vec();
+        message
+            .write_event_json(&mut general, Texts::ReadFromJson, |out| {
+                out.extend_from_slice(&payload);
+                Ok(())
+            })
+            .expect("written");
+        assert_eq!(String::from_utf8(plain), String::from_utf8(general), "{}", String::from_utf8_lossy(text));
+        true
+    }
+
+    /// [`plain_a2a_conversion_agrees`] for CloudEvent JSON → A2A JSON.
+    fn plain_event_conversion_agrees(text: &[u8]) -> bool {
+        let (mut payload, mut plain) = (Vec::new(), b"[".to_vec());
+        if !plain::event_json_to_a2a_json(text, &mut payload, &mut plain) {
+            assert_eq!(plain, b"[", "{}", String::from_utf8_lossy(text));
+            return false;
+        }
+        let mut payload = Vec::new();
+        let message = read_event_json_with(text, |p| p.transcode_standing_in(&mut payload))
+            .and_then(A2aMessage::from_parts)
+            .expect("read by the general reader");
+        let mut general = b"[".to_vec();
+        message
+            .write_json_with(&mut general, Texts::ReadFromJson, |out| {
+                out.extend_from_slice(&payload);
+                Ok(())
+            })
+            .expect("written");
+        assert_eq!(String::from_utf8(plain), String::from_utf8(general), "{}", String::from_utf8_lossy(text));
+        true
+    }
+
     /// Whether the direct reader read `text`; whatever it reads, the general reader reads the same.
+    /// Also holds the plain conversion to the general reader, and counts it in `plain`.
     fn direct_reader_agrees(text: &[u8]) -> bool {
+        PLAIN.set(PLAIN.get() + usize::from(plain_a2a_conversion_agrees(text)));
         let (mut direct_payload, mut payload) = (Vec::new(), Vec::new());
         let Some(direct) = read_valid_a2a_json(text, &mut direct_payload) else {
             return false;
@@ -1172,10 +1260,12 @@ mod tests {
             }
         }
         assert!(read > 100, "{read}");
+        assert!(PLAIN.get() > 100, "{}", PLAIN.get());
     }
 
     /// Whether the direct event reader read `text`; whatever it reads, the general reader reads the same.
     fn direct_event_reader_agrees(text: &[u8]) -> bool {
+        PLAIN.set(PLAIN.get() + usize::from(plain_event_conversion_agrees(text)));
         let (mut direct_payload, mut payload) = (Vec::new(), Vec::new());
         if let Some(direct) = read_valid_event_json(text, Parser::value) {
             assert_eq!(Ok(direct), read_event_json(text).and_then(A2aMessage::from_parts));
@@ -1228,6 +1318,7 @@ mod tests {
             }
         }
         assert!(read > 100, "{read}");
+        assert!(PLAIN.get() > 100, "{}", PLAIN.get());
     }
 
     #[test]

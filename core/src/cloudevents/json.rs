@@ -52,6 +52,11 @@ impl<'a> Parser<'a> {
         Ok(parser)
     }
 
+    /// Resumes reading `text` (already checked as UTF-8) at `pos`, inside `depth` open containers.
+    pub(crate) fn resume(text: &'a str, pos: usize, depth: usize) -> Self {
+        Parser { text, bytes: text.as_bytes(), pos, depth }
+    }
+
     pub fn offset(&self) -> usize {
         self.pos
     }
@@ -697,61 +702,105 @@ const STOP: [bool; 256] = {
     table
 };
 
-/// Index of the first byte from `at` on that ends plain string content, eight bytes at a time.
+/// Index of the first byte from `at` on that ends plain string content.
 #[inline(always)]
-pub fn plain_run_end(bytes: &[u8], mut at: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    while let Some(chunk) = bytes.get(at..at + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
-        let quote = w ^ (ONES * u64::from(b'"'));
-        let backslash = w ^ (ONES * u64::from(b'\\'));
-        // The lowest flagged byte is exact: borrows only propagate upwards from a real match.
-        let found = ((quote.wrapping_sub(ONES) & !quote)
-            | (backslash.wrapping_sub(ONES) & !backslash)
-            | (w.wrapping_sub(ONES * 0x20) & !w))
-            & HIGH;
+pub fn plain_run_end(bytes: &[u8], at: usize) -> usize {
+    run_end(bytes, at, plain_stops, |b| STOP[usize::from(b)])
+}
+
+/// Index of the first byte from `at` on that ends plain string content or is not printable
+/// ASCII (DEL and bytes from 0x80).
+#[inline(always)]
+pub(crate) fn printable_run_end(bytes: &[u8], at: usize) -> usize {
+    run_end(bytes, at, printable_stops, |b| STOP[usize::from(b)] || b >= 0x7F)
+}
+
+/// Index of the first byte from `at` on that `stop` flags, sixteen bytes at a time with `stops`
+/// (whose lowest set bit marks the first such byte of a chunk, zero if there is none).
+#[inline(always)]
+fn run_end(bytes: &[u8], mut at: usize, stops: fn(&[u8; 16]) -> u32, stop: fn(u8) -> bool) -> usize {
+    while let Some(chunk) = bytes.get(at..at + 16) {
+        let found = stops(chunk.try_into().expect("sixteen bytes"));
         if found != 0 {
-            return at + (found.trailing_zeros() / 8) as usize;
+            return at + found.trailing_zeros() as usize;
         }
-        at += 8;
+        at += 16;
     }
-    while bytes.get(at).is_some_and(|&b| !STOP[usize::from(b)]) {
+    while bytes.get(at).is_some_and(|&b| !stop(b)) {
         at += 1;
     }
     at
 }
 
-/// Index of the first byte from `at` on that ends plain string content or is not printable
-/// ASCII (DEL and bytes from 0x80), eight bytes at a time.
-#[inline(always)]
-fn printable_run_end(bytes: &[u8], mut at: usize) -> usize {
+#[cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_feature = "sse2"))]
+use vector::{plain_stops, printable_stops};
+#[cfg(not(all(any(target_arch = "x86_64", target_arch = "x86"), target_feature = "sse2")))]
+use words::{plain_stops, printable_stops};
+
+/// The chunk tests with vector compares and a move-mask: one bit per byte that stops a run.
+#[cfg(all(any(target_arch = "x86_64", target_arch = "x86"), target_feature = "sse2"))]
+mod vector {
+    use safe_arch::*;
+
+    #[inline(always)]
+    fn quote_or_backslash(v: m128i) -> m128i {
+        let quote = cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b'"' as i8));
+        bitor_m128i(quote, cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b'\\' as i8)))
+    }
+
+    /// Quotes, backslashes and control characters.
+    #[inline(always)]
+    pub fn plain_stops(chunk: &[u8; 16]) -> u32 {
+        let v = load_unaligned_m128i(chunk);
+        let control = cmp_eq_mask_i8_m128i(min_u8_m128i(v, set_splat_i8_m128i(0x1F)), v);
+        move_mask_i8_m128i(bitor_m128i(control, quote_or_backslash(v))) as u32
+    }
+
+    /// [`plain_stops`], DEL and bytes from 0x80.
+    #[inline(always)]
+    pub fn printable_stops(chunk: &[u8; 16]) -> u32 {
+        let v = load_unaligned_m128i(chunk);
+        // Signed: bytes from 0x80 are negative, so below 0x20 as well.
+        let outside = cmp_lt_mask_i8_m128i(v, set_splat_i8_m128i(0x20));
+        let del = cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(0x7F));
+        move_mask_i8_m128i(bitor_m128i(bitor_m128i(outside, del), quote_or_backslash(v))) as u32
+    }
+}
+
+/// The chunk tests eight bytes at a time in `u64`s, for targets without SSE2; only the lowest
+/// set bit is exact (a borrow can flag a byte above a real match), which is all callers read.
+#[cfg_attr(all(any(target_arch = "x86_64", target_arch = "x86"), target_feature = "sse2"), allow(dead_code))]
+mod words {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    while let Some(chunk) = bytes.get(at..at + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
-        let quote = w ^ (ONES * u64::from(b'"'));
-        let backslash = w ^ (ONES * u64::from(b'\\'));
-        let del = w ^ (ONES * 0x7F);
-        let found = (w
-            | (quote.wrapping_sub(ONES) & !quote)
-            | (backslash.wrapping_sub(ONES) & !backslash)
-            | (del.wrapping_sub(ONES) & !del)
-            | (w.wrapping_sub(ONES * 0x20) & !w))
-            & HIGH;
-        if found != 0 {
-            return at + (found.trailing_zeros() / 8) as usize;
+
+    /// High bit of each byte of `w` equal to `b`, exact up to the lowest.
+    #[inline(always)]
+    fn equal(w: u64, b: u8) -> u64 {
+        let x = w ^ (ONES * u64::from(b));
+        x.wrapping_sub(ONES) & !x
+    }
+
+    #[inline(always)]
+    fn first(chunk: &[u8; 16], flags: impl Fn(u64) -> u64) -> u32 {
+        let low = flags(u64::from_le_bytes(chunk[..8].try_into().expect("eight bytes"))) & HIGH;
+        if low != 0 {
+            return 1 << (low.trailing_zeros() / 8);
         }
-        at += 8;
+        let high = flags(u64::from_le_bytes(chunk[8..].try_into().expect("eight bytes"))) & HIGH;
+        if high != 0 {
+            return 1 << (8 + high.trailing_zeros() / 8);
+        }
+        0
     }
-    while bytes.get(at).is_some_and(|&b| !STOP[usize::from(b)] && b < 0x7F) {
-        at += 1;
+
+    pub fn plain_stops(chunk: &[u8; 16]) -> u32 {
+        first(chunk, |w| equal(w, b'"') | equal(w, b'\\') | (w.wrapping_sub(ONES * 0x20) & !w))
     }
-    at
+
+    pub fn printable_stops(chunk: &[u8; 16]) -> u32 {
+        first(chunk, |w| w | equal(w, b'"') | equal(w, b'\\') | equal(w, 0x7F) | (w.wrapping_sub(ONES * 0x20) & !w))
+    }
 }
 
 #[cfg(test)]
@@ -847,7 +896,7 @@ mod tests {
 
     #[test]
     fn plain_run_scan_matches_the_byte_rule() {
-        for len in 0..20 {
+        for len in 0..40 {
             for at in 0..len {
                 for b in 0..=255u8 {
                     let mut bytes = vec![b'a'; len];
@@ -856,6 +905,15 @@ mod tests {
                     assert_eq!(plain_run_end(&bytes, 0), naive, "{len} {at} {b}");
                     let naive = bytes.iter().position(|&c| STOP[usize::from(c)] || c >= 0x7F).unwrap_or(len);
                     assert_eq!(printable_run_end(&bytes, 0), naive, "{len} {at} {b}");
+                    if let Ok(chunk) = <&[u8; 16]>::try_from(&bytes[..len.min(16)]) {
+                        let first = |stops: u32| if stops == 0 { 16 } else { stops.trailing_zeros() as usize };
+                        let plain = bytes[..16].iter().position(|&c| STOP[usize::from(c)]).unwrap_or(16);
+                        let printable = naive.min(16);
+                        assert_eq!(first(words::plain_stops(chunk)), plain, "{len} {at} {b}");
+                        assert_eq!(first(words::printable_stops(chunk)), printable, "{len} {at} {b}");
+                        assert_eq!(first(plain_stops(chunk)), plain, "{len} {at} {b}");
+                        assert_eq!(first(printable_stops(chunk)), printable, "{len} {at} {b}");
+                    }
                 }
             }
         }

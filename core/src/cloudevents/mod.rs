@@ -5,6 +5,7 @@ pub mod a2a;
 pub mod event;
 pub mod json;
 pub mod kafka;
+mod plain;
 pub mod time;
 pub mod value;
 

@@ -1,0 +1,669 @@
+//! The gateway conversions for plain messages: every name and text printable ASCII without escapes,
+//! as producers and this crate's writers emit them. Texts are kept as spans of the input and copied
+//! into the output as they stand, so nothing is built in between. Anything else (escapes, other
+//! characters, a missing, repeated or unknown field, a value the mapping refuses, malformed JSON)
+//! is left to the direct readers of [`super::a2a`], which accept the same messages and more and
+//! fall back to the general readers in turn; a message converted here is converted byte for byte
+//! as they convert it.
+
+use super::a2a::PRIORITIES;
+use super::json::{printable_run_end, Parser};
+use super::time::rfc3339_problem;
+
+/// A run of the input: the content of a string literal (its quotes are just outside) or a literal.
+#[derive(Clone, Copy, Default)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    fn is_empty(self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// Capabilities of one agent, at most [`MAX_CAPABILITIES`] (more are left to the direct reader).
+const MAX_CAPABILITIES: usize = 8;
+
+#[derive(Clone, Copy, Default)]
+struct Capabilities {
+    items: [Span; MAX_CAPABILITIES],
+    len: usize,
+}
+
+#[derive(Clone, Copy, Default)]
+struct AgentSpans {
+    id: Span,
+    kind: Span,
+    capabilities: Capabilities,
+}
+
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    #[inline(always)]
+    fn skip_ws(&mut self) {
+        // Most tokens follow their separator directly or after one space.
+        match self.bytes.get(self.pos) {
+            Some(&b) if b > b' ' => return,
+            Some(b' ') if self.bytes.get(self.pos + 1).is_some_and(|&b| b > b' ') => {
+                self.pos += 1;
+                return;
+            }
+            _ => {}
+        }
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    #[inline(always)]
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_ws();
+        self.bytes.get(self.pos).copied()
+    }
+
+    #[inline(always)]
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        if self.peek() != Some(byte) {
+            return None;
+        }
+        self.pos += 1;
+        Some(())
+    }
+
+    /// A string literal of printable ASCII without escapes.
+    #[inline(always)]
+    fn text(&mut self) -> Option<Span> {
+        if self.peek() != Some(b'"') {
+            return None;
+        }
+        let start = self.pos + 1;
+        let end = printable_run_end(self.bytes, start);
+        if self.bytes.get(end) != Some(&b'"') {
+            return None;
+        }
+        self.pos = end + 1;
+        // The input is shorter than 4 GiB (checked on entry).
+        Some(Span { start: start as u32, end: end as u32 })
+    }
+
+    /// A non-empty [`Cursor::text`].
+    #[inline(always)]
+    fn non_empty_text(&mut self) -> Option<Span> {
+        self.text().filter(|s| !s.is_empty())
+    }
+
+    /// `null`, whatever follows it (the next separator is checked by the caller).
+    #[inline(always)]
+    fn null(&mut self) -> bool {
+        if self.peek() == Some(b'n') && self.bytes.get(self.pos..self.pos + 4) == Some(b"null") {
+            self.pos += 4;
+            return true;
+        }
+        false
+    }
+
+    /// An integer from 0 to `i32::MAX` in canonical form (no sign, no leading zero, no fraction
+    /// or exponent), which is written back as it stands.
+    #[inline(always)]
+    fn ttl(&mut self) -> Option<Span> {
+        self.skip_ws();
+        let start = self.pos;
+        let mut value = 0u64;
+        while let Some(&d) = self.bytes.get(self.pos).filter(|d| d.is_ascii_digit()) {
+            value = value * 10 + u64::from(d - b'0');
+            self.pos += 1;
+            if self.pos - start > 10 {
+                return None;
+            }
+        }
+        let len = self.pos - start;
+        if len == 0 || (len > 1 && self.bytes[start] == b'0') || value > i32::MAX as u64 {
+            return None;
+        }
+        if let Some(b'.' | b'e' | b'E') = self.bytes.get(self.pos) {
+            return None;
+        }
+        Some(Span { start: start as u32, end: self.pos as u32 })
+    }
+
+    /// Reads an object's members, calling `member` with each name; `member` reads the value.
+    #[inline(always)]
+    fn object(&mut self, mut member: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
+        self.eat(b'{')?;
+        loop {
+            let name = self.text()?;
+            self.eat(b':')?;
+            self.skip_ws();
+            member(self, &self.bytes[name.start as usize..name.end as usize])?;
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Any JSON value, compact, into `out`, read as the direct readers read the payload (inside
+    /// the top-level object, at depth 1).
+    fn transcode(&mut self, text: &'a str, out: &mut Vec<u8>) -> Option<()> {
+        let mut parser = Parser::resume(text, self.pos, 1);
+        parser.transcode(out).ok()?;
+        self.pos = parser.offset();
+        Some(())
+    }
+
+    /// End of the input after optional whitespace.
+    fn finish(&mut self) -> Option<()> {
+        self.skip_ws();
+        (self.pos == self.bytes.len()).then_some(())
+    }
+
+    fn slice(&self, span: Span) -> &'a [u8] {
+        &self.bytes[span.start as usize..span.end as usize]
+    }
+}
+
+/// Sets bit `bit` of `seen`; `None` if it was set (a repeated field).
+#[inline(always)]
+fn once(seen: &mut u32, bit: u32) -> Option<()> {
+    if *seen & (1 << bit) != 0 {
+        return None;
+    }
+    *seen |= 1 << bit;
+    Some(())
+}
+
+/// Checks the input as the general reader does before reading anything: UTF-8, and shorter than
+/// the spans can address.
+fn utf8(input: &[u8]) -> Option<&str> {
+    if u32::try_from(input.len()).is_err() {
+        return None;
+    }
+    std::str::from_utf8(input).ok()
+}
+
+fn agent(c: &mut Cursor<'_>) -> Option<AgentSpans> {
+    let mut agent = AgentSpans::default();
+    let mut seen = 0u32;
+    c.object(|c, name| {
+        match name {
+            b"agentId" => {
+                once(&mut seen, 0)?;
+                agent.id = c.non_empty_text()?;
+            }
+            b"agentType" => {
+                once(&mut seen, 1)?;
+                agent.kind = c.non_empty_text()?;
+            }
+            b"capabilities" => {
+                once(&mut seen, 2)?;
+                c.eat(b'[')?;
+                if c.peek() == Some(b']') {
+                    c.pos += 1;
+                    return Some(());
+                }
+                let capabilities = &mut agent.capabilities;
+                loop {
+                    let capability = c.non_empty_text()?;
+                    if capabilities.len == MAX_CAPABILITIES || c.slice(capability).contains(&b',') {
+                        return None;
+                    }
+                    capabilities.items[capabilities.len] = capability;
+                    capabilities.len += 1;
+                    match c.peek() {
+                        Some(b',') => c.pos += 1,
+                        Some(b']') => {
+                            c.pos += 1;
+                            return Some(());
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            _ => return None,
+        }
+        Some(())
+    })?;
+    (seen == 0b111).then_some(agent)
+}
+
+/// An optional text field: absent, `null` (an empty span at the literal) or present.
+#[derive(Clone, Copy, Default)]
+enum Opt {
+    #[default]
+    Absent,
+    Null,
+    Present(Span),
+}
+
+fn optional_text(c: &mut Cursor<'_>) -> Option<Opt> {
+    if c.null() {
+        return Some(Opt::Null);
+    }
+    c.non_empty_text().map(Opt::Present)
+}
+
+/// A2A message JSON → CloudEvent JSON for a plain message, appended to `out`, with `payload` as
+/// scratch; `false`, with `out` untouched, for anything else.
+pub fn a2a_json_to_event_json(input: &[u8], payload: &mut Vec<u8>, out: &mut Vec<u8>) -> bool {
+    read_a2a_json(input, payload).map(|message| message.write_event_json(input, payload, out)).is_some()
+}
+
+struct A2aSpans {
+    version: Span,
+    message_id: Span,
+    timestamp: Span,
+    message_type: Span,
+    source: AgentSpans,
+    target: Option<AgentSpans>,
+    target_null: bool,
+    priority: Span,
+    ttl: Span,
+    correlation_id: Span,
+    collaboration_id: Opt,
+    traceparent: Opt,
+}
+
+fn read_a2a_json(input: &[u8], payload: &mut Vec<u8>) -> Option<A2aSpans> {
+    let text = utf8(input)?;
+    let mut c = Cursor { bytes: input, pos: 0 };
+    let mut seen = 0u32;
+    let (mut version, mut message_id, mut timestamp, mut message_type) = Default::default();
+    let (mut source, mut target, mut target_null) = (AgentSpans::default(), None, false);
+    let (mut priority, mut ttl, mut correlation_id) = Default::default();
+    let (mut collaboration_id, mut traceparent) = (Opt::Absent, Opt::Absent);
+    c.object(|c, name| {
+        match name {
+            b"protocol" => {
+                once(&mut seen, 0)?;
+                let protocol = c.text()?;
+                (c.slice(protocol) == b"A2A").then_some(())?;
+            }
+            b"version" => {
+                once(&mut seen, 1)?;
+                version = c.non_empty_text()?;
+            }
+            b"messageId" => {
+                once(&mut seen, 2)?;
+                message_id = c.non_empty_text()?;
+            }
+            b"timestamp" => {
+                once(&mut seen, 3)?;
+                timestamp = c.non_empty_text()?;
+            }
+            b"sourceAgent" => {
+                once(&mut seen, 4)?;
+                source = agent(c)?;
+            }
+            b"targetAgent" => {
+                // Optional: not counted among the required fields.
+                once(&mut seen, 9)?;
+                if c.null() {
+                    target_null = true;
+                } else {
+                    target = Some(agent(c)?);
+                }
+            }
+            b"messageType" => {
+                once(&mut seen, 5)?;
+                message_type = c.non_empty_text()?;
+            }
+            b"payload" => {
+                once(&mut seen, 6)?;
+                c.transcode(text, payload)?;
+            }
+            b"metadata" => {
+                once(&mut seen, 7)?;
+                let mut meta_seen = 0u32;
+                c.object(|c, name| {
+                    match name {
+                        b"priority" => {
+                            once(&mut meta_seen, 0)?;
+                            priority = c.text()?;
+                            PRIORITIES.iter().any(|p| p.as_bytes() == c.slice(priority)).then_some(())?;
+                        }
+                        b"ttl" => {
+                            once(&mut meta_seen, 1)?;
+                            ttl = c.ttl()?;
+                        }
+                        b"correlationId" => {
+                            once(&mut meta_seen, 2)?;
+                            correlation_id = c.non_empty_text()?;
+                        }
+                        b"collaborationId" => {
+                            once(&mut meta_seen, 3)?;
+                            collaboration_id = optional_text(c)?;
+                        }
+                        b"traceparent" => {
+                            once(&mut meta_seen, 4)?;
+                            traceparent = optional_text(c)?;
+                        }
+                        _ => return None,
+                    }
+                    Some(())
+                })?;
+                (meta_seen & 0b111 == 0b111).then_some(())?;
+            }
+            _ => return None,
+        }
+        Some(())
+    })?;
+    c.finish()?;
+    if seen & 0xFF != 0xFF || rfc3339_problem(&text[timestamp.start as usize..timestamp.end as usize]).is_some() {
+        return None;
+    }
+    Some(A2aSpans {
+        version,
+        message_id,
+        timestamp,
+        message_type,
+        source,
+        target,
+        target_null,
+        priority,
+        ttl,
+        correlation_id,
+        collaboration_id,
+        traceparent,
+    })
+}
+
+/// Appends the output of a conversion piece by piece.
+struct Writer<'o, 'i> {
+    out: &'o mut Vec<u8>,
+    input: &'i [u8],
+}
+
+impl Writer<'_, '_> {
+    #[inline(always)]
+    fn raw(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+
+    /// The span's text without its quotes.
+    #[inline(always)]
+    fn content(&mut self, span: Span) {
+        self.out.extend_from_slice(&self.input[span.start as usize..span.end as usize]);
+    }
+
+    /// The span's string literal, quotes included (they are the bytes around it in the input).
+    #[inline(always)]
+    fn literal(&mut self, span: Span) {
+        self.out.extend_from_slice(&self.input[span.start as usize - 1..span.end as usize + 1]);
+    }
+
+    fn optional(&mut self, key: &[u8], value: Opt, null: &[u8]) {
+        match value {
+            Opt::Absent => {}
+            Opt::Null => {
+                self.raw(key);
+                self.raw(null);
+            }
+            Opt::Present(span) => {
+                self.raw(key);
+                self.literal(span);
+            }
+        }
+    }
+}
+
+impl A2aSpans {
+    /// What [`super::a2a::A2aMessage::write_event_json`] writes for the message.
+    fn write_event_json(&self, input: &[u8], payload: &[u8], out: &mut Vec<u8>) {
+        fn agent(w: &mut Writer<'_, '_>, agent: &AgentSpans, keys: [&[u8]; 3]) {
+            w.raw(keys[0]);
+            w.literal(agent.id);
+            w.raw(keys[1]);
+            w.literal(agent.kind);
+            w.raw(keys[2]);
+            w.raw(b"\"");
+            let capabilities = &agent.capabilities;
+            for (i, &capability) in capabilities.items[..capabilities.len].iter().enumerate() {
+                if i > 0 {
+                    w.raw(b",");
+                }
+                w.content(capability);
+            }
+            w.raw(b"\"");
+        }
+        out.reserve(input.len() + 384);
+        let mut w = Writer { out, input };
+        w.raw(b"{\"specversion\":\"1.0\",\"id\":");
+        w.literal(self.message_id);
+        w.raw(b",\"source\":\"/agents/");
+        w.content(self.source.id);
+        w.raw(b"\",\"type\":\"a2a.");
+        w.content(self.message_type);
+        w.raw(b"\",\"datacontenttype\":\"application/json\",\"time\":");
+        w.literal(self.timestamp);
+        w.raw(b",\"protocol\":\"A2A\",\"protocolversion\":");
+        w.literal(self.version);
+        w.raw(b",\"messagetype\":");
+        w.literal(self.message_type);
+        agent(&mut w, &self.source, [b",\"sourceagent\":", b",\"sourceagenttype\":", b",\"agentcapabilities\":"]);
+        if self.target_null {
+            w.raw(b",\"targetagent\":\"\"");
+        } else if let Some(target) = &self.target {
+            let keys: [&[u8]; 3] = [b",\"targetagent\":", b",\"targetagenttype\":", b",\"targetagentcapabilities\":"];
+            agent(&mut w, target, keys);
+        }
+        w.raw(b",\"priority\":");
+        w.literal(self.priority);
+        w.raw(b",\"ttl\":");
+        w.content(self.ttl);
+        w.raw(b",\"correlationid\":");
+        w.literal(self.correlation_id);
+        w.optional(b",\"collaborationid\":", self.collaboration_id, b"\"\"");
+        w.optional(b",\"traceparent\":", self.traceparent, b"\"\"");
+        w.raw(b",\"data\":");
+        w.raw(payload);
+        w.raw(b"}");
+    }
+}
+
+/// CloudEvent JSON → A2A message JSON for a plain event with only the attributes the mapping
+/// writes, appended to `out`, with `payload` as scratch; `false`, with `out` untouched, for
+/// anything else.
+pub fn event_json_to_a2a_json(input: &[u8], payload: &mut Vec<u8>, out: &mut Vec<u8>) -> bool {
+    read_event_json(input, payload).map(|event| event.write_a2a_json(input, payload, out)).is_some()
+}
+
+/// Attribute indexes; those from [`EMPTY_ALLOWED`] on may be empty (A2A's `null`).
+mod attr {
+    pub const DATA: usize = 0;
+    pub const SPECVERSION: usize = 1;
+    pub const ID: usize = 2;
+    pub const SOURCE: usize = 3;
+    pub const TYPE: usize = 4;
+    pub const TIME: usize = 5;
+    pub const DATACONTENTTYPE: usize = 6;
+    pub const TTL: usize = 7;
+    pub const TARGETAGENT: usize = 8;
+    pub const COLLABORATIONID: usize = 9;
+    pub const TRACEPARENT: usize = 10;
+    pub const AGENTCAPABILITIES: usize = 11;
+    pub const TARGETAGENTCAPABILITIES: usize = 12;
+    pub const PROTOCOL: usize = 13;
+    pub const PROTOCOLVERSION: usize = 14;
+    pub const MESSAGETYPE: usize = 15;
+    pub const SOURCEAGENT: usize = 16;
+    pub const SOURCEAGENTTYPE: usize = 17;
+    pub const TARGETAGENTTYPE: usize = 18;
+    pub const PRIORITY: usize = 19;
+    pub const CORRELATIONID: usize = 20;
+    pub const COUNT: usize = 21;
+}
+
+/// Required attributes (the target agent's are required only with a target agent).
+const REQUIRED: u32 = (1 << attr::DATA)
+    | (1 << attr::SPECVERSION)
+    | (1 << attr::ID)
+    | (1 << attr::SOURCE)
+    | (1 << attr::TYPE)
+    | (1 << attr::TIME)
+    | (1 << attr::TTL)
+    | (1 << attr::AGENTCAPABILITIES)
+    | (1 << attr::PROTOCOL)
+    | (1 << attr::PROTOCOLVERSION)
+    | (1 << attr::MESSAGETYPE)
+    | (1 << attr::SOURCEAGENT)
+    | (1 << attr::SOURCEAGENTTYPE)
+    | (1 << attr::PRIORITY)
+    | (1 << attr::CORRELATIONID);
+
+fn attribute(name: &[u8]) -> Option<usize> {
+    Some(match name {
+        b"data" => attr::DATA,
+        b"specversion" => attr::SPECVERSION,
+        b"id" => attr::ID,
+        b"source" => attr::SOURCE,
+        b"type" => attr::TYPE,
+        b"time" => attr::TIME,
+        b"datacontenttype" => attr::DATACONTENTTYPE,
+        b"ttl" => attr::TTL,
+        b"targetagent" => attr::TARGETAGENT,
+        b"collaborationid" => attr::COLLABORATIONID,
+        b"traceparent" => attr::TRACEPARENT,
+        b"agentcapabilities" => attr::AGENTCAPABILITIES,
+        b"targetagentcapabilities" => attr::TARGETAGENTCAPABILITIES,
+        b"protocol" => attr::PROTOCOL,
+        b"protocolversion" => attr::PROTOCOLVERSION,
+        b"messagetype" => attr::MESSAGETYPE,
+        b"sourceagent" => attr::SOURCEAGENT,
+        b"sourceagenttype" => attr::SOURCEAGENTTYPE,
+        b"targetagenttype" => attr::TARGETAGENTTYPE,
+        b"priority" => attr::PRIORITY,
+        b"correlationid" => attr::CORRELATIONID,
+        _ => return None,
+    })
+}
+
+struct EventSpans {
+    seen: u32,
+    spans: [Span; attr::COUNT],
+}
+
+/// A comma-separated capability list the direct reader accepts: empty, or no empty item.
+fn is_capability_list(list: &[u8]) -> bool {
+    list.is_empty() || (list[0] != b',' && list[list.len() - 1] != b',' && !list.windows(2).any(|w| w == b",,"))
+}
+
+fn read_event_json(input: &[u8], payload: &mut Vec<u8>) -> Option<EventSpans> {
+    let text = utf8(input)?;
+    let mut c = Cursor { bytes: input, pos: 0 };
+    let mut event = EventSpans { seen: 0, spans: [Span::default(); attr::COUNT] };
+    c.object(|c, name| {
+        let at = attribute(name)?;
+        once(&mut event.seen, at as u32)?;
+        event.spans[at] = match at {
+            attr::DATA => {
+                c.transcode(text, payload)?;
+                Span::default()
+            }
+            attr::TTL => c.ttl()?,
+            attr::TARGETAGENT..=attr::TARGETAGENTCAPABILITIES => c.text()?,
+            _ => c.non_empty_text()?,
+        };
+        Some(())
+    })?;
+    c.finish()?;
+    if event.seen & REQUIRED != REQUIRED {
+        return None;
+    }
+    let slice = |at: usize| c.slice(event.spans[at]);
+    let has = |at: usize| event.seen & (1 << at) != 0;
+    if slice(attr::SPECVERSION) != b"1.0"
+        || slice(attr::PROTOCOL) != b"A2A"
+        || (has(attr::DATACONTENTTYPE) && slice(attr::DATACONTENTTYPE) != b"application/json")
+        || !PRIORITIES.iter().any(|p| p.as_bytes() == slice(attr::PRIORITY))
+        || !is_capability_list(slice(attr::AGENTCAPABILITIES))
+        || rfc3339_problem(&text[event.spans[attr::TIME].start as usize..event.spans[attr::TIME].end as usize])
+            .is_some()
+    {
+        return None;
+    }
+    if has(attr::TARGETAGENT)
+        && !event.spans[attr::TARGETAGENT].is_empty()
+        && !(has(attr::TARGETAGENTTYPE)
+            && has(attr::TARGETAGENTCAPABILITIES)
+            && is_capability_list(slice(attr::TARGETAGENTCAPABILITIES)))
+    {
+        return None;
+    }
+    Some(event)
+}
+
+impl EventSpans {
+    /// What [`super::a2a::A2aMessage::write_json_with`] writes for the message.
+    fn write_a2a_json(&self, input: &[u8], payload: &[u8], out: &mut Vec<u8>) {
+        fn agent(w: &mut Writer<'_, '_>, id: Span, kind: Span, capabilities: Span) {
+            w.raw(b"{\"agentId\":");
+            w.literal(id);
+            w.raw(b",\"agentType\":");
+            w.literal(kind);
+            w.raw(b",\"capabilities\":[");
+            if !capabilities.is_empty() {
+                w.raw(b"\"");
+                let list = &w.input[capabilities.start as usize..capabilities.end as usize];
+                let mut start = 0;
+                for (i, &b) in list.iter().enumerate() {
+                    if b == b',' {
+                        w.raw(&list[start..i]);
+                        w.raw(b"\",\"");
+                        start = i + 1;
+                    }
+                }
+                w.raw(&list[start..]);
+                w.raw(b"\"");
+            }
+            w.raw(b"]}");
+        }
+        let s = &self.spans;
+        let has = |at: usize| self.seen & (1 << at) != 0;
+        out.reserve(input.len() + 64);
+        let mut w = Writer { out, input };
+        w.raw(b"{\"protocol\":\"A2A\",\"version\":");
+        w.literal(s[attr::PROTOCOLVERSION]);
+        w.raw(b",\"messageId\":");
+        w.literal(s[attr::ID]);
+        w.raw(b",\"timestamp\":");
+        w.literal(s[attr::TIME]);
+        w.raw(b",\"sourceAgent\":");
+        agent(&mut w, s[attr::SOURCEAGENT], s[attr::SOURCEAGENTTYPE], s[attr::AGENTCAPABILITIES]);
+        if has(attr::TARGETAGENT) {
+            w.raw(b",\"targetAgent\":");
+            if s[attr::TARGETAGENT].is_empty() {
+                w.raw(b"null");
+            } else {
+                agent(&mut w, s[attr::TARGETAGENT], s[attr::TARGETAGENTTYPE], s[attr::TARGETAGENTCAPABILITIES]);
+            }
+        }
+        w.raw(b",\"messageType\":");
+        w.literal(s[attr::MESSAGETYPE]);
+        w.raw(b",\"payload\":");
+        w.raw(payload);
+        w.raw(b",\"metadata\":{\"priority\":");
+        w.literal(s[attr::PRIORITY]);
+        w.raw(b",\"ttl\":");
+        w.content(s[attr::TTL]);
+        w.raw(b",\"correlationId\":");
+        w.literal(s[attr::CORRELATIONID]);
+        let optional = |at: usize| match s[at] {
+            _ if !has(at) => Opt::Absent,
+            span if span.is_empty() => Opt::Null,
+            span => Opt::Present(span),
+        };
+        w.optional(b",\"collaborationId\":", optional(attr::COLLABORATIONID), b"null");
+        w.optional(b",\"traceparent\":", optional(attr::TRACEPARENT), b"null");
+        w.raw(b"}}");
+    }
+}
