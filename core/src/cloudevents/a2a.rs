@@ -1114,6 +1114,38 @@ mod tests {
         ]
     }
 
+    /// `text` with the members of its top-level object (and of objects directly inside) in reverse order.
+    fn reversed(text: &[u8]) -> Vec<u8> {
+        fn reverse(value: Value<'_>, levels: usize) -> Value<'_> {
+            match value {
+                Value::Object(members) if levels > 0 => {
+                    Value::Object(members.into_iter().rev().map(|(k, v)| (k, reverse(v, levels - 1))).collect())
+                }
+                other => other,
+            }
+        }
+        let mut out = Vec::new();
+        write_value(&mut out, &reverse(parse(text).expect("valid"), 2), "").expect("ok");
+        out
+    }
+
+    #[test]
+    fn plain_conversions_read_members_in_any_order() {
+        let mut converted = 0;
+        for text in variants() {
+            let message = reversed(text.as_bytes());
+            assert_ne!(message, text.as_bytes());
+            let plain = plain_a2a_conversion_agrees(&message);
+            // Left to the direct reader: escapes, non-ASCII text, more than eight capabilities.
+            assert!(plain || text.contains('\\') || !text.is_ascii() || text.contains(r#""9""#), "{text}");
+            let event = a2a_to_json(parse(text.as_bytes()).expect("valid")).expect("valid");
+            let event_plain = plain_event_conversion_agrees(&reversed(&event));
+            assert!(event_plain || text.contains('\\') || !text.is_ascii(), "{text}");
+            converted += usize::from(plain);
+        }
+        assert!(converted >= 9, "{converted}");
+    }
+
     #[test]
     fn nested_payloads_convert_up_to_the_depth_limit() {
         for depth in [MAX_DEPTH - 2, MAX_DEPTH - 1, MAX_DEPTH] {

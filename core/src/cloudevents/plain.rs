@@ -23,6 +23,70 @@ impl Span {
     }
 }
 
+/// A member name with its quotes, recognised in place with two masked 16-byte compares.
+struct Name {
+    literal: [u8; 32],
+    len: usize,
+    pattern: [u128; 2],
+    mask: [u128; 2],
+}
+
+/// How many names from the one after the previous member's are tried in place: writers put
+/// members in one order, some of them optional; a name out of that order is read and looked up.
+const LOOKAHEAD: usize = 4;
+
+impl Name {
+    const fn new(name: &str) -> Self {
+        let name = name.as_bytes();
+        assert!(name.len() <= 30);
+        let mut literal = [0u8; 32];
+        let mut mask = [0u8; 32];
+        literal[0] = b'"';
+        mask[0] = 0xFF;
+        let mut i = 0;
+        while i < name.len() {
+            literal[i + 1] = name[i];
+            mask[i + 1] = 0xFF;
+            i += 1;
+        }
+        literal[name.len() + 1] = b'"';
+        mask[name.len() + 1] = 0xFF;
+        Name {
+            literal,
+            len: name.len() + 2,
+            pattern: [Self::word(&literal, 0), Self::word(&literal, 16)],
+            mask: [Self::word(&mask, 0), Self::word(&mask, 16)],
+        }
+    }
+
+    const fn word(bytes: &[u8; 32], from: usize) -> u128 {
+        let mut word = [0u8; 16];
+        let mut i = 0;
+        while i < 16 {
+            word[i] = bytes[from + i];
+            i += 1;
+        }
+        u128::from_le_bytes(word)
+    }
+
+    /// The name without its quotes.
+    fn text(&self) -> &[u8] {
+        &self.literal[1..self.len - 1]
+    }
+
+    /// Whether the input has this name's string literal at `pos`.
+    #[inline(always)]
+    fn is_at(&self, bytes: &[u8], pos: usize) -> bool {
+        match bytes.get(pos..pos + 32) {
+            Some(block) => {
+                let word = |from: usize| u128::from_le_bytes(block[from..from + 16].try_into().expect("sixteen bytes"));
+                ((word(0) ^ self.pattern[0]) & self.mask[0]) | ((word(16) ^ self.pattern[1]) & self.mask[1]) == 0
+            }
+            None => bytes.get(pos..pos + self.len) == Some(&self.literal[..self.len]),
+        }
+    }
+}
+
 /// Capabilities of one agent, at most [`MAX_CAPABILITIES`] (more are left to the direct reader).
 const MAX_CAPABILITIES: usize = 8;
 
@@ -132,15 +196,29 @@ impl<'a> Cursor<'a> {
         Some(Span { start: start as u32, end: self.pos as u32 })
     }
 
-    /// Reads an object's members, calling `member` with each name; `member` reads the value.
+    /// Reads an object's members, calling `member` with the index of each name in `names` (any
+    /// other name gives up); `member` reads the value and checks that it comes only once.
     #[inline(always)]
-    fn object(&mut self, mut member: impl FnMut(&mut Self, &'a [u8]) -> Option<()>) -> Option<()> {
+    fn object(&mut self, names: &[Name], mut member: impl FnMut(&mut Self, usize) -> Option<()>) -> Option<()> {
         self.eat(b'{')?;
+        let mut next = 0;
         loop {
-            let name = self.text()?;
+            self.skip_ws();
+            let predicted = (next..names.len().min(next + LOOKAHEAD)).find(|&at| names[at].is_at(self.bytes, self.pos));
+            let at = match predicted {
+                Some(at) => {
+                    self.pos += names[at].len;
+                    at
+                }
+                None => {
+                    let name = self.text()?;
+                    names.iter().position(|n| n.text() == self.slice(name))?
+                }
+            };
+            next = at + 1;
             self.eat(b':')?;
             self.skip_ws();
-            member(self, &self.bytes[name.start as usize..name.end as usize])?;
+            member(self, at)?;
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
@@ -174,7 +252,7 @@ impl<'a> Cursor<'a> {
 
 /// Sets bit `bit` of `seen`; `None` if it was set (a repeated field).
 #[inline(always)]
-fn once(seen: &mut u32, bit: u32) -> Option<()> {
+fn once(seen: &mut u32, bit: usize) -> Option<()> {
     if *seen & (1 << bit) != 0 {
         return None;
     }
@@ -191,21 +269,17 @@ fn utf8(input: &[u8]) -> Option<&str> {
     super::json::utf8(input).ok()
 }
 
+const AGENT: [Name; 3] = [Name::new("agentId"), Name::new("agentType"), Name::new("capabilities")];
+
 fn agent(c: &mut Cursor<'_>) -> Option<AgentSpans> {
     let mut agent = AgentSpans::default();
     let mut seen = 0u32;
-    c.object(|c, name| {
-        match name {
-            b"agentId" => {
-                once(&mut seen, 0)?;
-                agent.id = c.non_empty_text()?;
-            }
-            b"agentType" => {
-                once(&mut seen, 1)?;
-                agent.kind = c.non_empty_text()?;
-            }
-            b"capabilities" => {
-                once(&mut seen, 2)?;
+    c.object(&AGENT, |c, at| {
+        once(&mut seen, at)?;
+        match at {
+            0 => agent.id = c.non_empty_text()?,
+            1 => agent.kind = c.non_empty_text()?,
+            _ => {
                 c.eat(b'[')?;
                 if c.peek() == Some(b']') {
                     c.pos += 1;
@@ -229,7 +303,6 @@ fn agent(c: &mut Cursor<'_>) -> Option<AgentSpans> {
                     }
                 }
             }
-            _ => return None,
         }
         Some(())
     })?;
@@ -273,6 +346,27 @@ struct A2aSpans {
     traceparent: Opt,
 }
 
+/// The members of an A2A message in the order its writers give them.
+const MESSAGE: [Name; 9] = [
+    Name::new("protocol"),
+    Name::new("version"),
+    Name::new("messageId"),
+    Name::new("timestamp"),
+    Name::new("sourceAgent"),
+    Name::new("targetAgent"),
+    Name::new("messageType"),
+    Name::new("payload"),
+    Name::new("metadata"),
+];
+const TARGET_AGENT: usize = 5;
+const METADATA: [Name; 5] = [
+    Name::new("priority"),
+    Name::new("ttl"),
+    Name::new("correlationId"),
+    Name::new("collaborationId"),
+    Name::new("traceparent"),
+];
+
 fn read_a2a_json(input: &[u8], payload: &mut Vec<u8>) -> Option<A2aSpans> {
     let text = utf8(input)?;
     let mut c = Cursor { bytes: input, pos: 0 };
@@ -281,84 +375,51 @@ fn read_a2a_json(input: &[u8], payload: &mut Vec<u8>) -> Option<A2aSpans> {
     let (mut source, mut target, mut target_null) = (AgentSpans::default(), None, false);
     let (mut priority, mut ttl, mut correlation_id) = Default::default();
     let (mut collaboration_id, mut traceparent) = (Opt::Absent, Opt::Absent);
-    c.object(|c, name| {
-        match name {
-            b"protocol" => {
-                once(&mut seen, 0)?;
+    c.object(&MESSAGE, |c, at| {
+        once(&mut seen, at)?;
+        match at {
+            0 => {
                 let protocol = c.text()?;
                 (c.slice(protocol) == b"A2A").then_some(())?;
             }
-            b"version" => {
-                once(&mut seen, 1)?;
-                version = c.non_empty_text()?;
-            }
-            b"messageId" => {
-                once(&mut seen, 2)?;
-                message_id = c.non_empty_text()?;
-            }
-            b"timestamp" => {
-                once(&mut seen, 3)?;
-                timestamp = c.non_empty_text()?;
-            }
-            b"sourceAgent" => {
-                once(&mut seen, 4)?;
-                source = agent(c)?;
-            }
-            b"targetAgent" => {
-                // Optional: not counted among the required fields.
-                once(&mut seen, 9)?;
+            1 => version = c.non_empty_text()?,
+            2 => message_id = c.non_empty_text()?,
+            3 => timestamp = c.non_empty_text()?,
+            4 => source = agent(c)?,
+            5 => {
                 if c.null() {
                     target_null = true;
                 } else {
                     target = Some(agent(c)?);
                 }
             }
-            b"messageType" => {
-                once(&mut seen, 5)?;
-                message_type = c.non_empty_text()?;
-            }
-            b"payload" => {
-                once(&mut seen, 6)?;
-                c.transcode(text, payload)?;
-            }
-            b"metadata" => {
-                once(&mut seen, 7)?;
+            6 => message_type = c.non_empty_text()?,
+            7 => c.transcode(text, payload)?,
+            _ => {
                 let mut meta_seen = 0u32;
-                c.object(|c, name| {
-                    match name {
-                        b"priority" => {
-                            once(&mut meta_seen, 0)?;
+                c.object(&METADATA, |c, at| {
+                    once(&mut meta_seen, at)?;
+                    match at {
+                        0 => {
                             priority = c.text()?;
                             PRIORITIES.iter().any(|p| p.as_bytes() == c.slice(priority)).then_some(())?;
                         }
-                        b"ttl" => {
-                            once(&mut meta_seen, 1)?;
-                            ttl = c.ttl()?;
-                        }
-                        b"correlationId" => {
-                            once(&mut meta_seen, 2)?;
-                            correlation_id = c.non_empty_text()?;
-                        }
-                        b"collaborationId" => {
-                            once(&mut meta_seen, 3)?;
-                            collaboration_id = optional_text(c)?;
-                        }
-                        b"traceparent" => {
-                            once(&mut meta_seen, 4)?;
-                            traceparent = optional_text(c)?;
-                        }
-                        _ => return None,
+                        1 => ttl = c.ttl()?,
+                        2 => correlation_id = c.non_empty_text()?,
+                        3 => collaboration_id = optional_text(c)?,
+                        _ => traceparent = optional_text(c)?,
                     }
                     Some(())
                 })?;
                 (meta_seen & 0b111 == 0b111).then_some(())?;
             }
-            _ => return None,
         }
         Some(())
     })?;
     c.finish()?;
-    if seen & 0xFF != 0xFF || rfc3339_problem(&text[timestamp.start as usize..timestamp.end as usize]).is_some() {
+    let required = (1 << MESSAGE.len()) - 1 - (1 << TARGET_AGENT);
+    if seen & required != required || rfc3339_problem(&text[timestamp.start as usize..timestamp.end as usize]).is_some()
+    {
         return None;
     }
     Some(A2aSpans {
@@ -496,31 +557,55 @@ pub fn event_json_to_a2a_json(input: &[u8], payload: &mut Vec<u8>, out: &mut Vec
     read_event_json(input, payload).map(|event| event.write_a2a_json(input, payload, out)).is_some()
 }
 
-/// Attribute indexes; those from [`EMPTY_ALLOWED`] on may be empty (A2A's `null`).
+/// Attribute indexes, in the order [`super::a2a::A2aMessage::write_event_json`] writes them.
 mod attr {
-    pub const DATA: usize = 0;
-    pub const SPECVERSION: usize = 1;
-    pub const ID: usize = 2;
-    pub const SOURCE: usize = 3;
-    pub const TYPE: usize = 4;
+    pub const SPECVERSION: usize = 0;
+    pub const ID: usize = 1;
+    pub const SOURCE: usize = 2;
+    pub const TYPE: usize = 3;
+    pub const DATACONTENTTYPE: usize = 4;
     pub const TIME: usize = 5;
-    pub const DATACONTENTTYPE: usize = 6;
-    pub const TTL: usize = 7;
-    pub const TARGETAGENT: usize = 8;
-    pub const COLLABORATIONID: usize = 9;
-    pub const TRACEPARENT: usize = 10;
+    pub const PROTOCOL: usize = 6;
+    pub const PROTOCOLVERSION: usize = 7;
+    pub const MESSAGETYPE: usize = 8;
+    pub const SOURCEAGENT: usize = 9;
+    pub const SOURCEAGENTTYPE: usize = 10;
     pub const AGENTCAPABILITIES: usize = 11;
-    pub const TARGETAGENTCAPABILITIES: usize = 12;
-    pub const PROTOCOL: usize = 13;
-    pub const PROTOCOLVERSION: usize = 14;
-    pub const MESSAGETYPE: usize = 15;
-    pub const SOURCEAGENT: usize = 16;
-    pub const SOURCEAGENTTYPE: usize = 17;
-    pub const TARGETAGENTTYPE: usize = 18;
-    pub const PRIORITY: usize = 19;
-    pub const CORRELATIONID: usize = 20;
+    pub const TARGETAGENT: usize = 12;
+    pub const TARGETAGENTTYPE: usize = 13;
+    pub const TARGETAGENTCAPABILITIES: usize = 14;
+    pub const PRIORITY: usize = 15;
+    pub const TTL: usize = 16;
+    pub const CORRELATIONID: usize = 17;
+    pub const COLLABORATIONID: usize = 18;
+    pub const TRACEPARENT: usize = 19;
+    pub const DATA: usize = 20;
     pub const COUNT: usize = 21;
 }
+
+const ATTRIBUTES: [Name; attr::COUNT] = [
+    Name::new("specversion"),
+    Name::new("id"),
+    Name::new("source"),
+    Name::new("type"),
+    Name::new("datacontenttype"),
+    Name::new("time"),
+    Name::new("protocol"),
+    Name::new("protocolversion"),
+    Name::new("messagetype"),
+    Name::new("sourceagent"),
+    Name::new("sourceagenttype"),
+    Name::new("agentcapabilities"),
+    Name::new("targetagent"),
+    Name::new("targetagenttype"),
+    Name::new("targetagentcapabilities"),
+    Name::new("priority"),
+    Name::new("ttl"),
+    Name::new("correlationid"),
+    Name::new("collaborationid"),
+    Name::new("traceparent"),
+    Name::new("data"),
+];
 
 /// Required attributes (the target agent's are required only with a target agent).
 const REQUIRED: u32 = (1 << attr::DATA)
@@ -539,32 +624,12 @@ const REQUIRED: u32 = (1 << attr::DATA)
     | (1 << attr::PRIORITY)
     | (1 << attr::CORRELATIONID);
 
-fn attribute(name: &[u8]) -> Option<usize> {
-    Some(match name {
-        b"data" => attr::DATA,
-        b"specversion" => attr::SPECVERSION,
-        b"id" => attr::ID,
-        b"source" => attr::SOURCE,
-        b"type" => attr::TYPE,
-        b"time" => attr::TIME,
-        b"datacontenttype" => attr::DATACONTENTTYPE,
-        b"ttl" => attr::TTL,
-        b"targetagent" => attr::TARGETAGENT,
-        b"collaborationid" => attr::COLLABORATIONID,
-        b"traceparent" => attr::TRACEPARENT,
-        b"agentcapabilities" => attr::AGENTCAPABILITIES,
-        b"targetagentcapabilities" => attr::TARGETAGENTCAPABILITIES,
-        b"protocol" => attr::PROTOCOL,
-        b"protocolversion" => attr::PROTOCOLVERSION,
-        b"messagetype" => attr::MESSAGETYPE,
-        b"sourceagent" => attr::SOURCEAGENT,
-        b"sourceagenttype" => attr::SOURCEAGENTTYPE,
-        b"targetagenttype" => attr::TARGETAGENTTYPE,
-        b"priority" => attr::PRIORITY,
-        b"correlationid" => attr::CORRELATIONID,
-        _ => return None,
-    })
-}
+/// Attributes that may be empty: A2A's `null` and an empty capability list.
+const MAY_BE_EMPTY: u32 = (1 << attr::TARGETAGENT)
+    | (1 << attr::COLLABORATIONID)
+    | (1 << attr::TRACEPARENT)
+    | (1 << attr::AGENTCAPABILITIES)
+    | (1 << attr::TARGETAGENTCAPABILITIES);
 
 struct EventSpans {
     seen: u32,
@@ -580,16 +645,15 @@ fn read_event_json(input: &[u8], payload: &mut Vec<u8>) -> Option<EventSpans> {
     let text = utf8(input)?;
     let mut c = Cursor { bytes: input, pos: 0 };
     let mut event = EventSpans { seen: 0, spans: [Span::default(); attr::COUNT] };
-    c.object(|c, name| {
-        let at = attribute(name)?;
-        once(&mut event.seen, at as u32)?;
+    c.object(&ATTRIBUTES, |c, at| {
+        once(&mut event.seen, at)?;
         event.spans[at] = match at {
             attr::DATA => {
                 c.transcode(text, payload)?;
                 Span::default()
             }
             attr::TTL => c.ttl()?,
-            attr::TARGETAGENT..=attr::TARGETAGENTCAPABILITIES => c.text()?,
+            _ if MAY_BE_EMPTY & (1 << at) != 0 => c.text()?,
             _ => c.non_empty_text()?,
         };
         Some(())
