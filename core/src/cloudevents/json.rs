@@ -305,7 +305,7 @@ impl<'a> Parser<'a> {
             // After a value (or at an empty container's closing bracket): close what ends here.
             loop {
                 if depth == base {
-                    out.extend_from_slice(&self.bytes[run..self.pos]);
+                    copy_run(out, self.bytes, run, self.pos);
                     return true;
                 }
                 let in_object = objects[(depth - 1) / 64] & (1u64 << ((depth - 1) % 64)) != 0;
@@ -331,7 +331,7 @@ impl<'a> Parser<'a> {
         let at = self.pos;
         self.skip_ws();
         if self.pos != at {
-            out.extend_from_slice(&self.bytes[*run..at]);
+            copy_run(out, self.bytes, *run, at);
             *run = self.pos;
         }
         self.bytes.get(self.pos).copied()
@@ -644,6 +644,22 @@ impl<'a> Parser<'a> {
             self.pos += 1;
         }
         Ok(code)
+    }
+}
+
+/// Appends `bytes[from..to]` to `out`. Runs up to [`BLOCK`] bytes long go in as one fixed-size
+/// block that is then cut to length: a few vector moves instead of a call to `memcpy`.
+#[inline(always)]
+pub(crate) fn copy_run(out: &mut Vec<u8>, bytes: &[u8], from: usize, to: usize) {
+    const BLOCK: usize = 32;
+    let len = to - from;
+    match bytes.get(from..from + BLOCK) {
+        Some(block) if len <= BLOCK => {
+            let block: &[u8; BLOCK] = block.try_into().expect("a block");
+            out.extend_from_slice(block);
+            out.truncate(out.len() - (BLOCK - len));
+        }
+        _ => out.extend_from_slice(&bytes[from..to]),
     }
 }
 

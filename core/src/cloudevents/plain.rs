@@ -7,7 +7,7 @@
 //! as they convert it.
 
 use super::a2a::PRIORITIES;
-use super::json::{printable_run_end, Parser};
+use super::json::{copy_run, printable_run_end, Parser};
 use super::time::rfc3339_problem;
 
 /// A run of the input: the content of a string literal (its quotes are just outside) or a literal.
@@ -444,10 +444,6 @@ struct Writer<'o, 'i> {
     input: &'i [u8],
 }
 
-/// Input runs up to this long are copied as one fixed-size block (and the excess cut off), which
-/// compiles to a few vector moves instead of a call to `memcpy`.
-const BLOCK: usize = 32;
-
 impl Writer<'_, '_> {
     #[inline(always)]
     fn raw(&mut self, bytes: &[u8]) {
@@ -457,15 +453,7 @@ impl Writer<'_, '_> {
     /// Input bytes `from..to`.
     #[inline(always)]
     fn copy(&mut self, from: usize, to: usize) {
-        let len = to - from;
-        match self.input.get(from..from + BLOCK) {
-            Some(block) if len <= BLOCK => {
-                let block: &[u8; BLOCK] = block.try_into().expect("a block");
-                self.out.extend_from_slice(block);
-                self.out.truncate(self.out.len() - (BLOCK - len));
-            }
-            _ => self.out.extend_from_slice(&self.input[from..to]),
-        }
+        copy_run(self.out, self.input, from, to);
     }
 
     /// The span's text without its quotes.
