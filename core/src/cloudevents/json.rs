@@ -419,7 +419,25 @@ impl<'a> Parser<'a> {
     /// Skips a number literal that is canonical as it stands, with no need to parse it: an
     /// integer of at most 18 digits (an `i64`, except `-0`, which is read as a float) or a float
     /// that [`is_canonical_float`] accepts. Leaves anything else to [`Parser::scalar`].
+    #[inline(always)]
     fn canonical_number(&mut self) -> bool {
+        // Inline for the usual short positive integer; everything else takes the full check.
+        let bytes = self.bytes;
+        if bytes.get(self.pos).is_some_and(|d| (b'1'..=b'9').contains(d)) {
+            let mut at = self.pos + 1;
+            while at - self.pos < 18 && bytes.get(at).is_some_and(u8::is_ascii_digit) {
+                at += 1;
+            }
+            if !bytes.get(at).is_some_and(|&b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E')) {
+                self.pos = at;
+                return true;
+            }
+        }
+        self.canonical_number_in_full()
+    }
+
+    #[inline(never)]
+    fn canonical_number_in_full(&mut self) -> bool {
         let bytes = self.bytes;
         let negative = bytes.get(self.pos) == Some(&b'-');
         let first = self.pos + usize::from(negative);
