@@ -1,16 +1,20 @@
-//! The gateway conversions for plain messages: every name and text printable ASCII without escapes,
-//! as producers and this crate's writers emit them. Texts are kept as spans of the input and copied
-//! into the output as they stand, so nothing is built in between. Anything else (escapes, other
-//! characters, a missing, repeated or unknown field, a value the mapping refuses, malformed JSON)
-//! is left to the direct readers of [`super::a2a`], which accept the same messages and more and
-//! fall back to the general readers in turn; a message converted here is converted byte for byte
-//! as they convert it.
+//! The gateway conversions for valid messages with only the fields the mapping knows, with no
+//! message built in between. Texts are kept as spans of the input and copied into the output as
+//! they stand; a text with escapes or characters beyond printable ASCII (rare) is unescaped,
+//! checked and written escaped as the writers escape it into a side buffer, and spans address
+//! that buffer after the input. Anything else (a missing, repeated or unknown field, a value the
+//! mapping refuses, malformed JSON) is left to the direct readers of [`super::a2a`], which accept
+//! the same messages and more and fall back to the general readers in turn; a message converted
+//! here is converted byte for byte as they convert it.
 
 use super::a2a::PRIORITIES;
+use super::event::is_valid_string;
 use super::json::{copy_run, printable_run_end, Parser};
 use super::time::rfc3339_problem;
+use super::value::write_str;
 
-/// A run of the input: the content of a string literal (its quotes are just outside) or a literal.
+/// A run of the input or, from the input's length on, of the side buffer of re-escaped texts: the
+/// content of a string literal (its quotes are just outside) or a number.
 #[derive(Clone, Copy, Default)]
 struct Span {
     start: u32,
@@ -88,7 +92,7 @@ impl Name {
 }
 
 /// Capabilities of one agent, at most [`MAX_CAPABILITIES`] (more are left to the direct reader).
-const MAX_CAPABILITIES: usize = 8;
+const MAX_CAPABILITIES: usize = 16;
 
 #[derive(Clone, Copy, Default)]
 struct Capabilities {
@@ -105,10 +109,23 @@ struct AgentSpans {
 
 struct Cursor<'a> {
     bytes: &'a [u8],
+    text: &'a str,
     pos: usize,
+    /// Texts that are not plain in the input, re-escaped, with their quotes.
+    escaped: Vec<u8>,
 }
 
 impl<'a> Cursor<'a> {
+    /// Checks the input as the general reader does before reading anything (UTF-8), and that
+    /// spans can address it and its side buffer.
+    fn new(input: &'a [u8]) -> Option<Self> {
+        if input.len() > (u32::MAX / 4) as usize {
+            return None;
+        }
+        let text = super::json::utf8(input).ok()?;
+        Some(Cursor { bytes: input, text, pos: 0, escaped: Vec::new() })
+    }
+
     #[inline(always)]
     fn skip_ws(&mut self) {
         // Most tokens follow their separator directly or after one space.
@@ -140,7 +157,7 @@ impl<'a> Cursor<'a> {
         Some(())
     }
 
-    /// A string literal of printable ASCII without escapes.
+    /// A string literal that is a valid CloudEvents string.
     #[inline(always)]
     fn text(&mut self) -> Option<Span> {
         if self.peek() != Some(b'"') {
@@ -149,11 +166,29 @@ impl<'a> Cursor<'a> {
         let start = self.pos + 1;
         let end = printable_run_end(self.bytes, start);
         if self.bytes.get(end) != Some(&b'"') {
-            return None;
+            return self.escaped_text();
         }
         self.pos = end + 1;
-        // The input is shorter than 4 GiB (checked on entry).
+        // The input is short enough for `u32` (checked on entry).
         Some(Span { start: start as u32, end: end as u32 })
+    }
+
+    /// [`Cursor::text`] for a literal with escapes or characters beyond printable ASCII: read as
+    /// the direct readers read it, checked as they check it, and written escaped as the writers
+    /// write it into the side buffer.
+    #[cold]
+    #[inline(never)]
+    fn escaped_text(&mut self) -> Option<Span> {
+        let mut parser = Parser::resume(self.text, self.pos, 0);
+        let text = parser.string().ok()?;
+        if !is_valid_string(&text) {
+            return None;
+        }
+        self.pos = parser.offset();
+        let start = self.bytes.len() + self.escaped.len() + 1;
+        write_str(&mut self.escaped, &text);
+        let end = self.bytes.len() + self.escaped.len() - 1;
+        Some(Span { start: u32::try_from(start).ok()?, end: u32::try_from(end).ok()? })
     }
 
     /// A non-empty [`Cursor::text`].
@@ -232,8 +267,8 @@ impl<'a> Cursor<'a> {
 
     /// Any JSON value, compact, into `out`, read as the direct readers read the payload (inside
     /// the top-level object, at depth 1).
-    fn transcode(&mut self, text: &'a str, out: &mut Vec<u8>) -> Option<()> {
-        let mut parser = Parser::resume(text, self.pos, 1);
+    fn transcode(&mut self, out: &mut Vec<u8>) -> Option<()> {
+        let mut parser = Parser::resume(self.text, self.pos, 1);
         parser.transcode(out).ok()?;
         self.pos = parser.offset();
         Some(())
@@ -245,8 +280,27 @@ impl<'a> Cursor<'a> {
         (self.pos == self.bytes.len()).then_some(())
     }
 
-    fn slice(&self, span: Span) -> &'a [u8] {
-        &self.bytes[span.start as usize..span.end as usize]
+    fn slice(&self, span: Span) -> &[u8] {
+        slice(self.bytes, &self.escaped, span)
+    }
+
+    /// The span's text (the re-escaped form of an escaped one, which is the same for every text
+    /// a caller compares or checks: they have nothing to escape).
+    fn str(&self, span: Span) -> Option<&str> {
+        match span.start as usize >= self.bytes.len() {
+            false => Some(&self.text[span.start as usize..span.end as usize]),
+            true => std::str::from_utf8(self.slice(span)).ok(),
+        }
+    }
+}
+
+/// The bytes of `span`, in `input` or after it in `escaped`.
+#[inline(always)]
+fn slice<'s>(input: &'s [u8], escaped: &'s [u8], span: Span) -> &'s [u8] {
+    let (start, end) = (span.start as usize, span.end as usize);
+    match start.checked_sub(input.len()) {
+        None => &input[start..end],
+        Some(at) => &escaped[at..end - input.len()],
     }
 }
 
@@ -258,15 +312,6 @@ fn once(seen: &mut u32, bit: usize) -> Option<()> {
     }
     *seen |= 1 << bit;
     Some(())
-}
-
-/// Checks the input as the general reader does before reading anything: UTF-8, and shorter than
-/// the spans can address.
-fn utf8(input: &[u8]) -> Option<&str> {
-    if u32::try_from(input.len()).is_err() {
-        return None;
-    }
-    super::json::utf8(input).ok()
 }
 
 const AGENT: [Name; 3] = [Name::new("agentId"), Name::new("agentType"), Name::new("capabilities")];
@@ -332,6 +377,7 @@ pub fn a2a_json_to_event_json(input: &[u8], payload: &mut Vec<u8>, out: &mut Vec
 }
 
 struct A2aSpans {
+    escaped: Vec<u8>,
     version: Span,
     message_id: Span,
     timestamp: Span,
@@ -368,8 +414,7 @@ const METADATA: [Name; 5] = [
 ];
 
 fn read_a2a_json(input: &[u8], payload: &mut Vec<u8>) -> Option<A2aSpans> {
-    let text = utf8(input)?;
-    let mut c = Cursor { bytes: input, pos: 0 };
+    let mut c = Cursor::new(input)?;
     let mut seen = 0u32;
     let (mut version, mut message_id, mut timestamp, mut message_type) = Default::default();
     let (mut source, mut target, mut target_null) = (AgentSpans::default(), None, false);
@@ -394,7 +439,7 @@ fn read_a2a_json(input: &[u8], payload: &mut Vec<u8>) -> Option<A2aSpans> {
                 }
             }
             6 => message_type = c.non_empty_text()?,
-            7 => c.transcode(text, payload)?,
+            7 => c.transcode(payload)?,
             _ => {
                 let mut meta_seen = 0u32;
                 c.object(&METADATA, |c, at| {
@@ -418,11 +463,11 @@ fn read_a2a_json(input: &[u8], payload: &mut Vec<u8>) -> Option<A2aSpans> {
     })?;
     c.finish()?;
     let required = (1 << MESSAGE.len()) - 1 - (1 << TARGET_AGENT);
-    if seen & required != required || rfc3339_problem(&text[timestamp.start as usize..timestamp.end as usize]).is_some()
-    {
+    if seen & required != required || rfc3339_problem(c.str(timestamp)?).is_some() {
         return None;
     }
     Some(A2aSpans {
+        escaped: c.escaped,
         version,
         message_id,
         timestamp,
@@ -442,6 +487,7 @@ fn read_a2a_json(input: &[u8], payload: &mut Vec<u8>) -> Option<A2aSpans> {
 struct Writer<'o, 'i> {
     out: &'o mut Vec<u8>,
     input: &'i [u8],
+    escaped: &'i [u8],
 }
 
 impl Writer<'_, '_> {
@@ -450,10 +496,13 @@ impl Writer<'_, '_> {
         self.out.extend_from_slice(bytes);
     }
 
-    /// Input bytes `from..to`.
+    /// Input bytes `from..to`, or side buffer bytes from the input's length on.
     #[inline(always)]
     fn copy(&mut self, from: usize, to: usize) {
-        copy_run(self.out, self.input, from, to);
+        match from.checked_sub(self.input.len()) {
+            None => copy_run(self.out, self.input, from, to),
+            Some(at) => self.out.extend_from_slice(&self.escaped[at..to - self.input.len()]),
+        }
     }
 
     /// The span's text without its quotes.
@@ -504,7 +553,7 @@ impl A2aSpans {
         }
         // Room for the usual event, block copies included, so that no write grows the buffer.
         out.reserve(input.len() + payload.len() + 512);
-        let mut w = Writer { out, input };
+        let mut w = Writer { out, input, escaped: &self.escaped };
         w.raw(b"{\"specversion\":\"1.0\",\"id\":");
         w.literal(self.message_id);
         w.raw(b",\"source\":\"/agents/");
@@ -620,6 +669,7 @@ const MAY_BE_EMPTY: u32 = (1 << attr::TARGETAGENT)
     | (1 << attr::TARGETAGENTCAPABILITIES);
 
 struct EventSpans {
+    escaped: Vec<u8>,
     seen: u32,
     spans: [Span; attr::COUNT],
 }
@@ -630,14 +680,13 @@ fn is_capability_list(list: &[u8]) -> bool {
 }
 
 fn read_event_json(input: &[u8], payload: &mut Vec<u8>) -> Option<EventSpans> {
-    let text = utf8(input)?;
-    let mut c = Cursor { bytes: input, pos: 0 };
-    let mut event = EventSpans { seen: 0, spans: [Span::default(); attr::COUNT] };
+    let mut c = Cursor::new(input)?;
+    let mut event = EventSpans { seen: 0, spans: [Span::default(); attr::COUNT], escaped: Vec::new() };
     c.object(&ATTRIBUTES, |c, at| {
         once(&mut event.seen, at)?;
         event.spans[at] = match at {
             attr::DATA => {
-                c.transcode(text, payload)?;
+                c.transcode(payload)?;
                 Span::default()
             }
             attr::TTL => c.ttl()?,
@@ -657,8 +706,7 @@ fn read_event_json(input: &[u8], payload: &mut Vec<u8>) -> Option<EventSpans> {
         || (has(attr::DATACONTENTTYPE) && slice(attr::DATACONTENTTYPE) != b"application/json")
         || !PRIORITIES.iter().any(|p| p.as_bytes() == slice(attr::PRIORITY))
         || !is_capability_list(slice(attr::AGENTCAPABILITIES))
-        || rfc3339_problem(&text[event.spans[attr::TIME].start as usize..event.spans[attr::TIME].end as usize])
-            .is_some()
+        || rfc3339_problem(c.str(event.spans[attr::TIME])?).is_some()
     {
         return None;
     }
@@ -670,6 +718,7 @@ fn read_event_json(input: &[u8], payload: &mut Vec<u8>) -> Option<EventSpans> {
     {
         return None;
     }
+    event.escaped = c.escaped;
     Some(event)
 }
 
@@ -684,13 +733,14 @@ impl EventSpans {
             w.raw(b",\"capabilities\":[");
             if !capabilities.is_empty() {
                 w.raw(b"\"");
+                let list = slice(w.input, w.escaped, capabilities);
                 let (first, end) = (capabilities.start as usize, capabilities.end as usize);
                 let mut start = first;
-                for at in first..end {
-                    if w.input[at] == b',' {
-                        w.copy(start, at);
+                for (i, &b) in list.iter().enumerate() {
+                    if b == b',' {
+                        w.copy(start, first + i);
                         w.raw(b"\",\"");
-                        start = at + 1;
+                        start = first + i + 1;
                     }
                 }
                 w.copy(start, end);
@@ -701,7 +751,7 @@ impl EventSpans {
         let s = &self.spans;
         let has = |at: usize| self.seen & (1 << at) != 0;
         out.reserve(input.len() + payload.len() + 512);
-        let mut w = Writer { out, input };
+        let mut w = Writer { out, input, escaped: &self.escaped };
         w.raw(b"{\"protocol\":\"A2A\",\"version\":");
         w.literal(s[attr::PROTOCOLVERSION]);
         w.raw(b",\"messageId\":");
