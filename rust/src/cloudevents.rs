@@ -15,6 +15,7 @@ use a2a_core::cloudevents::{
     Extension, KafkaRecord, Optional, Value,
 };
 use a2a_core::{Error, Result};
+use pyo3::conversion::IntoPyObjectExt;
 use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -688,9 +689,33 @@ impl CachedStr {
 
 thread_local! {
     /// Python strings for short text that repeats from message to message (object keys, agent ids,
-    /// types and capabilities): reusing one costs a lookup instead of an allocation and a decode.
+    /// types and capabilities, enum-like values in payloads): reusing one costs a lookup instead of
+    /// an allocation and a decode, and text that does not repeat only takes over a slot.
     static STRINGS: std::cell::RefCell<[CachedStr; CACHE_SLOTS]> =
         const { std::cell::RefCell::new([const { CachedStr::EMPTY }; CACHE_SLOTS]) };
+}
+
+/// Up to 32 bytes of text as four words, zero past the end: with the length, equal words mean
+/// equal text. Each word is one load from the text (the last one overlapping its neighbour), so
+/// no byte-by-byte assembly and no trip through memory before the words are compared.
+#[inline]
+fn text_words(bytes: &[u8]) -> [u64; 4] {
+    let len = bytes.len();
+    let word =
+        |at: usize| bytes.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()).map_or(0, u64::from_le_bytes);
+    let half =
+        |at: usize| bytes.get(at..at + 4).and_then(|w| <[u8; 4]>::try_from(w).ok()).map_or(0, u32::from_le_bytes);
+    match len {
+        0 => [0; 4],
+        1..=3 => {
+            let byte = |at: usize| u64::from(bytes.get(at).copied().unwrap_or(0));
+            [byte(0) | byte(len / 2) << 8 | byte(len - 1) << 16, 0, 0, 0]
+        }
+        4..=7 => [u64::from(half(0)) | u64::from(half(len - 4)) << 32, 0, 0, 0],
+        8..=16 => [word(0), word(len - 8), 0, 0],
+        17..=24 => [word(0), word(8), word(len - 8), 0],
+        _ => [word(0), word(8), word(16), word(len - 8)],
+    }
 }
 
 /// A Python string for `text`, shared with earlier calls when `text` is short and seen before.
@@ -699,17 +724,8 @@ pub(crate) fn cached_str<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyStrin
     if bytes.len() > CACHE_MAX_LEN {
         return PyString::new(py, text);
     }
-    // Whole words make the comparison four integer compares instead of a call to memcmp. They are
-    // loaded straight from the text: copied into a padded buffer first, the word loads stalled on
-    // the byte stores of the copy.
-    let mut words = [0u64; CACHE_MAX_LEN / 8];
-    for (word, chunk) in words.iter_mut().zip(bytes.chunks(8)) {
-        *word = match <[u8; 8]>::try_from(chunk) {
-            Ok(full) => u64::from_le_bytes(full),
-            Err(_) => chunk.iter().rev().fold(0, |acc, &b| (acc << 8) | u64::from(b)),
-        };
-    }
-    let mixed = (words[0] ^ words[1].rotate_left(17) ^ words[2].rotate_left(31) ^ words[3].rotate_left(47))
+    let [w0, w1, w2, w3] = text_words(bytes);
+    let mixed = (w0 ^ w1.rotate_left(17) ^ w2.rotate_left(31) ^ w3.rotate_left(47))
         .wrapping_add(bytes.len() as u64)
         .wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let slot = (mixed >> 55) as usize % CACHE_SLOTS;
@@ -717,37 +733,77 @@ pub(crate) fn cached_str<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyStrin
         let mut cache = cache.borrow_mut();
         let entry = &mut cache[slot];
         if let Some(value) = &entry.value {
-            if entry.len == bytes.len() && entry.words == words {
+            let [e0, e1, e2, e3] = entry.words;
+            if entry.len == bytes.len() && ((e0 ^ w0) | (e1 ^ w1) | (e2 ^ w2) | (e3 ^ w3)) == 0 {
                 return value.bind(py).clone();
             }
         }
         let value = PyString::new(py, text);
-        *entry = CachedStr { words, len: bytes.len(), value: Some(value.clone().unbind()) };
+        *entry = CachedStr { words: [w0, w1, w2, w3], len: bytes.len(), value: Some(value.clone().unbind()) };
         value
     })
 }
 
-fn value_to_py<'py>(py: Python<'py>, value: Value<'_>) -> PyResult<Bound<'py, PyAny>> {
+thread_local! {
+    /// The `ttl` of the last message read: producers mostly send one value, and an `int` above
+    /// 256 is otherwise a new object for every message.
+    static LAST_TTL: std::cell::RefCell<Option<(i32, Py<PyAny>)>> = const { std::cell::RefCell::new(None) };
+}
+
+fn ttl_to_py(py: Python<'_>, ttl: i32) -> Bound<'_, PyAny> {
+    LAST_TTL.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((value, object)) = &*last {
+            if *value == ttl {
+                return object.bind(py).clone();
+            }
+        }
+        let object = ttl.into_pyobject(py).map_or_else(|never| match never {}, Bound::into_any);
+        *last = Some((ttl, object.clone().unbind()));
+        object
+    })
+}
+
+fn value_to_py<'py>(py: Python<'py>, value: &Value<'_>) -> PyResult<Bound<'py, PyAny>> {
     Ok(match value {
         Value::Null => py.None().into_bound(py),
-        Value::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
         Value::Int(i) => i.into_pyobject(py)?.into_any(),
         Value::UInt(u) => u.into_pyobject(py)?.into_any(),
-        Value::Float(f) => PyFloat::new(py, f).into_any(),
-        Value::Str(s) => PyString::new(py, &s).into_any(),
-        Value::Bytes(b) => PyBytes::new(py, &b).into_any(),
-        Value::Array(items) => {
-            let items = items.into_iter().map(|item| value_to_py(py, item)).collect::<PyResult<Vec<_>>>()?;
-            PyList::new(py, items)?.into_any()
-        }
+        Value::Float(f) => PyFloat::new(py, *f).into_any(),
+        Value::Str(s) => cached_str(py, s).into_any(),
+        Value::Bytes(b) => PyBytes::new(py, b).into_any(),
+        Value::Array(items) => list_of(py, items.iter().map(|item| value_to_py(py, item)))?.into_any(),
         Value::Object(members) => {
             let dict = PyDict::new(py);
             for (key, item) in members {
-                dict.set_item(cached_str(py, &key), value_to_py(py, item)?)?;
+                dict.set_item(cached_str(py, key), value_to_py(py, item)?)?;
             }
             dict.into_any()
         }
     })
+}
+
+/// A list of the converted items, made at its final length with no vector in between; the first
+/// failure, if any, is returned instead of the list.
+fn list_of<'py, T: IntoPyObject<'py>>(
+    py: Python<'py>,
+    items: impl ExactSizeIterator<Item = PyResult<T>>,
+) -> PyResult<Bound<'py, PyList>> {
+    let mut failure = None;
+    let list = PyList::new(
+        py,
+        items.map(|item| {
+            item.and_then(|item| item.into_bound_py_any(py)).unwrap_or_else(|error| {
+                failure.get_or_insert(error);
+                py.None().into_bound(py)
+            })
+        }),
+    )?;
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(list),
+    }
 }
 
 fn extension_to_py<'py>(py: Python<'py>, ext: Extension<'_>) -> PyResult<Bound<'py, PyAny>> {
@@ -781,7 +837,7 @@ fn event_to_py<'py>(py: Python<'py>, event: CloudEvent<'_>) -> PyResult<Bound<'p
     match event.data {
         None => {}
         Some(Data::Binary(bytes)) => dict.set_item(intern!(py, "data"), PyBytes::new(py, &bytes))?,
-        Some(Data::Json(value)) => dict.set_item(intern!(py, "data"), value_to_py(py, value)?)?,
+        Some(Data::Json(value)) => dict.set_item(intern!(py, "data"), value_to_py(py, &value)?)?,
     }
     Ok(dict)
 }
@@ -821,7 +877,7 @@ fn a2a_to_py<'py>(py: Python<'py>, m: A2aMessage<'_>) -> PyResult<Bound<'py, PyD
         Optional::Present(agent) => dict.set_item(intern!(py, "targetAgent"), agent_to_py(py, agent)?)?,
     }
     dict.set_item(intern!(py, "messageType"), cached_str(py, &m.message_type))?;
-    dict.set_item(intern!(py, "payload"), value_to_py(py, m.payload)?)?;
+    dict.set_item(intern!(py, "payload"), value_to_py(py, &m.payload)?)?;
     let meta = PyDict::new(py);
     let priority = match m.priority {
         "HIGH" => intern!(py, "HIGH"),
@@ -829,7 +885,7 @@ fn a2a_to_py<'py>(py: Python<'py>, m: A2aMessage<'_>) -> PyResult<Bound<'py, PyD
         _ => intern!(py, "NORMAL"),
     };
     meta.set_item(intern!(py, "priority"), priority)?;
-    meta.set_item(intern!(py, "ttl"), m.ttl)?;
+    meta.set_item(intern!(py, "ttl"), ttl_to_py(py, m.ttl))?;
     meta.set_item(intern!(py, "correlationId"), m.correlation_id)?;
     optional_text_to_py(py, &meta, intern!(py, "collaborationId"), m.collaboration_id)?;
     optional_text_to_py(py, &meta, intern!(py, "traceparent"), m.traceparent)?;
@@ -845,8 +901,7 @@ fn dicts<'py, T>(
     convert: impl Fn(Python<'py>, T) -> PyResult<Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyList>> {
     let _paused = if items.len() > 1 { GcPause::new(py)? } else { None };
-    let built = items.into_iter().map(|item| convert(py, item)).collect::<PyResult<Vec<_>>>()?;
-    PyList::new(py, built)
+    list_of(py, items.into_iter().map(|item| convert(py, item)))
 }
 
 /// Disables the cyclic garbage collector until dropped, if it was enabled: the collector is
@@ -1146,7 +1201,12 @@ fn ce_json_to_a2a<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDi
 #[pyfunction]
 fn ce_json_to_a2a_many<'py>(py: Python<'py>, items: Vec<PyBackedBytes>) -> PyResult<Bound<'py, PyList>> {
     let messages = detached(py, || {
-        items.iter().enumerate().map(|(i, b)| json_to_a2a(b).map_err(|e| at_item(i, e))).collect::<Result<Vec<_>>>()
+        // Sized up front: collecting `Result`s knows no length, and regrowing moves every message.
+        let mut messages = Vec::with_capacity(items.len());
+        for (i, b) in items.iter().enumerate() {
+            messages.push(json_to_a2a(b).map_err(|e| at_item(i, e))?);
+        }
+        Ok(messages)
     })?;
     dicts(py, messages, a2a_to_py)
 }
@@ -1255,4 +1315,23 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ce_validate_a2a, m)?)?;
     m.add_function(wrap_pyfunction!(ce_is_valid_a2a, m)?)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{text_words, CACHE_MAX_LEN};
+
+    #[test]
+    fn text_words_tell_apart_texts_of_one_length() {
+        for len in 0..=CACHE_MAX_LEN {
+            let base: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            for at in 0..len {
+                for byte in [b'_', 0x00, 0xff] {
+                    let mut other = base.clone();
+                    other[at] = byte;
+                    assert_ne!(text_words(&other), text_words(&base), "length {len}, byte {at}");
+                }
+            }
+        }
+    }
 }
