@@ -438,6 +438,28 @@ fn field<'py>(d: &Bound<'py, PyDict>, key: &Bound<'py, PyString>, path: &str) ->
     d.get_item(key).ok().flatten().ok_or_else(|| Error::validation(path, "required field is missing"))
 }
 
+/// The values of `d` under `keys` (interned) or `names` (their text), read in one pass over the
+/// dict; `None` if a key is neither, in which case the caller reads field by field to name it.
+fn values_by_key<'py, const N: usize>(
+    d: &Bound<'py, PyDict>,
+    keys: [&Bound<'py, PyString>; N],
+    names: &[&str; N],
+) -> Option<[Option<Bound<'py, PyAny>>; N]> {
+    let mut values = [const { None }; N];
+    for (key, value) in d.iter() {
+        // Keys written in Python source are the interned objects; others are compared as text.
+        let at = match keys.iter().position(|k| k.is(&key)) {
+            Some(at) => at,
+            None => {
+                let text = key.cast_exact::<PyString>().ok()?.to_str().ok()?;
+                names.iter().position(|name| *name == text)?
+            }
+        };
+        values[at] = Some(value);
+    }
+    Some(values)
+}
+
 /// Names the first key of `d` not in `known` (called once a count says there is one).
 fn unknown_field(d: &Bound<'_, PyDict>, known: &[&str], prefix: &str) -> Error {
     for key in d.keys() {
@@ -475,12 +497,19 @@ impl<'py> AgentObjects<'py> {
     fn read(obj: &Bound<'py, PyAny>, paths: &AgentPaths) -> Result<Self> {
         let py = obj.py();
         let d = field_dict(obj, paths.agent)?;
-        let id = field(d, intern!(py, "agentId"), paths.id)?;
-        let kind = field(d, intern!(py, "agentType"), paths.kind)?;
-        let capabilities = field(d, intern!(py, "capabilities"), paths.capabilities)?;
-        if d.len() != AGENT_FIELDS.len() {
-            return Err(unknown_field(d, &AGENT_FIELDS, &format!("{}.", paths.agent)));
-        }
+        let keys = [intern!(py, "agentId"), intern!(py, "agentType"), intern!(py, "capabilities")];
+        let (id, kind, capabilities) = match values_by_key(d, keys, &AGENT_FIELDS) {
+            Some([Some(id), Some(kind), Some(capabilities)]) => (id, kind, capabilities),
+            _ => {
+                let id = field(d, keys[0], paths.id)?;
+                let kind = field(d, keys[1], paths.kind)?;
+                let capabilities = field(d, keys[2], paths.capabilities)?;
+                if d.len() != AGENT_FIELDS.len() {
+                    return Err(unknown_field(d, &AGENT_FIELDS, &format!("{}.", paths.agent)));
+                }
+                (id, kind, capabilities)
+            }
+        };
         let capabilities = if let Ok(list) = capabilities.cast::<PyList>() {
             list.iter().collect()
         } else if let Ok(tuple) = capabilities.cast::<PyTuple>() {
@@ -529,34 +558,72 @@ impl<'py> MessageObjects<'py> {
     fn read(obj: &Bound<'py, PyAny>) -> Result<Self> {
         let py = obj.py();
         let d = obj.cast::<PyDict>().map_err(|_| Error::validation("message", "must be a dict"))?;
-        let target = d.get_item(intern!(py, "targetAgent")).ok().flatten();
-        let protocol = field(d, intern!(py, "protocol"), "protocol")?;
-        let version = field(d, intern!(py, "version"), "version")?;
-        let message_id = field(d, intern!(py, "messageId"), "messageId")?;
-        let timestamp = field(d, intern!(py, "timestamp"), "timestamp")?;
-        let source = AgentObjects::read(&field(d, intern!(py, "sourceAgent"), "sourceAgent")?, &SOURCE_AGENT)?;
-        let target = match target {
-            None => Optional::Absent,
-            Some(t) if t.is_none() => Optional::Null,
-            Some(t) => Optional::Present(AgentObjects::read(&t, &TARGET_AGENT)?),
-        };
-        let message_type = field(d, intern!(py, "messageType"), "messageType")?;
-        let payload = field(d, intern!(py, "payload"), "payload")?;
-        let metadata = field(d, intern!(py, "metadata"), "metadata")?;
-        let expected = MESSAGE_FIELDS.len() - usize::from(matches!(target, Optional::Absent));
-        if d.len() != expected {
-            return Err(unknown_field(d, &MESSAGE_FIELDS, ""));
-        }
+        let keys = [
+            intern!(py, "protocol"),
+            intern!(py, "version"),
+            intern!(py, "messageId"),
+            intern!(py, "timestamp"),
+            intern!(py, "sourceAgent"),
+            intern!(py, "targetAgent"),
+            intern!(py, "messageType"),
+            intern!(py, "payload"),
+            intern!(py, "metadata"),
+        ];
+        // A message with every required field and no unknown one is read in one pass; any other
+        // is read field by field, in the order that decides which problem is reported.
+        let (protocol, version, message_id, timestamp, source, target, message_type, payload, metadata) =
+            match values_by_key(d, keys, &MESSAGE_FIELDS) {
+                Some(
+                    [Some(protocol), Some(version), Some(message_id), Some(timestamp), Some(source), target, Some(message_type), Some(payload), Some(metadata)],
+                ) => {
+                    let source = AgentObjects::read(&source, &SOURCE_AGENT)?;
+                    let target = Self::target(target)?;
+                    (protocol, version, message_id, timestamp, source, target, message_type, payload, metadata)
+                }
+                _ => {
+                    let target = d.get_item(keys[5]).ok().flatten();
+                    let protocol = field(d, keys[0], "protocol")?;
+                    let version = field(d, keys[1], "version")?;
+                    let message_id = field(d, keys[2], "messageId")?;
+                    let timestamp = field(d, keys[3], "timestamp")?;
+                    let source = AgentObjects::read(&field(d, keys[4], "sourceAgent")?, &SOURCE_AGENT)?;
+                    let target = Self::target(target)?;
+                    let message_type = field(d, keys[6], "messageType")?;
+                    let payload = field(d, keys[7], "payload")?;
+                    let metadata = field(d, keys[8], "metadata")?;
+                    let expected = MESSAGE_FIELDS.len() - usize::from(matches!(target, Optional::Absent));
+                    if d.len() != expected {
+                        return Err(unknown_field(d, &MESSAGE_FIELDS, ""));
+                    }
+                    (protocol, version, message_id, timestamp, source, target, message_type, payload, metadata)
+                }
+            };
         let m = field_dict(&metadata, "metadata")?;
-        let priority = field(m, intern!(py, "priority"), "metadata.priority")?;
-        let ttl = field(m, intern!(py, "ttl"), "metadata.ttl")?;
-        let correlation_id = field(m, intern!(py, "correlationId"), "metadata.correlationId")?;
-        let collaboration_id = m.get_item(intern!(py, "collaborationId")).ok().flatten();
-        let traceparent = m.get_item(intern!(py, "traceparent")).ok().flatten();
-        let expected = 3 + usize::from(collaboration_id.is_some()) + usize::from(traceparent.is_some());
-        if m.len() != expected {
-            return Err(unknown_field(m, &METADATA_FIELDS, "metadata."));
-        }
+        let keys = [
+            intern!(py, "priority"),
+            intern!(py, "ttl"),
+            intern!(py, "correlationId"),
+            intern!(py, "collaborationId"),
+            intern!(py, "traceparent"),
+        ];
+        let (priority, ttl, correlation_id, collaboration_id, traceparent) =
+            match values_by_key(m, keys, &METADATA_FIELDS) {
+                Some([Some(priority), Some(ttl), Some(correlation_id), collaboration_id, traceparent]) => {
+                    (priority, ttl, correlation_id, collaboration_id, traceparent)
+                }
+                _ => {
+                    let priority = field(m, keys[0], "metadata.priority")?;
+                    let ttl = field(m, keys[1], "metadata.ttl")?;
+                    let correlation_id = field(m, keys[2], "metadata.correlationId")?;
+                    let collaboration_id = m.get_item(keys[3]).ok().flatten();
+                    let traceparent = m.get_item(keys[4]).ok().flatten();
+                    let expected = 3 + usize::from(collaboration_id.is_some()) + usize::from(traceparent.is_some());
+                    if m.len() != expected {
+                        return Err(unknown_field(m, &METADATA_FIELDS, "metadata."));
+                    }
+                    (priority, ttl, correlation_id, collaboration_id, traceparent)
+                }
+            };
         Ok(MessageObjects {
             protocol,
             version,
@@ -571,6 +638,14 @@ impl<'py> MessageObjects<'py> {
             correlation_id,
             collaboration_id,
             traceparent,
+        })
+    }
+
+    fn target(target: Option<Bound<'py, PyAny>>) -> Result<Optional<AgentObjects<'py>>> {
+        Ok(match target {
+            None => Optional::Absent,
+            Some(t) if t.is_none() => Optional::Null,
+            Some(t) => Optional::Present(AgentObjects::read(&t, &TARGET_AGENT)?),
         })
     }
 

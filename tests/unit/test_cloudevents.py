@@ -605,3 +605,51 @@ def test_ttl_reads_back_as_the_same_integer_whatever_came_before(ttl: int) -> No
         read = ce.json_to_a2a(ce.a2a_to_json(message))
         assert read == message
         assert type(read["metadata"]["ttl"]) is int
+
+
+class _Key(str):
+    __slots__ = ()
+
+
+def _rekeyed(value: Any, make_key: Any) -> Any:
+    if isinstance(value, dict):
+        return {make_key(k): _rekeyed(v, make_key) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize(
+    "make_key",
+    [
+        lambda k: k,
+        lambda k: "".join(list(k)),  # equal text, not the interned object
+        _Key,
+    ],
+    ids=["interned", "runtime-built", "str-subclass"],
+)
+def test_message_keys_are_matched_by_text_whatever_the_key_object(make_key: Any) -> None:
+    for message in (MESSAGE, without(MESSAGE, "targetAgent"), with_(MESSAGE, targetAgent=None)):
+        rekeyed = _rekeyed(message, make_key)
+        assert ce.a2a_to_json(rekeyed) == ce.a2a_to_json(message)
+        assert ce.a2a_to_json_many([rekeyed, message]) == [ce.a2a_to_json(message)] * 2
+        assert ce.validate_a2a(rekeyed) is None
+        with raises_at("unexpected"):
+            ce.validate_a2a({**rekeyed, make_key("unexpected"): 1})
+
+
+@pytest.mark.parametrize(
+    ("message", "path"),
+    [
+        ({**without(MESSAGE, "payload"), "unexpected": 1}, "payload"),
+        ({**MESSAGE, "sourceAgent": {"agentId": "a", "agentType": "t", "extra": 1}}, "sourceAgent.capabilities"),
+        ({**MESSAGE, "metadata": {"priority": "LOW", "ttl": 1, "extra": 1}}, "metadata.correlationId"),
+    ],
+)
+def test_a_missing_field_is_named_before_an_unknown_one(message: dict[Any, Any], path: str) -> None:
+    with raises_at(path):
+        ce.a2a_to_json(message)
+    assert not ce.is_valid(message)
+
+
+def test_a_key_that_is_not_a_string_is_refused() -> None:
+    with pytest.raises(ValidationError, match="object keys must be strings"):
+        ce.a2a_to_json({**MESSAGE, 7: "not a str key"})
