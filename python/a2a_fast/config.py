@@ -15,6 +15,7 @@ A file only needs the keys it changes::
     workflows:
       max_concurrent_sessions: 50
       default_timeout_seconds: 600
+      retained_finished_sessions: 1000
 
 An unknown key, a wrong type or an out-of-range value raises :class:`~a2a_fast.errors.ConfigError` naming the
 key (``heartbeat.timeout_seconds: must be greater than heartbeat.interval_seconds``), so a bad file fails
@@ -86,10 +87,13 @@ class MeshConfig:
 class WorkflowConfig:
     max_concurrent_sessions: int = 50
     default_timeout_seconds: float = 600.0
+    # Ended sessions a coordinator keeps answering for; older ones are forgotten (the log still has them).
+    retained_finished_sessions: int = 1000
 
     def check(self, section: str) -> None:
         _positive(section, "max_concurrent_sessions", self.max_concurrent_sessions)
         _positive(section, "default_timeout_seconds", self.default_timeout_seconds)
+        _positive(section, "retained_finished_sessions", self.retained_finished_sessions)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ use a2a_core::cloudevents::{
     Extension, KafkaRecord, Optional, Value,
 };
 use a2a_core::{Error, Result};
+use pyo3::conversion::IntoPyObjectExt;
 use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -437,6 +438,28 @@ fn field<'py>(d: &Bound<'py, PyDict>, key: &Bound<'py, PyString>, path: &str) ->
     d.get_item(key).ok().flatten().ok_or_else(|| Error::validation(path, "required field is missing"))
 }
 
+/// The values of `d` under `keys` (interned) or `names` (their text), read in one pass over the
+/// dict; `None` if a key is neither, in which case the caller reads field by field to name it.
+fn values_by_key<'py, const N: usize>(
+    d: &Bound<'py, PyDict>,
+    keys: [&Bound<'py, PyString>; N],
+    names: &[&str; N],
+) -> Option<[Option<Bound<'py, PyAny>>; N]> {
+    let mut values = [const { None }; N];
+    for (key, value) in d.iter() {
+        // Keys written in Python source are the interned objects; others are compared as text.
+        let at = match keys.iter().position(|k| k.is(&key)) {
+            Some(at) => at,
+            None => {
+                let text = key.cast_exact::<PyString>().ok()?.to_str().ok()?;
+                names.iter().position(|name| *name == text)?
+            }
+        };
+        values[at] = Some(value);
+    }
+    Some(values)
+}
+
 /// Names the first key of `d` not in `known` (called once a count says there is one).
 fn unknown_field(d: &Bound<'_, PyDict>, known: &[&str], prefix: &str) -> Error {
     for key in d.keys() {
@@ -474,12 +497,19 @@ impl<'py> AgentObjects<'py> {
     fn read(obj: &Bound<'py, PyAny>, paths: &AgentPaths) -> Result<Self> {
         let py = obj.py();
         let d = field_dict(obj, paths.agent)?;
-        let id = field(d, intern!(py, "agentId"), paths.id)?;
-        let kind = field(d, intern!(py, "agentType"), paths.kind)?;
-        let capabilities = field(d, intern!(py, "capabilities"), paths.capabilities)?;
-        if d.len() != AGENT_FIELDS.len() {
-            return Err(unknown_field(d, &AGENT_FIELDS, &format!("{}.", paths.agent)));
-        }
+        let keys = [intern!(py, "agentId"), intern!(py, "agentType"), intern!(py, "capabilities")];
+        let (id, kind, capabilities) = match values_by_key(d, keys, &AGENT_FIELDS) {
+            Some([Some(id), Some(kind), Some(capabilities)]) => (id, kind, capabilities),
+            _ => {
+                let id = field(d, keys[0], paths.id)?;
+                let kind = field(d, keys[1], paths.kind)?;
+                let capabilities = field(d, keys[2], paths.capabilities)?;
+                if d.len() != AGENT_FIELDS.len() {
+                    return Err(unknown_field(d, &AGENT_FIELDS, &format!("{}.", paths.agent)));
+                }
+                (id, kind, capabilities)
+            }
+        };
         let capabilities = if let Ok(list) = capabilities.cast::<PyList>() {
             list.iter().collect()
         } else if let Ok(tuple) = capabilities.cast::<PyTuple>() {
@@ -528,34 +558,72 @@ impl<'py> MessageObjects<'py> {
     fn read(obj: &Bound<'py, PyAny>) -> Result<Self> {
         let py = obj.py();
         let d = obj.cast::<PyDict>().map_err(|_| Error::validation("message", "must be a dict"))?;
-        let target = d.get_item(intern!(py, "targetAgent")).ok().flatten();
-        let protocol = field(d, intern!(py, "protocol"), "protocol")?;
-        let version = field(d, intern!(py, "version"), "version")?;
-        let message_id = field(d, intern!(py, "messageId"), "messageId")?;
-        let timestamp = field(d, intern!(py, "timestamp"), "timestamp")?;
-        let source = AgentObjects::read(&field(d, intern!(py, "sourceAgent"), "sourceAgent")?, &SOURCE_AGENT)?;
-        let target = match target {
-            None => Optional::Absent,
-            Some(t) if t.is_none() => Optional::Null,
-            Some(t) => Optional::Present(AgentObjects::read(&t, &TARGET_AGENT)?),
-        };
-        let message_type = field(d, intern!(py, "messageType"), "messageType")?;
-        let payload = field(d, intern!(py, "payload"), "payload")?;
-        let metadata = field(d, intern!(py, "metadata"), "metadata")?;
-        let expected = MESSAGE_FIELDS.len() - usize::from(matches!(target, Optional::Absent));
-        if d.len() != expected {
-            return Err(unknown_field(d, &MESSAGE_FIELDS, ""));
-        }
+        let keys = [
+            intern!(py, "protocol"),
+            intern!(py, "version"),
+            intern!(py, "messageId"),
+            intern!(py, "timestamp"),
+            intern!(py, "sourceAgent"),
+            intern!(py, "targetAgent"),
+            intern!(py, "messageType"),
+            intern!(py, "payload"),
+            intern!(py, "metadata"),
+        ];
+        // A message with every required field and no unknown one is read in one pass; any other
+        // is read field by field, in the order that decides which problem is reported.
+        let (protocol, version, message_id, timestamp, source, target, message_type, payload, metadata) =
+            match values_by_key(d, keys, &MESSAGE_FIELDS) {
+                Some(
+                    [Some(protocol), Some(version), Some(message_id), Some(timestamp), Some(source), target, Some(message_type), Some(payload), Some(metadata)],
+                ) => {
+                    let source = AgentObjects::read(&source, &SOURCE_AGENT)?;
+                    let target = Self::target(target)?;
+                    (protocol, version, message_id, timestamp, source, target, message_type, payload, metadata)
+                }
+                _ => {
+                    let target = d.get_item(keys[5]).ok().flatten();
+                    let protocol = field(d, keys[0], "protocol")?;
+                    let version = field(d, keys[1], "version")?;
+                    let message_id = field(d, keys[2], "messageId")?;
+                    let timestamp = field(d, keys[3], "timestamp")?;
+                    let source = AgentObjects::read(&field(d, keys[4], "sourceAgent")?, &SOURCE_AGENT)?;
+                    let target = Self::target(target)?;
+                    let message_type = field(d, keys[6], "messageType")?;
+                    let payload = field(d, keys[7], "payload")?;
+                    let metadata = field(d, keys[8], "metadata")?;
+                    let expected = MESSAGE_FIELDS.len() - usize::from(matches!(target, Optional::Absent));
+                    if d.len() != expected {
+                        return Err(unknown_field(d, &MESSAGE_FIELDS, ""));
+                    }
+                    (protocol, version, message_id, timestamp, source, target, message_type, payload, metadata)
+                }
+            };
         let m = field_dict(&metadata, "metadata")?;
-        let priority = field(m, intern!(py, "priority"), "metadata.priority")?;
-        let ttl = field(m, intern!(py, "ttl"), "metadata.ttl")?;
-        let correlation_id = field(m, intern!(py, "correlationId"), "metadata.correlationId")?;
-        let collaboration_id = m.get_item(intern!(py, "collaborationId")).ok().flatten();
-        let traceparent = m.get_item(intern!(py, "traceparent")).ok().flatten();
-        let expected = 3 + usize::from(collaboration_id.is_some()) + usize::from(traceparent.is_some());
-        if m.len() != expected {
-            return Err(unknown_field(m, &METADATA_FIELDS, "metadata."));
-        }
+        let keys = [
+            intern!(py, "priority"),
+            intern!(py, "ttl"),
+            intern!(py, "correlationId"),
+            intern!(py, "collaborationId"),
+            intern!(py, "traceparent"),
+        ];
+        let (priority, ttl, correlation_id, collaboration_id, traceparent) =
+            match values_by_key(m, keys, &METADATA_FIELDS) {
+                Some([Some(priority), Some(ttl), Some(correlation_id), collaboration_id, traceparent]) => {
+                    (priority, ttl, correlation_id, collaboration_id, traceparent)
+                }
+                _ => {
+                    let priority = field(m, keys[0], "metadata.priority")?;
+                    let ttl = field(m, keys[1], "metadata.ttl")?;
+                    let correlation_id = field(m, keys[2], "metadata.correlationId")?;
+                    let collaboration_id = m.get_item(keys[3]).ok().flatten();
+                    let traceparent = m.get_item(keys[4]).ok().flatten();
+                    let expected = 3 + usize::from(collaboration_id.is_some()) + usize::from(traceparent.is_some());
+                    if m.len() != expected {
+                        return Err(unknown_field(m, &METADATA_FIELDS, "metadata."));
+                    }
+                    (priority, ttl, correlation_id, collaboration_id, traceparent)
+                }
+            };
         Ok(MessageObjects {
             protocol,
             version,
@@ -570,6 +638,14 @@ impl<'py> MessageObjects<'py> {
             correlation_id,
             collaboration_id,
             traceparent,
+        })
+    }
+
+    fn target(target: Option<Bound<'py, PyAny>>) -> Result<Optional<AgentObjects<'py>>> {
+        Ok(match target {
+            None => Optional::Absent,
+            Some(t) if t.is_none() => Optional::Null,
+            Some(t) => Optional::Present(AgentObjects::read(&t, &TARGET_AGENT)?),
         })
     }
 
@@ -688,9 +764,33 @@ impl CachedStr {
 
 thread_local! {
     /// Python strings for short text that repeats from message to message (object keys, agent ids,
-    /// types and capabilities): reusing one costs a lookup instead of an allocation and a decode.
+    /// types and capabilities, enum-like values in payloads): reusing one costs a lookup instead of
+    /// an allocation and a decode, and text that does not repeat only takes over a slot.
     static STRINGS: std::cell::RefCell<[CachedStr; CACHE_SLOTS]> =
         const { std::cell::RefCell::new([const { CachedStr::EMPTY }; CACHE_SLOTS]) };
+}
+
+/// Up to 32 bytes of text as four words, zero past the end: with the length, equal words mean
+/// equal text. Each word is one load from the text (the last one overlapping its neighbour), so
+/// no byte-by-byte assembly and no trip through memory before the words are compared.
+#[inline]
+fn text_words(bytes: &[u8]) -> [u64; 4] {
+    let len = bytes.len();
+    let word =
+        |at: usize| bytes.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()).map_or(0, u64::from_le_bytes);
+    let half =
+        |at: usize| bytes.get(at..at + 4).and_then(|w| <[u8; 4]>::try_from(w).ok()).map_or(0, u32::from_le_bytes);
+    match len {
+        0 => [0; 4],
+        1..=3 => {
+            let byte = |at: usize| u64::from(bytes.get(at).copied().unwrap_or(0));
+            [byte(0) | byte(len / 2) << 8 | byte(len - 1) << 16, 0, 0, 0]
+        }
+        4..=7 => [u64::from(half(0)) | u64::from(half(len - 4)) << 32, 0, 0, 0],
+        8..=16 => [word(0), word(len - 8), 0, 0],
+        17..=24 => [word(0), word(8), word(len - 8), 0],
+        _ => [word(0), word(8), word(16), word(len - 8)],
+    }
 }
 
 /// A Python string for `text`, shared with earlier calls when `text` is short and seen before.
@@ -699,17 +799,8 @@ pub(crate) fn cached_str<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyStrin
     if bytes.len() > CACHE_MAX_LEN {
         return PyString::new(py, text);
     }
-    // Whole words make the comparison four integer compares instead of a call to memcmp. They are
-    // loaded straight from the text: copied into a padded buffer first, the word loads stalled on
-    // the byte stores of the copy.
-    let mut words = [0u64; CACHE_MAX_LEN / 8];
-    for (word, chunk) in words.iter_mut().zip(bytes.chunks(8)) {
-        *word = match <[u8; 8]>::try_from(chunk) {
-            Ok(full) => u64::from_le_bytes(full),
-            Err(_) => chunk.iter().rev().fold(0, |acc, &b| (acc << 8) | u64::from(b)),
-        };
-    }
-    let mixed = (words[0] ^ words[1].rotate_left(17) ^ words[2].rotate_left(31) ^ words[3].rotate_left(47))
+    let [w0, w1, w2, w3] = text_words(bytes);
+    let mixed = (w0 ^ w1.rotate_left(17) ^ w2.rotate_left(31) ^ w3.rotate_left(47))
         .wrapping_add(bytes.len() as u64)
         .wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let slot = (mixed >> 55) as usize % CACHE_SLOTS;
@@ -717,37 +808,77 @@ pub(crate) fn cached_str<'py>(py: Python<'py>, text: &str) -> Bound<'py, PyStrin
         let mut cache = cache.borrow_mut();
         let entry = &mut cache[slot];
         if let Some(value) = &entry.value {
-            if entry.len == bytes.len() && entry.words == words {
+            let [e0, e1, e2, e3] = entry.words;
+            if entry.len == bytes.len() && ((e0 ^ w0) | (e1 ^ w1) | (e2 ^ w2) | (e3 ^ w3)) == 0 {
                 return value.bind(py).clone();
             }
         }
         let value = PyString::new(py, text);
-        *entry = CachedStr { words, len: bytes.len(), value: Some(value.clone().unbind()) };
+        *entry = CachedStr { words: [w0, w1, w2, w3], len: bytes.len(), value: Some(value.clone().unbind()) };
         value
     })
 }
 
-fn value_to_py<'py>(py: Python<'py>, value: Value<'_>) -> PyResult<Bound<'py, PyAny>> {
+thread_local! {
+    /// The `ttl` of the last message read: producers mostly send one value, and an `int` above
+    /// 256 is otherwise a new object for every message.
+    static LAST_TTL: std::cell::RefCell<Option<(i32, Py<PyAny>)>> = const { std::cell::RefCell::new(None) };
+}
+
+fn ttl_to_py(py: Python<'_>, ttl: i32) -> Bound<'_, PyAny> {
+    LAST_TTL.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((value, object)) = &*last {
+            if *value == ttl {
+                return object.bind(py).clone();
+            }
+        }
+        let object = ttl.into_pyobject(py).map_or_else(|never| match never {}, Bound::into_any);
+        *last = Some((ttl, object.clone().unbind()));
+        object
+    })
+}
+
+fn value_to_py<'py>(py: Python<'py>, value: &Value<'_>) -> PyResult<Bound<'py, PyAny>> {
     Ok(match value {
         Value::Null => py.None().into_bound(py),
-        Value::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
         Value::Int(i) => i.into_pyobject(py)?.into_any(),
         Value::UInt(u) => u.into_pyobject(py)?.into_any(),
-        Value::Float(f) => PyFloat::new(py, f).into_any(),
-        Value::Str(s) => PyString::new(py, &s).into_any(),
-        Value::Bytes(b) => PyBytes::new(py, &b).into_any(),
-        Value::Array(items) => {
-            let items = items.into_iter().map(|item| value_to_py(py, item)).collect::<PyResult<Vec<_>>>()?;
-            PyList::new(py, items)?.into_any()
-        }
+        Value::Float(f) => PyFloat::new(py, *f).into_any(),
+        Value::Str(s) => cached_str(py, s).into_any(),
+        Value::Bytes(b) => PyBytes::new(py, b).into_any(),
+        Value::Array(items) => list_of(py, items.iter().map(|item| value_to_py(py, item)))?.into_any(),
         Value::Object(members) => {
             let dict = PyDict::new(py);
             for (key, item) in members {
-                dict.set_item(cached_str(py, &key), value_to_py(py, item)?)?;
+                dict.set_item(cached_str(py, key), value_to_py(py, item)?)?;
             }
             dict.into_any()
         }
     })
+}
+
+/// A list of the converted items, made at its final length with no vector in between; the first
+/// failure, if any, is returned instead of the list.
+fn list_of<'py, T: IntoPyObject<'py>>(
+    py: Python<'py>,
+    items: impl ExactSizeIterator<Item = PyResult<T>>,
+) -> PyResult<Bound<'py, PyList>> {
+    let mut failure = None;
+    let list = PyList::new(
+        py,
+        items.map(|item| {
+            item.and_then(|item| item.into_bound_py_any(py)).unwrap_or_else(|error| {
+                failure.get_or_insert(error);
+                py.None().into_bound(py)
+            })
+        }),
+    )?;
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(list),
+    }
 }
 
 fn extension_to_py<'py>(py: Python<'py>, ext: Extension<'_>) -> PyResult<Bound<'py, PyAny>> {
@@ -781,7 +912,7 @@ fn event_to_py<'py>(py: Python<'py>, event: CloudEvent<'_>) -> PyResult<Bound<'p
     match event.data {
         None => {}
         Some(Data::Binary(bytes)) => dict.set_item(intern!(py, "data"), PyBytes::new(py, &bytes))?,
-        Some(Data::Json(value)) => dict.set_item(intern!(py, "data"), value_to_py(py, value)?)?,
+        Some(Data::Json(value)) => dict.set_item(intern!(py, "data"), value_to_py(py, &value)?)?,
     }
     Ok(dict)
 }
@@ -821,7 +952,7 @@ fn a2a_to_py<'py>(py: Python<'py>, m: A2aMessage<'_>) -> PyResult<Bound<'py, PyD
         Optional::Present(agent) => dict.set_item(intern!(py, "targetAgent"), agent_to_py(py, agent)?)?,
     }
     dict.set_item(intern!(py, "messageType"), cached_str(py, &m.message_type))?;
-    dict.set_item(intern!(py, "payload"), value_to_py(py, m.payload)?)?;
+    dict.set_item(intern!(py, "payload"), value_to_py(py, &m.payload)?)?;
     let meta = PyDict::new(py);
     let priority = match m.priority {
         "HIGH" => intern!(py, "HIGH"),
@@ -829,7 +960,7 @@ fn a2a_to_py<'py>(py: Python<'py>, m: A2aMessage<'_>) -> PyResult<Bound<'py, PyD
         _ => intern!(py, "NORMAL"),
     };
     meta.set_item(intern!(py, "priority"), priority)?;
-    meta.set_item(intern!(py, "ttl"), m.ttl)?;
+    meta.set_item(intern!(py, "ttl"), ttl_to_py(py, m.ttl))?;
     meta.set_item(intern!(py, "correlationId"), m.correlation_id)?;
     optional_text_to_py(py, &meta, intern!(py, "collaborationId"), m.collaboration_id)?;
     optional_text_to_py(py, &meta, intern!(py, "traceparent"), m.traceparent)?;
@@ -845,8 +976,7 @@ fn dicts<'py, T>(
     convert: impl Fn(Python<'py>, T) -> PyResult<Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyList>> {
     let _paused = if items.len() > 1 { GcPause::new(py)? } else { None };
-    let built = items.into_iter().map(|item| convert(py, item)).collect::<PyResult<Vec<_>>>()?;
-    PyList::new(py, built)
+    list_of(py, items.into_iter().map(|item| convert(py, item)))
 }
 
 /// Disables the cyclic garbage collector until dropped, if it was enabled: the collector is
@@ -1146,7 +1276,12 @@ fn ce_json_to_a2a<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDi
 #[pyfunction]
 fn ce_json_to_a2a_many<'py>(py: Python<'py>, items: Vec<PyBackedBytes>) -> PyResult<Bound<'py, PyList>> {
     let messages = detached(py, || {
-        items.iter().enumerate().map(|(i, b)| json_to_a2a(b).map_err(|e| at_item(i, e))).collect::<Result<Vec<_>>>()
+        // Sized up front: collecting `Result`s knows no length, and regrowing moves every message.
+        let mut messages = Vec::with_capacity(items.len());
+        for (i, b) in items.iter().enumerate() {
+            messages.push(json_to_a2a(b).map_err(|e| at_item(i, e))?);
+        }
+        Ok(messages)
     })?;
     dicts(py, messages, a2a_to_py)
 }
@@ -1255,4 +1390,23 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ce_validate_a2a, m)?)?;
     m.add_function(wrap_pyfunction!(ce_is_valid_a2a, m)?)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{text_words, CACHE_MAX_LEN};
+
+    #[test]
+    fn text_words_tell_apart_texts_of_one_length() {
+        for len in 0..=CACHE_MAX_LEN {
+            let base: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+            for at in 0..len {
+                for byte in [b'_', 0x00, 0xff] {
+                    let mut other = base.clone();
+                    other[at] = byte;
+                    assert_ne!(text_words(&other), text_words(&base), "length {len}, byte {at}");
+                }
+            }
+        }
+    }
 }

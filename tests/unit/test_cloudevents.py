@@ -559,3 +559,97 @@ def test_batch_reads_leave_the_garbage_collector_as_they_found_it() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_read_dicts_share_no_mutable_object() -> None:
+    events = ce.a2a_to_json_many([MESSAGE, MESSAGE])
+    first, second = ce.json_to_a2a_many(events)
+    first["sourceAgent"]["capabilities"].append("changed")
+    first["payload"]["inputs"].append("changed")
+    first["metadata"]["ttl"] += 1
+    first["targetAgent"]["agentId"] = "changed"
+    first["version"] = "changed"
+    assert second == MESSAGE
+    assert ce.json_to_a2a(events[0]) == MESSAGE
+    assert ce.json_to_a2a_many(events) == [MESSAGE, MESSAGE]
+
+
+def _texts_differing_in_one_byte() -> list[str]:
+    # Every length around the reused-string limit (32 bytes) and its eight-byte steps, each text
+    # differing from its neighbour in a single position: reuse must never hand back the wrong one.
+    texts = []
+    for length in range(1, 41):
+        base = "".join("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ"[i % 46] for i in range(length))
+        texts.append(base)
+        for position in range(length):
+            texts.append(base[:position] + "_" + base[position + 1 :])
+    texts.extend(["ü", "üa", "aü", "€" * 5, "x" * 15 + "ü", "x" * 31 + "€"])
+    return texts
+
+
+def test_reused_strings_are_the_right_ones_at_every_length() -> None:
+    texts = _texts_differing_in_one_byte()
+    messages = []
+    for i, text in enumerate(texts):
+        source = {**MESSAGE["sourceAgent"], "agentId": text, "capabilities": [text, "plan"]}
+        messages.append(with_(MESSAGE, messageId=f"m{i}", sourceAgent=source, payload={text: text, "list": [text]}))
+    assert ce.json_to_a2a_many(ce.a2a_to_json_many(messages)) == messages
+    assert [ce.json_to_a2a(ce.a2a_to_json(m)) for m in messages] == messages
+
+
+@pytest.mark.parametrize("ttl", [0, 256, 257, 300, 2**31 - 1])
+def test_ttl_reads_back_as_the_same_integer_whatever_came_before(ttl: int) -> None:
+    for previous in (300, ttl, 7):
+        ce.json_to_a2a(ce.a2a_to_json(with_(MESSAGE, metadata={**MESSAGE["metadata"], "ttl": previous})))
+        message = with_(MESSAGE, metadata={**MESSAGE["metadata"], "ttl": ttl})
+        read = ce.json_to_a2a(ce.a2a_to_json(message))
+        assert read == message
+        assert type(read["metadata"]["ttl"]) is int
+
+
+class _Key(str):
+    __slots__ = ()
+
+
+def _rekeyed(value: Any, make_key: Any) -> Any:
+    if isinstance(value, dict):
+        return {make_key(k): _rekeyed(v, make_key) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize(
+    "make_key",
+    [
+        lambda k: k,
+        lambda k: "".join(list(k)),  # equal text, not the interned object
+        _Key,
+    ],
+    ids=["interned", "runtime-built", "str-subclass"],
+)
+def test_message_keys_are_matched_by_text_whatever_the_key_object(make_key: Any) -> None:
+    for message in (MESSAGE, without(MESSAGE, "targetAgent"), with_(MESSAGE, targetAgent=None)):
+        rekeyed = _rekeyed(message, make_key)
+        assert ce.a2a_to_json(rekeyed) == ce.a2a_to_json(message)
+        assert ce.a2a_to_json_many([rekeyed, message]) == [ce.a2a_to_json(message)] * 2
+        assert ce.validate_a2a(rekeyed) is None
+        with raises_at("unexpected"):
+            ce.validate_a2a({**rekeyed, make_key("unexpected"): 1})
+
+
+@pytest.mark.parametrize(
+    ("message", "path"),
+    [
+        ({**without(MESSAGE, "payload"), "unexpected": 1}, "payload"),
+        ({**MESSAGE, "sourceAgent": {"agentId": "a", "agentType": "t", "extra": 1}}, "sourceAgent.capabilities"),
+        ({**MESSAGE, "metadata": {"priority": "LOW", "ttl": 1, "extra": 1}}, "metadata.correlationId"),
+    ],
+)
+def test_a_missing_field_is_named_before_an_unknown_one(message: dict[Any, Any], path: str) -> None:
+    with raises_at(path):
+        ce.a2a_to_json(message)
+    assert not ce.is_valid(message)
+
+
+def test_a_key_that_is_not_a_string_is_refused() -> None:
+    with pytest.raises(ValidationError, match="object keys must be strings"):
+        ce.a2a_to_json({**MESSAGE, 7: "not a str key"})

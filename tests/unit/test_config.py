@@ -44,6 +44,7 @@ def test_the_environment_names_the_file(tmp_path: Path, monkeypatch: pytest.Monk
         ("mesh:\n  routing_strategy: random\n", r"mesh\.routing_strategy: must be one of"),
         ("mesh:\n  max_agent: 3\n", r"mesh\.max_agent: unknown key"),
         ("meshes: {}\n", r"meshes: unknown section"),
+        ("workflows:\n  retained_finished_sessions: 0\n", r"workflows\.retained_finished_sessions: must be greater"),
         ("messages: 5\n", r"messages: must be a mapping"),
         ("messages:\n  default_priority: URGENT\n", r"messages\.default_priority: must be one of HIGH"),
         ("- just\n- a list\n", r"the top level must be a mapping"),

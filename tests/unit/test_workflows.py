@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from a2a_fast.config import ProtocolConfig, WorkflowConfig
 from a2a_fast.envelope import KIND_SESSION_EVENT, KIND_STEP_REQUEST, KIND_STEP_RESULT, Inbound
 from a2a_fast.errors import UnknownSessionError, UnknownWorkflowError, WorkflowError
 from a2a_fast.mesh.workflows import (
@@ -203,6 +204,35 @@ def test_coordinator_api_errors_without_a_broker() -> None:
 
     with pytest.raises(UnknownWorkflowError, match="registered: report"):
         asyncio.run(start_unknown())
+
+
+def test_a_coordinator_keeps_only_the_last_ended_sessions() -> None:
+    limits = ProtocolConfig(workflows=WorkflowConfig(retained_finished_sessions=2))
+    coordinator = Coordinator(
+        AgentConfig("c1", "127.0.0.1:1", "http://127.0.0.1:1"), Locator({}), protocol=limits, workflows=[TWO_STEPS]
+    )
+
+    def on_log(kind: str, session_id: str, **record: Any) -> None:
+        record.setdefault("timestamp", 1_000_000)
+        offset = next(_offsets)
+        inbound = Inbound(kind, record, f"e{offset}", session_id, "c1", None, session_id, None, 1, "t", 0, offset)
+        coordinator._apply(inbound)
+
+    for session_id in ("s1", "s2", "s3", "s4"):
+        on_log(
+            KIND_SESSION_EVENT, session_id, coordinator_id="c1", event="STARTED", workflow_id="report",
+            workflow=json.dumps(TWO_STEPS.to_dict()), agent_ids=[], parameters={}, deadline=2_000_000,
+        )  # fmt: skip
+    for session_id in ("s2", "s1", "s4"):
+        on_log(KIND_SESSION_EVENT, session_id, event="FAILED", message="stopped")
+    # s2 ended first and is forgotten; s3 still runs and is kept whatever the limit
+    assert [status.session_id for status in coordinator.list_sessions()] == ["s1", "s3", "s4"]
+    assert coordinator.get_collaboration_status("s1").state == "FAILED"
+    assert coordinator.active_sessions() == 1
+    with pytest.raises(UnknownSessionError, match="keeps the last 2 ended sessions"):
+        coordinator.get_collaboration_status("s2")
+    on_log(KIND_STEP_RESULT, "s2", step_index=0, attempt=1, agent_id="a", status="COMPLETED", output=None)
+    assert "s2" not in {status.session_id for status in coordinator.list_sessions()}  # a late record revives nothing
 
 
 def test_collaboration_records_share_a_topic_with_a_subject_per_record() -> None:

@@ -30,6 +30,8 @@ agent offers the capabilities fails at once). A required step that runs out of a
 the previous output. A session times out as a whole after the ``timeout_seconds`` given to
 :meth:`Coordinator.start_collaboration` (default ``workflows.default_timeout_seconds``), and a coordinator
 runs at most ``workflows.max_concurrent_sessions`` sessions at once (:class:`~a2a_fast.errors.SessionLimitError`).
+It answers for the last ``workflows.retained_finished_sessions`` sessions that ended and forgets older ones, so
+a long-running coordinator's memory stays bounded; their records stay on the log for ``a2a-fast replay``.
 
 **Running steps.** :class:`StepRunner` is the agent side: it reads the topic in its own consumer group
 (``<topic prefix>steps-<agent id>``), runs the step requests addressed to it (ignoring the others) with the
@@ -50,6 +52,7 @@ import json
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
@@ -497,6 +500,7 @@ class Coordinator(Agent):
         for definition in workflows:
             self.register_workflow(definition)
         self._sessions: dict[str, SessionState] = {}
+        self._ended: OrderedDict[str, None] = OrderedDict()  # ended sessions still kept, oldest first
         self._locks: dict[str, asyncio.Lock] = {}
         self._intents: dict[str, set[tuple[Any, ...]]] = {}
         self._timers: dict[tuple[Any, ...], asyncio.TimerHandle] = {}
@@ -595,19 +599,24 @@ class Coordinator(Agent):
 
     def get_collaboration_status(self, session_id: str) -> CollaborationStatus:
         """A copy of the session's status; raises :class:`UnknownSessionError` for an id it does not run."""
-        session = self._sessions.get(session_id)
-        if session is None:
-            raise UnknownSessionError(f"coordinator {self.agent_id} has no session {session_id!r}")
-        return session.status()
+        return self._session(session_id).status()
 
     def list_sessions(self) -> list[CollaborationStatus]:
         return [session.status() for session in sorted(self._sessions.values(), key=lambda s: s.started)]
 
-    async def wait_for(self, session_id: str) -> CollaborationStatus:
-        """Waits until the session is COMPLETED, FAILED or TIMED_OUT and returns its status."""
+    def _session(self, session_id: str) -> SessionState:
         session = self._sessions.get(session_id)
         if session is None:
-            raise UnknownSessionError(f"coordinator {self.agent_id} has no session {session_id!r}")
+            kept = self.protocol.workflows.retained_finished_sessions
+            raise UnknownSessionError(
+                f"coordinator {self.agent_id} has no session {session_id!r} (it keeps the last {kept} ended"
+                " sessions: workflows.retained_finished_sessions)"
+            )
+        return session
+
+    async def wait_for(self, session_id: str) -> CollaborationStatus:
+        """Waits until the session is COMPLETED, FAILED or TIMED_OUT and returns its status."""
+        session = self._session(session_id)
         if session.final:
             return session.status()
         future: asyncio.Future[CollaborationStatus] = asyncio.get_running_loop().create_future()
@@ -701,7 +710,16 @@ class Coordinator(Agent):
         if session.coordinator_id != self.agent_id:
             return None
         session.apply(message)
+        if session.final and session.session_id not in self._ended:
+            self._ended[session.session_id] = None
+            while len(self._ended) > self.protocol.workflows.retained_finished_sessions:
+                self._forget(self._ended.popitem(last=False)[0])
         return session
+
+    def _forget(self, session_id: str) -> None:
+        del self._sessions[session_id]
+        self._locks.pop(session_id, None)
+        self._intents.pop(session_id, None)
 
     def _changed(self, session: SessionState) -> None:
         if self.on_change is not None:
