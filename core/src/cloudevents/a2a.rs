@@ -1253,7 +1253,7 @@ mod tests {
     }
 
     /// Whether the direct reader read `text`; whatever it reads, the general reader reads the same.
-    /// Also holds the plain conversion to the general reader, and counts it in `plain`.
+    /// Also holds the plain conversion to the general reader, and counts it in `PLAIN`.
     fn direct_reader_agrees(text: &[u8]) -> bool {
         PLAIN.set(PLAIN.get() + usize::from(plain_a2a_conversion_agrees(text)));
         let (mut direct_payload, mut payload) = (Vec::new(), Vec::new());

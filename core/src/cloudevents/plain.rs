@@ -314,6 +314,7 @@ fn once(seen: &mut u32, bit: usize) -> Option<()> {
     Some(())
 }
 
+/// The members of an agent, in order; the readers match on their indexes.
 const AGENT: [Name; 3] = [Name::new("agentId"), Name::new("agentType"), Name::new("capabilities")];
 
 fn agent(c: &mut Cursor<'_>) -> Option<AgentSpans> {
@@ -354,7 +355,7 @@ fn agent(c: &mut Cursor<'_>) -> Option<AgentSpans> {
     (seen == 0b111).then_some(agent)
 }
 
-/// An optional text field: absent, `null` (an empty span at the literal) or present.
+/// An optional text field: absent, `null` or present.
 #[derive(Clone, Copy, Default)]
 enum Opt {
     #[default]
@@ -370,8 +371,9 @@ fn optional_text(c: &mut Cursor<'_>) -> Option<Opt> {
     c.non_empty_text().map(Opt::Present)
 }
 
-/// A2A message JSON → CloudEvent JSON for a plain message, appended to `out`, with `payload` as
-/// scratch; `false`, with `out` untouched, for anything else.
+/// A2A message JSON → CloudEvent JSON for a message this module converts (see the module
+/// documentation), appended to `out`, with `payload` as scratch; `false`, with `out` untouched,
+/// for anything else.
 pub fn a2a_json_to_event_json(input: &[u8], payload: &mut Vec<u8>, out: &mut Vec<u8>) -> bool {
     read_a2a_json(input, payload).map(|message| message.write_event_json(input, payload, out)).is_some()
 }
@@ -587,9 +589,9 @@ impl A2aSpans {
     }
 }
 
-/// CloudEvent JSON → A2A message JSON for a plain event with only the attributes the mapping
-/// writes, appended to `out`, with `payload` as scratch; `false`, with `out` untouched, for
-/// anything else.
+/// CloudEvent JSON → A2A message JSON for an event this module converts (only the attributes the
+/// mapping writes), appended to `out`, with `payload` as scratch; `false`, with `out` untouched,
+/// for anything else.
 pub fn event_json_to_a2a_json(input: &[u8], payload: &mut Vec<u8>, out: &mut Vec<u8>) -> bool {
     read_event_json(input, payload).map(|event| event.write_a2a_json(input, payload, out)).is_some()
 }
