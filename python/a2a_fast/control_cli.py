@@ -22,6 +22,7 @@ from typing import Any, TextIO
 from a2a_fast.envelope import TopicNames
 from a2a_fast.errors import ConfigError
 from a2a_fast.history import (
+    DEFAULT_RETAINED_TASKS,
     STATES,
     TaskHistory,
     TaskLog,
@@ -99,7 +100,24 @@ def add_control_parsers(commands: Any) -> None:
     mcp = command("mcp", _mcp, "serve the control plane over MCP on stdin/stdout")
     mcp.add_argument("--id", dest="agent_id", default=None, help="agent id of its requester (default mcp-<random>)")
     mcp.add_argument("--workflows", default=None, metavar="FILE", help="workflow definitions to offer (JSON or YAML)")
+    mcp.add_argument(
+        "--retained-tasks",
+        type=_task_count,
+        default=DEFAULT_RETAINED_TASKS,
+        metavar="N",
+        help=f"ended tasks whose history it keeps; older ones are forgotten (default {DEFAULT_RETAINED_TASKS})",
+    )
     add_logging_options(mcp)
+
+
+def _task_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count >= 1")
+    return value
 
 
 def _amount(text: str) -> float:

@@ -13,6 +13,8 @@ tasks already finished, and ``a2a-fast replay``/``tasks`` and the MCP server ans
     log.get(task_id).timeline
 
 ``until`` (epoch milliseconds) ignores messages stamped later, to see the mesh as it stood at that time.
+``retained_finished`` bounds a long-lived fold (the MCP server's view): only the last that many tasks that
+ended are kept, older ones are forgotten (they stay on the log, and :meth:`TaskLog.counts` still counts them).
 Messages of a task whose request is not in the log (read from a committed offset, or a retention cut) still
 count: the task exists with what is known.
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import json
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
@@ -32,6 +35,7 @@ from a2a_fast.registry import SchemaCatalog
 from a2a_fast.runtime import AgentConfig, replay
 
 __all__ = [
+    "DEFAULT_RETAINED_TASKS",
     "FINAL_STATES",
     "OPEN_STATES",
     "STATES",
@@ -48,6 +52,8 @@ __all__ = [
 FINAL_STATES: Final = frozenset({"COMPLETED", "FAILED", "REJECTED"})
 OPEN_STATES: Final = frozenset({"PENDING", "NEGOTIATING", "ACCEPTED", "RUNNING"})
 TASK_KINDS: Final = frozenset({KIND_TASK_REQUEST, KIND_TASK_RESPONSE, KIND_NEGOTIATION})
+# How many ended tasks a long-lived view keeps by default (the MCP server's).
+DEFAULT_RETAINED_TASKS: Final = 10_000
 STATES: Final = ("PENDING", "NEGOTIATING", "ACCEPTED", "RUNNING", "COMPLETED", "FAILED", "REJECTED")
 
 
@@ -142,13 +148,21 @@ class TaskHistory:
 
 
 class TaskLog:
-    """Per-task state and timeline folded from A2A messages, optionally only those up to ``until``."""
+    """Per-task state and timeline folded from A2A messages, optionally only those up to ``until``, keeping
+    every task or only the last ``retained_finished`` that ended."""
 
-    def __init__(self, until: int | None = None) -> None:
+    def __init__(self, until: int | None = None, retained_finished: int | None = None) -> None:
+        if retained_finished is not None and retained_finished < 1:
+            raise ValueError(f"retained_finished: must be at least 1, got {retained_finished}")
         self.until = until
+        self.retained_finished = retained_finished
         self.tasks: dict[str, TaskHistory] = {}
         self.folded = 0
         self._seen: set[str] = set()
+        self._ended: OrderedDict[str, None] = OrderedDict()
+        # Ids of forgotten tasks (as many as are retained), so a redelivered message does not bring one back.
+        self._forgotten: OrderedDict[str, None] = OrderedDict()
+        self._forgotten_counts: dict[str, int] = {}
 
     def fold_all(self, messages: Iterable[Inbound]) -> TaskLog:
         for message in messages:
@@ -163,6 +177,8 @@ class TaskLog:
         if message.kind not in TASK_KINDS:
             return None
         if (self.until is not None and stamp > self.until) or message.event_id in self._seen:
+            return None
+        if message.task_id in self._forgotten:
             return None
         self._seen.add(message.event_id)
         task = self.tasks.get(message.task_id)
@@ -180,7 +196,21 @@ class TaskLog:
         # Topics interleave as they are read; each task's timeline is kept in time order.
         bisect.insort(task.timeline, entry, key=lambda item: item.time)
         self.folded += 1
+        limit = self.retained_finished
+        if limit is not None and task.final and task.task_id not in self._ended:
+            self._ended[task.task_id] = None
+            while len(self._ended) > limit:
+                self._forget(self._ended.popitem(last=False)[0], limit)
         return task
+
+    def _forget(self, task_id: str, remembered: int) -> None:
+        task = self.tasks.pop(task_id)
+        for entry in task.timeline:
+            self._seen.discard(entry.event_id)
+        self._forgotten_counts[task.state] = self._forgotten_counts.get(task.state, 0) + 1
+        self._forgotten[task_id] = None
+        while len(self._forgotten) > remembered:
+            self._forgotten.popitem(last=False)
 
     def get(self, task_id: str) -> TaskHistory | None:
         return self.tasks.get(task_id)
@@ -206,7 +236,8 @@ class TaskLog:
         return queue
 
     def counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
+        """Tasks by state, forgotten ones included."""
+        counts = dict(self._forgotten_counts)
         for task in self.tasks.values():
             counts[task.state] = counts.get(task.state, 0) + 1
         return counts

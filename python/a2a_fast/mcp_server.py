@@ -34,7 +34,7 @@ from pydantic import Field
 
 from a2a_fast.envelope import TopicNames
 from a2a_fast.errors import A2AError, ConfigError
-from a2a_fast.history import TaskHistory
+from a2a_fast.history import DEFAULT_RETAINED_TASKS, TaskHistory
 from a2a_fast.mesh.directory import AgentDirectory
 from a2a_fast.mesh.workflows import Coordinator, WorkflowDefinition
 from a2a_fast.observe import MeshView, agent_rows
@@ -65,6 +65,7 @@ class ControlPlane:
         topics: TopicNames,
         agent_id: str | None = None,
         workflows: Iterable[WorkflowDefinition] = (),
+        retained_tasks: int = DEFAULT_RETAINED_TASKS,
     ) -> None:
         self.endpoints = endpoints
         self.topics = topics
@@ -72,7 +73,7 @@ class ControlPlane:
         config.topics = topics
         self.agent_id = config.agent_id
         self.requester = Requester(config, BudgetPolicy())
-        self.view = MeshView(endpoints.kafka, endpoints.schema_registry, topics)
+        self.view = MeshView(endpoints.kafka, endpoints.schema_registry, topics, retained_tasks)
         self.directory = AgentDirectory(endpoints.kafka, topics.agents)
         # Same id as the requester, so a restarted server resumes the sessions it coordinated; the requester
         # alone stands for this server in the mesh directory (one id, one member).
@@ -320,7 +321,9 @@ def run(args: argparse.Namespace) -> int:
     from a2a_fast.logs import configure_logging
 
     workflows = load_workflows(args.workflows) if args.workflows else []
-    plane = ControlPlane(Endpoints.from_env(), TopicNames(args.topic_prefix), args.agent_id, workflows)
+    plane = ControlPlane(
+        Endpoints.from_env(), TopicNames(args.topic_prefix), args.agent_id, workflows, args.retained_tasks
+    )
     configure_logging(json=args.log_json, level=args.log_level.upper(), defaults={"agent_id": plane.agent_id})
     uvloop.run(build_server(plane).run_stdio_async())
     return 0

@@ -188,10 +188,13 @@ def describe_topics(kafka: str, prefix: str = "", timeout: float = 15.0) -> list
 
 class MeshView:
     """A :class:`TaskLog` of the task topics kept current on the loop. ``start`` returns once the log as
-    it stood then is folded; :meth:`wait_for` awaits a condition on one task."""
+    it stood then is folded; :meth:`wait_for` awaits a condition on one task. ``retained_finished`` bounds
+    how many ended tasks it keeps (all when None)."""
 
-    def __init__(self, kafka: str, schema_registry: str, topics: TopicNames) -> None:
-        self.log = TaskLog()
+    def __init__(
+        self, kafka: str, schema_registry: str, topics: TopicNames, retained_finished: int | None = None
+    ) -> None:
+        self.log = TaskLog(retained_finished=retained_finished)
         self.dead_letters = 0
         self._reader = LogReader(
             kafka, schema_registry, topics, [topics.requests, topics.responses, topics.negotiations]

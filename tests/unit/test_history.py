@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 from typing import Any
@@ -97,6 +98,31 @@ def test_redeliveries_are_folded_once_and_until_cuts_the_log() -> None:
     earlier = TaskLog(until=1035).fold_all(LIFE).get("t1")
     assert earlier is not None and (earlier.state, earlier.executor) == ("ACCEPTED", None)
     assert TaskLog(until=999).fold_all(LIFE).tasks == {}
+
+
+def for_task(task_id: str, life: list[Inbound]) -> list[Inbound]:
+    return [
+        dataclasses.replace(
+            m, task_id=task_id, event_id=f"{task_id}/{m.event_id}", record={**m.record, "task_id": task_id}
+        )
+        for m in life
+    ]
+
+
+def test_a_bounded_log_forgets_the_oldest_ended_tasks_and_still_counts_them() -> None:
+    log = TaskLog(retained_finished=2)
+    log.fold_all(for_task("open", LIFE[:4]))
+    for task_id in ("a", "b", "c"):
+        log.fold_all(for_task(task_id, LIFE))
+    log.fold_all(for_task("rejected", [REQUEST, response("prov-1", 1010, "REJECTED", message="no skill")]))
+    assert sorted(log.tasks) == ["c", "open", "rejected"]  # the open task stays whatever the bound
+    assert log.counts() == {"ACCEPTED": 1, "COMPLETED": 3, "REJECTED": 1}
+    assert log.fold_all(for_task("a", LIFE)).get("a") is None  # a redelivery does not bring a forgotten task back
+    assert log.counts()["COMPLETED"] == 3
+    assert log.fold_all(for_task("open", LIFE[4:])).tasks["open"].state == "COMPLETED"
+    assert sorted(log.tasks) == ["open", "rejected"]
+    with pytest.raises(ValueError, match="retained_finished"):
+        TaskLog(retained_finished=0)
 
 
 def test_queue_selection_and_activity() -> None:
