@@ -3,9 +3,9 @@
 //! they stand; a text with escapes or characters beyond printable ASCII (rare) is unescaped,
 //! checked and written escaped as the writers escape it into a side buffer, and spans address
 //! that buffer after the input. Anything else (a missing, repeated or unknown field, a value the
-//! mapping refuses, malformed JSON) is left to the direct readers of [`super::a2a`], which accept
-//! the same messages and more and fall back to the general readers in turn; a message converted
-//! here is converted byte for byte as they convert it.
+//! mapping refuses, malformed JSON) is left to the readers of [`super::a2a`]: an A2A message to the
+//! general reader, an event to the direct reader and then the general one. Those accept the same
+//! messages and more; a message converted here is converted byte for byte as they convert it.
 
 use super::a2a::PRIORITIES;
 use super::event::is_valid_string;
@@ -91,7 +91,7 @@ impl Name {
     }
 }
 
-/// Capabilities of one agent, at most [`MAX_CAPABILITIES`] (more are left to the direct reader).
+/// Capabilities of one agent, at most [`MAX_CAPABILITIES`] (more are left to the general reader).
 const MAX_CAPABILITIES: usize = 16;
 
 #[derive(Clone, Copy, Default)]
@@ -174,7 +174,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// [`Cursor::text`] for a literal with escapes or characters beyond printable ASCII: read as
-    /// the direct readers read it, checked as they check it, and written escaped as the writers
+    /// the other readers read it, checked as they check it, and written escaped as the writers
     /// write it into the side buffer.
     #[cold]
     #[inline(never)]
@@ -265,7 +265,7 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// Any JSON value, compact, into `out`, read as the direct readers read the payload (inside
+    /// Any JSON value, compact, into `out`, read as the other readers read the payload (inside
     /// the top-level object, at depth 1).
     fn transcode(&mut self, out: &mut Vec<u8>) -> Option<()> {
         let mut parser = Parser::resume(self.text, self.pos, 1);
