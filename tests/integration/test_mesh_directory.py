@@ -99,6 +99,26 @@ def test_silent_agent_is_reported_dead_after_the_timeout_and_may_restart(
     run_strict(scenario)
 
 
+def test_a_crashed_agent_restarted_at_once_takes_its_id_back_when_the_claim_lapses(
+    endpoints: Endpoints, agents_topic: str
+) -> None:
+    async def scenario() -> None:
+        async with AgentDirectory(endpoints.kafka, agents_topic, FAST) as directory:
+            crashed = Presence(directory, card("worker-1", "summarize"))
+            await crashed.start()
+            await asyncio.sleep(FAST.heartbeat.interval_seconds * 2)
+            await crashed.stop(deregister=False)  # as a crash: no DEREGISTER
+            last_heard = (directory.get_agent("worker-1") or pytest.fail("registered")).last_seen
+            restarted = Presence(directory, card("worker-1", "summarize"))
+            await restarted.start()  # waits out the silent claim instead of refusing
+            assert time.time() - last_heard > FAST.heartbeat.timeout_seconds
+            info = directory.get_agent("worker-1")
+            assert info is not None and info.alive and info.instance_id == restarted.instance_id
+            await restarted.stop()
+
+    run_strict(scenario)
+
+
 def test_second_live_instance_of_an_id_is_refused(endpoints: Endpoints, agents_topic: str) -> None:
     async def scenario() -> None:
         async with AgentDirectory(endpoints.kafka, agents_topic, FAST) as directory:

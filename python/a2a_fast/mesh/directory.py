@@ -25,8 +25,10 @@ the same totally ordered log, so all of them agree on who holds an id and who wa
 
 An agent is *alive* while it has not deregistered and its last event is at most
 ``heartbeat.timeout_seconds`` old (event times are the senders' clocks). :class:`Presence` publishes one
-agent's lifecycle; it checks the directory before registering, then waits until its own REGISTER has
-been read back and raises the refusal, if any, so two processes racing for one id cannot both win.
+agent's lifecycle; it checks the directory before registering (waiting out a holder that has gone
+silent, so a crashed agent restarted at once takes its id back when the old claim lapses), then waits
+until its own REGISTER has been read back and raises the refusal, if any, so two processes racing for
+one id cannot both win.
 """
 
 from __future__ import annotations
@@ -536,7 +538,14 @@ class Presence:
         return self.card.agent_id
 
     async def start(self) -> None:
-        """Registers, waits to read the REGISTER back, then starts heartbeats and state syncs."""
+        """Registers, waits to read the REGISTER back, then starts heartbeats and state syncs.
+
+        If another instance holds the id, this first waits for its next sign of life: a live holder sends
+        one within a heartbeat interval (this start is then refused), a crashed one never does and its claim
+        lapses at the heartbeat timeout (this instance then takes the id), so a crashed agent restarted at
+        once comes back by itself.
+        """
+        await self._outwait_a_silent_holder()
         existing = self.directory.get_agent(self.agent_id)
         if existing is not None and existing.alive and existing.instance_id != self.instance_id:
             self._count("register", ok=False)
@@ -566,6 +575,25 @@ class Presence:
             loop.create_task(self._heartbeats(), name=f"{self.agent_id}-heartbeat"),
             loop.create_task(self._syncs(), name=f"{self.agent_id}-state-sync"),
         ]
+
+    async def _outwait_a_silent_holder(self) -> None:
+        held = self.directory.get_agent(self.agent_id)
+        if held is None or not held.alive or held.instance_id == self.instance_id:
+            return
+        began = time.time()
+        log.info(
+            "%s: instance %s holds the id (silent for %.1fs); waiting for a sign of life from it or for its"
+            " claim to lapse",
+            self.agent_id, held.instance_id, began - held.last_seen,
+        )  # fmt: skip
+        # Records the holder sent before this wait may still arrive; only one stamped after it began is
+        # a sign of life. The bound keeps a holder whose clock runs behind from holding this start forever.
+        deadline = began + self.directory.timeout + self.interval
+        while time.time() < deadline:
+            now = self.directory.get_agent(self.agent_id)
+            if now is None or not now.alive or now.instance_id != held.instance_id or now.last_seen >= began:
+                return
+            await asyncio.sleep(self.interval / 4)
 
     async def stop(self, deregister: bool = True) -> None:
         """Stops heartbeats; publishes DEREGISTER and a tombstone unless ``deregister`` is False (as in a
