@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
+use crate::cloudevents::cached_str;
 use crate::errors::{detached, to_py, IntoPyResult};
 
 /// Strings from any iterable except a bare `str` (which would silently become its characters).
@@ -38,7 +39,8 @@ fn type_name(value: &Bound<'_, PyAny>) -> String {
 }
 
 fn id_to_py(py: Python<'_>, id: Option<Arc<str>>) -> Option<Bound<'_, PyString>> {
-    id.map(|id| PyString::new(py, &id))
+    // Answers repeat: the same few ids come back call after call, so they are shared, not allocated.
+    id.map(|id| cached_str(py, &id))
 }
 
 /// An agent: its id, the capabilities it offers, its priority tier, its weight and its in-flight
