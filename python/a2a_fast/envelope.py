@@ -31,6 +31,7 @@ matching only through :class:`SkillTable`; those names are the seam to the nativ
 
 from __future__ import annotations
 
+import json
 import struct
 import time
 import uuid
@@ -73,6 +74,7 @@ __all__ = [
     "TopicNames",
     "from_kafka",
     "from_kafka_many",
+    "json_or_text",
     "read_schema_id",
     "to_kafka",
 ]
@@ -90,6 +92,16 @@ CONTENT_TYPE: Final = "application/avro"
 Headers = list[tuple[str, bytes]]
 InHeaders = Iterable[tuple[str, Any]]
 _WIRE_HEADER = struct.Struct(">bI")
+
+
+def json_or_text(text: str | None) -> Any:
+    """A record's JSON text field (a task result, a step output) as a value; text that is not JSON stays text."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 @dataclass(frozen=True, slots=True)

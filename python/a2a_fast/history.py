@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-import json
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
-from a2a_fast.envelope import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE, Inbound
+from a2a_fast.envelope import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE, Inbound, json_or_text
 from a2a_fast.errors import ValidationError
 from a2a_fast.registry import SchemaCatalog
 from a2a_fast.runtime import AgentConfig, replay
@@ -304,7 +303,7 @@ class TaskLog:
             task.executor = message.source_agent
             task.progress = 1.0 if status == "COMPLETED" else record.get("progress")
             if status == "COMPLETED":
-                task.result = _json_or_text(record.get("result"))
+                task.result = json_or_text(record.get("result"))
             elif status == "FAILED":
                 task.error = record.get("message")
 
@@ -380,15 +379,6 @@ def read_log(
     names = config.topics
     chosen = [names.requests, names.responses, names.negotiations] if topics is None else list(topics)
     return TaskLog(until).fold_all(replay(config, catalog, start, chosen if start is None else ()))
-
-
-def _json_or_text(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def format_time(millis: int | None) -> str | None:

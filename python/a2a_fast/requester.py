@@ -17,7 +17,6 @@ published, their responses and its own negotiation turns, read to their current 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
@@ -26,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from a2a_fast.envelope import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE, Inbound
+from a2a_fast.envelope import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE, Inbound, json_or_text
 from a2a_fast.history import OPEN_STATES, read_log
 from a2a_fast.logs import log_context
 from a2a_fast.mesh.limits import priority_name
@@ -318,12 +317,7 @@ class Requester(Agent):
     def _finish(self, pending: PendingRequest, message: Inbound) -> None:
         record = message.record
         status = record["status"]
-        result: Any = None
-        if status == "COMPLETED" and record.get("result") is not None:
-            try:
-                result = json.loads(record["result"])
-            except ValueError:
-                result = record["result"]
+        result = json_or_text(record.get("result")) if status == "COMPLETED" else None
         outcome = TaskOutcome(
             status=status,
             task_id=pending.task_id,

@@ -58,7 +58,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
 from a2a_fast.config import ProtocolConfig
-from a2a_fast.envelope import KIND_SESSION_EVENT, KIND_STEP_REQUEST, KIND_STEP_RESULT, Inbound
+from a2a_fast.envelope import KIND_SESSION_EVENT, KIND_STEP_REQUEST, KIND_STEP_RESULT, Inbound, json_or_text
 from a2a_fast.errors import ConfigError, SessionLimitError, UnknownSessionError, UnknownWorkflowError, WorkflowError
 from a2a_fast.executor import TaskContext, TaskHandler
 from a2a_fast.provider import derived_id
@@ -408,7 +408,7 @@ class SessionState:
         if status == COMPLETED:
             step.state, step.error = COMPLETED, None
             self._outputs[index] = record.get("output")
-            step.output = _loads(record.get("output"))
+            step.output = json_or_text(record.get("output"))
         elif len(step.attempts) >= spec.attempts_allowed:
             step.state = FAILED
             step.error = f"{attempt.error or status.lower()} (after {len(step.attempts)} attempt(s))"
@@ -456,17 +456,8 @@ class SessionState:
             deadline=self.deadline,
             finished=self.finished,
             error=self.error,
-            output=_loads(self.output_json()) if self.state == COMPLETED else None,
+            output=json_or_text(self.output_json()) if self.state == COMPLETED else None,
         )
-
-
-def _loads(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 def _millis(seconds: float) -> int:
@@ -948,7 +939,7 @@ class StepRunner(Agent):
                 agreed_cost=None,
                 requester_id=record["coordinator_id"],
                 _report=_no_progress,
-                previous_output=_loads(record.get("input")),
+                previous_output=json_or_text(record.get("input")),
                 collaboration_id=message.collaboration_id or message.task_id,
             )
             try:
