@@ -25,6 +25,7 @@ start-up instead of being half applied.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ __all__ = [
     "ProtocolConfig",
     "WorkflowConfig",
     "load_config",
+    "load_named",
 ]
 
 CONFIG_ENV = "A2A_FAST_CONFIG"
@@ -121,6 +123,17 @@ class ProtocolConfig:
             section_type = type(getattr(cls(), name))
             built[name] = _section(section_type, name, data.get(name))
         return cls(**built)
+
+
+def load_named(spec: str, option: str) -> Any:
+    """The object named by ``"package.module:NAME"`` on the command line (``option`` names the flag in errors)."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ConfigError(f"{option} {spec!r}: expected 'package.module:NAME'")
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise ConfigError(f"{option} {spec!r}: {error}") from error
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> ProtocolConfig:

@@ -15,10 +15,10 @@ translates the summary.
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections.abc import Mapping
 from typing import Any
 
+from a2a_fast.config import load_named
 from a2a_fast.errors import ConfigError
 from a2a_fast.executor import TaskContext, TaskHandler
 from a2a_fast.mesh.workflows import WorkflowDefinition, WorkflowStep
@@ -82,13 +82,7 @@ DEMO_WORKFLOWS = (
 
 def load_handlers(spec: str) -> Mapping[str, TaskHandler]:
     """The handler mapping named by ``"package.module:NAME"``."""
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise ConfigError(f"--handlers {spec!r}: expected 'package.module:NAME'")
-    try:
-        found = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as error:
-        raise ConfigError(f"--handlers {spec!r}: {error}") from error
+    found = load_named(spec, "--handlers")
     if not isinstance(found, Mapping):
         raise ConfigError(f"--handlers {spec!r}: expected a mapping of capability to handler")
     return found

@@ -87,25 +87,24 @@ class MetricsRegistry:
             series[key] = series.get(key, 0.0) + amount
 
     def observe(self, name: str, value: float, buckets: Iterable[float] = LATENCY_BUCKETS, **labels: str) -> None:
-        key = tuple(sorted(labels.items()))
         with self._lock:
-            bounds, series = self._histograms.setdefault(name, (tuple(sorted(buckets)), {}))
-            histogram = series.get(key)
-            if histogram is None:
-                histogram = series[key] = Histogram(bounds)
-            histogram.observe(value)
+            self._histogram(name, buckets, labels).observe(value)
 
     def observe_many(
         self, name: str, values: Iterable[float], buckets: Iterable[float] = LATENCY_BUCKETS, **labels: str
     ) -> None:
         """:meth:`observe` of each value, for one label set, under one lock."""
-        key = tuple(sorted(labels.items()))
         with self._lock:
-            bounds, series = self._histograms.setdefault(name, (tuple(sorted(buckets)), {}))
-            histogram = series.get(key)
-            if histogram is None:
-                histogram = series[key] = Histogram(bounds)
-            histogram.observe_many(values)
+            self._histogram(name, buckets, labels).observe_many(values)
+
+    def _histogram(self, name: str, buckets: Iterable[float], labels: dict[str, str]) -> Histogram:
+        """The histogram of ``name`` for one label set, created on first use; called under the lock."""
+        key = tuple(sorted(labels.items()))
+        bounds, series = self._histograms.setdefault(name, (tuple(sorted(buckets)), {}))
+        histogram = series.get(key)
+        if histogram is None:
+            histogram = series[key] = Histogram(bounds)
+        return histogram
 
     def counter(self, name: str, **labels: str) -> float:
         return self._counters.get(name, {}).get(tuple(sorted(labels.items())), 0.0)

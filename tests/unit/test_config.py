@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from a2a_fast.config import ProtocolConfig, load_config
+from a2a_fast.config import ProtocolConfig, load_config, load_named
 from a2a_fast.errors import ConfigError
 
 
@@ -61,3 +61,13 @@ def test_a_bad_file_names_the_key_and_the_problem(tmp_path: Path, text: str, mes
 def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot be read"):
         load_config(tmp_path / "absent.yaml")
+
+
+def test_a_named_object_loads_or_names_the_flag_and_the_problem() -> None:
+    assert load_named("a2a_fast.config:ProtocolConfig", "--x") is ProtocolConfig
+    with pytest.raises(ConfigError, match=r"--handlers 'nocolon': expected 'package.module:NAME'"):
+        load_named("nocolon", "--handlers")
+    with pytest.raises(ConfigError, match=r"--workflows 'a2a_fast.config:Missing': .*Missing"):
+        load_named("a2a_fast.config:Missing", "--workflows")
+    with pytest.raises(ConfigError, match=r"--workflows 'no_such_module_here:X': No module named"):
+        load_named("no_such_module_here:X", "--workflows")

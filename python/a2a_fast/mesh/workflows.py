@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import importlib
 import json
 import logging
 import time
@@ -57,7 +56,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
-from a2a_fast.config import ProtocolConfig
+from a2a_fast.config import ProtocolConfig, load_named
 from a2a_fast.envelope import KIND_SESSION_EVENT, KIND_STEP_REQUEST, KIND_STEP_RESULT, Inbound, json_or_text
 from a2a_fast.errors import ConfigError, SessionLimitError, UnknownSessionError, UnknownWorkflowError, WorkflowError
 from a2a_fast.executor import TaskContext, TaskHandler
@@ -184,13 +183,7 @@ class WorkflowDefinition:
 
 def load_workflows(spec: str) -> list[WorkflowDefinition]:
     """The workflow definitions named by ``"package.module:NAME"`` (a sequence of them)."""
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise ConfigError(f"--workflows {spec!r}: expected 'package.module:NAME'")
-    try:
-        found = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as error:
-        raise ConfigError(f"--workflows {spec!r}: {error}") from error
+    found = load_named(spec, "--workflows")
     definitions = list(found.values() if isinstance(found, Mapping) else found)
     if not all(isinstance(definition, WorkflowDefinition) for definition in definitions):
         raise ConfigError(f"--workflows {spec!r}: expected a sequence of WorkflowDefinition")
