@@ -14,8 +14,9 @@ use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use crate::avro::{AvroCodec, BindError, PyBuilder, PyValue};
-use crate::cloudevents::{cached_str, header_bytes, headers_from_py, GcPause};
+use crate::cloudevents::{header_bytes, headers_from_py, GcPause};
 use crate::errors::{detached, to_py};
+use crate::strings::cached_str;
 
 struct Kind {
     ce_type: Py<PyString>,

@@ -8,6 +8,7 @@ mod envelope;
 mod errors;
 mod metrics;
 mod routing;
+mod strings;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {

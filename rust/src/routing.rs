@@ -8,8 +8,8 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
-use crate::cloudevents::cached_str;
 use crate::errors::{detached, to_py, IntoPyResult};
+use crate::strings::cached_str;
 
 /// Strings from any iterable except a bare `str` (which would silently become its characters).
 fn strings(value: &Bound<'_, PyAny>, argument: &str) -> PyResult<Vec<String>> {
