@@ -16,7 +16,7 @@ from typing import Any
 import fastavro
 import pytest
 
-from a2a_fast.avro import Codec
+from a2a_fast.codecs.avro import Codec
 
 SCHEMA_ID = 42
 N = 1000

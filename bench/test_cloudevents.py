@@ -1,7 +1,7 @@
 """A2A message ⇄ CloudEvent JSON bytes: a2a_fast against the official SDK and a msgspec converter.
 
 Every implementation does the same work on the same inputs: validate the A2A message, map it to a
-CloudEvents 1.0 event (the mapping documented in ``a2a_fast.cloudevents``) and write structured JSON; and
+CloudEvents 1.0 event (the mapping documented in ``a2a_fast.codecs.cloudevents``) and write structured JSON; and
 back: parse the JSON, check the event, rebuild the A2A dict. Outputs are asserted equal (as decoded JSON
 values, not bytes) before timing.
 """
@@ -18,7 +18,7 @@ from cloudevents.v1.conversion import to_json as sdk_to_json
 from cloudevents.v1.http import CloudEvent as SdkCloudEvent
 from cloudevents.v1.http import from_json as sdk_from_json
 
-from a2a_fast import cloudevents as ce
+from a2a_fast.codecs import cloudevents as ce
 
 BATCH = 1000
 UNSET = msgspec.UNSET

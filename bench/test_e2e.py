@@ -33,14 +33,17 @@ import uvloop
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
-from a2a_fast.envelope import KIND_TASK_REQUEST, KIND_TASK_RESPONSE, Envelope, Inbound, TopicNames
-from a2a_fast.executor import Executor, TaskContext
-from a2a_fast.provider import Provider
-from a2a_fast.registry import SchemaCatalog
-from a2a_fast.requester import Requester
-from a2a_fast.runtime import Agent, AgentConfig
+from a2a_fast.agents.base import Agent, AgentConfig
+from a2a_fast.agents.executor import Executor
+from a2a_fast.agents.provider import Provider
+from a2a_fast.agents.requester import Requester
+from a2a_fast.agents.tasks import TaskContext
+from a2a_fast.protocol.catalog import SchemaCatalog
+from a2a_fast.protocol.envelope import Envelope, Inbound
+from a2a_fast.protocol.kinds import KIND_TASK_REQUEST, KIND_TASK_RESPONSE
+from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.stack import Endpoints, ensure_up
-from a2a_fast.topics import ensure_topics
+from a2a_fast.transport.admin import ensure_topics
 
 RESULTS = Path(__file__).resolve().parent / "results" / "e2e.json"
 RELAY_MESSAGES = 50_000

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from a2a_fast.metrics import Metrics
+from a2a_fast.observability.metrics import Metrics
 
 SUB = 64
 DURATIONS = [(i * 7919 % 5000 + 1) * 1e-6 for i in range(1000)]

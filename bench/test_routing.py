@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from a2a_fast.routing import RoutingTable
+from a2a_fast.mesh.routing import RoutingTable
 
 AGENTS = [(f"agent-{i:02d}", [f"cap-{i % 5}", f"cap-{(i * 3) % 7 + 5}"], i % 3, 1 + i % 4) for i in range(40)]
 CAPABILITIES = sorted({c for _, caps, _, _ in AGENTS for c in caps})

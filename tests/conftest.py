@@ -38,7 +38,7 @@ def topic(endpoints: Endpoints, topic_name: str) -> Iterator[str]:
     """A new 3-partition topic, deleted after the test."""
     from confluent_kafka.admin import AdminClient
 
-    from a2a_fast.topics import ensure_topics
+    from a2a_fast.transport.admin import ensure_topics
 
     ensure_topics(endpoints.kafka, [topic_name])
     yield topic_name

@@ -81,7 +81,7 @@ class Rule:
 
 @final
 class RoutingTable:
-    """A routing table of agents and rules; see ``a2a_fast.routing``."""
+    """A routing table of agents and rules; see ``a2a_fast.mesh.routing``."""
 
     def __new__(cls, capability_attribute: str = "targetcapability") -> RoutingTable: ...
     @property
@@ -144,7 +144,7 @@ class Metrics:
     def buckets(self, protocol: str, operation: str) -> list[tuple[float, float, int]]: ...
     def reset(self) -> None: ...
 
-# --- Avro (a2a_fast.avro) ---
+# --- Avro (a2a_fast.codecs.avro) ---
 
 _AvroSchema: TypeAlias = str | dict[str, Any] | list[Any] | AvroCodec
 
@@ -226,7 +226,7 @@ class EnvelopeEncoder:
         """``(key, headers, value)``, or None when an argument is not in the plain form (the general path
         then gives the record or the exact error)."""
 
-# CloudEvents (re-exported by a2a_fast.cloudevents under names without the ce_ prefix).
+# CloudEvents (re-exported by a2a_fast.codecs.cloudevents under names without the ce_ prefix).
 
 _Event = dict[str, Any]
 _Headers = Sequence[tuple[str, bytes | str | None]] | Mapping[str, bytes | str | None] | None

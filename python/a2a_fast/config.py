@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,10 +127,16 @@ class ProtocolConfig:
 
 
 def load_named(spec: str, option: str) -> Any:
-    """The object named by ``"package.module:NAME"`` on the command line (``option`` names the flag in errors)."""
+    """The object named by ``"package.module:NAME"`` on the command line (``option`` names the flag in errors).
+
+    Modules are found on the import path and in the current directory, as ``python -m`` would find them.
+    """
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise ConfigError(f"{option} {spec!r}: expected 'package.module:NAME'")
+    here = os.getcwd()
+    if here not in sys.path and "" not in sys.path:
+        sys.path.append(here)
     try:
         return getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as error:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from a2a_fast.avro import Codec, DecodeError, SchemaError, ValidationError, parse_wire_header
+from a2a_fast.codecs.avro import Codec, DecodeError, SchemaError, ValidationError, parse_wire_header
 
 READER = Codec(
     {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from a2a_fast import cloudevents as ce
+from a2a_fast.codecs import cloudevents as ce
 from a2a_fast.errors import DecodeError, ValidationError
 
 EXPECTED = (ValidationError, DecodeError)

@@ -11,9 +11,11 @@ from typing import Any
 from confluent_kafka import Message
 
 from a2a_fast.config import MessageConfig
-from a2a_fast.envelope import KIND_TASK_REQUEST, Envelope, TopicNames
 from a2a_fast.errors import DecodeError, SchemaError, ValidationError
-from a2a_fast.mesh.limits import MessageLimits
+from a2a_fast.protocol.envelope import Envelope
+from a2a_fast.protocol.kinds import KIND_TASK_REQUEST
+from a2a_fast.protocol.limits import MessageLimits
+from a2a_fast.protocol.topics import TopicNames
 from tests.unit.test_agents_runtime import REQUEST, FakeCatalog
 
 EXPECTED = (DecodeError, SchemaError, ValidationError)

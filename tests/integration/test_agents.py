@@ -15,14 +15,18 @@ import uvloop
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
-from a2a_fast.envelope import KIND_TASK_REQUEST, KIND_TASK_RESPONSE, Inbound, TopicNames
-from a2a_fast.executor import Executor, TaskContext
-from a2a_fast.policies import BudgetPolicy
-from a2a_fast.provider import Provider
-from a2a_fast.registry import SchemaCatalog
-from a2a_fast.requester import Requester
-from a2a_fast.runtime import AgentConfig, replay
+from a2a_fast.agents.base import AgentConfig
+from a2a_fast.agents.executor import Executor
+from a2a_fast.agents.policies import BudgetPolicy
+from a2a_fast.agents.provider import Provider
+from a2a_fast.agents.requester import Requester
+from a2a_fast.agents.tasks import TaskContext
+from a2a_fast.protocol.catalog import SchemaCatalog
+from a2a_fast.protocol.envelope import Inbound
+from a2a_fast.protocol.kinds import KIND_TASK_REQUEST, KIND_TASK_RESPONSE
+from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.stack import Endpoints
+from a2a_fast.transport.log import replay
 
 T = TypeVar("T")
 SKILLS = {"summarize": 100.0, "translate": 60.0, "classify": 40.0, "analyze": 80.0}
@@ -71,7 +75,7 @@ class Mesh:
         catalog = SchemaCatalog(self.endpoints.schema_registry, self.topics)
         try:
             catalog.register()
-            return list(replay(self.config("log-reader"), catalog, topics=[topic]))
+            return list(replay(self.endpoints.kafka, catalog, self.topics, topics=[topic]))
         finally:
             catalog.close()
 

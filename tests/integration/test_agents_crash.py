@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from a2a_fast.envelope import Inbound
-from a2a_fast.executor import TaskContext
-from a2a_fast.provider import Provider
-from a2a_fast.requester import PendingRequest, Requester
+from a2a_fast.agents.provider import Provider
+from a2a_fast.agents.requester import PendingRequest, Requester
+from a2a_fast.agents.tasks import TaskContext
+from a2a_fast.protocol.envelope import Inbound
 from a2a_fast.stack import Endpoints
 from tests.conftest import REPO
 from tests.integration.test_agents import SKILLS, Mesh, fresh_mesh, run_strict
@@ -52,7 +52,6 @@ def start_executor(endpoints: Endpoints, mesh: Mesh, agent_id: str, effects: Pat
         "KAFKA_BROKER": endpoints.kafka,
         "SCHEMA_REGISTRY_URL": endpoints.schema_registry,
         "A2A_TEST_EFFECTS": str(effects),
-        "PYTHONPATH": str(REPO),
     }
     command = [sys.executable, "-m", "a2a_fast.cli", "agent", "executor", "--id", agent_id]
     command += ["--topic-prefix", mesh.topics.prefix, "--http-port", "-1"]

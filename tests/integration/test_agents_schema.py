@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from a2a_fast.envelope import KIND_TASK_REQUEST, KIND_TASK_RESPONSE, Inbound
+from a2a_fast.agents.base import Agent
+from a2a_fast.agents.executor import Executor
+from a2a_fast.agents.provider import Provider
+from a2a_fast.agents.requester import Requester
 from a2a_fast.errors import SchemaError
-from a2a_fast.executor import Executor
-from a2a_fast.provider import Provider
-from a2a_fast.registry import SchemaCatalog, default_schemas
-from a2a_fast.requester import Requester
-from a2a_fast.runtime import Agent
+from a2a_fast.protocol.catalog import SchemaCatalog, default_schemas
+from a2a_fast.protocol.envelope import Inbound
+from a2a_fast.protocol.kinds import KIND_TASK_REQUEST, KIND_TASK_RESPONSE
 from a2a_fast.stack import Endpoints
 from tests.integration.test_agents import HANDLERS, SKILLS, Mesh, fresh_mesh, run_strict
 

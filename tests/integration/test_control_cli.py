@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from a2a_fast.envelope import TopicNames
+from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.stack import Endpoints
 
 CLI = [sys.executable, "-m", "a2a_fast.cli"]

@@ -1,15 +1,15 @@
-"""Agents rebuild their state from the log with the same fold as ``a2a-fast replay`` (a2a_fast.history)."""
+"""Agents rebuild their state from the log with the same fold as ``a2a-fast replay`` (a2a_fast.history.tasks)."""
 
 from __future__ import annotations
 
 import asyncio
 
-from a2a_fast.executor import Executor
-from a2a_fast.history import read_log
-from a2a_fast.policies import BudgetPolicy
-from a2a_fast.provider import Provider
-from a2a_fast.registry import SchemaCatalog
-from a2a_fast.requester import Requester
+from a2a_fast.agents.executor import Executor
+from a2a_fast.agents.policies import BudgetPolicy
+from a2a_fast.agents.provider import Provider
+from a2a_fast.agents.requester import Requester
+from a2a_fast.history.tasks import read_log
+from a2a_fast.protocol.catalog import SchemaCatalog
 from tests.integration.test_agents import HANDLERS, SKILLS, Mesh, mesh, run_strict
 
 __all__ = ["mesh"]
@@ -44,7 +44,7 @@ def test_a_counter_offer_that_arrived_while_the_requester_was_down_is_answered_a
         catalog = SchemaCatalog(mesh.endpoints.schema_registry, mesh.topics)
         catalog.load_readers()
         try:
-            task = read_log(mesh.config("audit"), catalog).get(task_id)
+            task = read_log(mesh.endpoints.kafka, catalog, mesh.topics).get(task_id)
         finally:
             catalog.close()
         assert task is not None and task.state == "COMPLETED" and task.answered_round >= 1

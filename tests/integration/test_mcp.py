@@ -15,8 +15,9 @@ from mcp import types
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from a2a_fast.executor import Executor, TaskContext
-from a2a_fast.provider import Provider
+from a2a_fast.agents.executor import Executor
+from a2a_fast.agents.provider import Provider
+from a2a_fast.agents.tasks import TaskContext
 from tests.integration.test_agents import HANDLERS, SKILLS, Mesh, mesh, run_strict
 
 __all__ = ["mesh"]

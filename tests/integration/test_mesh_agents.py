@@ -17,14 +17,16 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer
 
+from a2a_fast.agents.executor import Executor
+from a2a_fast.agents.provider import Provider
+from a2a_fast.agents.requester import Requester
+from a2a_fast.agents.tasks import TaskContext
 from a2a_fast.config import HeartbeatConfig, MeshConfig, MessageConfig, ProtocolConfig
-from a2a_fast.envelope import KIND_TASK_REQUEST, KafkaRecord
 from a2a_fast.errors import AgentIdInUseError, MaxAgentsError
-from a2a_fast.executor import Executor, TaskContext
 from a2a_fast.mesh.directory import AgentDirectory
 from a2a_fast.mesh.router import MeshRouter
-from a2a_fast.provider import Provider
-from a2a_fast.requester import Requester
+from a2a_fast.protocol.envelope import KafkaRecord
+from a2a_fast.protocol.kinds import KIND_TASK_REQUEST
 from a2a_fast.stack import Endpoints
 from tests.conftest import REPO
 from tests.integration.test_agents import HANDLERS, SKILLS, Mesh, fresh_mesh, http_get, run_strict

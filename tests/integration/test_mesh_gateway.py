@@ -13,11 +13,11 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from a2a_fast.config import HeartbeatConfig, MessageConfig, ProtocolConfig
-from a2a_fast.envelope import TopicNames
 from a2a_fast.errors import MessageTooLargeError, RoutingError, ValidationError
 from a2a_fast.mesh.directory import AgentCard, AgentDirectory, AgentState, Presence
 from a2a_fast.mesh.gateway import MeshGateway, MeshInbox
 from a2a_fast.mesh.router import MeshRouter
+from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.stack import Endpoints
 from tests.integration.test_agents import Mesh, fresh_mesh, run_strict
 

@@ -8,7 +8,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 
 from a2a_fast.stack.services import KafkaBroker
-from a2a_fast.topics import ensure_topics
+from a2a_fast.transport.admin import ensure_topics
 from tests.unit.test_stack import free_port
 
 

@@ -13,12 +13,12 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from a2a_fast import tracing
-from a2a_fast.executor import Executor
-from a2a_fast.logs import configure_logging
-from a2a_fast.provider import Provider
-from a2a_fast.requester import Requester
-from a2a_fast.tracing import parse_traceparent
+from a2a_fast.agents.executor import Executor
+from a2a_fast.agents.provider import Provider
+from a2a_fast.agents.requester import Requester
+from a2a_fast.observability import tracing
+from a2a_fast.observability.logs import configure_logging
+from a2a_fast.observability.tracing import parse_traceparent
 from tests.integration.test_agents import HANDLERS, SKILLS, Mesh, mesh, run_strict
 
 __all__ = ["mesh"]
@@ -101,4 +101,4 @@ def test_one_task_is_one_trace_across_requester_provider_and_executor(
     about_task = [line for line in lines if line["task_id"] == task_id]
     assert {line["agent_id"] for line in about_task} == {"requester-1", "provider-1", "executor-1"}
     assert all(line["correlation_id"] == task_id for line in about_task)
-    assert {line["logger"] for line in about_task} >= {"a2a_fast.provider", "a2a_fast.executor"}
+    assert {line["logger"] for line in about_task} >= {"a2a_fast.agents.provider", "a2a_fast.agents.executor"}

@@ -21,13 +21,18 @@ from typing import Any
 
 import pytest
 
+from a2a_fast.agents.coordinator import Coordinator
+from a2a_fast.agents.executor import Executor
+from a2a_fast.agents.steps import StepRunner
+from a2a_fast.agents.tasks import TaskContext, TaskHandler
 from a2a_fast.config import HeartbeatConfig, ProtocolConfig, WorkflowConfig
-from a2a_fast.envelope import KIND_SESSION_EVENT, KIND_STEP_REQUEST, KIND_STEP_RESULT, Inbound
 from a2a_fast.errors import SessionLimitError
-from a2a_fast.executor import Executor, TaskContext, TaskHandler
 from a2a_fast.mesh.directory import AgentDirectory
-from a2a_fast.mesh.workflows import CollaborationStatus, Coordinator, StepRunner, WorkflowDefinition, WorkflowStep
+from a2a_fast.protocol.envelope import Inbound
+from a2a_fast.protocol.kinds import KIND_SESSION_EVENT, KIND_STEP_REQUEST, KIND_STEP_RESULT
 from a2a_fast.stack import Endpoints
+from a2a_fast.workflows.definitions import WorkflowDefinition, WorkflowStep
+from a2a_fast.workflows.sessions import CollaborationStatus
 from tests.conftest import REPO
 from tests.integration.test_agents import Mesh, fresh_mesh, run_strict
 
@@ -274,7 +279,6 @@ def start_coordinator(endpoints: Endpoints, mesh: Mesh, config: Path) -> subproc
         **os.environ,
         "KAFKA_BROKER": endpoints.kafka,
         "SCHEMA_REGISTRY_URL": endpoints.schema_registry,
-        "PYTHONPATH": str(REPO),
         "A2A_FAST_CONFIG": str(config),
     }
     command = [sys.executable, "-m", "a2a_fast.cli", "agent", "coordinator", "--id", "coordinator-1"]

@@ -13,24 +13,22 @@ from confluent_kafka import Message
 from hypothesis import given
 from hypothesis import strategies as st
 
-from a2a_fast.agents_cli import parse_skills
+from a2a_fast.agents.policies import BudgetPolicy, PricingPolicy
+from a2a_fast.cli.agents import parse_skills
+from a2a_fast.codecs.avro import Codec
+from a2a_fast.codecs.avro import schema_id_of as read_schema_id
+from a2a_fast.codecs.cloudevents import from_kafka, to_kafka
 from a2a_fast.config import MessageConfig
-from a2a_fast.envelope import (
-    KIND_TASK_REQUEST,
-    Codec,
-    Envelope,
-    SkillTable,
-    TopicNames,
-    from_kafka,
-    read_schema_id,
-    to_kafka,
-)
 from a2a_fast.errors import ConfigError, DecodeError, SchemaError, ValidationError
-from a2a_fast.mesh.limits import MessageLimits
-from a2a_fast.monitoring import MetricsRegistry, MonitoringServer, json_response
-from a2a_fast.policies import BudgetPolicy, PricingPolicy
-from a2a_fast.registry import default_schemas, full_name
-from a2a_fast.runtime import DedupeCache, OffsetTracker
+from a2a_fast.mesh.routing import RoutingTable
+from a2a_fast.observability.http import MonitoringServer, json_response
+from a2a_fast.observability.metrics import MetricsRegistry
+from a2a_fast.protocol.catalog import default_schemas, full_name
+from a2a_fast.protocol.envelope import Envelope
+from a2a_fast.protocol.kinds import KIND_TASK_REQUEST
+from a2a_fast.protocol.limits import MessageLimits
+from a2a_fast.protocol.topics import TopicNames
+from a2a_fast.transport.offsets import DedupeCache, OffsetTracker
 
 
 def test_provider_accepts_at_or_above_its_minimum() -> None:
@@ -242,12 +240,12 @@ def test_cloudevent_binding_round_trip() -> None:
 
 
 def test_skills_match_exact_capabilities_never_substrings() -> None:
-    table = SkillTable()
-    table.add("p1", ["Summarize", "translate"])
-    table.add("p2", ["translate"])
-    assert table.match("summarize") == "p1"
-    assert table.match("summ") is None and table.match("summarize the report") is None
-    assert {table.match("translate"), table.match("translate")} == {"p1", "p2"}
+    table = RoutingTable()
+    table.upsert_agent("p1", ["summarize", "translate"])
+    table.upsert_agent("p2", ["translate"])
+    assert table.route("summarize") == "p1"
+    assert table.route("summ") is None and table.route("summarize the report") is None
+    assert {table.route("translate"), table.route("translate")} == {"p1", "p2"}
 
 
 def test_parse_skills() -> None:

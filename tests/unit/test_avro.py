@@ -1,4 +1,4 @@
-"""Behaviour of a2a_fast.avro.Codec: defaults, errors, wire framing, resolution, round trips."""
+"""Behaviour of a2a_fast.codecs.avro.Codec: defaults, errors, wire framing, resolution, round trips."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import a2a_fast
-from a2a_fast.avro import Codec, DecodeError, SchemaError, ValidationError, parse_wire_header, schema_id_of
+from a2a_fast.codecs.avro import Codec, DecodeError, SchemaError, ValidationError, parse_wire_header, schema_id_of
 
 SCHEMAS = Path(a2a_fast.__file__).parent / "schemas"
 TASK_REQUEST = (SCHEMAS / "TaskRequest.avsc").read_text()

@@ -11,7 +11,7 @@ import fastavro
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from a2a_fast.avro import Codec, schema_id_of
+from a2a_fast.codecs.avro import Codec, schema_id_of
 
 STATUS = ["PENDING", "RUNNING", "DONE"]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from a2a_fast import cloudevents as ce
+from a2a_fast.codecs import cloudevents as ce
 from a2a_fast.errors import DecodeError, ValidationError
 
 EVENT: dict[str, Any] = {

@@ -19,7 +19,7 @@ from cloudevents.v1.conversion import to_json as sdk_to_json
 from cloudevents.v1.http import CloudEvent as SdkCloudEvent
 from cloudevents.v1.http import from_json as sdk_from_json
 
-from a2a_fast import cloudevents as ce
+from a2a_fast.codecs import cloudevents as ce
 
 # The v1 SDK stamps the current time on any event without one, so every example has its own.
 BASE = {

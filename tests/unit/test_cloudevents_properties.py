@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from a2a_fast import cloudevents as ce
+from a2a_fast.codecs import cloudevents as ce
 
 settings.register_profile("cloudevents", max_examples=150, deadline=None)
 settings.load_profile("cloudevents")

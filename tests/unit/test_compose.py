@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from a2a_fast.cli import build_parser
-from a2a_fast.monitoring import DEFAULT_PORTS
+from a2a_fast.observability.http import DEFAULT_PORTS
 from a2a_fast.stack import KAFKA_BROKER_ENV, SCHEMA_REGISTRY_ENV
 from tests.conftest import REPO
 

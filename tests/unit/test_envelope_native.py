@@ -11,19 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from a2a_fast._native import EnvelopeDecoder, EnvelopeEncoder
+from a2a_fast.codecs.avro import Codec
 from a2a_fast.config import MessageConfig
-from a2a_fast.envelope import (
-    KIND_NEGOTIATION,
-    KIND_TASK_REQUEST,
-    KIND_TASK_RESPONSE,
-    MESSAGE_KINDS,
-    Codec,
-    Envelope,
-    Inbound,
-    TopicNames,
-)
 from a2a_fast.errors import DecodeError, ValidationError
-from a2a_fast.mesh.limits import MessageLimits
+from a2a_fast.protocol.envelope import Envelope, Inbound
+from a2a_fast.protocol.kinds import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE, MESSAGE_KINDS
+from a2a_fast.protocol.limits import MessageLimits
+from a2a_fast.protocol.topics import TopicNames
 from tests.unit.test_agents_runtime import REQUEST, FakeCatalog
 
 SENT = 1_735_787_045.678  # 2025-01-02T03:04:05.678Z

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from a2a_fast.envelope import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE, Inbound
 from a2a_fast.errors import ValidationError
-from a2a_fast.history import TaskLog, parse_time, timeline_entry
+from a2a_fast.history.tasks import TaskLog, parse_time, timeline_entry
+from a2a_fast.protocol.envelope import Inbound
+from a2a_fast.protocol.kinds import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE
 
 _ids = itertools.count()
 

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from a2a_fast.logs import configure_logging, current_context, log_context
+from a2a_fast.observability.logs import configure_logging, current_context, log_context
 
 
 @pytest.fixture

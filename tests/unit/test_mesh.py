@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from a2a_fast.agents.executor import PrioritySlots
 from a2a_fast.cli import main
-from a2a_fast.cloudevents import to_kafka
+from a2a_fast.codecs.cloudevents import to_kafka
 from a2a_fast.config import HeartbeatConfig, MeshConfig, MessageConfig, ProtocolConfig
 from a2a_fast.errors import (
     AgentIdInUseError,
@@ -19,9 +20,10 @@ from a2a_fast.errors import (
     MessageTooLargeError,
     ValidationError,
 )
-from a2a_fast.executor import PrioritySlots
-from a2a_fast.mesh import AgentCard, AgentDirectory, MeshRouter, MessageLimits, ProtocolMetrics
+from a2a_fast.mesh import AgentCard, AgentDirectory, MeshRouter
 from a2a_fast.mesh.directory import DEREGISTER, HEARTBEAT, REGISTER
+from a2a_fast.observability.protocol_metrics import ProtocolMetrics
+from a2a_fast.protocol.limits import MessageLimits
 
 NOW = 1_700_000_000.0
 

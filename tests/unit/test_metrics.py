@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from a2a_fast import metrics
 from a2a_fast.errors import ValidationError
-from a2a_fast.metrics import RELATIVE_ERROR, Metrics
+from a2a_fast.observability import metrics
+from a2a_fast.observability.metrics import RELATIVE_ERROR, Metrics
 
 
 def test_statistics_of_known_values() -> None:
@@ -142,7 +142,7 @@ def test_percentiles_are_within_the_stated_relative_error(nanos: list[int], q: f
 
 @given(st.lists(st.floats(0, 20, allow_nan=False), max_size=50), st.booleans())
 def test_batches_record_what_one_at_a_time_records(seconds: list[float], ok: bool) -> None:
-    from a2a_fast.monitoring import LATENCY_BUCKETS, Histogram
+    from a2a_fast.observability.metrics import LATENCY_BUCKETS, Histogram
 
     one, many = Metrics(), Metrics()
     one.series("a2a", "x")

@@ -9,7 +9,7 @@ from types import MappingProxyType
 import pytest
 
 from a2a_fast.errors import ValidationError
-from a2a_fast.routing import Agent, RoutingTable
+from a2a_fast.mesh.routing import Agent, RoutingTable
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from a2a_fast.routing import RoutingTable
+from a2a_fast.mesh.routing import RoutingTable
 
 CAPABILITIES = ["c0", "c1", "c2"]
 agent = st.tuples(

@@ -9,9 +9,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from a2a_fast import tracing
 from a2a_fast.errors import ValidationError
-from a2a_fast.tracing import (
+from a2a_fast.observability import tracing
+from a2a_fast.observability.tracing import (
     adopt_child,
     child_traceparent,
     current_traceparent,

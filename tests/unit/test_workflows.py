@@ -8,18 +8,14 @@ from typing import Any
 
 import pytest
 
+from a2a_fast.agents.base import AgentConfig
+from a2a_fast.agents.coordinator import Coordinator
 from a2a_fast.config import ProtocolConfig, WorkflowConfig
-from a2a_fast.envelope import KIND_SESSION_EVENT, KIND_STEP_REQUEST, KIND_STEP_RESULT, Inbound
 from a2a_fast.errors import UnknownSessionError, UnknownWorkflowError, WorkflowError
-from a2a_fast.mesh.workflows import (
-    Coordinator,
-    SessionState,
-    WorkflowDefinition,
-    WorkflowStep,
-    choose_agent,
-    live_agents_for,
-)
-from a2a_fast.runtime import AgentConfig
+from a2a_fast.protocol.envelope import Inbound
+from a2a_fast.protocol.kinds import KIND_SESSION_EVENT, KIND_STEP_REQUEST, KIND_STEP_RESULT
+from a2a_fast.workflows.definitions import WorkflowDefinition, WorkflowStep
+from a2a_fast.workflows.sessions import SessionState, choose_agent, live_agents_for
 
 TWO_STEPS = WorkflowDefinition(
     "report",
@@ -236,8 +232,9 @@ def test_a_coordinator_keeps_only_the_last_ended_sessions() -> None:
 
 
 def test_collaboration_records_share_a_topic_with_a_subject_per_record() -> None:
-    from a2a_fast.envelope import KIND_TASK_REQUEST, TopicNames
-    from a2a_fast.registry import SchemaCatalog
+    from a2a_fast.protocol.catalog import SchemaCatalog
+    from a2a_fast.protocol.kinds import KIND_TASK_REQUEST
+    from a2a_fast.protocol.topics import TopicNames
 
     with SchemaCatalog("http://127.0.0.1:1", TopicNames("p.")) as catalog:
         assert catalog.subject(KIND_STEP_REQUEST) == "p.collaborations-a2a.collaboration.StepRequest"

@@ -50,11 +50,12 @@ from typing import Any, Final
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from a2a_fast.cloudevents import from_kafka, to_kafka
+from a2a_fast.codecs.cloudevents import from_kafka, to_kafka
 from a2a_fast.config import ProtocolConfig
 from a2a_fast.errors import AgentIdInUseError, MaxAgentsError, RegistrationError
-from a2a_fast.metrics import Metrics
-from a2a_fast.topics import AGENTS, ensure_topics
+from a2a_fast.observability.metrics import Metrics
+from a2a_fast.protocol.topics import AGENTS
+from a2a_fast.transport.admin import ensure_topics
 
 __all__ = [
     "DEREGISTER",
@@ -79,7 +80,7 @@ DEREGISTER: Final = "a2a.agent.deregister"
 EVENT_TYPES: Final = (REGISTER, HEARTBEAT, STATE_SYNC, DEREGISTER)
 STATES: Final = ("IDLE", "BUSY", "ERROR")
 PROTOCOL: Final = "mesh"
-"""The protocol name under which directory operations are recorded in :class:`~a2a_fast.metrics.Metrics`."""
+"""The protocol name under which directory operations are recorded in the protocol metrics."""
 
 
 _NOT_READY_YET = frozenset(

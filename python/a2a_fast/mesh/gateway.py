@@ -1,10 +1,10 @@
 """A2A JSON messages at the mesh's edges, carried as CloudEvents through the native core.
 
-:class:`MeshGateway` takes A2A messages (the JSON format of :mod:`a2a_fast.cloudevents`: ``protocol``,
+:class:`MeshGateway` takes A2A messages (the JSON format of :mod:`a2a_fast.codecs.cloudevents`: ``protocol``,
 ``version``, ``messageId``, ``timestamp``, ``sourceAgent``, ``targetAgent``, ``messageType``, ``payload``,
 ``metadata``), one or a batch, and
 
-1. validates and converts the whole batch in one native call (:func:`~a2a_fast.cloudevents.from_a2a_many`):
+1. validates and converts the whole batch in one native call (:func:`~a2a_fast.codecs.cloudevents.from_a2a_many`):
    an invalid message raises :class:`~a2a_fast.errors.ValidationError` naming it and the field
    (``[2].metadata.ttl: ...``) and nothing of the batch is sent;
 2. routes each one (:class:`~a2a_fast.mesh.router.MeshRouter`): a ``targetAgent`` must be a live agent;
@@ -33,14 +33,14 @@ from typing import Any, cast
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 
-from a2a_fast.cloudevents import from_a2a_many, from_kafka, to_a2a, to_kafka_many
+from a2a_fast.codecs.cloudevents import from_a2a_many, from_kafka, to_a2a, to_kafka_many
 from a2a_fast.config import ProtocolConfig
-from a2a_fast.envelope import TopicNames
 from a2a_fast.errors import A2AError, LimitError, MessageTooLargeError, RoutingError
-from a2a_fast.mesh.limits import MessageLimits
-from a2a_fast.mesh.protocol_metrics import ProtocolMetrics
 from a2a_fast.mesh.router import MeshRouter
-from a2a_fast.topics import ensure_topics
+from a2a_fast.observability.protocol_metrics import ProtocolMetrics
+from a2a_fast.protocol.limits import MessageLimits
+from a2a_fast.protocol.topics import TopicNames
+from a2a_fast.transport.admin import ensure_topics
 
 __all__ = ["MeshGateway", "MeshInbox"]
 

@@ -1,6 +1,6 @@
 """One agent's place in the mesh: its directory, presence and router, started and stopped with the agent.
 
-:class:`~a2a_fast.runtime.Agent` joins the mesh at start (after it consumes and its monitoring server
+:class:`~a2a_fast.agents.base.Agent` joins the mesh at start (after it consumes and its monitoring server
 listens) and leaves it first thing on stop, so routers stop choosing it before it drains. A refused
 registration (:class:`~a2a_fast.errors.AgentIdInUseError`, :class:`~a2a_fast.errors.MaxAgentsError`)
 fails the agent's start.
@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 from a2a_fast.config import ProtocolConfig
 from a2a_fast.mesh.directory import AgentCard, AgentDirectory, AgentState, Presence
-from a2a_fast.mesh.protocol_metrics import ProtocolMetrics
 from a2a_fast.mesh.router import MeshRouter
+from a2a_fast.observability.protocol_metrics import ProtocolMetrics
 
 if TYPE_CHECKING:
-    from a2a_fast.envelope import TopicNames
+    from a2a_fast.protocol.topics import TopicNames
 
 __all__ = ["MeshMember"]
 

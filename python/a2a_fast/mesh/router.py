@@ -1,4 +1,4 @@
-"""Routing across the live agents of the directory, on the native :class:`~a2a_fast.routing.RoutingTable`.
+"""Routing across the live agents of the directory, on the native :class:`~a2a_fast.mesh.routing.RoutingTable`.
 
 :class:`MeshRouter` mirrors the directory into the table: every live agent with its card's capabilities,
 ``priority`` tier and ``weight``, and the ``load`` its last STATE_SYNC reported. An agent that deregisters
@@ -22,11 +22,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Union
 
-from a2a_fast.cloudevents import from_a2a
+from a2a_fast.codecs.cloudevents import from_a2a
 from a2a_fast.errors import ValidationError
 from a2a_fast.mesh.directory import AgentDirectory
-from a2a_fast.mesh.protocol_metrics import ProtocolMetrics
-from a2a_fast.routing import STRATEGIES, Agent, RoutingTable
+from a2a_fast.mesh.routing import STRATEGIES, Agent, RoutingTable
+from a2a_fast.observability.protocol_metrics import ProtocolMetrics
 
 __all__ = ["MeshRouter", "Predicate", "RoutingRule"]
 

@@ -1,0 +1,1132 @@
+"""The agent runtime: one :class:`Agent` = one Kafka consumer, one idempotent producer, one asyncio loop.
+
+Subclasses (:mod:`~a2a_fast.agents.requester`, :mod:`~a2a_fast.agents.provider`, :mod:`~a2a_fast.agents.executor`) say
+which topics they read, which consumer group they join and how they :meth:`Agent.handle` one decoded message;
+the runtime does the rest:
+
+* **Never blocking the loop.** The consumer is confined to one worker thread: ``consume``, ``commit``,
+  ``pause`` and ``close`` run there, and so do the rebalance callbacks. The producer's ``produce`` never
+  waits; a poll thread serves its delivery reports and hands them back to the loop in batches with
+  ``call_soon_threadsafe``. Registry look-ups and admin calls run in the loop's default executor.
+* **At-least-once with no second effect.** Records are consumed in batches (``consume(num_messages,
+  timeout)``) and decoded a batch at a time (:meth:`Envelope.decode_many`); an offset is committed only
+  once its record and every earlier one of the partition were handled (:class:`OffsetTracker`). A record
+  counts as handled once its handler returned *and* the broker acknowledged (``acks=all``, idempotent
+  producer) every record published while handling it: the handler itself does not wait for those
+  acknowledgements (:meth:`Agent.publish`), the runtime counts them per record from the delivery reports.
+  If one is not delivered, the record goes to the dead-letter topic (stage ``produce``) instead. A
+  redelivered record whose ``ce_id`` was already handled is dropped by a bounded LRU (:class:`DedupeCache`).
+* **Order per task.** Records with the same key (the task id) are handled one after the other; records
+  of different tasks concurrently. A handler is first run directly on the loop; only if it suspends
+  (awaits something not ready yet) does a Task finish it, and later records of its key queue behind it.
+  Each handler runs in its own copy of the context (:mod:`contextvars`).
+* **Back-pressure.** At most ``max_in_flight`` records are being handled (from dispatch until handled as
+  above); when that many are, the consumer pauses its partitions (it keeps serving the group) and resumes
+  when work completes.
+* **Dead letters.** A record that cannot be decoded or validated, whose handler raises, or one of whose
+  outputs is not delivered goes to the dead-letter topic with its key, value and headers plus ``dlq.*``
+  headers giving the reason, the error class, the stage, and the original topic, partition and offset.
+  It counts as handled once the dead letter is acknowledged; if that fails it stays uncommitted and comes
+  back after a restart. The agent carries on.
+* **Rebalances.** Before partitions are taken away the agent finishes what it is handling (outputs
+  acknowledged) and commits, so another member never starts the same work while this one still runs it.
+* **Mesh.** The protocol limits (:class:`~a2a_fast.config.ProtocolConfig`, from ``AgentConfig.protocol``
+  or ``$A2A_FAST_CONFIG``) are loaded at start: a message too large or older than its ttl is dead-lettered
+  (stage ``limits``). The agent registers in the mesh's directory once it consumes, heartbeats and syncs
+  its state while it runs, and deregisters first thing on stop (:mod:`a2a_fast.mesh.member`).
+* **Shutdown** (:meth:`Agent.stop`, also on SIGTERM/SIGINT through :func:`serve`), in this order:
+  leave the mesh → stop intake → drain in-flight work → flush the producer → commit offsets → close the consumer,
+  producer, registry client and HTTP server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import datetime as dt
+import gc
+import json
+import logging
+import signal
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Coroutine, Generator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, ClassVar, Final, TypeVar, cast
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from a2a_fast import __version__
+from a2a_fast.config import ProtocolConfig, load_config
+from a2a_fast.errors import DecodeError, LimitError, SchemaError, ValidationError
+from a2a_fast.mesh.directory import AgentCard, AgentState
+from a2a_fast.mesh.member import MeshMember
+from a2a_fast.observability.http import MonitoringServer, json_response
+from a2a_fast.observability.logs import bind_ids, log_context
+from a2a_fast.observability.metrics import Metrics, MetricsRegistry, Series, prometheus_text
+from a2a_fast.observability.protocol_metrics import ProtocolMetrics
+from a2a_fast.observability.tracing import adopt_child, recording, span
+from a2a_fast.protocol.catalog import SchemaCatalog
+from a2a_fast.protocol.envelope import Envelope, Inbound, KafkaRecord
+from a2a_fast.protocol.limits import MessageLimits
+from a2a_fast.protocol.topics import TopicNames
+from a2a_fast.transport.admin import ensure_topics
+from a2a_fast.transport.offsets import DedupeCache, OffsetTracker
+
+__all__ = ["Agent", "AgentConfig", "serve"]
+
+log = logging.getLogger("a2a_fast.agent")
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class AgentConfig:
+    """How one agent connects and behaves. Only ``agent_id``, ``kafka`` and ``schema_registry`` are required.
+
+    ``http_port`` None disables monitoring, 0 picks a free port. ``schemas`` overrides the Avro schema
+    text per message kind (used to run an agent built against another schema version). ``protocol`` None
+    loads the protocol config at start (:func:`a2a_fast.config.load_config`); ``join_mesh`` False keeps
+    the agent out of the directory.
+    ``gc_threshold`` is the garbage collector's first-generation threshold :meth:`Agent.start` raises
+    the process's to (None leaves it): records make many short-lived objects and almost no cycles, so
+    the default of 700 allocations would run the collector every few records.
+    """
+
+    agent_id: str
+    kafka: str
+    schema_registry: str
+    topics: TopicNames = field(default_factory=TopicNames)
+    group_id: str | None = None
+    http_port: int | None = None
+    http_host: str = "127.0.0.1"
+    max_in_flight: int = 256
+    batch_size: int = 500
+    poll_timeout: float = 0.05
+    commit_interval: float = 0.1
+    dedupe_size: int = 100_000
+    drain_timeout: float = 30.0
+    session_timeout_ms: int = 6000
+    linger_ms: int = 1
+    partitions: int = 3
+    schemas: Mapping[str, str] | None = None
+    compatibility: str = "BACKWARD"
+    gc_threshold: int | None = 50_000
+    consumer_config: Mapping[str, Any] = field(default_factory=dict)
+    producer_config: Mapping[str, Any] = field(default_factory=dict)
+    protocol: ProtocolConfig | None = None
+    join_mesh: bool = True
+
+
+_STAGES: tuple[tuple[type[BaseException], str], ...] = (
+    (DecodeError, "decode"),
+    (ValidationError, "validation"),
+    (SchemaError, "validation"),
+    (LimitError, "limits"),
+)
+
+
+class Agent:
+    """Base class of every agent role; see the module docstring for what the runtime guarantees.
+
+    Subclasses set ``role`` and ``default_group`` and implement :meth:`subscriptions` and :meth:`handle`;
+    they may override :meth:`on_start` (rebuild state before consuming), :meth:`on_partitions_assigned`
+    (runs in the consumer thread), :meth:`task_counts` and :meth:`extra_status`.
+
+    Use it as ``async with agent: ...`` or :meth:`start` / :meth:`stop`.
+    """
+
+    role: ClassVar[str] = "agent"
+
+    def __init__(self, config: AgentConfig) -> None:
+        self.config = config
+        self.agent_id = config.agent_id
+        self.topics = config.topics
+        self.group_id = config.group_id or self.default_group()
+        self.metrics = MetricsRegistry()
+        self.metrics.describe("messages_consumed_total", "Records consumed, by topic and CloudEvent type.")
+        self.metrics.describe("messages_produced_total", "Records produced and acknowledged, by topic and type.")
+        self.metrics.describe("errors_total", "Records that failed, by stage and error class.")
+        self.metrics.describe("dead_letters_total", "Records sent to the dead-letter topic, by original topic.")
+        self.metrics.describe("duplicates_total", "Redelivered records dropped by message-id dedupe.")
+        self.metrics.describe("handling_seconds", "Time from dispatch to handled, by CloudEvent type.")
+        self.metrics.describe("negotiation_rounds", "Negotiation rounds of finished negotiations.")
+        self.latency = Metrics()
+        """Native lock-free handling-latency histograms per ("a2a", CloudEvent type): p50/p99 in /metrics."""
+        self.protocol = config.protocol or ProtocolConfig()
+        self.protocol_metrics = ProtocolMetrics()
+        """Protocol operations (mesh: register, heartbeat, route...; a2a: negotiate, execute...) for /metrics."""
+        self.mesh: MeshMember | None = None
+        self.catalog: SchemaCatalog | None = None
+        self._owns_catalog = True
+        self.envelope: Envelope | None = None
+        self.dedupe = DedupeCache(config.dedupe_size)
+        self.http_port: int | None = None
+        self._consumer: Consumer | None = None
+        self._producer: Producer | None = None
+        self._consumer_thread = ThreadPoolExecutor(1, thread_name_prefix=f"{config.agent_id}-consumer")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._poll_stop = threading.Event()
+        self._poll_thread: threading.Thread | None = None
+        self._deliveries: list[_Delivery] = []
+        self._trackers: dict[tuple[str, int], OffsetTracker] = {}
+        self._lanes: dict[bytes | None, deque[_Work]] = {}
+        self._handling: set[asyncio.Future[None]] = set()
+        self._in_flight = 0
+        self._capacity = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._cancelling = False
+        self._timings: list[tuple[str, float, bool]] = []
+        self._series: dict[str, Series] = {}
+        self._paused = False
+        self._stop_intake = False
+        self._intake_task: asyncio.Task[None] | None = None
+        self._commit_task: asyncio.Task[None] | None = None
+        self._server: MonitoringServer | None = None
+        self._assigned = asyncio.Event()
+        self._assignment: list[tuple[str, int]] = []
+        self._lag: dict[str, int] = {}
+        self._broker_error: str | None = None
+        self._started_at = 0.0
+        self._running = False
+        self._closing = False
+        self.failure: BaseException | None = None
+        self.failed = asyncio.Event()
+        self.observers: list[Callable[[str, Inbound | None], None]] = []
+        """Called on the loop once a record counts as handled (its offset may be committed), with
+        ``("handled" | "duplicate" | "dead_letter", message)`` (message None when it could not be decoded):
+        a hook for tests and instrumentation."""
+
+    # --- what subclasses provide ------------------------------------------------------------------
+
+    def default_group(self) -> str:
+        # The topic prefix namespaces the group too: meshes sharing a broker must not rebalance each other.
+        return f"{self.topics.prefix}{self.role}s"
+
+    def subscriptions(self) -> list[str]:
+        raise NotImplementedError
+
+    async def handle(self, message: Inbound) -> None:
+        """Handles one decoded message; raising sends the record to the dead-letter topic."""
+        raise NotImplementedError
+
+    async def on_start(self) -> None:
+        """Runs after the schemas are registered and before the first record is consumed."""
+
+    def on_partitions_assigned(self, partitions: list[TopicPartition]) -> None:
+        """Runs in the consumer thread when partitions are assigned, before their records are handled."""
+
+    def task_counts(self) -> dict[str, int]:
+        """Tasks known to this agent, by state, for ``/status`` and ``/metrics``."""
+        return {}
+
+    def extra_status(self) -> dict[str, Any]:
+        return {}
+
+    def capabilities(self) -> list[str]:
+        """What this agent offers, for its card in the mesh's directory."""
+        return []
+
+    def mesh_state(self) -> AgentState:
+        """This agent's activity for STATE_SYNC (sampled a few times per heartbeat interval)."""
+        status = "ERROR" if self.failure is not None else "BUSY" if self._in_flight else "IDLE"
+        return AgentState(status=status, load=self._in_flight)
+
+    def card(self) -> AgentCard:
+        endpoints = {} if self.http_port is None else {"http": f"http://{self.config.http_host}:{self.http_port}"}
+        return AgentCard(
+            self.agent_id,
+            self.role,
+            __version__,
+            tuple(self.capabilities()),
+            endpoints,
+            {"max_in_flight": self.config.max_in_flight, "group": self.group_id},
+        )
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Agent:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self, catalog: SchemaCatalog | None = None) -> None:
+        """Creates missing topics, registers the schemas, connects, rebuilds state and starts consuming.
+
+        ``catalog``: one another agent of this process already prepared with the same config (topics created,
+        schemas registered), to skip doing that again; closing it stays with whoever prepared it."""
+        if self._running:
+            return
+        self._loop = loop = asyncio.get_running_loop()
+        self._started_at = time.time()
+        self.protocol = self.config.protocol or load_config()
+        self._owns_catalog = catalog is None
+        if catalog is None:
+            catalog = await loop.run_in_executor(None, self._prepare)
+        self.catalog = catalog
+        self.envelope = Envelope(catalog, self.topics, self.agent_id, MessageLimits(self.protocol.messages))
+        self._producer = Producer(self._producer_settings())
+        self._poll_thread = threading.Thread(target=self._poll_producer, name=f"{self.agent_id}-producer", daemon=True)
+        self._poll_thread.start()
+        self._running = True
+        try:
+            await self.on_start()
+            self._consumer = Consumer(self._consumer_settings())
+            await self._in_consumer(
+                partial(
+                    self._consumer.subscribe,
+                    self.subscriptions(),
+                    on_assign=self._on_assign,
+                    on_revoke=self._on_revoke,
+                    on_lost=self._on_revoke,
+                )
+            )
+            if self.config.http_port is not None:
+                self._server = MonitoringServer(
+                    {"/health": self._health, "/status": self._status, "/metrics": self._metrics},
+                    self.config.http_host,
+                    self.config.http_port,
+                )
+                self.http_port = await self._server.start()
+            if self.config.join_mesh:
+                mesh = MeshMember(
+                    self.config.kafka, self.topics, self.card(), self.mesh_state, self.protocol, self.protocol_metrics
+                )
+                await mesh.start()
+                self.mesh = mesh
+        except BaseException:
+            await self.stop()
+            raise
+        if self.config.gc_threshold is not None:
+            first, second, third = gc.get_threshold()
+            gc.set_threshold(max(first, self.config.gc_threshold), second, third)
+        self._capacity.set()
+        self._intake_task = loop.create_task(self._intake(), name=f"{self.agent_id}-intake")
+        self._commit_task = loop.create_task(self._commit_loop(), name=f"{self.agent_id}-commit")
+        self._intake_task.add_done_callback(self._background_done)
+        self._commit_task.add_done_callback(self._background_done)
+
+    async def wait_assigned(self) -> None:
+        """Returns once the consumer group has given this agent its first assignment."""
+        await self._assigned.wait()
+
+    async def stop(self) -> None:
+        """Stops in the documented order: intake, drain, flush, commit, close. Safe to call twice."""
+        if not self._running:
+            return
+        self._running = False
+        loop = asyncio.get_running_loop()
+        if self.mesh is not None:
+            await self.mesh.stop()
+            self.mesh = None
+        self._stop_intake = True
+        if self._intake_task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._intake_task
+        await self._drain(self.config.drain_timeout)
+        self._poll_stop.set()
+        if self._poll_thread is not None:
+            await loop.run_in_executor(None, self._poll_thread.join)
+        if self._producer is not None:
+            await loop.run_in_executor(None, self._producer.flush, self.config.drain_timeout)
+            # the poll thread has stopped: the reports flush() collected are applied here, before the commit
+            batch, self._deliveries = self._deliveries, []
+            self._resolve_deliveries(batch)
+        if self._commit_task is not None:
+            self._commit_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._commit_task
+        if self._consumer is not None:
+            consumer = self._consumer
+            offsets = self._committable()
+            if offsets:
+                with contextlib.suppress(KafkaException):
+                    await self._in_consumer(partial(consumer.commit, offsets=offsets, asynchronous=False))
+            self._closing = True
+            await self._in_consumer(consumer.close)
+            self._consumer = None
+        self._producer = None
+        if self._server is not None:
+            await self._server.close()
+        if self.catalog is not None and self._owns_catalog:
+            self.catalog.close()
+        self._consumer_thread.shutdown(wait=True)
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            log.error("%s: background task %s failed: %r", self.agent_id, task.get_name(), error)
+            self.failure = error
+            self._stop_intake = True
+            self.failed.set()
+
+    # --- setup ------------------------------------------------------------------------------------
+
+    def _prepare(self) -> SchemaCatalog:
+        ensure_topics(self.config.kafka, self.topics.all(), partitions=self.config.partitions)
+        catalog = SchemaCatalog(
+            self.config.schema_registry, self.topics, self.config.schemas, self.config.compatibility
+        )
+        try:
+            catalog.register()
+        except BaseException:
+            catalog.close()
+            raise
+        return catalog
+
+    def _producer_settings(self) -> dict[str, Any]:
+        return {
+            "bootstrap.servers": self.config.kafka,
+            "client.id": self.agent_id,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": self.config.linger_ms,
+            "log_level": 5,  # librdkafka info lines (e.g. queue purges at close) are noise to an operator
+            "error_cb": self._on_broker_error,
+            **self.config.producer_config,
+        }
+
+    def _consumer_settings(self) -> dict[str, Any]:
+        return {
+            "bootstrap.servers": self.config.kafka,
+            "client.id": self.agent_id,
+            "group.id": self.group_id,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "partition.assignment.strategy": "range",
+            "session.timeout.ms": self.config.session_timeout_ms,
+            "heartbeat.interval.ms": max(500, self.config.session_timeout_ms // 4),
+            "statistics.interval.ms": 1000,
+            "stats_cb": self._on_stats,
+            "error_cb": self._on_broker_error,
+            **self.config.consumer_config,
+        }
+
+    # --- consuming --------------------------------------------------------------------------------
+
+    async def _in_consumer(self, call: Callable[[], T]) -> T:
+        assert self._loop is not None
+        return await self._loop.run_in_executor(self._consumer_thread, call)
+
+    async def _intake(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None and self.catalog is not None
+        loop = asyncio.get_running_loop()
+        batch_size, timeout = self.config.batch_size, self.config.poll_timeout
+        while not self._stop_intake:
+            free = self.config.max_in_flight - self._in_flight
+            if free <= 0:
+                if not self._paused:
+                    self._paused = True
+                    await self._in_consumer(lambda: consumer.pause(consumer.assignment()))
+                self._capacity.clear()
+                # consume() on paused partitions returns nothing but keeps the group membership alive
+                messages = await self._in_consumer(partial(consumer.consume, 1, 0))
+                if not messages:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._capacity.wait(), 0.5)
+                    continue
+            else:
+                if self._paused:
+                    self._paused = False
+                    await self._in_consumer(lambda: consumer.resume(consumer.assignment()))
+                messages = await self._in_consumer(partial(_fetch, consumer, min(free, batch_size), timeout))
+                if not messages:
+                    continue
+            assert self.envelope is not None
+            unknown = self.envelope.unknown_schema_ids(messages)
+            if unknown:
+                await loop.run_in_executor(None, self.catalog.fetch, unknown)
+            self._dispatch(messages)
+
+    def _dispatch(self, messages: Sequence[Message]) -> None:
+        """Decodes a consumed batch and hands each record to its handler, in order per key."""
+        assert self.envelope is not None
+        records = []
+        for message in messages:
+            error = message.error()
+            if error is None:
+                records.append(message)
+            elif error.code() != KafkaError._PARTITION_EOF:
+                log.warning("%s: consume error: %s", self.agent_id, error)
+                self.metrics.inc("errors_total", stage="consume", error=error.name())
+                if error.fatal():
+                    raise KafkaException(error)
+        if not records:
+            return
+        self._idle.clear()
+        self._in_flight += len(records)
+        started = time.perf_counter()
+        consumed: dict[tuple[str, str], int] = {}
+        trackers = self._trackers
+        where: tuple[str, int] | None = None
+        tracker = OffsetTracker()
+        for message, inbound in zip(records, self.envelope.decode_many(records), strict=True):
+            if isinstance(inbound, Inbound):
+                topic, partition, offset = inbound.topic, inbound.partition, inbound.offset
+            else:
+                topic, partition, offset = message.topic() or "", message.partition() or 0, message.offset() or 0
+            if (topic, partition) != where:
+                where = (topic, partition)
+                found = trackers.get(where)
+                if found is None:
+                    found = trackers[where] = OffsetTracker()
+                tracker = found
+            tracker.add(offset)
+            work = _Work(self, message, tracker, offset, started)
+            if isinstance(inbound, ValueError):
+                stage = next((name for cls, name in _STAGES if isinstance(inbound, cls)), "decode")
+                self._dead_letter(work, inbound, stage)
+                work.returned = True
+                self._settle_work(work)
+                continue
+            work.inbound = inbound
+            work.kind = inbound.kind
+            labels = (topic, inbound.kind)
+            consumed[labels] = consumed.get(labels, 0) + 1
+            lane = self._lanes.get(work.key)
+            if lane is not None:
+                lane.append(work)
+            elif self._handle_eagerly(work):
+                self._lanes[work.key] = deque()
+        for (topic, kind), count in consumed.items():
+            self.metrics.inc("messages_consumed_total", count, topic=topic, type=kind)
+        self._flush_timings()
+
+    def _handle_eagerly(self, work: _Work) -> bool:
+        """Runs the handler of one record until it first suspends; True when it did (a Task finishes it)."""
+        inbound = work.inbound
+        assert inbound is not None and self._loop is not None
+        if inbound.event_id in self.dedupe:
+            self.metrics.inc("duplicates_total", type=inbound.kind)
+            work.outcome = "duplicate"
+            work.returned = True
+            self._settle_work(work)
+            return False
+        context = contextvars.copy_context()
+        # Without a span to record, the record's own context takes its ids directly (_first_step); the
+        # wrapper with its enter and exit is only worth it when OpenTelemetry is recording.
+        traced = recording()
+        handler = self._handle_in_context(inbound) if traced else self.handle(inbound)
+        try:
+            waiting = context.run(_first_step, work, handler, not traced)
+        except StopIteration:
+            self._handler_returned(work)
+            return False
+        except asyncio.CancelledError:
+            work.abandoned = work.returned = True
+            self._settle_work(work)
+            return False
+        except Exception as error:
+            self._handler_failed(work, error)
+            return False
+        task = self._loop.create_task(self._handle_rest(work, handler, waiting), context=context)
+        self._handling.add(task)
+        task.add_done_callback(self._handling.discard)
+        return True
+
+    async def _handle_in_context(self, message: Inbound) -> None:
+        """:meth:`handle` with the message's ids on every log line and a span continuing its trace, so whatever
+        the handler publishes carries a child ``traceparent`` (:func:`~a2a_fast.observability.tracing.continue_trace`).
+        """
+        attributes = {
+            "a2a.agent_id": self.agent_id,
+            "a2a.task_id": message.task_id,
+            "cloudevents.event_type": message.kind,
+            "cloudevents.event_id": message.event_id,
+            "messaging.destination.name": message.topic,
+        }
+        with (
+            log_context(agent_id=self.agent_id, task_id=message.task_id, correlation_id=message.collaboration_id),
+            span(f"{self.role} {message.kind}", message.traceparent, attributes),
+        ):
+            await self.handle(message)
+
+    async def _handle_rest(self, work: _Work, handler: Coroutine[Any, Any, None], waiting: Any) -> None:
+        """Finishes a handler that suspended, then runs the records queued behind it with the same key."""
+        try:
+            await _Continue(handler, waiting)
+        except asyncio.CancelledError:
+            work.abandoned = work.returned = True
+            self._settle_work(work)
+            raise
+        except Exception as error:
+            self._handler_failed(work, error)
+        else:
+            self._handler_returned(work)
+        finally:
+            self._next_in_lane(work.key)
+            self._flush_timings()
+
+    def _next_in_lane(self, key: bytes | None) -> None:
+        lane = self._lanes.get(key)
+        if lane is None:
+            return
+        while lane:
+            work = lane.popleft()
+            if self._cancelling:
+                work.abandoned = work.returned = True
+                self._settle_work(work)
+            elif self._handle_eagerly(work):
+                return
+        del self._lanes[key]
+
+    def _handler_returned(self, work: _Work) -> None:
+        assert work.inbound is not None
+        self.dedupe.add(work.inbound.event_id)
+        work.outcome = "handled"
+        work.returned = True
+        self._settle_work(work)
+
+    def _handler_failed(self, work: _Work, error: Exception) -> None:
+        self._dead_letter(work, error, "handle")
+        work.returned = True
+        self._settle_work(work)
+
+    def _settle_work(self, work: _Work) -> None:
+        if work.returned and not work.unacked:
+            self._complete(work)
+
+    def _complete(self, work: _Work) -> None:
+        """The record's handler returned and each of its outputs was acknowledged or failed."""
+        if work.failure is not None and not work.dead_lettered:
+            # an output was lost: the record goes to the dead letters, as if its handler had raised
+            error, work.failure = work.failure, None
+            if work.inbound is not None:
+                self.dedupe.discard(work.inbound.event_id)
+            self._dead_letter(work, error, "produce")
+            if work.unacked:
+                return
+        work.open = False
+        handled = not work.abandoned and work.dead_letter_error is None
+        if work.dead_lettered:
+            topic = work.message.topic() or ""
+            if work.dead_letter_error is None:
+                self.metrics.inc("dead_letters_total", topic=topic)
+            else:
+                # Left uncommitted: the record comes back after a restart rather than being lost.
+                log.error(
+                    "%s: dead-lettering %s@%s failed: %s",
+                    self.agent_id,
+                    topic,
+                    work.offset,
+                    work.dead_letter_error,
+                )
+        if handled:
+            work.tracker.done(work.offset)
+            if self.observers:
+                self._notify(work.outcome, work.inbound)
+        self._timings.append((work.kind, time.perf_counter() - work.started, handled))
+        self._in_flight -= 1
+        if self._in_flight < self.config.max_in_flight:
+            self._capacity.set()
+            if not self._in_flight:
+                self._idle.set()
+
+    def _flush_timings(self) -> None:
+        if not self._timings:
+            return
+        timings, self._timings = self._timings, []
+        groups: dict[tuple[str, bool], list[float]] = {}
+        for kind, elapsed, handled in timings:
+            group = groups.get((kind, handled))
+            if group is None:
+                groups[(kind, handled)] = [elapsed]
+            else:
+                group.append(elapsed)
+        by_kind: dict[str, list[float]] = {}
+        for (kind, handled), values in groups.items():
+            series = self._series.get(kind)
+            if series is None:
+                series = self._series[kind] = self.latency.series("a2a", kind)
+            series.record_many(values, handled)
+            by_kind.setdefault(kind, []).extend(values)
+        for kind, values in by_kind.items():
+            self.metrics.observe_many("handling_seconds", values, type=kind)
+
+    def _notify(self, event: str, message: Inbound | None) -> None:
+        for observer in self.observers:
+            try:
+                observer(event, message)
+            except Exception:
+                log.exception("%s: observer failed", self.agent_id)
+
+    def _dead_letter(self, work: _Work, error: BaseException, stage: str) -> None:
+        """Sends a failed record to the dead-letter topic; it counts as handled once the broker acknowledges
+        that (see :meth:`_complete`)."""
+        message = work.message
+        topic = message.topic() or ""
+        reason = str(error) or repr(error)
+        log.warning(
+            "%s: %s failed for %s[%s]@%s: %s",
+            self.agent_id,
+            stage,
+            topic,
+            message.partition(),
+            message.offset(),
+            reason,
+        )
+        error_class = f"{type(error).__module__}.{type(error).__qualname__}"
+        self.metrics.inc("errors_total", stage=stage, error=type(error).__name__)
+        headers = cast(list[tuple[str, bytes]], list(message.headers() or []))
+        headers += [
+            ("dlq.reason", reason.encode(errors="replace")[:4000]),
+            ("dlq.error.class", error_class.encode()),
+            ("dlq.stage", stage.encode()),
+            ("dlq.original.topic", topic.encode()),
+            ("dlq.original.partition", str(message.partition()).encode()),
+            ("dlq.original.offset", str(message.offset()).encode()),
+            ("dlq.agent", self.agent_id.encode()),
+            ("dlq.time", dt.datetime.now(dt.UTC).isoformat().encode()),
+        ]
+        if stage == "handle":
+            trace = "".join(traceback.format_exception(error)[-3:])
+            headers.append(("dlq.traceback", trace.encode(errors="replace")[:4000]))
+        work.dead_lettered = True
+        work.outcome = "dead_letter"
+        key, value = message.key(), message.value() or b""
+        try:
+            self._send_output(work, self.topics.dlq, key, headers, value, _DEAD_LETTER)
+        except BufferError:
+            work.unacked += 1
+            retry = asyncio.ensure_future(self._send_dead_letter_later(work, self.topics.dlq, key, headers, value))
+            self._handling.add(retry)
+            retry.add_done_callback(self._handling.discard)
+        except KafkaException as produce_error:
+            work.dead_letter_error = produce_error
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Rebalance callbacks run inside librdkafka calls: an exception escaping them would kill the
+        # consumer thread with the pending call's future never resolved, so they log instead of raising.
+        try:
+            if not self._closing:
+                self.on_partitions_assigned(partitions)
+            consumer.assign(partitions)
+            if self._paused:
+                consumer.pause(partitions)
+        except Exception as error:
+            log.error("%s: handling an assignment failed: %r", self.agent_id, error)
+        self._assignment = [(tp.topic, tp.partition) for tp in partitions]
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._assigned.set)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Finishes in-flight work and commits before the partitions go to another member."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        self._assignment = []
+        future = asyncio.run_coroutine_threadsafe(self._drain_and_release(), loop)
+        try:
+            offsets = future.result(self.config.drain_timeout + 5)
+            if offsets:
+                consumer.commit(offsets=offsets, asynchronous=False)
+        except Exception as error:
+            log.warning("%s: draining and committing before a rebalance failed: %r", self.agent_id, error)
+
+    async def _drain_and_release(self) -> list[TopicPartition]:
+        await self._drain(self.config.drain_timeout)
+        offsets = self._committable()
+        self._trackers.clear()
+        return offsets
+
+    async def _drain(self, patience: float) -> None:
+        """Waits until every dispatched record is handled and its outputs acknowledged; after ``patience``
+        seconds cancels the handlers still running (their records stay uncommitted)."""
+        if not self._in_flight:
+            return
+        try:
+            await asyncio.wait_for(self._idle.wait(), patience)
+        except TimeoutError:
+            self._cancelling = True
+            try:
+                late = set(self._handling)
+                for task in late:
+                    task.cancel()
+                if late:
+                    await asyncio.wait(late)
+            finally:
+                self._cancelling = False
+
+    def _committable(self) -> list[TopicPartition]:
+        offsets = []
+        for (topic, partition), tracker in self._trackers.items():
+            offset = tracker.committable()
+            if offset is not None:
+                tracker.mark_committed(offset)
+                offsets.append(TopicPartition(topic, partition, offset))
+        return offsets
+
+    async def _commit_loop(self) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        while True:
+            await asyncio.sleep(self.config.commit_interval)
+            offsets = self._committable()
+            if offsets:
+                try:
+                    await self._in_consumer(partial(consumer.commit, offsets=offsets, asynchronous=True))
+                except KafkaException as error:
+                    log.warning("%s: commit failed: %s", self.agent_id, error)
+
+    def _on_stats(self, raw: str) -> None:
+        stats = json.loads(raw)
+        lag = {}
+        for topic, info in stats.get("topics", {}).items():
+            for number, part in info.get("partitions", {}).items():
+                if int(number) >= 0 and part.get("consumer_lag", -1) >= 0:
+                    lag[f"{topic}/{number}"] = int(part["consumer_lag"])
+        self._lag = lag
+
+    def _on_broker_error(self, error: KafkaError) -> None:
+        self._broker_error = f"{error.name()}: {error.str()}"
+        log.warning("%s: broker error %s", self.agent_id, self._broker_error)
+
+    # --- producing --------------------------------------------------------------------------------
+
+    async def publish(
+        self,
+        kind: str,
+        record: Mapping[str, Any],
+        *,
+        target_agent: str | None = None,
+        collaboration_id: str | None = None,
+        traceparent: str | None = None,
+        event_id: str | None = None,
+        priority: str | None = None,
+    ) -> None:
+        """Encodes and produces one message (``acks=all``, idempotent producer).
+
+        Called while :meth:`handle` runs, it returns as soon as the producer has the record: the message
+        being handled counts as handled (its offset becomes committable) only once every record published
+        while handling it was acknowledged, and if one is lost the handled message goes to the dead-letter
+        topic instead. Called anywhere else, it returns once the broker acknowledged the record and raises
+        :class:`~confluent_kafka.KafkaException` if it could not be delivered.
+
+        ``event_id`` fixes the ``ce_id``: derive it from the message being handled so that handling a
+        redelivered record again produces the same ids, which readers then drop as duplicates.
+        """
+        assert self.envelope is not None, "agent not started"
+        topic, key, headers, value = self.envelope.encode_parts(
+            kind,
+            record,
+            target_agent=target_agent,
+            collaboration_id=collaboration_id,
+            traceparent=traceparent,
+            event_id=event_id,
+            priority=priority,
+        )
+        label = (topic, kind)
+        work = _HANDLING.get()
+        if work is not None and work.open and work.agent is self:
+            with contextlib.suppress(BufferError):  # the slow path below waits for room
+                self._send_output(work, topic, key, headers, value, label)
+                return
+        await self._publish(topic, key, headers, value, label)
+
+    async def produce_record(self, record: KafkaRecord) -> None:
+        """Produces an encoded record; acknowledged as :meth:`publish` describes."""
+        await self._publish(record.topic, record.key, record.headers, record.value, None)
+
+    async def _publish(
+        self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes, label: _Label
+    ) -> None:
+        work = _HANDLING.get()
+        if work is None or not work.open or work.agent is not self:
+            await self._produce(topic, key, headers, value, label)
+            return
+        while True:
+            try:
+                self._send_output(work, topic, key, headers, value, label)
+                return
+            except BufferError:
+                await asyncio.sleep(0.005)  # local queue full: let the poll thread drain it
+
+    def _send_output(
+        self, work: _Work, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes, label: _Label
+    ) -> None:
+        """Produces an output of ``work`` without waiting; its delivery report settles ``work``."""
+        producer = self._producer
+        if producer is None:
+            raise KafkaException(KafkaError(KafkaError._STATE, "producer is closed"))
+        producer.produce(topic, value, key, headers=headers, on_delivery=partial(self._delivered, work, label))  # type: ignore[arg-type]
+        work.unacked += 1
+
+    async def _send_dead_letter_later(
+        self, work: _Work, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes
+    ) -> None:
+        """Produces a dead letter once the local queue has room; ``work.unacked`` already counts it."""
+        try:
+            await self._produce(topic, key, headers, value, None)
+        except BaseException as error:
+            work.dead_letter_error = error
+            if not isinstance(error, (KafkaException, asyncio.CancelledError)):
+                raise
+        finally:
+            work.unacked -= 1
+            self._settle_work(work)
+
+    async def _produce(
+        self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes, label: _Label = None
+    ) -> None:
+        """Produces one record and returns once the broker acknowledged it."""
+        producer, loop = self._producer, self._loop
+        if producer is None or loop is None:
+            raise KafkaException(KafkaError(KafkaError._STATE, "producer is closed"))
+        future: asyncio.Future[None] = loop.create_future()
+        while True:
+            try:
+                producer.produce(
+                    topic,
+                    value,
+                    key,
+                    headers=cast(Any, headers),
+                    on_delivery=partial(self._delivered, future, label),
+                )
+                break
+            except BufferError:
+                await asyncio.sleep(0.005)  # local queue full: let the poll thread drain it
+        await future
+
+    def _delivered(
+        self, target: _Work | asyncio.Future[None], label: _Label, error: KafkaError | None, _message: Message
+    ) -> None:
+        self._deliveries.append((target, label, error))
+
+    def _poll_producer(self) -> None:
+        producer = self._producer
+        assert producer is not None
+        while not self._poll_stop.is_set():
+            producer.poll(0.05)
+            self._pump_deliveries()
+
+    def _pump_deliveries(self) -> None:
+        if not self._deliveries or self._loop is None or self._loop.is_closed():
+            return
+        batch, self._deliveries = self._deliveries, []
+        self._loop.call_soon_threadsafe(self._resolve_deliveries, batch)
+
+    def _resolve_deliveries(self, batch: list[_Delivery]) -> None:
+        """Applies a batch of delivery reports on the loop: settles outputs of records being handled and
+        wakes the callers of :meth:`_produce`."""
+        produced: dict[tuple[str, str], int] = {}
+        for target, label, error in batch:
+            if isinstance(target, _Work):
+                if error is not None:
+                    if label is _DEAD_LETTER:
+                        target.dead_letter_error = KafkaException(error)
+                    elif target.failure is None:
+                        target.failure = KafkaException(error)
+                target.unacked -= 1
+                if not target.unacked and target.returned:
+                    self._complete(target)
+            elif not target.done():
+                if error is None:
+                    target.set_result(None)
+                else:
+                    target.set_exception(KafkaException(error))
+            if error is None and label is not None and label is not _DEAD_LETTER:
+                produced[label] = produced.get(label, 0) + 1
+        for (topic, kind), count in produced.items():
+            self.metrics.inc("messages_produced_total", count, topic=topic, type=kind)
+        self._flush_timings()
+
+    # --- monitoring -------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "id": self.agent_id,
+            "group": self.group_id,
+            "topics": self.subscriptions(),
+            "tasks": self.task_counts(),
+            "in_flight": self._in_flight,
+            "paused": self._paused,
+            "assignment": [f"{topic}/{partition}" for topic, partition in self._assignment],
+            "consumer_lag": dict(self._lag),
+            "total_lag": sum(self._lag.values()),
+            "consumed": int(self.metrics.counter_total("messages_consumed_total")),
+            "produced": int(self.metrics.counter_total("messages_produced_total")),
+            "dead_letters": int(self.metrics.counter_total("dead_letters_total")),
+            "uptime_seconds": round(time.time() - self._started_at, 3),
+            **self.extra_status(),
+        }
+
+    async def check_broker(self, patience: float = 2.0) -> str | None:
+        """None when the broker answers a metadata request within ``patience`` seconds, else the problem."""
+        producer = self._producer
+        if producer is None:
+            return "agent is not running"
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(None, partial(producer.list_topics, self.topics.requests, patience))
+        except KafkaException as error:
+            return str(error)
+        return None
+
+    async def _health(self) -> tuple[int, str, str]:
+        problem = await self.check_broker()
+        body = {"status": "ok" if problem is None else "unavailable", "role": self.role, "id": self.agent_id}
+        if problem is not None:
+            body["broker"] = problem
+        return json_response(body, 200 if problem is None else 503)
+
+    async def _status(self) -> tuple[int, str, str]:
+        return json_response(self.status())
+
+    async def _metrics(self) -> tuple[int, str, str]:
+        labels = (("role", self.role), ("agent", self.agent_id))
+        gauges: dict[str, dict[tuple[tuple[str, str], ...], float]] = {
+            "tasks": {(*labels, ("state", state)): float(count) for state, count in self.task_counts().items()},
+            "in_flight": {labels: float(self._in_flight)},
+            "consumer_lag": {(*labels, ("partition", name)): float(value) for name, value in sorted(self._lag.items())},
+        }
+        text = (
+            self.metrics.render(gauges)
+            + prometheus_text(self.latency, namespace="a2a_handling")
+            + self.protocol_metrics.prometheus()
+        )
+        return 200, "text/plain; version=0.0.4", text
+
+
+def _fetch(consumer: Consumer, count: int, timeout: float) -> list[Message]:
+    """Up to ``count`` records: whatever is ready now, else the first to arrive within ``timeout`` and
+    what came with it. (``consume(count, timeout)`` alone would hold a lone record until ``timeout``.)"""
+    messages = consumer.consume(count, 0)
+    if messages:
+        return messages
+    first = consumer.consume(1, timeout)
+    if not first or count == 1:
+        return first
+    return first + consumer.consume(count - 1, 0)
+
+
+_Label = tuple[str, str] | None
+"""What a delivery report counts in ``messages_produced_total``: ``(topic, kind)``, or nothing."""
+
+
+_DEAD_LETTER: Final[tuple[str, str]] = ("", "dead letter")
+_HANDLING: contextvars.ContextVar[_Work | None] = contextvars.ContextVar("a2a_fast_handling", default=None)
+"""The record whose handler is running, so that what it publishes is tied to it."""
+
+
+class _Work:
+    """One consumed record from dispatch until it counts as handled: its handler returned (or it was
+    dead-lettered) and the broker acknowledged every record produced for it."""
+
+    __slots__ = (
+        "abandoned",
+        "agent",
+        "dead_letter_error",
+        "dead_lettered",
+        "failure",
+        "inbound",
+        "key",
+        "kind",
+        "message",
+        "offset",
+        "open",
+        "outcome",
+        "returned",
+        "started",
+        "tracker",
+        "unacked",
+    )
+
+    def __init__(self, agent: Agent, message: Message, tracker: OffsetTracker, offset: int, started: float) -> None:
+        self.agent = agent
+        self.message = message
+        self.key = message.key()
+        self.tracker = tracker
+        self.offset = offset
+        self.started = started
+        self.inbound: Inbound | None = None
+        self.kind = "unknown"
+        self.outcome = "handled"
+        self.unacked = 0
+        self.returned = False
+        self.open = True
+        self.abandoned = False
+        self.dead_lettered = False
+        self.failure: BaseException | None = None
+        self.dead_letter_error: BaseException | None = None
+
+
+_Delivery = tuple[_Work | asyncio.Future[None], _Label, KafkaError | None]
+
+
+def _first_step(work: _Work, handler: Coroutine[Any, Any, None], bind: bool) -> Any:
+    _HANDLING.set(work)
+    if bind:
+        inbound = cast(Inbound, work.inbound)
+        bind_ids(work.agent.agent_id, inbound.task_id, inbound.collaboration_id)
+        adopt_child(inbound.traceparent)
+    return handler.send(None)
+
+
+class _Continue:
+    """Awaits a coroutine that already ran up to its first suspension, on ``waiting``.
+
+    Driving handlers directly saves a Task for every one that never suspends; the one that does is
+    finished by a Task awaiting this, which passes what the coroutine waits on through to the loop.
+    """
+
+    __slots__ = ("_coroutine", "_waiting")
+
+    def __init__(self, coroutine: Coroutine[Any, Any, None], waiting: Any) -> None:
+        self._coroutine = coroutine
+        self._waiting = waiting
+
+    def __await__(self) -> Generator[Any, None, None]:
+        coroutine, waiting = self._coroutine, self._waiting
+        while True:
+            try:
+                yield waiting
+            except BaseException as error:
+                try:
+                    waiting = coroutine.throw(error)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    waiting = coroutine.send(None)
+                except StopIteration:
+                    return
+
+
+async def serve(agent: Agent, ready: Callable[[Agent], None] | None = None) -> int:
+    """Runs ``agent`` until SIGTERM or SIGINT, then stops it in order; the exit status (0 when clean).
+
+    ``ready`` is called once the agent consumes (it has its first partition assignment).
+
+    This is what ``a2a-fast agent ...`` runs under ``uvloop.run``.
+    """
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await agent.start()
+        if ready is not None:
+            await agent.wait_assigned()
+            ready(agent)
+        waiters = [loop.create_task(stop.wait()), loop.create_task(agent.failed.wait())]
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        await agent.stop()
+    return 1 if agent.failure is not None else 0

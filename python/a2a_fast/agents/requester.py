@@ -1,0 +1,347 @@
+"""The requester role: asks the mesh for work, negotiates the price, and awaits the outcome.
+
+``await requester.request_task("Summarise the report", 80.0, capability="summarize")`` publishes a
+``TaskRequest`` on ``task-requests`` and resolves to a :class:`TaskOutcome` once the task reaches a final
+state: ``COMPLETED`` (with the executor's result), ``FAILED`` (with its error) or ``REJECTED`` (by the
+provider, or because this requester gave up). On the way the requester answers every counter-offer with
+its :class:`~a2a_fast.agents.policies.BudgetPolicy` on ``negotiations``.
+
+The requester reads ``task-responses`` in its own consumer group (``requester-<id>``), so it sees every
+response and keeps those addressed to it (``ce_targetagent``). Its open tasks are rebuilt from the log
+at start-up by :func:`a2a_fast.history.tasks.read_log` (the same fold ``a2a-fast replay`` uses): the requests it
+published, their responses and its own negotiation turns, read to their current end, so
+:meth:`Requester.get_pending_requests` survives a restart and the negotiation carries on where it stood
+(with the budget given at start-up, since budgets are private and never published).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from a2a_fast.agents.base import Agent, AgentConfig
+from a2a_fast.agents.policies import BudgetPolicy
+from a2a_fast.history.tasks import OPEN_STATES, read_log
+from a2a_fast.observability.logs import log_context
+from a2a_fast.observability.metrics import LATENCY_BUCKETS, ROUND_BUCKETS
+from a2a_fast.observability.tracing import continue_trace, span
+from a2a_fast.protocol.envelope import Inbound, json_or_text
+from a2a_fast.protocol.ids import derived_id
+from a2a_fast.protocol.kinds import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE
+from a2a_fast.protocol.limits import priority_name
+
+__all__ = ["PendingRequest", "Requester", "TaskOutcome"]
+
+log = logging.getLogger("a2a_fast.agents.requester")
+
+FINAL = frozenset({"COMPLETED", "FAILED", "REJECTED"})
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOutcome:
+    """How a task ended. ``latency`` is seconds from request to final state; ``rounds`` the number of
+    counter-offers; ``result`` the executor's JSON result (decoded) when COMPLETED; ``error`` the reason
+    when FAILED or REJECTED. ``status`` is ``TIMED_OUT`` when the caller's timeout expired first."""
+
+    status: str
+    task_id: str
+    agreed_cost: float | None
+    rounds: int
+    result: Any
+    error: str | None
+    latency: float
+    capability: str
+    provider: str | None = None
+    executor: str | None = None
+
+
+@dataclass
+class PendingRequest:
+    """A request not finished yet, as :meth:`Requester.get_pending_requests` reports it."""
+
+    task_id: str
+    capability: str
+    description: str
+    parameters: dict[str, str]
+    proposed_cost: float | None
+    budget: float
+    state: str = "PENDING"
+    rounds: int = 0
+    last_offer: float | None = None
+    agreed_cost: float | None = None
+    progress: float | None = None
+    provider: str | None = None
+    executor: str | None = None
+    started: float = field(default_factory=time.time)
+    traceparent: str | None = None
+
+
+class Requester(Agent):
+    """Publishes task requests and negotiates them with ``policy``."""
+
+    role = "requester"
+
+    def __init__(self, config: AgentConfig, policy: BudgetPolicy | None = None) -> None:
+        super().__init__(config)
+        self.policy = policy or BudgetPolicy()
+        self._pending: dict[str, PendingRequest] = {}
+        self._waiters: dict[str, asyncio.Future[TaskOutcome]] = {}
+        self._recent: OrderedDict[str, TaskOutcome] = OrderedDict()  # outcomes, for late outcome() calls
+        self.outcomes: Counter[str] = Counter()
+        self.resumed = 0
+        self.on_update: Callable[[PendingRequest, Inbound], None] | None = None
+        """Called with the request and the response each time one of this requester's tasks changes state."""
+
+    def default_group(self) -> str:
+        return f"{self.topics.prefix}requester-{self.agent_id}"
+
+    def subscriptions(self) -> list[str]:
+        return [self.topics.responses]
+
+    def task_counts(self) -> dict[str, int]:
+        states = Counter(pending.state for pending in self._pending.values())
+        return {**states, **self.outcomes}
+
+    def get_pending_requests(self) -> list[PendingRequest]:
+        """Copies of the requests still open, oldest first."""
+        return sorted((replace(pending) for pending in self._pending.values()), key=lambda p: p.started)
+
+    async def request_task(
+        self,
+        description: str,
+        proposed_cost: float | None = None,
+        *,
+        capability: str,
+        priority: int = 1,
+        parameters: dict[str, str] | None = None,
+        budget: float | None = None,
+        max_wait: float | None = None,
+    ) -> TaskOutcome:
+        """Requests a task and waits for its final outcome (or ``max_wait`` seconds: ``TIMED_OUT``).
+
+        ``budget`` is the most this requester will pay (default: the policy's budget, else the
+        proposed cost).
+        """
+        task_id = await self.submit(
+            description,
+            proposed_cost,
+            capability=capability,
+            priority=priority,
+            parameters=parameters,
+            budget=budget,
+        )
+        try:
+            return await asyncio.wait_for(self.outcome(task_id), max_wait)
+        except TimeoutError:
+            pending = self._pending.get(task_id)
+            return TaskOutcome(
+                "TIMED_OUT",
+                task_id,
+                pending.agreed_cost if pending else None,
+                pending.rounds if pending else 0,
+                None,
+                f"no final state within {max_wait}s",
+                time.time() - (pending.started if pending else time.time()),
+                capability,
+            )
+
+    async def submit(
+        self,
+        description: str,
+        proposed_cost: float | None = None,
+        *,
+        capability: str,
+        priority: int = 1,
+        parameters: dict[str, str] | None = None,
+        budget: float | None = None,
+    ) -> str:
+        """Publishes a request and returns its task id at once; :meth:`outcome` awaits the result."""
+        task_id = uuid.uuid4().hex
+        limit = budget if budget is not None else self.policy.limit(proposed_cost)
+        pending = PendingRequest(
+            task_id,
+            capability,
+            description,
+            dict(parameters or {}),
+            proposed_cost,
+            limit,
+            last_offer=proposed_cost,
+        )
+        assert self._loop is not None, "requester not started"
+        self._pending[task_id] = pending
+        self._waiters[task_id] = self._loop.create_future()
+        attributes = {"a2a.agent_id": self.agent_id, "a2a.task_id": task_id, "a2a.capability": capability}
+        # The request starts the task's trace: every hop after it continues this span.
+        with (
+            log_context(agent_id=self.agent_id, task_id=task_id, correlation_id=task_id),
+            span("requester request", None, attributes) as trace,
+        ):
+            pending.traceparent = trace
+            log.info("requesting %s at %s", capability, proposed_cost)
+            await self._publish_request(pending, priority)
+        return task_id
+
+    async def _publish_request(self, pending: PendingRequest, priority: int) -> None:
+        task_id = pending.task_id
+        await self.publish(
+            KIND_TASK_REQUEST,
+            {
+                "task_id": task_id,
+                "requester_id": self.agent_id,
+                "description": pending.description,
+                "capability": pending.capability,
+                "proposed_cost": pending.proposed_cost,
+                "priority": priority,
+                "parameters": pending.parameters,
+                "timestamp": int(pending.started * 1000),
+            },
+            collaboration_id=task_id,
+            traceparent=pending.traceparent,
+            priority=priority_name(priority),
+        )
+
+    async def outcome(self, task_id: str) -> TaskOutcome:
+        """Waits for the final outcome of a task submitted (or resumed) by this requester."""
+        if task_id in self._recent:
+            return self._recent[task_id]
+        if task_id not in self._waiters:
+            assert self._loop is not None
+            self._waiters[task_id] = self._loop.create_future()
+        return await asyncio.shield(self._waiters[task_id])
+
+    async def on_start(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._rebuild)
+
+    def _rebuild(self) -> None:
+        assert self.catalog is not None
+        log = read_log(self.config.kafka, self.catalog, self.topics, reader=self.agent_id)
+        for task in log.select(OPEN_STATES, requester=self.agent_id):
+            if task.capability is None or task.requested_at is None:
+                continue  # its request is no longer in the log: nothing to negotiate with
+            self._pending[task.task_id] = PendingRequest(
+                task.task_id,
+                task.capability,
+                task.description or "",
+                task.parameters,
+                task.proposed_cost,
+                self.policy.limit(task.proposed_cost),
+                state=task.state,
+                # A provider turn left unanswered by a crash is redelivered and answered, not skipped.
+                rounds=task.answered_round,
+                last_offer=task.last_offer,
+                agreed_cost=task.agreed_cost,
+                progress=task.progress,
+                provider=task.provider,
+                executor=task.executor,
+                started=task.requested_at / 1000,
+                traceparent=task.traceparent,
+            )
+        self.resumed = len(self._pending)
+
+    def _apply(self, pending: PendingRequest, message: Inbound) -> None:
+        record = message.record
+        status = record["status"]
+        pending.state = status
+        if status == "NEGOTIATING":
+            pending.rounds = max(pending.rounds, int(record["round"]))
+            pending.provider = message.source_agent
+        elif status == "ACCEPTED":
+            pending.agreed_cost = record.get("agreed_cost")
+            pending.provider = message.source_agent
+            pending.rounds = max(pending.rounds, int(record["round"]))
+        elif status == "RUNNING":
+            pending.progress = record.get("progress")
+            pending.executor = message.source_agent
+        elif status in FINAL and status != "REJECTED":
+            pending.executor = message.source_agent
+
+    async def handle(self, message: Inbound) -> None:
+        if message.kind != KIND_TASK_RESPONSE or message.target_agent != self.agent_id:
+            return
+        pending = self._pending.get(message.task_id)
+        if pending is None:
+            return
+        record = message.record
+        status = record["status"]
+        if status == "NEGOTIATING" and int(record["round"]) <= pending.rounds:
+            return  # an older turn, answered already
+        self._apply(pending, message)
+        log.info("%s from %s", status, message.source_agent)
+        if self.on_update is not None:
+            try:
+                self.on_update(pending, message)
+            except Exception:
+                log.exception("%s: on_update callback failed", self.agent_id)
+        if status == "NEGOTIATING":
+            with self.protocol_metrics.timer("a2a", "negotiate"):
+                await self._negotiate(pending, message)
+        elif status in FINAL:
+            self._finish(pending, message)
+
+    async def _negotiate(self, pending: PendingRequest, message: Inbound) -> None:
+        record = message.record
+        round_number = int(record["round"])
+        counter = float(record["counter_offer"])
+        decision = self.policy.respond(pending.last_offer, counter, round_number, pending.budget)
+        action = {"accept": "ACCEPT", "counter": "COUNTER", "reject": "REJECT"}[decision.action]
+        if decision.action == "counter":
+            pending.last_offer = decision.price
+        await self.publish(
+            KIND_NEGOTIATION,
+            {
+                "task_id": pending.task_id,
+                "round": round_number,
+                "from_agent": self.agent_id,
+                "to_agent": message.source_agent,
+                "action": action,
+                "offer": decision.price,
+                "reason": decision.reason,
+                "capability": pending.capability,
+                "description": pending.description,
+                "parameters": pending.parameters,
+                "timestamp": int(time.time() * 1000),
+            },
+            target_agent=message.source_agent,
+            collaboration_id=message.collaboration_id,
+            traceparent=continue_trace(message.traceparent),
+            event_id=derived_id(message.event_id, "turn"),
+            priority=message.priority,
+        )
+
+    def _finish(self, pending: PendingRequest, message: Inbound) -> None:
+        record = message.record
+        status = record["status"]
+        result = json_or_text(record.get("result")) if status == "COMPLETED" else None
+        outcome = TaskOutcome(
+            status=status,
+            task_id=pending.task_id,
+            agreed_cost=pending.agreed_cost,
+            rounds=pending.rounds,
+            result=result,
+            error=record.get("message") if status != "COMPLETED" else None,
+            latency=max(0.0, time.time() - pending.started),
+            capability=pending.capability,
+            provider=pending.provider,
+            executor=pending.executor,
+        )
+        del self._pending[pending.task_id]
+        self.outcomes[status] += 1
+        if status == "COMPLETED":
+            self.protocol_metrics.record_success("a2a", "request", outcome.latency)
+        else:
+            self.protocol_metrics.record_failure("a2a", "request", outcome.latency)
+        self.metrics.observe("request_seconds", outcome.latency, LATENCY_BUCKETS, status=status)
+        self.metrics.observe("negotiation_rounds", outcome.rounds, ROUND_BUCKETS, role=self.role)
+        self._recent[pending.task_id] = outcome
+        if len(self._recent) > 10_000:
+            self._recent.popitem(last=False)
+        waiter = self._waiters.pop(pending.task_id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(outcome)

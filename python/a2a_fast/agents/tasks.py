@@ -1,0 +1,39 @@
+"""What an executor's task handler gets and is: :class:`TaskContext` and the :data:`TaskHandler` signature.
+
+Tasks (:mod:`a2a_fast.agents.executor`) and workflow steps (:mod:`a2a_fast.agents.steps`) run the same handlers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["TaskContext", "TaskHandler"]
+
+
+@dataclass
+class TaskContext:
+    """What a handler gets: the task's inputs, and :meth:`progress` to report how far it is.
+
+    A workflow step (:mod:`a2a_fast.workflows.sessions`) runs the same handlers: ``task_id`` is then
+    ``<session id>/<step name>``, ``collaboration_id`` the session id and ``previous_output`` the output
+    of the session's previous successful step (None for the first step).
+    """
+
+    task_id: str
+    capability: str
+    description: str
+    parameters: dict[str, str]
+    agreed_cost: float | None
+    requester_id: str | None
+    _report: Callable[[float, str | None], Awaitable[None]] = field(repr=False)
+    previous_output: Any = None
+    collaboration_id: str | None = None
+
+    async def progress(self, fraction: float, message: str | None = None) -> None:
+        """Publishes ``RUNNING`` with ``fraction`` (0.0 to 1.0) done."""
+        await self._report(min(1.0, max(0.0, fraction)), message)
+
+
+TaskHandler = Callable[[TaskContext], Awaitable[Any]]

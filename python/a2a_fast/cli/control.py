@@ -1,0 +1,466 @@
+"""The operator's commands: ``request``, ``tasks``, ``agents``, ``tail``, ``topics``, ``replay`` and ``mcp``.
+
+Each works on one topic namespace (``--topic-prefix``) of the broker and registry named by ``KAFKA_BROKER``
+and ``SCHEMA_REGISTRY_URL`` (default: the local stack, never started here). Only ``request`` and ``mcp``
+write to Kafka; the others read the log without joining a consumer group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
+from typing import Any, TextIO
+
+from a2a_fast.errors import ConfigError
+from a2a_fast.history.tasks import (
+    DEFAULT_RETAINED_TASKS,
+    STATES,
+    TaskHistory,
+    TaskLog,
+    format_time,
+    parse_time,
+    read_log,
+    timeline_entry,
+)
+from a2a_fast.protocol.topics import TopicNames
+from a2a_fast.stack import Endpoints
+
+__all__ = ["add_control_parsers"]
+
+Handler = Callable[[argparse.Namespace], int]
+LOG_JSON_ENV = "A2A_FAST_LOG_JSON"
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--topic-prefix", default="", help="namespace prepended to every topic name")
+
+
+def add_logging_options(parser: argparse.ArgumentParser, level: str = "WARNING") -> None:
+    parser.add_argument(
+        "--log-json",
+        action="store_true",
+        default=os.environ.get(LOG_JSON_ENV, "").lower() in ("1", "true", "yes"),
+        help=f"log JSON lines with agent, task and correlation ids (or set {LOG_JSON_ENV}=1)",
+    )
+    parser.add_argument("--log-level", default=level, help=f"DEBUG, INFO, WARNING... (default {level})")
+
+
+def add_control_parsers(commands: Any) -> None:
+    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = commands.add_parser(name, help=help_text, description=help_text)
+        add_common_options(parser)
+        parser.set_defaults(handler=handler)
+        return parser
+
+    request = command("request", _request, "ask the mesh for a task, negotiate it, optionally wait for the outcome")
+    request.add_argument("description", help="what to do, in words")
+    request.add_argument("--capability", default="summarize", help="skill a provider must have (default summarize)")
+    request.add_argument("--cost", type=_amount, default=None, help="price offered")
+    request.add_argument("--budget", type=_amount, default=None, help="most to pay (default: the cost)")
+    request.add_argument("--priority", type=int, choices=[0, 1, 2], default=1, help="0 low, 1 normal, 2 high")
+    request.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="executor input (repeat)")
+    request.add_argument("--wait", action="store_true", help="print every state change and wait for the outcome")
+    request.add_argument("--max-wait", type=float, default=120.0, help="seconds to wait at most (default 120)")
+    request.add_argument("--json", action="store_true", help="print JSON lines instead of text")
+    request.add_argument("--id", dest="agent_id", default=None, help="requester id (default cli-<random>)")
+    add_logging_options(request)
+
+    tasks = command("tasks", _tasks, "list the tasks in the log with their state")
+    tasks.add_argument("--state", action="append", default=[], type=str.upper, choices=STATES, help="filter (repeat)")
+    tasks.add_argument("--json", action="store_true", help="one JSON object per task")
+
+    agents = command("agents", _agents, "list the agents: the mesh directory's, and those seen in the log")
+    agents.add_argument("--json", action="store_true", help="one JSON object per agent")
+
+    tail = command("tail", _tail, "print the events of a topic, decoded, one line each")
+    tail.add_argument("topic", help="task-requests, task-responses, negotiations, a2a.dlq (prefixed) or any topic")
+    tail.add_argument("--from-beginning", action="store_true", help="start at the oldest record, not at the end")
+    tail.add_argument("--type", action="append", default=[], help="only these CloudEvent types (e.g. a2a.negotiation)")
+    tail.add_argument("--json", action="store_true", help="one JSON object per event")
+    tail.add_argument("--max", type=int, default=None, metavar="N", help="stop after N events")
+    tail.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="stop after this long")
+
+    topics = command("topics", _topics, "list the topics with their partitions and end offsets")
+    topics.add_argument("--json", action="store_true", help="one JSON object per topic")
+
+    replay = command("replay", _replay, "rebuild task state from the log as of a time; print timelines and audit")
+    replay.add_argument("--until", default=None, metavar="TIME", help="ISO 8601, epoch seconds, or an age: 10m, 2h")
+    replay.add_argument("--task", default=None, metavar="ID", help="print this task's timeline (an id prefix will do)")
+    replay.add_argument("--export", default=None, metavar="FILE", help="write the audit trail as JSON lines")
+    replay.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    mcp = command("mcp", _mcp, "serve the control plane over MCP on stdin/stdout")
+    mcp.add_argument("--id", dest="agent_id", default=None, help="agent id of its requester (default mcp-<random>)")
+    mcp.add_argument("--workflows", default=None, metavar="FILE", help="workflow definitions to offer (JSON or YAML)")
+    mcp.add_argument(
+        "--retained-tasks",
+        type=_task_count,
+        default=DEFAULT_RETAINED_TASKS,
+        metavar="N",
+        help=f"ended tasks whose history it keeps; older ones are forgotten (default {DEFAULT_RETAINED_TASKS})",
+    )
+    add_logging_options(mcp)
+
+
+def _task_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count >= 1")
+    return value
+
+
+def _amount(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount >= 0")
+    return value
+
+
+def _endpoints() -> Endpoints:
+    return Endpoints.from_env()
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    from a2a_fast.observability.logs import configure_logging
+
+    configure_logging(json=args.log_json, level=args.log_level.upper())
+
+
+def _read_log(args: argparse.Namespace, until: int | None = None) -> TaskLog:
+    from a2a_fast.protocol.catalog import SchemaCatalog
+
+    endpoints = _endpoints()
+    topics = TopicNames(args.topic_prefix)
+    _require_topics(endpoints, topics)
+    with SchemaCatalog(endpoints.schema_registry, topics) as catalog:
+        catalog.load_readers()
+        return read_log(endpoints.kafka, catalog, topics, until=until, reader=f"a2a-fast-cli-{uuid.uuid4().hex[:8]}")
+
+
+def _require_topics(endpoints: Endpoints, topics: TopicNames) -> None:
+    from a2a_fast.transport.admin import describe_topics
+
+    present = {info.name for info in describe_topics(endpoints.kafka, topics.prefix)}
+    missing = [name for name in (topics.requests, topics.responses, topics.negotiations) if name not in present]
+    if missing:
+        raise ConfigError(f"no agent mesh on {topics.prefix or '(no prefix)'}: topic(s) {', '.join(missing)} missing")
+
+
+# --- request -------------------------------------------------------------------------------------------------------
+
+
+def _request(args: argparse.Namespace) -> int:
+    import uvloop
+
+    _configure_logging(args)
+    parameters = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--param {item!r}: expected KEY=VALUE")
+        parameters[key] = value
+    return uvloop.run(_request_async(args, parameters))
+
+
+async def _request_async(args: argparse.Namespace, parameters: dict[str, str]) -> int:
+    from a2a_fast.agents.base import AgentConfig
+    from a2a_fast.agents.policies import BudgetPolicy
+    from a2a_fast.agents.requester import PendingRequest, Requester
+    from a2a_fast.protocol.envelope import Inbound
+
+    endpoints = _endpoints()
+    agent_id = args.agent_id or f"cli-{uuid.uuid4().hex[:8]}"
+    # A one-off requester of a person at a terminal is not a member of the mesh's directory.
+    config = AgentConfig(agent_id, endpoints.kafka, endpoints.schema_registry, join_mesh=False)
+    config.topics = TopicNames(args.topic_prefix)
+    requester = Requester(config, BudgetPolicy())
+    settled = asyncio.Event()
+    started = time.monotonic()
+
+    def show(pending: PendingRequest, message: Inbound) -> None:
+        entry = timeline_entry(message)
+        if entry.event not in ("NEGOTIATING",):
+            settled.set()  # accepted, rejected or further: the negotiation needs this process no more
+        if args.wait:
+            _emit(args, f"[{time.monotonic() - started:6.2f}s] {entry.describe()}", {"event": asdict(entry)})
+
+    requester.on_update = show
+    async with requester:
+        task_id = await requester.submit(
+            args.description,
+            args.cost,
+            capability=args.capability,
+            priority=args.priority,
+            parameters=parameters,
+            budget=args.budget,
+        )
+        _emit(
+            args, f"task {task_id} requested by {config.agent_id}", {"task_id": task_id, "requester": config.agent_id}
+        )
+        outcome_waiter = asyncio.ensure_future(requester.outcome(task_id))
+        settled_waiter = asyncio.ensure_future(settled.wait())
+        waiting = {outcome_waiter} if args.wait else {outcome_waiter, settled_waiter}
+        done, _ = await asyncio.wait(waiting, timeout=args.max_wait, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in (outcome_waiter, settled_waiter):
+            waiter.cancel()
+        if not done:
+            _emit(args, f"no answer within {args.max_wait}s", {"task_id": task_id, "timed_out": True})
+            return 2
+        if outcome_waiter in done:
+            outcome = outcome_waiter.result()
+            text = f"{outcome.status}" + (f": {outcome.error}" if outcome.error else f" {outcome.result}")
+            _emit(args, f"task {task_id} {text}", {"outcome": asdict(outcome)})
+            return 0 if outcome.status == "COMPLETED" or not args.wait else 1
+        pending = next((p for p in requester.get_pending_requests() if p.task_id == task_id), None)
+        state = pending.state if pending else "?"
+        _emit(args, f"task {task_id} {state}; follow it with: a2a-fast tail task-responses", {"state": state})
+        return 0
+
+
+def _emit(args: argparse.Namespace, text: str, data: dict[str, Any], out: TextIO | None = None) -> None:
+    print(json.dumps(data, default=str) if args.json else text, file=out or sys.stdout, flush=True)
+
+
+# --- tasks, agents, topics -----------------------------------------------------------------------------------------
+
+
+def _money(amount: float | None) -> str:
+    return "-" if amount is None else f"{amount:.2f}"
+
+
+def _task_row(task: TaskHistory) -> str:
+    return (
+        f"{task.task_id[:12]:<12} {task.state:<11} {task.capability or '-':<12} {_money(task.proposed_cost):>8} "
+        f"{_money(task.agreed_cost):>8} {task.rounds:>6} {task.provider or '-':<14} {task.executor or '-':<14} "
+        f"{format_time(task.updated_at) or '-'}"
+    )
+
+
+TASK_HEADER = (
+    f"{'TASK':<12} {'STATE':<11} {'CAPABILITY':<12} {'OFFERED':>8} {'AGREED':>8} {'ROUNDS':>6} "
+    f"{'PROVIDER':<14} {'EXECUTOR':<14} UPDATED"
+)
+
+
+def _tasks(args: argparse.Namespace) -> int:
+    log = _read_log(args)
+    selected = log.select(args.state)
+    if args.json:
+        for task in selected:
+            print(json.dumps(task.to_dict(timeline=False), default=str))
+        return 0
+    print(TASK_HEADER)
+    for task in selected:
+        print(_task_row(task))
+    counts = ", ".join(f"{state} {count}" for state, count in sorted(log.counts().items()))
+    print(f"{len(selected)} of {len(log.tasks)} tasks shown ({counts or 'none in the log'})")
+    return 0
+
+
+def _agents(args: argparse.Namespace) -> int:
+    import uvloop
+
+    from a2a_fast.history.view import agent_rows
+    from a2a_fast.mesh.directory import AgentDirectory
+
+    async def registered() -> list[Any]:
+        async with AgentDirectory(_endpoints().kafka, TopicNames(args.topic_prefix).agents) as directory:
+            return directory.get_all_agents()
+
+    rows = agent_rows(uvloop.run(registered()), _read_log(args).activity())
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+        return 0
+    print(f"{'AGENT':<20} {'STATE':<12} {'ROLES/TYPE':<20} {'CAPABILITIES':<30} {'MESSAGES':>8} {'OPEN':>5} LAST SEEN")
+    for row in rows:
+        seen = row["log"] or {}
+        state = (row["status"] if row["alive"] else "GONE") if row["registered"] else "unregistered"
+        kind = row.get("type") or ",".join(seen.get("roles", []))
+        capabilities = ",".join(row.get("capabilities", []))
+        last = row.get("last_seen") or seen.get("last_seen")
+        print(
+            f"{row['agent_id']:<20} {state:<12} {kind:<20} {capabilities:<30} {seen.get('messages', 0):>8}"
+            f" {len(seen.get('open_tasks', [])):>5} {last}"
+        )
+    alive = sum(1 for row in rows if row.get("alive"))
+    print(f"{len(rows)} agents: {alive} alive in the directory, the others seen only in the log")
+    return 0
+
+
+def _topics(args: argparse.Namespace) -> int:
+    from a2a_fast.transport.admin import describe_topics
+
+    found = describe_topics(_endpoints().kafka, args.topic_prefix)
+    if args.json:
+        for info in found:
+            print(json.dumps({**asdict(info), "records": info.records}))
+        return 0
+    width = max([len("TOPIC"), *(len(info.name) for info in found)])
+    print(f"{'TOPIC':<{width}} {'PARTITIONS':>10} {'RECORDS':>8} END OFFSETS")
+    for info in found:
+        print(f"{info.name:<{width}} {info.partitions:>10} {info.records:>8} {' '.join(map(str, info.end_offsets))}")
+    return 0
+
+
+# --- tail ----------------------------------------------------------------------------------------------------------
+
+
+def _tail(args: argparse.Namespace) -> int:
+    from a2a_fast.protocol.topics import resolve_topic
+    from a2a_fast.transport.log import LogReader
+
+    if args.max is not None and args.max <= 0:
+        raise ConfigError(f"--max {args.max}: expected a count >= 1")
+    endpoints = _endpoints()
+    topics = TopicNames(args.topic_prefix)
+    name = resolve_topic(args.topic, topics)
+    reader = LogReader(endpoints.kafka, endpoints.schema_registry, topics, [name], args.from_beginning)
+    shown = 0
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    try:
+        reader.open()
+        while args.max is None or shown < args.max:
+            wait = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
+            if wait <= 0:
+                break
+            for observed in reader.read(wait, count=100):
+                if args.type and (observed.message is None or not _type_matches(observed.message.kind, args.type)):
+                    continue
+                print(_tail_json(observed) if args.json else _tail_line(observed), flush=True)
+                shown += 1
+                if args.max is not None and shown >= args.max:
+                    break
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a follow ends
+    finally:
+        reader.close()
+    return 0
+
+
+def _type_matches(kind: str, wanted: Iterable[str]) -> bool:
+    return any(kind == name or kind.endswith("." + name) for name in wanted)
+
+
+def _tail_line(observed: Any) -> str:
+    where = f"{observed.topic}[{observed.partition}]@{observed.offset}"
+    stamp = format_time(observed.timestamp)
+    dead = observed.headers.get("dlq.reason")
+    suffix = f"  [dead letter, {observed.headers.get('dlq.stage')}: {dead}]" if dead else ""
+    if observed.message is None:
+        return f"{stamp} {where} key={observed.key} undecodable: {observed.error}{suffix}"
+    message = observed.message
+    return f"{stamp} {where} {message.kind} task={message.task_id[:12]} {timeline_entry(message).describe()}{suffix}"
+
+
+def _tail_json(observed: Any) -> str:
+    message = observed.message
+    data: dict[str, Any] = {
+        "time": format_time(observed.timestamp),
+        "topic": observed.topic,
+        "partition": observed.partition,
+        "offset": observed.offset,
+        "key": observed.key,
+    }
+    if message is not None:
+        data.update(
+            type=message.kind,
+            id=message.event_id,
+            source=message.source_agent,
+            target=message.target_agent,
+            task_id=message.task_id,
+            traceparent=message.traceparent,
+            data=message.record,
+        )
+    else:
+        data["error"] = observed.error
+    dead = {name: value for name, value in observed.headers.items() if name.startswith("dlq.")}
+    if dead:
+        data["dead_letter"] = dead
+    return json.dumps(data, default=str)
+
+
+# --- replay --------------------------------------------------------------------------------------------------------
+
+
+def _replay(args: argparse.Namespace) -> int:
+    until = parse_time(args.until) if args.until else None
+    log = _read_log(args, until)
+    chosen = [_find_task(log, args.task)] if args.task else log.select()
+    if args.export:
+        written = _export(chosen, args.export)
+        print(f"wrote {written} audit entries of {len(chosen)} tasks to {args.export}", file=sys.stderr)
+    as_of = format_time(until) if until is not None else "now"
+    if args.task:
+        task = chosen[0]
+        if args.json:
+            print(json.dumps(task.to_dict(), default=str))
+            return 0
+        print(f"task {task.task_id} as of {as_of}: {task.state}")
+        print(f"  requested by {task.requester or '?'}: {task.capability} - {task.description}")
+        print(f"  offered {_money(task.proposed_cost)}, agreed {_money(task.agreed_cost)} after {task.rounds} rounds")
+        print(f"  provider {task.provider or '-'}, executor {task.executor or '-'}")
+        if task.final:
+            print(f"  outcome: {task.state} {task.error or json.dumps(task.result, default=str)}")
+        for entry in task.timeline:
+            print(f"  {format_time(entry.time)}  {entry.describe()}")
+        return 0
+    if args.json:
+        print(json.dumps({"as_of": as_of, "counts": log.counts(), "tasks": [t.to_dict(False) for t in chosen]}))
+        return 0
+    print(f"as of {as_of}: {len(log.tasks)} tasks from {log.folded} messages")
+    print(TASK_HEADER)
+    for task in chosen:
+        print(_task_row(task))
+    return 0
+
+
+def _find_task(log: TaskLog, wanted: str) -> TaskHistory:
+    exact = log.get(wanted)
+    if exact is not None:
+        return exact
+    matches = [task for task in log.tasks.values() if task.task_id.startswith(wanted)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ConfigError(f"task id prefix {wanted!r} matches {len(matches)} tasks; give more of it")
+    raise ConfigError(f"task {wanted!r} is not in the log (as of the time given)")
+
+
+def _export(tasks: list[TaskHistory], path: str) -> int:
+    """One JSON line per message about the tasks, in time order: the audit trail."""
+    entries = sorted(
+        ((entry, task) for task in tasks for entry in task.timeline), key=lambda pair: (pair[0].time, pair[0].offset)
+    )
+    with open(path, "w", encoding="utf-8") as out:
+        for entry, task in entries:
+            line = {"task_id": task.task_id, "at": format_time(entry.time), "role": entry.role, **asdict(entry)}
+            out.write(json.dumps(line, default=str) + "\n")
+    return len(entries)
+
+
+# --- mcp -----------------------------------------------------------------------------------------------------------
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    try:
+        from a2a_fast.control.mcp_server import run
+    except ImportError as error:
+        raise ConfigError(f"the MCP server needs the mcp package (pip install 'a2a-fast[mcp]'): {error}") from None
+    with contextlib.suppress(KeyboardInterrupt):
+        return run(args)
+    return 130

@@ -1,0 +1,100 @@
+"""Topic names shared by every agent: the base names, one mesh's prefixed names, and short aliases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from a2a_fast.protocol.kinds import MESSAGE_KINDS
+
+__all__ = [
+    "A2A_MESSAGES",
+    "AGENTS",
+    "COLLABORATIONS",
+    "DEAD_LETTER",
+    "NEGOTIATIONS",
+    "TASK_REQUESTS",
+    "TASK_RESPONSES",
+    "TASK_TOPICS",
+    "TOPIC_ALIASES",
+    "TopicNames",
+    "resolve_topic",
+]
+
+TASK_REQUESTS = "task-requests"
+TASK_RESPONSES = "task-responses"
+NEGOTIATIONS = "negotiations"
+COLLABORATIONS = "collaborations"
+DEAD_LETTER = "a2a.dlq"
+AGENTS = "a2a.agents"
+"""The agent directory: compacted, one partition, keyed by agent id (see :mod:`a2a_fast.mesh.directory`)."""
+
+
+A2A_MESSAGES = "a2a.messages"
+"""A2A JSON messages carried as CloudEvents (see :mod:`a2a_fast.mesh.gateway`)."""
+
+
+TASK_TOPICS = (TASK_REQUESTS, TASK_RESPONSES, NEGOTIATIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicNames:
+    """The topics one agent mesh uses; ``prefix`` gives a test or tenant its own namespace."""
+
+    prefix: str = ""
+
+    @property
+    def requests(self) -> str:
+        return self.prefix + TASK_REQUESTS
+
+    @property
+    def responses(self) -> str:
+        return self.prefix + TASK_RESPONSES
+
+    @property
+    def negotiations(self) -> str:
+        return self.prefix + NEGOTIATIONS
+
+    @property
+    def collaborations(self) -> str:
+        return self.prefix + COLLABORATIONS
+
+    @property
+    def dlq(self) -> str:
+        return self.prefix + DEAD_LETTER
+
+    @property
+    def agents(self) -> str:
+        """The agent directory's compacted topic (not in :meth:`all`: it is created with its own settings)."""
+        return self.prefix + AGENTS
+
+    @property
+    def messages(self) -> str:
+        """A2A JSON messages as CloudEvents (not in :meth:`all`)."""
+        return self.prefix + A2A_MESSAGES
+
+    def for_kind(self, kind: str) -> str:
+        role = MESSAGE_KINDS[kind].topic_role
+        name: str = getattr(self, role)
+        return name
+
+    def all(self) -> tuple[str, ...]:
+        return (self.requests, self.responses, self.negotiations, self.collaborations, self.dlq)
+
+
+TOPIC_ALIASES: Final = {
+    "requests": "requests",
+    "task-requests": "requests",
+    "responses": "responses",
+    "task-responses": "responses",
+    "negotiations": "negotiations",
+    "collaborations": "collaborations",
+    "dlq": "dlq",
+    "a2a.dlq": "dlq",
+}
+
+
+def resolve_topic(name: str, topics: TopicNames) -> str:
+    """``task-requests`` (or ``requests``) → the prefixed topic name; any other name is taken as it is."""
+    role = TOPIC_ALIASES.get(name)
+    return str(getattr(topics, role)) if role else name
