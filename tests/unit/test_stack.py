@@ -77,6 +77,31 @@ def test_a_cluster_id_never_looks_like_an_option(monkeypatch: pytest.MonkeyPatch
     assert len(cluster_id) == 22
 
 
+def test_ports_come_from_the_environment_and_keep_their_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("A2A_FAST_KAFKA_PORT", "A2A_FAST_CONTROLLER_PORT", "A2A_FAST_REGISTRY_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    default = LocalStack(tmp_path)
+    assert (default.kafka.port, default.kafka.controller_port, default.registry.port) == (19092, 19093, 18081)
+
+    monkeypatch.setenv("A2A_FAST_KAFKA_PORT", "29092")
+    monkeypatch.setenv("A2A_FAST_CONTROLLER_PORT", "29093")
+    monkeypatch.setenv("A2A_FAST_REGISTRY_PORT", "28081")
+    moved = LocalStack(tmp_path)
+    assert moved.kafka.address == "127.0.0.1:29092"
+    assert moved.kafka.controller_port == 29093
+    assert moved.registry.address == "http://127.0.0.1:28081/apis/ccompat/v7"
+    assert LocalStack(tmp_path, kafka_port=39092).kafka.port == 39092
+
+
+@pytest.mark.parametrize("value", ["kafka", "0", "65536", "-1"])
+def test_a_bad_port_setting_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("A2A_FAST_REGISTRY_PORT", value)
+    with pytest.raises(StackError, match=rf"A2A_FAST_REGISTRY_PORT must be a port number .*{value!r}"):
+        LocalStack(tmp_path)
+
+
 # Which Java runs the stack, and which Maven fetches its jars.
 
 
