@@ -19,6 +19,9 @@ KAFKA_VERSION = "4.1.1"
 SLF4J_VERSION = "2.0.16"
 LOG4J_VERSION = "2.24.3"
 APICURIO_VERSION = "3.0.9"
+# Pinned so that every Maven fetches alike: 2.8 is what Maven 3.8 picks by default. Later versions (Maven 3.9's
+# default, 3.7.0) refuse the registry's archive because its parent POM is not published on Maven Central.
+_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:2.8"
 
 _POM = Path(__file__).with_name("kafka-runtime.xml")
 
@@ -43,7 +46,7 @@ def kafka_classpath() -> Path:
         [
             "-f",
             str(_POM),
-            "dependency:copy-dependencies",
+            f"{_DEPENDENCY_PLUGIN}:copy-dependencies",
             "-DincludeScope=runtime",
             f"-DoutputDirectory={libs}",
             f"-Dkafka.version={KAFKA_VERSION}",
@@ -69,7 +72,7 @@ def apicurio_runner() -> Path:
     download = cache_dir() / "downloads"
     run_maven(
         [
-            "dependency:copy",
+            f"{_DEPENDENCY_PLUGIN}:copy",
             f"-Dartifact=io.apicurio:apicurio-registry-app:{APICURIO_VERSION}:tar.gz:all",
             f"-DoutputDirectory={download}",
         ],
