@@ -258,8 +258,12 @@ def test_the_maven_download_is_unpacked_once_its_checksum_matches(tmp_path: Path
     assert os.access(mvn, os.X_OK)
     assert list((cache / "downloads").iterdir()) == []
     assert sorted(p.name for p in cache.iterdir()) == ["apache-maven-3.9.16", "downloads"]
-    archive.unlink()  # a second call finds it in the cache and downloads nothing
+    archive.rename(tmp_path / "moved.tar.gz")  # a second call finds it in the cache and downloads nothing
     assert fetch_maven(cache, url=archive.as_uri(), sha512=sha512) == mvn
+
+    mvn.unlink()  # damaged by hand: fetched again and replaced whole
+    fetch_maven(cache, url=(tmp_path / "moved.tar.gz").as_uri(), sha512=sha512)
+    assert os.access(mvn, os.X_OK)
 
 
 def test_a_corrupted_maven_download_is_refused_and_deleted(tmp_path: Path) -> None:

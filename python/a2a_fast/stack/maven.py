@@ -53,6 +53,7 @@ def fetch_maven(cache: Path, url: str = MAVEN_URL, sha512: str = MAVEN_SHA512) -
     mvn = home / "bin" / "mvn"
     if mvn.is_file():
         return mvn
+    shutil.rmtree(home, ignore_errors=True)  # only ever placed whole, so one without bin/mvn was damaged since
     downloads = cache / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
     # Unique temporary names, so two processes fetching at once never write into each other's files.
@@ -72,9 +73,9 @@ def fetch_maven(cache: Path, url: str = MAVEN_URL, sha512: str = MAVEN_SHA512) -
                 raise StackError(f"the Maven {MAVEN_VERSION} archive from {url} has no {home.name}/bin/mvn")
             try:
                 unpacked.rename(home)
-            except OSError:
+            except OSError as error:
                 if not mvn.is_file():  # not merely another process that unpacked it first
-                    raise
+                    raise StackError(f"could not place Maven {MAVEN_VERSION} at {home}: {error}") from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return mvn
