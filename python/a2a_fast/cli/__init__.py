@@ -21,6 +21,10 @@ def _stack(args: argparse.Namespace) -> int:
     if args.action == "up":
         started = time.monotonic()
         print("starting the local stack (first run fetches the jars with Maven)...", flush=True)
+        if any(status.state == "stopped" for status in stack.status()):
+            from a2a_fast.stack.java import find_java
+
+            print(find_java().line(), flush=True)
         statuses = stack.up()
         for status in statuses:
             print(status.line())

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from a2a_fast.errors import StackError
 from a2a_fast.stack.artifacts import cache_dir
 from a2a_fast.stack.services import KafkaBroker, SchemaRegistry, Service, ServiceStatus
 
@@ -18,6 +19,25 @@ __all__ = ["Endpoints", "LocalStack", "ServiceStatus", "ensure_up"]
 
 KAFKA_BROKER_ENV = "KAFKA_BROKER"
 SCHEMA_REGISTRY_ENV = "SCHEMA_REGISTRY_URL"
+KAFKA_PORT_ENV = "A2A_FAST_KAFKA_PORT"
+CONTROLLER_PORT_ENV = "A2A_FAST_CONTROLLER_PORT"
+REGISTRY_PORT_ENV = "A2A_FAST_REGISTRY_PORT"
+
+
+def _port(env: str, given: int | None, default: int) -> int:
+    """A port given by the caller, else by the environment variable ``env``, else the default."""
+    if given is not None:
+        return given
+    raw = os.environ.get(env)
+    if not raw:
+        return default
+    try:
+        port = int(raw)
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise StackError(f"{env} must be a port number from 1 to 65535, not {raw!r}")
+    return port
 
 
 @dataclass(frozen=True)
@@ -37,18 +57,26 @@ class Endpoints:
 
 
 class LocalStack:
-    """The broker and registry that a2a-fast runs itself, with their state under one folder."""
+    """The broker and registry that a2a-fast runs itself, with their state under one folder.
+
+    Ports not given here come from ``A2A_FAST_KAFKA_PORT``, ``A2A_FAST_CONTROLLER_PORT`` and
+    ``A2A_FAST_REGISTRY_PORT``, else 19092, 19093 and 18081.
+    """
 
     def __init__(
         self,
         state_dir: Path | None = None,
-        kafka_port: int = 19092,
-        controller_port: int = 19093,
-        registry_port: int = 18081,
+        kafka_port: int | None = None,
+        controller_port: int | None = None,
+        registry_port: int | None = None,
     ) -> None:
         self.state_dir = state_dir or cache_dir() / "state"
-        self.kafka = KafkaBroker(self.state_dir, kafka_port, controller_port)
-        self.registry = SchemaRegistry(self.state_dir, registry_port)
+        self.kafka = KafkaBroker(
+            self.state_dir,
+            _port(KAFKA_PORT_ENV, kafka_port, 19092),
+            _port(CONTROLLER_PORT_ENV, controller_port, 19093),
+        )
+        self.registry = SchemaRegistry(self.state_dir, _port(REGISTRY_PORT_ENV, registry_port, 18081))
 
     def _managed(self) -> list[tuple[Service, str | None]]:
         return [

@@ -1,25 +1,27 @@
 """Fetching the local stack's Java artifacts from Maven Central with Maven itself, into a cache.
 
-Nothing is downloaded by hand: Maven resolves the broker's class path from ``kafka-runtime.xml`` and copies
-the registry's application archive. A second run finds everything in the cache and starts at once.
+No jar is downloaded by hand: Maven (:mod:`a2a_fast.stack.maven`) resolves the broker's class path from
+``kafka-runtime.xml`` and copies the registry's application archive. A second run finds everything in the cache
+and starts at once.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import subprocess
 import tarfile
 from pathlib import Path
 
 from a2a_fast.errors import StackError
+from a2a_fast.stack.maven import run_maven
 
 KAFKA_VERSION = "4.1.1"
 SLF4J_VERSION = "2.0.16"
 LOG4J_VERSION = "2.24.3"
 APICURIO_VERSION = "3.0.9"
-MIN_JAVA = 17
+# Pinned so that every Maven fetches alike: 2.8 is what Maven 3.8 picks by default. Later versions (Maven 3.9's
+# default, 3.7.0) refuse the registry's archive because its parent POM is not published on Maven Central.
+_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:2.8"
 
 _POM = Path(__file__).with_name("kafka-runtime.xml")
 
@@ -32,30 +34,6 @@ def cache_dir() -> Path:
     return Path(base) / "a2a-fast"
 
 
-def require_java() -> str:
-    """Path of a Java ≥ 17 runtime, or a one-line StackError saying what is missing."""
-    java_home = os.environ.get("JAVA_HOME")
-    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
-    if not java or not Path(java).exists():
-        raise StackError(f"Java {MIN_JAVA}+ is needed for the local stack and was not found (install a JDK)")
-    probe = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
-    found = re.search(r'version "(\d+)', probe.stderr + probe.stdout)
-    if not found or int(found.group(1)) < MIN_JAVA:
-        raise StackError(f"Java {MIN_JAVA}+ is needed for the local stack; {java} reports: {probe.stderr.strip()}")
-    return java
-
-
-def _maven(args: list[str], log: Path) -> None:
-    mvn = shutil.which("mvn")
-    if not mvn:
-        raise StackError("Maven (mvn) is needed to fetch the local stack's jars and was not found")
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("w") as out:
-        done = subprocess.run([mvn, "-B", "-q", *args], stdout=out, stderr=subprocess.STDOUT, check=False)
-    if done.returncode != 0:
-        raise StackError(f"Maven could not fetch the stack's artifacts (exit {done.returncode}); see {log}")
-
-
 def kafka_classpath() -> Path:
     """Folder of the broker's jars (Kafka plus a log4j2 binding), fetched on first use."""
     libs = cache_dir() / f"kafka-{KAFKA_VERSION}" / "libs"
@@ -64,11 +42,11 @@ def kafka_classpath() -> Path:
         return libs
     if libs.exists():
         shutil.rmtree(libs)
-    _maven(
+    run_maven(
         [
             "-f",
             str(_POM),
-            "dependency:copy-dependencies",
+            f"{_DEPENDENCY_PLUGIN}:copy-dependencies",
             "-DincludeScope=runtime",
             f"-DoutputDirectory={libs}",
             f"-Dkafka.version={KAFKA_VERSION}",
@@ -76,6 +54,7 @@ def kafka_classpath() -> Path:
             f"-Dlog4j.version={LOG4J_VERSION}",
         ],
         cache_dir() / "logs" / "fetch-kafka.log",
+        cache_dir(),
     )
     # kafka's poms bring slf4j 1.7 alongside our 2.x; the 2.x binding needs the 2.x API alone.
     for stale in libs.glob("slf4j-api-1.*.jar"):
@@ -91,13 +70,14 @@ def apicurio_runner() -> Path:
     if runner.exists() and (home / "lib").is_dir():
         return runner
     download = cache_dir() / "downloads"
-    _maven(
+    run_maven(
         [
-            "dependency:copy",
+            f"{_DEPENDENCY_PLUGIN}:copy",
             f"-Dartifact=io.apicurio:apicurio-registry-app:{APICURIO_VERSION}:tar.gz:all",
             f"-DoutputDirectory={download}",
         ],
         cache_dir() / "logs" / "fetch-registry.log",
+        cache_dir(),
     )
     archive = download / f"apicurio-registry-app-{APICURIO_VERSION}-all.tar.gz"
     staging = home.with_name(home.name + ".partial")

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from a2a_fast.errors import StackError
 from a2a_fast.stack import artifacts
+from a2a_fast.stack.java import find_java
 
 HOST = "127.0.0.1"
 
@@ -237,7 +238,7 @@ class KafkaBroker(Service):
 
     def _java(self, main: str, *args: str, heap: str = "256m") -> list[str]:
         return [
-            artifacts.require_java(),
+            str(find_java().java),
             f"-Xmx{heap}",
             f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
             f"-Dkafka.logs.dir={self.home}",
@@ -309,7 +310,7 @@ class SchemaRegistry(Service):
             "quarkus.log.console.color": "false",
         }
         return [
-            artifacts.require_java(),
+            str(find_java().java),
             f"-Xmx{self.heap}",
             "-XX:TieredStopAtLevel=1",
             "-XX:+UseSerialGC",
