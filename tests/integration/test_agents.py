@@ -21,7 +21,7 @@ from a2a_fast.agents.policies import BudgetPolicy
 from a2a_fast.agents.provider import Provider
 from a2a_fast.agents.requester import Requester
 from a2a_fast.agents.tasks import TaskContext
-from a2a_fast.protocol.catalog import SchemaCatalog
+from a2a_fast.transport.registry import SchemaCatalog
 from a2a_fast.protocol.envelope import Inbound
 from a2a_fast.protocol.kinds import KIND_TASK_REQUEST, KIND_TASK_RESPONSE
 from a2a_fast.protocol.topics import TopicNames

@@ -9,7 +9,7 @@ from a2a_fast.agents.policies import BudgetPolicy
 from a2a_fast.agents.provider import Provider
 from a2a_fast.agents.requester import Requester
 from a2a_fast.history.tasks import read_log
-from a2a_fast.protocol.catalog import SchemaCatalog
+from a2a_fast.transport.registry import SchemaCatalog
 from tests.integration.test_agents import HANDLERS, SKILLS, Mesh, mesh, run_strict
 
 __all__ = ["mesh"]

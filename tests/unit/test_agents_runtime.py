@@ -23,7 +23,7 @@ from a2a_fast.errors import ConfigError, DecodeError, SchemaError, ValidationErr
 from a2a_fast.mesh.routing import RoutingTable
 from a2a_fast.observability.http import MonitoringServer, json_response
 from a2a_fast.observability.metrics import MetricsRegistry
-from a2a_fast.protocol.catalog import default_schemas, full_name
+from a2a_fast.transport.registry import default_schemas, full_name
 from a2a_fast.protocol.envelope import Envelope
 from a2a_fast.protocol.kinds import KIND_TASK_REQUEST
 from a2a_fast.protocol.limits import MessageLimits

@@ -232,7 +232,7 @@ def test_a_coordinator_keeps_only_the_last_ended_sessions() -> None:
 
 
 def test_collaboration_records_share_a_topic_with_a_subject_per_record() -> None:
-    from a2a_fast.protocol.catalog import SchemaCatalog
+    from a2a_fast.transport.registry import SchemaCatalog
     from a2a_fast.protocol.kinds import KIND_TASK_REQUEST
     from a2a_fast.protocol.topics import TopicNames
 

@@ -50,11 +50,11 @@ from a2a_fast.agents.tasks import TaskContext, TaskHandler
 from a2a_fast.history.tasks import read_log
 from a2a_fast.mesh.directory import AgentState
 from a2a_fast.observability.tracing import continue_trace
-from a2a_fast.protocol.catalog import SchemaCatalog
 from a2a_fast.protocol.envelope import Inbound
 from a2a_fast.protocol.ids import derived_id
 from a2a_fast.protocol.kinds import KIND_TASK_RESPONSE
 from a2a_fast.protocol.limits import PRIORITY_LEVELS
+from a2a_fast.transport.registry import SchemaCatalog
 
 __all__ = ["Executor", "PrioritySlots"]
 
@@ -223,12 +223,13 @@ class Executor(Agent):
         }
 
     def on_partitions_assigned(self, partitions: list[TopicPartition]) -> None:
-        consumer, catalog = self._consumer, self.catalog
+        consumer, catalog = self.consumer, self.catalog
         if consumer is None or catalog is None or not partitions:
             return
-        committed = consumer.committed(partitions, timeout=10)
+        committed = consumer.client.committed(partitions, timeout=10)
         start = {(tp.topic, tp.partition): tp.offset for tp in committed}
-        for task in read_log(self.config.kafka, catalog, self.topics, start=start, reader=self.agent_id).tasks.values():
+        log = read_log(self.transport, catalog, self.topics, start=start, reader=self.agent_id)
+        for task in log.tasks.values():
             if task.state in TERMINAL:
                 self.finished.add(task.task_id)
                 self.rebuilt += 1

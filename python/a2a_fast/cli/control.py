@@ -141,7 +141,7 @@ def _configure_logging(args: argparse.Namespace) -> None:
 
 
 def _read_log(args: argparse.Namespace, until: int | None = None) -> TaskLog:
-    from a2a_fast.protocol.catalog import SchemaCatalog
+    from a2a_fast.transport.registry import SchemaCatalog
 
     endpoints = _endpoints()
     topics = TopicNames(args.topic_prefix)

@@ -8,7 +8,7 @@ task's state and its timeline: who asked for what, who offered what and when, wh
 tasks already finished, and ``a2a-fast replay``/``tasks`` and the MCP server answer from it::
 
     log = TaskLog()
-    for message in replay(kafka, catalog, names, topics=list(TASK_TOPICS)):
+    for message in replay(transport, catalog, names, topics=list(TASK_TOPICS)):
         log.fold(message)
     log.get(task_id).timeline
 
@@ -29,11 +29,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 from a2a_fast.errors import ValidationError
-from a2a_fast.protocol.catalog import SchemaCatalog
 from a2a_fast.protocol.envelope import Inbound, json_or_text
 from a2a_fast.protocol.kinds import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE
 from a2a_fast.protocol.topics import TopicNames
+from a2a_fast.transport import Transport
 from a2a_fast.transport.log import replay
+from a2a_fast.transport.registry import SchemaCatalog
 
 __all__ = [
     "DEFAULT_RETAINED_TASKS",
@@ -369,7 +370,7 @@ def timeline_entry(message: Inbound) -> TimelineEntry:
 
 
 def read_log(
-    kafka: str,
+    transport: str | Transport,
     catalog: SchemaCatalog,
     names: TopicNames,
     *,
@@ -381,7 +382,7 @@ def read_log(
     """Folds the task topics (default: requests, responses and negotiations of ``names``) from the
     beginning, or the partitions in ``start`` from those offsets, up to their current end. Blocking."""
     chosen = [names.requests, names.responses, names.negotiations] if topics is None else list(topics)
-    messages = replay(kafka, catalog, names, start, chosen if start is None else (), reader=reader)
+    messages = replay(transport, catalog, names, start, chosen if start is None else (), reader=reader)
     return TaskLog(until).fold_all(messages)
 
 

@@ -48,14 +48,16 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Final
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
 from a2a_fast.codecs.cloudevents import from_kafka, to_kafka
 from a2a_fast.config import ProtocolConfig
 from a2a_fast.errors import AgentIdInUseError, MaxAgentsError, RegistrationError
 from a2a_fast.observability.metrics import Metrics
 from a2a_fast.protocol.topics import AGENTS
+from a2a_fast.transport import Transport, as_transport
 from a2a_fast.transport.admin import ensure_topics
+from a2a_fast.transport.base import ConsumerClient, ProducerClient
 
 __all__ = [
     "DEREGISTER",
@@ -224,14 +226,15 @@ class AgentDirectory:
 
     def __init__(
         self,
-        kafka: str,
+        kafka: str | Transport,
         topic: str = AGENTS,
         config: ProtocolConfig | None = None,
         *,
         metrics: Metrics | None = None,
         sweep_interval: float = 0.2,
     ) -> None:
-        self.kafka = kafka
+        self.transport = as_transport(kafka)
+        self.kafka = self.transport.bootstrap
         self.topic = topic
         self.config = config or ProtocolConfig()
         self.metrics = metrics
@@ -242,7 +245,7 @@ class AgentDirectory:
         self._position = 0
         self._alive: frozenset[str] = frozenset()
         self._changed = asyncio.Event()
-        self._consumer: Consumer | None = None
+        self._consumer: ConsumerClient | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -288,15 +291,14 @@ class AgentDirectory:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def _open(self, patience: float) -> Consumer:
-        ensure_topics(self.kafka, [self.topic], partitions=1, config={"cleanup.policy": "compact"}, timeout=patience)
-        consumer = Consumer(
+    def _open(self, patience: float) -> ConsumerClient:
+        compact = {"cleanup.policy": "compact"}
+        ensure_topics(self.transport, [self.topic], partitions=1, config=compact, timeout=patience)
+        consumer = self.transport.consumer(
             {
-                "bootstrap.servers": self.kafka,
                 "group.id": f"a2a-directory-{uuid.uuid4().hex}",  # never joins or commits: offsets are assigned
                 "enable.auto.commit": False,
                 "enable.partition.eof": False,
-                "log_level": 3,
             }
         )
         deadline = time.monotonic() + patience
@@ -530,7 +532,7 @@ class Presence:
         self._sample_state = state or AgentState
         self._last_state = AgentState()
         self._usage: tuple[float, float] | None = None
-        self._producer: Producer | None = None
+        self._producer: ProducerClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.registered = False
 
@@ -555,9 +557,7 @@ class Presence:
                 f"{time.time() - existing.last_seen:.1f}s ago); a restart is accepted once it deregisters or "
                 f"has sent nothing for heartbeat.timeout_seconds={self.directory.timeout:g}s"
             )
-        self._producer = Producer(
-            {"bootstrap.servers": self.directory.kafka, "acks": "all", "linger.ms": 0, "log_level": 3}
-        )
+        self._producer = self.directory.transport.producer({"acks": "all", "linger.ms": 0})
         started = time.perf_counter()
         try:
             offset = await self._publish(REGISTER, self._state())
@@ -700,7 +700,7 @@ class Presence:
 
 
 def _produce_and_wait(
-    producer: Producer, topic: str, key: bytes, headers: Any, value: bytes | None, patience: float
+    producer: ProducerClient, topic: str, key: bytes, headers: Any, value: bytes | None, patience: float
 ) -> int:
     outcome: list[Any] = []
     producer.produce(

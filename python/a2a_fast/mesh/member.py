@@ -18,6 +18,7 @@ from a2a_fast.observability.protocol_metrics import ProtocolMetrics
 
 if TYPE_CHECKING:
     from a2a_fast.protocol.topics import TopicNames
+    from a2a_fast.transport import Transport
 
 __all__ = ["MeshMember"]
 
@@ -27,7 +28,7 @@ class MeshMember:
 
     def __init__(
         self,
-        kafka: str,
+        kafka: str | Transport,
         topics: TopicNames,
         card: AgentCard,
         state: Callable[[], AgentState],

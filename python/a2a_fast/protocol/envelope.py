@@ -13,7 +13,7 @@ Every Kafka record the agents exchange is a CloudEvent in Kafka *binary* content
 * the key is the task id, so all messages about one task stay in order on one partition.
 
 :class:`Envelope` turns a record into such a ``(key, headers, value)`` triple and back. Decoding resolves
-the writer's schema (fetched by id from the registry through :class:`~a2a_fast.protocol.catalog.SchemaCatalog`)
+the writer's schema (fetched by id from the registry through :class:`~a2a_fast.transport.registry.SchemaCatalog`)
 against the reader's own schema, so agents built against different schema versions interoperate.
 
 :meth:`Envelope.decode_many` decodes a consumed batch in one native call (:class:`EnvelopeDecoder`: the
@@ -95,7 +95,7 @@ class Inbound:
 
 
 class _Catalog(Protocol):
-    """What :class:`Envelope` needs from the registry; see :class:`a2a_fast.protocol.catalog.SchemaCatalog`."""
+    """What :class:`Envelope` needs from the registry; see :class:`a2a_fast.transport.registry.SchemaCatalog`."""
 
     def writer_codec(self, kind: str) -> Codec: ...
 
