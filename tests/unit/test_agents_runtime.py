@@ -13,7 +13,8 @@ from confluent_kafka import Message
 from hypothesis import given
 from hypothesis import strategies as st
 
-from a2a_fast.agents_cli import parse_skills
+from a2a_fast.agents_cli import build_agent, parse_skills
+from a2a_fast.cli import build_parser
 from a2a_fast.config import MessageConfig
 from a2a_fast.envelope import (
     KIND_TASK_REQUEST,
@@ -254,6 +255,14 @@ def test_parse_skills() -> None:
     assert parse_skills(["summarize=100", "Translate"]) == {"summarize": 100.0, "translate": 50.0}
     with pytest.raises(ConfigError, match="not a number"):
         parse_skills(["x=cheap"])
+
+
+def test_partitions_flag_sets_the_partitions_of_the_topics_the_agent_creates() -> None:
+    parser = build_parser()
+    assert build_agent(parser.parse_args(["agent", "executor", "--partitions", "6"])).config.partitions == 6
+    assert build_agent(parser.parse_args(["agent", "executor"])).config.partitions == 3
+    with pytest.raises(ConfigError, match="--partitions: must be at least 1, got 0"):
+        build_agent(parser.parse_args(["agent", "provider", "--partitions", "0"]))
 
 
 def test_metrics_render_in_prometheus_text_format() -> None:
