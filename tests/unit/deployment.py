@@ -12,6 +12,7 @@ import pytest
 
 from a2a_fast.agents_cli import _parse_params, build_agent
 from a2a_fast.cli import build_parser
+from a2a_fast.mesh.workflows import Coordinator
 from a2a_fast.monitoring import DEFAULT_PORTS
 from a2a_fast.runtime import Agent
 
@@ -57,11 +58,6 @@ def http_port(args: argparse.Namespace) -> int:
     return port
 
 
-def shares_group(agent: Agent) -> bool:
-    """Whether replicas of this agent compete in one consumer group (a group named after the id does not)."""
-    return agent.role in GROUP_ROLES and agent.agent_id not in agent.group_id
-
-
 def check_agent_does_something(args: argparse.Namespace, where: str) -> None:
     """A requester must request tasks and a coordinator start workflows, or the service only idles."""
     if args.role == "requester":
@@ -75,8 +71,6 @@ def check_agent_does_something(args: argparse.Namespace, where: str) -> None:
                 cost = ""
             assert capability and cost and description, f"{where}: --task {spec!r} is not CAPABILITY:COST:DESCRIPTION"
     if args.role == "coordinator":
-        from a2a_fast.mesh.workflows import Coordinator
-
         assert args.start, f"{where}: a coordinator without --start only idles"
         coordinator = build_agent(args)
         assert isinstance(coordinator, Coordinator)
@@ -90,7 +84,7 @@ def members_per_group(agents: list[tuple[Agent, int]]) -> dict[str, int]:
     """Replicas per shared consumer group, from (agent, replicas) pairs."""
     members: dict[str, int] = {}
     for agent, replicas in agents:
-        if shares_group(agent):
+        if agent.role in GROUP_ROLES:
             members[agent.group_id] = members.get(agent.group_id, 0) + replicas
     return members
 

@@ -60,7 +60,7 @@ def replicas(workload: dict[str, Any]) -> int:
     return count
 
 
-class Agent:
+class AgentContainer:
     """One workload's agent container, its environment resolved as the kubelet would."""
 
     def __init__(self, workload: dict[str, Any], manifests: list[tuple[str, dict[str, Any]]]) -> None:
@@ -134,8 +134,8 @@ class Agent:
 
 
 @pytest.fixture(scope="module")
-def agents(manifests: list[tuple[str, dict[str, Any]]]) -> list[Agent]:
-    return [Agent(doc, manifests) for _, doc in manifests if doc["kind"] in WORKLOADS]
+def agents(manifests: list[tuple[str, dict[str, Any]]]) -> list[AgentContainer]:
+    return [AgentContainer(doc, manifests) for _, doc in manifests if doc["kind"] in WORKLOADS]
 
 
 def test_the_kustomization_applies_every_manifest(manifests: list[tuple[str, dict[str, Any]]]) -> None:
@@ -176,12 +176,12 @@ def test_what_kubectl_kustomize_renders_is_valid_too(manifests: list[tuple[str, 
             assert doc["metadata"]["namespace"] == "a2a-fast"
 
 
-def test_every_role_runs(agents: list[Agent]) -> None:
+def test_every_role_runs(agents: list[AgentContainer]) -> None:
     assert sorted(agent.args.role for agent in agents) == ["coordinator", "executor", "provider", "requester"]
 
 
 def test_the_agents_read_the_configuration_and_secrets_as_the_code_expects(
-    agents: list[Agent], manifests: list[tuple[str, dict[str, Any]]], tmp_path: Path
+    agents: list[AgentContainer], manifests: list[tuple[str, dict[str, Any]]], tmp_path: Path
 ) -> None:
     for agent in agents:
         configmap = {
@@ -208,7 +208,7 @@ def test_the_agents_read_the_configuration_and_secrets_as_the_code_expects(
     assert set(secrets["a2a-fast-credentials"]["stringData"]) == SASL_SETTINGS
 
 
-def test_probes_ask_the_agents_monitoring_for_health(agents: list[Agent]) -> None:
+def test_probes_ask_the_agents_monitoring_for_health(agents: list[AgentContainer]) -> None:
     for agent in agents:
         container, port = agent.container, http_port(agent.args)
         wanted = {"livenessProbe"} if agent.workload["kind"] == "Job" else {"livenessProbe", "readinessProbe"}
@@ -225,7 +225,7 @@ def test_probes_ask_the_agents_monitoring_for_health(agents: list[Agent]) -> Non
             assert annotations["prometheus.io/port"] == str(port), agent.name
 
 
-def test_every_agent_has_a_distinct_id_that_follows_its_pod(agents: list[Agent]) -> None:
+def test_every_agent_has_a_distinct_id_that_follows_its_pod(agents: list[AgentContainer]) -> None:
     for agent in agents:
         raw = agent.container["args"]
         assert "--id" in raw, f"{agent.name}: --id defaults to a random one, new at every restart"
@@ -235,7 +235,7 @@ def test_every_agent_has_a_distinct_id_that_follows_its_pod(agents: list[Agent])
         )
 
 
-def test_replicas_of_a_group_fit_the_partitions_and_the_mesh(agents: list[Agent]) -> None:
+def test_replicas_of_a_group_fit_the_partitions_and_the_mesh(agents: list[AgentContainer]) -> None:
     for agent in agents:
         assert "--partitions" in agent.argv, f"{agent.name}: the first agent up creates the topics, so every one says"
     counts = {agent.args.partitions for agent in agents}
@@ -251,7 +251,7 @@ def test_replicas_of_a_group_fit_the_partitions_and_the_mesh(agents: list[Agent]
 
 
 def test_requester_and_coordinator_do_something_and_keep_their_id_across_restarts(
-    agents: list[Agent], manifests: list[tuple[str, dict[str, Any]]]
+    agents: list[AgentContainer], manifests: list[tuple[str, dict[str, Any]]]
 ) -> None:
     for agent in agents:
         check_agent_does_something(agent.args, agent.name)
@@ -269,7 +269,7 @@ def test_requester_and_coordinator_do_something_and_keep_their_id_across_restart
             assert agent.workload["kind"] == "Deployment", agent.name
 
 
-def test_selectors_select_their_own_pods(agents: list[Agent]) -> None:
+def test_selectors_select_their_own_pods(agents: list[AgentContainer]) -> None:
     for agent in agents:
         selector = agent.workload["spec"].get("selector")
         if selector is not None:
@@ -286,7 +286,7 @@ def quantity(value: str | int) -> float:
     return float(text)
 
 
-def test_every_agent_has_resource_requests_within_limits(agents: list[Agent]) -> None:
+def test_every_agent_has_resource_requests_within_limits(agents: list[AgentContainer]) -> None:
     for agent in agents:
         resources = agent.container["resources"]
         for resource in ("cpu", "memory"):
