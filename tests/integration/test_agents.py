@@ -21,12 +21,12 @@ from a2a_fast.agents.policies import BudgetPolicy
 from a2a_fast.agents.provider import Provider
 from a2a_fast.agents.requester import Requester
 from a2a_fast.agents.tasks import TaskContext
-from a2a_fast.transport.registry import SchemaCatalog
 from a2a_fast.protocol.envelope import Inbound
 from a2a_fast.protocol.kinds import KIND_TASK_REQUEST, KIND_TASK_RESPONSE
 from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.stack import Endpoints
 from a2a_fast.transport.log import replay
+from a2a_fast.transport.registry import SchemaCatalog
 
 T = TypeVar("T")
 SKILLS = {"summarize": 100.0, "translate": 60.0, "classify": 40.0, "analyze": 80.0}

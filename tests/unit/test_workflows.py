@@ -232,9 +232,9 @@ def test_a_coordinator_keeps_only_the_last_ended_sessions() -> None:
 
 
 def test_collaboration_records_share_a_topic_with_a_subject_per_record() -> None:
-    from a2a_fast.transport.registry import SchemaCatalog
     from a2a_fast.protocol.kinds import KIND_TASK_REQUEST
     from a2a_fast.protocol.topics import TopicNames
+    from a2a_fast.transport.registry import SchemaCatalog
 
     with SchemaCatalog("http://127.0.0.1:1", TopicNames("p.")) as catalog:
         assert catalog.subject(KIND_STEP_REQUEST) == "p.collaborations-a2a.collaboration.StepRequest"

@@ -75,6 +75,13 @@ def add_agent_parser(commands: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--topic-prefix", default="", help="namespace prepended to every topic name")
     parser.add_argument("--group", default=None, help="consumer group (default: providers, executors, requester-<id>)")
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=AgentConfig.partitions,
+        help="partitions of the topics this agent creates; an existing topic keeps its own. Members of a group"
+        " beyond the partition count get no work, so run at most this many providers (and executors) per group",
+    )
     add_logging_options(parser)
     parser.add_argument(
         "--config", default=None, metavar="FILE", help=f"protocol config YAML (default: ${CONFIG_ENV}, else built-in)"
@@ -109,6 +116,8 @@ def build_agent(args: argparse.Namespace) -> Agent:
     endpoints = Endpoints.from_env()
     agent_id = args.agent_id or f"{args.role}-{uuid.uuid4().hex[:6]}"
     port = DEFAULT_PORTS[args.role] if args.http_port is None else args.http_port
+    if args.partitions < 1:
+        raise ConfigError(f"--partitions: must be at least 1, got {args.partitions}")
     config = AgentConfig(
         agent_id=agent_id,
         kafka=endpoints.kafka,
@@ -117,6 +126,7 @@ def build_agent(args: argparse.Namespace) -> Agent:
         group_id=args.group,
         http_port=None if port < 0 else port,
         http_host=args.http_host,
+        partitions=args.partitions,
         protocol=protocol,
     )
     if args.role == "provider":

@@ -31,11 +31,18 @@ from a2a_fast.transport.kafka import KafkaTransport
 __all__ = ["SCHEMA_DIR", "SchemaCatalog", "default_schemas", "full_name"]
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+"""In an installed package, the schemas the wheel ships; in a checkout, a link to ``schemas/`` at the root."""
 
 
 def default_schemas() -> dict[str, str]:
     """The schema text of each message kind, from the package's ``schemas/`` folder."""
-    return {kind: (SCHEMA_DIR / spec.schema_file).read_text() for kind, spec in MESSAGE_KINDS.items()}
+    try:
+        return {kind: (SCHEMA_DIR / spec.schema_file).read_text() for kind, spec in MESSAGE_KINDS.items()}
+    except OSError as error:
+        raise SchemaError(
+            f"the package's Avro schemas cannot be read ({error.strerror}: {error.filename}): the installation is "
+            "incomplete, or in a checkout the link python/a2a_fast/schemas -> ../../schemas is missing"
+        ) from error
 
 
 def full_name(schema_text: str) -> str:
