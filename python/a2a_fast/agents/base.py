@@ -46,12 +46,13 @@ import contextlib
 import contextvars
 import datetime as dt
 import gc
+import hashlib
 import logging
 import signal
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Coroutine, Generator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, TypeVar, cast
 
@@ -59,7 +60,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from a2a_fast import __version__
 from a2a_fast.config import ProtocolConfig, load_config
-from a2a_fast.errors import DecodeError, LimitError, SchemaError, ValidationError
+from a2a_fast.errors import DecodeError, LimitError, MessageExpiredError, SchemaError, ValidationError
 from a2a_fast.mesh.directory import AgentCard, AgentState
 from a2a_fast.mesh.member import MeshMember
 from a2a_fast.observability.http import MonitoringServer, json_response
@@ -67,7 +68,7 @@ from a2a_fast.observability.logs import bind_ids, log_context
 from a2a_fast.observability.metrics import Metrics, MetricsRegistry, Series, prometheus_text
 from a2a_fast.observability.protocol_metrics import ProtocolMetrics
 from a2a_fast.observability.tracing import adopt_child, recording, span
-from a2a_fast.protocol.envelope import Envelope, Inbound, KafkaRecord
+from a2a_fast.protocol.envelope import TARGET_GROUP_HEADER, Envelope, Inbound, KafkaRecord, header_text
 from a2a_fast.protocol.limits import MessageLimits
 from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.transport.admin import ensure_topics
@@ -78,7 +79,7 @@ from a2a_fast.transport.offsets import DedupeCache, OffsetTracker
 from a2a_fast.transport.producer import DeliveryBatch, Producer
 from a2a_fast.transport.registry import SchemaCatalog
 
-__all__ = ["Agent", "AgentConfig", "serve"]
+__all__ = ["Agent", "AgentConfig", "pool_group", "serve"]
 
 log = logging.getLogger("a2a_fast.agent")
 
@@ -114,7 +115,7 @@ class AgentConfig:
     drain_timeout: float = 30.0
     session_timeout_ms: int = 6000
     linger_ms: int = 1
-    partitions: int = 3
+    partitions: int | None = None
     schemas: Mapping[str, str] | None = None
     compatibility: str = "BACKWARD"
     gc_threshold: int | None = 50_000
@@ -128,6 +129,17 @@ class AgentConfig:
     def connect(self) -> Transport:
         """The transport to the broker and registry: the one given, else Kafka at ``kafka``/``schema_registry``."""
         return self.transport or KafkaTransport(self.kafka, self.schema_registry)
+
+
+def pool_group(prefix: str, role: str, capabilities: Iterable[str]) -> str:
+    """The consumer group of a pool of agents of one ``role`` offering the same ``capabilities``, e.g.
+    ``providers.summarize+translate``: agents with the same skills share the work addressed to the pool;
+    agents with other skills are another pool, so nothing reaches an agent that cannot take it."""
+    names = sorted({capability.strip().lower() for capability in capabilities})
+    signature = "+".join(names) or "none"
+    if len(signature) > 120:
+        signature = f"{signature[:80]}~{hashlib.sha256(signature.encode()).hexdigest()[:16]}"
+    return f"{prefix}{role}s.{signature}"
 
 
 _STAGES: tuple[tuple[type[BaseException], str], ...] = (
@@ -149,6 +161,9 @@ class Agent:
     """
 
     role: ClassVar[str] = "agent"
+    reads_directory: ClassVar[bool] = False
+    """Whether the agent needs the mesh's directory and router even when it is not listed in it
+    (``join_mesh`` False): the roles that choose where their messages go."""
 
     def __init__(self, config: AgentConfig) -> None:
         self.config = config
@@ -218,6 +233,20 @@ class Agent:
 
     def on_partitions_assigned(self, partitions: list[TopicPartition]) -> None:
         """Runs in the consumer thread when partitions are assigned, before their records are handled."""
+
+    def addressed(self, headers: Any) -> str | bool:
+        """Whether a consumed record (by its headers, before decoding) is for this agent: False skips it
+        unread; True or the record's target group (``ce_targetgroup``) hands it on. By default a record
+        addressed to another consumer group is skipped and every other record is read."""
+        group = header_text(headers, TARGET_GROUP_HEADER)
+        if group is None:
+            return True
+        return group if group == self.group_id else False
+
+    def expires(self, message: Inbound) -> bool:
+        """Whether the ttl applies to ``message`` for this agent: True when it would act on it (by default,
+        on everything it reads). An expired message the agent would act on goes to the dead letters."""
+        return True
 
     def consume_from(self) -> float | None:
         """Where a partition with no committed offset of this agent's group starts: None for the start of
@@ -308,9 +337,15 @@ class Agent:
                     self.config.http_port,
                 )
                 self.http_port = await self._server.start()
-            if self.config.join_mesh:
+            if self.config.join_mesh or self.reads_directory:
                 mesh = MeshMember(
-                    self.transport, self.topics, self.card(), self.mesh_state, self.protocol, self.protocol_metrics
+                    self.transport,
+                    self.topics,
+                    self.card(),
+                    self.mesh_state,
+                    self.protocol,
+                    self.protocol_metrics,
+                    announce=self.config.join_mesh,
                 )
                 await mesh.start()
                 self.mesh = mesh
@@ -367,7 +402,12 @@ class Agent:
     # --- setup ------------------------------------------------------------------------------------
 
     def _prepare(self) -> SchemaCatalog:
-        ensure_topics(self.transport, self.topics.all(), partitions=self.config.partitions)
+        ensure_topics(
+            self.transport,
+            self.topics.all(),
+            partitions=self.config.partitions or self.protocol.topics.partitions,
+            replication_factor=self.protocol.topics.replication_factor,
+        )
         catalog = SchemaCatalog(self.transport, self.topics, self.config.schemas, self.config.compatibility)
         try:
             catalog.register()
@@ -406,31 +446,49 @@ class Agent:
             self._dispatch(messages)
 
     def _dispatch(self, messages: Sequence[Message]) -> None:
-        """Decodes a consumed batch and hands each record to its handler, in order per key."""
-        assert self.envelope is not None
+        """Decodes a consumed batch and hands each record to its handler, in order per key.
+
+        Records addressed to another agent or group are skipped before they are decoded: they are not this
+        agent's to handle, check or dead-letter (:meth:`addressed`)."""
+        assert self.envelope is not None and self.consumer is not None
+        track = self.consumer.track
         records = []
+        groups: list[str | None] = []
+        skipped = 0
         for message in messages:
             error = message.error()
             if error is None:
-                records.append(message)
+                target = self.addressed(message.headers())
+                if target is not False:
+                    records.append(message)
+                    groups.append(target if isinstance(target, str) else None)
+                    continue
+                tracker = track(message.topic() or "", message.partition() or 0)
+                tracker.add(message.offset() or 0)
+                tracker.done(message.offset() or 0)
+                skipped += 1
             elif error.code() != KafkaError._PARTITION_EOF:
                 log.warning("%s: consume error: %s", self.agent_id, error)
                 self.metrics.inc("errors_total", stage="consume", error=error.name())
                 if error.fatal():
                     raise KafkaException(error)
+        if skipped:
+            self.metrics.inc("messages_skipped_total", skipped)
         if not records:
             return
         self._idle.clear()
         self._in_flight += len(records)
         started = time.perf_counter()
         consumed: dict[tuple[str, str], int] = {}
-        assert self.consumer is not None
-        track = self.consumer.track
         where: tuple[str, int] | None = None
         tracker = OffsetTracker()
-        for message, inbound in zip(records, self.envelope.decode_many(records), strict=True):
+        decoded = self.envelope.decode_many(records)
+        for message, inbound, group in zip(records, decoded, groups, strict=True):
+            if isinstance(inbound, MessageExpiredError):
+                inbound = self._expired(message, inbound)
             if isinstance(inbound, Inbound):
                 topic, partition, offset = inbound.topic, inbound.partition, inbound.offset
+                inbound.target_group = group
             else:
                 topic, partition, offset = message.topic() or "", message.partition() or 0, message.offset() or 0
             if (topic, partition) != where:
@@ -456,6 +514,15 @@ class Agent:
         for (topic, kind), count in consumed.items():
             self.metrics.inc("messages_consumed_total", count, topic=topic, type=kind)
         self._flush_timings()
+
+    def _expired(self, message: Message, error: MessageExpiredError) -> Inbound | ValueError:
+        """An expired record is a dead letter only when this agent would act on it: the ttl bounds delivery,
+        and a record that is merely history to this agent (another task's progress, say) is read as such."""
+        assert self.envelope is not None
+        found = self.envelope.decode_record(message, check_age=False)
+        if isinstance(found, Inbound) and self.expires(found):
+            return error
+        return found
 
     def _handle_eagerly(self, work: _Work) -> bool:
         """Runs the handler of one record until it first suspends; True when it did (a Task finishes it)."""
@@ -697,6 +764,7 @@ class Agent:
         traceparent: str | None = None,
         event_id: str | None = None,
         priority: str | None = None,
+        target_group: str | None = None,
     ) -> None:
         """Encodes and produces one message (``acks=all``, idempotent producer).
 
@@ -708,6 +776,7 @@ class Agent:
 
         ``event_id`` fixes the ``ce_id``: derive it from the message being handled so that handling a
         redelivered record again produces the same ids, which readers then drop as duplicates.
+        ``target_group`` addresses it to one consumer group: a pool of agents, one of which acts on it.
         """
         assert self.envelope is not None, "agent not started"
         topic, key, headers, value = self.envelope.encode_parts(
@@ -718,6 +787,7 @@ class Agent:
             traceparent=traceparent,
             event_id=event_id,
             priority=priority,
+            target_group=target_group,
         )
         label = (topic, kind)
         work = _HANDLING.get()

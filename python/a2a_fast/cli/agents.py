@@ -74,13 +74,19 @@ def add_agent_parser(commands: Any) -> argparse.ArgumentParser:
         help="monitoring address to bind (default 127.0.0.1, or $A2A_FAST_HTTP_HOST; containers use 0.0.0.0)",
     )
     parser.add_argument("--topic-prefix", default="", help="namespace prepended to every topic name")
-    parser.add_argument("--group", default=None, help="consumer group (default: providers, executors, requester-<id>)")
+    parser.add_argument(
+        "--group",
+        default=None,
+        help="consumer group (default: providers.<skills> and executors.<capabilities>, a pool per set of skills;"
+        " requester-<id>)",
+    )
     parser.add_argument(
         "--partitions",
         type=int,
-        default=AgentConfig.partitions,
-        help="partitions of the topics this agent creates; an existing topic keeps its own. Members of a group"
-        " beyond the partition count get no work, so run at most this many providers (and executors) per group",
+        default=None,
+        help="partitions of the topics this agent creates (default: topics.partitions of the config, 3); an"
+        " existing topic keeps its own. Members of a group beyond the partition count get no work, so run at most"
+        " this many providers (and executors) per group",
     )
     add_logging_options(parser)
     parser.add_argument(
@@ -116,7 +122,7 @@ def build_agent(args: argparse.Namespace) -> Agent:
     endpoints = Endpoints.from_env()
     agent_id = args.agent_id or f"{args.role}-{uuid.uuid4().hex[:6]}"
     port = DEFAULT_PORTS[args.role] if args.http_port is None else args.http_port
-    if args.partitions < 1:
+    if args.partitions is not None and args.partitions < 1:
         raise ConfigError(f"--partitions: must be at least 1, got {args.partitions}")
     config = AgentConfig(
         agent_id=agent_id,
@@ -126,7 +132,7 @@ def build_agent(args: argparse.Namespace) -> Agent:
         group_id=args.group,
         http_port=None if port < 0 else port,
         http_host=args.http_host,
-        partitions=args.partitions,
+        partitions=args.partitions or protocol.topics.partitions,
         protocol=protocol,
     )
     if args.role == "provider":

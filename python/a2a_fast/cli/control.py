@@ -187,7 +187,8 @@ async def _request_async(args: argparse.Namespace, parameters: dict[str, str]) -
     # A one-off requester of a person at a terminal is not a member of the mesh's directory.
     config = AgentConfig(agent_id, endpoints.kafka, endpoints.schema_registry, join_mesh=False)
     config.topics = TopicNames(args.topic_prefix)
-    requester = Requester(config, BudgetPolicy())
+    # a one-off requester has nothing to resume; one named with --id picks up its open requests
+    requester = Requester(config, BudgetPolicy(), resume=args.agent_id is not None)
     settled = asyncio.Event()
     started = time.monotonic()
 

@@ -131,6 +131,8 @@ class TaskHistory:
     updated_at: int | None = None
     traceparent: str | None = None
     collaboration_id: str | None = None
+    pool: str | None = None
+    """The providers' consumer group the request was addressed to (``ce_targetgroup``), if any."""
     timeline: list[TimelineEntry] = field(default_factory=list)
 
     @property
@@ -274,6 +276,7 @@ class TaskLog:
             task.last_offer = task.proposed_cost
         task.requested_at = stamp
         task.traceparent = message.traceparent
+        task.pool = message.target_group
 
     @staticmethod
     def _negotiated(task: TaskHistory, message: Inbound) -> None:

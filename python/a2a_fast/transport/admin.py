@@ -20,6 +20,7 @@ def ensure_topics(
     partitions: int = 3,
     config: dict[str, str] | None = None,
     timeout: float = 30.0,
+    replication_factor: int = 1,
 ) -> list[str]:
     """Creates the topics that do not exist yet (with ``partitions`` each); returns the names it created.
 
@@ -37,7 +38,10 @@ def ensure_topics(
     if not wanted:
         return []
     futures = admin.create_topics(
-        [NewTopic(name, num_partitions=partitions, config=config or {}) for name in wanted],
+        [
+            NewTopic(name, num_partitions=partitions, replication_factor=replication_factor, config=config or {})
+            for name in wanted
+        ],
         operation_timeout=timeout,
     )
     created = []

@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
-from confluent_kafka import OFFSET_END, OFFSET_INVALID, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_INVALID, KafkaError, KafkaException, TopicPartition
 
 from a2a_fast.transport.base import ConsumerClient, Transport
 from a2a_fast.transport.offsets import OffsetTracker
@@ -234,15 +234,17 @@ class GroupConsumer:
         ]
         if not fresh:
             return partitions
+        # The ends are read first: a partition with no record at or after the time starts at the end it had
+        # then, as an offset (the client would resolve "the end" later, after records produced meanwhile).
+        ends = {(tp.topic, tp.partition): client.get_watermark_offsets(tp, timeout=10)[1] for tp in fresh}
         found = {(tp.topic, tp.partition): tp.offset for tp in client.offsets_for_times(fresh, timeout=10)}
         chosen = []
         for tp in partitions:
-            offset = found.get((tp.topic, tp.partition))
-            if offset is None:
-                chosen.append(tp)
-            else:
-                # No record at or after the time yet: start at the end, which is where later records go.
-                chosen.append(TopicPartition(tp.topic, tp.partition, offset if offset >= 0 else OFFSET_END))
+            where = (tp.topic, tp.partition)
+            offset = found.get(where)
+            if offset is not None and offset < 0:
+                offset = ends[where]
+            chosen.append(tp if offset is None else TopicPartition(tp.topic, tp.partition, offset))
         return chosen
 
     def _note_assignment(self, partitions: list[TopicPartition]) -> None:

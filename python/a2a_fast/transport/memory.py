@@ -30,7 +30,7 @@ from confluent_kafka import (
     KafkaException,
     TopicPartition,
 )
-from confluent_kafka.schema_registry.mock_schema_registry_client import MockSchemaRegistryClient
+from confluent_kafka.schema_registry._sync.mock_schema_registry_client import MockSchemaRegistryClient
 
 from a2a_fast.transport.base import AdminClient, ConsumerClient, ProducerClient, RegistryClient
 
@@ -597,7 +597,7 @@ class _MemoryAdmin:
         return {name: _Future() for name in topics if self.broker.delete_topic(name) or True}
 
 
-class _MemoryRegistry(MockSchemaRegistryClient):  # type: ignore[misc]
+class _MemoryRegistry(MockSchemaRegistryClient):
     """confluent-kafka's mock registry, shared by a transport's catalogs, with compatibility levels kept."""
 
     def __init__(self, url: str) -> None:
