@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -76,13 +77,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+STATUS_INTERRUPTED = 130
+"""Exit status after Ctrl-C (128 + SIGINT), except for ``tail``, which Ctrl-C ends normally."""
+STATUS_READER_GONE = 141
+"""Exit status when stdout's reader went away (``a2a-fast tasks | head -1``): 128 + SIGPIPE, as other tools."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     try:
-        return handler(args)
+        status = handler(args)
+        sys.stdout.flush()  # a reader gone away shows here, not as a warning at exit
+        return status
+    except BrokenPipeError:
+        # The reader of stdout has gone (`| head`): nothing more can be said there. Pointing stdout at
+        # /dev/null lets the interpreter's last flush succeed instead of printing "Exception ignored".
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return STATUS_READER_GONE
     except A2AError as error:
         print(f"a2a-fast: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        return 130
+        return STATUS_INTERRUPTED

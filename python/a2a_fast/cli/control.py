@@ -9,22 +9,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
+from types import FrameType
 from typing import Any, TextIO
 
 from a2a_fast.errors import ConfigError
+from a2a_fast.history.events import describe_message, message_event, subject_label
 from a2a_fast.history.tasks import (
     DEFAULT_RETAINED_TASKS,
     STATES,
     TaskHistory,
     TaskLog,
+    TimelineEntry,
     format_time,
     parse_time,
     read_log,
@@ -188,17 +194,17 @@ async def _request_async(args: argparse.Namespace, parameters: dict[str, str]) -
     config = AgentConfig(agent_id, endpoints.kafka, endpoints.schema_registry, join_mesh=False)
     config.topics = TopicNames(args.topic_prefix)
     requester = Requester(config, BudgetPolicy())
-    settled = asyncio.Event()
     started = time.monotonic()
+    arrived: collections.deque[tuple[str, float, TimelineEntry]] = collections.deque()
+    changed = asyncio.Event()
 
-    def show(pending: PendingRequest, message: Inbound) -> None:
-        entry = timeline_entry(message)
-        if entry.event not in ("NEGOTIATING",):
-            settled.set()  # accepted, rejected or further: the negotiation needs this process no more
-        if args.wait:
-            _emit(args, f"[{time.monotonic() - started:6.2f}s] {entry.describe()}", {"event": asdict(entry)})
+    def queue_update(pending: PendingRequest, message: Inbound) -> None:
+        # Printed by this command's coroutine, not here: a stdout closed under it (`| head`) then ends the
+        # command, instead of failing the requester's handling of the message.
+        arrived.append((pending.task_id, time.monotonic() - started, timeline_entry(message)))
+        changed.set()
 
-    requester.on_update = show
+    requester.on_update = queue_update
     async with requester:
         task_id = await requester.submit(
             args.description,
@@ -212,23 +218,38 @@ async def _request_async(args: argparse.Namespace, parameters: dict[str, str]) -
             args, f"task {task_id} requested by {config.agent_id}", {"task_id": task_id, "requester": config.agent_id}
         )
         outcome_waiter = asyncio.ensure_future(requester.outcome(task_id))
-        settled_waiter = asyncio.ensure_future(settled.wait())
-        waiting = {outcome_waiter} if args.wait else {outcome_waiter, settled_waiter}
-        done, _ = await asyncio.wait(waiting, timeout=args.max_wait, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in (outcome_waiter, settled_waiter):
-            waiter.cancel()
-        if not done:
-            _emit(args, f"no answer within {args.max_wait}s", {"task_id": task_id, "timed_out": True})
-            return 2
-        if outcome_waiter in done:
-            outcome = outcome_waiter.result()
-            text = f"{outcome.status}" + (f": {outcome.error}" if outcome.error else f" {outcome.result}")
-            _emit(args, f"task {task_id} {text}", {"outcome": asdict(outcome)})
-            return 0 if outcome.status == "COMPLETED" or not args.wait else 1
-        pending = next((p for p in requester.get_pending_requests() if p.task_id == task_id), None)
-        state = pending.state if pending else "?"
-        _emit(args, f"task {task_id} {state}; follow it with: a2a-fast tail task-responses", {"state": state})
-        return 0
+        deadline = time.monotonic() + args.max_wait
+        settled: str | None = None  # the first state past negotiation: enough for a run without --wait
+        try:
+            while True:
+                changed.clear()
+                while arrived:
+                    owner, elapsed, entry = arrived.popleft()
+                    if owner != task_id:
+                        continue  # another open request of a requester id used before (--id)
+                    if args.wait:
+                        line = f"[{elapsed:6.2f}s] {entry.describe()}"
+                        _emit(args, line, {"elapsed_seconds": round(elapsed, 3), "event": asdict(entry)})
+                    if entry.event != "NEGOTIATING":
+                        settled = settled or entry.event
+                if outcome_waiter.done():
+                    outcome = outcome_waiter.result()
+                    said = f": {outcome.error}" if outcome.error else f" {json.dumps(outcome.result, default=str)}"
+                    _emit(args, f"task {task_id} {outcome.status}{said}", {"outcome": asdict(outcome)})
+                    return 0 if outcome.status == "COMPLETED" or not args.wait else 1
+                if settled is not None and not args.wait:
+                    hint = f"task {task_id} {settled}; follow it with: a2a-fast tail task-responses"
+                    _emit(args, hint, {"task_id": task_id, "state": settled})
+                    return 0
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    _emit(args, f"no answer within {args.max_wait}s", {"task_id": task_id, "timed_out": True})
+                    return 2
+                change = asyncio.ensure_future(changed.wait())
+                await asyncio.wait({outcome_waiter, change}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+                change.cancel()
+        finally:
+            outcome_waiter.cancel()
 
 
 def _emit(args: argparse.Namespace, text: str, data: dict[str, Any], out: TextIO | None = None) -> None:
@@ -329,42 +350,76 @@ def _tail(args: argparse.Namespace) -> int:
     endpoints = _endpoints()
     topics = TopicNames(args.topic_prefix)
     name = resolve_topic(args.topic, topics)
-    reader = LogReader(endpoints.kafka, endpoints.schema_registry, topics, [name], args.from_beginning)
     shown = 0
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
-    try:
-        reader.open()
-        while args.max is None or shown < args.max:
-            wait = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
-            if wait <= 0:
-                break
-            for observed in reader.read(wait, count=100):
-                if args.type and (observed.message is None or not _type_matches(observed.message.kind, args.type)):
-                    continue
-                print(_tail_json(observed) if args.json else _tail_line(observed), flush=True)
-                shown += 1
-                if args.max is not None and shown >= args.max:
+    with _stop_on_signals() as stop:
+        reader = LogReader(endpoints.kafka, endpoints.schema_registry, topics, [name], args.from_beginning)
+        try:
+            reader.open()
+            if sys.stderr.isatty():
+                start = "the oldest record" if args.from_beginning else "the end"
+                print(f"following {name} from {start}; Ctrl-C to stop", file=sys.stderr, flush=True)
+            while not stop.is_set() and (args.max is None or shown < args.max):
+                wait = TAIL_POLL_SECONDS if deadline is None else min(TAIL_POLL_SECONDS, deadline - time.monotonic())
+                if wait <= 0:
                     break
-    except KeyboardInterrupt:
-        pass  # Ctrl-C is how a follow ends
-    finally:
-        reader.close()
+                for observed in reader.read(wait, count=100):
+                    if stop.is_set() or (args.max is not None and shown >= args.max):
+                        break
+                    if args.type and (observed.message is None or not _type_matches(observed.message.kind, args.type)):
+                        continue
+                    print(_tail_json(observed) if args.json else _tail_line(observed), flush=True)
+                    shown += 1
+        finally:
+            reader.close()
     return 0
+
+
+TAIL_POLL_SECONDS = 0.25
+"""How long one read waits at most: how soon ``tail`` notices Ctrl-C, its ``--timeout`` or the end of ``--max``."""
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """While inside, SIGINT (Ctrl-C) and SIGTERM only set the event returned; a second one raises
+    KeyboardInterrupt. A follow loop that checks the event between records therefore never has an exception
+    land inside a Kafka, registry or native call, or between a line and its newline."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {number: signal.signal(number, request_stop) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _type_matches(kind: str, wanted: Iterable[str]) -> bool:
     return any(kind == name or kind.endswith("." + name) for name in wanted)
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.splitlines())
+
+
 def _tail_line(observed: Any) -> str:
     where = f"{observed.topic}[{observed.partition}]@{observed.offset}"
     stamp = format_time(observed.timestamp)
-    dead = observed.headers.get("dlq.reason")
-    suffix = f"  [dead letter, {observed.headers.get('dlq.stage')}: {dead}]" if dead else ""
+    headers = observed.headers
+    dead = headers.get("dlq.reason")
+    origin = f"{headers.get('dlq.original.topic')}[{headers.get('dlq.original.partition')}]"
+    origin += f"@{headers.get('dlq.original.offset')}"
+    suffix = f"  [dead letter from {origin}, {headers.get('dlq.stage')}: {dead}]" if dead else ""
     if observed.message is None:
-        return f"{stamp} {where} key={observed.key} undecodable: {observed.error}{suffix}"
+        return _one_line(f"{stamp} {where} key={observed.key} undecodable: {observed.error}{suffix}")
     message = observed.message
-    return f"{stamp} {where} {message.kind} task={message.task_id[:12]} {timeline_entry(message).describe()}{suffix}"
+    subject = f"{subject_label(message)}={message.task_id[:12]}"
+    return _one_line(f"{stamp} {where} {message.kind} {subject} {describe_message(message)}{suffix}")
 
 
 def _tail_json(observed: Any) -> str:
@@ -382,10 +437,11 @@ def _tail_json(observed: Any) -> str:
             id=message.event_id,
             source=message.source_agent,
             target=message.target_agent,
-            task_id=message.task_id,
-            traceparent=message.traceparent,
-            data=message.record,
+            event=message_event(message),
+            summary=describe_message(message),
         )
+        data[f"{subject_label(message)}_id"] = message.task_id
+        data.update(traceparent=message.traceparent, data=message.record)
     else:
         data["error"] = observed.error
     dead = {name: value for name, value in observed.headers.items() if name.startswith("dlq.")}
