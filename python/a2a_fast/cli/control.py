@@ -23,6 +23,7 @@ from dataclasses import asdict
 from types import FrameType
 from typing import Any, TextIO
 
+from a2a_fast.cli.completion import suggest
 from a2a_fast.errors import ConfigError
 from a2a_fast.history.events import describe_message, message_event, subject_label
 from a2a_fast.history.tasks import (
@@ -43,6 +44,7 @@ __all__ = ["add_control_parsers"]
 
 Handler = Callable[[argparse.Namespace], int]
 LOG_JSON_ENV = "A2A_FAST_LOG_JSON"
+SHORT_TOPIC_NAMES = ("task-requests", "task-responses", "negotiations", "collaborations", "a2a.dlq")
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -87,7 +89,13 @@ def add_control_parsers(commands: Any) -> None:
     agents.add_argument("--json", action="store_true", help="one JSON object per agent")
 
     tail = command("tail", _tail, "print the events of a topic, decoded, one line each")
-    tail.add_argument("topic", help="task-requests, task-responses, negotiations, a2a.dlq (prefixed) or any topic")
+    suggest(
+        tail.add_argument(
+            "topic",
+            help="task-requests, task-responses, negotiations, collaborations, a2a.dlq (prefixed), or any topic",
+        ),
+        SHORT_TOPIC_NAMES,
+    )
     tail.add_argument("--from-beginning", action="store_true", help="start at the oldest record, not at the end")
     tail.add_argument("--type", action="append", default=[], help="only these CloudEvent types (e.g. a2a.negotiation)")
     tail.add_argument("--json", action="store_true", help="one JSON object per event")
@@ -105,7 +113,12 @@ def add_control_parsers(commands: Any) -> None:
 
     mcp = command("mcp", _mcp, "serve the control plane over MCP on stdin/stdout")
     mcp.add_argument("--id", dest="agent_id", default=None, help="agent id of its requester (default mcp-<random>)")
-    mcp.add_argument("--workflows", default=None, metavar="FILE", help="workflow definitions to offer (JSON or YAML)")
+    mcp.add_argument(
+        "--workflows",
+        default=None,
+        metavar="FILE|MODULE:NAME",
+        help="workflow definitions to offer: a YAML or JSON file, or a Python sequence of them (default: the demo's)",
+    )
     mcp.add_argument(
         "--retained-tasks",
         type=_task_count,
