@@ -147,10 +147,11 @@ def build_agent(args: argparse.Namespace) -> Agent:
         handlers = load_handlers(args.handlers) if args.handlers else DEMO_HANDLERS
         return Executor(config, handlers, max_tasks=args.max_tasks)
     if args.role == "coordinator":
+        from a2a_fast.agents.builtin import DEMO_WORKFLOWS
         from a2a_fast.agents.coordinator import Coordinator
         from a2a_fast.workflows.definitions import load_workflows
 
-        workflows = load_workflows(args.workflows or "a2a_fast.agents.builtin:DEMO_WORKFLOWS")
+        workflows = load_workflows(args.workflows) if args.workflows else list(DEMO_WORKFLOWS)
         return Coordinator(config, workflows=workflows)
     from a2a_fast.agents.requester import Requester
 
