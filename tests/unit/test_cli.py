@@ -7,13 +7,14 @@ import argparse
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from a2a_fast.cli import build_parser, main
 from a2a_fast.cli.completion import bash_script, zsh_script
+from a2a_fast.cli.control import agent_table, table
 
 RST_MARKUP = re.compile(r"``|:(?:class|meth|mod|func|data|attr|exc):|^\s*\.\. \w|::$", re.MULTILINE)
 
@@ -115,3 +116,47 @@ def test_completion_command_prints_the_script(capsys: pytest.CaptureFixture[str]
     assert capsys.readouterr().out.startswith("#compdef a2a-fast\n")
     with pytest.raises(SystemExit):
         main(["completion", "fish"])
+
+
+def column_starts(header: str, names: Sequence[str]) -> list[int]:
+    return [header.index(name) for name in names]
+
+
+def test_agents_columns_stay_aligned_whatever_the_lengths() -> None:
+    card = {"registered": True, "alive": True, "status": "IDLE", "type": "executor", "log": None}
+    rows = [
+        {**card, "agent_id": "e1", "capabilities": ["summarize"], "last_seen": "2026-11-21T11:30:00.000Z"},
+        {
+            **card,
+            "agent_id": "executor-with-a-very-long-name-in-region-eu-west-1",
+            "capabilities": ["summarize", "translate", "classify", "analyze", "transcribe-audio-to-text"],
+            "last_seen": "2026-11-21T11:30:01.000Z",
+        },
+        {
+            "agent_id": "cli-4f593d90",
+            "registered": False,
+            "log": {"roles": ["requester"], "messages": 12345, "open_tasks": ["t1", "t2"], "last_seen": "-"},
+        },
+    ]
+    lines = agent_table(rows)
+    names = ["AGENT", "STATE", "ROLES/TYPE", "CAPABILITIES", "MESSAGES", "OPEN", "LAST SEEN"]
+    starts = column_starts(lines[0], names)
+    assert starts == sorted(starts)
+    for line in lines[1:]:
+        cells = line.split()
+        assert len(cells) == len(names), line
+        # Left-aligned cells start under their heading; right-aligned numbers end under theirs.
+        for name, cell, start in zip(names, cells, starts, strict=True):
+            if name in ("MESSAGES", "OPEN"):
+                assert line.index(f" {cell} ", start - 1) + 1 + len(cell) == start + len(name), (name, line)
+            else:
+                assert line[start : start + len(cell)] == cell, (name, line)
+    assert lines[3].split()[1:4] == ["unregistered", "requester", "-"]
+
+
+def test_tables_fit_their_widest_cell() -> None:
+    assert table(("A", "LONG HEADING", "N"), [("x" * 20, "y", "7"), ("z", "w", "1234")], right=(2,)) == [
+        "A                    LONG HEADING    N",
+        "xxxxxxxxxxxxxxxxxxxx y               7",
+        "z                    w            1234",
+    ]

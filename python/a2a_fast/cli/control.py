@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 from types import FrameType
 from typing import Any, TextIO
@@ -40,7 +40,7 @@ from a2a_fast.history.tasks import (
 from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.stack import Endpoints
 
-__all__ = ["add_control_parsers"]
+__all__ = ["add_control_parsers", "agent_table", "table", "task_table"]
 
 Handler = Callable[[argparse.Namespace], int]
 LOG_JSON_ENV = "A2A_FAST_LOG_JSON"
@@ -276,18 +276,41 @@ def _money(amount: float | None) -> str:
     return "-" if amount is None else f"{amount:.2f}"
 
 
-def _task_row(task: TaskHistory) -> str:
-    return (
-        f"{task.task_id[:12]:<12} {task.state:<11} {task.capability or '-':<12} {_money(task.proposed_cost):>8} "
-        f"{_money(task.agreed_cost):>8} {task.rounds:>6} {task.provider or '-':<14} {task.executor or '-':<14} "
-        f"{format_time(task.updated_at) or '-'}"
-    )
+def table(header: Sequence[str], rows: Iterable[Sequence[str]], right: Iterable[int] = ()) -> list[str]:
+    """Lines of aligned columns, each as wide as its widest cell (header included); columns whose index is
+    in ``right`` are right-aligned (numbers). Trailing spaces are left out."""
+    cells = [list(header), *([str(cell) for cell in row] for row in rows)]
+    widths = [max(len(row[column]) for row in cells) for column in range(len(header))]
+    flush_right = set(right)
+    return [
+        " ".join(
+            cell.rjust(width) if column in flush_right else cell.ljust(width)
+            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in cells
+    ]
 
 
-TASK_HEADER = (
-    f"{'TASK':<12} {'STATE':<11} {'CAPABILITY':<12} {'OFFERED':>8} {'AGREED':>8} {'ROUNDS':>6} "
-    f"{'PROVIDER':<14} {'EXECUTOR':<14} UPDATED"
-)
+TASK_COLUMNS = ("TASK", "STATE", "CAPABILITY", "OFFERED", "AGREED", "ROUNDS", "PROVIDER", "EXECUTOR", "UPDATED")
+
+
+def task_table(tasks: Iterable[TaskHistory]) -> list[str]:
+    """The task list as aligned lines (ids shortened to 12 characters, as ``replay --task`` accepts)."""
+    rows = [
+        (
+            task.task_id[:12],
+            task.state,
+            task.capability or "-",
+            _money(task.proposed_cost),
+            _money(task.agreed_cost),
+            str(task.rounds),
+            task.provider or "-",
+            task.executor or "-",
+            format_time(task.updated_at) or "-",
+        )
+        for task in tasks
+    ]
+    return table(TASK_COLUMNS, rows, right=(3, 4, 5))
 
 
 def _tasks(args: argparse.Namespace) -> int:
@@ -297,12 +320,35 @@ def _tasks(args: argparse.Namespace) -> int:
         for task in selected:
             print(json.dumps(task.to_dict(timeline=False), default=str))
         return 0
-    print(TASK_HEADER)
-    for task in selected:
-        print(_task_row(task))
+    for line in task_table(selected):
+        print(line)
     counts = ", ".join(f"{state} {count}" for state, count in sorted(log.counts().items()))
     print(f"{len(selected)} of {len(log.tasks)} tasks shown ({counts or 'none in the log'})")
     return 0
+
+
+AGENT_COLUMNS = ("AGENT", "STATE", "ROLES/TYPE", "CAPABILITIES", "MESSAGES", "OPEN", "LAST SEEN")
+
+
+def agent_table(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The rows of :func:`a2a_fast.history.view.agent_rows` as aligned lines, however long ids and
+    capability lists are."""
+    cells = []
+    for row in rows:
+        seen = row["log"] or {}
+        state = (row["status"] if row["alive"] else "GONE") if row["registered"] else "unregistered"
+        cells.append(
+            (
+                row["agent_id"],
+                state,
+                row.get("type") or ",".join(seen.get("roles", [])) or "-",
+                ",".join(row.get("capabilities", [])) or "-",
+                str(seen.get("messages", 0)),
+                str(len(seen.get("open_tasks", []))),
+                row.get("last_seen") or seen.get("last_seen") or "-",
+            )
+        )
+    return table(AGENT_COLUMNS, cells, right=(4, 5))
 
 
 def _agents(args: argparse.Namespace) -> int:
@@ -320,17 +366,8 @@ def _agents(args: argparse.Namespace) -> int:
         for row in rows:
             print(json.dumps(row))
         return 0
-    print(f"{'AGENT':<20} {'STATE':<12} {'ROLES/TYPE':<20} {'CAPABILITIES':<30} {'MESSAGES':>8} {'OPEN':>5} LAST SEEN")
-    for row in rows:
-        seen = row["log"] or {}
-        state = (row["status"] if row["alive"] else "GONE") if row["registered"] else "unregistered"
-        kind = row.get("type") or ",".join(seen.get("roles", []))
-        capabilities = ",".join(row.get("capabilities", []))
-        last = row.get("last_seen") or seen.get("last_seen")
-        print(
-            f"{row['agent_id']:<20} {state:<12} {kind:<20} {capabilities:<30} {seen.get('messages', 0):>8}"
-            f" {len(seen.get('open_tasks', [])):>5} {last}"
-        )
+    for line in agent_table(rows):
+        print(line)
     alive = sum(1 for row in rows if row.get("alive"))
     print(f"{len(rows)} agents: {alive} alive in the directory, the others seen only in the log")
     return 0
@@ -492,9 +529,8 @@ def _replay(args: argparse.Namespace) -> int:
         print(json.dumps({"as_of": as_of, "counts": log.counts(), "tasks": [t.to_dict(False) for t in chosen]}))
         return 0
     print(f"as of {as_of}: {len(log.tasks)} tasks from {log.folded} messages")
-    print(TASK_HEADER)
-    for task in chosen:
-        print(_task_row(task))
+    for line in task_table(chosen):
+        print(line)
     return 0
 
 
