@@ -10,6 +10,8 @@ Tools: ``request_task`` (optionally waiting for the outcome), ``wait_for_task``,
 state and full timeline), ``list_tasks``, ``get_execution_queue`` (tasks accepted or running, by executor),
 ``get_agent_status``, ``list_workflows``, ``register_workflow``, ``start_workflow``,
 ``get_collaboration_status``. Resources: ``a2a://agents``, ``a2a://tasks``, ``a2a://tasks/{task_id}``.
+``a2a-fast mcp`` offers the demo workflows, as a coordinator does, or those of ``--workflows`` (read by
+:func:`a2a_fast.workflows.definitions.load_workflows`).
 
 Arguments are validated against each tool's input schema; a bad one, an unknown task id, state, workflow or
 session comes back as a tool error naming what is wrong. stdout carries the protocol only: logs go to stderr.
