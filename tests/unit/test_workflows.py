@@ -50,7 +50,7 @@ def test_definition_validates_and_round_trips() -> None:
     with pytest.raises(WorkflowError, match="'a' is used twice"):
         WorkflowDefinition("w", "W", "", [WorkflowStep("a", capabilities=["x"]), WorkflowStep("a", capabilities=["y"])])
     assert WorkflowDefinition.from_dict(json.loads(json.dumps(TWO_STEPS.to_dict()))) == TWO_STEPS
-    with pytest.raises(WorkflowError, match="not a workflow definition"):
+    with pytest.raises(WorkflowError, match="workflow 'w': 'steps' is missing"):
         WorkflowDefinition.from_dict({"id": "w"})
 
 

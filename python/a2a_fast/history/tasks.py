@@ -41,6 +41,7 @@ __all__ = [
     "FINAL_STATES",
     "OPEN_STATES",
     "STATES",
+    "TASK_KINDS",
     "AgentActivity",
     "TaskHistory",
     "TaskLog",
@@ -335,7 +336,12 @@ class AgentActivity:
 
 
 def timeline_entry(message: Inbound) -> TimelineEntry:
-    """What one message says, as a timeline entry (also one line of ``a2a-fast tail``)."""
+    """What one task message (request, response or negotiation turn) says, as a timeline entry.
+
+    Raises :class:`ValidationError` for any other kind (a collaboration message has no task timeline;
+    :func:`a2a_fast.history.events.describe_message` reads every kind)."""
+    if message.kind not in TASK_KINDS:
+        raise ValidationError(f"{message.kind} is not a task message: it has no task timeline entry")
     record = message.record
     price: float | None = None
     detail: str | None = None
