@@ -12,6 +12,8 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 NATIVE_SOURCES := Cargo.toml Cargo.lock core/Cargo.toml rust/Cargo.toml pyproject.toml \
 	$(shell find core/src rust/src -name '*.rs' 2>/dev/null)
 PYTEST_ARGS ?=
+# How long `make demo` keeps its agents and web console up after the run, to look around (0: not at all).
+DEMO_CONSOLE_SECONDS ?= 30
 
 .PHONY: help demo test bench lint fmt build-dev build-release venv stack-up stack-down stack-status \
 	test-rust test-python fuzz typecheck clean
@@ -42,7 +44,7 @@ build-dev: $(VENV)/.installed
 	rm -f $(VENV)/.native-release
 
 demo: build-release
-	$(BIN)/a2a-fast demo
+	$(BIN)/a2a-fast demo --console --console-linger $(DEMO_CONSOLE_SECONDS)
 
 test: test-rust lint typecheck fuzz test-python
 	@echo "make test: all checks passed"
