@@ -485,3 +485,30 @@ async def test_the_event_stream_sends_the_overview_when_something_changed() -> N
     assert (name, ident) == ("event: overview", "id: 1")
     assert json.loads(data.removeprefix("data: "))["counts"]["COMPLETED"] == 1
     assert events[2:] == [": keep-alive\n\n"]  # nothing changed since; the source then closed
+
+
+# --- starting up -----------------------------------------------------------------------------------------------------
+
+
+def test_a_broker_that_does_not_answer_is_one_line_naming_the_setting() -> None:
+    from a2a_fast.cli.console import check_services
+    from a2a_fast.errors import StackError
+
+    with pytest.raises(StackError, match=r"^cannot reach Kafka at 127\.0\.0\.1:1 \(KAFKA_BROKER\): "):
+        check_services("127.0.0.1:1", "http://127.0.0.1:1", timeout=0.5)
+
+
+def test_a_port_in_use_is_refused_naming_it() -> None:
+    import socket
+
+    from a2a_fast.console.server import ConsoleServer
+    from a2a_fast.errors import ConfigError
+    from a2a_fast.stack import Endpoints
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        console = ConsoleServer(Endpoints("127.0.0.1:1", "http://127.0.0.1:1"), TOPICS, port=port)
+        with pytest.raises(ConfigError, match=f"port {port} on 127.0.0.1 is in use"):
+            console._bind()

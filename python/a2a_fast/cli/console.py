@@ -47,12 +47,15 @@ def add_console_parser(commands: Any) -> argparse.ArgumentParser:
 
 def check_services(kafka: str, schema_registry: str, timeout: float = 5.0) -> None:
     """Raises StackError, naming the setting and the address, when the broker or the registry does not answer."""
-    from a2a_fast.transport.admin import ensure_topics
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
 
+    # Quiet: a broker that is down is this one line, not the client's retries on stderr.
+    admin = AdminClient({"bootstrap.servers": kafka, "log_level": 0})
     try:
-        ensure_topics(kafka, [], timeout=timeout)  # creates nothing: only asks the broker for its topics
-    except StackError as error:
-        raise StackError(f"cannot reach Kafka at {kafka} (KAFKA_BROKER): {error}") from None
+        admin.list_topics(timeout=timeout)
+    except KafkaException as error:
+        raise StackError(f"cannot reach Kafka at {kafka} (KAFKA_BROKER): {error.args[0].str()}") from None
     try:
         with urllib.request.urlopen(schema_registry.rstrip("/") + "/subjects", timeout=timeout):
             pass
