@@ -512,3 +512,68 @@ def test_a_port_in_use_is_refused_naming_it() -> None:
         console = ConsoleServer(Endpoints("127.0.0.1:1", "http://127.0.0.1:1"), TOPICS, port=port)
         with pytest.raises(ConfigError, match=f"port {port} on 127.0.0.1 is in use"):
             console._bind()
+
+
+# --- the directory as of a past time ---------------------------------------------------------------------------------
+
+
+class DirectoryRecord:
+    """A record of the directory topic as the consumer gives it, stamped by the broker at ``at`` (epoch seconds)."""
+
+    def __init__(self, offset: int, kind: str | None, agent_id: str, at: float) -> None:
+        from a2a_fast.codecs.cloudevents import to_kafka
+
+        self._offset, self._stamp = offset, round(at * 1000)
+        if kind is None:  # a tombstone
+            self._key, self._headers, self._value = agent_id.encode(), [], None
+            return
+        event = {
+            "specversion": "1.0", "id": f"{agent_id}-{offset}", "source": f"a2a://agents/{agent_id}", "type": kind,
+            "time": format_time(self._stamp), "datacontenttype": "application/json", "instanceid": "i1",
+            "partitionkey": agent_id,
+            "data": {"card": AgentCard(agent_id, "worker").to_json(), "state": {"status": "BUSY", "load": offset}},
+        }  # fmt: skip
+        self._key, self._headers, self._value = to_kafka(event)
+
+    def error(self) -> None:
+        return None
+
+    def offset(self) -> int:
+        return self._offset
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, self._stamp)
+
+    def key(self) -> Any:
+        return self._key
+
+    def headers(self) -> Any:
+        return self._headers
+
+    def value(self) -> Any:
+        return self._value
+
+
+def test_the_directory_as_of_a_time_ignores_later_records_and_judges_liveness_then() -> None:
+    from a2a_fast.config import HeartbeatConfig, ProtocolConfig
+    from a2a_fast.mesh.directory import DEREGISTER, HEARTBEAT, REGISTER, AgentDirectory
+
+    start = 1_700_000_000.0  # long past, so that now every agent is silent
+    config = ProtocolConfig(heartbeat=HeartbeatConfig(1.0, 10.0))
+    records = [
+        DirectoryRecord(0, REGISTER, "a", start),
+        DirectoryRecord(1, REGISTER, "b", start + 1),
+        DirectoryRecord(2, HEARTBEAT, "a", start + 5),
+        DirectoryRecord(3, DEREGISTER, "b", start + 30),
+        DirectoryRecord(4, None, "b", start + 30),
+    ]
+
+    def as_of(moment: float | None) -> dict[str, tuple[bool, int]]:
+        directory = AgentDirectory("unused:9092", "agents", config, as_of=moment)
+        directory._apply_batch(records)
+        return {info.agent_id: (info.alive, info.load) for info in directory.get_all_agents()}
+
+    assert as_of(start + 2) == {"a": (True, 0), "b": (True, 1)}
+    assert as_of(start + 12) == {"a": (True, 2), "b": (False, 1)}  # b silent for 11 s by then
+    assert as_of(start + 31) == {"a": (False, 2)}  # b deregistered
+    assert as_of(None) == {"a": (False, 2)}  # judged now
