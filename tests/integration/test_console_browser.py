@@ -220,8 +220,12 @@ def test_a_workflow_shows_each_steps_agent_attempts_and_state(
     sync_api.expect(row.locator("td").nth(2)).to_have_text("COMPLETED")
     for step in session.steps:  # as the coordinator that ran it reports it
         attempts = f"{len(step.attempts)} attempt{'' if len(step.attempts) == 1 else 's'}"
+        tried = [
+            f"#{a.attempt} {a.agent_id or 'no live agent'} {a.state}" + (f": {a.error}" if a.error else "")
+            for a in step.attempts
+        ]
         cells = row.locator(f'tr[data-step="{step.name}"] td')
-        sync_api.expect(cells).to_have_text([step.name, step.state, f"on {step.agent}", attempts, ""])
+        sync_api.expect(cells).to_have_text([step.name, step.state, f"on {step.agent}", attempts, "".join(tried), ""])
     shoot(page, "workflows")
 
 

@@ -361,6 +361,8 @@ async function workflowsView(container) {
           cell(badge(step.state)),
           cell(step.agent ? `on ${step.agent}` : h("span", { class: "quiet" }, "no agent yet")),
           cell(`${step.attempts.length} attempt${step.attempts.length === 1 ? "" : "s"}`),
+          cell(step.attempts.map((attempt) => h("div", { class: "attempt" },
+            `#${attempt.attempt} ${attempt.agent_id || "no live agent"} ${attempt.state}${attempt.error ? `: ${attempt.error}` : ""}`)), "wrap quiet"),
           cell(step.error || "", "wrap"))))),
       cell(session.error || "", "wrap")));
   const boxes = SESSION_STATES.map((state) =>
