@@ -92,10 +92,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--keep-stack", action="store_true", help="leave running a Kafka/registry the demo had to start itself"
     )
+    demo.add_argument("--console", action="store_true", help="serve the web console of the run while it lasts")
+    demo.add_argument("--console-port", type=int, default=8090, help="the console's port (default 8090, else any)")
+    demo.add_argument(
+        "--console-linger",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="with --console: keep the agents and the console up this long after the run, to look around",
+    )
     demo.set_defaults(handler=_demo)
 
     from a2a_fast.cli.agents import add_agent_parser
     from a2a_fast.cli.completion import SHELLS
+    from a2a_fast.cli.console import add_console_parser
     from a2a_fast.cli.control import add_control_parsers
 
     add_agent_parser(commands).set_defaults(handler=_agent)
@@ -105,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     completion.add_argument("shell", choices=SHELLS, help="the shell the script is for")
     completion.epilog = 'Enable it in the shell\'s start-up file: eval "$(a2a-fast completion bash)"'
     completion.set_defaults(handler=_completion)
+    add_console_parser(commands)
     return parser
 
 

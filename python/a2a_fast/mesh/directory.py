@@ -222,6 +222,10 @@ class AgentDirectory:
 
     ``await start()`` returns once everything already on the topic has been read. ``on_change``
     listeners are called on the loop after each batch of events and whenever an agent's liveness flips.
+
+    ``as_of`` (epoch seconds) shows the directory as it stood then: records stamped later are ignored and
+    liveness is judged at that time. The topic is compacted, so what it still holds of the past is only
+    each agent's newest record before compaction ran.
     """
 
     def __init__(
@@ -232,9 +236,11 @@ class AgentDirectory:
         *,
         metrics: Metrics | None = None,
         sweep_interval: float = 0.2,
+        as_of: float | None = None,
     ) -> None:
         self.transport = as_transport(kafka)
         self.kafka = self.transport.bootstrap
+        self.as_of = as_of
         self.topic = topic
         self.config = config or ProtocolConfig()
         self.metrics = metrics
@@ -350,6 +356,8 @@ class AgentDirectory:
                     log.warning("agent directory: consume error on %s: %s", self.topic, error)
                 continue
             self._position = max(self._position, (message.offset() or 0) + 1)
+            if self.as_of is not None and message.timestamp()[1] > self.as_of * 1000:
+                continue
             try:
                 self._apply(message.key(), message.headers(), message.value())
             except (ValueError, KeyError, TypeError) as error:
@@ -401,8 +409,11 @@ class AgentDirectory:
             return
         self._agents[agent_id] = _Entry(card, state, instance, moment, moment)
 
+    def _now(self) -> float:
+        return time.time() if self.as_of is None else self.as_of
+
     def _sweep(self) -> None:
-        now = time.time()
+        now = self._now()
         alive = frozenset(agent_id for agent_id, entry in self._agents.items() if entry.alive_at(now, self.timeout))
         if alive != self._alive:
             self._alive = alive
@@ -437,12 +448,12 @@ class AgentDirectory:
 
     def get_all_agents(self) -> list[AgentInfo]:
         """Every registered agent that has not deregistered, alive or not, by id."""
-        now = time.time()
+        now = self._now()
         return [self._info(self._agents[agent_id], now) for agent_id in sorted(self._agents)]
 
     def get_agent(self, agent_id: str) -> AgentInfo | None:
         entry = self._agents.get(agent_id)
-        return None if entry is None else self._info(entry, time.time())
+        return None if entry is None else self._info(entry, self._now())
 
     def find_agents_by_capability(self, capability: str) -> list[AgentInfo]:
         """Live agents offering ``capability`` (compared case-insensitively), by id."""
@@ -455,7 +466,7 @@ class AgentDirectory:
 
     def is_agent_alive(self, agent_id: str) -> bool:
         entry = self._agents.get(agent_id)
-        return entry is not None and entry.alive_at(time.time(), self.timeout)
+        return entry is not None and entry.alive_at(self._now(), self.timeout)
 
     def refusal(self, agent_id: str, instance_id: str) -> RegistrationError | None:
         """Why the claim of ``agent_id`` by ``instance_id`` was refused, or None."""
