@@ -36,10 +36,12 @@ from a2a_fast.errors import ConfigError
 
 __all__ = [
     "CONFIG_ENV",
+    "ExecutorConfig",
     "HeartbeatConfig",
     "MeshConfig",
     "MessageConfig",
     "ProtocolConfig",
+    "TopicConfig",
     "WorkflowConfig",
     "load_config",
     "load_named",
@@ -100,6 +102,19 @@ class WorkflowConfig:
 
 
 @dataclass(frozen=True)
+class ExecutorConfig:
+    """An executor's circuit breaker: after ``failure_threshold`` tasks failed in a row it leaves its pool's
+    consumer group for ``cooldown_seconds`` (healthy members take its partitions), then tries again."""
+
+    failure_threshold: int = 5
+    cooldown_seconds: float = 30.0
+
+    def check(self, section: str) -> None:
+        _positive(section, "failure_threshold", self.failure_threshold)
+        _positive(section, "cooldown_seconds", self.cooldown_seconds)
+
+
+@dataclass(frozen=True)
 class TopicConfig:
     """How the topics an agent creates are made; a topic that exists keeps its own settings. A consumer
     group has as many busy members as its topics have partitions, so ``partitions`` bounds scale-out."""
@@ -121,6 +136,7 @@ class ProtocolConfig:
     mesh: MeshConfig = field(default_factory=MeshConfig)
     workflows: WorkflowConfig = field(default_factory=WorkflowConfig)
     topics: TopicConfig = field(default_factory=TopicConfig)
+    executors: ExecutorConfig = field(default_factory=ExecutorConfig)
 
     @classmethod
     def from_mapping(cls, data: Any, source: str = "config") -> ProtocolConfig:

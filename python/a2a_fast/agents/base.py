@@ -107,7 +107,7 @@ class AgentConfig:
     group_id: str | None = None
     http_port: int | None = None
     http_host: str = "127.0.0.1"
-    max_in_flight: int = 256
+    max_in_flight: int | None = None
     batch_size: int = 500
     poll_timeout: float = 0.05
     commit_interval: float = 0.1
@@ -141,6 +141,10 @@ def pool_group(prefix: str, role: str, capabilities: Iterable[str]) -> str:
         signature = f"{signature[:80]}~{hashlib.sha256(signature.encode()).hexdigest()[:16]}"
     return f"{prefix}{role}s.{signature}"
 
+
+DEFAULT_MAX_IN_FLIGHT: Final = 256
+ASIDE_PATIENCE: Final = 5.0
+"""Seconds a stepping-aside agent lets work in flight finish before it cancels it (and gives it back)."""
 
 _STAGES: tuple[tuple[type[BaseException], str], ...] = (
     (DecodeError, "decode"),
@@ -204,6 +208,9 @@ class Agent:
         self._series: dict[str, Series] = {}
         self._stop_intake = False
         self._intake_task: asyncio.Task[None] | None = None
+        self._aside_task: asyncio.Task[None] | None = None
+        self.aside: tuple[str, float] | None = None
+        """While the agent steps out of its group (:meth:`step_aside`): why, and until when (epoch seconds)."""
         self._server: MonitoringServer | None = None
         self._broker_error: str | None = None
         self._started_at = 0.0
@@ -265,8 +272,10 @@ class Agent:
         return []
 
     def mesh_state(self) -> AgentState:
-        """This agent's activity for STATE_SYNC (sampled a few times per heartbeat interval)."""
-        status = "ERROR" if self.failure is not None else "BUSY" if self._in_flight else "IDLE"
+        """This agent's activity for STATE_SYNC (sampled a few times per heartbeat interval): ERROR while it
+        failed or steps aside (routers then leave it out), else BUSY or IDLE."""
+        trouble = self.failure is not None or self.aside is not None
+        status = "ERROR" if trouble else "BUSY" if self._in_flight else "IDLE"
         return AgentState(status=status, load=self._in_flight)
 
     def card(self) -> AgentCard:
@@ -277,7 +286,7 @@ class Agent:
             __version__,
             tuple(self.capabilities()),
             endpoints,
-            {"max_in_flight": self.config.max_in_flight, "group": self.group_id},
+            {"max_in_flight": self.max_in_flight, "group": self.group_id},
         )
 
     # --- lifecycle ---------------------------------------------------------------------------------
@@ -315,20 +324,7 @@ class Agent:
         self._running = True
         try:
             await self.on_start()
-            self.consumer = GroupConsumer(
-                self.transport,
-                self.agent_id,
-                self.group_id,
-                self.subscriptions(),
-                assigned=self.on_partitions_assigned,
-                release=self._release,
-                start_at=self.consume_from(),
-                session_timeout_ms=self.config.session_timeout_ms,
-                metadata_refresh_ms=self.config.metadata_refresh_ms,
-                commit_interval=self.config.commit_interval,
-                release_timeout=self.config.drain_timeout + 5,
-                config={"error_cb": self._on_broker_error, **self.config.consumer_config},
-            )
+            self.consumer = self._group_member()
             await self.consumer.start()
             if self.config.http_port is not None:
                 self._server = MonitoringServer(
@@ -359,6 +355,65 @@ class Agent:
         self._intake_task = loop.create_task(self._intake(), name=f"{self.agent_id}-intake")
         self._intake_task.add_done_callback(self._background_done)
 
+    @property
+    def is_running(self) -> bool:
+        """Between :meth:`start` and :meth:`stop`."""
+        return self._running
+
+    def _group_member(self) -> GroupConsumer:
+        return GroupConsumer(
+            self.transport,
+            self.agent_id,
+            self.group_id,
+            self.subscriptions(),
+            assigned=self.on_partitions_assigned,
+            release=self._release,
+            start_at=self.consume_from(),
+            session_timeout_ms=self.config.session_timeout_ms,
+            metadata_refresh_ms=self.config.metadata_refresh_ms,
+            commit_interval=self.config.commit_interval,
+            release_timeout=self.config.drain_timeout + 5,
+            config={"error_cb": self._on_broker_error, **self.fetch_settings(), **self.config.consumer_config},
+        )
+
+    def fetch_settings(self) -> dict[str, Any]:
+        """librdkafka properties of this role's fetching (how much it reads ahead), before ``consumer_config``."""
+        return {}
+
+    @property
+    def max_in_flight(self) -> int:
+        """How many records may be in handling at once before the consumer pauses its partitions."""
+        return self.config.max_in_flight or DEFAULT_MAX_IN_FLIGHT
+
+    async def step_aside(self, seconds: float, reason: str) -> None:
+        """Leaves the consumer group for ``seconds`` so the other members take this agent's partitions, then
+        joins again. Intake stops; what is in flight is finished, or after a short patience cancelled (its
+        records stay uncommitted and go to the partitions' next owner); the agent stays in the mesh meanwhile
+        (its :meth:`mesh_state` says why it reads nothing)."""
+        if self.consumer is None or self.aside is not None or not self._running:
+            return
+        self.aside = (reason, time.time() + seconds)
+        log.warning("%s: stepping aside for %gs: %s", self.agent_id, seconds, reason)
+        try:
+            self._stop_intake = True
+            if self._intake_task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._intake_task
+            await self._drain(ASIDE_PATIENCE)
+            consumer, self.consumer = self.consumer, None
+            await consumer.close()
+            await asyncio.sleep(seconds)
+            if not self.is_running:
+                return
+            self.consumer = self._group_member()
+            await self.consumer.start()
+            self._stop_intake = False
+            self._intake_task = asyncio.get_running_loop().create_task(self._intake(), name=f"{self.agent_id}-intake")
+            self._intake_task.add_done_callback(self._background_done)
+            log.info("%s: back in group %s after stepping aside", self.agent_id, self.group_id)
+        finally:
+            self.aside = None
+
     async def wait_assigned(self) -> None:
         """Returns once the consumer group has given this agent its first assignment."""
         assert self.consumer is not None, "agent not started"
@@ -369,6 +424,10 @@ class Agent:
         if not self._running:
             return
         self._running = False
+        if self._aside_task is not None:
+            self._aside_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._aside_task
         if self.mesh is not None:
             await self.mesh.stop()
             self.mesh = None
@@ -424,7 +483,7 @@ class Agent:
         loop = asyncio.get_running_loop()
         batch_size, timeout = self.config.batch_size, self.config.poll_timeout
         while not self._stop_intake:
-            free = self.config.max_in_flight - self._in_flight
+            free = self.max_in_flight - self._in_flight
             if free <= 0:
                 await consumer.pause()
                 self._capacity.clear()
@@ -649,7 +708,7 @@ class Agent:
                 self._notify(work.outcome, work.inbound)
         self._timings.append((work.kind, time.perf_counter() - work.started, handled))
         self._in_flight -= 1
-        if self._in_flight < self.config.max_in_flight:
+        if self._in_flight < self.max_in_flight:
             self._capacity.set()
             if not self._in_flight:
                 self._idle.set()
@@ -883,6 +942,7 @@ class Agent:
             "paused": consumer.paused if consumer else False,
             "assignment": [f"{topic}/{partition}" for topic, partition in (consumer.assignment if consumer else [])],
             "idle_reason": consumer.idle_reason if consumer else None,
+            "aside": None if self.aside is None else {"reason": self.aside[0], "until": self.aside[1]},
             "consumer_lag": dict(lag),
             "total_lag": sum(lag.values()),
             "consumed": int(self.metrics.counter_total("messages_consumed_total")),

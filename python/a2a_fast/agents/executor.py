@@ -151,6 +151,9 @@ class Executor(Agent):
         task_timeout: float | None = None,
         serve_steps: bool = True,
         reserved: int | None = None,
+        read_ahead: int | None = None,
+        failure_threshold: int | None = None,
+        cooldown: float | None = None,
     ) -> None:
         self.handlers: dict[str, TaskHandler] = {}
         for capability, handler in (handlers or {}).items():
@@ -166,6 +169,12 @@ class Executor(Agent):
         self.rebuilt = 0
         self.serve_steps = serve_steps
         self.steps: Agent | None = None
+        self.read_ahead = max_tasks if read_ahead is None else read_ahead
+        """Accepted tasks read beyond the running ones (waiting for a slot, by priority); more are not fetched."""
+        self.failure_threshold = failure_threshold
+        self.cooldown = cooldown
+        self.failed_in_a_row = 0
+        self.trips = 0
 
     def register(self, capability: str, handler: TaskHandler) -> None:
         """Makes ``handler`` run the tasks of ``capability`` (case-insensitive); before :meth:`start`, since the
@@ -178,6 +187,42 @@ class Executor(Agent):
 
     def default_group(self) -> str:
         return pool_group(self.topics.prefix, self.role, self.handlers)
+
+    @property
+    def max_in_flight(self) -> int:
+        # Back-pressure at the tasks, not at the records: with every slot taken and read_ahead tasks waiting, the
+        # consumer pauses (records of other tasks handled meanwhile take a moment each).
+        return self.config.max_in_flight or self.max_tasks + max(1, self.read_ahead)
+
+    def fetch_settings(self) -> dict[str, Any]:
+        # librdkafka would otherwise prefetch up to 64 MiB per consumer of tasks waiting for a slot.
+        return {"queued.max.messages.kbytes": 1024, "queued.min.messages": max(100, 2 * self.max_in_flight)}
+
+    def _threshold(self) -> tuple[int, float]:
+        settings = self.protocol.executors
+        return (
+            self.failure_threshold or settings.failure_threshold,
+            settings.cooldown_seconds if self.cooldown is None else self.cooldown,
+        )
+
+    def _task_failed(self) -> None:
+        """Counts a failed task; the ``failure_threshold``-th in a row opens the circuit: the executor steps out
+        of its pool for the cool-down, so healthy members take its partitions, then tries again."""
+        self.failed_in_a_row += 1
+        threshold, cooldown = self._threshold()
+        if self.failed_in_a_row < threshold or self.aside is not None or self._aside_task is not None:
+            return
+        self.trips += 1
+        self.failed_in_a_row = 0
+        reason = f"{threshold} tasks failed in a row; healthy executors of {self.group_id} take its tasks meanwhile"
+        task = asyncio.get_running_loop().create_task(self.step_aside(cooldown, reason), name=f"{self.agent_id}-aside")
+        self._aside_task = task
+        task.add_done_callback(self._stepped_back)
+
+    def _stepped_back(self, task: asyncio.Task[None]) -> None:
+        self._aside_task = None
+        if not task.cancelled() and task.exception() is not None:
+            self._background_done(task)
 
     def card(self) -> AgentCard:
         card = super().card()
@@ -236,6 +281,12 @@ class Executor(Agent):
             "capabilities": sorted(self.handlers),
             "max_tasks": self.max_tasks,
             "rebuilt_finished": self.rebuilt,
+            "circuit": {
+                "state": "open" if self.aside is not None else "closed",
+                "failed_in_a_row": self.failed_in_a_row,
+                "threshold": self._threshold()[0],
+                "trips": self.trips,
+            },
         }
 
     def on_partitions_assigned(self, partitions: list[TopicPartition]) -> None:
@@ -279,6 +330,10 @@ class Executor(Agent):
                 return
             level = PRIORITY_LEVELS.get(message.priority or "NORMAL", 1)
             await self.slots.acquire(level)
+            if self.aside is not None or self._aside_task is not None:
+                # Stepping aside: the task is given back uncommitted, to whoever owns its partition next.
+                self.slots.release()
+                raise asyncio.CancelledError
             try:
                 with self.protocol_metrics.timer("a2a", "execute"):
                     await self._run(message)
@@ -346,10 +401,12 @@ class Executor(Agent):
                 log.info("failed: %s: %s", type(error).__name__, error)
                 await report("FAILED", message=f"{type(error).__name__}: {error}")
                 self.counts["FAILED"] += 1
+                self._task_failed()
             else:
                 log.info("completed")
                 await report("COMPLETED", progress=1.0, result=json.dumps(outcome, default=str))
                 self.counts["COMPLETED"] += 1
+                self.failed_in_a_row = 0
             self.finished.add(task_id)
         except LookupError as error:
             await report("FAILED", message=str(error))

@@ -113,6 +113,27 @@ def add_agent_parser(commands: Any) -> argparse.ArgumentParser:
     executor = parser.add_argument_group("executor")
     executor.add_argument("--handlers", default=None, metavar="MODULE:NAME", help="mapping capability → handler")
     executor.add_argument("--max-tasks", type=int, default=8, help="tasks run at the same time")
+    executor.add_argument(
+        "--read-ahead",
+        type=int,
+        default=None,
+        help="accepted tasks read beyond the running ones, waiting for a slot by priority (default: --max-tasks);"
+        " no more are fetched until a slot frees",
+    )
+    executor.add_argument(
+        "--failure-threshold",
+        type=int,
+        default=None,
+        help="tasks failed in a row after which the executor leaves its pool for the cool-down (default:"
+        " executors.failure_threshold of the config, 5)",
+    )
+    executor.add_argument(
+        "--cooldown",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how long it stays out of its pool then (default: executors.cooldown_seconds of the config, 30)",
+    )
     requester = parser.add_argument_group("requester")
     requester.add_argument(
         "--task", action="append", default=[], metavar="CAPABILITY:COST:DESCRIPTION", help="request a task (repeat)"
@@ -161,7 +182,14 @@ def build_agent(args: argparse.Namespace) -> Agent:
         from a2a_fast.agents.executor import Executor
 
         handlers = load_handlers(args.handlers) if args.handlers else DEMO_HANDLERS
-        return Executor(config, handlers, max_tasks=args.max_tasks)
+        return Executor(
+            config,
+            handlers,
+            max_tasks=args.max_tasks,
+            read_ahead=args.read_ahead,
+            failure_threshold=args.failure_threshold,
+            cooldown=args.cooldown,
+        )
     if args.role == "coordinator":
         from a2a_fast.agents.builtin import DEMO_WORKFLOWS
         from a2a_fast.agents.coordinator import Coordinator

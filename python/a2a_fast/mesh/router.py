@@ -1,8 +1,9 @@
 """Routing across the live agents of the directory, on the native :class:`~a2a_fast.mesh.routing.RoutingTable`.
 
 :class:`MeshRouter` mirrors the directory into the table: every live agent with its card's capabilities,
-``priority`` tier and ``weight``, and the ``load`` its last STATE_SYNC reported. An agent that deregisters
-or stops heartbeating leaves the table as soon as the directory notices, so nothing is routed to it.
+``priority`` tier and ``weight``, and the ``load`` its last STATE_SYNC reported. An agent that deregisters,
+stops heartbeating or reports ERROR (it failed, or stepped aside after failing) leaves the table as soon as the
+directory notices, so nothing is routed to it.
 
 * ``route(capability)``: the highest priority tier with a live agent, then ``strategy`` within it:
   ``round_robin`` or ``least_loaded`` (default: ``mesh.routing_strategy`` of the config). ``role`` keeps
@@ -85,7 +86,7 @@ class MeshRouter:
                 info.load,
             )
             for info in self.directory.get_all_agents()
-            if info.alive
+            if info.alive and info.status != "ERROR"
         )
 
     def upsert(
