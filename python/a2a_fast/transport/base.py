@@ -123,3 +123,7 @@ class Transport(Protocol):
 
     def describe(self) -> Sequence[tuple[str, str]]:
         """``(setting, value)`` pairs naming what this transport connects to, for error messages."""
+
+    def check_reachable(self, timeout: float = ..., registry: bool = True) -> None:
+        """Raises :class:`~a2a_fast.errors.ServiceUnavailableError` naming the setting and the address unless the
+        broker and (with ``registry``) the schema registry answer within ``timeout`` seconds. Blocking."""

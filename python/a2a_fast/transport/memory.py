@@ -32,6 +32,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.schema_registry._sync.mock_schema_registry_client import MockSchemaRegistryClient
 
+from a2a_fast.errors import ServiceUnavailableError
 from a2a_fast.transport.base import AdminClient, ConsumerClient, ProducerClient, RegistryClient
 
 __all__ = ["MemoryBroker", "MemoryConsumer", "MemoryMessage", "MemoryProducer", "MemoryTransport"]
@@ -621,6 +622,8 @@ class MemoryTransport:
     def __init__(self, broker: MemoryBroker | None = None) -> None:
         self.broker = broker or MemoryBroker()
         self._registry = _MemoryRegistry(self.schema_registry_url)
+        self.unreachable: set[str] = set()
+        """``"broker"`` and/or ``"registry"``: what :meth:`check_reachable` reports down, to test outages."""
 
     @property
     def bootstrap(self) -> str:
@@ -645,3 +648,8 @@ class MemoryTransport:
 
     def describe(self) -> Sequence[tuple[str, str]]:
         return (("broker", self.bootstrap), ("registry", self.schema_registry_url))
+
+    def check_reachable(self, timeout: float = 0.0, registry: bool = True) -> None:
+        for service, address in (("broker", self.bootstrap), ("registry", self.schema_registry_url)):
+            if service in self.unreachable and (registry or service == "broker"):
+                raise ServiceUnavailableError(f"the in-memory {service}", address, service, "marked unreachable")
