@@ -7,16 +7,12 @@ import asyncio
 import contextlib
 import os
 import signal
-import urllib.error
-import urllib.request
 from typing import TYPE_CHECKING, Any
-
-from a2a_fast.errors import StackError
 
 if TYPE_CHECKING:
     from a2a_fast.console.server import ConsoleServer
 
-__all__ = ["add_console_parser", "check_services", "console_server"]
+__all__ = ["add_console_parser", "console_server"]
 
 
 def add_console_parser(commands: Any) -> argparse.ArgumentParser:
@@ -43,27 +39,6 @@ def add_console_parser(commands: Any) -> argparse.ArgumentParser:
     add_logging_options(parser)
     parser.set_defaults(handler=run)
     return parser
-
-
-def check_services(kafka: str, schema_registry: str, timeout: float = 5.0) -> None:
-    """Raises StackError, naming the setting and the address, when the broker or the registry does not answer."""
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
-
-    # Quiet: a broker that is down is this one line, not the client's retries on stderr.
-    admin = AdminClient({"bootstrap.servers": kafka, "log_level": 0})
-    try:
-        admin.list_topics(timeout=timeout)
-    except KafkaException as error:
-        raise StackError(f"cannot reach Kafka at {kafka} (KAFKA_BROKER): {error.args[0].str()}") from None
-    try:
-        with urllib.request.urlopen(schema_registry.rstrip("/") + "/subjects", timeout=timeout):
-            pass
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise StackError(
-            f"cannot reach the schema registry at {schema_registry} (SCHEMA_REGISTRY_URL): {reason}"
-        ) from None
 
 
 def console_server() -> type[ConsoleServer]:
@@ -93,8 +68,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--retained-tasks {args.retained_tasks}: expected a count >= 1")
     server_class = console_server()
     configure_logging(json=args.log_json, level=args.log_level.upper())
-    endpoints = Endpoints.from_env()
-    check_services(endpoints.kafka, endpoints.schema_registry)
+    endpoints = Endpoints.from_env().check_reachable()
     topics = TopicNames(args.topic_prefix)
 
     async def serve() -> None:
