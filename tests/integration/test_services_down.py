@@ -33,6 +33,7 @@ COMMANDS = {
     "console": ["console", "--port", "0"],
     "request": ["request", "summarise this", "--wait", "--max-wait", "30"],
     "mcp": ["mcp"],
+    "demo": ["demo", "--tasks", "1"],
 }
 
 

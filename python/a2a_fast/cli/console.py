@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from a2a_fast.errors import ConfigError
     from a2a_fast.observability.logs import configure_logging
     from a2a_fast.protocol.topics import TopicNames
+    from a2a_fast.redaction import redact
     from a2a_fast.stack import Endpoints
 
     if not 0 <= args.port < 65536:
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         console = server_class(endpoints, topics, host=args.host, port=args.port, retained_tasks=args.retained_tasks)
         async with console:
             print(
-                f"console {console.url} (mesh on {topics.prefix or 'no prefix'}, kafka {endpoints.kafka});"
+                f"console {console.url} (mesh on {topics.prefix or 'no prefix'}, kafka {redact(endpoints.kafka)});"
                 " Ctrl-C to stop",
                 flush=True,
             )
