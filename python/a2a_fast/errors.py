@@ -6,8 +6,6 @@ Every exception derives from :class:`A2AError`. Errors about bad input also deri
 
 from __future__ import annotations
 
-from a2a_fast.redaction import redact
-
 __all__ = [
     "A2AError",
     "AgentIdInUseError",
@@ -63,6 +61,8 @@ class ServiceUnavailableError(StackError):
     """
 
     def __init__(self, service: str, address: str, setting: str, reason: str) -> None:
+        from a2a_fast.redaction import redact  # here: `re` is not worth its import time to `import a2a_fast`
+
         self.service = service
         self.address = redact(address)
         self.setting = setting
