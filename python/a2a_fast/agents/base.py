@@ -233,10 +233,12 @@ class Agent:
     # --- what subclasses provide ------------------------------------------------------------------
 
     def default_group(self) -> str:
+        """The consumer group when ``config.group_id`` names none."""
         # The topic prefix namespaces the group too: meshes sharing a broker must not rebalance each other.
         return f"{self.topics.prefix}{self.role}s"
 
     def subscriptions(self) -> list[str]:
+        """The topics this agent reads."""
         raise NotImplementedError
 
     async def handle(self, message: Inbound) -> None:
@@ -273,6 +275,7 @@ class Agent:
         return {}
 
     def extra_status(self) -> dict[str, Any]:
+        """Role-specific fields added to ``/status``."""
         return {}
 
     def capabilities(self) -> list[str]:
@@ -285,6 +288,7 @@ class Agent:
         return AgentState(status=status, load=self._in_flight)
 
     def card(self) -> AgentCard:
+        """How this agent describes itself in the mesh's directory."""
         endpoints = {} if self.http_port is None else {"http": f"http://{self.config.http_host}:{self.http_port}"}
         return AgentCard(
             self.agent_id,
@@ -906,6 +910,7 @@ class Agent:
     # --- monitoring -------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
+        """What ``GET /status`` answers: role, group, assignment, lag, in-flight work, counts."""
         consumer = self.consumer
         lag = consumer.lag if consumer else {}
         return {

@@ -92,6 +92,7 @@ class KafkaTransport:
 
     @property
     def bootstrap(self) -> str:
+        """The broker address (``kafka``)."""
         return self.kafka
 
     def settings(self, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -105,22 +106,26 @@ class KafkaTransport:
         }
 
     def consumer(self, config: Mapping[str, Any]) -> ConsumerClient:
+        """A ``confluent_kafka.Consumer``; the caller closes it."""
         from confluent_kafka import Consumer
 
         # The client's own stubs are overloads the structural interface cannot spell; it is the reference.
         return cast(ConsumerClient, Consumer(self.settings(config)))
 
     def producer(self, config: Mapping[str, Any]) -> ProducerClient:
+        """A ``confluent_kafka.Producer``."""
         from confluent_kafka import Producer
 
         return cast(ProducerClient, Producer(self.settings(config)))
 
     def admin(self) -> AdminClient:
+        """A ``confluent_kafka.admin.AdminClient``."""
         from confluent_kafka.admin import AdminClient as KafkaAdmin
 
         return cast(AdminClient, KafkaAdmin(self.settings({})))
 
     def registry(self) -> RegistryClient:
+        """A ``SchemaRegistryClient``; the caller closes it. A URL that is no URL raises ConfigError."""
         return cast(RegistryClient, self._registry_client({}))
 
     def _registry_client(self, overrides: Mapping[str, Any]) -> Any:
@@ -133,6 +138,7 @@ class KafkaTransport:
             raise ConfigError(f"{REGISTRY_SETTING} {url!r}: {redact(str(error))}") from None
 
     def describe(self) -> Sequence[tuple[str, str]]:
+        """The settings and the addresses they give (passwords masked)."""
         return ((BROKER_SETTING, redact(self.kafka)), (REGISTRY_SETTING, redact(self.schema_registry_url)))
 
     def check_reachable(self, timeout: float = PROBE_SECONDS, registry: bool = True) -> None:

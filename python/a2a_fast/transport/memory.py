@@ -617,7 +617,9 @@ class _MemoryRegistry(MockSchemaRegistryClient):
 
 
 class MemoryTransport:
-    """Clients of one :class:`MemoryBroker` and one in-memory registry."""
+    """Clients of one :class:`MemoryBroker` and one in-memory registry, behaving as the Kafka transport's do
+    (see :class:`~a2a_fast.transport.base.Transport` for the methods): agents, handlers and workflows run on it
+    in unit tests without a broker."""
 
     def __init__(self, broker: MemoryBroker | None = None) -> None:
         self.broker = broker or MemoryBroker()
