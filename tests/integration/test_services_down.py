@@ -3,6 +3,7 @@ the address (never a password), an exit status, within seconds; agents wait and 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from confluent_kafka.admin import AdminClient
 
 from a2a_fast.stack import Endpoints
 from a2a_fast.stack.services import KafkaBroker, SchemaRegistry
@@ -89,11 +91,12 @@ def wait_for_lines(path: Path, pattern: str, count: int, within: float) -> list[
         time.sleep(0.1)
 
 
-def run_until_ready(env: dict[str, str], logs: Path, bring_up: Callable[[], object], wanted: str) -> list[str]:
+def run_until_ready(
+    env: dict[str, str], logs: Path, bring_up: Callable[[], object], wanted: str, prefix: str
+) -> list[str]:
     """Runs an executor while a service is down, checks it waits saying ``wanted`` per attempt, calls
     ``bring_up`` and waits for READY; returns its log lines up to then. Stops the agent with SIGTERM."""
     out, err = logs / "stdout", logs / "stderr"
-    prefix = f"down-{uuid.uuid4().hex[:8]}."
     command = [*CLI, "agent", "executor", "--id", "executor-w", "--http-port", "-1", "--topic-prefix", prefix]
     with out.open("w") as stdout, err.open("w") as stderr:
         agent = subprocess.Popen(command, env=env, stdout=stdout, stderr=stderr, text=True)
@@ -124,7 +127,11 @@ def test_an_agent_waits_for_a_broker_that_is_down_and_starts_once_it_is_up(
     broker = KafkaBroker(tmp_path / "state", port=port, controller_port=free_port())
     try:
         lines = run_until_ready(
-            env, tmp_path, broker.start, f"executor-w: cannot reach Kafka at 127.0.0.1:{port} (KAFKA_BROKER): "
+            env,
+            tmp_path,
+            broker.start,
+            f"executor-w: cannot reach Kafka at 127.0.0.1:{port} (KAFKA_BROKER): ",
+            "down.",  # on a broker of its own, gone with the test
         )
     finally:
         broker.stop()
@@ -147,10 +154,20 @@ def test_an_agent_waits_for_a_registry_that_is_down_and_starts_once_it_is_up(
         "SCHEMA_REGISTRY_URL": registry.address.replace("http://", "http://operator:hunter2@"),
     }
     shown = registry.address.replace("http://", "http://operator:***@")
+    prefix = f"down-{uuid.uuid4().hex[:8]}."
     try:
         lines = run_until_ready(
-            env, tmp_path, registry.start, f"cannot reach the schema registry at {shown} (SCHEMA_REGISTRY_URL): "
+            env,
+            tmp_path,
+            registry.start,
+            f"cannot reach the schema registry at {shown} (SCHEMA_REGISTRY_URL): ",
+            prefix,
         )
     finally:
         registry.stop()
+        admin = AdminClient({"bootstrap.servers": endpoints.kafka})
+        mine = [topic for topic in admin.list_topics(timeout=10).topics if topic.startswith(prefix)]
+        for future in admin.delete_topics(mine, operation_timeout=10).values() if mine else ():
+            with contextlib.suppress(Exception):
+                future.result(15)
     assert not any("hunter2" in line or "Traceback" in line for line in lines)
