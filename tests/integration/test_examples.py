@@ -134,3 +134,19 @@ def test_handlers_of_a_module_in_the_current_directory(endpoints: Endpoints, pre
     assert outcome["status"] == "COMPLETED"
     assert outcome["result"] == {"shouted": "HELLO THERE", "by": "mymodule"}
     assert (outcome["provider"], outcome["executor"]) == ("provider-own", "executor-own")
+
+
+def test_the_readme_example(endpoints: Endpoints, prefix: str, tmp_path: Path) -> None:
+    from tests.unit.test_public_api import readme_example
+
+    code = readme_example()
+    assert 'TopicNames("mine.")' in code
+    done = subprocess.run(
+        [sys.executable, "-c", code.replace('TopicNames("mine.")', f"TopicNames({prefix!r})")],
+        env=environment(endpoints),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (done.returncode, done.stdout) == (0, "COMPLETED 12.0 {'text': 'HELLO'}\n"), done.stderr

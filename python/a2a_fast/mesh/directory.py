@@ -125,6 +125,7 @@ class AgentCard:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AgentCard:
+        """The card of a directory record (the inverse of :meth:`to_json`)."""
         return cls(
             agent_id=str(data["agentId"]),
             agent_type=str(data.get("agentType", "")),

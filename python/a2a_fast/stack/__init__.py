@@ -50,6 +50,7 @@ class Endpoints:
 
     @classmethod
     def from_env(cls) -> Endpoints:
+        """``KAFKA_BROKER`` and ``SCHEMA_REGISTRY_URL``, else the local stack's addresses (never started here)."""
         stack = LocalStack()
         return cls(
             kafka=os.environ.get(KAFKA_BROKER_ENV) or stack.kafka.address,
