@@ -77,8 +77,8 @@ fuzz: build-release
 lint: $(VENV)/.installed
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
-	$(BIN)/ruff check python tests bench
-	$(BIN)/ruff format --check python tests bench
+	$(BIN)/ruff check python tests bench examples
+	$(BIN)/ruff format --check python tests bench examples
 
 typecheck: build-release
 	$(BIN)/mypy
@@ -86,8 +86,8 @@ typecheck: build-release
 
 fmt: $(VENV)/.installed
 	cargo fmt --all
-	$(BIN)/ruff format python tests bench
-	$(BIN)/ruff check --fix python tests bench
+	$(BIN)/ruff format python tests bench examples
+	$(BIN)/ruff check --fix python tests bench examples
 
 bench: build-release
 	$(BIN)/pytest bench --benchmark-only --benchmark-json=bench/results/latest.json $(PYTEST_ARGS)

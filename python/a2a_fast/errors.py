@@ -18,6 +18,7 @@ __all__ = [
     "RegistrationError",
     "RoutingError",
     "SchemaError",
+    "ServiceUnavailableError",
     "SessionLimitError",
     "StackError",
     "UnknownSessionError",
@@ -50,6 +51,26 @@ class ConfigError(A2AError, ValueError):
 
 class StackError(A2AError):
     """The local Kafka broker or schema registry could not be started, reached or stopped."""
+
+
+class ServiceUnavailableError(StackError):
+    """The broker or the schema registry does not answer.
+
+    The message is one line naming the service, the address tried (its password masked) and the setting that
+    gives the address, e.g. ``cannot reach Kafka at 127.0.0.1:9092 (KAFKA_BROKER): Connection refused``.
+    """
+
+    def __init__(self, service: str, address: str, setting: str, reason: str) -> None:
+        from a2a_fast.redaction import redact  # here: `re` is not worth its import time to `import a2a_fast`
+
+        self.service = service
+        self.address = redact(address)
+        self.setting = setting
+        self.reason = redact(" ".join(reason.split()))
+        super().__init__(f"cannot reach {service} at {self.address} ({setting}): {self.reason}")
+
+    def __reduce__(self) -> tuple[type[ServiceUnavailableError], tuple[str, str, str, str]]:
+        return type(self), (self.service, self.address, self.setting, self.reason)
 
 
 class LimitError(A2AError, ValueError):

@@ -491,11 +491,11 @@ async def test_the_event_stream_sends_the_overview_when_something_changed() -> N
 
 
 def test_a_broker_that_does_not_answer_is_one_line_naming_the_setting() -> None:
-    from a2a_fast.cli.console import check_services
-    from a2a_fast.errors import StackError
+    from a2a_fast.errors import ServiceUnavailableError
+    from a2a_fast.stack import Endpoints
 
-    with pytest.raises(StackError, match=r"^cannot reach Kafka at 127\.0\.0\.1:1 \(KAFKA_BROKER\): "):
-        check_services("127.0.0.1:1", "http://127.0.0.1:1", timeout=0.5)
+    with pytest.raises(ServiceUnavailableError, match=r"^cannot reach Kafka at 127\.0\.0\.1:1 \(KAFKA_BROKER\): "):
+        Endpoints("127.0.0.1:1", "http://127.0.0.1:1").check_reachable()
 
 
 def test_a_port_in_use_is_refused_naming_it() -> None:

@@ -60,7 +60,14 @@ from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from a2a_fast import __version__
 from a2a_fast.config import ProtocolConfig, load_config
-from a2a_fast.errors import DecodeError, LimitError, MessageExpiredError, SchemaError, ValidationError
+from a2a_fast.errors import (
+    DecodeError,
+    LimitError,
+    MessageExpiredError,
+    SchemaError,
+    ServiceUnavailableError,
+    ValidationError,
+)
 from a2a_fast.mesh.directory import AgentCard, AgentState
 from a2a_fast.mesh.member import MeshMember
 from a2a_fast.observability.http import MonitoringServer, json_response
@@ -83,6 +90,10 @@ __all__ = ["Agent", "AgentConfig", "pool_group", "serve"]
 
 log = logging.getLogger("a2a_fast.agent")
 
+_RETRY_FIRST_SECONDS = 1.0
+_RETRY_MAX_SECONDS = 10.0
+"""Back-off of an agent waiting for its broker and registry (``wait_for_services``): doubling up to this."""
+
 
 T = TypeVar("T")
 
@@ -98,6 +109,9 @@ class AgentConfig:
     ``gc_threshold`` is the garbage collector's first-generation threshold :meth:`Agent.start` raises
     the process's to (None leaves it): records make many short-lived objects and almost no cycles, so
     the default of 700 allocations would run the collector every few records.
+    ``wait_for_services``: while the broker or the registry does not answer, :meth:`Agent.start` keeps trying
+    with back-off, logging a warning per attempt that names the setting and the address (as ``a2a-fast
+    agent`` does); False raises :class:`~a2a_fast.errors.ServiceUnavailableError` within seconds instead.
     """
 
     agent_id: str
@@ -125,6 +139,7 @@ class AgentConfig:
     join_mesh: bool = True
     metadata_refresh_ms: int = 10_000
     transport: Transport | None = None
+    wait_for_services: bool = False
 
     def connect(self) -> Transport:
         """The transport to the broker and registry: the one given, else Kafka at ``kafka``/``schema_registry``."""
@@ -225,10 +240,12 @@ class Agent:
     # --- what subclasses provide ------------------------------------------------------------------
 
     def default_group(self) -> str:
+        """The consumer group when ``config.group_id`` names none."""
         # The topic prefix namespaces the group too: meshes sharing a broker must not rebalance each other.
         return f"{self.topics.prefix}{self.role}s"
 
     def subscriptions(self) -> list[str]:
+        """The topics this agent reads."""
         raise NotImplementedError
 
     async def handle(self, message: Inbound) -> None:
@@ -265,6 +282,7 @@ class Agent:
         return {}
 
     def extra_status(self) -> dict[str, Any]:
+        """Role-specific fields added to ``/status``."""
         return {}
 
     def capabilities(self) -> list[str]:
@@ -279,6 +297,7 @@ class Agent:
         return AgentState(status=status, load=self._in_flight)
 
     def card(self) -> AgentCard:
+        """How this agent describes itself in the mesh's directory."""
         endpoints = {} if self.http_port is None else {"http": f"http://{self.config.http_host}:{self.http_port}"}
         return AgentCard(
             self.agent_id,
@@ -310,7 +329,7 @@ class Agent:
         self.protocol = self.config.protocol or load_config()
         self._owns_catalog = catalog is None
         if catalog is None:
-            catalog = await loop.run_in_executor(None, self._prepare)
+            catalog = await self._prepare_when_reachable()
         self.catalog = catalog
         self.envelope = Envelope(catalog, self.topics, self.agent_id, MessageLimits(self.protocol.messages))
         self.producer = Producer(
@@ -461,6 +480,7 @@ class Agent:
     # --- setup ------------------------------------------------------------------------------------
 
     def _prepare(self) -> SchemaCatalog:
+        self.transport.check_reachable()  # a service that is down fails here in seconds, saying which
         ensure_topics(
             self.transport,
             self.topics.all(),
@@ -474,6 +494,25 @@ class Agent:
             catalog.close()
             raise
         return catalog
+
+    async def _prepare_when_reachable(self) -> SchemaCatalog:
+        """:meth:`_prepare` off the loop; with ``wait_for_services``, tried again while a service is down."""
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        while True:
+            try:
+                catalog = await loop.run_in_executor(None, self._prepare)
+            except ServiceUnavailableError as error:
+                if not self.config.wait_for_services:
+                    raise
+                attempt += 1
+                delay = min(_RETRY_MAX_SECONDS, _RETRY_FIRST_SECONDS * 2 ** min(attempt - 1, 10))
+                log.warning("%s: %s; trying again in %gs (attempt %d)", self.agent_id, error, delay, attempt)
+                await asyncio.sleep(delay)
+                continue
+            if attempt:
+                log.warning("%s: the broker and the registry answer, after %d failed attempts", self.agent_id, attempt)
+            return catalog
 
     # --- consuming --------------------------------------------------------------------------------
 
@@ -930,6 +969,7 @@ class Agent:
     # --- monitoring -------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
+        """What ``GET /status`` answers: role, group, assignment, lag, in-flight work, counts."""
         consumer = self.consumer
         lag = consumer.lag if consumer else {}
         return {
@@ -1087,7 +1127,8 @@ async def serve(agent: Agent, ready: Callable[[Agent], None] | None = None) -> i
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await agent.start()
+        if not await _start_unless_stopped(agent, stop):
+            return 0
         if ready is not None:
             await agent.wait_assigned()
             ready(agent)
@@ -1100,3 +1141,18 @@ async def serve(agent: Agent, ready: Callable[[Agent], None] | None = None) -> i
             loop.remove_signal_handler(signum)
         await agent.stop()
     return 1 if agent.failure is not None else 0
+
+
+async def _start_unless_stopped(agent: Agent, stop: asyncio.Event) -> bool:
+    """Starts ``agent``; False when ``stop`` was set first (while it waited for its broker or registry, say)."""
+    starting = asyncio.ensure_future(agent.start())
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if starting.done():
+        starting.result()
+        return True
+    starting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await starting
+    return False

@@ -95,9 +95,11 @@ class Coordinator(Agent):
         self._workflows[definition.id] = definition
 
     def list_workflows(self) -> list[WorkflowDefinition]:
+        """The registered workflows, by id."""
         return sorted(self._workflows.values(), key=lambda definition: definition.id)
 
     def active_sessions(self) -> int:
+        """How many sessions are running."""
         return sum(1 for session in self._sessions.values() if not session.final)
 
     async def start_collaboration(
@@ -169,6 +171,7 @@ class Coordinator(Agent):
         return self._session(session_id).status()
 
     def list_sessions(self) -> list[CollaborationStatus]:
+        """The status of every session this coordinator knows, oldest first."""
         return [session.status() for session in sorted(self._sessions.values(), key=lambda s: s.started)]
 
     def _session(self, session_id: str) -> SessionState:

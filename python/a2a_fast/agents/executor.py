@@ -241,7 +241,7 @@ class Executor(Agent):
         # Topics and schemas once for both; the catalog stays the executor's to close.
         shared = catalog
         if shared is None:
-            shared = await asyncio.get_running_loop().run_in_executor(None, self._prepare)
+            shared = await self._prepare_when_reachable()
         # Side by side: the runner adds a consumer group join, which need not wait for the executor's.
         outcomes = await asyncio.gather(super().start(shared), runner.start(shared), return_exceptions=True)
         failure = next((outcome for outcome in outcomes if isinstance(outcome, BaseException)), None)

@@ -82,6 +82,7 @@ class BudgetPolicy:
             raise ValueError(f"max_rounds is {self.max_rounds}, expected >= 1")
 
     def limit(self, proposed: float | None) -> float:
+        """The most this requester pays for a task proposed at ``proposed``."""
         if self.budget is not None:
             return self.budget
         return proposed if proposed is not None else 0.0

@@ -37,3 +37,7 @@ class TaskContext:
 
 
 TaskHandler = Callable[[TaskContext], Awaitable[Any]]
+"""``async def handler(task: TaskContext) -> result``: runs one task (or workflow step) of its capability. The
+result must be JSON-serialisable; raising fails the task with the error as its reason. A task whose executor
+died before its outcome was acknowledged runs again, so handlers with outside effects should be idempotent
+per ``task.task_id``."""

@@ -51,8 +51,10 @@ examples:
   a2a-fast agent coordinator --id coordinator-1 --start brief --param text="The Q3 report ..."
 
 The broker and registry come from KAFKA_BROKER and SCHEMA_REGISTRY_URL (default: the local stack, which
-this command never starts). Protocol limits come from --config FILE or A2A_FAST_CONFIG (YAML); a bad file
-stops the agent before it connects, naming the key, with exit status 1.
+this command never starts). While either does not answer, the agent waits for it, logging a warning naming
+the setting and the address at each attempt (after 1, 2, 4... up to 10 seconds). Protocol limits come from
+--config FILE or A2A_FAST_CONFIG (YAML); a bad file stops the agent before it connects, naming the key, with
+exit status 1.
 
 The agent runs until SIGTERM or Ctrl-C, then shuts down in order; a requester given --task exits once all
 its tasks are final. Once ready it prints 'READY <role> <id> http=<port>' (http=- without monitoring); a
@@ -171,6 +173,7 @@ def build_agent(args: argparse.Namespace) -> Agent:
         http_host=args.http_host,
         partitions=args.partitions or protocol.topics.partitions,
         protocol=protocol,
+        wait_for_services=True,
     )
     if args.role == "provider":
         from a2a_fast.agents.provider import Provider

@@ -7,16 +7,12 @@ import asyncio
 import contextlib
 import os
 import signal
-import urllib.error
-import urllib.request
 from typing import TYPE_CHECKING, Any
-
-from a2a_fast.errors import StackError
 
 if TYPE_CHECKING:
     from a2a_fast.console.server import ConsoleServer
 
-__all__ = ["add_console_parser", "check_services", "console_server"]
+__all__ = ["add_console_parser", "console_server"]
 
 
 def add_console_parser(commands: Any) -> argparse.ArgumentParser:
@@ -45,27 +41,6 @@ def add_console_parser(commands: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def check_services(kafka: str, schema_registry: str, timeout: float = 5.0) -> None:
-    """Raises StackError, naming the setting and the address, when the broker or the registry does not answer."""
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
-
-    # Quiet: a broker that is down is this one line, not the client's retries on stderr.
-    admin = AdminClient({"bootstrap.servers": kafka, "log_level": 0})
-    try:
-        admin.list_topics(timeout=timeout)
-    except KafkaException as error:
-        raise StackError(f"cannot reach Kafka at {kafka} (KAFKA_BROKER): {error.args[0].str()}") from None
-    try:
-        with urllib.request.urlopen(schema_registry.rstrip("/") + "/subjects", timeout=timeout):
-            pass
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise StackError(
-            f"cannot reach the schema registry at {schema_registry} (SCHEMA_REGISTRY_URL): {reason}"
-        ) from None
-
-
 def console_server() -> type[ConsoleServer]:
     """The console's server class; ConfigError saying what to install when Starlette or uvicorn is missing."""
     from a2a_fast.errors import ConfigError
@@ -85,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from a2a_fast.errors import ConfigError
     from a2a_fast.observability.logs import configure_logging
     from a2a_fast.protocol.topics import TopicNames
+    from a2a_fast.redaction import redact
     from a2a_fast.stack import Endpoints
 
     if not 0 <= args.port < 65536:
@@ -93,8 +69,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--retained-tasks {args.retained_tasks}: expected a count >= 1")
     server_class = console_server()
     configure_logging(json=args.log_json, level=args.log_level.upper())
-    endpoints = Endpoints.from_env()
-    check_services(endpoints.kafka, endpoints.schema_registry)
+    endpoints = Endpoints.from_env().check_reachable()
     topics = TopicNames(args.topic_prefix)
 
     async def serve() -> None:
@@ -105,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         console = server_class(endpoints, topics, host=args.host, port=args.port, retained_tasks=args.retained_tasks)
         async with console:
             print(
-                f"console {console.url} (mesh on {topics.prefix or 'no prefix'}, kafka {endpoints.kafka});"
+                f"console {console.url} (mesh on {topics.prefix or 'no prefix'}, kafka {redact(endpoints.kafka)});"
                 " Ctrl-C to stop",
                 flush=True,
             )

@@ -149,8 +149,10 @@ def _amount(text: str) -> float:
     return value
 
 
-def _endpoints() -> Endpoints:
-    return Endpoints.from_env()
+def _endpoints(registry: bool = True) -> Endpoints:
+    """The broker and registry the environment names, once they answer: a command whose service is down
+    stops within seconds with one line naming the setting and the address."""
+    return Endpoints.from_env().check_reachable(registry=registry)
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
@@ -159,10 +161,10 @@ def _configure_logging(args: argparse.Namespace) -> None:
     configure_logging(json=args.log_json, level=args.log_level.upper())
 
 
-def _read_log(args: argparse.Namespace, until: int | None = None) -> TaskLog:
+def _read_log(args: argparse.Namespace, until: int | None = None, endpoints: Endpoints | None = None) -> TaskLog:
     from a2a_fast.transport.registry import SchemaCatalog
 
-    endpoints = _endpoints()
+    endpoints = endpoints or _endpoints()
     topics = TopicNames(args.topic_prefix)
     _require_topics(endpoints, topics)
     with SchemaCatalog(endpoints.schema_registry, topics) as catalog:
@@ -192,16 +194,15 @@ def _request(args: argparse.Namespace) -> int:
         if not sep or not key:
             raise ConfigError(f"--param {item!r}: expected KEY=VALUE")
         parameters[key] = value
-    return uvloop.run(_request_async(args, parameters))
+    return uvloop.run(_request_async(args, parameters, _endpoints()))
 
 
-async def _request_async(args: argparse.Namespace, parameters: dict[str, str]) -> int:
+async def _request_async(args: argparse.Namespace, parameters: dict[str, str], endpoints: Endpoints) -> int:
     from a2a_fast.agents.base import AgentConfig
     from a2a_fast.agents.policies import BudgetPolicy
     from a2a_fast.agents.requester import PendingRequest, Requester
     from a2a_fast.protocol.envelope import Inbound
 
-    endpoints = _endpoints()
     agent_id = args.agent_id or f"cli-{uuid.uuid4().hex[:8]}"
     # A one-off requester of a person at a terminal is not a member of the mesh's directory.
     config = AgentConfig(agent_id, endpoints.kafka, endpoints.schema_registry, join_mesh=False)
@@ -358,11 +359,13 @@ def _agents(args: argparse.Namespace) -> int:
     from a2a_fast.history.view import agent_rows
     from a2a_fast.mesh.directory import AgentDirectory
 
+    endpoints = _endpoints()
+
     async def registered() -> list[Any]:
-        async with AgentDirectory(_endpoints().kafka, TopicNames(args.topic_prefix).agents) as directory:
+        async with AgentDirectory(endpoints.kafka, TopicNames(args.topic_prefix).agents) as directory:
             return directory.get_all_agents()
 
-    rows = agent_rows(uvloop.run(registered()), _read_log(args).activity())
+    rows = agent_rows(uvloop.run(registered()), _read_log(args, endpoints=endpoints).activity())
     if args.json:
         for row in rows:
             print(json.dumps(row))
@@ -377,7 +380,7 @@ def _agents(args: argparse.Namespace) -> int:
 def _topics(args: argparse.Namespace) -> int:
     from a2a_fast.transport.admin import describe_topics
 
-    found = describe_topics(_endpoints().kafka, args.topic_prefix)
+    found = describe_topics(_endpoints(registry=False).kafka, args.topic_prefix)
     if args.json:
         for info in found:
             print(json.dumps({**asdict(info), "records": info.records}))

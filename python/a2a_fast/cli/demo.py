@@ -44,6 +44,7 @@ from a2a_fast.agents.requester import PendingRequest, Requester, TaskOutcome
 from a2a_fast.mesh.directory import AgentDirectory
 from a2a_fast.protocol.envelope import Inbound
 from a2a_fast.protocol.topics import TopicNames
+from a2a_fast.redaction import redact
 from a2a_fast.stack import Endpoints, LocalStack, ensure_up
 from a2a_fast.workflows.sessions import CollaborationStatus
 
@@ -321,7 +322,10 @@ async def _main(args: argparse.Namespace, say: Any) -> dict[str, Any]:
     assert main_task is not None
     loop.add_signal_handler(signal.SIGTERM, main_task.cancel)
     endpoints, launched = await loop.run_in_executor(None, ensure_up)
-    say(f"kafka {endpoints.kafka}, schema registry {endpoints.schema_registry} (started now: {launched or 'none'})")
+    shown = f"kafka {redact(endpoints.kafka)}, schema registry {redact(endpoints.schema_registry)}"
+    say(f"{shown} (started now: {launched or 'none'})")
+    # An external service that is down stops the demo here, in one line, before any agent waits for it.
+    await loop.run_in_executor(None, endpoints.check_reachable)
     topics = TopicNames(args.topic_prefix if args.topic_prefix is not None else f"demo-{uuid.uuid4().hex[:8]}.")
     try:
         return await _scenario(args, endpoints, topics, say)

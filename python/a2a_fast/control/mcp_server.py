@@ -305,9 +305,9 @@ def run(args: argparse.Namespace) -> int:
     from a2a_fast.observability.logs import configure_logging
 
     workflows = load_workflows(args.workflows) if args.workflows else list(DEMO_WORKFLOWS)
-    plane = ControlPlane(
-        Endpoints.from_env(), TopicNames(args.topic_prefix), args.agent_id, workflows, args.retained_tasks
-    )
+    # Before the protocol starts: a service that is down is then one line and an exit, not a failed session.
+    endpoints = Endpoints.from_env().check_reachable()
+    plane = ControlPlane(endpoints, TopicNames(args.topic_prefix), args.agent_id, workflows, args.retained_tasks)
     configure_logging(json=args.log_json, level=args.log_level.upper(), defaults={"agent_id": plane.agent_id})
     uvloop.run(build_server(plane).run_stdio_async())
     return 0

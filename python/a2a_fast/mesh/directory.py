@@ -111,6 +111,7 @@ class AgentCard:
     weight: int = 1
 
     def to_json(self) -> dict[str, Any]:
+        """The card as the directory's records carry it (camelCase keys)."""
         return {
             "agentId": self.agent_id,
             "agentType": self.agent_type,
@@ -124,6 +125,7 @@ class AgentCard:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AgentCard:
+        """The card of a directory record (the inverse of :meth:`to_json`)."""
         return cls(
             agent_id=str(data["agentId"]),
             agent_type=str(data.get("agentType", "")),
@@ -257,6 +259,7 @@ class AgentDirectory:
 
     @property
     def timeout(self) -> float:
+        """Seconds of silence after which an agent counts as dead."""
         return self.config.heartbeat.timeout_seconds
 
     # --- lifecycle ----------------------------------------------------------------------------------
@@ -278,6 +281,7 @@ class AgentDirectory:
         self._task = loop.create_task(self._follow(), name=f"directory-{self.topic}")
 
     async def stop(self) -> None:
+        """Stops following the topic."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -452,6 +456,7 @@ class AgentDirectory:
         return [self._info(self._agents[agent_id], now) for agent_id in sorted(self._agents)]
 
     def get_agent(self, agent_id: str) -> AgentInfo | None:
+        """What the directory knows of ``agent_id`` (None when it never registered)."""
         entry = self._agents.get(agent_id)
         return None if entry is None else self._info(entry, self._now())
 
@@ -465,6 +470,7 @@ class AgentDirectory:
         ]
 
     def is_agent_alive(self, agent_id: str) -> bool:
+        """Whether ``agent_id`` is registered and was heard from within the heartbeat timeout."""
         entry = self._agents.get(agent_id)
         return entry is not None and entry.alive_at(self._now(), self.timeout)
 

@@ -109,6 +109,7 @@ class MeshRouter:
         self._rules[name] = RoutingRule(name, predicate, target)
 
     def remove_routing_rule(self, name: str) -> bool:
+        """Removes the rule ``name``; False when there was none."""
         self._callables.pop(name, None)
         self._rules.pop(name, None)
         return self.table.remove_rule(name)

@@ -45,22 +45,27 @@ class TopicNames:
 
     @property
     def requests(self) -> str:
+        """Task requests."""
         return self.prefix + TASK_REQUESTS
 
     @property
     def responses(self) -> str:
+        """Task responses: negotiation answers, acceptance, progress, outcomes."""
         return self.prefix + TASK_RESPONSES
 
     @property
     def negotiations(self) -> str:
+        """The requesters' negotiation turns."""
         return self.prefix + NEGOTIATIONS
 
     @property
     def collaborations(self) -> str:
+        """Workflow sessions: their events, step requests and step results."""
         return self.prefix + COLLABORATIONS
 
     @property
     def dlq(self) -> str:
+        """Dead letters: records that could not be decoded, validated or handled."""
         return self.prefix + DEAD_LETTER
 
     @property
@@ -74,11 +79,13 @@ class TopicNames:
         return self.prefix + A2A_MESSAGES
 
     def for_kind(self, kind: str) -> str:
+        """The topic that carries messages of ``kind`` (``a2a.task.request``...)."""
         role = MESSAGE_KINDS[kind].topic_role
         name: str = getattr(self, role)
         return name
 
     def all(self) -> tuple[str, ...]:
+        """The task, negotiation, collaboration and dead-letter topics, as agents create them."""
         return (self.requests, self.responses, self.negotiations, self.collaborations, self.dlq)
 
 

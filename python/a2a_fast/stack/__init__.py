@@ -14,6 +14,7 @@ from pathlib import Path
 from a2a_fast.errors import StackError
 from a2a_fast.stack.artifacts import cache_dir
 from a2a_fast.stack.services import KafkaBroker, SchemaRegistry, Service, ServiceStatus
+from a2a_fast.transport.kafka import KafkaTransport
 
 __all__ = ["Endpoints", "LocalStack", "ServiceStatus", "ensure_up"]
 
@@ -49,11 +50,22 @@ class Endpoints:
 
     @classmethod
     def from_env(cls) -> Endpoints:
+        """``KAFKA_BROKER`` and ``SCHEMA_REGISTRY_URL``, else the local stack's addresses (never started here)."""
         stack = LocalStack()
         return cls(
             kafka=os.environ.get(KAFKA_BROKER_ENV) or stack.kafka.address,
             schema_registry=os.environ.get(SCHEMA_REGISTRY_ENV) or stack.registry.address,
         )
+
+    def transport(self) -> KafkaTransport:
+        """The transport to these endpoints."""
+        return KafkaTransport(self.kafka, self.schema_registry)
+
+    def check_reachable(self, registry: bool = True) -> Endpoints:
+        """These endpoints, once the broker and (with ``registry``) the registry answered; else
+        :class:`~a2a_fast.errors.ServiceUnavailableError` naming the setting and the address, within seconds."""
+        self.transport().check_reachable(registry=registry)
+        return self
 
 
 class LocalStack:

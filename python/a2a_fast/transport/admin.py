@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaException, TopicPartition
 
-from a2a_fast.errors import StackError
+from a2a_fast.errors import ServiceUnavailableError, StackError
 from a2a_fast.transport import Transport, as_transport
+from a2a_fast.transport.kafka import BROKER_SETTING
 
 __all__ = ["TopicInfo", "describe_topics", "ensure_topics"]
 
@@ -33,7 +34,7 @@ def ensure_topics(
     try:
         existing = set(admin.list_topics(timeout=timeout).topics)
     except KafkaException as error:
-        raise StackError(f"cannot reach Kafka at {transport.bootstrap}: {error}") from error
+        raise ServiceUnavailableError("Kafka", transport.bootstrap, BROKER_SETTING, error.args[0].str()) from error
     wanted = [name for name in dict.fromkeys(names) if name not in existing]
     if not wanted:
         return []
@@ -75,7 +76,7 @@ def describe_topics(target: str | Transport, prefix: str = "", timeout: float = 
         try:
             metadata = consumer.list_topics(timeout=timeout)
         except KafkaException as error:
-            raise StackError(f"cannot reach Kafka at {transport.bootstrap}: {error}") from error
+            raise ServiceUnavailableError("Kafka", transport.bootstrap, BROKER_SETTING, error.args[0].str()) from error
         found = []
         for name in sorted(metadata.topics):
             if name.startswith("__") or not name.startswith(prefix):

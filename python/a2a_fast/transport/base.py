@@ -112,14 +112,21 @@ class Transport(Protocol):
     def schema_registry_url(self) -> str:
         """The registry address, for messages that name it and the ``ce_dataschema`` URIs."""
 
-    def consumer(self, config: Mapping[str, Any]) -> ConsumerClient: ...
+    def consumer(self, config: Mapping[str, Any]) -> ConsumerClient:
+        """A consumer with these client properties; the caller closes it."""
 
-    def producer(self, config: Mapping[str, Any]) -> ProducerClient: ...
+    def producer(self, config: Mapping[str, Any]) -> ProducerClient:
+        """A producer with these client properties."""
 
-    def admin(self) -> AdminClient: ...
+    def admin(self) -> AdminClient:
+        """An admin client (topics)."""
 
     def registry(self) -> RegistryClient:
         """A registry client; the caller closes it."""
 
     def describe(self) -> Sequence[tuple[str, str]]:
         """``(setting, value)`` pairs naming what this transport connects to, for error messages."""
+
+    def check_reachable(self, timeout: float = ..., registry: bool = True) -> None:
+        """Raises :class:`~a2a_fast.errors.ServiceUnavailableError` naming the setting and the address unless the
+        broker and (with ``registry``) the schema registry answer within ``timeout`` seconds. Blocking."""

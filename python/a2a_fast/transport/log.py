@@ -16,10 +16,11 @@ from typing import cast
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaException, Message, TopicPartition
 
-from a2a_fast.errors import A2AError, StackError
+from a2a_fast.errors import A2AError, ServiceUnavailableError, StackError
 from a2a_fast.protocol.envelope import Envelope, Inbound
 from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.transport import Transport, as_transport
+from a2a_fast.transport.kafka import BROKER_SETTING
 from a2a_fast.transport.registry import SchemaCatalog
 
 __all__ = ["LogReader", "Observed", "replay"]
@@ -133,7 +134,7 @@ class LogReader:
         try:
             metadata = self._consumer.list_topics(timeout=timeout)
         except KafkaException as error:
-            raise StackError(f"cannot reach Kafka at {self.kafka}: {error}") from error
+            raise ServiceUnavailableError("Kafka", self.kafka, BROKER_SETTING, error.args[0].str()) from error
         for name in self.names:
             topic = metadata.topics.get(name)
             if topic is None or topic.error is not None or not topic.partitions:

@@ -32,6 +32,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.schema_registry._sync.mock_schema_registry_client import MockSchemaRegistryClient
 
+from a2a_fast.errors import ServiceUnavailableError
 from a2a_fast.transport.base import AdminClient, ConsumerClient, ProducerClient, RegistryClient
 
 __all__ = ["MemoryBroker", "MemoryConsumer", "MemoryMessage", "MemoryProducer", "MemoryTransport"]
@@ -616,32 +617,49 @@ class _MemoryRegistry(MockSchemaRegistryClient):
 
 
 class MemoryTransport:
-    """Clients of one :class:`MemoryBroker` and one in-memory registry."""
+    """Clients of one :class:`MemoryBroker` and one in-memory registry, behaving as the Kafka transport's do
+    (see :class:`~a2a_fast.transport.base.Transport` for the methods): agents, handlers and workflows run on it
+    in unit tests without a broker."""
 
     def __init__(self, broker: MemoryBroker | None = None) -> None:
         self.broker = broker or MemoryBroker()
         self._registry = _MemoryRegistry(self.schema_registry_url)
+        self.unreachable: set[str] = set()
+        """``"broker"`` and/or ``"registry"``: what :meth:`check_reachable` reports down, to test outages."""
 
     @property
     def bootstrap(self) -> str:
+        """A name for the in-memory broker, in messages."""
         return "memory://broker"
 
     @property
     def schema_registry_url(self) -> str:
+        """A name for the in-memory registry, in messages and ``ce_dataschema`` URIs."""
         return "mock://registry"
 
     def consumer(self, config: Mapping[str, Any]) -> ConsumerClient:
+        """A consumer of the in-memory broker."""
         return MemoryConsumer(self.broker, config)
 
     def producer(self, config: Mapping[str, Any]) -> ProducerClient:
+        """A producer to the in-memory broker."""
         return MemoryProducer(self.broker, config)
 
     def admin(self) -> AdminClient:
+        """An admin client of the in-memory broker."""
         return _MemoryAdmin(self.broker)
 
     def registry(self) -> RegistryClient:
+        """The in-memory registry, shared by every catalog of this transport."""
         registry: RegistryClient = self._registry
         return registry
 
     def describe(self) -> Sequence[tuple[str, str]]:
+        """What this transport connects to."""
         return (("broker", self.bootstrap), ("registry", self.schema_registry_url))
+
+    def check_reachable(self, timeout: float = 0.0, registry: bool = True) -> None:
+        """Raises ServiceUnavailableError for a service named in :attr:`unreachable`."""
+        for service, address in (("broker", self.bootstrap), ("registry", self.schema_registry_url)):
+            if service in self.unreachable and (registry or service == "broker"):
+                raise ServiceUnavailableError(f"the in-memory {service}", address, service, "marked unreachable")

@@ -13,10 +13,11 @@ event loop.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -25,8 +26,9 @@ from a2a_fast.codecs.avro import Codec
 from a2a_fast.errors import SchemaError
 from a2a_fast.protocol.kinds import MESSAGE_KINDS
 from a2a_fast.protocol.topics import TopicNames
+from a2a_fast.redaction import without_credentials
 from a2a_fast.transport.base import Transport
-from a2a_fast.transport.kafka import KafkaTransport
+from a2a_fast.transport.kafka import KafkaTransport, registry_unavailable
 
 __all__ = ["SCHEMA_DIR", "SchemaCatalog", "default_schemas", "full_name"]
 
@@ -73,7 +75,7 @@ class SchemaCatalog:
         compatibility: str = "BACKWARD",
     ) -> None:
         transport = KafkaTransport("", registry) if isinstance(registry, str) else registry
-        self.url = transport.schema_registry_url
+        self.url = without_credentials(transport.schema_registry_url)
         self.topics = topics
         self.compatibility = compatibility
         self.schemas = {**default_schemas(), **(schemas or {})}
@@ -107,8 +109,9 @@ class SchemaCatalog:
         for kind, text in self.schemas.items():
             subject = self.subject(kind)
             try:
-                schema_id = self._client.register_schema(subject, Schema(text, "AVRO"))
-                self._ensure_compatibility(subject)
+                with self._answering():
+                    schema_id = self._client.register_schema(subject, Schema(text, "AVRO"))
+                    self._ensure_compatibility(subject)
             except SchemaRegistryError as error:
                 raise SchemaError(f"registry refused the {kind} schema under {subject!r}: {error}") from error
             ids[kind] = schema_id
@@ -150,7 +153,8 @@ class SchemaCatalog:
             if schema_id in self._by_id:
                 continue
             try:
-                text = self._client.get_schema(schema_id).schema_str
+                with self._answering():
+                    text = self._client.get_schema(schema_id).schema_str
             except SchemaRegistryError:
                 continue
             if text is None:
@@ -161,6 +165,17 @@ class SchemaCatalog:
                 continue
             with self._lock:
                 self._by_id[schema_id] = entry
+
+    @contextlib.contextmanager
+    def _answering(self) -> Iterator[None]:
+        """Turns the registry client's failure to get any answer into :class:`ServiceUnavailableError`."""
+        try:
+            yield
+        except Exception as error:
+            unavailable = registry_unavailable(error, self.url)
+            if unavailable is None:
+                raise
+            raise unavailable from error
 
     def _ensure_compatibility(self, subject: str) -> None:
         from confluent_kafka.schema_registry.error import SchemaRegistryError
@@ -186,7 +201,8 @@ class SchemaCatalog:
         return str(getattr(level, "value", level))
 
     def compatibility_of(self, kind: str) -> str:
-        return self._level(self.subject(kind))
+        with self._answering():
+            return self._level(self.subject(kind))
 
     def close(self) -> None:
         self._client.close()

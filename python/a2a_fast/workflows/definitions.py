@@ -63,9 +63,11 @@ class WorkflowStep:
 
     @property
     def attempts_allowed(self) -> int:
+        """The first attempt and its retries."""
         return 1 + self.retries
 
     def to_dict(self) -> dict[str, Any]:
+        """The step with the keys of a workflow file."""
         return {
             "name": self.name,
             "description": self.description,
@@ -99,6 +101,7 @@ class WorkflowDefinition:
         object.__setattr__(self, "steps", steps)
 
     def to_dict(self) -> dict[str, Any]:
+        """The workflow with the keys of a workflow file."""
         return {
             "id": self.id,
             "name": self.name,
