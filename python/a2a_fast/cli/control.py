@@ -507,7 +507,7 @@ def _tail_json(observed: Any) -> str:
 def _replay(args: argparse.Namespace) -> int:
     until = parse_time(args.until) if args.until else None
     log = _read_log(args, until)
-    chosen = [_find_task(log, args.task)] if args.task else log.select()
+    chosen = [log.find(args.task)] if args.task else log.select()
     if args.export:
         written = _export(chosen, args.export)
         print(f"wrote {written} audit entries of {len(chosen)} tasks to {args.export}", file=sys.stderr)
@@ -533,18 +533,6 @@ def _replay(args: argparse.Namespace) -> int:
     for line in task_table(chosen):
         print(line)
     return 0
-
-
-def _find_task(log: TaskLog, wanted: str) -> TaskHistory:
-    exact = log.get(wanted)
-    if exact is not None:
-        return exact
-    matches = [task for task in log.tasks.values() if task.task_id.startswith(wanted)]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise ConfigError(f"task id prefix {wanted!r} matches {len(matches)} tasks; give more of it")
-    raise ConfigError(f"task {wanted!r} is not in the log (as of the time given)")
 
 
 def _export(tasks: list[TaskHistory], path: str) -> int:
