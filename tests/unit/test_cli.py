@@ -161,3 +161,13 @@ def test_tables_fit_their_widest_cell() -> None:
         "xxxxxxxxxxxxxxxxxxxx y               7",
         "z                    w            1234",
     ]
+
+
+def test_cancel_takes_a_task_id_a_reason_and_a_wait_above_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    args = build_parser().parse_args(["cancel", "699b", "--reason", "no longer needed", "--max-wait", "5"])
+    assert (args.task_id, args.reason, args.max_wait, args.json) == ("699b", "no longer needed", 5.0, False)
+    assert build_parser().parse_args(["cancel", "699b"]).max_wait == 60.0
+    for bad in ("0", "-1", "soon"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["cancel", "699b", "--max-wait", bad])
+    assert "'soon' is not a number of seconds" in capsys.readouterr().err
