@@ -32,6 +32,7 @@ __all__ = [
     "a_requester_cancels_a_running_task",
     "a_requester_cancels_a_task_still_negotiating",
     "a_requester_cancels_a_task_waiting_for_a_slot",
+    "a_requester_restarted_while_its_cancel_is_on_its_way_gets_the_outcome",
     "a_status_added_later_reads_as_unknown",
     "an_agent_on_the_v1_schema_dead_letters_a_cancel_and_carries_on",
     "an_operator_cancels_a_negotiating_task_whose_requester_is_gone",
@@ -238,6 +239,43 @@ async def a_requester_cancels_a_running_task(mesh: Mesh) -> None:
     assert responses(mesh, task_id)[-3:] == [
         ("executor-1", "RUNNING"), ("requester-1", "CANCELING"), ("executor-1", "CANCELED")
     ]  # fmt: skip
+
+
+async def a_requester_restarted_while_its_cancel_is_on_its_way_gets_the_outcome(mesh: Mesh) -> None:
+    """The requester asks for a cancel and stops while the handler still cleans up; restarted under its id it
+    picks the task up as CANCELING from the log, asks for nothing twice, and gets the outcome once it comes."""
+    gate = Gate()
+    cleaning = asyncio.Event()
+    finish_cleaning = asyncio.Event()
+
+    async def slow_to_stop(task: TaskContext) -> None:
+        try:
+            await gate.handler(task)
+        finally:
+            cleaning.set()
+            await finish_cleaning.wait()
+
+    provider = Provider(mesh.config("provider-1"), {"analyze": 10})
+    executor = Executor(mesh.config("executor-1"), {"analyze": slow_to_stop})
+    async with running(provider, executor):
+        first = Requester(mesh.config("requester-1"))
+        async with running(first):
+            task_id = await first.submit("Analyze", 20.0, capability="analyze")
+            await eventually(lambda: state(first, task_id) == "RUNNING", 30, "it runs")
+            await first.cancel(task_id, "not needed")
+            await eventually(lambda: cleaning.is_set(), 30, "the handler cleans up")
+        again = Requester(mesh.config("requester-1"))
+        async with running(again):
+            [pending] = again.get_pending_requests()
+            assert (pending.task_id, pending.state, pending.canceling, pending.cancel_sent) == (
+                task_id, "CANCELING", True, True
+            )  # fmt: skip
+            assert pending.accepted_offset is not None and pending.executor_pool == executor.group_id
+            await again.cancel(task_id, "asked again")  # it already did: nothing more is sent
+            finish_cleaning.set()
+            outcome = await asyncio.wait_for(again.outcome(task_id), 30)
+    assert (outcome.status, outcome.error) == ("CANCELED", "canceled by requester-1: not needed")
+    assert [status for _, status in responses(mesh, task_id)].count("CANCELING") == 1
 
 
 async def cancelling_a_finished_or_unknown_task_is_refused_naming_it(mesh: Mesh) -> None:

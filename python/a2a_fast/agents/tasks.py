@@ -37,3 +37,6 @@ class TaskContext:
 
 
 TaskHandler = Callable[[TaskContext], Awaitable[Any]]
+"""``async def handler(task: TaskContext) -> result``. When its task is canceled while it runs, the handler's
+coroutine is cancelled: it sees :class:`asyncio.CancelledError` at the ``await`` it is at, may clean up (and
+await while doing so), and should re-raise it; the task then ends CANCELED (:mod:`a2a_fast.agents.cancel`)."""
