@@ -21,6 +21,7 @@ __all__ = [
     "ServiceUnavailableError",
     "SessionLimitError",
     "StackError",
+    "TaskFinalError",
     "UnknownSessionError",
     "UnknownTaskError",
     "UnknownWorkflowError",
@@ -115,6 +116,10 @@ class UnknownSessionError(A2AError, LookupError):
 
 class UnknownTaskError(A2AError, LookupError):
     """No task in the log has the id asked for (or an id prefix matches several)."""
+
+
+class TaskFinalError(A2AError):
+    """The task asked about has already reached a final state, so it cannot be changed (cancelled)."""
 
 
 class SessionLimitError(A2AError):

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from confluent_kafka.schema_registry import Schema
 
 from a2a_fast.agents.base import Agent
 from a2a_fast.agents.executor import Executor
@@ -16,8 +17,10 @@ from a2a_fast.errors import SchemaError
 from a2a_fast.protocol.envelope import Inbound
 from a2a_fast.protocol.kinds import KIND_TASK_REQUEST, KIND_TASK_RESPONSE
 from a2a_fast.stack import Endpoints
+from a2a_fast.transport import KafkaTransport
 from a2a_fast.transport.registry import SchemaCatalog, default_schemas
 from tests.integration.test_agents import HANDLERS, SKILLS, Mesh, fresh_mesh, run_strict
+from tests.scenarios.cancel import V1_SCHEMA, v3_schema
 
 
 @pytest.fixture
@@ -103,3 +106,35 @@ def test_agents_registering_at_once_all_succeed(mesh: Mesh, endpoints: Endpoints
     assert all(ids == results[0] for ids in results)
     with SchemaCatalog(endpoints.schema_registry, mesh.topics) as catalog:
         assert catalog.compatibility_of(KIND_TASK_REQUEST) == "BACKWARD"
+
+
+def test_task_response_v2_is_registered_as_a_backward_compatible_new_version_of_v1(
+    mesh: Mesh, endpoints: Endpoints
+) -> None:
+    """Agents on today's schema registered v1 first; an agent with CANCELED registers v2 under the same subject,
+    which BACKWARD compatibility accepts. FULL would refuse it, since a v1 reader (no enum default) cannot read
+    the new symbols: that is why v1 agents dead-letter them. From v2 on, with the default, a further symbol
+    passes even FULL."""
+    with SchemaCatalog(endpoints.schema_registry, mesh.topics, {KIND_TASK_RESPONSE: V1_SCHEMA}) as old:
+        v1_id = old.register()[KIND_TASK_RESPONSE]
+        subject = old.subject(KIND_TASK_RESPONSE)
+    with SchemaCatalog(endpoints.schema_registry, mesh.topics) as new:
+        v2_id = new.register()[KIND_TASK_RESPONSE]
+        assert new.compatibility_of(KIND_TASK_RESPONSE) == "BACKWARD"
+    registry = KafkaTransport("", endpoints.schema_registry).registry()
+    try:
+        assert registry.get_versions(subject) == [1, 2] and v1_id != v2_id
+        assert [registry.get_version(subject, n).schema_id for n in (1, 2)] == [v1_id, v2_id]
+
+        probe = f"{mesh.topics.prefix}status-probe-value"
+        registry.register_schema(probe, Schema(V1_SCHEMA, "AVRO"))
+        registry.set_compatibility(subject_name=probe, level="FULL")
+        assert not registry.test_compatibility(probe, Schema(default_schemas()[KIND_TASK_RESPONSE], "AVRO"))
+        registry.set_compatibility(subject_name=probe, level="BACKWARD")
+        registry.register_schema(probe, Schema(default_schemas()[KIND_TASK_RESPONSE], "AVRO"))
+        registry.set_compatibility(subject_name=probe, level="FULL")
+        assert registry.test_compatibility(probe, Schema(v3_schema(), "AVRO"))
+        registry.delete_subject(probe)
+        registry.delete_subject(probe, permanent=True)
+    finally:
+        registry.close()

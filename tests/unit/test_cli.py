@@ -91,7 +91,8 @@ def test_bash_completion_is_valid_and_completes_commands_options_and_values(
     assert bash_complete(bash_completion, "a2a-fast", "tail", "--topic-prefix", "x.", "co") == ["collaborations"]
     assert bash_complete(bash_completion, "a2a-fast", "tail", "task-requests", "") == []
     assert bash_complete(bash_completion, "a2a-fast", "tasks", "--state", "R") == ["RUNNING", "REJECTED"]
-    assert bash_complete(bash_completion, "a2a-fast", "tasks", "--state", "=", "C") == ["COMPLETED"]
+    assert bash_complete(bash_completion, "a2a-fast", "tasks", "--state", "=", "CO") == ["COMPLETED"]
+    assert bash_complete(bash_completion, "a2a-fast", "tasks", "--state", "CANC") == ["CANCELING", "CANCELED"]
     assert bash_complete(bash_completion, "a2a-fast", "request", "--priority", "") == ["0", "1", "2"]
     assert "--from-beginning" in bash_complete(bash_completion, "a2a-fast", "tail", "--")
     assert bash_complete(bash_completion, "a2a-fast", "agent", "provider", "--sk") == ["--skills"]
@@ -160,3 +161,13 @@ def test_tables_fit_their_widest_cell() -> None:
         "xxxxxxxxxxxxxxxxxxxx y               7",
         "z                    w            1234",
     ]
+
+
+def test_cancel_takes_a_task_id_a_reason_and_a_wait_above_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    args = build_parser().parse_args(["cancel", "699b", "--reason", "no longer needed", "--max-wait", "5"])
+    assert (args.task_id, args.reason, args.max_wait, args.json) == ("699b", "no longer needed", 5.0, False)
+    assert build_parser().parse_args(["cancel", "699b"]).max_wait == 60.0
+    for bad in ("0", "-1", "soon"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["cancel", "699b", "--max-wait", bad])
+    assert "'soon' is not a number of seconds" in capsys.readouterr().err

@@ -119,6 +119,25 @@ def test_a_task_timeline_reads_as_request_rounds_award_progress_and_outcome() ->
     assert detail["timeline"][0]["at"] == format_time(BASE)
 
 
+def test_a_canceled_task_reads_with_its_cancel_and_the_first_outcome() -> None:
+    def response(source: str, offset: int, status: str, **fields: Any) -> Observed:
+        return observe(KIND_TASK_RESPONSE, source, offset, "t1", "req-1", status=status, **fields)
+
+    records = [
+        *negotiated_task()[:7],
+        response("ops-1", 70, "CANCELING", message="not needed"),
+        response("exec-1", 80, "CANCELED", agreed_cost=75.0, message="canceled by ops-1: not needed"),
+        response("exec-1", 90, "COMPLETED", result="1"),  # a report racing the cancel changes nothing
+    ]
+    model = model_of(records)
+    detail = model.task_detail("t1")
+    assert detail["task"]["state"] == "CANCELED"
+    assert (detail["cancel"]["agent"], detail["cancel"]["detail"]) == ("ops-1", "not needed")
+    assert (detail["outcome"]["event"], detail["outcome"]["agent"]) == ("CANCELED", "exec-1")
+    assert {"agent": "ops-1", "roles": ["requester"]} in detail["agents"]
+    assert model_of(negotiated_task()).task_detail("t1")["cancel"] is None
+
+
 def test_a_task_is_found_by_an_id_prefix_and_an_unknown_one_is_named() -> None:
     model = model_of(negotiated_task("abc123") + negotiated_task("abd456", at=5000))
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from a2a_fast.errors import ValidationError
+from a2a_fast.errors import UnknownTaskError, ValidationError
 from a2a_fast.history.events import describe_message, message_event, subject_label
 from a2a_fast.history.tasks import TaskLog, parse_time, timeline_entry
 from a2a_fast.protocol.envelope import Inbound
@@ -151,6 +151,68 @@ def test_timeline_lines_read_well() -> None:
     assert timeline_entry(RUNNING).describe() == "exec-1 RUNNING 50% -> req-1"
     rejected = response("prov-1", 1, "REJECTED", message="no skill 'teleport'")
     assert timeline_entry(rejected).describe() == "prov-1 REJECTED -> req-1: no skill 'teleport'"
+
+
+def canceling(source: str, stamp: int, reason: str | None = "not needed", **fields: Any) -> Inbound:
+    return response(source, stamp, "CANCELING", message=reason, **fields)
+
+
+def test_a_task_canceled_while_running_ends_canceled_by_its_executor() -> None:
+    late_progress = response("exec-1", 1046, "RUNNING", progress=0.7)
+    canceled = response("exec-1", 1050, "CANCELED", agreed_cost=75.0, message="canceled by ops-1: not needed")
+    life = [*LIFE[:5], canceling("ops-1", 1045), late_progress, canceled]
+    log = TaskLog().fold_all(life)
+    task = log.get("t1")
+    assert task is not None and task.final
+    assert (task.state, task.executor, task.canceled_by) == ("CANCELED", "exec-1", "ops-1")
+    assert task.error == "canceled by ops-1: not needed"
+    entries = task.timeline[-3:]
+    assert [(e.event, e.role) for e in entries] == [
+        ("CANCELING", "requester"), ("RUNNING", "executor"), ("CANCELED", "executor")
+    ]  # fmt: skip
+    assert entries[-1].describe() == "exec-1 CANCELED 75.00 -> req-1: canceled by ops-1: not needed"
+    assert [t.task_id for t in log.select(["canceled"])] == ["t1"] and log.counts() == {"CANCELED": 1}
+
+    being_canceled = TaskLog().fold_all(life[:-1])
+    assert being_canceled.tasks["t1"].state == "CANCELING", "a late progress report does not undo a cancel"
+    assert [t.task_id for t in being_canceled.execution_queue()["exec-1"]] == ["t1"]
+    assert [t.task_id for t in being_canceled.select(["CANCELING"])] == ["t1"]
+
+    after_the_outcome = TaskLog().fold_all([*life, response("exec-1", 1060, "COMPLETED", result="1")]).get("t1")
+    assert after_the_outcome is not None and after_the_outcome.state == "CANCELED"
+
+
+def test_a_task_canceled_before_it_was_accepted_ends_on_the_requester_side() -> None:
+    own = message(KIND_TASK_RESPONSE, "req-1", 1025, "req-1", status="CANCELING", message=None)
+    canceled = message(KIND_TASK_RESPONSE, "req-1", 1026, "req-1", status="CANCELED", message="canceled by req-1")
+    late_accept = response("prov-1", 1030, "ACCEPTED", agreed_cost=75.0, round=2)
+    task = TaskLog().fold_all([*LIFE[:3], own, canceled, late_accept]).get("t1")
+    assert task is not None
+    assert (task.state, task.executor, task.error) == ("CANCELED", None, "canceled by req-1")
+    assert [(e.event, e.role) for e in task.timeline[3:]] == [
+        ("CANCELING", "requester"), ("CANCELED", "requester"), ("ACCEPTED", "provider")
+    ]  # fmt: skip
+    assert timeline_entry(own).describe() == "req-1 CANCELING", "no arrow to the sender itself"
+
+
+def test_a_status_newer_than_the_readers_schema_is_on_the_timeline_and_changes_nothing() -> None:
+    newer = response("exec-1", 1045, "UNKNOWN", message="paused by ops")
+    task = TaskLog().fold_all([*LIFE[:5], newer]).get("t1")
+    assert task is not None and task.state == "RUNNING" and task.progress == 0.5
+    entry = task.timeline[-1]
+    assert (entry.event, entry.role) == ("UNKNOWN", "unknown")
+    assert entry.describe() == "exec-1 UNKNOWN -> req-1: a status newer than this reader's schema: paused by ops"
+
+
+def test_find_takes_an_id_or_a_unique_prefix_and_names_what_is_missing() -> None:
+    log = TaskLog().fold_all([*LIFE, *for_task("abc", LIFE), *for_task("abd", LIFE)])
+    assert log.find("abc").task_id == "abc" and log.find("t").task_id == "t1"
+    with pytest.raises(UnknownTaskError, match="prefix 'ab' matches 2 tasks"):
+        log.find("ab")
+    with pytest.raises(UnknownTaskError, match="task 'nope' is not in the log"):
+        log.find("nope")
+    with pytest.raises(UnknownTaskError, match="task '' is not in the log"):
+        log.find("")
 
 
 def test_times_parse_from_iso_epoch_and_age() -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +22,8 @@ from tests.conftest import REPO, SCHEMAS
 
 BUILD_DIRS = {"target", "dist", "build"}
 """Build outputs at the root, which hold copies by design (git ignores them)."""
+EARLIER_VERSIONS = REPO / "tests" / "fixtures" / "schemas"
+"""Earlier versions of the schemas, kept as test fixtures to run agents built against them: not live schemas."""
 
 
 def schema_files() -> dict[str, str]:
@@ -33,7 +37,7 @@ def test_every_schema_lives_in_schemas_at_the_root() -> None:
         subfolders[:] = [
             name for name in subfolders if not name.startswith(".") and not (here == REPO and name in BUILD_DIRS)
         ]
-        copies += [here / name for name in files if name.endswith(".avsc") and here != SCHEMAS]
+        copies += [here / name for name in files if name.endswith(".avsc") and here not in (SCHEMAS, EARLIER_VERSIONS)]
     assert not copies, f"schemas outside {SCHEMAS}, edit the one there instead: {copies}"
     # the package's folder is a link to the root one, so that the wheel can ship it as a2a_fast/schemas
     assert SCHEMA_DIR.is_symlink() or not SCHEMA_DIR.is_relative_to(REPO)
@@ -73,3 +77,29 @@ def test_the_source_distribution_ships_the_schemas_inside_the_package(tmp_path: 
                 assert content is not None, f"{member.name}: not a regular file in the sdist"
                 shipped[path.name] = content.read().decode()
     assert shipped == schema_files()
+
+
+def enum_of(schema_text: str, field: str) -> dict[str, Any]:
+    found = next(f for f in json.loads(schema_text)["fields"] if f["name"] == field)
+    enum: dict[str, Any] = found["type"]
+    return enum
+
+
+def test_earlier_versions_are_fixtures_named_after_the_live_schema_they_precede() -> None:
+    fixtures = sorted(EARLIER_VERSIONS.glob("*.avsc"))
+    assert fixtures, f"no earlier schema versions in {EARLIER_VERSIONS}"
+    live = schema_files()
+    for path in fixtures:
+        record, version, _ = path.name.split(".")
+        assert version.startswith("v") and version[1:].isdigit(), f"{path.name}: expected <Record>.v<N>.avsc"
+        text = path.read_text()
+        assert full_name(text) == full_name(live[f"{record}.avsc"]), path.name
+        Codec(text)
+
+
+def test_task_status_grew_by_appending_and_unknown_symbols_read_as_its_default() -> None:
+    v1 = enum_of((EARLIER_VERSIONS / "TaskResponse.v1.avsc").read_text(), "status")
+    v2 = enum_of(schema_files()["TaskResponse.avsc"], "status")
+    assert "default" not in v1, "the fixture is the schema as it was before CANCELED, without a default"
+    assert v2["symbols"][: len(v1["symbols"])] == v1["symbols"], "symbols are only ever appended"
+    assert {"CANCELING", "CANCELED"} <= set(v2["symbols"]) and v2["default"] == "UNKNOWN"

@@ -19,6 +19,8 @@ the runtime does the rest:
 * **Order per task.** Records with the same key (the task id) are handled one after the other; records
   of different tasks concurrently. A handler is first run directly on the loop; only if it suspends
   (awaits something not ready yet) does a Task finish it, and later records of its key queue behind it.
+  A role may take some messages out of that lane (:meth:`Agent.in_lane`): they are handled at once, beside
+  a handler of their key still running, which is how a cancel reaches the task it cancels.
   Each handler runs in its own copy of the context (:mod:`contextvars`).
 * **Back-pressure.** At most ``max_in_flight`` records are being handled (from dispatch until handled as
   above); when that many are, the consumer pauses its partitions (it keeps serving the group) and resumes
@@ -266,6 +268,23 @@ class Agent:
         if group is None:
             return True
         return group if group == self.group_id else False
+
+    def in_lane(self, message: Inbound) -> bool:
+        """Whether ``message`` waits for the records of its key before it (True, the default) or is handled at
+        once, beside a handler of its key still running (False): for a message that must reach that handler
+        while it runs, such as a cancel of the task it runs. Its offset is still committed in order."""
+        return True
+
+    def admits(self, message: Inbound) -> bool:
+        """Whether the agent takes ``message`` now (True by default). False holds its partition back at it:
+        neither it nor the records after it in that partition are handled, and they are read again once the
+        agent calls :meth:`admit_more`. Records of other partitions flow on."""
+        return True
+
+    def admit_more(self) -> None:
+        """Partitions held back by :meth:`admits` are read again (from the record that was not taken)."""
+        if self.consumer is not None:
+            self.consumer.let_go()
 
     def expires(self, message: Inbound) -> bool:
         """Whether the ttl applies to ``message`` for this agent: True when it would act on it (by default,
@@ -580,6 +599,7 @@ class Agent:
         consumed: dict[tuple[str, str], int] = {}
         where: tuple[str, int] | None = None
         tracker = OffsetTracker()
+        held_back: set[tuple[str, int]] = set()
         decoded = self.envelope.decode_many(records)
         for message, inbound, group in zip(records, decoded, groups, strict=True):
             if isinstance(inbound, MessageExpiredError):
@@ -589,6 +609,13 @@ class Agent:
                 inbound.target_group = group
             else:
                 topic, partition, offset = message.topic() or "", message.partition() or 0, message.offset() or 0
+            if (topic, partition) in held_back or (isinstance(inbound, Inbound) and not self.admits(inbound)):
+                # Not taken now: the partition is read again from here once the agent admits more.
+                if (topic, partition) not in held_back:
+                    held_back.add((topic, partition))
+                    self.consumer.hold_back(topic, partition, offset)
+                self._in_flight -= 1
+                continue
             if (topic, partition) != where:
                 where = (topic, partition)
                 tracker = track(topic, partition)
@@ -605,12 +632,16 @@ class Agent:
             labels = (topic, inbound.kind)
             consumed[labels] = consumed.get(labels, 0) + 1
             lane = self._lanes.get(work.key)
-            if lane is not None:
+            if not self.in_lane(inbound):
+                self._handle_eagerly(work, in_lane=False)
+            elif lane is not None:
                 lane.append(work)
             elif self._handle_eagerly(work):
                 self._lanes[work.key] = deque()
         for (topic, kind), count in consumed.items():
             self.metrics.inc("messages_consumed_total", count, topic=topic, type=kind)
+        if not self._in_flight:
+            self._idle.set()
         self._flush_timings()
 
     def _expired(self, message: Message, error: MessageExpiredError) -> Inbound | ValueError:
@@ -622,8 +653,9 @@ class Agent:
             return error
         return found
 
-    def _handle_eagerly(self, work: _Work) -> bool:
-        """Runs the handler of one record until it first suspends; True when it did (a Task finishes it)."""
+    def _handle_eagerly(self, work: _Work, in_lane: bool = True) -> bool:
+        """Runs the handler of one record until it first suspends; True when it did (a Task finishes it, then
+        runs the next record of the key's lane unless the record is out of it: ``in_lane`` False)."""
         inbound = work.inbound
         assert inbound is not None and self._loop is not None
         if inbound.event_id in self.dedupe:
@@ -649,7 +681,7 @@ class Agent:
         except Exception as error:
             self._handler_failed(work, error)
             return False
-        task = self._loop.create_task(self._handle_rest(work, handler, waiting), context=context)
+        task = self._loop.create_task(self._handle_rest(work, handler, waiting, in_lane), context=context)
         self._handling.add(task)
         task.add_done_callback(self._handling.discard)
         return True
@@ -671,7 +703,9 @@ class Agent:
         ):
             await self.handle(message)
 
-    async def _handle_rest(self, work: _Work, handler: Coroutine[Any, Any, None], waiting: Any) -> None:
+    async def _handle_rest(
+        self, work: _Work, handler: Coroutine[Any, Any, None], waiting: Any, in_lane: bool = True
+    ) -> None:
         """Finishes a handler that suspended, then runs the records queued behind it with the same key."""
         try:
             await _Continue(handler, waiting)
@@ -684,7 +718,8 @@ class Agent:
         else:
             self._handler_returned(work)
         finally:
-            self._next_in_lane(work.key)
+            if in_lane:
+                self._next_in_lane(work.key)
             self._flush_timings()
 
     def _next_in_lane(self, key: bytes | None) -> None:

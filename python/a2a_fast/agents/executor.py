@@ -23,10 +23,21 @@ runs again, so handlers with outside effects should be idempotent per ``task_id`
 **Priority.** An ``ACCEPTED`` carries its request's priority (``ce_priority``: HIGH, NORMAL, LOW). Tasks
 waiting for a slot are started highest priority first, then in arrival order (:class:`PrioritySlots`),
 and ``reserved`` slots (default 1) are never given to LOW tasks, so a HIGH task starts at once even when
-a LOW backlog holds every other slot. Ordering applies to the records already read: ``max_in_flight``
-of the :class:`~a2a_fast.agents.base.AgentConfig` is how far the executor reads ahead of the running tasks.
+a LOW backlog holds every other slot. Ordering applies to the tasks already taken in.
+
+**Back-pressure.** An executor takes in its running tasks and ``read_ahead`` more (default: as many as
+``max_tasks``); the next ACCEPTED is not taken: its partition is held back there (paused and rewound,
+:meth:`~a2a_fast.agents.base.Agent.admits`) until a task ends, so a backlog stays on the broker and the
+executor's memory stays flat, while cancels and the progress of other tasks keep flowing.
 
 Handlers are ``async def handler(task: TaskContext) -> JSON-able result``; raising fails the task.
+
+**Cancel.** A ``CANCELING`` of a task this executor holds reaches it at once, even while the task's ACCEPTED is
+still being handled (:meth:`Executor.in_lane`): a task waiting for a slot is never started, a running handler is
+cancelled (it sees :class:`asyncio.CancelledError` and may clean up), and the executor writes ``CANCELED``, its
+``ce_id`` derived from the CANCELING's. A CANCELING of a task it does not hold yet makes it skip that task's
+ACCEPTED should one still come; one addressed to this pool for a task it does not hold (its ACCEPTED was
+dead-lettered, say) is answered with CANCELED at once. The whole protocol: :mod:`a2a_fast.agents.cancel`.
 
 The same handlers run the workflow steps addressed to this executor: with ``serve_steps`` (the default) a
 :class:`~a2a_fast.agents.steps.StepRunner` with this executor's id runs beside it, started and stopped
@@ -43,12 +54,13 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from confluent_kafka import TopicPartition
 
 from a2a_fast.agents.base import Agent, AgentConfig, pool_group
+from a2a_fast.agents.cancel import CANCELED, CANCELING, cancel_note, cancel_record
 from a2a_fast.agents.steps import StepRunner
 from a2a_fast.agents.tasks import TaskContext, TaskHandler
 from a2a_fast.history.tasks import read_log
@@ -63,7 +75,7 @@ from a2a_fast.transport.registry import SchemaCatalog
 __all__ = ["Executor", "PrioritySlots"]
 
 log = logging.getLogger("a2a_fast.agents.executor")
-TERMINAL = frozenset({"COMPLETED", "FAILED"})
+TERMINAL = frozenset({"COMPLETED", "FAILED", CANCELED})
 
 
 class _BoundedSet:
@@ -86,7 +98,8 @@ class _BoundedSet:
 class PrioritySlots:
     """At most ``size`` holders at once; waiters are served highest ``level`` first, then first come.
 
-    ``reserved`` of the slots are only given to waiters of level ``reserved_for`` or above.
+    ``reserved`` of the slots are only given to waiters of level ``reserved_for`` or above. A waiter that
+    named itself (``acquire(level, holder)``) can be withdrawn (:meth:`withdraw`).
     """
 
     def __init__(self, size: int, reserved: int = 0, reserved_for: int = 1) -> None:
@@ -98,6 +111,7 @@ class PrioritySlots:
         self.in_use = 0
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._arrivals = itertools.count()
+        self._named: dict[str, asyncio.Future[None]] = {}
 
     @property
     def waiting(self) -> int:
@@ -107,12 +121,14 @@ class PrioritySlots:
         limit = self.size if level >= self.reserved_for else self.size - self.reserved
         return self.in_use < limit
 
-    async def acquire(self, level: int) -> None:
+    async def acquire(self, level: int, holder: str | None = None) -> None:
         if not self._waiters and self._may_take(level):
             self.in_use += 1
             return
         future = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, (-level, next(self._arrivals), future))
+        if holder is not None:
+            self._named[holder] = future
         self._grant()
         try:
             await future
@@ -120,6 +136,18 @@ class PrioritySlots:
             if future.done() and not future.cancelled():
                 self.release()  # granted just as it was cancelled
             raise
+        finally:
+            if holder is not None:
+                self._named.pop(holder, None)
+
+    def withdraw(self, holder: str) -> bool:
+        """Ends the wait of ``holder``: its :meth:`acquire` raises :class:`asyncio.CancelledError` without a slot.
+        False when ``holder`` is not waiting (it has its slot, or never asked)."""
+        future = self._named.get(holder)
+        if future is None or future.done():
+            return False
+        future.cancel()
+        return True
 
     def release(self) -> None:
         self.in_use -= 1
@@ -136,6 +164,22 @@ class PrioritySlots:
             heapq.heappop(self._waiters)
             self.in_use += 1
             future.set_result(None)
+
+
+@dataclass(slots=True)
+class _Held:
+    """An accepted task this executor holds: waiting for a slot, then running."""
+
+    cancel: Inbound | None = None
+    """The CANCELING that asked for its end, once one did."""
+    runner: asyncio.Future[Any] | None = None
+    """The handler's task, once started."""
+
+
+def _cancelling() -> bool:
+    """Whether the current task itself is being cancelled (the runtime draining), rather than something it awaits."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 class Executor(Agent):
@@ -165,7 +209,11 @@ class Executor(Agent):
         self.progress: dict[str, float] = {}
         self.finished = _BoundedSet(1_000_000)
         self.running: set[str] = set()
-        self.counts = {"COMPLETED": 0, "FAILED": 0, "SKIPPED": 0}
+        self.held: dict[str, _Held] = {}
+        """Accepted tasks waiting for a slot or running, by task id."""
+        self.canceled_early: OrderedDict[str, tuple[str, str, str | None]] = OrderedDict()
+        """Tasks canceled before their ACCEPTED reached this executor: the CANCELING's id, sender and reason."""
+        self.counts = {"COMPLETED": 0, "FAILED": 0, CANCELED: 0, "SKIPPED": 0}
         self.rebuilt = 0
         self.serve_steps = serve_steps
         self.steps: Agent | None = None
@@ -188,11 +236,13 @@ class Executor(Agent):
     def default_group(self) -> str:
         return pool_group(self.topics.prefix, self.role, self.handlers)
 
-    @property
-    def max_in_flight(self) -> int:
-        # Back-pressure at the tasks, not at the records: with every slot taken and read_ahead tasks waiting, the
-        # consumer pauses (records of other tasks handled meanwhile take a moment each).
-        return self.config.max_in_flight or self.max_tasks + max(1, self.read_ahead)
+    def admits(self, message: Inbound) -> bool:
+        # Back-pressure at the tasks: with every slot taken and read_ahead tasks waiting, an ACCEPTED is not
+        # taken, and its partition waits there until a task ends; cancels and the progress of other tasks
+        # keep flowing on every partition not held back.
+        if message.record.get("status") != "ACCEPTED" or not self._runs(message):
+            return True
+        return message.task_id in self.held or len(self.held) < self.max_tasks + max(1, self.read_ahead)
 
     def fetch_settings(self) -> dict[str, Any]:
         # librdkafka would otherwise prefetch up to 64 MiB per consumer of tasks waiting for a slot.
@@ -304,6 +354,12 @@ class Executor(Agent):
     def expires(self, message: Inbound) -> bool:
         return self._runs(message)
 
+    def in_lane(self, message: Inbound) -> bool:
+        # Only an ACCEPTED waits behind its task's earlier records. A cancel must reach the ACCEPTED's handler
+        # while it waits or runs, and the task's own progress and outcome coming back are bookkeeping: queued
+        # behind the running task they would hold read-ahead room that waiting tasks need.
+        return message.record.get("status") == "ACCEPTED"
+
     def _runs(self, message: Inbound) -> bool:
         """Whether this executor's pool runs ``message``: an ACCEPTED addressed to the pool, or to no pool
         when this pool is the first, by name, of the live executor pools running its capability."""
@@ -322,25 +378,95 @@ class Executor(Agent):
         if message.kind != KIND_TASK_RESPONSE:
             return
         status = message.record["status"]
+        task_id = message.task_id
         if status in TERMINAL:
-            self.finished.add(message.task_id)
+            self.finished.add(task_id)
+        elif status == CANCELING:
+            await self._cancel(message)
         elif status == "ACCEPTED" and self._runs(message):
-            if message.task_id in self.finished or message.task_id in self.running:
+            if task_id in self.finished or task_id in self.held:
                 self.counts["SKIPPED"] += 1
                 return
-            level = PRIORITY_LEVELS.get(message.priority or "NORMAL", 1)
-            await self.slots.acquire(level)
+            early = self.canceled_early.pop(task_id, None)
+            if early is not None:
+                await self._canceled(message, *early, before="before it started")
+                return
+            await self._hold(message)
+
+    async def _hold(self, accepted: Inbound) -> None:
+        """Waits for a slot, then runs the task; a cancel meanwhile ends the wait or the run."""
+        task_id = accepted.task_id
+        held = self.held[task_id] = _Held()
+        try:
+            level = PRIORITY_LEVELS.get(accepted.priority or "NORMAL", 1)
+            try:
+                await self.slots.acquire(level, task_id)
+            except asyncio.CancelledError:
+                if held.cancel is None or _cancelling():
+                    raise
+                await self._canceled(accepted, *_cause(held.cancel), before="before it started")
+                return
             if self.aside is not None or self._aside_task is not None:
                 # Stepping aside: the task is given back uncommitted, to whoever owns its partition next.
                 self.slots.release()
                 raise asyncio.CancelledError
             try:
                 with self.protocol_metrics.timer("a2a", "execute"):
-                    await self._run(message)
+                    await self._run(accepted, held)
             finally:
                 self.slots.release()
+        finally:
+            del self.held[task_id]
+            self.admit_more()
 
-    async def _run(self, accepted: Inbound) -> None:
+    async def _cancel(self, cancel: Inbound) -> None:
+        """A CANCELING: ends the task held here; remembers one not here yet; answers one given to this pool that
+        is not here and never will be."""
+        task_id = cancel.task_id
+        held = self.held.get(task_id)
+        if held is not None:
+            if held.cancel is None:
+                held.cancel = cancel
+                if not self.slots.withdraw(task_id) and held.runner is not None:
+                    held.runner.cancel(cancel_note(*_cause(cancel)[1:]))
+            return
+        if task_id in self.finished or task_id in self.canceled_early:
+            return
+        if cancel.target_group is not None and cancel.target_group == self.group_id:
+            # Addressed here, so its ACCEPTED came before it; yet the task is not here (that ACCEPTED was
+            # dead-lettered, say): it has not run here and never will.
+            await self._canceled(cancel, *_cause(cancel), before="before it started")
+            return
+        self.canceled_early[task_id] = _cause(cancel)
+        if len(self.canceled_early) > 10_000:
+            self.canceled_early.popitem(last=False)
+
+    async def _canceled(
+        self, about: Inbound, cancel_id: str, canceller: str, reason: str | None, before: str | None = None
+    ) -> None:
+        """Writes the CANCELED answering the CANCELING ``cancel_id`` of ``about``'s task (its ACCEPTED, or the
+        CANCELING itself)."""
+        record = about.record
+        await self.publish(
+            KIND_TASK_RESPONSE,
+            cancel_record(
+                about.task_id,
+                self.agent_id,
+                CANCELED,
+                cancel_note(canceller, reason, before),
+                capability=record.get("capability"),
+                agreed_cost=record.get("agreed_cost"),
+            ),
+            target_agent=about.target_agent,
+            collaboration_id=about.collaboration_id,
+            traceparent=continue_trace(about.traceparent),
+            event_id=derived_id(cancel_id, CANCELED),
+        )
+        self.counts[CANCELED] += 1
+        self.finished.add(about.task_id)
+        log.info("canceled by %s%s", canceller, f" {before}" if before else "")
+
+    async def _run(self, accepted: Inbound, held: _Held) -> None:
         record = accepted.record
         task_id = accepted.task_id
         self.running.add(task_id)
@@ -393,10 +519,19 @@ class Executor(Agent):
                 requester_id=accepted.target_agent,
                 _report=progress,
             )
+            cancel = held.cancel  # asked for while the task was being started
+            if cancel is not None:
+                await self._canceled(accepted, *_cause(cancel))
+                return
+            runner = held.runner = asyncio.ensure_future(handler(context))
             try:
-                outcome = await asyncio.wait_for(handler(context), self.task_timeout)
+                outcome = await asyncio.wait_for(runner, self.task_timeout)
             except asyncio.CancelledError:
-                raise
+                cancel = held.cancel
+                if cancel is None or not runner.cancelled() or _cancelling():
+                    raise
+                await self._canceled(accepted, *_cause(cancel))
+                return
             except Exception as error:
                 log.info("failed: %s: %s", type(error).__name__, error)
                 await report("FAILED", message=f"{type(error).__name__}: {error}")
@@ -415,3 +550,8 @@ class Executor(Agent):
         finally:
             self.running.discard(task_id)
             self.progress.pop(task_id, None)
+
+
+def _cause(cancel: Inbound) -> tuple[str, str, str | None]:
+    """What a CANCELED says of the CANCELING it answers: its id, its sender and the reason given."""
+    return cancel.event_id, cancel.source_agent, cancel.record.get("message")

@@ -2,9 +2,15 @@
 
 ``await requester.request_task("Summarise the report", 80.0, capability="summarize")`` publishes a
 ``TaskRequest`` on ``task-requests`` and resolves to a :class:`TaskOutcome` once the task reaches a final
-state: ``COMPLETED`` (with the executor's result), ``FAILED`` (with its error) or ``REJECTED`` (by the
-provider, or because this requester gave up). On the way the requester answers every counter-offer with
-its :class:`~a2a_fast.agents.policies.BudgetPolicy` on ``negotiations``.
+state: ``COMPLETED`` (with the executor's result), ``FAILED`` (with its error), ``REJECTED`` (by the
+provider, or because this requester gave up) or ``CANCELED``. On the way the requester answers every
+counter-offer with its :class:`~a2a_fast.agents.policies.BudgetPolicy` on ``negotiations``.
+
+``await requester.cancel(task_id, reason)`` asks for the cancel of one of its open tasks; :meth:`Requester.outcome`
+then resolves to ``CANCELED`` (or to the state the task reached first). From the moment of the cancel, or of
+reading anyone's ``CANCELING`` of one of its tasks, it answers no more counter-offers; it ends a task never
+accepted itself, once it reads its own CANCELING back with no ACCEPTED before it, and it sends the cancel on to
+the pool of an ACCEPTED that comes after a cancel. See :mod:`a2a_fast.agents.cancel` for the whole protocol.
 
 The requester reads ``task-responses`` in its own consumer group (``requester-<id>``), so it sees every
 response and keeps those addressed to it (``ce_targetagent``). Its open tasks are rebuilt from the log
@@ -26,12 +32,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from a2a_fast.agents.base import Agent, AgentConfig
+from a2a_fast.agents.cancel import CANCELED, CANCELING, cancel_note, cancel_record
 from a2a_fast.agents.policies import BudgetPolicy
-from a2a_fast.history.tasks import OPEN_STATES, read_log
+from a2a_fast.errors import TaskFinalError, UnknownTaskError
+from a2a_fast.history.tasks import FINAL_STATES, OPEN_STATES, UNKNOWN_STATUS, TaskHistory, read_log
 from a2a_fast.observability.logs import log_context
 from a2a_fast.observability.metrics import LATENCY_BUCKETS, ROUND_BUCKETS
 from a2a_fast.observability.tracing import continue_trace, span
-from a2a_fast.protocol.envelope import TARGET_AGENT_HEADER, Inbound, header_text, json_or_text
+from a2a_fast.protocol.envelope import TARGET_AGENT_HEADER, TARGET_GROUP_HEADER, Inbound, header_text, json_or_text
 from a2a_fast.protocol.ids import derived_id
 from a2a_fast.protocol.kinds import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE
 from a2a_fast.protocol.limits import priority_name
@@ -40,7 +48,6 @@ __all__ = ["PendingRequest", "Requester", "TaskOutcome"]
 
 log = logging.getLogger("a2a_fast.agents.requester")
 
-FINAL = frozenset({"COMPLETED", "FAILED", "REJECTED"})
 _CLOCK_MARGIN = 60.0
 
 
@@ -48,7 +55,7 @@ _CLOCK_MARGIN = 60.0
 class TaskOutcome:
     """How a task ended. ``latency`` is seconds from request to final state; ``rounds`` the number of
     counter-offers; ``result`` the executor's JSON result (decoded) when COMPLETED; ``error`` the reason
-    when FAILED or REJECTED. ``status`` is ``TIMED_OUT`` when the caller's timeout expired first."""
+    when FAILED, REJECTED or CANCELED. ``status`` is ``TIMED_OUT`` when the caller's timeout expired first."""
 
     status: str
     task_id: str
@@ -83,6 +90,16 @@ class PendingRequest:
     traceparent: str | None = None
     pool: str | None = None
     """The providers' consumer group the request was addressed to; its negotiation turns go there too."""
+    executor_pool: str | None = None
+    """The executors' consumer group its ACCEPTED was addressed to; a cancel goes there too."""
+    accepted_offset: int | None = None
+    """Where in its partition of ``task-responses`` the task was accepted, once it was."""
+    canceling: bool = False
+    """A cancel was asked for (by this requester, or by anyone for it): no more counter-offers are answered."""
+    cancel_sent: bool = False
+    """This requester itself asked for the cancel."""
+    cancel_offset: int | None = None
+    """Where the first CANCELING of the task is in its partition, once read."""
 
 
 class Requester(Agent):
@@ -113,7 +130,10 @@ class Requester(Agent):
 
     def addressed(self, headers: Any) -> str | bool:
         # Only the responses addressed to this requester are its business; the rest are other requesters'.
-        return header_text(headers, TARGET_AGENT_HEADER) == self.agent_id
+        # Their target group is kept: an ACCEPTED's names the executors' pool a cancel must go to.
+        if header_text(headers, TARGET_AGENT_HEADER) != self.agent_id:
+            return False
+        return header_text(headers, TARGET_GROUP_HEADER) or True
 
     def consume_from(self) -> float | None:
         # A requester's group with nothing committed yet starts shortly before the requester did: its own
@@ -270,6 +290,41 @@ class Requester(Agent):
             target_group=pool or pending.pool,
         )
 
+    async def cancel(self, task_id: str, reason: str | None = None) -> None:
+        """Asks for the cancel of the open task ``task_id``; :meth:`outcome` resolves to ``CANCELED`` once the
+        task ends that way (or to the final state it reached first, should the cancel have come too late).
+
+        Raises :class:`~a2a_fast.errors.TaskFinalError` for a task this requester saw end, and
+        :class:`~a2a_fast.errors.UnknownTaskError` for one it never had open (or has forgotten); asking again
+        for a task whose cancel it already asked for does nothing."""
+        pending = self._pending.get(task_id)
+        if pending is None:
+            ended = self._recent.get(task_id)
+            if ended is not None:
+                said = f": {ended.error}" if ended.error else ""
+                raise TaskFinalError(f"task {task_id} is already {ended.status}{said}; there is nothing to cancel")
+            raise UnknownTaskError(f"task {task_id!r} is not an open task of requester {self.agent_id}")
+        if pending.cancel_sent:
+            return
+        pending.canceling = pending.cancel_sent = True
+        accepted = pending.accepted_offset is not None
+        log.info("asking for the cancel of %s (%s)", task_id, pending.state)
+        await self.publish(
+            KIND_TASK_RESPONSE,
+            cancel_record(
+                task_id,
+                self.agent_id,
+                CANCELING,
+                reason,
+                capability=pending.capability,
+                agreed_cost=pending.agreed_cost if accepted else None,
+            ),
+            target_agent=self.agent_id,
+            collaboration_id=task_id,
+            traceparent=continue_trace(pending.traceparent),
+            target_group=pending.executor_pool if accepted else None,
+        )
+
     async def outcome(self, task_id: str) -> TaskOutcome:
         """Waits for the final outcome of a task submitted (or resumed) by this requester."""
         if task_id in self._recent:
@@ -307,13 +362,28 @@ class Requester(Agent):
                 started=task.requested_at / 1000,
                 traceparent=task.traceparent,
                 pool=task.pool,
+                executor_pool=task.executor_pool,
+                **self._cancel_state(task),
             )
         self.resumed = len(self._pending)
+
+    def _cancel_state(self, task: TaskHistory) -> dict[str, Any]:
+        """What the log says of a task's acceptance and cancel, as :class:`PendingRequest` keeps it."""
+        responses = [entry for entry in task.timeline if entry.topic == self.topics.responses]
+        accepted = [entry.offset for entry in responses if entry.event == "ACCEPTED"]
+        cancels = [entry for entry in responses if entry.event == CANCELING]
+        return {
+            "accepted_offset": min(accepted, default=None),
+            "canceling": bool(cancels),
+            "cancel_sent": any(entry.agent == self.agent_id for entry in cancels),
+            "cancel_offset": min((entry.offset for entry in cancels), default=None),
+        }
 
     def _apply(self, pending: PendingRequest, message: Inbound) -> None:
         record = message.record
         status = record["status"]
-        pending.state = status
+        if not pending.canceling or status in FINAL_STATES or status == CANCELING:
+            pending.state = status  # while a cancel is on its way, only an outcome moves the task on
         if status == "NEGOTIATING":
             pending.rounds = max(pending.rounds, int(record["round"]))
             pending.provider = message.source_agent
@@ -321,22 +391,42 @@ class Requester(Agent):
             pending.agreed_cost = record.get("agreed_cost")
             pending.provider = message.source_agent
             pending.rounds = max(pending.rounds, int(record["round"]))
+            pending.executor_pool = message.target_group
+            if pending.accepted_offset is None:
+                pending.accepted_offset = message.offset
         elif status == "RUNNING":
             pending.progress = record.get("progress")
             pending.executor = message.source_agent
-        elif status in FINAL and status != "REJECTED":
+        elif status == CANCELING:
+            pending.canceling = True
+            if pending.cancel_offset is None:
+                pending.cancel_offset = message.offset
+        elif status == CANCELED:
+            if record.get("agreed_cost") is not None:  # an executor's (see a2a_fast.agents.cancel)
+                pending.executor = message.source_agent
+        elif status in FINAL_STATES and status != "REJECTED":
             pending.executor = message.source_agent
 
     async def handle(self, message: Inbound) -> None:
         if message.kind != KIND_TASK_RESPONSE or message.target_agent != self.agent_id:
             return
-        pending = self._pending.get(message.task_id)
-        if pending is None:
-            return
         record = message.record
         status = record["status"]
-        if status == "NEGOTIATING" and int(record["round"]) <= pending.rounds:
-            return  # an older turn, answered already
+        pending = self._pending.get(message.task_id)
+        if pending is None:
+            ended = self._recent.get(message.task_id)
+            if status == "ACCEPTED" and ended is not None and ended.status == CANCELED:
+                await self._pass_cancel_on(message, "canceled before this acceptance")
+            return
+        if status == UNKNOWN_STATUS:
+            log.info(
+                "a status newer than this requester's schema from %s: left as %s", message.source_agent, pending.state
+            )
+            return
+        if status == "NEGOTIATING" and (int(record["round"]) <= pending.rounds or pending.canceling):
+            return  # an older turn, answered already, or one of a task being canceled
+        if status == "ACCEPTED" and pending.cancel_offset is not None and pending.cancel_offset < message.offset:
+            await self._pass_cancel_on(message, "canceled before this acceptance")
         self._apply(pending, message)
         log.info("%s from %s", status, message.source_agent)
         if self.on_update is not None:
@@ -347,8 +437,52 @@ class Requester(Agent):
         if status == "NEGOTIATING":
             with self.protocol_metrics.timer("a2a", "negotiate"):
                 await self._negotiate(pending, message)
-        elif status in FINAL:
+        elif status == CANCELING and message.source_agent == self.agent_id:
+            await self._answer_own_cancel(pending, message)
+        elif status in FINAL_STATES:
             self._finish(pending, message)
+
+    async def _answer_own_cancel(self, pending: PendingRequest, cancel: Inbound) -> None:
+        """This requester's CANCELING, read back: with no ACCEPTED before it in the partition, no executor holds
+        the task and none will start it, so the task ends here; otherwise its executor answers."""
+        if pending.accepted_offset is not None and pending.accepted_offset < cancel.offset:
+            return
+        await self.publish(
+            KIND_TASK_RESPONSE,
+            cancel_record(
+                pending.task_id,
+                self.agent_id,
+                CANCELED,
+                cancel_note(self.agent_id, cancel.record.get("message"), "before it was accepted"),
+                capability=pending.capability,
+            ),
+            target_agent=self.agent_id,
+            collaboration_id=cancel.collaboration_id,
+            traceparent=continue_trace(cancel.traceparent),
+            event_id=derived_id(cancel.event_id, CANCELED),
+        )
+
+    async def _pass_cancel_on(self, accepted: Inbound, reason: str | None) -> None:
+        """An ACCEPTED after the task's cancel: sends the cancel on to that ACCEPTED's pool. Its executor skips
+        such a task anyway when it read the first CANCELING; this covers one that did not (a restarted one)."""
+        log.info("accepted by %s after its cancel: passing the cancel on", accepted.source_agent)
+        record = accepted.record
+        await self.publish(
+            KIND_TASK_RESPONSE,
+            cancel_record(
+                accepted.task_id,
+                self.agent_id,
+                CANCELING,
+                reason,
+                capability=record.get("capability"),
+                agreed_cost=record.get("agreed_cost"),
+            ),
+            target_agent=self.agent_id,
+            collaboration_id=accepted.collaboration_id,
+            traceparent=continue_trace(accepted.traceparent),
+            event_id=derived_id(accepted.event_id, CANCELING),
+            target_group=accepted.target_group,
+        )
 
     async def _negotiate(self, pending: PendingRequest, message: Inbound) -> None:
         record = message.record

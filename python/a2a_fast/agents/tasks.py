@@ -40,4 +40,6 @@ TaskHandler = Callable[[TaskContext], Awaitable[Any]]
 """``async def handler(task: TaskContext) -> result``: runs one task (or workflow step) of its capability. The
 result must be JSON-serialisable; raising fails the task with the error as its reason. A task whose executor
 died before its outcome was acknowledged runs again, so handlers with outside effects should be idempotent
-per ``task.task_id``."""
+per ``task.task_id``. When its task is canceled while it runs, the handler's coroutine is cancelled: it sees
+:class:`asyncio.CancelledError` at the ``await`` it is at, may clean up (and await while doing so), and should
+re-raise it; the task then ends CANCELED (:mod:`a2a_fast.agents.cancel`)."""

@@ -1,8 +1,13 @@
-"""The operator's commands: ``request``, ``tasks``, ``agents``, ``tail``, ``topics``, ``replay`` and ``mcp``.
+"""The operator's commands: ``request``, ``cancel``, ``tasks``, ``agents``, ``tail``, ``topics``, ``replay``, ``mcp``.
 
 Each works on one topic namespace (``--topic-prefix``) of the broker and registry named by ``KAFKA_BROKER``
-and ``SCHEMA_REGISTRY_URL`` (default: the local stack, never started here). Only ``request`` and ``mcp``
-write to Kafka; the others read the log without joining a consumer group.
+and ``SCHEMA_REGISTRY_URL`` (default: the local stack, never started here). Only ``request``, ``cancel`` and
+``mcp`` write to Kafka; the others read the log without joining a consumer group.
+
+``cancel`` acts as a one-off agent of its own (``cli-<random>``), not as the task's requester: it finds the
+task in the log, writes the cancel addressed to that requester and to the executors holding the task
+(:class:`~a2a_fast.agents.cancel.Canceller`), and follows the log to the task's end. Acting as the requester
+would mean joining that requester's consumer group, taking its partitions from it while it runs.
 """
 
 from __future__ import annotations
@@ -81,6 +86,15 @@ def add_control_parsers(commands: Any) -> None:
     request.add_argument("--id", dest="agent_id", default=None, help="requester id (default cli-<random>)")
     add_logging_options(request)
 
+    cancel = command("cancel", _cancel, "cancel a task: one not started yet never starts, a running one is stopped")
+    cancel.add_argument("task_id", metavar="TASK_ID", help="the task's id, or a prefix only it has (as tasks shows)")
+    cancel.add_argument("--reason", default=None, help="why, in words: the log keeps it with the cancel")
+    cancel.add_argument(
+        "--max-wait", type=_seconds, default=60.0, help="seconds to wait for the task to end at most (default 60)"
+    )
+    cancel.add_argument("--json", action="store_true", help="print JSON lines instead of text")
+    add_logging_options(cancel)
+
     tasks = command("tasks", _tasks, "list the tasks in the log with their state")
     tasks.add_argument("--state", action="append", default=[], type=str.upper, choices=STATES, help="filter (repeat)")
     tasks.add_argument("--json", action="store_true", help="one JSON object per task")
@@ -136,6 +150,16 @@ def _task_count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a count >= 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time > 0")
     return value
 
 
@@ -265,6 +289,74 @@ async def _request_async(args: argparse.Namespace, parameters: dict[str, str], e
                 change.cancel()
         finally:
             outcome_waiter.cancel()
+
+
+# --- cancel --------------------------------------------------------------------------------------------------------
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    import uvloop
+
+    _configure_logging(args)
+    endpoints = _endpoints()
+    topics = TopicNames(args.topic_prefix)
+    _require_topics(endpoints, topics)
+    return uvloop.run(_cancel_async(args, endpoints, topics))
+
+
+async def _cancel_async(args: argparse.Namespace, endpoints: Endpoints, topics: TopicNames) -> int:
+    """Exit status 0 when the task ended CANCELED, 1 when it ended otherwise first, 2 when ``--max-wait`` passed."""
+    from a2a_fast.agents.base import AgentConfig
+    from a2a_fast.agents.cancel import Canceller, ensure_cancellable
+    from a2a_fast.agents.requester import Requester
+    from a2a_fast.history.view import MeshView
+
+    view = MeshView(endpoints.kafka, endpoints.schema_registry, topics)
+    await view.start()
+    try:
+        task = view.log.find(args.task_id)
+        ensure_cancellable(task)  # before anything starts: a refusal is quick and writes nothing
+        agent_id = f"cli-{uuid.uuid4().hex[:8]}"
+        config = AgentConfig(agent_id, endpoints.kafka, endpoints.schema_registry, topics=topics, join_mesh=False)
+        started = time.monotonic()
+        deadline = started + args.max_wait
+        async with Requester(config, resume=False) as publisher:
+            was = task.state
+            try:
+                task = await Canceller(publisher, view).cancel(task.task_id, args.reason, patience=args.max_wait)
+            except TimeoutError:
+                said = f"the cancel of task {task.task_id} was sent; the log did not show it within {args.max_wait:g}s"
+                _emit(args, said, {"task_id": task.task_id, "canceller": agent_id, "timed_out": True})
+                return 2
+            said = f"task {task.task_id} cancel asked by {agent_id} (it was {was})"
+            _emit(args, said, {"task_id": task.task_id, "canceller": agent_id, "was": was})
+            printed: set[str] = set()
+
+            def show(current: TaskHistory) -> None:
+                entries = current.timeline
+                first = next(n for n, e in enumerate(entries) if e.agent == agent_id and e.event == "CANCELING")
+                for entry in entries[first:]:
+                    if entry.event_id in printed:
+                        continue
+                    printed.add(entry.event_id)
+                    elapsed = time.monotonic() - started
+                    line = f"[{elapsed:6.2f}s] {entry.describe()}"
+                    _emit(args, line, {"elapsed_seconds": round(elapsed, 3), "event": asdict(entry)})
+
+            try:
+                remaining = max(0.0, deadline - time.monotonic())
+                ended = await asyncio.wait_for(view.wait_for(task.task_id, lambda t: t.final, show), remaining)
+            except TimeoutError:
+                current = view.log.get(task.task_id) or task
+                said = f"no final state within {args.max_wait:g}s: task {task.task_id} is {current.state}"
+                _emit(args, said, {"task_id": task.task_id, "state": current.state, "timed_out": True})
+                return 2
+        detail = ended.error or json.dumps(ended.result, default=str)
+        late = "" if ended.state == "CANCELED" else " before the cancel took effect"
+        _emit(args, f"task {ended.task_id} {ended.state}{late}: {detail}", {"outcome": ended.to_dict(timeline=False)})
+        return 0 if ended.state == "CANCELED" else 1
+    finally:
+        await view.stop()
 
 
 def _emit(args: argparse.Namespace, text: str, data: dict[str, Any], out: TextIO | None = None) -> None:
@@ -510,7 +602,7 @@ def _tail_json(observed: Any) -> str:
 def _replay(args: argparse.Namespace) -> int:
     until = parse_time(args.until) if args.until else None
     log = _read_log(args, until)
-    chosen = [_find_task(log, args.task)] if args.task else log.select()
+    chosen = [log.find(args.task)] if args.task else log.select()
     if args.export:
         written = _export(chosen, args.export)
         print(f"wrote {written} audit entries of {len(chosen)} tasks to {args.export}", file=sys.stderr)
@@ -536,18 +628,6 @@ def _replay(args: argparse.Namespace) -> int:
     for line in task_table(chosen):
         print(line)
     return 0
-
-
-def _find_task(log: TaskLog, wanted: str) -> TaskHistory:
-    exact = log.get(wanted)
-    if exact is not None:
-        return exact
-    matches = [task for task in log.tasks.values() if task.task_id.startswith(wanted)]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise ConfigError(f"task id prefix {wanted!r} matches {len(matches)} tasks; give more of it")
-    raise ConfigError(f"task {wanted!r} is not in the log (as of the time given)")
 
 
 def _export(tasks: list[TaskHistory], path: str) -> int:

@@ -5,9 +5,9 @@ What it does:
 1. brings the local stack up if needed (or uses ``KAFKA_BROKER`` / ``SCHEMA_REGISTRY_URL``);
 2. starts 2 providers and 2 executors, each its own ``a2a-fast agent ...`` process, on a fresh topic
    namespace (so earlier runs and other users of the broker do not interfere);
-3. runs a requester in this process that asks for ``--tasks`` tasks of five kinds, cycling:
+3. runs a requester in this process that asks for ``--tasks`` tasks of six kinds, cycling:
    accepted at once, negotiated over several rounds, rejected for a missing skill, rejected because the
-   price never fits the budget, and failing in execution;
+   price never fits the budget, failing in execution, and canceled by the requester while it runs;
 4. meanwhile a coordinator in this process runs the two-step workflow ``brief`` (summarise a text, then
    translate the summary) on the executors it finds alive in the mesh directory;
 5. prints each state change as it happens, then a summary: final states, negotiation rounds, p50/p99
@@ -62,6 +62,8 @@ class Scenario:
     budget: float
     expect: str
     parameters: tuple[tuple[str, str], ...] = ()
+    cancel: bool = False
+    """The requester cancels the task once it runs."""
 
 
 # Provider minimum prices (a2a_fast.cli.agents.DEFAULT_SKILLS): summarize 100, translate 60, classify 40,
@@ -74,7 +76,18 @@ SCENARIOS = (
     Scenario(
         "fails in execution", "analyze", "Analyze the corrupt sales export", 90, 100, "FAILED", (("fail", "true"),)
     ),
+    Scenario(
+        "canceled running",
+        "classify",
+        "Classify the whole ticket archive",
+        50,
+        60,
+        "CANCELED",
+        (("work_ms", "600000"),),
+        cancel=True,
+    ),
 )
+CANCEL_REASON = "the demo cancels it while it runs"
 
 
 def _free(port: int) -> int:
@@ -145,11 +158,42 @@ def _progress_printer(say: Any, started: float, names: dict[str, str]) -> Any:
             "RUNNING": f"on {message.source_agent}, {100 * (record.get('progress') or 0):.0f}%",
             "COMPLETED": f"on {message.source_agent}: {record.get('result')}",
             "FAILED": f"on {message.source_agent}: {record.get('message')}",
+            "CANCELING": f"asked by {message.source_agent}: {record.get('message')}",
+            "CANCELED": f"by {message.source_agent}: {record.get('message')}",
         }.get(status, "")
         label = names.get(pending.task_id, "")
         say(f"  [{time.monotonic() - started:6.2f}s] {pending.task_id[:8]} {label:<18} {status:<11} {detail}")
 
     return show
+
+
+class _Canceling:
+    """Cancels the tasks it is given once they run, printing every update on the way."""
+
+    def __init__(self, requester: Requester, show: Any) -> None:
+        self.requester = requester
+        self.show = show
+        self.waiting: set[str] = set()
+        self.asked: list[asyncio.Future[None]] = []
+
+    def on_update(self, pending: PendingRequest, message: Inbound) -> None:
+        self.show(pending, message)
+        if pending.state == "RUNNING":
+            self._cancel(pending.task_id)
+
+    def when_running(self, task_id: str) -> None:
+        self.waiting.add(task_id)
+        if any(p.task_id == task_id and p.state == "RUNNING" for p in self.requester.get_pending_requests()):
+            self._cancel(task_id)
+
+    def _cancel(self, task_id: str) -> None:
+        if task_id in self.waiting:
+            self.waiting.discard(task_id)
+            self.asked.append(asyncio.ensure_future(self.requester.cancel(task_id, CANCEL_REASON)))
+
+    async def done(self) -> None:
+        """Waits for the cancels asked for; a failed one raises here."""
+        await asyncio.gather(*self.asked)
 
 
 WORKFLOW_TEXT = "The quarterly report shows revenue up twelve percent, costs flat and two new markets opened"
@@ -229,7 +273,8 @@ async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: Topi
             chosen = [SCENARIOS[n % len(SCENARIOS)] for n in range(args.tasks)]
             names: dict[str, str] = {}
             started = time.monotonic()
-            requester.on_update = _progress_printer(say, started, names)
+            canceling = _Canceling(requester, _progress_printer(say, started, names))
+            requester.on_update = canceling.on_update
             coordinator.on_change = _workflow_printer(say, started)
             say(f"requesting {len(chosen)} tasks and running the workflow 'brief' (summarize, then translate)")
             workflow = asyncio.ensure_future(_run_workflow(coordinator))
@@ -244,10 +289,13 @@ async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: Topi
                 )
                 names[task_id] = scenario.name
                 ids.append(task_id)
+                if scenario.cancel:
+                    canceling.when_running(task_id)
             try:
                 outcomes: list[TaskOutcome] = await asyncio.wait_for(
                     asyncio.gather(*(requester.outcome(task_id) for task_id in ids)), 45
                 )
+                await canceling.done()
                 elapsed = time.monotonic() - started
                 collaboration = await asyncio.wait_for(workflow, 45)
                 if console is not None and args.console_linger > 0:

@@ -361,11 +361,12 @@ class ConsoleModel:
 
     def task_detail(self, wanted: str) -> dict[str, Any]:
         """One task: its state and facts, its timeline, and the timeline read as phases: the request, each
-        negotiation round (the provider's ask and the requester's answer), the award, progress, the outcome."""
+        negotiation round (the provider's ask and the requester's answer), the award, progress, a cancel asked for,
+        the outcome (the first final state, as the fold keeps it)."""
         task = self.find_task(wanted)
         entries = task.timeline
         rounds: dict[int, dict[str, Any]] = {}
-        request = award = outcome = None
+        request = award = cancel = outcome = None
         progress = []
         for entry in entries:
             shown = _entry(entry)
@@ -379,8 +380,10 @@ class ConsoleModel:
                 award = shown
             elif entry.event == "RUNNING":
                 progress.append(shown)
+            elif entry.event == "CANCELING":
+                cancel = cancel or shown
             if entry.kind == KIND_TASK_RESPONSE and entry.event in FINAL_STATES:
-                outcome = shown
+                outcome = outcome or shown
         involved: dict[str, list[str]] = {}
         for entry in entries:
             roles = involved.setdefault(entry.agent, [])
@@ -394,6 +397,7 @@ class ConsoleModel:
             "rounds": [rounds[number] for number in sorted(rounds)],
             "award": award,
             "progress": progress,
+            "cancel": cancel,
             "outcome": outcome,
             "timeline": [_entry(entry) for entry in entries],
         }

@@ -6,10 +6,11 @@ topics (to answer what the log says), the mesh's :class:`~a2a_fast.mesh.director
 registered and alive) and a :class:`~a2a_fast.workflows.sessions.Coordinator` (to run collaboration workflows).
 It answers about every task in its topic namespace, not only those it submitted.
 
-Tools: ``request_task`` (optionally waiting for the outcome), ``wait_for_task``, ``get_task`` (a task's
-state and full timeline), ``list_tasks``, ``get_execution_queue`` (tasks accepted or running, by executor),
-``get_agent_status``, ``list_workflows``, ``register_workflow``, ``start_workflow``,
-``get_collaboration_status``. Resources: ``a2a://agents``, ``a2a://tasks``, ``a2a://tasks/{task_id}``.
+Tools: ``request_task`` (optionally waiting for the outcome), ``wait_for_task``, ``cancel_task`` (any task of
+the namespace: this server's own through its requester, others' as :class:`~a2a_fast.agents.cancel.Canceller`
+does for ``a2a-fast cancel``), ``get_task`` (a task's state and full timeline), ``list_tasks``,
+``get_execution_queue`` (tasks accepted or running, by executor), ``get_agent_status``, ``list_workflows``,
+``register_workflow``, ``start_workflow``, ``get_collaboration_status``. Resources: ``a2a://agents``, ``a2a://tasks``, ``a2a://tasks/{task_id}``.
 ``a2a-fast mcp`` offers the demo workflows, as a coordinator does, or those of ``--workflows`` (read by
 :func:`a2a_fast.workflows.definitions.load_workflows`).
 
@@ -35,6 +36,7 @@ from pydantic import Field
 
 from a2a_fast.agents.base import AgentConfig
 from a2a_fast.agents.builtin import DEMO_WORKFLOWS
+from a2a_fast.agents.cancel import Canceller
 from a2a_fast.agents.coordinator import Coordinator
 from a2a_fast.agents.policies import BudgetPolicy
 from a2a_fast.agents.requester import Requester
@@ -83,6 +85,7 @@ class ControlPlane:
         self.coordinator = Coordinator(
             dataclasses.replace(config, join_mesh=False), locator=self.directory, workflows=workflows
         )
+        self.canceller = Canceller(self.requester, self.view)
 
     async def start(self) -> None:
         started: list[Any] = []
@@ -116,6 +119,20 @@ class ControlPlane:
     def known(self, task_id: str) -> bool:
         own = {pending.task_id for pending in self.requester.get_pending_requests()}
         return task_id in own or self.view.log.get(task_id) is not None
+
+    async def cancel(self, wanted: str, reason: str | None) -> str:
+        """Asks for the cancel of a task (an id, or a prefix only it has) and returns its id: through this
+        server's requester when the task is its own and open, else from the log."""
+        own = {pending.task_id for pending in self.requester.get_pending_requests()}
+        try:
+            if wanted in own:
+                await self.requester.cancel(wanted, reason)
+                return wanted
+            return (await self.canceller.cancel(wanted, reason)).task_id
+        except A2AError as error:
+            raise ToolError(str(error)) from error
+        except TimeoutError:
+            raise ToolError(f"the cancel of task {wanted!r} was sent, but the log did not show it in time") from None
 
     async def wait(self, task_id: str, max_wait: float, ctx: Context[Any, Any] | None) -> dict[str, Any]:
         if not self.known(task_id):
@@ -161,7 +178,7 @@ def build_server(plane: ControlPlane) -> MCPServer[Any]:
         "a2a-fast",
         instructions=(
             "Control plane of an a2a_fast agent mesh over Kafka. Submit tasks with request_task, follow them with "
-            "wait_for_task or get_task, see the executors' queues and the agents."
+            "wait_for_task or get_task, cancel them with cancel_task, see the executors' queues and the agents."
         ),
         lifespan=lifespan,
         log_level="WARNING",
@@ -192,8 +209,25 @@ def build_server(plane: ControlPlane) -> MCPServer[Any]:
 
     @server.tool()
     async def wait_for_task(task_id: TaskId, ctx: Context[Any, Any], max_wait: MaxWait = 60.0) -> dict[str, Any]:
-        """Waits until the task is COMPLETED, FAILED or REJECTED (or max_wait passes) and returns its state."""
+        """Waits until the task is COMPLETED, FAILED, REJECTED or CANCELED (or max_wait passes); returns its state."""
         return await plane.wait(task_id, max_wait, ctx)
+
+    @server.tool()
+    async def cancel_task(
+        task_id: TaskId,
+        ctx: Context[Any, Any],
+        reason: Annotated[
+            str | None, Field(max_length=2000, description="Why, in words; the log keeps it with the cancel.")
+        ] = None,
+        wait: Annotated[bool, Field(description="Return only once the task has ended (or max_wait passes).")] = True,
+        max_wait: MaxWait = 60.0,
+    ) -> dict[str, Any]:
+        """Cancels a task: one still negotiating or accepted but not started never starts, a running one is
+        stopped. Returns its state once it ended: CANCELED, or the state it reached before the cancel took effect."""
+        found = await plane.cancel(task_id, reason)
+        if not wait:
+            return {"task_id": found, "state": "CANCELING", "final": False}
+        return await plane.wait(found, max_wait, ctx)
 
     @server.tool()
     def get_task(task_id: TaskId) -> dict[str, Any]:

@@ -12,6 +12,10 @@ tasks already finished, and ``a2a-fast replay``/``tasks`` and the MCP server ans
         log.fold(message)
     log.get(task_id).timeline
 
+**Cancels.** ``CANCELING`` (a cancel asked for) holds until a final state arrives: a late progress report or
+acceptance does not move the task out of it. ``CANCELED`` is final. A status newer than this reader's schema
+reads as ``UNKNOWN`` (the enum's default): it is on the timeline and leaves the state as it was.
+
 ``until`` (epoch milliseconds) ignores messages stamped later, to see the mesh as it stood at that time.
 ``retained_finished`` bounds a long-lived fold (the MCP server's view): only the last that many tasks that
 ended are kept, older ones are forgotten (they stay on the log, and :meth:`TaskLog.counts` still counts them).
@@ -28,7 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
-from a2a_fast.errors import ValidationError
+from a2a_fast.errors import UnknownTaskError, ValidationError
 from a2a_fast.protocol.envelope import Inbound, json_or_text
 from a2a_fast.protocol.kinds import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE
 from a2a_fast.protocol.topics import TopicNames
@@ -42,6 +46,7 @@ __all__ = [
     "OPEN_STATES",
     "STATES",
     "TASK_KINDS",
+    "UNKNOWN_STATUS",
     "AgentActivity",
     "TaskHistory",
     "TaskLog",
@@ -52,12 +57,17 @@ __all__ = [
     "timeline_entry",
 ]
 
-FINAL_STATES: Final = frozenset({"COMPLETED", "FAILED", "REJECTED"})
-OPEN_STATES: Final = frozenset({"PENDING", "NEGOTIATING", "ACCEPTED", "RUNNING"})
+FINAL_STATES: Final = frozenset({"COMPLETED", "FAILED", "REJECTED", "CANCELED"})
+OPEN_STATES: Final = frozenset({"PENDING", "NEGOTIATING", "ACCEPTED", "RUNNING", "CANCELING"})
 TASK_KINDS: Final = frozenset({KIND_TASK_REQUEST, KIND_TASK_RESPONSE, KIND_NEGOTIATION})
 # How many ended tasks a long-lived view keeps by default (the MCP server's).
 DEFAULT_RETAINED_TASKS: Final = 10_000
-STATES: Final = ("PENDING", "NEGOTIATING", "ACCEPTED", "RUNNING", "COMPLETED", "FAILED", "REJECTED")
+STATES: Final = (
+    *("PENDING", "NEGOTIATING", "ACCEPTED", "RUNNING", "CANCELING"),
+    *("COMPLETED", "FAILED", "REJECTED", "CANCELED"),
+)
+UNKNOWN_STATUS: Final = "UNKNOWN"
+"""The status a reader gets for one its schema does not know (the enum's default); never written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +93,16 @@ class TimelineEntry:
 
     @property
     def role(self) -> str:
-        """The sender's role in this step: requester, provider or executor."""
-        if self.kind != KIND_TASK_RESPONSE:
+        """The sender's side in this step: requester, provider or executor (``unknown`` for a status newer
+        than this reader's schema). A cancel is asked for on the requester's side (by the requester, or an
+        operator for it); ``CANCELED`` comes from the executor when the task had been accepted (it carries the
+        agreed cost, as every executor report does), else from the requester's side."""
+        if self.kind != KIND_TASK_RESPONSE or self.event == "CANCELING":
             return "requester"
+        if self.event == "CANCELED":
+            return "executor" if self.price is not None else "requester"
+        if self.event == UNKNOWN_STATUS:
+            return "unknown"
         return "executor" if self.event in ("RUNNING", "COMPLETED", "FAILED") else "provider"
 
     def describe(self) -> str:
@@ -97,7 +114,7 @@ class TimelineEntry:
             parts.append(f"(round {self.round})")
         if self.progress is not None and self.event == "RUNNING":
             parts.append(f"{100 * self.progress:.0f}%")
-        if self.target:
+        if self.target and self.target != self.agent:
             parts.append(f"-> {self.target}")
         line = " ".join(parts)
         return f"{line}: {self.detail}" if self.detail else line
@@ -134,6 +151,12 @@ class TaskHistory:
     collaboration_id: str | None = None
     pool: str | None = None
     """The providers' consumer group the request was addressed to (``ce_targetgroup``), if any."""
+    executor_pool: str | None = None
+    """The executors' consumer group the ACCEPTED was addressed to (``ce_targetgroup``), if any."""
+    accepted_at: int | None = None
+    """When a provider accepted it (epoch milliseconds); None while it never was."""
+    canceled_by: str | None = None
+    """Who asked for it to be canceled (the first ``CANCELING``), if anyone did."""
     timeline: list[TimelineEntry] = field(default_factory=list)
 
     @property
@@ -220,6 +243,19 @@ class TaskLog:
     def get(self, task_id: str) -> TaskHistory | None:
         return self.tasks.get(task_id)
 
+    def find(self, wanted: str) -> TaskHistory:
+        """The task with id ``wanted``, or the one task whose id starts with it; :class:`UnknownTaskError` naming
+        it when there is none (or the prefix matches several)."""
+        exact = self.tasks.get(wanted)
+        if exact is not None:
+            return exact
+        matches = [task for task in self.tasks.values() if task.task_id.startswith(wanted)] if wanted else []
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise UnknownTaskError(f"task id prefix {wanted!r} matches {len(matches)} tasks; give more of it")
+        raise UnknownTaskError(f"task {wanted!r} is not in the log")
+
     def select(self, states: Iterable[str] = (), requester: str | None = None) -> list[TaskHistory]:
         """Tasks in any of ``states`` (all when empty), of one requester if given, oldest first."""
         wanted = {state.upper() for state in states}
@@ -234,10 +270,12 @@ class TaskLog:
         return sorted(found, key=lambda task: (task.requested_at or task.updated_at or 0, task.task_id))
 
     def execution_queue(self) -> dict[str, list[TaskHistory]]:
-        """Tasks accepted or running, by executor; accepted ones no executor has started are under ``""``."""
+        """Tasks accepted or running (being canceled too, once accepted), by executor; accepted ones no executor
+        has started are under ``""``."""
         queue: dict[str, list[TaskHistory]] = {}
-        for task in self.select(["ACCEPTED", "RUNNING"]):
-            queue.setdefault(task.executor or "", []).append(task)
+        for task in self.select(["ACCEPTED", "RUNNING", "CANCELING"]):
+            if task.accepted_at is not None:
+                queue.setdefault(task.executor or "", []).append(task)
         return queue
 
     def counts(self) -> dict[str, int]:
@@ -293,7 +331,11 @@ class TaskLog:
     def _responded(task: TaskHistory, message: Inbound) -> None:
         record = message.record
         status = str(record["status"])
-        if not task.final:  # a late progress report racing the outcome never reopens a finished task
+        if status == UNKNOWN_STATUS:
+            return
+        # A late report racing the outcome never reopens a finished task, nor one being canceled.
+        ended_now = not task.final and status in FINAL_STATES
+        if not task.final and (task.state != "CANCELING" or ended_now):
             task.state = status
         task.capability = task.capability or record.get("capability")
         if status in ("NEGOTIATING", "ACCEPTED"):
@@ -303,6 +345,15 @@ class TaskLog:
                 task.last_ask = record.get("counter_offer")
             else:
                 task.agreed_cost = record.get("agreed_cost")
+                task.executor_pool = message.target_group
+                if task.accepted_at is None:
+                    task.accepted_at = int(record.get("timestamp") or 0)
+        elif status == "CANCELING":
+            task.canceled_by = task.canceled_by or message.source_agent
+        elif status == "CANCELED" and ended_now:  # a second confirmation, or one after another outcome, adds nothing
+            task.error = record.get("message")
+            if record.get("agreed_cost") is not None:
+                task.executor = message.source_agent
         elif status == "REJECTED":
             task.provider = task.provider or message.source_agent
             task.error = record.get("message")
@@ -357,8 +408,15 @@ def timeline_entry(message: Inbound) -> TimelineEntry:
         detail = record.get("reason")
     else:
         event = str(record["status"])
-        price = {"NEGOTIATING": record.get("counter_offer"), "ACCEPTED": record.get("agreed_cost")}.get(event)
+        price = {
+            "NEGOTIATING": record.get("counter_offer"),
+            "ACCEPTED": record.get("agreed_cost"),
+            "CANCELED": record.get("agreed_cost"),
+        }.get(event)
         detail = record.get("result") if event == "COMPLETED" else record.get("message")
+        if event == UNKNOWN_STATUS:
+            unknown = "a status newer than this reader's schema"
+            detail = f"{unknown}: {detail}" if detail else unknown
         progress = record.get("progress")
     return TimelineEntry(
         time=int(record.get("timestamp") or 0),

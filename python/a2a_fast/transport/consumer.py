@@ -97,6 +97,10 @@ class GroupConsumer:
         """Why this member reads nothing (it was given no partition), or None."""
         self.assigned_once = asyncio.Event()
         self.rebalances = 0
+        self.held: dict[tuple[str, int], int] = {}
+        """Partitions held back at an offset (:meth:`hold_back`): paused, to be read again from there."""
+        self._to_hold: list[TopicPartition] = []
+        self._to_free = False
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
@@ -151,10 +155,36 @@ class GroupConsumer:
 
     # --- reading --------------------------------------------------------------------------------------
 
+    def hold_back(self, topic: str, partition: int, offset: int) -> None:
+        """Pauses one partition and rewinds it to ``offset`` (before the next fetch): its records from there
+        are read again after :meth:`let_go`."""
+        self.held[(topic, partition)] = offset
+        self._to_hold.append(TopicPartition(topic, partition, offset))
+
+    def let_go(self) -> None:
+        """Resumes the held-back partitions (before the next fetch)."""
+        if self.held:
+            self._to_free = True
+
+    def _apply_holds(self) -> None:
+        client = self.client
+        holds, self._to_hold = self._to_hold, []
+        for tp in holds:
+            client.pause([tp])
+            client.seek(tp)
+        if self._to_free:
+            self._to_free = False
+            freed = [TopicPartition(topic, number) for topic, number in self.held]
+            self.held.clear()
+            if freed and not self.paused:
+                client.resume(freed)
+
     async def fetch(self, count: int, timeout: float) -> list[Any]:  # noqa: ASYNC109 (a poll timeout)
         """Up to ``count`` records: whatever is ready now, else the first to arrive within ``timeout`` and
         what came with it. While paused it only keeps the membership alive (and serves rebalances)."""
         client = self.client
+        if self._to_hold or self._to_free:
+            await self._run(self._apply_holds)
         if self.paused:
             return await self._run(partial(client.consume, 1, 0))
         return await self._run(partial(_fetch, client, count, timeout))
@@ -170,7 +200,14 @@ class GroupConsumer:
         if self.paused:
             self.paused = False
             client = self.client
-            await self._run(lambda: client.resume(client.assignment()))
+            held = self.held
+
+            def resume_all_but_held() -> None:
+                chosen = [tp for tp in client.assignment() if (tp.topic, tp.partition) not in held]
+                if chosen:
+                    client.resume(chosen)
+
+            await self._run(resume_all_but_held)
 
     # --- offsets --------------------------------------------------------------------------------------
 
@@ -216,6 +253,9 @@ class GroupConsumer:
         except Exception as error:
             log.error("%s: handling an assignment failed: %r", self.client_id, error)
         self.rebalances += 1
+        self.held.clear()
+        self._to_hold.clear()
+        self._to_free = False
         self.assignment = [(tp.topic, tp.partition) for tp in partitions]
         self._note_assignment(partitions)
         loop = self._loop

@@ -474,6 +474,12 @@ class MemoryConsumer:
     def pause(self, partitions: list[TopicPartition]) -> None:
         self._paused |= {(tp.topic, tp.partition) for tp in partitions}
 
+    def seek(self, partition: TopicPartition) -> None:
+        where = (partition.topic, partition.partition)
+        if where not in self._positions:
+            raise KafkaException(KafkaError(KafkaError._STATE, f"{where} is not assigned"))
+        self._positions[where] = self._start(partition)
+
     def resume(self, partitions: list[TopicPartition]) -> None:
         self._paused -= {(tp.topic, tp.partition) for tp in partitions}
 

@@ -3,7 +3,7 @@
 
 import { lineChart } from "./charts.js";
 
-const STATES = ["PENDING", "NEGOTIATING", "ACCEPTED", "RUNNING", "COMPLETED", "FAILED", "REJECTED"];
+const STATES = ["PENDING", "NEGOTIATING", "ACCEPTED", "RUNNING", "CANCELING", "COMPLETED", "FAILED", "REJECTED", "CANCELED"];
 const SESSION_STATES = ["RUNNING", "COMPLETED", "FAILED", "TIMED_OUT"];
 const PAGE = 50;
 
@@ -334,6 +334,7 @@ async function taskView(container, id) {
     h("div", { class: "phase" }, body.progress.length
       ? body.progress.map((entry) => h("div", {}, h("span", { class: "progress" }, h("i", { style: `width:${Math.round((entry.progress || 0) * 100)}%` })), `${Math.round((entry.progress || 0) * 100)}% on ${entry.agent}`, entry.detail ? ` – ${entry.detail}` : "", h("span", { class: "quiet" }, `  ${clock(entry.at)}`)))
       : h("span", { class: "quiet" }, "no progress reported")),
+    ...(body.cancel ? [h("h2", {}, "Cancel"), h("div", { class: "phase", id: "phase-cancel" }, entryLine(body.cancel))] : []),
     h("h2", {}, "Outcome"),
     h("div", { class: "phase", id: "phase-outcome" }, outcome
       ? [badge(outcome.event), " ", entryLine(outcome)]

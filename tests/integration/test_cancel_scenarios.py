@@ -1,0 +1,15 @@
+"""The cancel scenarios (tests/scenarios/cancel.py) on the real broker and registry."""
+
+from __future__ import annotations
+
+import pytest
+
+from a2a_fast.stack import Endpoints
+from a2a_fast.transport import KafkaTransport
+from tests.scenarios import Scenario, cancel, fresh_mesh, run_strict
+
+
+@pytest.mark.parametrize("scenario", cancel.SCENARIOS, ids=lambda scenario: scenario.__name__)
+def test_scenario(endpoints: Endpoints, scenario: Scenario) -> None:
+    with fresh_mesh(KafkaTransport(endpoints.kafka, endpoints.schema_registry)) as mesh:
+        run_strict(lambda: scenario(mesh))
