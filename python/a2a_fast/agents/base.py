@@ -60,17 +60,26 @@ from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from a2a_fast import __version__
 from a2a_fast.config import ProtocolConfig, load_config
-from a2a_fast.errors import DecodeError, LimitError, MessageExpiredError, SchemaError, ValidationError
+from a2a_fast.errors import (
+    AuthorizationError,
+    DecodeError,
+    LimitError,
+    MessageExpiredError,
+    SchemaError,
+    ValidationError,
+)
 from a2a_fast.mesh.directory import AgentCard, AgentState
 from a2a_fast.mesh.member import MeshMember
-from a2a_fast.observability.http import MonitoringServer, json_response
+from a2a_fast.observability.http import MonitoringServer, http_token, json_response
 from a2a_fast.observability.logs import bind_ids, log_context
 from a2a_fast.observability.metrics import Metrics, MetricsRegistry, Series, prometheus_text
 from a2a_fast.observability.protocol_metrics import ProtocolMetrics
 from a2a_fast.observability.tracing import adopt_child, recording, span
 from a2a_fast.protocol.envelope import TARGET_GROUP_HEADER, Envelope, Inbound, KafkaRecord, header_text
 from a2a_fast.protocol.limits import MessageLimits
+from a2a_fast.protocol.signing import RecordSigning
 from a2a_fast.protocol.topics import TopicNames
+from a2a_fast.redaction import redact
 from a2a_fast.transport.admin import ensure_topics
 from a2a_fast.transport.base import Transport
 from a2a_fast.transport.consumer import GroupConsumer
@@ -125,10 +134,16 @@ class AgentConfig:
     join_mesh: bool = True
     metadata_refresh_ms: int = 10_000
     transport: Transport | None = None
+    signing: RecordSigning | None = None
+    """How this agent signs and checks records; None: the transport's (:attr:`Transport.signing`)."""
+    http_token: str | None = field(default_factory=http_token, repr=False)
+    """The bearer token ``/status`` and ``/metrics`` require (``/health`` stays open); default
+    ``$A2A_FAST_HTTP_TOKEN``, None: open."""
 
     def connect(self) -> Transport:
-        """The transport to the broker and registry: the one given, else Kafka at ``kafka``/``schema_registry``."""
-        return self.transport or KafkaTransport(self.kafka, self.schema_registry)
+        """The transport to the broker and registry: the one given, else Kafka at ``kafka``/``schema_registry``
+        with this process's security settings (:meth:`KafkaTransport.from_env`)."""
+        return self.transport or KafkaTransport.from_env(self.kafka, self.schema_registry)
 
 
 def pool_group(prefix: str, role: str, capabilities: Iterable[str]) -> str:
@@ -143,6 +158,7 @@ def pool_group(prefix: str, role: str, capabilities: Iterable[str]) -> str:
 
 
 _STAGES: tuple[tuple[type[BaseException], str], ...] = (
+    (AuthorizationError, "authorization"),
     (DecodeError, "decode"),
     (ValidationError, "validation"),
     (SchemaError, "validation"),
@@ -190,6 +206,9 @@ class Agent:
         self.dedupe = DedupeCache(config.dedupe_size)
         self.http_port: int | None = None
         self.transport = config.connect()
+        self.signing = config.signing or self.transport.signing
+        """Signs what this agent produces and checks what it reads (:mod:`a2a_fast.protocol.signing`)."""
+        self._signer = self.signing.signer if self.signing is not None else None
         self.consumer: GroupConsumer | None = None
         self.producer: Producer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -271,14 +290,10 @@ class Agent:
 
     def card(self) -> AgentCard:
         endpoints = {} if self.http_port is None else {"http": f"http://{self.config.http_host}:{self.http_port}"}
-        return AgentCard(
-            self.agent_id,
-            self.role,
-            __version__,
-            tuple(self.capabilities()),
-            endpoints,
-            {"max_in_flight": self.config.max_in_flight, "group": self.group_id},
-        )
+        resources: dict[str, Any] = {"max_in_flight": self.config.max_in_flight, "group": self.group_id}
+        if self.signing is not None and self.signing.signer is not None:
+            resources["signing_key"] = self.signing.signer.key_id
+        return AgentCard(self.agent_id, self.role, __version__, tuple(self.capabilities()), endpoints, resources)
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -299,6 +314,8 @@ class Agent:
         self._loop = loop = asyncio.get_running_loop()
         self._started_at = time.time()
         self.protocol = self.config.protocol or load_config()
+        if self.signing is not None:
+            self.signing.check_identity(self.agent_id, self.role)
         self._owns_catalog = catalog is None
         if catalog is None:
             catalog = await loop.run_in_executor(None, self._prepare)
@@ -335,6 +352,8 @@ class Agent:
                     {"/health": self._health, "/status": self._status, "/metrics": self._metrics},
                     self.config.http_host,
                     self.config.http_port,
+                    token=self.config.http_token,
+                    open_paths=("/health",),
                 )
                 self.http_port = await self._server.start()
             if self.config.join_mesh or self.reads_directory:
@@ -402,6 +421,7 @@ class Agent:
     # --- setup ------------------------------------------------------------------------------------
 
     def _prepare(self) -> SchemaCatalog:
+        self.transport.check()
         ensure_topics(
             self.transport,
             self.topics.all(),
@@ -483,6 +503,8 @@ class Agent:
         where: tuple[str, int] | None = None
         tracker = OffsetTracker()
         decoded = self.envelope.decode_many(records)
+        if self.signing is not None:
+            decoded = self.signing.check(records, decoded)
         for message, inbound, group in zip(records, decoded, groups, strict=True):
             if isinstance(inbound, MessageExpiredError):
                 inbound = self._expired(message, inbound)
@@ -520,6 +542,8 @@ class Agent:
         and a record that is merely history to this agent (another task's progress, say) is read as such."""
         assert self.envelope is not None
         found = self.envelope.decode_record(message, check_age=False)
+        if isinstance(found, Inbound) and self.signing is not None:
+            found = self.signing.check_one(message, found) or found
         if isinstance(found, Inbound) and self.expires(found):
             return error
         return found
@@ -687,7 +711,7 @@ class Agent:
         that (see :meth:`_complete`)."""
         message = work.message
         topic = message.topic() or ""
-        reason = str(error) or repr(error)
+        reason = redact(str(error) or repr(error))
         log.warning(
             "%s: %s failed for %s[%s]@%s: %s",
             self.agent_id,
@@ -789,6 +813,8 @@ class Agent:
             priority=priority,
             target_group=target_group,
         )
+        if self._signer is not None:
+            self._signer.sign_into(key, headers, value)
         label = (topic, kind)
         work = _HANDLING.get()
         if work is not None and work.open and work.agent is self:

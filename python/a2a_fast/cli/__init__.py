@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from a2a_fast.errors import A2AError
+from a2a_fast.redaction import redact
 
 __all__ = ["build_parser", "main"]
 
@@ -140,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.close(devnull)
         return STATUS_READER_GONE
     except A2AError as error:
-        print(f"a2a-fast: {error}", file=sys.stderr)
+        print(f"a2a-fast: {redact(str(error))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return STATUS_INTERRUPTED

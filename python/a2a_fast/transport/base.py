@@ -3,13 +3,17 @@
 The clients are the confluent-kafka client interfaces (``Consumer``, ``Producer``, ``AdminClient``) as far as
 this package uses them, so the real clients are the reference implementation and
 :mod:`a2a_fast.transport.memory` is a twin of them. A transport also hands out the schema registry client,
-so that everything a process needs to reach its services (addresses, and later credentials) is in one place.
+so that everything a process needs to reach its services (addresses, credentials, record signing keys) is in one
+place.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from a2a_fast.protocol.signing import RecordSigning
 
 __all__ = ["AdminClient", "ConsumerClient", "ProducerClient", "RegistryClient", "Transport"]
 
@@ -123,3 +127,11 @@ class Transport(Protocol):
 
     def describe(self) -> Sequence[tuple[str, str]]:
         """``(setting, value)`` pairs naming what this transport connects to, for error messages."""
+
+    @property
+    def signing(self) -> RecordSigning | None:
+        """How this process signs the records it produces and checks those it reads; None: neither."""
+
+    def check(self, timeout: float = ...) -> None:
+        """Returns once the broker and registry answer and accept this process's credentials; otherwise raises
+        :class:`~a2a_fast.errors.StackError` with one line naming the setting and the address at fault."""

@@ -1,18 +1,34 @@
 """The transport to a real Kafka-API broker (Kafka, Redpanda) and a Confluent-compatible schema registry.
 
 Every Kafka client and registry client of the package is made here, so the broker address, the client
-properties every connection shares (security among them) and where librdkafka's own log goes are set in one
-place. librdkafka logs to the ``a2a_fast.kafka`` logger, warnings and up by default.
+properties every connection shares (security among them, :mod:`a2a_fast.transport.security`) and where
+librdkafka's own log goes are set in one place. librdkafka logs to the ``a2a_fast.kafka`` logger, warnings and
+up by default.
+
+:meth:`KafkaTransport.from_env` is the transport of this process as its environment and configuration describe
+it (addresses, credentials, record signing keys); :meth:`KafkaTransport.check` proves at start-up that both
+services answer and accept those credentials, and otherwise says in one line which setting and which address
+failed, within seconds.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
+from a2a_fast.errors import ConfigError, StackError
+from a2a_fast.redaction import redact
 from a2a_fast.transport.base import AdminClient, ConsumerClient, ProducerClient, RegistryClient
+from a2a_fast.transport.security import ClientSecurity, split_userinfo
+
+if TYPE_CHECKING:
+    from confluent_kafka import KafkaError
+
+    from a2a_fast.protocol.signing import RecordSigning
 
 __all__ = ["KAFKA_LOG", "KafkaTransport"]
 
@@ -22,20 +38,61 @@ KAFKA_LOG = logging.getLogger("a2a_fast.kafka")
 # librdkafka's syslog levels: 3 error, 4 warning, 5 notice, 6 info, 7 debug. Notices (broker connections
 # coming and going, queue purges at close) are routine for an operator; warnings and errors are not.
 _LIBRDKAFKA_LEVEL = 4
+_CHECK_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
 class KafkaTransport:
     """A broker at ``kafka`` (bootstrap servers) and a registry at ``schema_registry_url``.
 
-    ``properties`` are librdkafka properties every client gets (``security.protocol``, ``sasl.*``, ``ssl.*``...);
-    ``registry_properties`` are the registry client's own settings (``basic.auth.user.info``...).
+    ``security`` is how the clients authenticate (none by default); ``properties`` are further librdkafka
+    properties every client gets, ``registry_properties`` further registry client settings. ``signing`` signs
+    the records this process produces and checks those it reads (:mod:`a2a_fast.protocol.signing`); None
+    neither signs nor checks. Credentials written into the registry URL move to the registry client's basic
+    auth, so the URL can be shown and put into records.
     """
 
     kafka: str
     schema_registry_url: str = ""
-    properties: Mapping[str, Any] = field(default_factory=dict)
-    registry_properties: Mapping[str, Any] = field(default_factory=dict)
+    # Kept out of the repr: they may hold secrets.
+    properties: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    registry_properties: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    security: ClientSecurity = field(default_factory=ClientSecurity)
+    signing: RecordSigning | None = None
+
+    def __post_init__(self) -> None:
+        url, userinfo = split_userinfo(self.schema_registry_url)
+        if userinfo is not None:
+            object.__setattr__(self, "schema_registry_url", url)
+            object.__setattr__(
+                self, "registry_properties", {"basic.auth.user.info": userinfo, **self.registry_properties}
+            )
+
+    @classmethod
+    def from_env(
+        cls,
+        kafka: str,
+        schema_registry_url: str = "",
+        *,
+        config_file: str | os.PathLike[str] | None = None,
+        kafka_config: str | os.PathLike[str] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> KafkaTransport:
+        """The transport to ``kafka`` and ``schema_registry_url`` with this process's security settings and
+        signing keys, from the environment, the YAML config (``config_file``, else ``$A2A_FAST_CONFIG``) and the
+        properties file (``kafka_config``, else ``$A2A_FAST_KAFKA_CONFIG``). Raises ConfigError naming a bad
+        setting."""
+        from a2a_fast.config import CONFIG_ENV, load_config
+        from a2a_fast.protocol.signing import RecordSigning
+
+        env = os.environ if environ is None else environ
+        yaml_file = config_file or env.get(CONFIG_ENV)
+        protocol = load_config(yaml_file) if yaml_file else None
+        security = ClientSecurity.load(environ=env, config_file=yaml_file, kafka_config=kafka_config, protocol=protocol)
+        url, _ = split_userinfo(schema_registry_url)
+        security.check_registry_url(url)
+        signing = RecordSigning.load(environ=env, protocol=protocol, source=str(yaml_file or ""))
+        return cls(kafka, schema_registry_url, security=security, signing=signing)
 
     @property
     def bootstrap(self) -> str:
@@ -47,30 +104,173 @@ class KafkaTransport:
             "bootstrap.servers": self.kafka,
             "logger": KAFKA_LOG,
             "log_level": _LIBRDKAFKA_LEVEL,
+            **self.security.kafka_properties(),
             **self.properties,
             **config,
         }
+
+    def registry_settings(self) -> dict[str, Any]:
+        """The registry client's configuration."""
+        return {"url": self.schema_registry_url, **self.security.registry_properties(), **self.registry_properties}
 
     def consumer(self, config: Mapping[str, Any]) -> ConsumerClient:
         from confluent_kafka import Consumer
 
         # The client's own stubs are overloads the structural interface cannot spell; it is the reference.
-        return cast(ConsumerClient, Consumer(self.settings(config)))
+        return cast(ConsumerClient, self._client(Consumer, self.settings(config)))
 
     def producer(self, config: Mapping[str, Any]) -> ProducerClient:
         from confluent_kafka import Producer
 
-        return cast(ProducerClient, Producer(self.settings(config)))
+        return cast(ProducerClient, self._client(Producer, self.settings(config)))
 
     def admin(self) -> AdminClient:
         from confluent_kafka.admin import AdminClient as KafkaAdmin
 
-        return cast(AdminClient, KafkaAdmin(self.settings({})))
+        return cast(AdminClient, self._client(KafkaAdmin, self.settings({})))
 
     def registry(self) -> RegistryClient:
         from confluent_kafka.schema_registry import SchemaRegistryClient
 
-        return cast(RegistryClient, SchemaRegistryClient({"url": self.schema_registry_url, **self.registry_properties}))
+        try:
+            return cast(RegistryClient, SchemaRegistryClient(self.registry_settings()))
+        except (ValueError, TypeError) as error:
+            raise ConfigError(f"schema registry client settings: {redact(str(error))}") from None
+
+    def _client(self, factory: Callable[[dict[str, Any]], Any], settings: dict[str, Any]) -> Any:
+        """A librdkafka client; a property it refuses is a ConfigError naming where the property was set."""
+        from confluent_kafka import KafkaException
+
+        try:
+            return factory(settings)
+        except KafkaException as error:
+            raise ConfigError(self._config_problem(str(error.args[0].str()))) from None
+
+    def _config_problem(self, detail: str) -> str:
+        for name in (*self.security.kafka, *self.properties):
+            if f'"{name}"' in detail or f"{name} " in detail or detail.startswith(name):
+                return redact(f"{self.security.source(name)}: {detail}")
+        return redact(f"Kafka client settings: {detail}")
 
     def describe(self) -> Sequence[tuple[str, str]]:
         return (("KAFKA_BROKER", self.kafka), ("SCHEMA_REGISTRY_URL", self.schema_registry_url))
+
+    # --- start-up check -------------------------------------------------------------------------------------------
+
+    def check(self, timeout: float = _CHECK_TIMEOUT) -> None:
+        """Returns once the broker answers a metadata request with these credentials, and the registry a list of
+        subjects; otherwise raises StackError with one line naming the setting and the address at fault.
+
+        A refused password, an untrusted certificate or a protocol the listener does not speak fail at once (as
+        soon as the handshake does); a service that does not answer fails after ``timeout`` seconds."""
+        self._check_kafka(timeout)
+        if self.schema_registry_url:
+            self._check_registry(timeout)
+
+    def _check_kafka(self, timeout: float) -> None:
+        from confluent_kafka import KafkaException
+
+        seen: list[KafkaError] = []
+        # Quiet: what goes wrong is said once, in the one line raised, not in the client's retries on stderr.
+        admin = self._client(
+            _admin_client, self.settings({"error_cb": seen.append, "log_level": 0, "socket.timeout.ms": 10_000})
+        )
+        deadline = time.monotonic() + timeout
+        last: KafkaError | None = None
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                admin.list_topics(timeout=max(0.1, min(1.0, remaining)))
+                return
+            except KafkaException as error:
+                last = error.args[0]
+            admin.poll(0)
+            problem = self._kafka_problem([*seen, *([last] if last is not None else [])])
+            if problem is not None:
+                raise StackError(redact(problem))
+            if time.monotonic() >= deadline:
+                reasons = [*seen, *([last] if last is not None else [])]
+                detail = reasons[0].str() if reasons else "no answer"
+                raise StackError(redact(f"cannot reach Kafka at {self.kafka} (KAFKA_BROKER): {detail}"))
+
+    def _kafka_problem(self, errors: Sequence[KafkaError]) -> str | None:
+        """The line to stop with when ``errors`` already say the connection cannot work; None while a broker
+        that does not answer yet might still."""
+        from confluent_kafka import KafkaError
+
+        security = self.security
+        for error in errors:
+            text = error.str()
+            lowered = text.lower()
+            if error.code() == KafkaError._AUTHENTICATION or "sasl authentication" in lowered:
+                if "mechanism" in lowered and "unsupported" in lowered:
+                    return f"Kafka at {self.kafka} does not offer {security.shown('sasl.mechanism')}: {text}"
+                return (
+                    f"Kafka at {self.kafka} refused the credentials {security.shown('sasl.username')} and "
+                    f"{security.source('sasl.password')} ({security.shown('sasl.mechanism')}): {text}"
+                )
+            if "certificate verify failed" in lowered or "certificate could not be verified" in lowered:
+                return (
+                    f"cannot verify the TLS certificate of Kafka at {self.kafka} with "
+                    f"{security.shown('ssl.ca.location')}: {text}"
+                )
+            if error.code() == KafkaError._SSL or "ssl handshake failed" in lowered:
+                return (
+                    f"TLS handshake with Kafka at {self.kafka} failed ({security.shown('security.protocol')}, "
+                    f"{security.shown('ssl.ca.location')}): {text}"
+                )
+            if "incorrect security.protocol" in lowered:
+                return (
+                    f"Kafka at {self.kafka} closed the connection during the handshake: "
+                    f"{security.shown('security.protocol')} does not match the listener's protocol ({text})"
+                )
+        return None
+
+    def _check_registry(self, timeout: float) -> None:
+        from confluent_kafka.schema_registry import SchemaRegistryClient
+        from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+        url, security = self.schema_registry_url, self.security
+        settings = {**self.registry_settings(), "max.retries": 0, "timeout": timeout}
+        try:
+            client = SchemaRegistryClient(settings)
+        except (ValueError, TypeError) as error:
+            raise ConfigError(f"schema registry client settings: {redact(str(error))}") from None
+        try:
+            client.get_subjects()
+        except SchemaRegistryError as error:
+            status = error.http_status_code
+            if status in (401, 403):
+                given = (
+                    security.shown("basic.auth.user.info", True)
+                    if "basic.auth.user.info" in security.registry or "basic.auth.user.info" in self.registry_properties
+                    else security.shown("bearer.auth.token", True)
+                    if "bearer.auth.token" in security.registry
+                    else f"{security.source('basic.auth.user.info', True)} (not set)"
+                )
+                verb = "refused the credentials" if status == 401 else "denied access to"
+                raise StackError(
+                    redact(f"the schema registry at {url} {verb} {given}: HTTP {status} {error.error_message}")
+                ) from None
+            answer = f"HTTP {status}: {error.error_message}"
+            raise StackError(redact(f"the schema registry at {url} (SCHEMA_REGISTRY_URL) answered {answer}")) from None
+        except Exception as error:
+            detail = " ".join(str(error).split()) or type(error).__name__
+            if "CERTIFICATE_VERIFY_FAILED" in detail or "certificate verify failed" in detail:
+                raise StackError(
+                    redact(
+                        f"cannot verify the TLS certificate of the schema registry at {url} with "
+                        f"{security.shown('ssl.ca.location', True)}: {detail}"
+                    )
+                ) from None
+            raise StackError(
+                redact(f"cannot reach the schema registry at {url} (SCHEMA_REGISTRY_URL): {detail}")
+            ) from None
+        finally:
+            client.close()
+
+
+def _admin_client(settings: dict[str, Any]) -> Any:
+    from confluent_kafka.admin import AdminClient as KafkaAdmin
+
+    return KafkaAdmin(settings)

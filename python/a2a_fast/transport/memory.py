@@ -19,7 +19,7 @@ import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -33,6 +33,9 @@ from confluent_kafka import (
 from confluent_kafka.schema_registry._sync.mock_schema_registry_client import MockSchemaRegistryClient
 
 from a2a_fast.transport.base import AdminClient, ConsumerClient, ProducerClient, RegistryClient
+
+if TYPE_CHECKING:
+    from a2a_fast.protocol.signing import RecordSigning
 
 __all__ = ["MemoryBroker", "MemoryConsumer", "MemoryMessage", "MemoryProducer", "MemoryTransport"]
 
@@ -618,8 +621,10 @@ class _MemoryRegistry(MockSchemaRegistryClient):
 class MemoryTransport:
     """Clients of one :class:`MemoryBroker` and one in-memory registry."""
 
-    def __init__(self, broker: MemoryBroker | None = None) -> None:
+    def __init__(self, broker: MemoryBroker | None = None, signing: RecordSigning | None = None) -> None:
         self.broker = broker or MemoryBroker()
+        self.signing = signing
+        """Record signing of the processes this transport stands for (see :mod:`a2a_fast.protocol.signing`)."""
         self._registry = _MemoryRegistry(self.schema_registry_url)
 
     @property
@@ -645,3 +650,6 @@ class MemoryTransport:
 
     def describe(self) -> Sequence[tuple[str, str]]:
         return (("broker", self.bootstrap), ("registry", self.schema_registry_url))
+
+    def check(self, timeout: float = 0.0) -> None:
+        """The in-memory broker and registry always answer."""
