@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from a2a_fast.errors import A2AError
+from a2a_fast.errors import A2AError, ConfigError
 from a2a_fast.redaction import redact
 
 __all__ = ["build_parser", "main"]
@@ -17,9 +17,15 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _stack(args: argparse.Namespace) -> int:
-    from a2a_fast.stack import LocalStack
+    from a2a_fast.stack import LocalStack, export_lines
 
-    stack = LocalStack()
+    if (args.user != "admin" or args.mtls) and not args.secure:
+        raise ConfigError("--user and --mtls are for the secured stack: add --secure")
+    stack = LocalStack(secure=args.secure)
+    if args.action == "env":
+        for line in export_lines(stack.environment(args.user, args.mtls)):
+            print(line)
+        return 0
     if args.action == "up":
         started = time.monotonic()
         print("starting the local stack (first run fetches the jars with Maven)...", flush=True)
@@ -31,6 +37,12 @@ def _stack(args: argparse.Namespace) -> int:
         for status in statuses:
             print(status.line())
         print(f"ready in {time.monotonic() - started:.1f}s")
+        if args.secure:
+            print(f'\n# to use it as {args.user} (or: eval "$(a2a-fast stack env --secure [--user ROLE] [--mtls])"):')
+            for line in export_lines(stack.environment(args.user, args.mtls)):
+                print(line)
+            print("# users: admin (the operator, a super user), requester, provider, executor, coordinator;")
+            print("# apply the roles' ACLs with: a2a-fast acl apply")
     elif args.action == "down":
         stopped = stack.down()
         print("stopped: " + ", ".join(stopped) if stopped else "nothing to stop: no service started by a2a-fast")
@@ -81,7 +93,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     stack = command("stack", "run the local Kafka broker and schema registry")
     stack.add_argument(
-        "action", choices=["up", "down", "status"], help="up starts them, down stops what up started, status shows"
+        "action",
+        choices=["up", "down", "status", "env"],
+        help="up starts them, down stops what up started, status shows, env prints the shell's export lines",
+    )
+    stack.add_argument(
+        "--secure",
+        action="store_true",
+        help="the secured stack: SASL_SSL (SCRAM) and mutual-TLS listeners with ACLs, the registry over HTTPS with"
+        " a password; its own ports and state, beside the plain one",
+    )
+    stack.add_argument(
+        "--user", default="admin", help="with --secure: whose credentials env and up print (default admin)"
+    )
+    stack.add_argument(
+        "--mtls", action="store_true", help="with --secure: connect over mutual TLS with the user's certificate"
     )
     stack.set_defaults(handler=_stack)
 

@@ -88,7 +88,13 @@ class KafkaTransport:
         env = os.environ if environ is None else environ
         yaml_file = config_file or env.get(CONFIG_ENV)
         protocol = load_config(yaml_file) if yaml_file else None
-        security = ClientSecurity.load(environ=env, config_file=yaml_file, kafka_config=kafka_config, protocol=protocol)
+        try:
+            security = ClientSecurity.load(
+                environ=env, config_file=yaml_file, kafka_config=kafka_config, protocol=protocol
+            )
+        except ConfigError as error:
+            where = f"Kafka at {kafka}" + (f", the registry at {schema_registry_url}" if schema_registry_url else "")
+            raise ConfigError(f"{error} (for {where})") from None
         url, _ = split_userinfo(schema_registry_url)
         security.check_registry_url(url)
         signing = RecordSigning.load(environ=env, protocol=protocol, source=str(yaml_file or ""))
@@ -171,9 +177,12 @@ class KafkaTransport:
         from confluent_kafka import KafkaException
 
         seen: list[KafkaError] = []
-        # Quiet: what goes wrong is said once, in the one line raised, not in the client's retries on stderr.
+        lines = _Lines()
+        # The client's own account of each connection goes to a logger of this check alone: what goes wrong is
+        # said once, in the one line raised, not in the client's retries on stderr.
         admin = self._client(
-            _admin_client, self.settings({"error_cb": seen.append, "log_level": 0, "socket.timeout.ms": 10_000})
+            _admin_client,
+            self.settings({"error_cb": seen.append, "logger": lines.logger, "log_level": 6}),
         )
         deadline = time.monotonic() + timeout
         last: KafkaError | None = None
@@ -184,46 +193,60 @@ class KafkaTransport:
                 return
             except KafkaException as error:
                 last = error.args[0]
-            admin.poll(0)
-            problem = self._kafka_problem([*seen, *([last] if last is not None else [])])
+            admin.poll(0.1)  # serves the error and log callbacks
+            said = [error.str() for error in seen] + lines.messages
+            problem = self._kafka_problem(said)
             if problem is not None:
                 raise StackError(redact(problem))
             if time.monotonic() >= deadline:
-                reasons = [*seen, *([last] if last is not None else [])]
-                detail = reasons[0].str() if reasons else "no answer"
+                detail = _client_detail(said[-1]) if said else last.str() if last is not None else "no answer"
                 raise StackError(redact(f"cannot reach Kafka at {self.kafka} (KAFKA_BROKER): {detail}"))
 
-    def _kafka_problem(self, errors: Sequence[KafkaError]) -> str | None:
-        """The line to stop with when ``errors`` already say the connection cannot work; None while a broker
-        that does not answer yet might still."""
-        from confluent_kafka import KafkaError
-
+    def _kafka_problem(self, said: Sequence[str]) -> str | None:
+        """The line to stop with when what the client said (errors and log lines) already shows the connection
+        cannot work; None while a broker that does not answer yet might still."""
         security = self.security
-        for error in errors:
-            text = error.str()
+        closed_early = 0
+        for text in said:
             lowered = text.lower()
-            if error.code() == KafkaError._AUTHENTICATION or "sasl authentication" in lowered:
-                if "mechanism" in lowered and "unsupported" in lowered:
-                    return f"Kafka at {self.kafka} does not offer {security.shown('sasl.mechanism')}: {text}"
+            detail = _client_detail(text)
+            if "unsupported sasl mechanism" in lowered:
+                return f"Kafka at {self.kafka} does not offer {security.shown('sasl.mechanism')}: {detail}"
+            if "sasl authentication" in lowered or "authentication failed" in lowered:
                 return (
                     f"Kafka at {self.kafka} refused the credentials {security.shown('sasl.username')} and "
-                    f"{security.source('sasl.password')} ({security.shown('sasl.mechanism')}): {text}"
+                    f"{security.source('sasl.password')} ({security.shown('sasl.mechanism')}): {detail}"
                 )
             if "certificate verify failed" in lowered or "certificate could not be verified" in lowered:
                 return (
                     f"cannot verify the TLS certificate of Kafka at {self.kafka} with "
-                    f"{security.shown('ssl.ca.location')}: {text}"
+                    f"{security.shown('ssl.ca.location')}: {detail}"
                 )
-            if error.code() == KafkaError._SSL or "ssl handshake failed" in lowered:
+            if "alert bad certificate" in lowered or "certificate required" in lowered:
+                return (
+                    f"Kafka at {self.kafka} refused this client's certificate "
+                    f"({security.shown('ssl.certificate.location')}): {detail}"
+                )
+            if "ssl handshake failed" in lowered:
                 return (
                     f"TLS handshake with Kafka at {self.kafka} failed ({security.shown('security.protocol')}, "
-                    f"{security.shown('ssl.ca.location')}): {text}"
+                    f"{security.shown('ssl.ca.location')}): {detail}"
                 )
-            if "incorrect security.protocol" in lowered:
+            if "ssl connection closed by peer" in lowered and security.protocol == "SSL":
                 return (
-                    f"Kafka at {self.kafka} closed the connection during the handshake: "
-                    f"{security.shown('security.protocol')} does not match the listener's protocol ({text})"
+                    f"Kafka at {self.kafka} closed the TLS connection unanswered: the listener may want SASL "
+                    f"credentials ({security.shown('security.protocol')}): {detail}"
                 )
+            if "incorrect security.protocol" in lowered or (
+                "closed by peer" in lowered and "apiversion_query" in lowered
+            ):
+                closed_early += 1
+        if closed_early >= 2:
+            expects = "TLS" if security.protocol in ("PLAINTEXT", "SASL_PLAINTEXT") else "another protocol"
+            return (
+                f"Kafka at {self.kafka} closes every connection before answering: the listener may want {expects} "
+                f"({security.shown('security.protocol')})"
+            )
         return None
 
     def _check_registry(self, timeout: float) -> None:
@@ -240,20 +263,20 @@ class KafkaTransport:
             client.get_subjects()
         except SchemaRegistryError as error:
             status = error.http_status_code
+            said = f"HTTP {status}" + (
+                f": {error.error_message}" if not str(error.error_message).startswith("Unknown Schema") else ""
+            )
             if status in (401, 403):
-                given = (
-                    security.shown("basic.auth.user.info", True)
-                    if "basic.auth.user.info" in security.registry or "basic.auth.user.info" in self.registry_properties
-                    else security.shown("bearer.auth.token", True)
-                    if "bearer.auth.token" in security.registry
-                    else f"{security.source('basic.auth.user.info', True)} (not set)"
-                )
-                verb = "refused the credentials" if status == 401 else "denied access to"
-                raise StackError(
-                    redact(f"the schema registry at {url} {verb} {given}: HTTP {status} {error.error_message}")
-                ) from None
-            answer = f"HTTP {status}: {error.error_message}"
-            raise StackError(redact(f"the schema registry at {url} (SCHEMA_REGISTRY_URL) answered {answer}")) from None
+                settings = {**security.registry, **self.registry_properties}
+                name = "bearer.auth.token" if "bearer.auth.token" in settings else "basic.auth.user.info"
+                if name not in settings:
+                    problem = f"requires credentials: {security.source(name, True)} is not set"
+                elif status == 401:
+                    problem = f"refused the credentials {security.shown(name, True)}"
+                else:
+                    problem = f"denied access to {security.shown(name, True)}"
+                raise StackError(redact(f"the schema registry at {url} {problem} ({said})")) from None
+            raise StackError(redact(f"the schema registry at {url} (SCHEMA_REGISTRY_URL) answered {said}")) from None
         except Exception as error:
             detail = " ".join(str(error).split()) or type(error).__name__
             if "CERTIFICATE_VERIFY_FAILED" in detail or "certificate verify failed" in detail:
@@ -268,6 +291,26 @@ class KafkaTransport:
             ) from None
         finally:
             client.close()
+
+
+class _Lines(logging.Handler):
+    """The log lines of one client, kept to read what its connections went through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+        self.logger = logging.Logger("a2a_fast.kafka.check")  # not in the hierarchy: nothing propagates
+        self.logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self.messages) < 200:
+            self.messages.append(record.getMessage())
+
+
+def _client_detail(text: str) -> str:
+    """A client log line without its facility and thread prefix (``FAIL [rdkafka#producer-1] [thrd:...]: ``)."""
+    marker = "]: "
+    return text.rsplit(marker, 1)[-1] if text.startswith(("FAIL", "ERROR", "SSL")) and marker in text else text
 
 
 def _admin_client(settings: dict[str, Any]) -> Any:
