@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=_demo)
 
+    from a2a_fast.cli.acl import add_acl_parser
     from a2a_fast.cli.agents import add_agent_parser
     from a2a_fast.cli.completion import SHELLS
     from a2a_fast.cli.console import add_console_parser
@@ -143,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     completion.epilog = 'Enable it in the shell\'s start-up file: eval "$(a2a-fast completion bash)"'
     completion.set_defaults(handler=_completion)
     add_console_parser(commands)
+    add_acl_parser(commands)
     return parser
 
 
