@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-stack", action="store_true", help="leave running a Kafka/registry the demo had to start itself"
     )
     demo.add_argument("--console", action="store_true", help="serve the web console of the run while it lasts")
+    from a2a_fast.cli.control import add_kafka_config_option
+
+    add_kafka_config_option(demo)
     demo.add_argument("--console-port", type=int, default=8090, help="the console's port (default 8090, else any)")
     demo.add_argument(
         "--console-linger",
@@ -135,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     from a2a_fast.cli.completion import SHELLS
     from a2a_fast.cli.console import add_console_parser
     from a2a_fast.cli.control import add_control_parsers
+    from a2a_fast.cli.keys import add_keys_parser
 
     add_agent_parser(commands).set_defaults(handler=_agent)
     add_control_parsers(commands)
@@ -145,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     completion.set_defaults(handler=_completion)
     add_console_parser(commands)
     add_acl_parser(commands)
+    add_keys_parser(commands)
     return parser
 
 
@@ -157,6 +162,12 @@ STATUS_READER_GONE = 141
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
+    kafka_config = getattr(args, "kafka_config", None)
+    if kafka_config:
+        from a2a_fast.transport.security import KAFKA_CONFIG_ENV
+
+        # The option is the variable, for every client of this process and the agents it starts.
+        os.environ[KAFKA_CONFIG_ENV] = kafka_config
     try:
         status = handler(args)
         sys.stdout.flush()  # a reader gone away shows here, not as a warning at exit

@@ -7,11 +7,7 @@ import asyncio
 import contextlib
 import os
 import signal
-import urllib.error
-import urllib.request
 from typing import TYPE_CHECKING, Any
-
-from a2a_fast.errors import StackError
 
 if TYPE_CHECKING:
     from a2a_fast.console.server import ConsoleServer
@@ -46,24 +42,11 @@ def add_console_parser(commands: Any) -> argparse.ArgumentParser:
 
 
 def check_services(kafka: str, schema_registry: str, timeout: float = 5.0) -> None:
-    """Raises StackError, naming the setting and the address, when the broker or the registry does not answer."""
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
+    """Raises StackError, naming the setting and the address, when the broker or the registry does not answer or
+    refuses this process's credentials (:meth:`KafkaTransport.check`)."""
+    from a2a_fast.transport.kafka import KafkaTransport
 
-    # Quiet: a broker that is down is this one line, not the client's retries on stderr.
-    admin = AdminClient({"bootstrap.servers": kafka, "log_level": 0})
-    try:
-        admin.list_topics(timeout=timeout)
-    except KafkaException as error:
-        raise StackError(f"cannot reach Kafka at {kafka} (KAFKA_BROKER): {error.args[0].str()}") from None
-    try:
-        with urllib.request.urlopen(schema_registry.rstrip("/") + "/subjects", timeout=timeout):
-            pass
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise StackError(
-            f"cannot reach the schema registry at {schema_registry} (SCHEMA_REGISTRY_URL): {reason}"
-        ) from None
+    KafkaTransport.from_env(kafka, schema_registry).check(timeout)
 
 
 def console_server() -> type[ConsoleServer]:

@@ -39,6 +39,7 @@ from a2a_fast.history.tasks import (
 )
 from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.stack import Endpoints
+from a2a_fast.transport.kafka import KafkaTransport
 
 __all__ = ["add_control_parsers", "agent_table", "table", "task_table"]
 
@@ -49,6 +50,17 @@ SHORT_TOPIC_NAMES = ("task-requests", "task-responses", "negotiations", "collabo
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--topic-prefix", default="", help="namespace prepended to every topic name")
+    add_kafka_config_option(parser)
+
+
+def add_kafka_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--kafka-config",
+        default=None,
+        metavar="FILE",
+        help="librdkafka properties (name=value lines) every Kafka client gets, e.g. SASL/OAUTHBEARER or TLS"
+        " settings; the same as A2A_FAST_KAFKA_CONFIG, which the agents this starts inherit",
+    )
 
 
 def add_logging_options(parser: argparse.ArgumentParser, level: str = "WARNING") -> None:
@@ -153,6 +165,15 @@ def _endpoints() -> Endpoints:
     return Endpoints.from_env()
 
 
+def _transport() -> KafkaTransport:
+    """The transport to the broker and registry of the environment, checked: a service that does not answer
+    or refuses the credentials stops the command here, in one line."""
+    endpoints = _endpoints()
+    transport = KafkaTransport.from_env(endpoints.kafka, endpoints.schema_registry)
+    transport.check()
+    return transport
+
+
 def _configure_logging(args: argparse.Namespace) -> None:
     from a2a_fast.observability.logs import configure_logging
 
@@ -162,18 +183,18 @@ def _configure_logging(args: argparse.Namespace) -> None:
 def _read_log(args: argparse.Namespace, until: int | None = None) -> TaskLog:
     from a2a_fast.transport.registry import SchemaCatalog
 
-    endpoints = _endpoints()
+    transport = _transport()
     topics = TopicNames(args.topic_prefix)
-    _require_topics(endpoints, topics)
-    with SchemaCatalog(endpoints.schema_registry, topics) as catalog:
+    _require_topics(transport, topics)
+    with SchemaCatalog(transport, topics) as catalog:
         catalog.load_readers()
-        return read_log(endpoints.kafka, catalog, topics, until=until, reader=f"a2a-fast-cli-{uuid.uuid4().hex[:8]}")
+        return read_log(transport, catalog, topics, until=until, reader=f"a2a-fast-cli-{uuid.uuid4().hex[:8]}")
 
 
-def _require_topics(endpoints: Endpoints, topics: TopicNames) -> None:
+def _require_topics(transport: KafkaTransport, topics: TopicNames) -> None:
     from a2a_fast.transport.admin import describe_topics
 
-    present = {info.name for info in describe_topics(endpoints.kafka, topics.prefix)}
+    present = {info.name for info in describe_topics(transport, topics.prefix)}
     missing = [name for name in (topics.requests, topics.responses, topics.negotiations) if name not in present]
     if missing:
         raise ConfigError(f"no agent mesh on {topics.prefix or '(no prefix)'}: topic(s) {', '.join(missing)} missing")
@@ -201,13 +222,15 @@ async def _request_async(args: argparse.Namespace, parameters: dict[str, str]) -
     from a2a_fast.agents.requester import PendingRequest, Requester
     from a2a_fast.protocol.envelope import Inbound
 
-    endpoints = _endpoints()
-    agent_id = args.agent_id or f"cli-{uuid.uuid4().hex[:8]}"
+    transport = _transport()
+    identity = transport.signing.identity if transport.signing is not None else None
+    # Signing as an agent means being that agent: its key names the id, unless --id says otherwise.
+    agent_id = args.agent_id or (identity.agent if identity else f"cli-{uuid.uuid4().hex[:8]}")
     # A one-off requester of a person at a terminal is not a member of the mesh's directory.
-    config = AgentConfig(agent_id, endpoints.kafka, endpoints.schema_registry, join_mesh=False)
+    config = AgentConfig(agent_id, transport.kafka, transport.schema_registry_url, join_mesh=False, transport=transport)
     config.topics = TopicNames(args.topic_prefix)
     # a one-off requester has nothing to resume; one named with --id picks up its open requests
-    requester = Requester(config, BudgetPolicy(), resume=args.agent_id is not None)
+    requester = Requester(config, BudgetPolicy(), resume=args.agent_id is not None or identity is not None)
     started = time.monotonic()
     arrived: collections.deque[tuple[str, float, TimelineEntry]] = collections.deque()
     changed = asyncio.Event()
@@ -358,8 +381,10 @@ def _agents(args: argparse.Namespace) -> int:
     from a2a_fast.history.view import agent_rows
     from a2a_fast.mesh.directory import AgentDirectory
 
+    transport = _transport()
+
     async def registered() -> list[Any]:
-        async with AgentDirectory(_endpoints().kafka, TopicNames(args.topic_prefix).agents) as directory:
+        async with AgentDirectory(transport, TopicNames(args.topic_prefix).agents) as directory:
             return directory.get_all_agents()
 
     rows = agent_rows(uvloop.run(registered()), _read_log(args).activity())
@@ -377,7 +402,7 @@ def _agents(args: argparse.Namespace) -> int:
 def _topics(args: argparse.Namespace) -> int:
     from a2a_fast.transport.admin import describe_topics
 
-    found = describe_topics(_endpoints().kafka, args.topic_prefix)
+    found = describe_topics(_transport(), args.topic_prefix)
     if args.json:
         for info in found:
             print(json.dumps({**asdict(info), "records": info.records}))
@@ -398,13 +423,13 @@ def _tail(args: argparse.Namespace) -> int:
 
     if args.max is not None and args.max <= 0:
         raise ConfigError(f"--max {args.max}: expected a count >= 1")
-    endpoints = _endpoints()
+    transport = _transport()
     topics = TopicNames(args.topic_prefix)
     name = resolve_topic(args.topic, topics)
     shown = 0
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
     with _stop_on_signals() as stop:
-        reader = LogReader(endpoints.kafka, endpoints.schema_registry, topics, [name], args.from_beginning)
+        reader = LogReader(transport, transport.schema_registry_url, topics, [name], args.from_beginning)
         try:
             reader.open()
             if sys.stderr.isatty():
