@@ -10,7 +10,9 @@
 //! headers added later by someone else (dead-letter notes) do not disturb it.
 //!
 //! A [`TrustStore`] holds the public keys a reader trusts, each with the agent it belongs to, and checks a
-//! record: a good signature by a known key whose agent is the record's `ce_sourceagent`.
+//! record: a good signature by a known key whose agent is the record's `ce_sourceagent`. A batch is checked
+//! with one Ed25519 batch verification (about twice as fast per record as one by one); only when the batch
+//! fails is each of its records checked alone, to say which.
 
 use std::collections::HashMap;
 
@@ -30,6 +32,9 @@ const ABSENT: u32 = u32::MAX;
 
 /// A header as a record carries it: name and value (None for a null value).
 pub type HeaderRef<'a> = (&'a str, Option<&'a [u8]>);
+
+/// A record as [`TrustStore::verify_many`] reads it: key, headers, value.
+pub type RecordRef<'a> = (Option<&'a [u8]>, &'a [HeaderRef<'a>], Option<&'a [u8]>);
 
 /// Whether a signature covers header `name`.
 pub fn signed_header(name: &str) -> bool {
@@ -213,6 +218,56 @@ impl TrustStore {
         headers: &[HeaderRef<'_>],
         value: Option<&[u8]>,
     ) -> Verdict {
+        match self.prepare(headers) {
+            Prepared::Done(verdict) => verdict,
+            Prepared::Check { trusted, signature, key_id } => {
+                signed_bytes(scratch, key, headers, value);
+                if trusted.key.verify_strict(scratch, &signature).is_err() {
+                    return mismatch(&key_id, trusted);
+                }
+                Verdict::Signed(trusted.index)
+            }
+        }
+    }
+
+    /// Checks many records' signatures: ``(key, headers, value)`` each; the verdicts in the same order.
+    pub fn verify_many(&self, records: &[RecordRef<'_>]) -> Vec<Verdict> {
+        let mut verdicts = Vec::with_capacity(records.len());
+        // (position in `records`, the key, the signature, the key's id) of each record left to verify
+        let mut pending: Vec<Pending<'_>> = Vec::new();
+        let mut messages: Vec<Vec<u8>> = Vec::new();
+        for (position, &(key, headers, value)) in records.iter().enumerate() {
+            match self.prepare(headers) {
+                Prepared::Done(verdict) => verdicts.push(verdict),
+                Prepared::Check { trusted, signature, key_id } => {
+                    let mut bytes = Vec::new();
+                    signed_bytes(&mut bytes, key, headers, value);
+                    messages.push(bytes);
+                    pending.push((position, trusted, signature, key_id));
+                    verdicts.push(Verdict::Signed(trusted.index));
+                }
+            }
+        }
+        for (chunk, bytes) in pending.chunks(BATCH).zip(messages.chunks(BATCH)) {
+            let slices: Vec<&[u8]> = bytes.iter().map(Vec::as_slice).collect();
+            let signatures: Vec<Signature> = chunk.iter().map(|(_, _, signature, _)| *signature).collect();
+            let keys: Vec<VerifyingKey> = chunk.iter().map(|(_, trusted, _, _)| trusted.key).collect();
+            // The batch equation is the cofactored one and accepts a few signatures the strict check refuses,
+            // all of which only the key's owner can make; a forger without the key passes neither.
+            if ed25519_dalek::verify_batch(&slices, &signatures, &keys).is_ok() {
+                continue;
+            }
+            for ((position, trusted, signature, key_id), message) in chunk.iter().zip(bytes) {
+                if trusted.key.verify_strict(message, signature).is_err() {
+                    verdicts[*position] = mismatch(key_id, trusted);
+                }
+            }
+        }
+        verdicts
+    }
+
+    /// What the headers say before any signature is checked: a verdict already, or what to check.
+    fn prepare(&self, headers: &[HeaderRef<'_>]) -> Prepared<'_> {
         let mut signature = None;
         let mut key_id = None;
         let mut source = None;
@@ -224,41 +279,56 @@ impl TrustStore {
                 _ => continue,
             };
             if slot.is_some() {
-                return Verdict::Refused(format!("header {name} appears twice"));
+                return Prepared::Done(Verdict::Refused(format!("header {name} appears twice")));
             }
             *slot = Some(header_value.unwrap_or_default());
         }
+        let refused = |reason: String| Prepared::Done(Verdict::Refused(reason));
         let (signature, key_id) = match (signature, key_id) {
-            (None, None) => return Verdict::Unsigned,
+            (None, None) => return Prepared::Done(Verdict::Unsigned),
             (Some(signature), Some(key_id)) => (signature, key_id),
-            (Some(_), None) => return Verdict::Refused(format!("header {SIGNATURE_HEADER} without {KEY_ID_HEADER}")),
-            (None, Some(_)) => return Verdict::Refused(format!("header {KEY_ID_HEADER} without {SIGNATURE_HEADER}")),
+            (Some(_), None) => return refused(format!("header {SIGNATURE_HEADER} without {KEY_ID_HEADER}")),
+            (None, Some(_)) => return refused(format!("header {KEY_ID_HEADER} without {SIGNATURE_HEADER}")),
         };
         let key_id = String::from_utf8_lossy(key_id);
         let Some(trusted) = self.keys.get(key_id.as_ref()) else {
-            return Verdict::Refused(format!("signed by unknown key {key_id:?}"));
+            return Prepared::Done(Verdict::Refused(format!("signed by unknown key {key_id:?}")));
         };
         let signature = match URL_SAFE_NO_PAD.decode(signature).ok().and_then(|raw| Signature::from_slice(&raw).ok()) {
             Some(signature) => signature,
-            None => return Verdict::Refused(format!("header {SIGNATURE_HEADER} is not an Ed25519 signature")),
+            None => {
+                return Prepared::Done(Verdict::Refused(format!(
+                    "header {SIGNATURE_HEADER} is not an Ed25519 signature"
+                )))
+            }
         };
-        signed_bytes(scratch, key, headers, value);
-        if trusted.key.verify_strict(scratch, &signature).is_err() {
-            return Verdict::Refused(format!(
-                "the signature of key {key_id} ({}) does not match the record: it was changed or forged",
-                trusted.agent
-            ));
-        }
         let source = source.map(String::from_utf8_lossy);
         if source.as_deref() != Some(trusted.agent.as_str()) {
-            return Verdict::Refused(format!(
+            return Prepared::Done(Verdict::Refused(format!(
                 "ce_sourceagent {:?} is not the signer: key {key_id} belongs to {:?}",
                 source.as_deref().unwrap_or(""),
                 trusted.agent
-            ));
+            )));
         }
-        Verdict::Signed(trusted.index)
+        Prepared::Check { trusted, signature, key_id: key_id.into_owned() }
     }
+}
+
+/// Records checked together in one batch verification: larger batches gain little and hold more memory.
+const BATCH: usize = 256;
+
+type Pending<'a> = (usize, &'a Trusted, Signature, String);
+
+enum Prepared<'a> {
+    Done(Verdict),
+    Check { trusted: &'a Trusted, signature: Signature, key_id: String },
+}
+
+fn mismatch(key_id: &str, trusted: &Trusted) -> Verdict {
+    Verdict::Refused(format!(
+        "the signature of key {key_id} ({}) does not match the record: it was changed or forged",
+        trusted.agent
+    ))
 }
 
 #[cfg(test)]
@@ -374,6 +444,29 @@ mod tests {
         assert!(parse_public_key("not a key").is_err());
         assert!(parse_public_key(&STANDARD.encode([1u8; 31])).is_err());
         assert_eq!(original.id().len(), 16);
+    }
+
+    #[test]
+    fn a_batch_gives_each_record_the_verdict_it_gets_alone() {
+        let provider = pair(1);
+        let store = trust(&[(&provider, "provider-1")]);
+        let mut records: Vec<TestRecord> = (0..300).map(|_| signed(&provider, "provider-1")).collect();
+        records[7].2.push(b'!'); // changed after signing
+        records[250] = signed(&pair(2), "provider-1"); // an unknown key
+        records[290] = record("provider-1"); // unsigned
+        records[299] = signed(&provider, "executor-1"); // another agent's name
+        let refs: Vec<Vec<HeaderRef<'_>>> = records.iter().map(|r| refs(&r.1)).collect();
+        let batch: Vec<RecordRef<'_>> = records
+            .iter()
+            .zip(&refs)
+            .map(|(r, headers)| (Some(r.0.as_slice()), headers.as_slice(), Some(r.2.as_slice())))
+            .collect();
+        let together = store.verify_many(&batch);
+        let alone: Vec<Verdict> = records.iter().map(|r| check(&store, r)).collect();
+        assert_eq!(together, alone);
+        assert!(matches!(&together[7], Verdict::Refused(reason) if reason.contains("does not match")));
+        assert_eq!(together[290], Verdict::Unsigned);
+        assert_eq!(together.iter().filter(|v| **v == Verdict::Signed(0)).count(), 296);
     }
 
     #[test]

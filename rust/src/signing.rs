@@ -187,11 +187,13 @@ impl RecordVerifier {
     fn verify_many<'py>(&self, py: Python<'py>, records: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
         let records = records.try_iter()?.map(|record| Record::from_message(&record?)).collect::<PyResult<Vec<_>>>()?;
         let verdicts = py.detach(|| {
-            let mut scratch = Vec::with_capacity(1024);
-            records
+            let headers: Vec<Vec<HeaderRef<'_>>> = records.iter().map(Record::header_refs).collect();
+            let batch: Vec<_> = records
                 .iter()
-                .map(|record| self.store.verify(&mut scratch, record.key(), &record.header_refs(), record.value()))
-                .collect::<Vec<_>>()
+                .zip(&headers)
+                .map(|(record, headers)| (record.key(), headers.as_slice(), record.value()))
+                .collect();
+            self.store.verify_many(&batch)
         });
         let out = PyList::empty(py);
         for verdict in verdicts {
