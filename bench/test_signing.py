@@ -115,7 +115,9 @@ def openssl_sign(record: MemoryMessage) -> bytes:
     return base64.urlsafe_b64encode(signature).rstrip(b"=")
 
 
-UNSIGNED = [[(name, data) for name, data in record.headers() or [] if not name.startswith("a2a.")] for record in RECORDS]
+UNSIGNED = [
+    [(name, data) for name, data in record.headers() or [] if not name.startswith("a2a.")] for record in RECORDS
+]
 
 
 def test_outputs_agree() -> None:
