@@ -28,6 +28,11 @@ the runtime does the rest:
   headers giving the reason, the error class, the stage, and the original topic, partition and offset.
   It counts as handled once the dead letter is acknowledged; if that fails it stays uncommitted and comes
   back after a restart. The agent carries on.
+* **Signatures.** With a signing key (:attr:`AgentConfig.signing`, else the transport's) every record the agent
+  produces is signed; with trusted keys every consumed batch is checked after decoding
+  (:meth:`~a2a_fast.protocol.signing.RecordSigning.check`), and a record that proves nothing, or that its signer's
+  role may not send, is dead-lettered (stage ``authorization``) instead of handled. The agent's own key must be
+  trusted for its id and role, or it does not start.
 * **Rebalances.** Before partitions are taken away the agent finishes what it is handling (outputs
   acknowledged) and commits, so another member never starts the same work while this one still runs it.
 * **Mesh.** The protocol limits (:class:`~a2a_fast.config.ProtocolConfig`, from ``AgentConfig.protocol``
@@ -824,8 +829,12 @@ class Agent:
         await self._publish(topic, key, headers, value, label)
 
     async def produce_record(self, record: KafkaRecord) -> None:
-        """Produces an encoded record; acknowledged as :meth:`publish` describes."""
-        await self._publish(record.topic, record.key, record.headers, record.value, None)
+        """Produces an encoded record (signed, when this agent signs); acknowledged as :meth:`publish` describes."""
+        headers = record.headers
+        if self._signer is not None:
+            headers = list(headers)
+            self._signer.sign_into(record.key, headers, record.value)
+        await self._publish(record.topic, record.key, headers, record.value, None)
 
     async def _publish(
         self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes, label: _Label
