@@ -28,6 +28,19 @@ def endpoints() -> Iterator[Endpoints]:
         stack.down(only=started)
 
 
+@pytest.fixture(scope="session")
+def secure_stack() -> Iterator[LocalStack]:
+    """The secured local stack (SASL_SSL and mutual-TLS Kafka with ACLs, the registry over HTTPS with a password),
+    on its own ports beside the plain one. One this session started is stopped at the end."""
+    stack = LocalStack(secure=True)
+    before = {status.name for status in stack.status() if status.state == "running"}
+    stack.up()
+    started = [status.name for status in stack.status() if status.state == "running" and status.name not in before]
+    yield stack
+    if started and not os.environ.get("A2A_FAST_KEEP_STACK"):
+        stack.down(only=started)
+
+
 @pytest.fixture
 def topic_name() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"

@@ -6,5 +6,6 @@ pub mod envelope;
 pub mod error;
 pub mod metrics;
 pub mod routing;
+pub mod signing;
 
 pub use error::{Error, Result};

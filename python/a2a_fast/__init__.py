@@ -50,6 +50,7 @@ from a2a_fast._native import __version__
 from a2a_fast.errors import (
     A2AError,
     AgentIdInUseError,
+    AuthorizationError,
     ConfigError,
     DecodeError,
     LimitError,
@@ -131,6 +132,7 @@ __all__ = [
     "AgentConfig",
     "AgentDirectory",
     "AgentIdInUseError",
+    "AuthorizationError",
     "BudgetPolicy",
     "CollaborationStatus",
     "ConfigError",

@@ -10,6 +10,8 @@ __all__ = [
     "EnvelopeDecoder",
     "EnvelopeEncoder",
     "Metrics",
+    "RecordSigner",
+    "RecordVerifier",
     "RoutingTable",
     "Rule",
     "Series",
@@ -266,3 +268,36 @@ def ce_event_json_to_a2a_json_many(items: Sequence[bytes]) -> list[bytes]:
 
 def ce_validate_a2a(message: Any) -> None: ...
 def ce_is_valid_a2a(message: Any) -> bool: ...
+
+# --- record signatures (wrapped by a2a_fast.protocol.signing) ----------------------------------
+
+@final
+class RecordSigner:
+    """Signs the records one agent produces with its Ed25519 key (headers ``a2a.keyid``, ``a2a.signature``)."""
+
+    def __new__(cls, pem: str) -> RecordSigner:
+        """A signer from a private key in PEM (PKCS#8); ValidationError when it is not one."""
+    @staticmethod
+    def from_seed(seed: bytes) -> RecordSigner:
+        """The signer whose 32-byte secret is ``seed``."""
+    @property
+    def key_id(self) -> str: ...
+    @property
+    def public_key(self) -> bytes: ...
+    def private_pem(self) -> str: ...
+    def public_pem(self) -> str: ...
+    def sign_into(self, key: bytes | str | None, headers: list[tuple[str, bytes]], value: bytes | None) -> None:
+        """Signs a record, appending the headers ``a2a.keyid`` and ``a2a.signature`` to ``headers``."""
+
+@final
+class RecordVerifier:
+    """Checks record signatures against trusted ``(public key, agent id)`` pairs (PEM or base64 keys)."""
+
+    def __new__(cls, keys: Sequence[tuple[str, str]]) -> RecordVerifier: ...
+    @property
+    def key_ids(self) -> list[str]: ...
+    def verify_many(self, records: Iterable[Any]) -> list[int | str | None]:
+        """Per record: the index of the trusted key that signed it, None when unsigned, else why it is refused."""
+    def verify(
+        self, key: bytes | str | None, headers: Sequence[tuple[str, bytes | str | None]] | None, value: bytes | None
+    ) -> int | str | None: ...

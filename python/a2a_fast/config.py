@@ -17,6 +17,28 @@ A file only needs the keys it changes::
       default_timeout_seconds: 600
       retained_finished_sessions: 1000
 
+The same file can say how the process connects and signs (empty means unset; each key is also an environment
+variable, which wins over the file: ``kafka.sasl_username`` is ``KAFKA_SASL_USERNAME``,
+``schema_registry.ca_location`` is ``SCHEMA_REGISTRY_CA_LOCATION``; see :mod:`a2a_fast.transport.security`)::
+
+    kafka:
+      security_protocol: SASL_SSL        # PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL
+      sasl_mechanism: SCRAM-SHA-512      # PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER
+      sasl_username: provider
+      sasl_password: ""                  # better from the environment, or a secret mounted as a variable
+      ssl_ca_location: /etc/a2a/ca.pem
+      ssl_certificate_location: ""       # client certificate and key, for mutual TLS
+      ssl_key_location: ""
+      ssl_key_password: ""
+    schema_registry:
+      basic_auth_user_info: ""           # user:password
+      bearer_auth_token: ""
+      ca_location: /etc/a2a/ca.pem
+    signing:
+      key: /etc/a2a/provider-1.key       # this agent's Ed25519 private key (PEM, PKCS#8)
+      trusted_keys: /etc/a2a/mesh-keys.yaml
+      required: true                     # refuse unsigned records
+
 An unknown key, a wrong type or an out-of-range value raises :class:`~a2a_fast.errors.ConfigError` naming the
 key (``heartbeat.timeout_seconds: must be greater than heartbeat.interval_seconds``), so a bad file fails
 start-up instead of being half applied.
@@ -38,9 +60,12 @@ __all__ = [
     "CONFIG_ENV",
     "ExecutorConfig",
     "HeartbeatConfig",
+    "KafkaClientConfig",
     "MeshConfig",
     "MessageConfig",
     "ProtocolConfig",
+    "RegistryClientConfig",
+    "SigningConfig",
     "TopicConfig",
     "WorkflowConfig",
     "load_config",
@@ -127,6 +152,59 @@ class TopicConfig:
         _positive(section, "replication_factor", self.replication_factor)
 
 
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
+
+
+@dataclass(frozen=True)
+class KafkaClientConfig:
+    """How every Kafka client of the process authenticates (section ``kafka``); ``""`` is unset. Secrets are
+    left out of the ``repr``."""
+
+    security_protocol: str = ""
+    sasl_mechanism: str = ""
+    sasl_username: str = ""
+    sasl_password: str = field(default="", repr=False)
+    ssl_ca_location: str = ""
+    ssl_certificate_location: str = ""
+    ssl_key_location: str = ""
+    ssl_key_password: str = field(default="", repr=False)
+
+    def check(self, section: str) -> None:
+        _one_of(section, "security_protocol", self.security_protocol.upper(), SECURITY_PROTOCOLS)
+        _one_of(section, "sasl_mechanism", self.sasl_mechanism.upper(), SASL_MECHANISMS)
+
+
+@dataclass(frozen=True)
+class RegistryClientConfig:
+    """How the schema registry client authenticates (section ``schema_registry``); ``""`` is unset."""
+
+    basic_auth_user_info: str = field(default="", repr=False)
+    bearer_auth_token: str = field(default="", repr=False)
+    bearer_auth_logical_cluster: str = ""
+    bearer_auth_identity_pool_id: str = ""
+    ca_location: str = ""
+    ssl_certificate_location: str = ""
+    ssl_key_location: str = ""
+
+    def check(self, section: str) -> None:
+        if self.basic_auth_user_info and ":" not in self.basic_auth_user_info:
+            raise ConfigError(f"{section}.basic_auth_user_info: expected USER:PASSWORD")
+
+
+@dataclass(frozen=True)
+class SigningConfig:
+    """Record signing (section ``signing``): this agent's private key, the public keys the mesh trusts, and
+    whether unsigned records are refused. ``""`` is unset; see :mod:`a2a_fast.protocol.signing`."""
+
+    key: str = ""
+    trusted_keys: str = ""
+    required: bool = False
+
+    def check(self, section: str) -> None:
+        """Whether the keys make sense together is checked once the environment is applied on top."""
+
+
 @dataclass(frozen=True)
 class ProtocolConfig:
     """All protocol limits; ``ProtocolConfig()`` is the built-in default."""
@@ -137,6 +215,9 @@ class ProtocolConfig:
     workflows: WorkflowConfig = field(default_factory=WorkflowConfig)
     topics: TopicConfig = field(default_factory=TopicConfig)
     executors: ExecutorConfig = field(default_factory=ExecutorConfig)
+    kafka: KafkaClientConfig = field(default_factory=KafkaClientConfig)
+    schema_registry: RegistryClientConfig = field(default_factory=RegistryClientConfig)
+    signing: SigningConfig = field(default_factory=SigningConfig)
 
     @classmethod
     def from_mapping(cls, data: Any, source: str = "config") -> ProtocolConfig:
@@ -202,7 +283,7 @@ def _section(section_type: type[Any], section: str, data: Any) -> Any:
     for f in dataclasses.fields(section_type):
         if f.name not in data:
             continue
-        values[f.name] = _coerce(f"{section}.{f.name}", data[f.name], getattr(defaults, f.name))
+        values[f.name] = _coerce(f"{section}.{f.name}", data[f.name], getattr(defaults, f.name), secret=not f.repr)
     unknown = sorted(set(data) - {f.name for f in dataclasses.fields(section_type)})
     if unknown:
         known = ", ".join(f.name for f in dataclasses.fields(section_type))
@@ -212,12 +293,24 @@ def _section(section_type: type[Any], section: str, data: Any) -> Any:
     return built
 
 
-def _coerce(key: str, value: Any, default: Any) -> Any:
+def _coerce(key: str, value: Any, default: Any, secret: bool = False) -> Any:
+    shown = "(value hidden)" if secret else repr(value)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {type(value).__name__} {shown}")
+        return value
+    if isinstance(default, str) and value is None:
+        return ""  # `key:` with nothing after it, as YAML reads it
     # A whole number is a fine float; bool is an int subclass, but a YAML `true` where a number belongs is a mistake.
     accepted: tuple[type, ...] = (int, float) if isinstance(default, float) else (type(default),)
     if isinstance(value, bool) or not isinstance(value, accepted):
-        raise ConfigError(f"{key}: expected {type(default).__name__}, got {type(value).__name__} {value!r}")
+        raise ConfigError(f"{key}: expected {type(default).__name__}, got {type(value).__name__} {shown}")
     return type(default)(value)
+
+
+def _one_of(section: str, name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value and value not in allowed:
+        raise ConfigError(f"{section}.{name}: must be one of {', '.join(allowed)}, got {value!r}")
 
 
 def _positive(section: str, name: str, value: float) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "A2AError",
     "AgentIdInUseError",
+    "AuthorizationError",
     "ConfigError",
     "DecodeError",
     "LimitError",
@@ -48,6 +49,12 @@ class SchemaError(A2AError, ValueError):
 
 class ConfigError(A2AError, ValueError):
     """A configuration file or setting is invalid; the message names the key and the problem."""
+
+
+class AuthorizationError(A2AError, ValueError):
+    """A record does not prove it may say what it says: unsigned where signatures are required, signed by a key
+    nobody trusts, changed since it was signed, sent in another agent's name, or a message its signer's role may
+    not emit (:mod:`a2a_fast.protocol.signing`). Agents dead-letter it with ``dlq.stage=authorization``."""
 
 
 class StackError(A2AError):

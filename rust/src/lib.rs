@@ -8,6 +8,7 @@ mod envelope;
 mod errors;
 mod metrics;
 mod routing;
+mod signing;
 mod strings;
 
 #[pymodule]
@@ -18,5 +19,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     avro::register(m)?;
     cloudevents::register(m)?;
     envelope::register(m)?;
+    signing::register(m)?;
     Ok(())
 }

@@ -188,7 +188,10 @@ def test_high_priority_task_overtakes_a_low_backlog(mesh: Mesh) -> None:
         return "ok"
 
     async def scenario() -> None:
-        executor = Executor(mesh.config("executor-1", max_in_flight=5000), {"summarize": work}, max_tasks=4)
+        # priority orders the tasks taken in: this executor reads the whole backlog ahead of its 4 slots
+        executor = Executor(
+            mesh.config("executor-1", max_in_flight=5000), {"summarize": work}, max_tasks=4, read_ahead=backlog
+        )
         requester = Requester(mesh.config("requester-1", max_in_flight=5000))
         async with Provider(mesh.config("provider-1", max_in_flight=5000), SKILLS), executor, requester:
             assert isinstance(requester, Requester)

@@ -53,7 +53,8 @@ def test_a_command_whose_service_is_down_says_so_in_one_line(
     else:
         setting_value = f"http://operator:hunter2@127.0.0.1:{port}/apis/ccompat/v7"
         env["SCHEMA_REGISTRY_URL"] = setting_value
-        address = f"http://operator:***@127.0.0.1:{port}/apis/ccompat/v7"
+        # the URL's credentials become the registry client's basic auth: the address shown carries none
+        address = f"http://127.0.0.1:{port}/apis/ccompat/v7"
         expected = f"a2a-fast: cannot reach the schema registry at {address} (SCHEMA_REGISTRY_URL): "
     started = time.monotonic()
     done = subprocess.run(
@@ -153,7 +154,7 @@ def test_an_agent_waits_for_a_registry_that_is_down_and_starts_once_it_is_up(
         "KAFKA_BROKER": endpoints.kafka,
         "SCHEMA_REGISTRY_URL": registry.address.replace("http://", "http://operator:hunter2@"),
     }
-    shown = registry.address.replace("http://", "http://operator:***@")
+    shown = registry.address
     prefix = f"down-{uuid.uuid4().hex[:8]}."
     try:
         lines = run_until_ready(

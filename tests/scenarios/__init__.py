@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import dataclasses
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -19,8 +21,9 @@ from confluent_kafka.admin import NewPartitions
 
 from a2a_fast.agents.base import AgentConfig
 from a2a_fast.protocol.envelope import Inbound
+from a2a_fast.protocol.signing import RecordSigning
 from a2a_fast.protocol.topics import TopicNames
-from a2a_fast.transport import Transport
+from a2a_fast.transport import KafkaTransport, Transport
 from a2a_fast.transport.admin import ensure_topics
 from a2a_fast.transport.log import replay
 from a2a_fast.transport.registry import SchemaCatalog
@@ -45,6 +48,43 @@ class Mesh:
             transport=self.transport,
             **overrides,
         )
+
+    def signed(self, signing: RecordSigning) -> Mesh:
+        """The same mesh seen by processes that check records with ``signing`` (its log readers included)."""
+        if isinstance(self.transport, KafkaTransport):
+            transport: Transport = dataclasses.replace(self.transport, signing=signing)
+        else:
+            transport = copy.copy(self.transport)  # the same broker and registry
+            transport.signing = signing  # type: ignore[misc]
+        return Mesh(transport, self.topics)
+
+    def raw(self, topic: str) -> list[Any]:
+        """Every record of ``topic`` as stored (headers included), read from the start."""
+        from confluent_kafka import TopicPartition
+
+        consumer = self.transport.consumer({"group.id": f"raw-{uuid.uuid4().hex}", "enable.auto.commit": False})
+        try:
+            metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+            if metadata is None or metadata.error is not None:
+                return []
+            ends = {}
+            for number in metadata.partitions:
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, number), timeout=10)
+                if high > low:
+                    ends[number] = high
+            consumer.assign([TopicPartition(topic, number, -2) for number in ends])
+            found: list[Any] = []
+            deadline = time.monotonic() + 15
+            while ends and time.monotonic() < deadline:
+                for message in consumer.consume(100, 0.2):
+                    if message.error() is not None:
+                        continue
+                    found.append(message)
+                    if message.offset() + 1 >= ends.get(message.partition(), 0):
+                        ends.pop(message.partition(), None)
+            return found
+        finally:
+            consumer.close()
 
     def create_topics(self, partitions: int) -> None:
         ensure_topics(self.transport, self.topics.all(), partitions=partitions)

@@ -85,7 +85,7 @@ def test_bash_completion_is_valid_and_completes_commands_options_and_values(
         commands
     )
     assert bash_complete(bash_completion, "a2a-fast", "ta") == ["tasks", "tail"]
-    assert bash_complete(bash_completion, "a2a-fast", "stack", "") == ["up", "down", "status"]
+    assert bash_complete(bash_completion, "a2a-fast", "stack", "") == ["up", "down", "status", "env"]
     assert bash_complete(bash_completion, "a2a-fast", "agent", "c") == ["coordinator"]
     assert bash_complete(bash_completion, "a2a-fast", "completion", "") == ["bash", "zsh"]
     assert bash_complete(bash_completion, "a2a-fast", "tail", "--topic-prefix", "x.", "co") == ["collaborations"]

@@ -32,18 +32,20 @@ def compose() -> dict[str, Any]:
     return loaded
 
 
-def agent_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def agent_services(compose: dict[str, Any], profile: str | None = None) -> dict[str, dict[str, Any]]:
+    """The a2a-fast services of ``profile`` (None: those that run without one, the plain mesh)."""
     return {
         name: svc
         for name, svc in compose["services"].items()
-        if svc.get("build") or svc.get("image") == "a2a-fast:latest"
+        if (svc.get("build") or svc.get("image") == "a2a-fast:latest")
+        and (profile in svc.get("profiles", []) if profile else not set(svc.get("profiles", [])) - {"demo"})
     }
 
 
-def agents(compose: dict[str, Any]) -> dict[str, tuple[dict[str, Any], argparse.Namespace]]:
+def agents(compose: dict[str, Any], profile: str | None = None) -> dict[str, tuple[dict[str, Any], argparse.Namespace]]:
     """The services running ``a2a-fast agent ...``, with their parsed command."""
     found = {}
-    for name, service in agent_services(compose).items():
+    for name, service in agent_services(compose, profile).items():
         args = parse_command(as_argv(service["command"]), f"service {name}")
         if args.command == "agent":
             found[name] = (service, args)
@@ -152,3 +154,39 @@ def test_redpanda_serves_kafka_and_its_schema_registry_where_the_agents_look(com
     assert "internal://redpanda:9092" in command
     assert "--schema-registry-addr internal://0.0.0.0:8081" in command
     assert "console" in compose["services"]
+
+
+def test_the_secured_profile_runs_each_role_as_its_own_user_under_the_acls(compose: dict[str, Any]) -> None:
+    from a2a_fast.transport.acls import parse_principals
+
+    services = compose["services"]
+    secured = agents(compose, "secured")
+    assert {args.role for _, args in secured.values()} >= {"requester", "provider", "executor"}
+    principals = parse_principals([])
+    created = services["secured-users"]["command"][-1]
+    for name, (service, args) in secured.items():
+        env = service["environment"]
+        assert env[KAFKA_BROKER_ENV] == "redpanda-secured:9092", name
+        assert env["KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT" and env["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-256"
+        user = env["KAFKA_SASL_USERNAME"]
+        assert principals[args.role] == f"User:{user}", f"{name}: the ACLs are for User:{args.role}, it runs as {user}"
+        assert "KAFKA_SASL_PASSWORD" in env, name
+        with environment({**env, "KAFKA_SASL_PASSWORD": "x"}):
+            agent = build_agent(args)  # the code accepts these settings as they stand
+        settings = agent.transport.settings({})  # type: ignore[attr-defined]
+        assert (settings["security.protocol"], settings["sasl.username"]) == ("SASL_PLAINTEXT", user), name
+        assert "secured-acls" in service["depends_on"] or any(
+            dependency in secured for dependency in service["depends_on"]
+        ), f"{name} starts before the ACLs exist"
+    for role in ("requester", "provider", "executor", "coordinator"):
+        assert role in created, f"the init job creates no user {role}"
+    acls = services["secured-acls"]
+    assert parse_command(as_argv(acls["command"]), "secured-acls").command == "acl"
+    assert acls["environment"]["KAFKA_SASL_USERNAME"] == "admin"
+    assert acls["depends_on"]["secured-users"]["condition"] == "service_completed_successfully"
+    bootstrap = yaml.safe_load(compose["configs"]["redpanda-secured-bootstrap"]["content"])
+    assert bootstrap["enable_sasl"] and bootstrap["kafka_enable_authorization"] and "admin" in bootstrap["superusers"]
+    assert services["redpanda-secured"]["environment"]["RP_BOOTSTRAP_USER"].startswith("admin:")
+    assert all("secured" in services[name].get("profiles", []) for name in ("redpanda-secured", "secured-users"))
+    plain = set(agents(compose))
+    assert not plain & set(secured)

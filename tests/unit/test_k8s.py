@@ -33,7 +33,7 @@ VERSIONS = ("1.28.0", "1.37.0")
 WORKLOADS = ("Deployment", "StatefulSet", "Job")
 READ_BY_THE_AGENTS = {KAFKA_BROKER_ENV, SCHEMA_REGISTRY_ENV, CONFIG_ENV, LOG_JSON_ENV, "A2A_FAST_HTTP_HOST"}
 SASL_SETTINGS = {"KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"}
-"""Broker credentials the agents will read once they speak SASL; the workloads take them from the Secret already."""
+"""Broker credentials the agents read for SASL (transport/security.py); the workloads take them from the Secret."""
 POD_NAME_FIELD = "metadata.name"
 
 
@@ -292,3 +292,9 @@ def test_every_agent_has_resource_requests_within_limits(agents: list[AgentConta
         for resource in ("cpu", "memory"):
             request, limit = resources["requests"][resource], resources["limits"][resource]
             assert quantity(request) <= quantity(limit), f"{agent.name}: {resource} request {request} > limit {limit}"
+
+
+def test_the_secret_holds_variables_the_agents_read() -> None:
+    from a2a_fast.transport.security import KAFKA_ENV
+
+    assert set(KAFKA_ENV.values()) >= SASL_SETTINGS

@@ -157,7 +157,8 @@ def test_a_registry_refusing_connections_is_one_line_without_the_password() -> N
     with pytest.raises(ServiceUnavailableError) as caught:
         check_registry(f"http://user:hunter2@127.0.0.1:{port}/apis/ccompat/v7")
     assert str(caught.value) == (
-        f"cannot reach the schema registry at http://user:***@127.0.0.1:{port}/apis/ccompat/v7"
+        # the credentials in the URL became the client's basic auth, so the address shown has none
+        f"cannot reach the schema registry at http://127.0.0.1:{port}/apis/ccompat/v7"
         " (SCHEMA_REGISTRY_URL): Connection refused"
     )
 
@@ -167,11 +168,14 @@ def test_a_registry_that_never_answers_fails_after_the_timeout() -> None:
         check_registry(f"http://127.0.0.1:{port}", timeout=0.5)
 
 
-@pytest.mark.parametrize(("status", "said"), [(500, "HTTP 500"), (503, "HTTP 503"), (401, "HTTP 401"), (404, "root")])
+@pytest.mark.parametrize(
+    ("status", "said"),
+    [(500, "HTTP 500"), (503, "HTTP 503"), (401, "refused the credentials.*HTTP 401"), (404, "root")],
+)
 def test_a_registry_that_fails_or_refuses_us_is_unavailable(status: int, said: str) -> None:
     with (
         registry_answering(status, b'{"error_code": 1, "message": "no"}') as url,
-        pytest.raises(ServiceUnavailableError, match=said) as caught,
+        pytest.raises(StackError, match=said) as caught,
     ):
         check_registry(url)
     assert "hunter2" not in str(caught.value)

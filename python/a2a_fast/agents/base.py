@@ -30,6 +30,11 @@ the runtime does the rest:
   headers giving the reason, the error class, the stage, and the original topic, partition and offset.
   It counts as handled once the dead letter is acknowledged; if that fails it stays uncommitted and comes
   back after a restart. The agent carries on.
+* **Signatures.** With a signing key (:attr:`AgentConfig.signing`, else the transport's) every record the agent
+  produces is signed; with trusted keys every consumed batch is checked after decoding
+  (:meth:`~a2a_fast.protocol.signing.RecordSigning.check`), and a record that proves nothing, or that its signer's
+  role may not send, is dead-lettered (stage ``authorization``) instead of handled. The agent's own key must be
+  trusted for its id and role, or it does not start.
 * **Rebalances.** Before partitions are taken away the agent finishes what it is handling (outputs
   acknowledged) and commits, so another member never starts the same work while this one still runs it.
 * **Mesh.** The protocol limits (:class:`~a2a_fast.config.ProtocolConfig`, from ``AgentConfig.protocol``
@@ -63,6 +68,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 from a2a_fast import __version__
 from a2a_fast.config import ProtocolConfig, load_config
 from a2a_fast.errors import (
+    AuthorizationError,
     DecodeError,
     LimitError,
     MessageExpiredError,
@@ -72,14 +78,16 @@ from a2a_fast.errors import (
 )
 from a2a_fast.mesh.directory import AgentCard, AgentState
 from a2a_fast.mesh.member import MeshMember
-from a2a_fast.observability.http import MonitoringServer, json_response
+from a2a_fast.observability.http import MonitoringServer, http_token, json_response
 from a2a_fast.observability.logs import bind_ids, log_context
 from a2a_fast.observability.metrics import Metrics, MetricsRegistry, Series, prometheus_text
 from a2a_fast.observability.protocol_metrics import ProtocolMetrics
 from a2a_fast.observability.tracing import adopt_child, recording, span
 from a2a_fast.protocol.envelope import TARGET_GROUP_HEADER, Envelope, Inbound, KafkaRecord, header_text
 from a2a_fast.protocol.limits import MessageLimits
+from a2a_fast.protocol.signing import RecordSigning
 from a2a_fast.protocol.topics import TopicNames
+from a2a_fast.redaction import redact
 from a2a_fast.transport.admin import ensure_topics
 from a2a_fast.transport.base import Transport
 from a2a_fast.transport.consumer import GroupConsumer
@@ -142,10 +150,16 @@ class AgentConfig:
     metadata_refresh_ms: int = 10_000
     transport: Transport | None = None
     wait_for_services: bool = False
+    signing: RecordSigning | None = None
+    """How this agent signs and checks records; None: the transport's (:attr:`Transport.signing`)."""
+    http_token: str | None = field(default_factory=http_token, repr=False)
+    """The bearer token ``/status`` and ``/metrics`` require (``/health`` stays open); default
+    ``$A2A_FAST_HTTP_TOKEN``, None: open."""
 
     def connect(self) -> Transport:
-        """The transport to the broker and registry: the one given, else Kafka at ``kafka``/``schema_registry``."""
-        return self.transport or KafkaTransport(self.kafka, self.schema_registry)
+        """The transport to the broker and registry: the one given, else Kafka at ``kafka``/``schema_registry``
+        with this process's security settings (:meth:`KafkaTransport.from_env`)."""
+        return self.transport or KafkaTransport.from_env(self.kafka, self.schema_registry)
 
 
 def pool_group(prefix: str, role: str, capabilities: Iterable[str]) -> str:
@@ -164,6 +178,7 @@ ASIDE_PATIENCE: Final = 5.0
 """Seconds a stepping-aside agent lets work in flight finish before it cancels it (and gives it back)."""
 
 _STAGES: tuple[tuple[type[BaseException], str], ...] = (
+    (AuthorizationError, "authorization"),
     (DecodeError, "decode"),
     (ValidationError, "validation"),
     (SchemaError, "validation"),
@@ -211,6 +226,9 @@ class Agent:
         self.dedupe = DedupeCache(config.dedupe_size)
         self.http_port: int | None = None
         self.transport = config.connect()
+        self.signing = config.signing or self.transport.signing
+        """Signs what this agent produces and checks what it reads (:mod:`a2a_fast.protocol.signing`)."""
+        self._signer = self.signing.signer if self.signing is not None else None
         self.consumer: GroupConsumer | None = None
         self.producer: Producer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -318,14 +336,10 @@ class Agent:
     def card(self) -> AgentCard:
         """How this agent describes itself in the mesh's directory."""
         endpoints = {} if self.http_port is None else {"http": f"http://{self.config.http_host}:{self.http_port}"}
-        return AgentCard(
-            self.agent_id,
-            self.role,
-            __version__,
-            tuple(self.capabilities()),
-            endpoints,
-            {"max_in_flight": self.max_in_flight, "group": self.group_id},
-        )
+        resources: dict[str, Any] = {"max_in_flight": self.max_in_flight, "group": self.group_id}
+        if self.signing is not None and self.signing.signer is not None:
+            resources["signing_key"] = self.signing.signer.key_id
+        return AgentCard(self.agent_id, self.role, __version__, tuple(self.capabilities()), endpoints, resources)
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -346,6 +360,8 @@ class Agent:
         self._loop = loop = asyncio.get_running_loop()
         self._started_at = time.time()
         self.protocol = self.config.protocol or load_config()
+        if self.signing is not None:
+            self.signing.check_identity(self.agent_id, self.role)
         self._owns_catalog = catalog is None
         if catalog is None:
             catalog = await self._prepare_when_reachable()
@@ -369,6 +385,8 @@ class Agent:
                     {"/health": self._health, "/status": self._status, "/metrics": self._metrics},
                     self.config.http_host,
                     self.config.http_port,
+                    token=self.config.http_token,
+                    open_paths=("/health",),
                 )
                 self.http_port = await self._server.start()
             if self.config.join_mesh or self.reads_directory:
@@ -601,6 +619,8 @@ class Agent:
         tracker = OffsetTracker()
         held_back: set[tuple[str, int]] = set()
         decoded = self.envelope.decode_many(records)
+        if self.signing is not None:
+            decoded = self.signing.check(records, decoded)
         for message, inbound, group in zip(records, decoded, groups, strict=True):
             if isinstance(inbound, MessageExpiredError):
                 inbound = self._expired(message, inbound)
@@ -649,6 +669,8 @@ class Agent:
         and a record that is merely history to this agent (another task's progress, say) is read as such."""
         assert self.envelope is not None
         found = self.envelope.decode_record(message, check_age=False)
+        if isinstance(found, Inbound) and self.signing is not None:
+            found = self.signing.check_one(message, found) or found
         if isinstance(found, Inbound) and self.expires(found):
             return error
         return found
@@ -820,7 +842,7 @@ class Agent:
         that (see :meth:`_complete`)."""
         message = work.message
         topic = message.topic() or ""
-        reason = str(error) or repr(error)
+        reason = redact(str(error) or repr(error))
         log.warning(
             "%s: %s failed for %s[%s]@%s: %s",
             self.agent_id,
@@ -922,6 +944,8 @@ class Agent:
             priority=priority,
             target_group=target_group,
         )
+        if self._signer is not None:
+            self._signer.sign_into(key, headers, value)
         label = (topic, kind)
         work = _HANDLING.get()
         if work is not None and work.open and work.agent is self:
@@ -931,8 +955,12 @@ class Agent:
         await self._publish(topic, key, headers, value, label)
 
     async def produce_record(self, record: KafkaRecord) -> None:
-        """Produces an encoded record; acknowledged as :meth:`publish` describes."""
-        await self._publish(record.topic, record.key, record.headers, record.value, None)
+        """Produces an encoded record (signed, when this agent signs); acknowledged as :meth:`publish` describes."""
+        headers = record.headers
+        if self._signer is not None:
+            headers = list(headers)
+            self._signer.sign_into(record.key, headers, record.value)
+        await self._publish(record.topic, record.key, headers, record.value, None)
 
     async def _publish(
         self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes, label: _Label

@@ -8,7 +8,8 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from a2a_fast.errors import A2AError
+from a2a_fast.errors import A2AError, ConfigError
+from a2a_fast.redaction import redact
 
 __all__ = ["build_parser", "main"]
 
@@ -16,9 +17,15 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _stack(args: argparse.Namespace) -> int:
-    from a2a_fast.stack import LocalStack
+    from a2a_fast.stack import LocalStack, export_lines
 
-    stack = LocalStack()
+    if (args.user != "admin" or args.mtls) and not args.secure:
+        raise ConfigError("--user and --mtls are for the secured stack: add --secure")
+    stack = LocalStack(secure=args.secure)
+    if args.action == "env":
+        for line in export_lines(stack.environment(args.user, args.mtls)):
+            print(line)
+        return 0
     if args.action == "up":
         started = time.monotonic()
         print("starting the local stack (first run fetches the jars with Maven)...", flush=True)
@@ -30,6 +37,12 @@ def _stack(args: argparse.Namespace) -> int:
         for status in statuses:
             print(status.line())
         print(f"ready in {time.monotonic() - started:.1f}s")
+        if args.secure:
+            print(f'\n# to use it as {args.user} (or: eval "$(a2a-fast stack env --secure [--user ROLE] [--mtls])"):')
+            for line in export_lines(stack.environment(args.user, args.mtls)):
+                print(line)
+            print("# users: admin (the operator, a super user), requester, provider, executor, coordinator;")
+            print("# apply the roles' ACLs with: a2a-fast acl apply")
     elif args.action == "down":
         stopped = stack.down()
         print("stopped: " + ", ".join(stopped) if stopped else "nothing to stop: no service started by a2a-fast")
@@ -80,7 +93,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     stack = command("stack", "run the local Kafka broker and schema registry")
     stack.add_argument(
-        "action", choices=["up", "down", "status"], help="up starts them, down stops what up started, status shows"
+        "action",
+        choices=["up", "down", "status", "env"],
+        help="up starts them, down stops what up started, status shows, env prints the shell's export lines",
+    )
+    stack.add_argument(
+        "--secure",
+        action="store_true",
+        help="the secured stack: SASL_SSL (SCRAM) and mutual-TLS listeners with ACLs, the registry over HTTPS with"
+        " a password; its own ports and state, beside the plain one",
+    )
+    stack.add_argument(
+        "--user", default="admin", help="with --secure: whose credentials env and up print (default admin)"
+    )
+    stack.add_argument(
+        "--mtls", action="store_true", help="with --secure: connect over mutual TLS with the user's certificate"
     )
     stack.set_defaults(handler=_stack)
 
@@ -93,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--keep-stack", action="store_true", help="leave running a Kafka/registry the demo had to start itself"
     )
     demo.add_argument("--console", action="store_true", help="serve the web console of the run while it lasts")
+    from a2a_fast.cli.control import add_kafka_config_option
+
+    add_kafka_config_option(demo)
     demo.add_argument("--console-port", type=int, default=8090, help="the console's port (default 8090, else any)")
     demo.add_argument(
         "--console-linger",
@@ -103,10 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(handler=_demo)
 
+    from a2a_fast.cli.acl import add_acl_parser
     from a2a_fast.cli.agents import add_agent_parser
     from a2a_fast.cli.completion import SHELLS
     from a2a_fast.cli.console import add_console_parser
     from a2a_fast.cli.control import add_control_parsers
+    from a2a_fast.cli.keys import add_keys_parser
 
     add_agent_parser(commands).set_defaults(handler=_agent)
     add_control_parsers(commands)
@@ -116,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     completion.epilog = 'Enable it in the shell\'s start-up file: eval "$(a2a-fast completion bash)"'
     completion.set_defaults(handler=_completion)
     add_console_parser(commands)
+    add_acl_parser(commands)
+    add_keys_parser(commands)
     return parser
 
 
@@ -128,6 +162,12 @@ STATUS_READER_GONE = 141
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
+    kafka_config = getattr(args, "kafka_config", None)
+    if kafka_config:
+        from a2a_fast.transport.security import KAFKA_CONFIG_ENV
+
+        # The option is the variable, for every client of this process and the agents it starts.
+        os.environ[KAFKA_CONFIG_ENV] = kafka_config
     try:
         status = handler(args)
         sys.stdout.flush()  # a reader gone away shows here, not as a warning at exit
@@ -140,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.close(devnull)
         return STATUS_READER_GONE
     except A2AError as error:
-        print(f"a2a-fast: {error}", file=sys.stderr)
+        print(f"a2a-fast: {redact(str(error))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return STATUS_INTERRUPTED

@@ -15,7 +15,7 @@ from typing import Any
 
 from a2a_fast.agents.base import Agent, AgentConfig, serve
 from a2a_fast.agents.policies import BudgetPolicy, PricingPolicy
-from a2a_fast.cli.control import add_logging_options
+from a2a_fast.cli.control import add_kafka_config_option, add_logging_options
 from a2a_fast.config import CONFIG_ENV, load_config
 from a2a_fast.errors import ConfigError
 from a2a_fast.observability.http import DEFAULT_PORTS
@@ -51,10 +51,14 @@ examples:
   a2a-fast agent coordinator --id coordinator-1 --start brief --param text="The Q3 report ..."
 
 The broker and registry come from KAFKA_BROKER and SCHEMA_REGISTRY_URL (default: the local stack, which
-this command never starts). While either does not answer, the agent waits for it, logging a warning naming
-the setting and the address at each attempt (after 1, 2, 4... up to 10 seconds). Protocol limits come from
---config FILE or A2A_FAST_CONFIG (YAML); a bad file stops the agent before it connects, naming the key, with
-exit status 1.
+this command never starts); how to authenticate to them from KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*,
+KAFKA_SSL_*, SCHEMA_REGISTRY_* (see the README), the config file's kafka and schema_registry sections, or
+--kafka-config FILE; the signing key and the trusted keys from A2A_FAST_SIGNING_KEY and A2A_FAST_TRUSTED_KEYS
+(or the config's signing section), the key naming the agent's id unless --id does. While either service does not
+answer, the agent waits for it, logging a warning naming the setting and the address at each attempt (after 1,
+2, 4... up to 10 seconds). Protocol limits come from --config FILE or A2A_FAST_CONFIG (YAML). A bad file or
+setting, or a broker or registry that refuses the credentials, stops the agent before it runs, naming the setting
+and the address, with exit status 1.
 
 The agent runs until SIGTERM or Ctrl-C, then shuts down in order; a requester given --task exits once all
 its tasks are final. Once ready it prints 'READY <role> <id> http=<port>' (http=- without monitoring); a
@@ -99,8 +103,13 @@ def add_agent_parser(commands: Any) -> argparse.ArgumentParser:
     )
     add_logging_options(parser)
     parser.add_argument(
-        "--config", default=None, metavar="FILE", help=f"protocol config YAML (default: ${CONFIG_ENV}, else built-in)"
+        "--config",
+        default=None,
+        metavar="FILE",
+        help=f"config YAML: protocol limits, and the kafka, schema_registry and signing sections (default:"
+        f" ${CONFIG_ENV}, else built-in)",
     )
+    add_kafka_config_option(parser)
     provider = parser.add_argument_group("provider")
     provider.add_argument(
         "--skills",
@@ -156,10 +165,14 @@ def add_agent_parser(commands: Any) -> argparse.ArgumentParser:
 
 def build_agent(args: argparse.Namespace) -> Agent:
     from a2a_fast.stack import Endpoints
+    from a2a_fast.transport.kafka import KafkaTransport
 
     protocol = load_config(args.config)
     endpoints = Endpoints.from_env()
-    agent_id = args.agent_id or f"{args.role}-{uuid.uuid4().hex[:6]}"
+    transport = KafkaTransport.from_env(endpoints.kafka, endpoints.schema_registry, config_file=args.config)
+    identity = transport.signing.identity if transport.signing is not None else None
+    # Signing as an agent means being that agent: its key names the id, unless --id says otherwise.
+    agent_id = args.agent_id or (identity.agent if identity else f"{args.role}-{uuid.uuid4().hex[:6]}")
     port = DEFAULT_PORTS[args.role] if args.http_port is None else args.http_port
     if args.partitions is not None and args.partitions < 1:
         raise ConfigError(f"--partitions: must be at least 1, got {args.partitions}")
@@ -174,6 +187,7 @@ def build_agent(args: argparse.Namespace) -> Agent:
         partitions=args.partitions or protocol.topics.partitions,
         protocol=protocol,
         wait_for_services=True,
+        transport=transport,
     )
     if args.role == "provider":
         from a2a_fast.agents.provider import Provider

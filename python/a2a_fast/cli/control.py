@@ -33,6 +33,7 @@ from a2a_fast.errors import ConfigError
 from a2a_fast.history.events import describe_message, message_event, subject_label
 from a2a_fast.history.tasks import (
     DEFAULT_RETAINED_TASKS,
+    FINAL_STATES,
     STATES,
     TaskHistory,
     TaskLog,
@@ -44,6 +45,7 @@ from a2a_fast.history.tasks import (
 )
 from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.stack import Endpoints
+from a2a_fast.transport.kafka import KafkaTransport
 
 __all__ = ["add_control_parsers", "agent_table", "table", "task_table"]
 
@@ -54,6 +56,17 @@ SHORT_TOPIC_NAMES = ("task-requests", "task-responses", "negotiations", "collabo
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--topic-prefix", default="", help="namespace prepended to every topic name")
+    add_kafka_config_option(parser)
+
+
+def add_kafka_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--kafka-config",
+        default=None,
+        metavar="FILE",
+        help="librdkafka properties (name=value lines) every Kafka client gets, e.g. SASL/OAUTHBEARER or TLS"
+        " settings; the same as A2A_FAST_KAFKA_CONFIG, which the agents this starts inherit",
+    )
 
 
 def add_logging_options(parser: argparse.ArgumentParser, level: str = "WARNING") -> None:
@@ -173,10 +186,13 @@ def _amount(text: str) -> float:
     return value
 
 
-def _endpoints(registry: bool = True) -> Endpoints:
-    """The broker and registry the environment names, once they answer: a command whose service is down
-    stops within seconds with one line naming the setting and the address."""
-    return Endpoints.from_env().check_reachable(registry=registry)
+def _transport(registry: bool = True) -> KafkaTransport:
+    """The transport to the broker and registry the environment names (with its credentials), checked: a
+    service that does not answer or refuses the credentials stops the command within seconds, in one line
+    naming the setting and the address."""
+    transport = Endpoints.from_env().transport()
+    transport.check_reachable(registry=registry)
+    return transport
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
@@ -185,21 +201,21 @@ def _configure_logging(args: argparse.Namespace) -> None:
     configure_logging(json=args.log_json, level=args.log_level.upper())
 
 
-def _read_log(args: argparse.Namespace, until: int | None = None, endpoints: Endpoints | None = None) -> TaskLog:
+def _read_log(args: argparse.Namespace, until: int | None = None, transport: KafkaTransport | None = None) -> TaskLog:
     from a2a_fast.transport.registry import SchemaCatalog
 
-    endpoints = endpoints or _endpoints()
+    transport = transport or _transport()
     topics = TopicNames(args.topic_prefix)
-    _require_topics(endpoints, topics)
-    with SchemaCatalog(endpoints.schema_registry, topics) as catalog:
+    _require_topics(transport, topics)
+    with SchemaCatalog(transport, topics) as catalog:
         catalog.load_readers()
-        return read_log(endpoints.kafka, catalog, topics, until=until, reader=f"a2a-fast-cli-{uuid.uuid4().hex[:8]}")
+        return read_log(transport, catalog, topics, until=until, reader=f"a2a-fast-cli-{uuid.uuid4().hex[:8]}")
 
 
-def _require_topics(endpoints: Endpoints, topics: TopicNames) -> None:
+def _require_topics(transport: KafkaTransport, topics: TopicNames) -> None:
     from a2a_fast.transport.admin import describe_topics
 
-    present = {info.name for info in describe_topics(endpoints.kafka, topics.prefix)}
+    present = {info.name for info in describe_topics(transport, topics.prefix)}
     missing = [name for name in (topics.requests, topics.responses, topics.negotiations) if name not in present]
     if missing:
         raise ConfigError(f"no agent mesh on {topics.prefix or '(no prefix)'}: topic(s) {', '.join(missing)} missing")
@@ -218,21 +234,23 @@ def _request(args: argparse.Namespace) -> int:
         if not sep or not key:
             raise ConfigError(f"--param {item!r}: expected KEY=VALUE")
         parameters[key] = value
-    return uvloop.run(_request_async(args, parameters, _endpoints()))
+    return uvloop.run(_request_async(args, parameters, _transport()))
 
 
-async def _request_async(args: argparse.Namespace, parameters: dict[str, str], endpoints: Endpoints) -> int:
+async def _request_async(args: argparse.Namespace, parameters: dict[str, str], transport: KafkaTransport) -> int:
     from a2a_fast.agents.base import AgentConfig
     from a2a_fast.agents.policies import BudgetPolicy
     from a2a_fast.agents.requester import PendingRequest, Requester
     from a2a_fast.protocol.envelope import Inbound
 
-    agent_id = args.agent_id or f"cli-{uuid.uuid4().hex[:8]}"
+    identity = transport.signing.identity if transport.signing is not None else None
+    # Signing as an agent means being that agent: its key names the id, unless --id says otherwise.
+    agent_id = args.agent_id or (identity.agent if identity else f"cli-{uuid.uuid4().hex[:8]}")
     # A one-off requester of a person at a terminal is not a member of the mesh's directory.
-    config = AgentConfig(agent_id, endpoints.kafka, endpoints.schema_registry, join_mesh=False)
+    config = AgentConfig(agent_id, transport.kafka, transport.schema_registry_url, join_mesh=False, transport=transport)
     config.topics = TopicNames(args.topic_prefix)
     # a one-off requester has nothing to resume; one named with --id picks up its open requests
-    requester = Requester(config, BudgetPolicy(), resume=args.agent_id is not None)
+    requester = Requester(config, BudgetPolicy(), resume=args.agent_id is not None or identity is not None)
     started = time.monotonic()
     arrived: collections.deque[tuple[str, float, TimelineEntry]] = collections.deque()
     changed = asyncio.Event()
@@ -276,7 +294,8 @@ async def _request_async(args: argparse.Namespace, parameters: dict[str, str], e
                     said = f": {outcome.error}" if outcome.error else f" {json.dumps(outcome.result, default=str)}"
                     _emit(args, f"task {task_id} {outcome.status}{said}", {"outcome": asdict(outcome)})
                     return 0 if outcome.status == "COMPLETED" or not args.wait else 1
-                if settled is not None and not args.wait:
+                # A final state's outcome is on its way (the waiter completes a loop turn after the record came).
+                if settled is not None and not args.wait and settled not in FINAL_STATES:
                     hint = f"task {task_id} {settled}; follow it with: a2a-fast tail task-responses"
                     _emit(args, hint, {"task_id": task_id, "state": settled})
                     return 0
@@ -298,26 +317,33 @@ def _cancel(args: argparse.Namespace) -> int:
     import uvloop
 
     _configure_logging(args)
-    endpoints = _endpoints()
+    transport = _transport()
     topics = TopicNames(args.topic_prefix)
-    _require_topics(endpoints, topics)
-    return uvloop.run(_cancel_async(args, endpoints, topics))
+    _require_topics(transport, topics)
+    return uvloop.run(_cancel_async(args, transport, topics))
 
 
-async def _cancel_async(args: argparse.Namespace, endpoints: Endpoints, topics: TopicNames) -> int:
+async def _cancel_async(args: argparse.Namespace, transport: KafkaTransport, topics: TopicNames) -> int:
     """Exit status 0 when the task ended CANCELED, 1 when it ended otherwise first, 2 when ``--max-wait`` passed."""
     from a2a_fast.agents.base import AgentConfig
     from a2a_fast.agents.cancel import Canceller, ensure_cancellable
     from a2a_fast.agents.requester import Requester
     from a2a_fast.history.view import MeshView
 
-    view = MeshView(endpoints.kafka, endpoints.schema_registry, topics)
+    view = MeshView(transport, transport.schema_registry_url, topics)
     await view.start()
     try:
         task = view.log.find(args.task_id)
         ensure_cancellable(task)  # before anything starts: a refusal is quick and writes nothing
         agent_id = f"cli-{uuid.uuid4().hex[:8]}"
-        config = AgentConfig(agent_id, endpoints.kafka, endpoints.schema_registry, topics=topics, join_mesh=False)
+        config = AgentConfig(
+            agent_id,
+            transport.kafka,
+            transport.schema_registry_url,
+            topics=topics,
+            join_mesh=False,
+            transport=transport,
+        )
         started = time.monotonic()
         deadline = started + args.max_wait
         async with Requester(config, resume=False) as publisher:
@@ -451,13 +477,13 @@ def _agents(args: argparse.Namespace) -> int:
     from a2a_fast.history.view import agent_rows
     from a2a_fast.mesh.directory import AgentDirectory
 
-    endpoints = _endpoints()
+    transport = _transport()
 
     async def registered() -> list[Any]:
-        async with AgentDirectory(endpoints.kafka, TopicNames(args.topic_prefix).agents) as directory:
+        async with AgentDirectory(transport, TopicNames(args.topic_prefix).agents) as directory:
             return directory.get_all_agents()
 
-    rows = agent_rows(uvloop.run(registered()), _read_log(args, endpoints=endpoints).activity())
+    rows = agent_rows(uvloop.run(registered()), _read_log(args, transport=transport).activity())
     if args.json:
         for row in rows:
             print(json.dumps(row))
@@ -472,7 +498,7 @@ def _agents(args: argparse.Namespace) -> int:
 def _topics(args: argparse.Namespace) -> int:
     from a2a_fast.transport.admin import describe_topics
 
-    found = describe_topics(_endpoints(registry=False).kafka, args.topic_prefix)
+    found = describe_topics(_transport(registry=False), args.topic_prefix)
     if args.json:
         for info in found:
             print(json.dumps({**asdict(info), "records": info.records}))
@@ -493,13 +519,13 @@ def _tail(args: argparse.Namespace) -> int:
 
     if args.max is not None and args.max <= 0:
         raise ConfigError(f"--max {args.max}: expected a count >= 1")
-    endpoints = _endpoints()
+    transport = _transport()
     topics = TopicNames(args.topic_prefix)
     name = resolve_topic(args.topic, topics)
     shown = 0
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
     with _stop_on_signals() as stop:
-        reader = LogReader(endpoints.kafka, endpoints.schema_registry, topics, [name], args.from_beginning)
+        reader = LogReader(transport, transport.schema_registry_url, topics, [name], args.from_beginning)
         try:
             reader.open()
             if sys.stderr.isatty():

@@ -386,9 +386,9 @@ async def _main(args: argparse.Namespace, say: Any) -> dict[str, Any]:
 
 
 def _delete_topics(kafka: str, names: list[str]) -> None:
-    from confluent_kafka.admin import AdminClient
+    from a2a_fast.transport import as_transport
 
-    for future in AdminClient({"bootstrap.servers": kafka}).delete_topics(names, operation_timeout=10).values():
+    for future in as_transport(kafka).admin().delete_topics(names, operation_timeout=10).values():
         with contextlib.suppress(Exception):
             future.result(15)
 

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from a2a_fast.observability.http import http_token
+
 __all__ = ["MetricsBoard", "Sample", "fetch_metrics", "parse_prometheus", "summarize"]
 
 HISTORY: Final = 150
@@ -80,10 +82,15 @@ def summarize(samples: Iterable[Sample]) -> dict[str, Any]:
 
 
 def fetch_metrics(base_url: str, timeout: float = 1.0) -> str:
-    """``GET <base_url>/metrics``. Blocking: call it from a thread. Raises OSError when it does not answer."""
+    """``GET <base_url>/metrics`` (with the monitoring token, ``A2A_FAST_HTTP_TOKEN``, when there is one).
+    Blocking: call it from a thread. Raises OSError when it does not answer."""
     if not base_url.startswith(("http://", "https://")):
         raise OSError(f"not an HTTP address: {base_url!r}")
-    with urllib.request.urlopen(base_url.rstrip("/") + "/metrics", timeout=timeout) as response:
+    request = urllib.request.Request(base_url.rstrip("/") + "/metrics")
+    token = http_token()
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         body: bytes = response.read(4 * 1024 * 1024)
     return body.decode("utf-8", errors="replace")
 

@@ -46,6 +46,7 @@ from a2a_fast.history.view import MeshView, agent_rows
 from a2a_fast.mesh.directory import AgentDirectory
 from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.stack import Endpoints
+from a2a_fast.transport.kafka import KafkaTransport
 from a2a_fast.workflows.definitions import WorkflowDefinition, load_workflows
 
 __all__ = ["ControlPlane", "build_server", "run"]
@@ -74,12 +75,17 @@ class ControlPlane:
     ) -> None:
         self.endpoints = endpoints
         self.topics = topics
-        config = AgentConfig(agent_id or f"mcp-{uuid.uuid4().hex[:8]}", endpoints.kafka, endpoints.schema_registry)
+        # The tools that write act as one agent of the mesh: the credentials of this process, and its signing key,
+        # which names the agent unless agent_id does.
+        transport = KafkaTransport.from_env(endpoints.kafka, endpoints.schema_registry)
+        identity = transport.signing.identity if transport.signing is not None else None
+        agent_id = agent_id or (identity.agent if identity is not None else f"mcp-{uuid.uuid4().hex[:8]}")
+        config = AgentConfig(agent_id, endpoints.kafka, endpoints.schema_registry, transport=transport)
         config.topics = topics
         self.agent_id = config.agent_id
         self.requester = Requester(config, BudgetPolicy())
-        self.view = MeshView(endpoints.kafka, endpoints.schema_registry, topics, retained_tasks)
-        self.directory = AgentDirectory(endpoints.kafka, topics.agents)
+        self.view = MeshView(transport, endpoints.schema_registry, topics, retained_tasks)
+        self.directory = AgentDirectory(transport, topics.agents)
         # Same id as the requester, so a restarted server resumes the sessions it coordinated; the requester
         # alone stands for this server in the mesh directory (one id, one member).
         self.coordinator = Coordinator(

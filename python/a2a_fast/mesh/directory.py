@@ -61,6 +61,7 @@ from a2a_fast.transport.base import ConsumerClient, ProducerClient
 
 __all__ = [
     "DEREGISTER",
+    "DIRECTORY_TOPIC_CONFIG",
     "HEARTBEAT",
     "REGISTER",
     "STATES",
@@ -82,6 +83,8 @@ DEREGISTER: Final = "a2a.agent.deregister"
 EVENT_TYPES: Final = (REGISTER, HEARTBEAT, STATE_SYNC, DEREGISTER)
 STATES: Final = ("IDLE", "BUSY", "ERROR")
 PROTOCOL: Final = "mesh"
+DIRECTORY_TOPIC_CONFIG: Final = {"cleanup.policy": "compact"}
+"""How the directory topic is made (with one partition): compacted, each agent's newest record kept."""
 """The protocol name under which directory operations are recorded in the protocol metrics."""
 
 
@@ -302,8 +305,7 @@ class AgentDirectory:
         await self.stop()
 
     def _open(self, patience: float) -> ConsumerClient:
-        compact = {"cleanup.policy": "compact"}
-        ensure_topics(self.transport, [self.topic], partitions=1, config=compact, timeout=patience)
+        ensure_topics(self.transport, [self.topic], partitions=1, config=DIRECTORY_TOPIC_CONFIG, timeout=patience)
         consumer = self.transport.consumer(
             {
                 "group.id": f"a2a-directory-{uuid.uuid4().hex}",  # never joins or commits: offsets are assigned

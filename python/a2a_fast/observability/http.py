@@ -7,19 +7,34 @@ Ports default to 8001 (requester), 8002 (provider) and 8003 (executor); it binds
 * ``GET /status``  the agent's role, id, counts of tasks by state, messages in flight and consumer lag.
 * ``GET /metrics`` Prometheus text format: messages by topic and type, errors, dead-lettered records,
   handling-latency histograms per message type and negotiation rounds.
+
+With ``A2A_FAST_HTTP_TOKEN`` set, ``/status`` and ``/metrics`` answer only requests that carry it
+(``Authorization: Bearer <token>``; 401 otherwise), while ``/health`` stays open for probes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
-from collections.abc import Awaitable, Callable, Mapping
+import os
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-__all__ = ["DEFAULT_PORTS", "MonitoringServer", "Route", "json_response"]
+__all__ = ["DEFAULT_PORTS", "HTTP_TOKEN_ENV", "MonitoringServer", "Route", "http_token", "json_response"]
 
 DEFAULT_PORTS = {"requester": 8001, "provider": 8002, "executor": 8003, "coordinator": 8004}
+HTTP_TOKEN_ENV = "A2A_FAST_HTTP_TOKEN"
+
+
+def http_token() -> str | None:
+    """The bearer token the monitoring servers require, ``$A2A_FAST_HTTP_TOKEN``; None when unset."""
+    from a2a_fast.redaction import remember
+
+    token = os.environ.get(HTTP_TOKEN_ENV) or None
+    remember(token)
+    return token
 
 
 Route = Callable[[], Awaitable[tuple[int, str, str]]]
@@ -29,13 +44,24 @@ class MonitoringServer:
     """A minimal HTTP/1.1 server on asyncio answering ``GET`` on a fixed set of paths.
 
     ``routes`` maps a path to a coroutine function returning ``(status, content type, body)``.
-    One request per connection; anything but ``GET`` of a known path gets 405 or 404.
+    One request per connection; anything but ``GET`` of a known path gets 405 or 404. With a ``token``, every
+    path but ``open_paths`` needs ``Authorization: Bearer <token>`` (401 without it).
     """
 
-    def __init__(self, routes: Mapping[str, Route], host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        routes: Mapping[str, Route],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        token: str | None = None,
+        open_paths: Iterable[str] = (),
+    ) -> None:
         self.routes = dict(routes)
         self.host = host
         self.port = port
+        self._token = f"Bearer {token}".encode() if token else None
+        self._open = frozenset(open_paths)
         self._server: asyncio.Server | None = None
 
     async def start(self) -> int:
@@ -54,11 +80,10 @@ class MonitoringServer:
         try:
             status, content_type, body = await self._respond(reader)
             payload = body.encode()
-            reason = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 400: "Bad Request"}.get(
-                status, "Service Unavailable" if status == 503 else "Error"
-            )
+            reason = _REASONS.get(status, "Error")
+            challenge = 'WWW-Authenticate: Bearer realm="a2a-fast"\r\n' if status == 401 else ""
             writer.write(
-                f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
+                f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n{challenge}"
                 f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
                 + payload
             )
@@ -81,7 +106,27 @@ class MonitoringServer:
             return 404, "text/plain", f"no such path: {target}\n"
         if method != "GET":
             return 405, "text/plain", "only GET is served\n"
+        if self._token is not None and target not in self._open and not self._authorized(head):
+            return 401, "text/plain", f"{target} needs the bearer token ({HTTP_TOKEN_ENV})\n"
         return await route()
+
+    def _authorized(self, head: bytes) -> bool:
+        assert self._token is not None
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"authorization":
+                return hmac.compare_digest(value.strip(), self._token)
+        return False
+
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    503: "Service Unavailable",
+}
 
 
 def json_response(payload: Any, status: int = 200) -> tuple[int, str, str]:

@@ -21,6 +21,8 @@ import sys
 from collections.abc import Mapping
 from typing import TextIO
 
+from a2a_fast.redaction import redact
+
 __all__ = ["CONTEXT_FIELDS", "bind_ids", "configure_logging", "current_context", "log_context"]
 
 CONTEXT_FIELDS = ("agent_id", "task_id", "correlation_id")
@@ -87,14 +89,14 @@ class _JsonFormatter(logging.Formatter):
         line.update({name: getattr(record, name, None) for name in CONTEXT_FIELDS})
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return jsonlib.dumps(line, ensure_ascii=False, default=str)
+        return redact(jsonlib.dumps(line, ensure_ascii=False, default=str))
 
 
 class _TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         base = super().format(record)
         ids = " ".join(f"{name}={value}" for name in CONTEXT_FIELDS if (value := getattr(record, name, None)))
-        return f"{base} {ids}" if ids else base
+        return redact(f"{base} {ids}" if ids else base)
 
 
 def configure_logging(
@@ -103,7 +105,8 @@ def configure_logging(
     stream: TextIO | None = None,
     defaults: Mapping[str, str | None] | None = None,
 ) -> None:
-    """Routes the ``a2a_fast`` loggers to ``stream`` (stderr) as JSON lines or text, with the context ids.
+    """Routes the ``a2a_fast`` loggers to ``stream`` (stderr) as JSON lines or text, with the context ids and
+    every known secret masked (:mod:`a2a_fast.redaction`).
 
     ``defaults`` fills ids no :func:`log_context` set, e.g. the process's one ``agent_id``, so that lines logged
     outside any handling (start-up, the consumer thread) carry it too."""

@@ -3,11 +3,17 @@
 ``a2a-fast stack up|down|status`` drives it from the shell; tests and the demo call :func:`ensure_up`.
 ``KAFKA_BROKER`` and ``SCHEMA_REGISTRY_URL`` point at an external stack instead (Redpanda, a Kafka
 cluster, Confluent Schema Registry): a component named there is used as it is and never started here.
+
+``LocalStack(secure=True)`` (``a2a-fast stack up --secure``) is the secured stack of :mod:`a2a_fast.stack.secure`:
+its own ports (29092 SASL_SSL, 29094 mutual TLS, 29093 controller, 28081 HTTPS registry) and state
+(``state-secure``), so it runs beside the plain one; :meth:`LocalStack.environment` gives the variables a client
+needs to use it.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,13 +22,17 @@ from a2a_fast.stack.artifacts import cache_dir
 from a2a_fast.stack.services import KafkaBroker, SchemaRegistry, Service, ServiceStatus
 from a2a_fast.transport.kafka import KafkaTransport
 
-__all__ = ["Endpoints", "LocalStack", "ServiceStatus", "ensure_up"]
+__all__ = ["Endpoints", "LocalStack", "ServiceStatus", "ensure_up", "export_lines"]
 
 KAFKA_BROKER_ENV = "KAFKA_BROKER"
 SCHEMA_REGISTRY_ENV = "SCHEMA_REGISTRY_URL"
 KAFKA_PORT_ENV = "A2A_FAST_KAFKA_PORT"
 CONTROLLER_PORT_ENV = "A2A_FAST_CONTROLLER_PORT"
 REGISTRY_PORT_ENV = "A2A_FAST_REGISTRY_PORT"
+SECURE_KAFKA_PORT_ENV = "A2A_FAST_SECURE_KAFKA_PORT"
+SECURE_MTLS_PORT_ENV = "A2A_FAST_SECURE_MTLS_PORT"
+SECURE_CONTROLLER_PORT_ENV = "A2A_FAST_SECURE_CONTROLLER_PORT"
+SECURE_REGISTRY_PORT_ENV = "A2A_FAST_SECURE_REGISTRY_PORT"
 
 
 def _port(env: str, given: int | None, default: int) -> int:
@@ -58,8 +68,8 @@ class Endpoints:
         )
 
     def transport(self) -> KafkaTransport:
-        """The transport to these endpoints."""
-        return KafkaTransport(self.kafka, self.schema_registry)
+        """The transport to these endpoints, with this process's security settings and signing keys."""
+        return KafkaTransport.from_env(self.kafka, self.schema_registry)
 
     def check_reachable(self, registry: bool = True) -> Endpoints:
         """These endpoints, once the broker and (with ``registry``) the registry answered; else
@@ -72,8 +82,14 @@ class LocalStack:
     """The broker and registry that a2a-fast runs itself, with their state under one folder.
 
     Ports not given here come from ``A2A_FAST_KAFKA_PORT``, ``A2A_FAST_CONTROLLER_PORT`` and
-    ``A2A_FAST_REGISTRY_PORT``, else 19092, 19093 and 18081.
+    ``A2A_FAST_REGISTRY_PORT``, else 19092, 19093 and 18081. The secured stack's come from
+    ``A2A_FAST_SECURE_KAFKA_PORT``, ``A2A_FAST_SECURE_MTLS_PORT``, ``A2A_FAST_SECURE_CONTROLLER_PORT`` and
+    ``A2A_FAST_SECURE_REGISTRY_PORT``, else 29092, 29094, 29093 and 28081; it ignores ``KAFKA_BROKER`` and
+    ``SCHEMA_REGISTRY_URL`` (which a shell using it has pointed at it).
     """
+
+    kafka: KafkaBroker
+    registry: SchemaRegistry
 
     def __init__(
         self,
@@ -81,7 +97,28 @@ class LocalStack:
         kafka_port: int | None = None,
         controller_port: int | None = None,
         registry_port: int | None = None,
+        *,
+        secure: bool = False,
+        mtls_port: int | None = None,
     ) -> None:
+        self.secure = secure
+        if secure:
+            from a2a_fast.stack.secure import SecureKafkaBroker, SecureSchemaRegistry, secure_files
+
+            self.state_dir = state_dir or cache_dir() / "state-secure"
+            credentials, tls = secure_files(self.state_dir)
+            self.kafka = SecureKafkaBroker(
+                self.state_dir,
+                _port(SECURE_KAFKA_PORT_ENV, kafka_port, 29092),
+                _port(SECURE_CONTROLLER_PORT_ENV, controller_port, 29093),
+                _port(SECURE_MTLS_PORT_ENV, mtls_port, 29094),
+                credentials,
+                tls,
+            )
+            self.registry = SecureSchemaRegistry(
+                self.state_dir, _port(SECURE_REGISTRY_PORT_ENV, registry_port, 28081), credentials, tls
+            )
+            return
         self.state_dir = state_dir or cache_dir() / "state"
         self.kafka = KafkaBroker(
             self.state_dir,
@@ -91,6 +128,8 @@ class LocalStack:
         self.registry = SchemaRegistry(self.state_dir, _port(REGISTRY_PORT_ENV, registry_port, 18081))
 
     def _managed(self) -> list[tuple[Service, str | None]]:
+        if self.secure:
+            return [(self.kafka, None), (self.registry, None)]
         return [
             (self.kafka, os.environ.get(KAFKA_BROKER_ENV)),
             (self.registry, os.environ.get(SCHEMA_REGISTRY_ENV)),
@@ -121,7 +160,43 @@ class LocalStack:
         ]
 
     def endpoints(self) -> Endpoints:
+        if self.secure:
+            return Endpoints(self.kafka.address, self.registry.address)
         return Endpoints.from_env()
+
+    def environment(self, user: str = "admin", mtls: bool = False) -> dict[str, str]:
+        """The variables a client needs to use this stack as ``user``: over SASL_SSL with the user's SCRAM
+        password, or with ``mtls`` over mutual TLS with the user's certificate. An empty value means unset."""
+        from a2a_fast.stack.secure import REGISTRY_USER, SecureKafkaBroker, SecureSchemaRegistry
+
+        if not self.secure:
+            return {KAFKA_BROKER_ENV: self.kafka.address, SCHEMA_REGISTRY_ENV: self.registry.address}
+        kafka, registry = self.kafka, self.registry
+        assert isinstance(kafka, SecureKafkaBroker) and isinstance(registry, SecureSchemaRegistry)
+        if user not in kafka.credentials.kafka:
+            raise StackError(f"the secured stack has no user {user!r} (users: {', '.join(kafka.credentials.kafka)})")
+        tls = kafka.tls
+        sasl = {
+            "KAFKA_SASL_MECHANISM": "" if mtls else "SCRAM-SHA-512",
+            "KAFKA_SASL_USERNAME": "" if mtls else user,
+            "KAFKA_SASL_PASSWORD": "" if mtls else kafka.credentials.kafka[user],
+        }
+        return {
+            KAFKA_BROKER_ENV: kafka.mtls_address if mtls else kafka.address,
+            "KAFKA_SECURITY_PROTOCOL": "SSL" if mtls else "SASL_SSL",
+            **sasl,
+            "KAFKA_SSL_CA_LOCATION": str(tls.ca),
+            "KAFKA_SSL_CERTIFICATE_LOCATION": str(tls.client_certificate(user)) if mtls else "",
+            "KAFKA_SSL_KEY_LOCATION": str(tls.client_key(user)) if mtls else "",
+            SCHEMA_REGISTRY_ENV: registry.address,
+            "SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO": f"{REGISTRY_USER}:{registry.credentials.registry[REGISTRY_USER]}",
+            "SCHEMA_REGISTRY_CA_LOCATION": str(tls.ca),
+        }
+
+
+def export_lines(environment: dict[str, str]) -> list[str]:
+    """Shell lines that set (or unset, when empty) each variable."""
+    return [f"export {name}={shlex.quote(value)}" if value else f"unset {name}" for name, value in environment.items()]
 
 
 def ensure_up(stack: LocalStack | None = None) -> tuple[Endpoints, list[str]]:

@@ -48,6 +48,14 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
+def _write_owner_only(path: Path, text: str) -> None:
+    """Writes ``text`` to ``path`` readable by its owner only (it may hold credentials)."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(text)
+
+
 def _log_tail(log: Path, lines: int = 5) -> str:
     try:
         tail = log.read_text(errors="replace").splitlines()[-lines:]
@@ -193,8 +201,9 @@ class KafkaBroker(Service):
     def address(self) -> str:
         return f"{HOST}:{self.port}"
 
-    def _properties(self) -> str:
-        settings = {
+    def _settings(self) -> dict[str, str]:
+        """The broker's ``server.properties``."""
+        return {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.voters": f"1@{HOST}:{self.controller_port}",
@@ -216,7 +225,13 @@ class KafkaBroker(Service):
             "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
             "log.cleaner.threads": "1",
         }
-        return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+    def _properties(self) -> str:
+        return "".join(f"{key}={value}\n" for key, value in self._settings().items())
+
+    def _format_options(self) -> list[str]:
+        """Extra options of the one-time storage format."""
+        return []
 
     def _log4j(self) -> str:
         return (
@@ -249,7 +264,7 @@ class KafkaBroker(Service):
         ]
 
     def prepare(self) -> None:
-        (self.home / "server.properties").write_text(self._properties())
+        _write_owner_only(self.home / "server.properties", self._properties())
         (self.home / "log4j2.properties").write_text(self._log4j())
         if (self.data / "meta.properties").exists():
             return
@@ -259,6 +274,7 @@ class KafkaBroker(Service):
             f"--cluster-id={new_cluster_id()}",
             "-c",
             str(self.home / "server.properties"),
+            *self._format_options(),
         )
         done = subprocess.run(fmt, capture_output=True, text=True, check=False)
         if done.returncode != 0:
@@ -269,12 +285,16 @@ class KafkaBroker(Service):
         java = self._java("kafka.Kafka", str(self.home / "server.properties"), heap=self.heap)
         return [java[0], f"-Xms{self.heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", *java[1:]]
 
+    def client_settings(self) -> dict[str, str]:
+        """What a client needs besides the address to connect as the stack's administrator."""
+        return {}
+
     def ready(self) -> bool:
         if not port_open(self.port):
             return False
         from confluent_kafka.admin import AdminClient
 
-        admin = AdminClient({"bootstrap.servers": self.address, "log_level": 0})
+        admin = AdminClient({"bootstrap.servers": self.address, "log_level": 0, **self.client_settings()})
         try:
             metadata = admin.list_topics(timeout=2)
         except Exception:
@@ -296,9 +316,8 @@ class SchemaRegistry(Service):
     def address(self) -> str:
         return f"http://{HOST}:{self.port}{self.api_path}"
 
-    def command(self) -> list[str]:
-        runner = artifacts.apicurio_runner()
-        settings = {
+    def _settings(self) -> dict[str, str]:
+        return {
             "quarkus.http.host": HOST,
             "quarkus.http.port": str(self.port),
             "apicurio.datasource.url": f"jdbc:h2:file:{self.home / 'db' / 'registry'}",
@@ -309,6 +328,10 @@ class SchemaRegistry(Service):
             "apicurio.rest.deletion.artifact-version.enabled": "true",
             "quarkus.log.console.color": "false",
         }
+
+    def command(self) -> list[str]:
+        runner = artifacts.apicurio_runner()
+        settings = self._settings()
         return [
             str(find_java().java),
             f"-Xmx{self.heap}",

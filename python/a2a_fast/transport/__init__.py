@@ -8,6 +8,8 @@
   :mod:`~a2a_fast.transport.offsets`: committable offsets and redelivery dedupe.
 * :mod:`~a2a_fast.transport.log`: reading the log without a group (replay, tail);
   :mod:`~a2a_fast.transport.admin`: topics.
+* :mod:`~a2a_fast.transport.security`: the client security settings (SASL, TLS, registry auth) every client of
+  the process gets, from the environment, the YAML config and a librdkafka properties file.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ __all__ = ["KafkaTransport", "Transport", "as_transport"]
 
 
 def as_transport(target: str | Transport, schema_registry: str = "") -> Transport:
-    """``target`` itself, or the Kafka transport to bootstrap servers ``target`` (and ``schema_registry``)."""
+    """``target`` itself, or the Kafka transport to bootstrap servers ``target`` (and ``schema_registry``) with
+    this process's security settings (:meth:`KafkaTransport.from_env`)."""
     if isinstance(target, str):
-        return KafkaTransport(target, schema_registry)
+        return KafkaTransport.from_env(target, schema_registry)
     return target

@@ -3,13 +3,17 @@
 The clients are the confluent-kafka client interfaces (``Consumer``, ``Producer``, ``AdminClient``) as far as
 this package uses them, so the real clients are the reference implementation and
 :mod:`a2a_fast.transport.memory` is a twin of them. A transport also hands out the schema registry client,
-so that everything a process needs to reach its services (addresses, and later credentials) is in one place.
+so that everything a process needs to reach its services (addresses, credentials, record signing keys) is in one
+place.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from a2a_fast.protocol.signing import RecordSigning
 
 __all__ = ["AdminClient", "ConsumerClient", "ProducerClient", "RegistryClient", "Transport"]
 
@@ -129,6 +133,12 @@ class Transport(Protocol):
     def describe(self) -> Sequence[tuple[str, str]]:
         """``(setting, value)`` pairs naming what this transport connects to, for error messages."""
 
+    @property
+    def signing(self) -> RecordSigning | None:
+        """How this process signs the records it produces and checks those it reads; None: neither."""
+
     def check_reachable(self, timeout: float = ..., registry: bool = True) -> None:
-        """Raises :class:`~a2a_fast.errors.ServiceUnavailableError` naming the setting and the address unless the
-        broker and (with ``registry``) the schema registry answer within ``timeout`` seconds. Blocking."""
+        """Returns once the broker and (with ``registry``) the schema registry answer and accept this process's
+        credentials; otherwise raises :class:`~a2a_fast.errors.StackError` with one line naming the setting and
+        the address at fault (:class:`~a2a_fast.errors.ServiceUnavailableError` for a service that does not
+        answer within ``timeout`` seconds). Blocking."""

@@ -2,7 +2,9 @@
 
 :func:`replay` is how state is rebuilt from the log (event sourcing): agents at start-up, ``a2a-fast replay``
 and ``tasks``. :class:`LogReader` follows topics from their beginning or from now on, as ``a2a-fast tail``
-does. Neither commits offsets or takes partitions from anyone.
+does. Neither commits offsets or takes partitions from anyone. Where the transport checks record signatures
+(:attr:`Transport.signing`), a record that proves nothing is left out of the replay, and the reader shows it as
+refused, so history is folded from what its senders may say only.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ def replay(
 
     ``names`` are the mesh's topics, ``reader`` names the reading agent. Blocking: call it from a thread.
     """
-    consumer = as_transport(target).consumer(
+    transport = as_transport(target)
+    consumer = transport.consumer(
         {
             "group.id": f"{reader}-replay",  # required by the client; never joined
             "enable.auto.commit": False,
@@ -64,6 +67,7 @@ def replay(
             return
         consumer.assign([TopicPartition(topic, number, positions[(topic, number)]) for topic, number in ends])
         envelope = Envelope(catalog, names, reader)
+        signing = transport.signing if transport.signing is not None and transport.signing.checks else None
         deadline = time.monotonic() + timeout
         remaining = dict(ends)
         while remaining and time.monotonic() < deadline:
@@ -76,8 +80,12 @@ def replay(
                 offset = message.offset() or 0
                 if where in remaining and offset + 1 >= remaining[where]:
                     del remaining[where]
-                with contextlib.suppress(A2AError, ValueError):
-                    yield envelope.decode(message.key(), message.headers(), message.value(), where[0], where[1], offset)
+                try:
+                    found = envelope.decode(message.key(), message.headers(), message.value(), *where, offset)
+                except (A2AError, ValueError):
+                    continue
+                if signing is None or signing.check_one(message, found) is None:
+                    yield found
     finally:
         consumer.close()
 
@@ -113,6 +121,8 @@ class LogReader:
     ) -> None:
         transport = as_transport(target, schema_registry)
         self.kafka = transport.bootstrap
+        signing = transport.signing
+        self.signing = signing if signing is not None and signing.checks else None
         self.names = list(names)
         self.from_beginning = from_beginning
         self.catalog = SchemaCatalog(transport, topics)
@@ -164,6 +174,10 @@ class LogReader:
             message = self.envelope.decode(record.key(), record.headers(), record.value(), topic, partition, offset)
         except (A2AError, ValueError) as problem:
             error = str(problem)
+        if message is not None and self.signing is not None:
+            refused = self.signing.check_one(record, message)
+            if refused is not None:
+                message, error = None, f"refused: {refused}"
         key = record.key()
         return Observed(
             topic=topic,

@@ -19,7 +19,7 @@ import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -34,6 +34,9 @@ from confluent_kafka.schema_registry._sync.mock_schema_registry_client import Mo
 
 from a2a_fast.errors import ServiceUnavailableError
 from a2a_fast.transport.base import AdminClient, ConsumerClient, ProducerClient, RegistryClient
+
+if TYPE_CHECKING:
+    from a2a_fast.protocol.signing import RecordSigning
 
 __all__ = ["MemoryBroker", "MemoryConsumer", "MemoryMessage", "MemoryProducer", "MemoryTransport"]
 
@@ -627,8 +630,10 @@ class MemoryTransport:
     (see :class:`~a2a_fast.transport.base.Transport` for the methods): agents, handlers and workflows run on it
     in unit tests without a broker."""
 
-    def __init__(self, broker: MemoryBroker | None = None) -> None:
+    def __init__(self, broker: MemoryBroker | None = None, signing: RecordSigning | None = None) -> None:
         self.broker = broker or MemoryBroker()
+        self.signing = signing
+        """Record signing of the processes this transport stands for (see :mod:`a2a_fast.protocol.signing`)."""
         self._registry = _MemoryRegistry(self.schema_registry_url)
         self.unreachable: set[str] = set()
         """``"broker"`` and/or ``"registry"``: what :meth:`check_reachable` reports down, to test outages."""

@@ -74,7 +74,7 @@ class SchemaCatalog:
         schemas: Mapping[str, str] | None = None,
         compatibility: str = "BACKWARD",
     ) -> None:
-        transport = KafkaTransport("", registry) if isinstance(registry, str) else registry
+        transport = KafkaTransport.from_env("", registry) if isinstance(registry, str) else registry
         self.url = without_credentials(transport.schema_registry_url)
         self.topics = topics
         self.compatibility = compatibility
