@@ -42,6 +42,79 @@ pub enum Number {
     Float(f64),
 }
 
+/// A member name with its quotes, recognised in place with two masked 16-byte compares.
+pub(crate) struct Name {
+    text: &'static str,
+    literal: [u8; 32],
+    len: usize,
+    pattern: [u128; 2],
+    mask: [u128; 2],
+}
+
+/// How many names from the one after the previous member's are tried in place: writers put
+/// members in one order, some of them optional; a name out of that order is read and looked up.
+const LOOKAHEAD: usize = 4;
+
+impl Name {
+    pub(crate) const fn new(text: &'static str) -> Self {
+        let name = text.as_bytes();
+        assert!(name.len() <= 30);
+        let mut literal = [0u8; 32];
+        let mut mask = [0u8; 32];
+        literal[0] = b'"';
+        mask[0] = 0xFF;
+        let mut i = 0;
+        while i < name.len() {
+            literal[i + 1] = name[i];
+            mask[i + 1] = 0xFF;
+            i += 1;
+        }
+        literal[name.len() + 1] = b'"';
+        mask[name.len() + 1] = 0xFF;
+        Name {
+            text,
+            literal,
+            len: name.len() + 2,
+            pattern: [Self::word(&literal, 0), Self::word(&literal, 16)],
+            mask: [Self::word(&mask, 0), Self::word(&mask, 16)],
+        }
+    }
+
+    const fn word(bytes: &[u8; 32], from: usize) -> u128 {
+        let mut word = [0u8; 16];
+        let mut i = 0;
+        while i < 16 {
+            word[i] = bytes[from + i];
+            i += 1;
+        }
+        u128::from_le_bytes(word)
+    }
+
+    /// The name without its quotes.
+    pub(crate) fn text(&self) -> &'static str {
+        self.text
+    }
+
+    /// Whether the input has this name's string literal at `pos`.
+    #[inline(always)]
+    fn is_at(&self, bytes: &[u8], pos: usize) -> bool {
+        match bytes.get(pos..pos + 32) {
+            Some(block) => {
+                let word = |from: usize| u128::from_le_bytes(block[from..from + 16].try_into().expect("sixteen bytes"));
+                ((word(0) ^ self.pattern[0]) & self.mask[0]) | ((word(16) ^ self.pattern[1]) & self.mask[1]) == 0
+            }
+            None => bytes.get(pos..pos + self.len) == Some(&self.literal[..self.len]),
+        }
+    }
+}
+
+/// Where a parser stood, to read the value there again another way.
+#[derive(Clone, Copy)]
+pub(crate) struct Mark {
+    pos: usize,
+    depth: usize,
+}
+
 pub struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
@@ -56,11 +129,6 @@ impl<'a> Parser<'a> {
         let mut parser = Parser { text, bytes: input, pos: 0, depth: 0 };
         parser.skip_ws();
         Ok(parser)
-    }
-
-    /// Resumes reading `text` (already checked as UTF-8) at `pos`, inside `depth` open containers.
-    pub(crate) fn resume(text: &'a str, pos: usize, depth: usize) -> Self {
-        Parser { text, bytes: text.as_bytes(), pos, depth }
     }
 
     pub fn offset(&self) -> usize {
@@ -151,6 +219,112 @@ impl<'a> Parser<'a> {
                 _ => return Err(self.eof_or("expected `,` or `}`")),
             }
         }
+    }
+
+    /// [`Parser::object`] for a reader that knows the names it looks for, given in the order
+    /// writers put them: `member` gets the index in `names` of each name (None for any other).
+    pub(crate) fn named_object(
+        &mut self,
+        names: &[Name],
+        mut member: impl FnMut(&mut Self, Option<usize>, Cow<'a, str>) -> PResult<()>,
+    ) -> PResult<()> {
+        if self.peek() != Some(b'{') {
+            return Err(self.eof_or("expected an object"));
+        }
+        self.enter()?;
+        self.pos += 1;
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        let mut next = 0;
+        loop {
+            if self.peek() != Some(b'"') {
+                return Err(self.eof_or("key must be a string"));
+            }
+            let predicted = (next..names.len().min(next + LOOKAHEAD)).find(|&at| names[at].is_at(self.bytes, self.pos));
+            let (at, name) = match predicted {
+                Some(at) => {
+                    let name = &self.text[self.pos + 1..self.pos + names[at].len - 1];
+                    self.pos += names[at].len;
+                    (Some(at), Cow::Borrowed(name))
+                }
+                None => {
+                    let name = self.string()?;
+                    (names.iter().position(|n| n.text() == name), name)
+                }
+            };
+            if let Some(at) = at {
+                next = at + 1;
+            }
+            if self.peek() != Some(b':') {
+                return Err(self.eof_or("expected `:`"));
+            }
+            self.pos += 1;
+            self.skip_ws();
+            member(self, at, name)?;
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return Err(self.eof_or("expected `,` or `}`")),
+            }
+        }
+    }
+
+    /// The input from byte `from` to byte `to`, which the caller read as text.
+    pub(crate) fn text_between(&self, from: usize, to: usize) -> &'a str {
+        &self.text[from..to]
+    }
+
+    pub(crate) fn mark(&self) -> Mark {
+        Mark { pos: self.pos, depth: self.depth }
+    }
+
+    /// Goes back to `mark`, to read what follows it again.
+    pub(crate) fn reset(&mut self, mark: Mark) {
+        self.pos = mark.pos;
+        self.depth = mark.depth;
+    }
+
+    /// A string literal of printable ASCII without escapes, which is a valid CloudEvents string
+    /// that no writer escapes; None, having read nothing, for any other value.
+    #[inline(always)]
+    pub(crate) fn plain_text(&mut self) -> Option<&'a str> {
+        if self.peek() != Some(b'"') {
+            return None;
+        }
+        self.printable_ascii_string()
+    }
+
+    /// An integer from 0 to `i32::MAX` written as it is written back (no sign, leading zero,
+    /// fraction or exponent); None, having read nothing, for any other value.
+    #[inline(always)]
+    pub(crate) fn plain_natural(&mut self) -> Option<i32> {
+        self.skip_ws();
+        let start = self.pos;
+        let mut at = start;
+        let mut value = 0u64;
+        while let Some(&d) = self.bytes.get(at).filter(|d| d.is_ascii_digit()) {
+            value = value * 10 + u64::from(d - b'0');
+            at += 1;
+            if at - start > 10 {
+                return None;
+            }
+        }
+        let len = at - start;
+        if len == 0 || (len > 1 && self.bytes[start] == b'0') || value > i32::MAX as u64 {
+            return None;
+        }
+        if let Some(b'.' | b'e' | b'E') = self.bytes.get(at) {
+            return None;
+        }
+        self.pos = at;
+        i32::try_from(value).ok()
     }
 
     /// Reads an array, calling `item` for each element; `item` must read the element.
@@ -402,7 +576,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Reads any value, appends it to `out` as [`Parser::transcode`] does, and returns a value of the
-    /// same JSON type in its place (an empty string, array or object; zero for a number).
+    /// same JSON type in its place (an empty string, array or object; zero, integer or float, for a number).
     pub fn transcode_standing_in(&mut self, out: &mut Vec<u8>) -> PResult<Value<'a>> {
         let stand_in = match self.peek() {
             Some(b'"') => Value::Str(Cow::Borrowed("")),
@@ -410,7 +584,13 @@ impl<'a> Parser<'a> {
             Some(b'[') => Value::Array(Vec::new()),
             Some(b'n') => Value::Null,
             Some(b't' | b'f') => Value::Bool(false),
-            _ => Value::Int(0),
+            _ => {
+                // The written number tells a float from an integer: floats are written with a point or an exponent.
+                let start = out.len();
+                self.transcode(out)?;
+                let float = out[start..].iter().any(|b| matches!(b, b'.' | b'e' | b'E'));
+                return Ok(if float { Value::Float(0.0) } else { Value::Int(0) });
+            }
         };
         self.transcode(out)?;
         Ok(stand_in)

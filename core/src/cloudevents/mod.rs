@@ -2,10 +2,10 @@
 //! the lossless mapping of A2A agent messages onto CloudEvents.
 
 pub mod a2a;
+mod a2a_json;
 pub mod event;
 pub mod json;
 pub mod kafka;
-mod plain;
 pub mod time;
 pub mod value;
 
