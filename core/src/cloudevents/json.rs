@@ -246,9 +246,8 @@ impl<'a> Parser<'a> {
             let predicted = (next..names.len().min(next + LOOKAHEAD)).find(|&at| names[at].is_at(self.bytes, self.pos));
             let (at, name) = match predicted {
                 Some(at) => {
-                    let name = &self.text[self.pos + 1..self.pos + names[at].len - 1];
                     self.pos += names[at].len;
-                    (Some(at), Cow::Borrowed(name))
+                    (Some(at), Cow::Borrowed(names[at].text()))
                 }
                 None => {
                     let name = self.string()?;
