@@ -12,15 +12,17 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 NATIVE_SOURCES := Cargo.toml Cargo.lock core/Cargo.toml rust/Cargo.toml pyproject.toml \
 	$(shell find core/src rust/src -name '*.rs' 2>/dev/null)
 PYTEST_ARGS ?=
+# How long `make demo` keeps its agents and web console up after the run, to look around (0: not at all).
+DEMO_CONSOLE_SECONDS ?= 30
 
 .PHONY: help demo test bench lint fmt build-dev build-release venv stack-up stack-down stack-status \
-	test-rust test-python fuzz typecheck clean
+	test-rust test-python fuzz typecheck clean browser
 
 help:
 	@echo "make demo      run the agent scenario on a local Kafka + schema registry (all set-up included)"
 	@echo "make test      Rust tests, linters, type checks, Python unit + integration tests, fuzzing"
 	@echo "make bench     benchmarks beside the baseline libraries; results in bench/results/"
-	@echo "make lint | fmt | build-dev | build-release | stack-up | stack-down | stack-status | clean"
+	@echo "make lint | fmt | build-dev | build-release | stack-up | stack-down | stack-status | browser | clean"
 
 $(VENV)/.installed: requirements/dev.txt
 	$(PYTHON_BOOTSTRAP) -m venv $(VENV)
@@ -42,7 +44,7 @@ build-dev: $(VENV)/.installed
 	rm -f $(VENV)/.native-release
 
 demo: build-release
-	$(BIN)/a2a-fast demo
+	$(BIN)/a2a-fast demo --console --console-linger $(DEMO_CONSOLE_SECONDS)
 
 test: test-rust lint typecheck fuzz test-python
 	@echo "make test: all checks passed"
@@ -50,8 +52,24 @@ test: test-rust lint typecheck fuzz test-python
 test-rust:
 	cargo test --workspace --exclude a2a-fast-py --quiet
 
-test-python: build-release
+test-python: build-release browser
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The console's browser tests drive Debian's chromium through Playwright (never `playwright install`, which
+# downloads a browser build of its own). Installed here with apt when missing; without root or apt the tests
+# say why they are skipped.
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's chromium for the console's browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	elif command -v apt-get >/dev/null && sudo -n true 2>/dev/null; then \
+		echo "installing Debian's chromium for the console's browser tests"; \
+		sudo -n apt-get update -qq && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "make browser: /usr/bin/chromium is missing and cannot be installed here (apt-get as root or with sudo);" \
+			"the console's browser tests will be skipped"; \
+	fi
 
 fuzz: build-release
 	$(PY) -m tests.fuzz --seconds $${FUZZ_SECONDS:-60}
@@ -86,4 +104,4 @@ stack-status: $(VENV)/.installed
 
 clean:
 	cargo clean
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis tests/artifacts

@@ -100,6 +100,19 @@ class WorkflowConfig:
 
 
 @dataclass(frozen=True)
+class TopicConfig:
+    """How the topics an agent creates are made; a topic that exists keeps its own settings. A consumer
+    group has as many busy members as its topics have partitions, so ``partitions`` bounds scale-out."""
+
+    partitions: int = 3
+    replication_factor: int = 1
+
+    def check(self, section: str) -> None:
+        _positive(section, "partitions", self.partitions)
+        _positive(section, "replication_factor", self.replication_factor)
+
+
+@dataclass(frozen=True)
 class ProtocolConfig:
     """All protocol limits; ``ProtocolConfig()`` is the built-in default."""
 
@@ -107,6 +120,7 @@ class ProtocolConfig:
     heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
     mesh: MeshConfig = field(default_factory=MeshConfig)
     workflows: WorkflowConfig = field(default_factory=WorkflowConfig)
+    topics: TopicConfig = field(default_factory=TopicConfig)
 
     @classmethod
     def from_mapping(cls, data: Any, source: str = "config") -> ProtocolConfig:

@@ -21,6 +21,7 @@ __all__ = [
     "SessionLimitError",
     "StackError",
     "UnknownSessionError",
+    "UnknownTaskError",
     "UnknownWorkflowError",
     "ValidationError",
     "WorkflowError",
@@ -89,6 +90,10 @@ class UnknownWorkflowError(A2AError, LookupError):
 
 class UnknownSessionError(A2AError, LookupError):
     """No collaboration session has the id asked for."""
+
+
+class UnknownTaskError(A2AError, LookupError):
+    """No task in the log has the id asked for (or an id prefix matches several)."""
 
 
 class SessionLimitError(A2AError):

@@ -13,10 +13,10 @@ from a2a_fast.agents.executor import Executor
 from a2a_fast.agents.provider import Provider
 from a2a_fast.agents.requester import Requester
 from a2a_fast.errors import SchemaError
-from a2a_fast.protocol.catalog import SchemaCatalog, default_schemas
 from a2a_fast.protocol.envelope import Inbound
 from a2a_fast.protocol.kinds import KIND_TASK_REQUEST, KIND_TASK_RESPONSE
 from a2a_fast.stack import Endpoints
+from a2a_fast.transport.registry import SchemaCatalog, default_schemas
 from tests.integration.test_agents import HANDLERS, SKILLS, Mesh, fresh_mesh, run_strict
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,10 +17,13 @@ from mcp import types
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
+import a2a_fast
+from a2a_fast.agents.builtin import DEMO_WORKFLOWS
 from a2a_fast.agents.executor import Executor
 from a2a_fast.agents.provider import Provider
 from a2a_fast.agents.tasks import TaskContext
 from tests.integration.test_agents import HANDLERS, SKILLS, Mesh, mesh, run_strict
+from tests.unit.test_workflow_files import readme_example
 
 __all__ = ["mesh"]
 
@@ -28,12 +33,21 @@ TOOLS = {
 }
 
 
+def server_env(mesh: Mesh) -> dict[str, str]:
+    """The server's environment: the mesh's broker and registry, and this very package on the import path."""
+    return {
+        "KAFKA_BROKER": mesh.endpoints.kafka,
+        "SCHEMA_REGISTRY_URL": mesh.endpoints.schema_registry,
+        "PYTHONPATH": str(Path(a2a_fast.__file__).resolve().parents[1]),
+    }
+
+
 @asynccontextmanager
-async def mcp_session(mesh: Mesh, errors: Path) -> AsyncIterator[ClientSession]:
+async def mcp_session(mesh: Mesh, errors: Path, *options: str) -> AsyncIterator[ClientSession]:
     server = StdioServerParameters(
         command=sys.executable,
-        args=["-m", "a2a_fast.cli", "mcp", "--topic-prefix", mesh.topics.prefix, "--id", "mcp-test"],
-        env={"KAFKA_BROKER": mesh.endpoints.kafka, "SCHEMA_REGISTRY_URL": mesh.endpoints.schema_registry},
+        args=["-m", "a2a_fast.cli", "mcp", "--topic-prefix", mesh.topics.prefix, "--id", "mcp-test", *options],
+        env=server_env(mesh),
     )
     with errors.open("w") as errlog:
         async with stdio_client(server, errlog=errlog) as (read, write), ClientSession(read, write) as session:
@@ -177,9 +191,11 @@ def test_agents_from_the_directory_and_workflows(mesh: Mesh, tmp_path: Path) -> 
             assert agent["registered"] and agent["alive"] and agent["type"] == "executor", agent
             assert set(agent["capabilities"]) == set(SKILLS)
 
-            assert (await call(session, "list_workflows")) == {"workflows": []}
+            # Like a coordinator, the server offers the demo workflows when not given --workflows.
+            offered = (await call(session, "list_workflows"))["workflows"]
+            assert offered == [definition.to_dict() for definition in DEMO_WORKFLOWS]
             await call(session, "register_workflow", workflow=workflow)
-            assert [w["id"] for w in (await call(session, "list_workflows"))["workflows"]] == ["digest"]
+            assert [w["id"] for w in (await call(session, "list_workflows"))["workflows"]] == ["brief", "digest"]
 
             status = await call(session, "start_workflow", workflow_id="digest", params={"topic": "q3"}, wait=True)
             assert status["state"] == "COMPLETED", status
@@ -188,10 +204,39 @@ def test_agents_from_the_directory_and_workflows(mesh: Mesh, tmp_path: Path) -> 
             assert again["state"] == "COMPLETED" and again["output"] == status["output"]
 
             text = await call_error(session, "start_workflow", workflow_id="nightly")
-            assert "nightly" in text and "digest" in text, text
+            assert "nightly" in text and "digest" in text and "brief" in text, text
             text = await call_error(session, "get_collaboration_status", session_id="no-such-session")
             assert "no-such-session" in text, text
             text = await call_error(session, "register_workflow", workflow={"id": "x", "steps": []})
             assert "step" in text, text
 
     run_strict(scenario)
+
+
+def test_workflows_file_replaces_the_demo_workflows(mesh: Mesh, tmp_path: Path) -> None:
+    """``--workflows`` takes the file format the README documents (its own example); a bad file is one line
+    on stderr and exit status 1, before the protocol starts."""
+    flows = tmp_path / "workflows.yaml"
+    flows.write_text(readme_example())
+
+    async def scenario() -> None:
+        async with mcp_session(mesh, tmp_path / "mcp.err", "--workflows", str(flows)) as session:
+            offered = (await call(session, "list_workflows"))["workflows"]
+            assert [(w["id"], [s["name"] for s in w["steps"]]) for w in offered] == [("digest", ["summary", "labels"])]
+
+    run_strict(scenario)
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("- id: x\n  steps: [{name: s, capability: [summarize]}]\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "a2a_fast.cli", "mcp", "--topic-prefix", mesh.topics.prefix, "--workflows", str(broken)],
+        env={**os.environ, **server_env(mesh)},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == f"a2a-fast: --workflows {broken}: workflow 1: workflow 'x': step 1: unknown key(s) " + (
+        "'capability' (keys: name, description, capabilities, params, required, timeout, retries)\n"
+    )

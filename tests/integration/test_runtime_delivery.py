@@ -15,11 +15,11 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from a2a_fast.agents.base import Agent
-from a2a_fast.protocol.catalog import SchemaCatalog
 from a2a_fast.protocol.envelope import Envelope, Inbound, KafkaRecord
 from a2a_fast.protocol.kinds import KIND_TASK_REQUEST
 from a2a_fast.stack import Endpoints
 from a2a_fast.transport.admin import ensure_topics
+from a2a_fast.transport.registry import SchemaCatalog
 from tests.integration.test_agents import Mesh, fresh_mesh, run_strict
 
 

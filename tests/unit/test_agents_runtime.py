@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from a2a_fast.agents.policies import BudgetPolicy, PricingPolicy
-from a2a_fast.cli.agents import parse_skills
+from a2a_fast.cli import build_parser
+from a2a_fast.cli.agents import build_agent, parse_skills
 from a2a_fast.codecs.avro import Codec
 from a2a_fast.codecs.avro import schema_id_of as read_schema_id
 from a2a_fast.codecs.cloudevents import from_kafka, to_kafka
@@ -23,12 +24,12 @@ from a2a_fast.errors import ConfigError, DecodeError, SchemaError, ValidationErr
 from a2a_fast.mesh.routing import RoutingTable
 from a2a_fast.observability.http import MonitoringServer, json_response
 from a2a_fast.observability.metrics import MetricsRegistry
-from a2a_fast.protocol.catalog import default_schemas, full_name
 from a2a_fast.protocol.envelope import Envelope
 from a2a_fast.protocol.kinds import KIND_TASK_REQUEST
 from a2a_fast.protocol.limits import MessageLimits
 from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.transport.offsets import DedupeCache, OffsetTracker
+from a2a_fast.transport.registry import default_schemas, full_name
 
 
 def test_provider_accepts_at_or_above_its_minimum() -> None:
@@ -252,6 +253,14 @@ def test_parse_skills() -> None:
     assert parse_skills(["summarize=100", "Translate"]) == {"summarize": 100.0, "translate": 50.0}
     with pytest.raises(ConfigError, match="not a number"):
         parse_skills(["x=cheap"])
+
+
+def test_partitions_flag_sets_the_partitions_of_the_topics_the_agent_creates() -> None:
+    parser = build_parser()
+    assert build_agent(parser.parse_args(["agent", "executor", "--partitions", "6"])).config.partitions == 6
+    assert build_agent(parser.parse_args(["agent", "executor"])).config.partitions == 3
+    with pytest.raises(ConfigError, match="--partitions: must be at least 1, got 0"):
+        build_agent(parser.parse_args(["agent", "provider", "--partitions", "0"]))
 
 
 def test_metrics_render_in_prometheus_text_format() -> None:

@@ -8,9 +8,17 @@ from typing import Any
 import pytest
 
 from a2a_fast.errors import ValidationError
+from a2a_fast.history.events import describe_message, message_event, subject_label
 from a2a_fast.history.tasks import TaskLog, parse_time, timeline_entry
 from a2a_fast.protocol.envelope import Inbound
-from a2a_fast.protocol.kinds import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE
+from a2a_fast.protocol.kinds import (
+    KIND_NEGOTIATION,
+    KIND_SESSION_EVENT,
+    KIND_STEP_REQUEST,
+    KIND_STEP_RESULT,
+    KIND_TASK_REQUEST,
+    KIND_TASK_RESPONSE,
+)
 
 _ids = itertools.count()
 
@@ -157,3 +165,64 @@ def test_times_parse_from_iso_epoch_and_age() -> None:
     assert parse_time("1.5h", now) == int((now - dt.timedelta(minutes=90)).timestamp() * 1000)
     with pytest.raises(ValidationError, match="ISO 8601"):
         parse_time("last tuesday")
+
+
+def collaboration(kind: str, source: str, target: str | None = None, **record: Any) -> Inbound:
+    return dataclasses.replace(
+        message(KIND_TASK_REQUEST, source, 2000, target),
+        kind=kind,
+        record={"task_id": "s1", "timestamp": 2000, **record},
+        task_id="s1",
+        topic="collaborations",
+    )
+
+
+WORKFLOW = '{"id": "brief", "steps": [{"name": "summary"}, {"name": "translation"}]}'
+SESSION_STARTED = collaboration(
+    KIND_SESSION_EVENT, "coord-1", event="STARTED", coordinator_id="coord-1", workflow_id="brief", workflow=WORKFLOW,
+    agent_ids=[], parameters={"text": "x"},
+)  # fmt: skip
+STEP_REQUEST = collaboration(
+    KIND_STEP_REQUEST, "coord-1", "exec-1", coordinator_id="coord-1", workflow_id="brief", step_index=0,
+    step_name="summary", attempt=1, agent_id="exec-1", capability="summarize", timeout_ms=10_000,
+)  # fmt: skip
+
+
+def test_collaboration_messages_read_as_sessions_and_steps() -> None:
+    assert describe_message(SESSION_STARTED) == "coord-1 STARTED brief: steps summary, translation"
+    with_agents = dataclasses.replace(SESSION_STARTED, record={**SESSION_STARTED.record, "agent_ids": ["a", "b"]})
+    assert describe_message(with_agents) == "coord-1 STARTED brief: steps summary, translation; agents a, b"
+    unreadable = dataclasses.replace(SESSION_STARTED, record={**SESSION_STARTED.record, "workflow": "{not json"})
+    assert describe_message(unreadable) == "coord-1 STARTED brief: steps ?"
+    ended = collaboration(KIND_SESSION_EVENT, "coord-1", event="FAILED", workflow_id="brief", message="step 'x' failed")
+    assert describe_message(ended) == "coord-1 FAILED brief: step 'x' failed"
+    assert (message_event(ended), subject_label(ended)) == ("FAILED", "session")
+
+    assert describe_message(STEP_REQUEST) == "coord-1 REQUESTED step 1 summary (summarize) attempt 1 -> exec-1"
+    assert message_event(STEP_REQUEST) == "REQUESTED"
+    done = collaboration(
+        KIND_STEP_RESULT, "exec-1", step_index=0, step_name="summary", attempt=1, agent_id="exec-1",
+        status="COMPLETED", output='{"summary": "short"}',
+    )  # fmt: skip
+    assert describe_message(done) == 'exec-1 COMPLETED step 1 summary attempt 1: {"summary": "short"}'
+    timed_out = collaboration(
+        KIND_STEP_RESULT, "coord-1", step_index=1, step_name="translation", attempt=2, agent_id="exec-2",
+        status="TIMED_OUT", error="no result within 10s",
+    )  # fmt: skip
+    assert describe_message(timed_out) == (
+        "coord-1 TIMED_OUT step 2 translation attempt 2 (agent exec-2): no result within 10s"
+    )
+    nobody = dataclasses.replace(timed_out, record={**timed_out.record, "agent_id": None, "status": "FAILED"})
+    no_agent = "coord-1 FAILED step 2 translation attempt 2 (no live agent): no result within 10s"
+    assert describe_message(nobody) == no_agent
+
+
+def test_task_messages_read_as_their_timeline_entry_and_other_kinds_have_none() -> None:
+    for task_message in LIFE:
+        assert describe_message(task_message) == timeline_entry(task_message).describe()
+        assert message_event(task_message) == timeline_entry(task_message).event
+        assert subject_label(task_message) == "task"
+    for other in (SESSION_STARTED, STEP_REQUEST):
+        with pytest.raises(ValidationError, match=rf"{other.kind} is not a task message"):
+            timeline_entry(other)
+        assert TaskLog().fold(other) is None

@@ -50,7 +50,7 @@ def test_definition_validates_and_round_trips() -> None:
     with pytest.raises(WorkflowError, match="'a' is used twice"):
         WorkflowDefinition("w", "W", "", [WorkflowStep("a", capabilities=["x"]), WorkflowStep("a", capabilities=["y"])])
     assert WorkflowDefinition.from_dict(json.loads(json.dumps(TWO_STEPS.to_dict()))) == TWO_STEPS
-    with pytest.raises(WorkflowError, match="not a workflow definition"):
+    with pytest.raises(WorkflowError, match="workflow 'w': 'steps' is missing"):
         WorkflowDefinition.from_dict({"id": "w"})
 
 
@@ -232,9 +232,9 @@ def test_a_coordinator_keeps_only_the_last_ended_sessions() -> None:
 
 
 def test_collaboration_records_share_a_topic_with_a_subject_per_record() -> None:
-    from a2a_fast.protocol.catalog import SchemaCatalog
     from a2a_fast.protocol.kinds import KIND_TASK_REQUEST
     from a2a_fast.protocol.topics import TopicNames
+    from a2a_fast.transport.registry import SchemaCatalog
 
     with SchemaCatalog("http://127.0.0.1:1", TopicNames("p.")) as catalog:
         assert catalog.subject(KIND_STEP_REQUEST) == "p.collaborations-a2a.collaboration.StepRequest"

@@ -46,24 +46,21 @@ import contextlib
 import contextvars
 import datetime as dt
 import gc
-import json
+import hashlib
 import logging
 import signal
-import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Coroutine, Generator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, ClassVar, Final, TypeVar, cast
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from a2a_fast import __version__
 from a2a_fast.config import ProtocolConfig, load_config
-from a2a_fast.errors import DecodeError, LimitError, SchemaError, ValidationError
+from a2a_fast.errors import DecodeError, LimitError, MessageExpiredError, SchemaError, ValidationError
 from a2a_fast.mesh.directory import AgentCard, AgentState
 from a2a_fast.mesh.member import MeshMember
 from a2a_fast.observability.http import MonitoringServer, json_response
@@ -71,14 +68,18 @@ from a2a_fast.observability.logs import bind_ids, log_context
 from a2a_fast.observability.metrics import Metrics, MetricsRegistry, Series, prometheus_text
 from a2a_fast.observability.protocol_metrics import ProtocolMetrics
 from a2a_fast.observability.tracing import adopt_child, recording, span
-from a2a_fast.protocol.catalog import SchemaCatalog
-from a2a_fast.protocol.envelope import Envelope, Inbound, KafkaRecord
+from a2a_fast.protocol.envelope import TARGET_GROUP_HEADER, Envelope, Inbound, KafkaRecord, header_text
 from a2a_fast.protocol.limits import MessageLimits
 from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.transport.admin import ensure_topics
+from a2a_fast.transport.base import Transport
+from a2a_fast.transport.consumer import GroupConsumer
+from a2a_fast.transport.kafka import KafkaTransport
 from a2a_fast.transport.offsets import DedupeCache, OffsetTracker
+from a2a_fast.transport.producer import DeliveryBatch, Producer
+from a2a_fast.transport.registry import SchemaCatalog
 
-__all__ = ["Agent", "AgentConfig", "serve"]
+__all__ = ["Agent", "AgentConfig", "pool_group", "serve"]
 
 log = logging.getLogger("a2a_fast.agent")
 
@@ -114,7 +115,7 @@ class AgentConfig:
     drain_timeout: float = 30.0
     session_timeout_ms: int = 6000
     linger_ms: int = 1
-    partitions: int = 3
+    partitions: int | None = None
     schemas: Mapping[str, str] | None = None
     compatibility: str = "BACKWARD"
     gc_threshold: int | None = 50_000
@@ -122,6 +123,23 @@ class AgentConfig:
     producer_config: Mapping[str, Any] = field(default_factory=dict)
     protocol: ProtocolConfig | None = None
     join_mesh: bool = True
+    metadata_refresh_ms: int = 10_000
+    transport: Transport | None = None
+
+    def connect(self) -> Transport:
+        """The transport to the broker and registry: the one given, else Kafka at ``kafka``/``schema_registry``."""
+        return self.transport or KafkaTransport(self.kafka, self.schema_registry)
+
+
+def pool_group(prefix: str, role: str, capabilities: Iterable[str]) -> str:
+    """The consumer group of a pool of agents of one ``role`` offering the same ``capabilities``, e.g.
+    ``providers.summarize+translate``: agents with the same skills share the work addressed to the pool;
+    agents with other skills are another pool, so nothing reaches an agent that cannot take it."""
+    names = sorted({capability.strip().lower() for capability in capabilities})
+    signature = "+".join(names) or "none"
+    if len(signature) > 120:
+        signature = f"{signature[:80]}~{hashlib.sha256(signature.encode()).hexdigest()[:16]}"
+    return f"{prefix}{role}s.{signature}"
 
 
 _STAGES: tuple[tuple[type[BaseException], str], ...] = (
@@ -143,6 +161,9 @@ class Agent:
     """
 
     role: ClassVar[str] = "agent"
+    reads_directory: ClassVar[bool] = False
+    """Whether the agent needs the mesh's directory and router even when it is not listed in it
+    (``join_mesh`` False): the roles that choose where their messages go."""
 
     def __init__(self, config: AgentConfig) -> None:
         self.config = config
@@ -168,14 +189,10 @@ class Agent:
         self.envelope: Envelope | None = None
         self.dedupe = DedupeCache(config.dedupe_size)
         self.http_port: int | None = None
-        self._consumer: Consumer | None = None
-        self._producer: Producer | None = None
-        self._consumer_thread = ThreadPoolExecutor(1, thread_name_prefix=f"{config.agent_id}-consumer")
+        self.transport = config.connect()
+        self.consumer: GroupConsumer | None = None
+        self.producer: Producer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._poll_stop = threading.Event()
-        self._poll_thread: threading.Thread | None = None
-        self._deliveries: list[_Delivery] = []
-        self._trackers: dict[tuple[str, int], OffsetTracker] = {}
         self._lanes: dict[bytes | None, deque[_Work]] = {}
         self._handling: set[asyncio.Future[None]] = set()
         self._in_flight = 0
@@ -185,18 +202,12 @@ class Agent:
         self._cancelling = False
         self._timings: list[tuple[str, float, bool]] = []
         self._series: dict[str, Series] = {}
-        self._paused = False
         self._stop_intake = False
         self._intake_task: asyncio.Task[None] | None = None
-        self._commit_task: asyncio.Task[None] | None = None
         self._server: MonitoringServer | None = None
-        self._assigned = asyncio.Event()
-        self._assignment: list[tuple[str, int]] = []
-        self._lag: dict[str, int] = {}
         self._broker_error: str | None = None
         self._started_at = 0.0
         self._running = False
-        self._closing = False
         self.failure: BaseException | None = None
         self.failed = asyncio.Event()
         self.observers: list[Callable[[str, Inbound | None], None]] = []
@@ -222,6 +233,25 @@ class Agent:
 
     def on_partitions_assigned(self, partitions: list[TopicPartition]) -> None:
         """Runs in the consumer thread when partitions are assigned, before their records are handled."""
+
+    def addressed(self, headers: Any) -> str | bool:
+        """Whether a consumed record (by its headers, before decoding) is for this agent: False skips it
+        unread; True or the record's target group (``ce_targetgroup``) hands it on. By default a record
+        addressed to another consumer group is skipped and every other record is read."""
+        group = header_text(headers, TARGET_GROUP_HEADER)
+        if group is None:
+            return True
+        return group if group == self.group_id else False
+
+    def expires(self, message: Inbound) -> bool:
+        """Whether the ttl applies to ``message`` for this agent: True when it would act on it (by default,
+        on everything it reads). An expired message the agent would act on goes to the dead letters."""
+        return True
+
+    def consume_from(self) -> float | None:
+        """Where a partition with no committed offset of this agent's group starts: None for the start of
+        the log, or a time (epoch seconds) to start at the first record at or after it."""
+        return None
 
     def task_counts(self) -> dict[str, int]:
         """Tasks known to this agent, by state, for ``/status`` and ``/metrics``."""
@@ -274,22 +304,32 @@ class Agent:
             catalog = await loop.run_in_executor(None, self._prepare)
         self.catalog = catalog
         self.envelope = Envelope(catalog, self.topics, self.agent_id, MessageLimits(self.protocol.messages))
-        self._producer = Producer(self._producer_settings())
-        self._poll_thread = threading.Thread(target=self._poll_producer, name=f"{self.agent_id}-producer", daemon=True)
-        self._poll_thread.start()
+        self.producer = Producer(
+            self.transport,
+            self.agent_id,
+            self._resolve_deliveries,
+            {"error_cb": self._on_broker_error, **self.config.producer_config},
+            linger_ms=self.config.linger_ms,
+        )
+        self.producer.start()
         self._running = True
         try:
             await self.on_start()
-            self._consumer = Consumer(self._consumer_settings())
-            await self._in_consumer(
-                partial(
-                    self._consumer.subscribe,
-                    self.subscriptions(),
-                    on_assign=self._on_assign,
-                    on_revoke=self._on_revoke,
-                    on_lost=self._on_revoke,
-                )
+            self.consumer = GroupConsumer(
+                self.transport,
+                self.agent_id,
+                self.group_id,
+                self.subscriptions(),
+                assigned=self.on_partitions_assigned,
+                release=self._release,
+                start_at=self.consume_from(),
+                session_timeout_ms=self.config.session_timeout_ms,
+                metadata_refresh_ms=self.config.metadata_refresh_ms,
+                commit_interval=self.config.commit_interval,
+                release_timeout=self.config.drain_timeout + 5,
+                config={"error_cb": self._on_broker_error, **self.config.consumer_config},
             )
+            await self.consumer.start()
             if self.config.http_port is not None:
                 self._server = MonitoringServer(
                     {"/health": self._health, "/status": self._status, "/metrics": self._metrics},
@@ -297,9 +337,15 @@ class Agent:
                     self.config.http_port,
                 )
                 self.http_port = await self._server.start()
-            if self.config.join_mesh:
+            if self.config.join_mesh or self.reads_directory:
                 mesh = MeshMember(
-                    self.config.kafka, self.topics, self.card(), self.mesh_state, self.protocol, self.protocol_metrics
+                    self.transport,
+                    self.topics,
+                    self.card(),
+                    self.mesh_state,
+                    self.protocol,
+                    self.protocol_metrics,
+                    announce=self.config.join_mesh,
                 )
                 await mesh.start()
                 self.mesh = mesh
@@ -311,20 +357,18 @@ class Agent:
             gc.set_threshold(max(first, self.config.gc_threshold), second, third)
         self._capacity.set()
         self._intake_task = loop.create_task(self._intake(), name=f"{self.agent_id}-intake")
-        self._commit_task = loop.create_task(self._commit_loop(), name=f"{self.agent_id}-commit")
         self._intake_task.add_done_callback(self._background_done)
-        self._commit_task.add_done_callback(self._background_done)
 
     async def wait_assigned(self) -> None:
         """Returns once the consumer group has given this agent its first assignment."""
-        await self._assigned.wait()
+        assert self.consumer is not None, "agent not started"
+        await self.consumer.assigned_once.wait()
 
     async def stop(self) -> None:
         """Stops in the documented order: intake, drain, flush, commit, close. Safe to call twice."""
         if not self._running:
             return
         self._running = False
-        loop = asyncio.get_running_loop()
         if self.mesh is not None:
             await self.mesh.stop()
             self.mesh = None
@@ -333,33 +377,17 @@ class Agent:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._intake_task
         await self._drain(self.config.drain_timeout)
-        self._poll_stop.set()
-        if self._poll_thread is not None:
-            await loop.run_in_executor(None, self._poll_thread.join)
-        if self._producer is not None:
-            await loop.run_in_executor(None, self._producer.flush, self.config.drain_timeout)
-            # the poll thread has stopped: the reports flush() collected are applied here, before the commit
-            batch, self._deliveries = self._deliveries, []
-            self._resolve_deliveries(batch)
-        if self._commit_task is not None:
-            self._commit_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._commit_task
-        if self._consumer is not None:
-            consumer = self._consumer
-            offsets = self._committable()
-            if offsets:
-                with contextlib.suppress(KafkaException):
-                    await self._in_consumer(partial(consumer.commit, offsets=offsets, asynchronous=False))
-            self._closing = True
-            await self._in_consumer(consumer.close)
-            self._consumer = None
-        self._producer = None
+        if self.producer is not None:
+            # the last reports are applied before the commit, so their records count as handled
+            await self.producer.close(self.config.drain_timeout)
+            self.producer = None
+        if self.consumer is not None:
+            await self.consumer.close()
+            self.consumer = None
         if self._server is not None:
             await self._server.close()
         if self.catalog is not None and self._owns_catalog:
             self.catalog.close()
-        self._consumer_thread.shutdown(wait=True)
 
     def _background_done(self, task: asyncio.Task[None]) -> None:
         if task.cancelled():
@@ -374,10 +402,13 @@ class Agent:
     # --- setup ------------------------------------------------------------------------------------
 
     def _prepare(self) -> SchemaCatalog:
-        ensure_topics(self.config.kafka, self.topics.all(), partitions=self.config.partitions)
-        catalog = SchemaCatalog(
-            self.config.schema_registry, self.topics, self.config.schemas, self.config.compatibility
+        ensure_topics(
+            self.transport,
+            self.topics.all(),
+            partitions=self.config.partitions or self.protocol.topics.partitions,
+            replication_factor=self.protocol.topics.replication_factor,
         )
+        catalog = SchemaCatalog(self.transport, self.topics, self.config.schemas, self.config.compatibility)
         try:
             catalog.register()
         except BaseException:
@@ -385,63 +416,27 @@ class Agent:
             raise
         return catalog
 
-    def _producer_settings(self) -> dict[str, Any]:
-        return {
-            "bootstrap.servers": self.config.kafka,
-            "client.id": self.agent_id,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": self.config.linger_ms,
-            "log_level": 5,  # librdkafka info lines (e.g. queue purges at close) are noise to an operator
-            "error_cb": self._on_broker_error,
-            **self.config.producer_config,
-        }
-
-    def _consumer_settings(self) -> dict[str, Any]:
-        return {
-            "bootstrap.servers": self.config.kafka,
-            "client.id": self.agent_id,
-            "group.id": self.group_id,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "partition.assignment.strategy": "range",
-            "session.timeout.ms": self.config.session_timeout_ms,
-            "heartbeat.interval.ms": max(500, self.config.session_timeout_ms // 4),
-            "statistics.interval.ms": 1000,
-            "stats_cb": self._on_stats,
-            "error_cb": self._on_broker_error,
-            **self.config.consumer_config,
-        }
-
     # --- consuming --------------------------------------------------------------------------------
 
-    async def _in_consumer(self, call: Callable[[], T]) -> T:
-        assert self._loop is not None
-        return await self._loop.run_in_executor(self._consumer_thread, call)
-
     async def _intake(self) -> None:
-        consumer = self._consumer
+        consumer = self.consumer
         assert consumer is not None and self.catalog is not None
         loop = asyncio.get_running_loop()
         batch_size, timeout = self.config.batch_size, self.config.poll_timeout
         while not self._stop_intake:
             free = self.config.max_in_flight - self._in_flight
             if free <= 0:
-                if not self._paused:
-                    self._paused = True
-                    await self._in_consumer(lambda: consumer.pause(consumer.assignment()))
+                await consumer.pause()
                 self._capacity.clear()
-                # consume() on paused partitions returns nothing but keeps the group membership alive
-                messages = await self._in_consumer(partial(consumer.consume, 1, 0))
+                # a paused member fetches nothing but keeps its membership alive
+                messages = await consumer.fetch(1, 0)
                 if not messages:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._capacity.wait(), 0.5)
                     continue
             else:
-                if self._paused:
-                    self._paused = False
-                    await self._in_consumer(lambda: consumer.resume(consumer.assignment()))
-                messages = await self._in_consumer(partial(_fetch, consumer, min(free, batch_size), timeout))
+                await consumer.resume()
+                messages = await consumer.fetch(min(free, batch_size), timeout)
                 if not messages:
                     continue
             assert self.envelope is not None
@@ -451,38 +446,54 @@ class Agent:
             self._dispatch(messages)
 
     def _dispatch(self, messages: Sequence[Message]) -> None:
-        """Decodes a consumed batch and hands each record to its handler, in order per key."""
-        assert self.envelope is not None
+        """Decodes a consumed batch and hands each record to its handler, in order per key.
+
+        Records addressed to another agent or group are skipped before they are decoded: they are not this
+        agent's to handle, check or dead-letter (:meth:`addressed`)."""
+        assert self.envelope is not None and self.consumer is not None
+        track = self.consumer.track
         records = []
+        groups: list[str | None] = []
+        skipped = 0
         for message in messages:
             error = message.error()
             if error is None:
-                records.append(message)
+                target = self.addressed(message.headers())
+                if target is not False:
+                    records.append(message)
+                    groups.append(target if isinstance(target, str) else None)
+                    continue
+                tracker = track(message.topic() or "", message.partition() or 0)
+                tracker.add(message.offset() or 0)
+                tracker.done(message.offset() or 0)
+                skipped += 1
             elif error.code() != KafkaError._PARTITION_EOF:
                 log.warning("%s: consume error: %s", self.agent_id, error)
                 self.metrics.inc("errors_total", stage="consume", error=error.name())
                 if error.fatal():
                     raise KafkaException(error)
+        if skipped:
+            self.metrics.inc("messages_skipped_total", skipped)
         if not records:
             return
         self._idle.clear()
         self._in_flight += len(records)
         started = time.perf_counter()
         consumed: dict[tuple[str, str], int] = {}
-        trackers = self._trackers
         where: tuple[str, int] | None = None
         tracker = OffsetTracker()
-        for message, inbound in zip(records, self.envelope.decode_many(records), strict=True):
+        decoded = self.envelope.decode_many(records)
+        for message, inbound, group in zip(records, decoded, groups, strict=True):
+            if isinstance(inbound, MessageExpiredError):
+                inbound = self._expired(message, inbound)
             if isinstance(inbound, Inbound):
                 topic, partition, offset = inbound.topic, inbound.partition, inbound.offset
+                inbound.target_group = group
             else:
                 topic, partition, offset = message.topic() or "", message.partition() or 0, message.offset() or 0
             if (topic, partition) != where:
                 where = (topic, partition)
-                found = trackers.get(where)
-                if found is None:
-                    found = trackers[where] = OffsetTracker()
-                tracker = found
+                tracker = track(topic, partition)
             tracker.add(offset)
             work = _Work(self, message, tracker, offset, started)
             if isinstance(inbound, ValueError):
@@ -503,6 +514,15 @@ class Agent:
         for (topic, kind), count in consumed.items():
             self.metrics.inc("messages_consumed_total", count, topic=topic, type=kind)
         self._flush_timings()
+
+    def _expired(self, message: Message, error: MessageExpiredError) -> Inbound | ValueError:
+        """An expired record is a dead letter only when this agent would act on it: the ttl bounds delivery,
+        and a record that is merely history to this agent (another task's progress, say) is read as such."""
+        assert self.envelope is not None
+        found = self.envelope.decode_record(message, check_age=False)
+        if isinstance(found, Inbound) and self.expires(found):
+            return error
+        return found
 
     def _handle_eagerly(self, work: _Work) -> bool:
         """Runs the handler of one record until it first suspends; True when it did (a Task finishes it)."""
@@ -706,40 +726,9 @@ class Agent:
         except KafkaException as produce_error:
             work.dead_letter_error = produce_error
 
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Rebalance callbacks run inside librdkafka calls: an exception escaping them would kill the
-        # consumer thread with the pending call's future never resolved, so they log instead of raising.
-        try:
-            if not self._closing:
-                self.on_partitions_assigned(partitions)
-            consumer.assign(partitions)
-            if self._paused:
-                consumer.pause(partitions)
-        except Exception as error:
-            log.error("%s: handling an assignment failed: %r", self.agent_id, error)
-        self._assignment = [(tp.topic, tp.partition) for tp in partitions]
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._assigned.set)
-
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        """Finishes in-flight work and commits before the partitions go to another member."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        self._assignment = []
-        future = asyncio.run_coroutine_threadsafe(self._drain_and_release(), loop)
-        try:
-            offsets = future.result(self.config.drain_timeout + 5)
-            if offsets:
-                consumer.commit(offsets=offsets, asynchronous=False)
-        except Exception as error:
-            log.warning("%s: draining and committing before a rebalance failed: %r", self.agent_id, error)
-
-    async def _drain_and_release(self) -> list[TopicPartition]:
+    async def _release(self) -> None:
+        """Before partitions go to another member: finish what is in flight (outputs acknowledged)."""
         await self._drain(self.config.drain_timeout)
-        offsets = self._committable()
-        self._trackers.clear()
-        return offsets
 
     async def _drain(self, patience: float) -> None:
         """Waits until every dispatched record is handled and its outputs acknowledged; after ``patience``
@@ -759,36 +748,6 @@ class Agent:
             finally:
                 self._cancelling = False
 
-    def _committable(self) -> list[TopicPartition]:
-        offsets = []
-        for (topic, partition), tracker in self._trackers.items():
-            offset = tracker.committable()
-            if offset is not None:
-                tracker.mark_committed(offset)
-                offsets.append(TopicPartition(topic, partition, offset))
-        return offsets
-
-    async def _commit_loop(self) -> None:
-        consumer = self._consumer
-        assert consumer is not None
-        while True:
-            await asyncio.sleep(self.config.commit_interval)
-            offsets = self._committable()
-            if offsets:
-                try:
-                    await self._in_consumer(partial(consumer.commit, offsets=offsets, asynchronous=True))
-                except KafkaException as error:
-                    log.warning("%s: commit failed: %s", self.agent_id, error)
-
-    def _on_stats(self, raw: str) -> None:
-        stats = json.loads(raw)
-        lag = {}
-        for topic, info in stats.get("topics", {}).items():
-            for number, part in info.get("partitions", {}).items():
-                if int(number) >= 0 and part.get("consumer_lag", -1) >= 0:
-                    lag[f"{topic}/{number}"] = int(part["consumer_lag"])
-        self._lag = lag
-
     def _on_broker_error(self, error: KafkaError) -> None:
         self._broker_error = f"{error.name()}: {error.str()}"
         log.warning("%s: broker error %s", self.agent_id, self._broker_error)
@@ -805,6 +764,7 @@ class Agent:
         traceparent: str | None = None,
         event_id: str | None = None,
         priority: str | None = None,
+        target_group: str | None = None,
     ) -> None:
         """Encodes and produces one message (``acks=all``, idempotent producer).
 
@@ -816,6 +776,7 @@ class Agent:
 
         ``event_id`` fixes the ``ce_id``: derive it from the message being handled so that handling a
         redelivered record again produces the same ids, which readers then drop as duplicates.
+        ``target_group`` addresses it to one consumer group: a pool of agents, one of which acts on it.
         """
         assert self.envelope is not None, "agent not started"
         topic, key, headers, value = self.envelope.encode_parts(
@@ -826,6 +787,7 @@ class Agent:
             traceparent=traceparent,
             event_id=event_id,
             priority=priority,
+            target_group=target_group,
         )
         label = (topic, kind)
         work = _HANDLING.get()
@@ -851,16 +813,16 @@ class Agent:
                 self._send_output(work, topic, key, headers, value, label)
                 return
             except BufferError:
-                await asyncio.sleep(0.005)  # local queue full: let the poll thread drain it
+                await asyncio.sleep(0.005)  # local queue full: the poll thread drains it meanwhile
 
     def _send_output(
         self, work: _Work, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes, label: _Label
     ) -> None:
         """Produces an output of ``work`` without waiting; its delivery report settles ``work``."""
-        producer = self._producer
+        producer = self.producer
         if producer is None:
             raise KafkaException(KafkaError(KafkaError._STATE, "producer is closed"))
-        producer.produce(topic, value, key, headers=headers, on_delivery=partial(self._delivered, work, label))  # type: ignore[arg-type]
+        producer.send(topic, key, headers, value, (work, label))
         work.unacked += 1
 
     async def _send_dead_letter_later(
@@ -881,61 +843,25 @@ class Agent:
         self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes, label: _Label = None
     ) -> None:
         """Produces one record and returns once the broker acknowledged it."""
-        producer, loop = self._producer, self._loop
-        if producer is None or loop is None:
+        producer = self.producer
+        if producer is None:
             raise KafkaException(KafkaError(KafkaError._STATE, "producer is closed"))
-        future: asyncio.Future[None] = loop.create_future()
-        while True:
-            try:
-                producer.produce(
-                    topic,
-                    value,
-                    key,
-                    headers=cast(Any, headers),
-                    on_delivery=partial(self._delivered, future, label),
-                )
-                break
-            except BufferError:
-                await asyncio.sleep(0.005)  # local queue full: let the poll thread drain it
-        await future
+        await producer.send_and_wait(topic, key, headers, value)
+        if label is not None:
+            self.metrics.inc("messages_produced_total", 1, topic=label[0], type=label[1])
 
-    def _delivered(
-        self, target: _Work | asyncio.Future[None], label: _Label, error: KafkaError | None, _message: Message
-    ) -> None:
-        self._deliveries.append((target, label, error))
-
-    def _poll_producer(self) -> None:
-        producer = self._producer
-        assert producer is not None
-        while not self._poll_stop.is_set():
-            producer.poll(0.05)
-            self._pump_deliveries()
-
-    def _pump_deliveries(self) -> None:
-        if not self._deliveries or self._loop is None or self._loop.is_closed():
-            return
-        batch, self._deliveries = self._deliveries, []
-        self._loop.call_soon_threadsafe(self._resolve_deliveries, batch)
-
-    def _resolve_deliveries(self, batch: list[_Delivery]) -> None:
-        """Applies a batch of delivery reports on the loop: settles outputs of records being handled and
-        wakes the callers of :meth:`_produce`."""
+    def _resolve_deliveries(self, batch: DeliveryBatch) -> None:
+        """Applies a batch of delivery reports on the loop: settles the outputs of records being handled."""
         produced: dict[tuple[str, str], int] = {}
-        for target, label, error in batch:
-            if isinstance(target, _Work):
-                if error is not None:
-                    if label is _DEAD_LETTER:
-                        target.dead_letter_error = KafkaException(error)
-                    elif target.failure is None:
-                        target.failure = KafkaException(error)
-                target.unacked -= 1
-                if not target.unacked and target.returned:
-                    self._complete(target)
-            elif not target.done():
-                if error is None:
-                    target.set_result(None)
-                else:
-                    target.set_exception(KafkaException(error))
+        for (work, label), error in batch:
+            if error is not None:
+                if label is _DEAD_LETTER:
+                    work.dead_letter_error = KafkaException(error)
+                elif work.failure is None:
+                    work.failure = KafkaException(error)
+            work.unacked -= 1
+            if not work.unacked and work.returned:
+                self._complete(work)
             if error is None and label is not None and label is not _DEAD_LETTER:
                 produced[label] = produced.get(label, 0) + 1
         for (topic, kind), count in produced.items():
@@ -945,6 +871,8 @@ class Agent:
     # --- monitoring -------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
+        consumer = self.consumer
+        lag = consumer.lag if consumer else {}
         return {
             "role": self.role,
             "id": self.agent_id,
@@ -952,10 +880,11 @@ class Agent:
             "topics": self.subscriptions(),
             "tasks": self.task_counts(),
             "in_flight": self._in_flight,
-            "paused": self._paused,
-            "assignment": [f"{topic}/{partition}" for topic, partition in self._assignment],
-            "consumer_lag": dict(self._lag),
-            "total_lag": sum(self._lag.values()),
+            "paused": consumer.paused if consumer else False,
+            "assignment": [f"{topic}/{partition}" for topic, partition in (consumer.assignment if consumer else [])],
+            "idle_reason": consumer.idle_reason if consumer else None,
+            "consumer_lag": dict(lag),
+            "total_lag": sum(lag.values()),
             "consumed": int(self.metrics.counter_total("messages_consumed_total")),
             "produced": int(self.metrics.counter_total("messages_produced_total")),
             "dead_letters": int(self.metrics.counter_total("dead_letters_total")),
@@ -965,15 +894,10 @@ class Agent:
 
     async def check_broker(self, patience: float = 2.0) -> str | None:
         """None when the broker answers a metadata request within ``patience`` seconds, else the problem."""
-        producer = self._producer
+        producer = self.producer
         if producer is None:
             return "agent is not running"
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(None, partial(producer.list_topics, self.topics.requests, patience))
-        except KafkaException as error:
-            return str(error)
-        return None
+        return await producer.check(self.topics.requests, patience)
 
     async def _health(self) -> tuple[int, str, str]:
         problem = await self.check_broker()
@@ -987,10 +911,11 @@ class Agent:
 
     async def _metrics(self) -> tuple[int, str, str]:
         labels = (("role", self.role), ("agent", self.agent_id))
+        lag = self.consumer.lag if self.consumer else {}
         gauges: dict[str, dict[tuple[tuple[str, str], ...], float]] = {
             "tasks": {(*labels, ("state", state)): float(count) for state, count in self.task_counts().items()},
             "in_flight": {labels: float(self._in_flight)},
-            "consumer_lag": {(*labels, ("partition", name)): float(value) for name, value in sorted(self._lag.items())},
+            "consumer_lag": {(*labels, ("partition", name)): float(value) for name, value in sorted(lag.items())},
         }
         text = (
             self.metrics.render(gauges)
@@ -998,18 +923,6 @@ class Agent:
             + self.protocol_metrics.prometheus()
         )
         return 200, "text/plain; version=0.0.4", text
-
-
-def _fetch(consumer: Consumer, count: int, timeout: float) -> list[Message]:
-    """Up to ``count`` records: whatever is ready now, else the first to arrive within ``timeout`` and
-    what came with it. (``consume(count, timeout)`` alone would hold a lone record until ``timeout``.)"""
-    messages = consumer.consume(count, 0)
-    if messages:
-        return messages
-    first = consumer.consume(1, timeout)
-    if not first or count == 1:
-        return first
-    return first + consumer.consume(count - 1, 0)
 
 
 _Label = tuple[str, str] | None
@@ -1061,9 +974,6 @@ class _Work:
         self.dead_lettered = False
         self.failure: BaseException | None = None
         self.dead_letter_error: BaseException | None = None
-
-
-_Delivery = tuple[_Work | asyncio.Future[None], _Label, KafkaError | None]
 
 
 def _first_step(work: _Work, handler: Coroutine[Any, Any, None], bind: bool) -> Any:

@@ -219,7 +219,7 @@ class Coordinator(Agent):
     async def _start_directory(self) -> AgentLocator:
         from a2a_fast.mesh.directory import AgentDirectory
 
-        directory = AgentDirectory(self.config.kafka, self.topics.agents, self.protocol)
+        directory = AgentDirectory(self.transport, self.topics.agents, self.protocol)
         await directory.start()
         return directory
 
@@ -244,7 +244,7 @@ class Coordinator(Agent):
     def _rebuild(self) -> None:
         assert self.catalog is not None
         for message in replay(
-            self.config.kafka, self.catalog, self.topics, topics=[self.topics.collaborations], reader=self.agent_id
+            self.transport, self.catalog, self.topics, topics=[self.topics.collaborations], reader=self.agent_id
         ):
             where = (message.topic, message.partition)
             self._replayed[where] = max(self._replayed.get(where, 0), message.offset + 1)

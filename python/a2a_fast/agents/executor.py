@@ -1,10 +1,14 @@
 """The executor role: runs each accepted task once, with a handler registered for its capability.
 
-Executors read ``task-responses`` in the consumer group ``executors``; Kafka gives each partition (and so,
-as records are keyed by task id, each task) to exactly one member, so of several executors exactly one
-sees a given ``ACCEPTED``. For each one the executor publishes ``RUNNING`` (progress 0, then whatever
-the handler reports), then ``COMPLETED`` with the handler's JSON result or ``FAILED`` with the error.
-At most ``max_tasks`` tasks run at once; beyond that the runtime stops consuming.
+Executors with the same handlers form a *pool*: one consumer group, by default ``executors.<capabilities>``
+(``--group`` names another). The provider that accepts a task addresses the ``ACCEPTED`` to the pool of a
+live executor running its capability (``ce_targetgroup``); every pool reads ``task-responses`` and skips,
+unread, what is addressed to another pool. Within the pool Kafka gives each partition (and so, as records are
+keyed by task id, each task) to exactly one member, so exactly one executor sees a given ``ACCEPTED``. An
+``ACCEPTED`` addressed to no pool is run by the first pool, by name, of those running its capability. For
+each one the executor publishes ``RUNNING`` (progress 0, then whatever the handler reports), then
+``COMPLETED`` with the handler's JSON result or ``FAILED`` with the error. At most ``max_tasks`` tasks run
+at once; beyond that the runtime stops consuming.
 
 **Exactly once.** The ``ACCEPTED`` offset is committed only after ``COMPLETED``/``FAILED`` was
 acknowledged, so a crashed executor's tasks are redelivered to the member that inherits its partitions.
@@ -44,17 +48,17 @@ from typing import Any
 
 from confluent_kafka import TopicPartition
 
-from a2a_fast.agents.base import Agent, AgentConfig
+from a2a_fast.agents.base import Agent, AgentConfig, pool_group
 from a2a_fast.agents.steps import StepRunner
 from a2a_fast.agents.tasks import TaskContext, TaskHandler
 from a2a_fast.history.tasks import read_log
-from a2a_fast.mesh.directory import AgentState
+from a2a_fast.mesh.directory import AgentCard, AgentState
 from a2a_fast.observability.tracing import continue_trace
-from a2a_fast.protocol.catalog import SchemaCatalog
 from a2a_fast.protocol.envelope import Inbound
 from a2a_fast.protocol.ids import derived_id
 from a2a_fast.protocol.kinds import KIND_TASK_RESPONSE
 from a2a_fast.protocol.limits import PRIORITY_LEVELS
+from a2a_fast.transport.registry import SchemaCatalog
 
 __all__ = ["Executor", "PrioritySlots"]
 
@@ -148,10 +152,10 @@ class Executor(Agent):
         serve_steps: bool = True,
         reserved: int | None = None,
     ) -> None:
-        super().__init__(config)
         self.handlers: dict[str, TaskHandler] = {}
         for capability, handler in (handlers or {}).items():
-            self.register(capability, handler)
+            self.handlers[capability.strip().lower()] = handler
+        super().__init__(config)
         self.max_tasks = max_tasks
         self.task_timeout = task_timeout
         self.slots = PrioritySlots(max_tasks, min(1, max_tasks - 1) if reserved is None else reserved)
@@ -164,8 +168,20 @@ class Executor(Agent):
         self.steps: Agent | None = None
 
     def register(self, capability: str, handler: TaskHandler) -> None:
-        """Makes ``handler`` run the tasks of ``capability`` (case-insensitive)."""
+        """Makes ``handler`` run the tasks of ``capability`` (case-insensitive); before :meth:`start`, since the
+        capabilities name the executor's pool."""
+        if self.consumer is not None:
+            raise RuntimeError(f"executor {self.agent_id}: register handlers before it starts")
         self.handlers[capability.strip().lower()] = handler
+        if self.config.group_id is None:
+            self.group_id = self.default_group()
+
+    def default_group(self) -> str:
+        return pool_group(self.topics.prefix, self.role, self.handlers)
+
+    def card(self) -> AgentCard:
+        card = super().card()
+        return replace(card, resources={**card.resources, "steps": self.serve_steps, "max_tasks": self.max_tasks})
 
     def subscriptions(self) -> list[str]:
         return [self.topics.responses]
@@ -223,15 +239,33 @@ class Executor(Agent):
         }
 
     def on_partitions_assigned(self, partitions: list[TopicPartition]) -> None:
-        consumer, catalog = self._consumer, self.catalog
+        consumer, catalog = self.consumer, self.catalog
         if consumer is None or catalog is None or not partitions:
             return
-        committed = consumer.committed(partitions, timeout=10)
+        committed = consumer.client.committed(partitions, timeout=10)
         start = {(tp.topic, tp.partition): tp.offset for tp in committed}
-        for task in read_log(self.config.kafka, catalog, self.topics, start=start, reader=self.agent_id).tasks.values():
+        log = read_log(self.transport, catalog, self.topics, start=start, reader=self.agent_id)
+        for task in log.tasks.values():
             if task.state in TERMINAL:
                 self.finished.add(task.task_id)
                 self.rebuilt += 1
+
+    def expires(self, message: Inbound) -> bool:
+        return self._runs(message)
+
+    def _runs(self, message: Inbound) -> bool:
+        """Whether this executor's pool runs ``message``: an ACCEPTED addressed to the pool, or to no pool
+        when this pool is the first, by name, of the live executor pools running its capability."""
+        if message.kind != KIND_TASK_RESPONSE or message.record.get("status") != "ACCEPTED":
+            return False
+        if message.target_group is not None:
+            return message.target_group == self.group_id
+        router = self.mesh.router if self.mesh is not None else None
+        if router is None:
+            return True
+        capability = str(message.record.get("capability") or "")
+        pools = {pool for pool in map(router.pool_of, router.agents_for(capability, role=self.role)) if pool}
+        return not pools or min(pools) == self.group_id
 
     async def handle(self, message: Inbound) -> None:
         if message.kind != KIND_TASK_RESPONSE:
@@ -239,7 +273,7 @@ class Executor(Agent):
         status = message.record["status"]
         if status in TERMINAL:
             self.finished.add(message.task_id)
-        elif status == "ACCEPTED":
+        elif status == "ACCEPTED" and self._runs(message):
             if message.task_id in self.finished or message.task_id in self.running:
                 self.counts["SKIPPED"] += 1
                 return

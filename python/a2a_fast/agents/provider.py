@@ -1,15 +1,17 @@
 """The provider role: prices task requests for the skills it has, and negotiates.
 
-A provider reads ``task-requests`` and ``negotiations`` in the consumer group ``providers`` (configurable).
-Kafka hands each partition to exactly one member of the group and every record is keyed by task id,
-so **each request and each negotiation turn is answered by exactly one provider of the pool** — two
-providers never bid on the same task. Providers of one group form a pool with one catalogue of skills
-(give them the same ``skills``); a pool with different skills is a different group, with its own
-requesters' traffic. A request for a capability the provider does not have is **rejected** with the
-reason, rather than silently left to time out.
+**Where requests go.** Providers with the same skills form a *pool*: one consumer group, by default
+``providers.<skills>`` (``providers.summarize+translate``; ``--group`` names another). A requester chooses a
+live provider offering the request's capability from the mesh directory (priority tiers, then round robin or
+least loaded) and addresses the request to that provider's pool (``ce_targetgroup``). Every pool reads
+``task-requests`` and ``negotiations`` and skips, unread, what is addressed to another pool; within the pool
+Kafka hands each partition to one member and records are keyed by task id, so **each request and each
+negotiation turn is answered by exactly one provider**, and a member that dies leaves its partitions to the
+others. A request addressed to no pool (a producer that does not route) is answered by the first pool, by
+name, of those offering its capability, and rejected by the first pool of all when none offers it.
 
-A request's ``capability`` must equal a skill name (case-insensitive); the free-text description is never
-searched.
+A pool that has the request's skill prices it; a request addressed to a pool without the skill is rejected
+with the reason. Skills are matched exactly (case-insensitive); the free-text description is never searched.
 
 The provider keeps no negotiation state: a requester's turn repeats the task's capability, description
 and parameters, and :class:`~a2a_fast.agents.policies.PricingPolicy` is a function of the offer and the round,
@@ -17,8 +19,9 @@ so any member of the pool can answer any turn, and a restarted provider needs no
 response's ``ce_id`` derives from the answered message's ``ce_id``: answering a redelivered record
 again produces the same id, which readers drop.
 
-It publishes on ``task-responses``: ``NEGOTIATING`` with a counter-offer, ``ACCEPTED`` with the agreed
-cost (and the task's capability, description and parameters for the executors), or ``REJECTED``.
+It publishes on ``task-responses``: ``NEGOTIATING`` with a counter-offer, ``ACCEPTED`` with the agreed cost
+(and the task's capability, description and parameters), addressed to the pool of a live executor that runs
+the capability, or ``REJECTED`` (no such skill, no live executor for it, no agreement).
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from a2a_fast.agents.base import Agent, AgentConfig
+from a2a_fast.agents.base import Agent, AgentConfig, pool_group
 from a2a_fast.agents.policies import Decision, PricingPolicy
+from a2a_fast.mesh.router import MeshRouter
 from a2a_fast.observability.metrics import ROUND_BUCKETS
 from a2a_fast.observability.tracing import continue_trace
 from a2a_fast.protocol.envelope import Inbound
@@ -52,12 +56,16 @@ class Provider(Agent):
     """Answers task requests for ``skills`` (skill name → minimum price) with ``pricing``."""
 
     role = "provider"
+    reads_directory = True
 
     def __init__(self, config: AgentConfig, skills: Mapping[str, float], pricing: PricingPolicy | None = None) -> None:
-        super().__init__(config)
         self.skills = {name.strip().lower(): float(price) for name, price in skills.items()}
+        super().__init__(config)
         self.pricing = pricing or PricingPolicy()
         self.decisions: Counter[str] = Counter()
+
+    def default_group(self) -> str:
+        return pool_group(self.topics.prefix, self.role, self.skills)
 
     def subscriptions(self) -> list[str]:
         return [self.topics.requests, self.topics.negotiations]
@@ -71,7 +79,35 @@ class Provider(Agent):
     def capabilities(self) -> list[str]:
         return sorted(self.skills)
 
+    def expires(self, message: Inbound) -> bool:
+        return self._answers(message)
+
+    def _answers(self, message: Inbound) -> bool:
+        """Whether this pool answers ``message``: it is addressed here, or to no pool and this pool is the one
+        that answers such messages for its capability."""
+        if message.target_group is not None:
+            return message.target_group == self.group_id
+        router = self.mesh.router if self.mesh is not None else None
+        if router is None:
+            return True
+        capability = str(message.record.get("capability") or "")
+        pools = _pools(router, self.role, capability) or _pools(router, self.role, None)
+        return not pools or min(pools) == self.group_id
+
+    def _executor_pool(self, capability: str) -> str | bool | None:
+        """The pool of a live executor running ``capability`` (chosen by the router), None when this provider
+        does not route (no directory), False when no live executor runs it."""
+        router = self.mesh.router if self.mesh is not None else None
+        if router is None:
+            return None
+        chosen = router.route(capability, role="executor")
+        if chosen is None:
+            return False
+        return router.pool_of(chosen) or None
+
     async def handle(self, message: Inbound) -> None:
+        if message.kind not in (KIND_TASK_REQUEST, KIND_NEGOTIATION) or not self._answers(message):
+            return
         with self.protocol_metrics.timer("a2a", "negotiate"):
             await self._handle(message)
 
@@ -111,6 +147,13 @@ class Provider(Agent):
             )
         else:
             decision = self.pricing.decide(minimum, offer, round_number + 1)
+        executors: str | None = None
+        if decision.action == "accept":
+            found = self._executor_pool(capability)
+            if found is False:
+                decision = Decision("reject", reason=f"no live executor runs capability {capability!r}")
+            elif isinstance(found, str):
+                executors = found
         response: dict[str, Any] = {
             "task_id": message.task_id,
             "responder_id": self.agent_id,
@@ -146,6 +189,20 @@ class Provider(Agent):
             traceparent=continue_trace(message.traceparent),
             event_id=derived_id(message.event_id, "answer"),
             priority=message.priority or _request_priority(message),
+            target_group=executors,
         )
         self.decisions[response["status"]] += 1
         log.info("answered %s (round %s): %s", response["status"], response["round"], decision.reason or decision.price)
+
+
+def _pools(router: MeshRouter, role: str, capability: str | None) -> set[str]:
+    """The pools of the live agents of ``role`` offering ``capability`` (of every live agent of ``role``
+    when None)."""
+    assert router.directory is not None
+    if capability is None:
+        agents = [
+            info.agent_id for info in router.directory.get_all_agents() if info.alive and info.card.agent_type == role
+        ]
+    else:
+        agents = router.agents_for(capability, role=role)
+    return {pool for pool in map(router.pool_of, agents) if pool}

@@ -31,7 +31,7 @@ from a2a_fast.history.tasks import OPEN_STATES, read_log
 from a2a_fast.observability.logs import log_context
 from a2a_fast.observability.metrics import LATENCY_BUCKETS, ROUND_BUCKETS
 from a2a_fast.observability.tracing import continue_trace, span
-from a2a_fast.protocol.envelope import Inbound, json_or_text
+from a2a_fast.protocol.envelope import TARGET_AGENT_HEADER, Inbound, header_text, json_or_text
 from a2a_fast.protocol.ids import derived_id
 from a2a_fast.protocol.kinds import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE
 from a2a_fast.protocol.limits import priority_name
@@ -41,6 +41,7 @@ __all__ = ["PendingRequest", "Requester", "TaskOutcome"]
 log = logging.getLogger("a2a_fast.agents.requester")
 
 FINAL = frozenset({"COMPLETED", "FAILED", "REJECTED"})
+_CLOCK_MARGIN = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,16 +81,22 @@ class PendingRequest:
     executor: str | None = None
     started: float = field(default_factory=time.time)
     traceparent: str | None = None
+    pool: str | None = None
+    """The providers' consumer group the request was addressed to; its negotiation turns go there too."""
 
 
 class Requester(Agent):
     """Publishes task requests and negotiates them with ``policy``."""
 
     role = "requester"
+    reads_directory = True
 
-    def __init__(self, config: AgentConfig, policy: BudgetPolicy | None = None) -> None:
+    def __init__(self, config: AgentConfig, policy: BudgetPolicy | None = None, resume: bool = True) -> None:
         super().__init__(config)
         self.policy = policy or BudgetPolicy()
+        self.resume = resume
+        """Whether :meth:`start` rebuilds this requester's open requests from the log (a requester that
+        never ran under this id has none to rebuild)."""
         self._pending: dict[str, PendingRequest] = {}
         self._waiters: dict[str, asyncio.Future[TaskOutcome]] = {}
         self._recent: OrderedDict[str, TaskOutcome] = OrderedDict()  # outcomes, for late outcome() calls
@@ -103,6 +110,19 @@ class Requester(Agent):
 
     def subscriptions(self) -> list[str]:
         return [self.topics.responses]
+
+    def addressed(self, headers: Any) -> str | bool:
+        # Only the responses addressed to this requester are its business; the rest are other requesters'.
+        return header_text(headers, TARGET_AGENT_HEADER) == self.agent_id
+
+    def consume_from(self) -> float | None:
+        # A requester's group with nothing committed yet starts shortly before the requester did: its own
+        # requests, and so the responses to them, come later. The margin covers senders whose clocks run
+        # behind; the history before it is not this requester's.
+        return self._started_at - _CLOCK_MARGIN
+
+    def expires(self, message: Inbound) -> bool:
+        return message.task_id in self._pending
 
     def task_counts(self) -> dict[str, int]:
         states = Counter(pending.state for pending in self._pending.values())
@@ -183,11 +203,54 @@ class Requester(Agent):
             span("requester request", None, attributes) as trace,
         ):
             pending.traceparent = trace
-            log.info("requesting %s at %s", capability, proposed_cost)
-            await self._publish_request(pending, priority)
+            pending.pool = self._provider_pool(capability)
+            log.info("requesting %s at %s from %s", capability, proposed_cost, pending.pool or "any provider")
+            if pending.pool == "":
+                await self._reject_unserved(pending, priority)
+            else:
+                await self._publish_request(pending, priority)
         return task_id
 
-    async def _publish_request(self, pending: PendingRequest, priority: int) -> None:
+    def _provider_pool(self, capability: str) -> str | None:
+        """The pool of a live provider offering ``capability``, chosen by the router (priority tiers, then
+        the routing strategy); ``""`` when no live provider offers it; None without a directory."""
+        router = self.mesh.router if self.mesh is not None else None
+        if router is None:
+            return None
+        chosen = router.route(capability, role="provider")
+        if chosen is None:
+            return ""
+        return router.pool_of(chosen)
+
+    async def _reject_unserved(self, pending: PendingRequest, priority: int) -> None:
+        """No live provider offers the capability: the request goes on the log addressed to this requester's
+        own group, which no provider reads, and so does its rejection, which ends it."""
+        await self._publish_request(pending, priority, pool=self.group_id)
+        await self.publish(
+            KIND_TASK_RESPONSE,
+            {
+                "task_id": pending.task_id,
+                "responder_id": self.agent_id,
+                "status": "REJECTED",
+                "counter_offer": None,
+                "agreed_cost": None,
+                "message": f"no live provider offers capability {pending.capability!r}",
+                "progress": None,
+                "result": None,
+                "capability": pending.capability,
+                "description": None,
+                "parameters": {},
+                "round": 0,
+                "timestamp": int(time.time() * 1000),
+            },
+            target_agent=self.agent_id,
+            collaboration_id=pending.task_id,
+            traceparent=continue_trace(pending.traceparent),
+            event_id=derived_id(pending.task_id, "unserved"),
+            priority=priority_name(priority),
+        )
+
+    async def _publish_request(self, pending: PendingRequest, priority: int, pool: str | None = None) -> None:
         task_id = pending.task_id
         await self.publish(
             KIND_TASK_REQUEST,
@@ -204,6 +267,7 @@ class Requester(Agent):
             collaboration_id=task_id,
             traceparent=pending.traceparent,
             priority=priority_name(priority),
+            target_group=pool or pending.pool,
         )
 
     async def outcome(self, task_id: str) -> TaskOutcome:
@@ -216,12 +280,12 @@ class Requester(Agent):
         return await asyncio.shield(self._waiters[task_id])
 
     async def on_start(self) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self._rebuild)
+        if self.resume:
+            await asyncio.get_running_loop().run_in_executor(None, self._rebuild)
 
     def _rebuild(self) -> None:
         assert self.catalog is not None
-        log = read_log(self.config.kafka, self.catalog, self.topics, reader=self.agent_id)
+        log = read_log(self.transport, self.catalog, self.topics, reader=self.agent_id)
         for task in log.select(OPEN_STATES, requester=self.agent_id):
             if task.capability is None or task.requested_at is None:
                 continue  # its request is no longer in the log: nothing to negotiate with
@@ -242,6 +306,7 @@ class Requester(Agent):
                 executor=task.executor,
                 started=task.requested_at / 1000,
                 traceparent=task.traceparent,
+                pool=task.pool,
             )
         self.resumed = len(self._pending)
 
@@ -313,6 +378,7 @@ class Requester(Agent):
             traceparent=continue_trace(message.traceparent),
             event_id=derived_id(message.event_id, "turn"),
             priority=message.priority,
+            target_group=pending.pool,
         )
 
     def _finish(self, pending: PendingRequest, message: Inbound) -> None:

@@ -10,9 +10,11 @@ import asyncio
 import json
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 
 from a2a_fast.agents.base import Agent, AgentConfig
 from a2a_fast.agents.tasks import TaskContext, TaskHandler
+from a2a_fast.mesh.directory import AgentCard
 from a2a_fast.observability.tracing import child_traceparent
 from a2a_fast.protocol.envelope import Inbound, json_or_text
 from a2a_fast.protocol.ids import derived_id
@@ -44,6 +46,10 @@ class StepRunner(Agent):
         super().__init__(config)
         self.handlers = handlers
         self.counts = {COMPLETED: 0, FAILED: 0, TIMED_OUT: 0, "IGNORED": 0, "EXPIRED": 0}
+
+    def card(self) -> AgentCard:
+        card = super().card()
+        return replace(card, resources={**card.resources, "steps": True})
 
     def capabilities(self) -> list[str]:
         return sorted(name.strip().lower() for name in self.handlers)

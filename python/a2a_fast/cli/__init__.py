@@ -1,8 +1,9 @@
-"""The ``a2a-fast`` command line."""
+"""The ``a2a-fast`` command line: :func:`build_parser` describes it, :func:`main` runs it."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -50,15 +51,40 @@ def _agent(args: argparse.Namespace) -> int:
     return run_agent(args)
 
 
+DESCRIPTION = """\
+a2a-fast runs and operates an agent mesh over Kafka: a local broker and schema registry, agents as
+processes, and commands that request tasks and read the log.
+"""
+EPILOG = """\
+Run 'a2a-fast COMMAND --help' for a command's options.
+Shell completion: eval "$(a2a-fast completion bash)" (or zsh).
+"""
+
+
+def _completion(args: argparse.Namespace) -> int:
+    from a2a_fast.cli.completion import script
+
+    print(script(build_parser(), args.shell), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="a2a-fast", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="a2a-fast", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    stack = commands.add_parser("stack", help="run the local Kafka broker and schema registry")
-    stack.add_argument("action", choices=["up", "down", "status"])
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        made: argparse.ArgumentParser = commands.add_parser(name, help=help_text, description=help_text)
+        return made
+
+    stack = command("stack", "run the local Kafka broker and schema registry")
+    stack.add_argument(
+        "action", choices=["up", "down", "status"], help="up starts them, down stops what up started, status shows"
+    )
     stack.set_defaults(handler=_stack)
 
-    demo = commands.add_parser("demo", help="run the agent scenario: 2 providers, 2 executors, a requester")
+    demo = command("demo", "run the agent scenario: 2 providers, 2 executors, a requester and a coordinator")
     demo.add_argument("--json", action="store_true", help="print the final summary as one JSON object")
     demo.add_argument("--tasks", type=int, default=12, help="how many tasks the requester asks for")
     demo.add_argument("--topic-prefix", default=None, help="topic namespace (default: a fresh one per run)")
@@ -66,23 +92,55 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--keep-stack", action="store_true", help="leave running a Kafka/registry the demo had to start itself"
     )
+    demo.add_argument("--console", action="store_true", help="serve the web console of the run while it lasts")
+    demo.add_argument("--console-port", type=int, default=8090, help="the console's port (default 8090, else any)")
+    demo.add_argument(
+        "--console-linger",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="with --console: keep the agents and the console up this long after the run, to look around",
+    )
     demo.set_defaults(handler=_demo)
 
     from a2a_fast.cli.agents import add_agent_parser
+    from a2a_fast.cli.completion import SHELLS
+    from a2a_fast.cli.console import add_console_parser
     from a2a_fast.cli.control import add_control_parsers
 
     add_agent_parser(commands).set_defaults(handler=_agent)
     add_control_parsers(commands)
+
+    completion = command("completion", "print a shell completion script for bash or zsh")
+    completion.add_argument("shell", choices=SHELLS, help="the shell the script is for")
+    completion.epilog = 'Enable it in the shell\'s start-up file: eval "$(a2a-fast completion bash)"'
+    completion.set_defaults(handler=_completion)
+    add_console_parser(commands)
     return parser
+
+
+STATUS_INTERRUPTED = 130
+"""Exit status after Ctrl-C (128 + SIGINT), except for ``tail``, which Ctrl-C ends normally."""
+STATUS_READER_GONE = 141
+"""Exit status when stdout's reader went away (``a2a-fast tasks | head -1``): 128 + SIGPIPE, as other tools."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     try:
-        return handler(args)
+        status = handler(args)
+        sys.stdout.flush()  # a reader gone away shows here, not as a warning at exit
+        return status
+    except BrokenPipeError:
+        # The reader of stdout has gone (`| head`): nothing more can be said there. Pointing stdout at
+        # /dev/null lets the interpreter's last flush succeed instead of printing "Exception ignored".
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return STATUS_READER_GONE
     except A2AError as error:
         print(f"a2a-fast: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        return 130
+        return STATUS_INTERRUPTED

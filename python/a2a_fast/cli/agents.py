@@ -1,21 +1,6 @@
 """``a2a-fast agent requester|provider|executor|coordinator``: one agent as its own process.
 
-Examples::
-
-    a2a-fast agent provider --id provider-1 --skills summarize=100 translate=60
-    a2a-fast agent executor --id executor-1 --max-tasks 8
-    a2a-fast agent requester --id requester-1 --task summarize:120:"Summarise the Q3 report"
-    a2a-fast agent coordinator --id coordinator-1 --start brief --param text="The Q3 report ..."
-
-The broker and registry come from ``KAFKA_BROKER`` and ``SCHEMA_REGISTRY_URL`` (default: the local stack,
-which this command never starts). The protocol limits (message ttl and size, heartbeats, max agents, routing
-strategy) come from ``--config FILE`` or ``$A2A_FAST_CONFIG`` (YAML, see :mod:`a2a_fast.config`); a bad file
-stops the agent before it connects, with the offending key on stderr and exit status 1.
-
-The agent runs until SIGTERM or SIGINT and then shuts down in order;
-a requester given ``--task`` exits once all its tasks are final. Once ready, the process prints one line
-``READY <role> <id> http=<port>`` on stdout (``http=-`` without monitoring); a coordinator then prints
-``SESSION <session id> <workflow id>`` for each ``--start``, and ``DONE <session id> <state>`` when it ends.
+:data:`AGENT_DESCRIPTION` is the command's help: how it is configured, how it stops and what it prints.
 """
 
 from __future__ import annotations
@@ -56,14 +41,36 @@ def parse_skills(items: list[str]) -> dict[str, float]:
     return skills
 
 
+AGENT_DESCRIPTION = """\
+Run one agent of the mesh as this process: a requester, provider, executor or coordinator.
+
+examples:
+  a2a-fast agent provider --id provider-1 --skills summarize=100 translate=60
+  a2a-fast agent executor --id executor-1 --max-tasks 8
+  a2a-fast agent requester --id requester-1 --task summarize:120:"Summarise the Q3 report"
+  a2a-fast agent coordinator --id coordinator-1 --start brief --param text="The Q3 report ..."
+
+The broker and registry come from KAFKA_BROKER and SCHEMA_REGISTRY_URL (default: the local stack, which
+this command never starts). Protocol limits come from --config FILE or A2A_FAST_CONFIG (YAML); a bad file
+stops the agent before it connects, naming the key, with exit status 1.
+
+The agent runs until SIGTERM or Ctrl-C, then shuts down in order; a requester given --task exits once all
+its tasks are final. Once ready it prints 'READY <role> <id> http=<port>' (http=- without monitoring); a
+coordinator then prints 'SESSION <session id> <workflow id>' for each --start and 'DONE <session id>
+<state>' when the session ends.
+"""
+
+
 def add_agent_parser(commands: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = commands.add_parser(
         "agent",
-        help="run one agent (requester, provider or executor) as this process",
-        description=__doc__,
+        help="run one agent (requester, provider, executor or coordinator) as this process",
+        description=AGENT_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("role", choices=["requester", "provider", "executor", "coordinator"])
+    parser.add_argument(
+        "role", choices=["requester", "provider", "executor", "coordinator"], help="which agent this process is"
+    )
     parser.add_argument("--id", dest="agent_id", help="agent id (default: <role>-<random>)")
     parser.add_argument(
         "--http-port", type=int, default=None, help="monitoring port (default 8001/8002/8003 by role; 0 any, -1 off)"
@@ -74,13 +81,32 @@ def add_agent_parser(commands: Any) -> argparse.ArgumentParser:
         help="monitoring address to bind (default 127.0.0.1, or $A2A_FAST_HTTP_HOST; containers use 0.0.0.0)",
     )
     parser.add_argument("--topic-prefix", default="", help="namespace prepended to every topic name")
-    parser.add_argument("--group", default=None, help="consumer group (default: providers, executors, requester-<id>)")
+    parser.add_argument(
+        "--group",
+        default=None,
+        help="consumer group (default: providers.<skills> and executors.<capabilities>, a pool per set of skills;"
+        " requester-<id>)",
+    )
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=None,
+        help="partitions of the topics this agent creates (default: topics.partitions of the config, 3); an"
+        " existing topic keeps its own. Members of a group beyond the partition count get no work, so run at most"
+        " this many providers (and executors) per group",
+    )
     add_logging_options(parser)
     parser.add_argument(
         "--config", default=None, metavar="FILE", help=f"protocol config YAML (default: ${CONFIG_ENV}, else built-in)"
     )
     provider = parser.add_argument_group("provider")
-    provider.add_argument("--skills", nargs="+", default=None, metavar="NAME=MIN_PRICE")
+    provider.add_argument(
+        "--skills",
+        nargs="+",
+        default=None,
+        metavar="NAME=MIN_PRICE",
+        help="skills offered and the least each is done for (default: summarize, translate, classify, analyze)",
+    )
     provider.add_argument("--markup", type=float, default=1.5, help="opening ask = minimum price * markup")
     provider.add_argument("--concession", type=float, default=0.5, help="share of the gap conceded per round")
     provider.add_argument("--max-rounds", type=int, default=None, help="rounds before giving up (both roles)")
@@ -94,7 +120,10 @@ def add_agent_parser(commands: Any) -> argparse.ArgumentParser:
     requester.add_argument("--budget", type=float, default=None, help="most the requester pays per task")
     coordinator = parser.add_argument_group("coordinator")
     coordinator.add_argument(
-        "--workflows", default=None, metavar="MODULE:NAME", help="workflow definitions (default: the demo's)"
+        "--workflows",
+        default=None,
+        metavar="FILE|MODULE:NAME",
+        help="workflow definitions: a YAML or JSON file, or a Python sequence of them (default: the demo's)",
     )
     coordinator.add_argument("--start", action="append", default=[], metavar="WORKFLOW", help="start a session")
     coordinator.add_argument("--agents", nargs="+", default=[], metavar="ID", help="agents the sessions may use")
@@ -109,6 +138,8 @@ def build_agent(args: argparse.Namespace) -> Agent:
     endpoints = Endpoints.from_env()
     agent_id = args.agent_id or f"{args.role}-{uuid.uuid4().hex[:6]}"
     port = DEFAULT_PORTS[args.role] if args.http_port is None else args.http_port
+    if args.partitions is not None and args.partitions < 1:
+        raise ConfigError(f"--partitions: must be at least 1, got {args.partitions}")
     config = AgentConfig(
         agent_id=agent_id,
         kafka=endpoints.kafka,
@@ -117,6 +148,7 @@ def build_agent(args: argparse.Namespace) -> Agent:
         group_id=args.group,
         http_port=None if port < 0 else port,
         http_host=args.http_host,
+        partitions=args.partitions or protocol.topics.partitions,
         protocol=protocol,
     )
     if args.role == "provider":
@@ -131,10 +163,11 @@ def build_agent(args: argparse.Namespace) -> Agent:
         handlers = load_handlers(args.handlers) if args.handlers else DEMO_HANDLERS
         return Executor(config, handlers, max_tasks=args.max_tasks)
     if args.role == "coordinator":
+        from a2a_fast.agents.builtin import DEMO_WORKFLOWS
         from a2a_fast.agents.coordinator import Coordinator
         from a2a_fast.workflows.definitions import load_workflows
 
-        workflows = load_workflows(args.workflows or "a2a_fast.agents.builtin:DEMO_WORKFLOWS")
+        workflows = load_workflows(args.workflows) if args.workflows else list(DEMO_WORKFLOWS)
         return Coordinator(config, workflows=workflows)
     from a2a_fast.agents.requester import Requester
 

@@ -9,22 +9,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict
+from types import FrameType
 from typing import Any, TextIO
 
+from a2a_fast.cli.completion import suggest
 from a2a_fast.errors import ConfigError
+from a2a_fast.history.events import describe_message, message_event, subject_label
 from a2a_fast.history.tasks import (
     DEFAULT_RETAINED_TASKS,
     STATES,
     TaskHistory,
     TaskLog,
+    TimelineEntry,
     format_time,
     parse_time,
     read_log,
@@ -33,10 +40,11 @@ from a2a_fast.history.tasks import (
 from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.stack import Endpoints
 
-__all__ = ["add_control_parsers"]
+__all__ = ["add_control_parsers", "agent_table", "table", "task_table"]
 
 Handler = Callable[[argparse.Namespace], int]
 LOG_JSON_ENV = "A2A_FAST_LOG_JSON"
+SHORT_TOPIC_NAMES = ("task-requests", "task-responses", "negotiations", "collaborations", "a2a.dlq")
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -81,7 +89,13 @@ def add_control_parsers(commands: Any) -> None:
     agents.add_argument("--json", action="store_true", help="one JSON object per agent")
 
     tail = command("tail", _tail, "print the events of a topic, decoded, one line each")
-    tail.add_argument("topic", help="task-requests, task-responses, negotiations, a2a.dlq (prefixed) or any topic")
+    suggest(
+        tail.add_argument(
+            "topic",
+            help="task-requests, task-responses, negotiations, collaborations, a2a.dlq (prefixed), or any topic",
+        ),
+        SHORT_TOPIC_NAMES,
+    )
     tail.add_argument("--from-beginning", action="store_true", help="start at the oldest record, not at the end")
     tail.add_argument("--type", action="append", default=[], help="only these CloudEvent types (e.g. a2a.negotiation)")
     tail.add_argument("--json", action="store_true", help="one JSON object per event")
@@ -99,7 +113,12 @@ def add_control_parsers(commands: Any) -> None:
 
     mcp = command("mcp", _mcp, "serve the control plane over MCP on stdin/stdout")
     mcp.add_argument("--id", dest="agent_id", default=None, help="agent id of its requester (default mcp-<random>)")
-    mcp.add_argument("--workflows", default=None, metavar="FILE", help="workflow definitions to offer (JSON or YAML)")
+    mcp.add_argument(
+        "--workflows",
+        default=None,
+        metavar="FILE|MODULE:NAME",
+        help="workflow definitions to offer: a YAML or JSON file, or a Python sequence of them (default: the demo's)",
+    )
     mcp.add_argument(
         "--retained-tasks",
         type=_task_count,
@@ -141,7 +160,7 @@ def _configure_logging(args: argparse.Namespace) -> None:
 
 
 def _read_log(args: argparse.Namespace, until: int | None = None) -> TaskLog:
-    from a2a_fast.protocol.catalog import SchemaCatalog
+    from a2a_fast.transport.registry import SchemaCatalog
 
     endpoints = _endpoints()
     topics = TopicNames(args.topic_prefix)
@@ -187,18 +206,19 @@ async def _request_async(args: argparse.Namespace, parameters: dict[str, str]) -
     # A one-off requester of a person at a terminal is not a member of the mesh's directory.
     config = AgentConfig(agent_id, endpoints.kafka, endpoints.schema_registry, join_mesh=False)
     config.topics = TopicNames(args.topic_prefix)
-    requester = Requester(config, BudgetPolicy())
-    settled = asyncio.Event()
+    # a one-off requester has nothing to resume; one named with --id picks up its open requests
+    requester = Requester(config, BudgetPolicy(), resume=args.agent_id is not None)
     started = time.monotonic()
+    arrived: collections.deque[tuple[str, float, TimelineEntry]] = collections.deque()
+    changed = asyncio.Event()
 
-    def show(pending: PendingRequest, message: Inbound) -> None:
-        entry = timeline_entry(message)
-        if entry.event not in ("NEGOTIATING",):
-            settled.set()  # accepted, rejected or further: the negotiation needs this process no more
-        if args.wait:
-            _emit(args, f"[{time.monotonic() - started:6.2f}s] {entry.describe()}", {"event": asdict(entry)})
+    def queue_update(pending: PendingRequest, message: Inbound) -> None:
+        # Printed by this command's coroutine, not here: a stdout closed under it (`| head`) then ends the
+        # command, instead of failing the requester's handling of the message.
+        arrived.append((pending.task_id, time.monotonic() - started, timeline_entry(message)))
+        changed.set()
 
-    requester.on_update = show
+    requester.on_update = queue_update
     async with requester:
         task_id = await requester.submit(
             args.description,
@@ -212,23 +232,38 @@ async def _request_async(args: argparse.Namespace, parameters: dict[str, str]) -
             args, f"task {task_id} requested by {config.agent_id}", {"task_id": task_id, "requester": config.agent_id}
         )
         outcome_waiter = asyncio.ensure_future(requester.outcome(task_id))
-        settled_waiter = asyncio.ensure_future(settled.wait())
-        waiting = {outcome_waiter} if args.wait else {outcome_waiter, settled_waiter}
-        done, _ = await asyncio.wait(waiting, timeout=args.max_wait, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in (outcome_waiter, settled_waiter):
-            waiter.cancel()
-        if not done:
-            _emit(args, f"no answer within {args.max_wait}s", {"task_id": task_id, "timed_out": True})
-            return 2
-        if outcome_waiter in done:
-            outcome = outcome_waiter.result()
-            text = f"{outcome.status}" + (f": {outcome.error}" if outcome.error else f" {outcome.result}")
-            _emit(args, f"task {task_id} {text}", {"outcome": asdict(outcome)})
-            return 0 if outcome.status == "COMPLETED" or not args.wait else 1
-        pending = next((p for p in requester.get_pending_requests() if p.task_id == task_id), None)
-        state = pending.state if pending else "?"
-        _emit(args, f"task {task_id} {state}; follow it with: a2a-fast tail task-responses", {"state": state})
-        return 0
+        deadline = time.monotonic() + args.max_wait
+        settled: str | None = None  # the first state past negotiation: enough for a run without --wait
+        try:
+            while True:
+                changed.clear()
+                while arrived:
+                    owner, elapsed, entry = arrived.popleft()
+                    if owner != task_id:
+                        continue  # another open request of a requester id used before (--id)
+                    if args.wait:
+                        line = f"[{elapsed:6.2f}s] {entry.describe()}"
+                        _emit(args, line, {"elapsed_seconds": round(elapsed, 3), "event": asdict(entry)})
+                    if entry.event != "NEGOTIATING":
+                        settled = settled or entry.event
+                if outcome_waiter.done():
+                    outcome = outcome_waiter.result()
+                    said = f": {outcome.error}" if outcome.error else f" {json.dumps(outcome.result, default=str)}"
+                    _emit(args, f"task {task_id} {outcome.status}{said}", {"outcome": asdict(outcome)})
+                    return 0 if outcome.status == "COMPLETED" or not args.wait else 1
+                if settled is not None and not args.wait:
+                    hint = f"task {task_id} {settled}; follow it with: a2a-fast tail task-responses"
+                    _emit(args, hint, {"task_id": task_id, "state": settled})
+                    return 0
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    _emit(args, f"no answer within {args.max_wait}s", {"task_id": task_id, "timed_out": True})
+                    return 2
+                change = asyncio.ensure_future(changed.wait())
+                await asyncio.wait({outcome_waiter, change}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+                change.cancel()
+        finally:
+            outcome_waiter.cancel()
 
 
 def _emit(args: argparse.Namespace, text: str, data: dict[str, Any], out: TextIO | None = None) -> None:
@@ -242,18 +277,41 @@ def _money(amount: float | None) -> str:
     return "-" if amount is None else f"{amount:.2f}"
 
 
-def _task_row(task: TaskHistory) -> str:
-    return (
-        f"{task.task_id[:12]:<12} {task.state:<11} {task.capability or '-':<12} {_money(task.proposed_cost):>8} "
-        f"{_money(task.agreed_cost):>8} {task.rounds:>6} {task.provider or '-':<14} {task.executor or '-':<14} "
-        f"{format_time(task.updated_at) or '-'}"
-    )
+def table(header: Sequence[str], rows: Iterable[Sequence[str]], right: Iterable[int] = ()) -> list[str]:
+    """Lines of aligned columns, each as wide as its widest cell (header included); columns whose index is
+    in ``right`` are right-aligned (numbers). Trailing spaces are left out."""
+    cells = [list(header), *([str(cell) for cell in row] for row in rows)]
+    widths = [max(len(row[column]) for row in cells) for column in range(len(header))]
+    flush_right = set(right)
+    return [
+        " ".join(
+            cell.rjust(width) if column in flush_right else cell.ljust(width)
+            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in cells
+    ]
 
 
-TASK_HEADER = (
-    f"{'TASK':<12} {'STATE':<11} {'CAPABILITY':<12} {'OFFERED':>8} {'AGREED':>8} {'ROUNDS':>6} "
-    f"{'PROVIDER':<14} {'EXECUTOR':<14} UPDATED"
-)
+TASK_COLUMNS = ("TASK", "STATE", "CAPABILITY", "OFFERED", "AGREED", "ROUNDS", "PROVIDER", "EXECUTOR", "UPDATED")
+
+
+def task_table(tasks: Iterable[TaskHistory]) -> list[str]:
+    """The task list as aligned lines (ids shortened to 12 characters, as ``replay --task`` accepts)."""
+    rows = [
+        (
+            task.task_id[:12],
+            task.state,
+            task.capability or "-",
+            _money(task.proposed_cost),
+            _money(task.agreed_cost),
+            str(task.rounds),
+            task.provider or "-",
+            task.executor or "-",
+            format_time(task.updated_at) or "-",
+        )
+        for task in tasks
+    ]
+    return table(TASK_COLUMNS, rows, right=(3, 4, 5))
 
 
 def _tasks(args: argparse.Namespace) -> int:
@@ -263,12 +321,35 @@ def _tasks(args: argparse.Namespace) -> int:
         for task in selected:
             print(json.dumps(task.to_dict(timeline=False), default=str))
         return 0
-    print(TASK_HEADER)
-    for task in selected:
-        print(_task_row(task))
+    for line in task_table(selected):
+        print(line)
     counts = ", ".join(f"{state} {count}" for state, count in sorted(log.counts().items()))
     print(f"{len(selected)} of {len(log.tasks)} tasks shown ({counts or 'none in the log'})")
     return 0
+
+
+AGENT_COLUMNS = ("AGENT", "STATE", "ROLES/TYPE", "CAPABILITIES", "MESSAGES", "OPEN", "LAST SEEN")
+
+
+def agent_table(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The rows of :func:`a2a_fast.history.view.agent_rows` as aligned lines, however long ids and
+    capability lists are."""
+    cells = []
+    for row in rows:
+        seen = row["log"] or {}
+        state = (row["status"] if row["alive"] else "GONE") if row["registered"] else "unregistered"
+        cells.append(
+            (
+                row["agent_id"],
+                state,
+                row.get("type") or ",".join(seen.get("roles", [])) or "-",
+                ",".join(row.get("capabilities", [])) or "-",
+                str(seen.get("messages", 0)),
+                str(len(seen.get("open_tasks", []))),
+                row.get("last_seen") or seen.get("last_seen") or "-",
+            )
+        )
+    return table(AGENT_COLUMNS, cells, right=(4, 5))
 
 
 def _agents(args: argparse.Namespace) -> int:
@@ -286,17 +367,8 @@ def _agents(args: argparse.Namespace) -> int:
         for row in rows:
             print(json.dumps(row))
         return 0
-    print(f"{'AGENT':<20} {'STATE':<12} {'ROLES/TYPE':<20} {'CAPABILITIES':<30} {'MESSAGES':>8} {'OPEN':>5} LAST SEEN")
-    for row in rows:
-        seen = row["log"] or {}
-        state = (row["status"] if row["alive"] else "GONE") if row["registered"] else "unregistered"
-        kind = row.get("type") or ",".join(seen.get("roles", []))
-        capabilities = ",".join(row.get("capabilities", []))
-        last = row.get("last_seen") or seen.get("last_seen")
-        print(
-            f"{row['agent_id']:<20} {state:<12} {kind:<20} {capabilities:<30} {seen.get('messages', 0):>8}"
-            f" {len(seen.get('open_tasks', [])):>5} {last}"
-        )
+    for line in agent_table(rows):
+        print(line)
     alive = sum(1 for row in rows if row.get("alive"))
     print(f"{len(rows)} agents: {alive} alive in the directory, the others seen only in the log")
     return 0
@@ -329,42 +401,76 @@ def _tail(args: argparse.Namespace) -> int:
     endpoints = _endpoints()
     topics = TopicNames(args.topic_prefix)
     name = resolve_topic(args.topic, topics)
-    reader = LogReader(endpoints.kafka, endpoints.schema_registry, topics, [name], args.from_beginning)
     shown = 0
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
-    try:
-        reader.open()
-        while args.max is None or shown < args.max:
-            wait = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
-            if wait <= 0:
-                break
-            for observed in reader.read(wait, count=100):
-                if args.type and (observed.message is None or not _type_matches(observed.message.kind, args.type)):
-                    continue
-                print(_tail_json(observed) if args.json else _tail_line(observed), flush=True)
-                shown += 1
-                if args.max is not None and shown >= args.max:
+    with _stop_on_signals() as stop:
+        reader = LogReader(endpoints.kafka, endpoints.schema_registry, topics, [name], args.from_beginning)
+        try:
+            reader.open()
+            if sys.stderr.isatty():
+                start = "the oldest record" if args.from_beginning else "the end"
+                print(f"following {name} from {start}; Ctrl-C to stop", file=sys.stderr, flush=True)
+            while not stop.is_set() and (args.max is None or shown < args.max):
+                wait = TAIL_POLL_SECONDS if deadline is None else min(TAIL_POLL_SECONDS, deadline - time.monotonic())
+                if wait <= 0:
                     break
-    except KeyboardInterrupt:
-        pass  # Ctrl-C is how a follow ends
-    finally:
-        reader.close()
+                for observed in reader.read(wait, count=100):
+                    if stop.is_set() or (args.max is not None and shown >= args.max):
+                        break
+                    if args.type and (observed.message is None or not _type_matches(observed.message.kind, args.type)):
+                        continue
+                    print(_tail_json(observed) if args.json else _tail_line(observed), flush=True)
+                    shown += 1
+        finally:
+            reader.close()
     return 0
+
+
+TAIL_POLL_SECONDS = 0.25
+"""How long one read waits at most: how soon ``tail`` notices Ctrl-C, its ``--timeout`` or the end of ``--max``."""
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """While inside, SIGINT (Ctrl-C) and SIGTERM only set the event returned; a second one raises
+    KeyboardInterrupt. A follow loop that checks the event between records therefore never has an exception
+    land inside a Kafka, registry or native call, or between a line and its newline."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {number: signal.signal(number, request_stop) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _type_matches(kind: str, wanted: Iterable[str]) -> bool:
     return any(kind == name or kind.endswith("." + name) for name in wanted)
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.splitlines())
+
+
 def _tail_line(observed: Any) -> str:
     where = f"{observed.topic}[{observed.partition}]@{observed.offset}"
     stamp = format_time(observed.timestamp)
-    dead = observed.headers.get("dlq.reason")
-    suffix = f"  [dead letter, {observed.headers.get('dlq.stage')}: {dead}]" if dead else ""
+    headers = observed.headers
+    dead = headers.get("dlq.reason")
+    origin = f"{headers.get('dlq.original.topic')}[{headers.get('dlq.original.partition')}]"
+    origin += f"@{headers.get('dlq.original.offset')}"
+    suffix = f"  [dead letter from {origin}, {headers.get('dlq.stage')}: {dead}]" if dead else ""
     if observed.message is None:
-        return f"{stamp} {where} key={observed.key} undecodable: {observed.error}{suffix}"
+        return _one_line(f"{stamp} {where} key={observed.key} undecodable: {observed.error}{suffix}")
     message = observed.message
-    return f"{stamp} {where} {message.kind} task={message.task_id[:12]} {timeline_entry(message).describe()}{suffix}"
+    subject = f"{subject_label(message)}={message.task_id[:12]}"
+    return _one_line(f"{stamp} {where} {message.kind} {subject} {describe_message(message)}{suffix}")
 
 
 def _tail_json(observed: Any) -> str:
@@ -382,10 +488,11 @@ def _tail_json(observed: Any) -> str:
             id=message.event_id,
             source=message.source_agent,
             target=message.target_agent,
-            task_id=message.task_id,
-            traceparent=message.traceparent,
-            data=message.record,
+            event=message_event(message),
+            summary=describe_message(message),
         )
+        data[f"{subject_label(message)}_id"] = message.task_id
+        data.update(traceparent=message.traceparent, data=message.record)
     else:
         data["error"] = observed.error
     dead = {name: value for name, value in observed.headers.items() if name.startswith("dlq.")}
@@ -423,9 +530,8 @@ def _replay(args: argparse.Namespace) -> int:
         print(json.dumps({"as_of": as_of, "counts": log.counts(), "tasks": [t.to_dict(False) for t in chosen]}))
         return 0
     print(f"as of {as_of}: {len(log.tasks)} tasks from {log.folded} messages")
-    print(TASK_HEADER)
-    for task in chosen:
-        print(_task_row(task))
+    for line in task_table(chosen):
+        print(line)
     return 0
 
 

@@ -187,7 +187,13 @@ async def _run_workflow(coordinator: Coordinator) -> CollaborationStatus:
 
 async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: TopicNames, say: Any) -> dict[str, Any]:
     processes: list[asyncio.subprocess.Process] = []
+    console = None
     try:
+        if args.console:
+            from a2a_fast.cli.console import console_server
+
+            console = console_server()(endpoints, topics, port=_free(args.console_port))
+            say(f"console {await console.start()} (live while the demo runs)")
         say(f"starting 2 providers and 2 executors on topics {topics.prefix}* ...")
         await _start_agents(endpoints, topics.prefix, say, processes)
         config = AgentConfig(
@@ -243,10 +249,18 @@ async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: Topi
                 )
                 elapsed = time.monotonic() - started
                 collaboration = await asyncio.wait_for(workflow, 45)
+                if console is not None and args.console_linger > 0:
+                    say(
+                        f"the run is done; its agents and the console at {console.url} stay up"
+                        f" {args.console_linger:g} s more (Ctrl-C ends the demo now)"
+                    )
+                    await asyncio.sleep(args.console_linger)
             finally:
                 workflow.cancel()
     finally:
         await _stop_agents(processes)
+        if console is not None:
+            await console.stop()
     summary = _summary(chosen, outcomes, elapsed)
     summary["workflow"] = _workflow_summary(collaboration)
     if collaboration.state != "COMPLETED":

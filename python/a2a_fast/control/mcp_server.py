@@ -10,6 +10,8 @@ Tools: ``request_task`` (optionally waiting for the outcome), ``wait_for_task``,
 state and full timeline), ``list_tasks``, ``get_execution_queue`` (tasks accepted or running, by executor),
 ``get_agent_status``, ``list_workflows``, ``register_workflow``, ``start_workflow``,
 ``get_collaboration_status``. Resources: ``a2a://agents``, ``a2a://tasks``, ``a2a://tasks/{task_id}``.
+``a2a-fast mcp`` offers the demo workflows, as a coordinator does, or those of ``--workflows`` (read by
+:func:`a2a_fast.workflows.definitions.load_workflows`).
 
 Arguments are validated against each tool's input schema; a bad one, an unknown task id, state, workflow or
 session comes back as a tool error naming what is wrong. stdout carries the protocol only: logs go to stderr.
@@ -25,7 +27,6 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterable
-from pathlib import Path
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -33,18 +34,19 @@ from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from pydantic import Field
 
 from a2a_fast.agents.base import AgentConfig
+from a2a_fast.agents.builtin import DEMO_WORKFLOWS
 from a2a_fast.agents.coordinator import Coordinator
 from a2a_fast.agents.policies import BudgetPolicy
 from a2a_fast.agents.requester import Requester
-from a2a_fast.errors import A2AError, ConfigError
+from a2a_fast.errors import A2AError
 from a2a_fast.history.tasks import DEFAULT_RETAINED_TASKS, TaskHistory
 from a2a_fast.history.view import MeshView, agent_rows
 from a2a_fast.mesh.directory import AgentDirectory
 from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.stack import Endpoints
-from a2a_fast.workflows.definitions import WorkflowDefinition
+from a2a_fast.workflows.definitions import WorkflowDefinition, load_workflows
 
-__all__ = ["ControlPlane", "build_server", "load_workflows", "run"]
+__all__ = ["ControlPlane", "build_server", "run"]
 
 log = logging.getLogger("a2a_fast.mcp")
 
@@ -144,25 +146,6 @@ class ControlPlane:
                 f" it on the {self.topics.prefix}task-* topics"
             )
         return found
-
-
-def load_workflows(path: str) -> list[WorkflowDefinition]:
-    """Workflow definitions from a JSON or YAML file: a list of them, or ``{"workflows": [...]}``."""
-    import yaml
-
-    from a2a_fast.errors import WorkflowError
-
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"--workflows {path}: {error}") from error
-    items = data.get("workflows") if isinstance(data, dict) else data
-    if not isinstance(items, list):
-        raise ConfigError(f"--workflows {path}: expected a list of workflow definitions or {{'workflows': [...]}}")
-    try:
-        return [WorkflowDefinition.from_dict(item) for item in items]
-    except WorkflowError as error:
-        raise ConfigError(f"--workflows {path}: {error}") from error
 
 
 def build_server(plane: ControlPlane) -> MCPServer[Any]:
@@ -321,7 +304,7 @@ def run(args: argparse.Namespace) -> int:
 
     from a2a_fast.observability.logs import configure_logging
 
-    workflows = load_workflows(args.workflows) if args.workflows else []
+    workflows = load_workflows(args.workflows) if args.workflows else list(DEMO_WORKFLOWS)
     plane = ControlPlane(
         Endpoints.from_env(), TopicNames(args.topic_prefix), args.agent_id, workflows, args.retained_tasks
     )

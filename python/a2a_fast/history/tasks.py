@@ -8,7 +8,7 @@ task's state and its timeline: who asked for what, who offered what and when, wh
 tasks already finished, and ``a2a-fast replay``/``tasks`` and the MCP server answer from it::
 
     log = TaskLog()
-    for message in replay(kafka, catalog, names, topics=list(TASK_TOPICS)):
+    for message in replay(transport, catalog, names, topics=list(TASK_TOPICS)):
         log.fold(message)
     log.get(task_id).timeline
 
@@ -29,17 +29,19 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 from a2a_fast.errors import ValidationError
-from a2a_fast.protocol.catalog import SchemaCatalog
 from a2a_fast.protocol.envelope import Inbound, json_or_text
 from a2a_fast.protocol.kinds import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE
 from a2a_fast.protocol.topics import TopicNames
+from a2a_fast.transport import Transport
 from a2a_fast.transport.log import replay
+from a2a_fast.transport.registry import SchemaCatalog
 
 __all__ = [
     "DEFAULT_RETAINED_TASKS",
     "FINAL_STATES",
     "OPEN_STATES",
     "STATES",
+    "TASK_KINDS",
     "AgentActivity",
     "TaskHistory",
     "TaskLog",
@@ -130,6 +132,8 @@ class TaskHistory:
     updated_at: int | None = None
     traceparent: str | None = None
     collaboration_id: str | None = None
+    pool: str | None = None
+    """The providers' consumer group the request was addressed to (``ce_targetgroup``), if any."""
     timeline: list[TimelineEntry] = field(default_factory=list)
 
     @property
@@ -273,6 +277,7 @@ class TaskLog:
             task.last_offer = task.proposed_cost
         task.requested_at = stamp
         task.traceparent = message.traceparent
+        task.pool = message.target_group
 
     @staticmethod
     def _negotiated(task: TaskHistory, message: Inbound) -> None:
@@ -331,7 +336,12 @@ class AgentActivity:
 
 
 def timeline_entry(message: Inbound) -> TimelineEntry:
-    """What one message says, as a timeline entry (also one line of ``a2a-fast tail``)."""
+    """What one task message (request, response or negotiation turn) says, as a timeline entry.
+
+    Raises :class:`ValidationError` for any other kind (a collaboration message has no task timeline;
+    :func:`a2a_fast.history.events.describe_message` reads every kind)."""
+    if message.kind not in TASK_KINDS:
+        raise ValidationError(f"{message.kind} is not a task message: it has no task timeline entry")
     record = message.record
     price: float | None = None
     detail: str | None = None
@@ -369,7 +379,7 @@ def timeline_entry(message: Inbound) -> TimelineEntry:
 
 
 def read_log(
-    kafka: str,
+    transport: str | Transport,
     catalog: SchemaCatalog,
     names: TopicNames,
     *,
@@ -381,7 +391,7 @@ def read_log(
     """Folds the task topics (default: requests, responses and negotiations of ``names``) from the
     beginning, or the partitions in ``start`` from those offsets, up to their current end. Blocking."""
     chosen = [names.requests, names.responses, names.negotiations] if topics is None else list(topics)
-    messages = replay(kafka, catalog, names, start, chosen if start is None else (), reader=reader)
+    messages = replay(transport, catalog, names, start, chosen if start is None else (), reader=reader)
     return TaskLog(until).fold_all(messages)
 
 

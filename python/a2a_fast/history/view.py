@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from a2a_fast.history.tasks import AgentActivity, TaskHistory, TaskLog, format_time
 from a2a_fast.protocol.topics import TopicNames
+from a2a_fast.transport import Transport
 from a2a_fast.transport.log import LogReader
 
 __all__ = ["MeshView", "agent_rows"]
@@ -29,7 +30,7 @@ class MeshView:
     how many ended tasks it keeps (all when None)."""
 
     def __init__(
-        self, kafka: str, schema_registry: str, topics: TopicNames, retained_finished: int | None = None
+        self, kafka: str | Transport, schema_registry: str, topics: TopicNames, retained_finished: int | None = None
     ) -> None:
         self.log = TaskLog(retained_finished=retained_finished)
         self.dead_letters = 0

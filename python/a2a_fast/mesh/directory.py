@@ -48,14 +48,16 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Final
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
 from a2a_fast.codecs.cloudevents import from_kafka, to_kafka
 from a2a_fast.config import ProtocolConfig
 from a2a_fast.errors import AgentIdInUseError, MaxAgentsError, RegistrationError
 from a2a_fast.observability.metrics import Metrics
 from a2a_fast.protocol.topics import AGENTS
+from a2a_fast.transport import Transport, as_transport
 from a2a_fast.transport.admin import ensure_topics
+from a2a_fast.transport.base import ConsumerClient, ProducerClient
 
 __all__ = [
     "DEREGISTER",
@@ -220,18 +222,25 @@ class AgentDirectory:
 
     ``await start()`` returns once everything already on the topic has been read. ``on_change``
     listeners are called on the loop after each batch of events and whenever an agent's liveness flips.
+
+    ``as_of`` (epoch seconds) shows the directory as it stood then: records stamped later are ignored and
+    liveness is judged at that time. The topic is compacted, so what it still holds of the past is only
+    each agent's newest record before compaction ran.
     """
 
     def __init__(
         self,
-        kafka: str,
+        kafka: str | Transport,
         topic: str = AGENTS,
         config: ProtocolConfig | None = None,
         *,
         metrics: Metrics | None = None,
         sweep_interval: float = 0.2,
+        as_of: float | None = None,
     ) -> None:
-        self.kafka = kafka
+        self.transport = as_transport(kafka)
+        self.kafka = self.transport.bootstrap
+        self.as_of = as_of
         self.topic = topic
         self.config = config or ProtocolConfig()
         self.metrics = metrics
@@ -242,7 +251,7 @@ class AgentDirectory:
         self._position = 0
         self._alive: frozenset[str] = frozenset()
         self._changed = asyncio.Event()
-        self._consumer: Consumer | None = None
+        self._consumer: ConsumerClient | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -288,15 +297,14 @@ class AgentDirectory:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def _open(self, patience: float) -> Consumer:
-        ensure_topics(self.kafka, [self.topic], partitions=1, config={"cleanup.policy": "compact"}, timeout=patience)
-        consumer = Consumer(
+    def _open(self, patience: float) -> ConsumerClient:
+        compact = {"cleanup.policy": "compact"}
+        ensure_topics(self.transport, [self.topic], partitions=1, config=compact, timeout=patience)
+        consumer = self.transport.consumer(
             {
-                "bootstrap.servers": self.kafka,
                 "group.id": f"a2a-directory-{uuid.uuid4().hex}",  # never joins or commits: offsets are assigned
                 "enable.auto.commit": False,
                 "enable.partition.eof": False,
-                "log_level": 3,
             }
         )
         deadline = time.monotonic() + patience
@@ -348,6 +356,8 @@ class AgentDirectory:
                     log.warning("agent directory: consume error on %s: %s", self.topic, error)
                 continue
             self._position = max(self._position, (message.offset() or 0) + 1)
+            if self.as_of is not None and message.timestamp()[1] > self.as_of * 1000:
+                continue
             try:
                 self._apply(message.key(), message.headers(), message.value())
             except (ValueError, KeyError, TypeError) as error:
@@ -399,8 +409,11 @@ class AgentDirectory:
             return
         self._agents[agent_id] = _Entry(card, state, instance, moment, moment)
 
+    def _now(self) -> float:
+        return time.time() if self.as_of is None else self.as_of
+
     def _sweep(self) -> None:
-        now = time.time()
+        now = self._now()
         alive = frozenset(agent_id for agent_id, entry in self._agents.items() if entry.alive_at(now, self.timeout))
         if alive != self._alive:
             self._alive = alive
@@ -435,12 +448,12 @@ class AgentDirectory:
 
     def get_all_agents(self) -> list[AgentInfo]:
         """Every registered agent that has not deregistered, alive or not, by id."""
-        now = time.time()
+        now = self._now()
         return [self._info(self._agents[agent_id], now) for agent_id in sorted(self._agents)]
 
     def get_agent(self, agent_id: str) -> AgentInfo | None:
         entry = self._agents.get(agent_id)
-        return None if entry is None else self._info(entry, time.time())
+        return None if entry is None else self._info(entry, self._now())
 
     def find_agents_by_capability(self, capability: str) -> list[AgentInfo]:
         """Live agents offering ``capability`` (compared case-insensitively), by id."""
@@ -453,7 +466,7 @@ class AgentDirectory:
 
     def is_agent_alive(self, agent_id: str) -> bool:
         entry = self._agents.get(agent_id)
-        return entry is not None and entry.alive_at(time.time(), self.timeout)
+        return entry is not None and entry.alive_at(self._now(), self.timeout)
 
     def refusal(self, agent_id: str, instance_id: str) -> RegistrationError | None:
         """Why the claim of ``agent_id`` by ``instance_id`` was refused, or None."""
@@ -530,7 +543,7 @@ class Presence:
         self._sample_state = state or AgentState
         self._last_state = AgentState()
         self._usage: tuple[float, float] | None = None
-        self._producer: Producer | None = None
+        self._producer: ProducerClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.registered = False
 
@@ -555,9 +568,7 @@ class Presence:
                 f"{time.time() - existing.last_seen:.1f}s ago); a restart is accepted once it deregisters or "
                 f"has sent nothing for heartbeat.timeout_seconds={self.directory.timeout:g}s"
             )
-        self._producer = Producer(
-            {"bootstrap.servers": self.directory.kafka, "acks": "all", "linger.ms": 0, "log_level": 3}
-        )
+        self._producer = self.directory.transport.producer({"acks": "all", "linger.ms": 0})
         started = time.perf_counter()
         try:
             offset = await self._publish(REGISTER, self._state())
@@ -700,7 +711,7 @@ class Presence:
 
 
 def _produce_and_wait(
-    producer: Producer, topic: str, key: bytes, headers: Any, value: bytes | None, patience: float
+    producer: ProducerClient, topic: str, key: bytes, headers: Any, value: bytes | None, patience: float
 ) -> int:
     outcome: list[Any] = []
     producer.produce(

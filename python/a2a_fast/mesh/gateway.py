@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, cast
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message
 
 from a2a_fast.codecs.cloudevents import from_a2a_many, from_kafka, to_a2a, to_kafka_many
 from a2a_fast.config import ProtocolConfig
@@ -40,7 +40,9 @@ from a2a_fast.mesh.router import MeshRouter
 from a2a_fast.observability.protocol_metrics import ProtocolMetrics
 from a2a_fast.protocol.limits import MessageLimits
 from a2a_fast.protocol.topics import TopicNames
+from a2a_fast.transport import Transport, as_transport
 from a2a_fast.transport.admin import ensure_topics
+from a2a_fast.transport.base import ConsumerClient, ProducerClient
 
 __all__ = ["MeshGateway", "MeshInbox"]
 
@@ -52,25 +54,26 @@ class MeshGateway:
 
     def __init__(
         self,
-        kafka: str,
+        kafka: str | Transport,
         topics: TopicNames | None = None,
         router: MeshRouter | None = None,
         config: ProtocolConfig | None = None,
         metrics: ProtocolMetrics | None = None,
         patience: float = 30.0,
     ) -> None:
-        self.kafka = kafka
+        self.transport = as_transport(kafka)
+        self.kafka = self.transport.bootstrap
         self.topics = topics or TopicNames()
         self.router = router
         self.config = config or (router.directory.config if router and router.directory else ProtocolConfig())
         self.metrics = metrics or (router.metrics if router is not None else ProtocolMetrics())
         self.patience = patience
-        self._producer: Producer | None = None
+        self._producer: ProducerClient | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, ensure_topics, self.kafka, [self.topics.messages, self.topics.dlq])
-        self._producer = Producer({"bootstrap.servers": self.kafka, "acks": "all", "linger.ms": 2, "log_level": 3})
+        await loop.run_in_executor(None, ensure_topics, self.transport, [self.topics.messages, self.topics.dlq])
+        self._producer = self.transport.producer({"acks": "all", "linger.ms": 2})
 
     async def stop(self) -> None:
         producer, self._producer = self._producer, None
@@ -141,7 +144,7 @@ class MeshGateway:
         return chosen
 
 
-def _produce_all(producer: Producer, topic: str, records: list[Any], keys: list[str], patience: float) -> None:
+def _produce_all(producer: ProducerClient, topic: str, records: list[Any], keys: list[str], patience: float) -> None:
     failures: list[KafkaError] = []
     delivered = 0
 
@@ -174,38 +177,33 @@ class MeshInbox:
 
     def __init__(
         self,
-        kafka: str,
+        kafka: str | Transport,
         agent_id: str,
         topics: TopicNames | None = None,
         config: ProtocolConfig | None = None,
         metrics: ProtocolMetrics | None = None,
     ) -> None:
-        self.kafka = kafka
+        self.transport = as_transport(kafka)
+        self.kafka = self.transport.bootstrap
         self.agent_id = agent_id
         self.topics = topics or TopicNames()
         self.limits = MessageLimits((config or ProtocolConfig()).messages)
         self.metrics = metrics or ProtocolMetrics()
         self.ignored = 0
         self.dead_letters = 0
-        self._consumer: Consumer | None = None
-        self._producer: Producer | None = None
+        self._consumer: ConsumerClient | None = None
+        self._producer: ProducerClient | None = None
         self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"{agent_id}-inbox")
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, ensure_topics, self.kafka, [self.topics.messages, self.topics.dlq])
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.kafka,
-                "group.id": f"a2a-inbox-{self.agent_id}",
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-                "log_level": 3,
-            }
+        await loop.run_in_executor(None, ensure_topics, self.transport, [self.topics.messages, self.topics.dlq])
+        consumer = self.transport.consumer(
+            {"group.id": f"a2a-inbox-{self.agent_id}", "auto.offset.reset": "earliest", "enable.auto.commit": False}
         )
         await loop.run_in_executor(self._thread, consumer.subscribe, [self.topics.messages])
         self._consumer = consumer
-        self._producer = Producer({"bootstrap.servers": self.kafka, "acks": "all", "log_level": 3})
+        self._producer = self.transport.producer({"acks": "all"})
 
     async def stop(self) -> None:
         loop = asyncio.get_running_loop()

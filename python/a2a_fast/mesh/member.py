@@ -18,35 +18,42 @@ from a2a_fast.observability.protocol_metrics import ProtocolMetrics
 
 if TYPE_CHECKING:
     from a2a_fast.protocol.topics import TopicNames
+    from a2a_fast.transport import Transport
 
 __all__ = ["MeshMember"]
 
 
 class MeshMember:
-    """The directory (on ``topics.agents``), the agent's :class:`Presence` and a :class:`MeshRouter`."""
+    """The directory (on ``topics.agents``), the agent's :class:`Presence` and a :class:`MeshRouter`.
+
+    With ``announce`` False the agent reads the directory and routes but is not listed in it (a one-off
+    requester of a person at a terminal, say)."""
 
     def __init__(
         self,
-        kafka: str,
+        kafka: str | Transport,
         topics: TopicNames,
         card: AgentCard,
         state: Callable[[], AgentState],
         config: ProtocolConfig,
         metrics: ProtocolMetrics,
+        announce: bool = True,
     ) -> None:
         self.directory = AgentDirectory(kafka, topics.agents, config, metrics=metrics.registry)
-        self.presence = Presence(self.directory, card, state, metrics=metrics.registry)
+        self.presence = Presence(self.directory, card, state, metrics=metrics.registry) if announce else None
         self.router = MeshRouter(self.directory, metrics=metrics)
 
     async def start(self) -> None:
         await self.directory.start()
         try:
-            await self.presence.start()
+            if self.presence is not None:
+                await self.presence.start()
         except BaseException:
             await self.stop()
             raise
 
     async def stop(self, deregister: bool = True) -> None:
-        await self.presence.stop(deregister)
+        if self.presence is not None:
+            await self.presence.stop(deregister)
         self.router.close()
         await self.directory.stop()

@@ -5,7 +5,11 @@
 or stops heartbeating leaves the table as soon as the directory notices, so nothing is routed to it.
 
 * ``route(capability)``: the highest priority tier with a live agent, then ``strategy`` within it:
-  ``round_robin`` or ``least_loaded`` (default: ``mesh.routing_strategy`` of the config).
+  ``round_robin`` or ``least_loaded`` (default: ``mesh.routing_strategy`` of the config). ``role`` keeps
+  the choice to agents of one type (``provider``, ``executor``...): providers and executors both list
+  capabilities, and a task request goes to a provider, an accepted task or a workflow step to an executor.
+* ``pool_of(agent_id)``: the consumer group the agent reads in, from its card: every member of that group
+  can take what is addressed to the group (``ce_targetgroup``).
 * ``route_message(event)``: a message with ``targetagent`` goes to that agent only (None when it is not
   live); else the named rules in the order they were added (first whose target resolves); else the
   ``targetcapability`` attribute. ``event`` holds CloudEvent attributes; an A2A JSON message is
@@ -75,7 +79,7 @@ class MeshRouter:
         self.table.replace_agents(
             Agent(
                 info.agent_id,
-                [capability.strip().lower() for capability in info.card.capabilities],
+                _capabilities(info.card.agent_type, info.card.capabilities),
                 info.card.priority,
                 max(1, info.card.weight),
                 info.load,
@@ -84,9 +88,11 @@ class MeshRouter:
             if info.alive
         )
 
-    def upsert(self, agent_id: str, capabilities: Iterable[str], priority: int = 0, weight: int = 1) -> None:
+    def upsert(
+        self, agent_id: str, capabilities: Iterable[str], priority: int = 0, weight: int = 1, role: str = ""
+    ) -> None:
         """Adds an agent by hand (a router without a directory)."""
-        self.table.upsert_agent(agent_id, [c.strip().lower() for c in capabilities], priority, weight)
+        self.table.upsert_agent(agent_id, _capabilities(role, capabilities), priority, weight)
 
     # --- rules ------------------------------------------------------------------------------------------
 
@@ -118,12 +124,34 @@ class MeshRouter:
 
     # --- routing ----------------------------------------------------------------------------------------
 
-    def route(self, capability: str, strategy: str | None = None, exclude: Iterable[str] | None = None) -> str | None:
-        """A live agent offering ``capability``, or None."""
+    def route(
+        self,
+        capability: str,
+        strategy: str | None = None,
+        exclude: Iterable[str] | None = None,
+        role: str | None = None,
+    ) -> str | None:
+        """A live agent offering ``capability`` (of type ``role`` when given), or None."""
         started = time.perf_counter()
-        chosen = self.table.route(capability.strip().lower(), strategy or self.strategy, exclude)
+        wanted = capability.strip().lower()
+        if role:
+            wanted = f"{role}/{wanted}"
+        chosen = self.table.route(wanted, strategy or self.strategy, exclude)
         self._record("route", started, chosen is not None)
         return chosen
+
+    def agents_for(self, capability: str, role: str | None = None) -> list[str]:
+        """The live agents offering ``capability`` (of type ``role`` when given), sorted."""
+        wanted = capability.strip().lower()
+        return sorted(self.table.agents_for(f"{role}/{wanted}" if role else wanted))
+
+    def pool_of(self, agent_id: str) -> str | None:
+        """The consumer group ``agent_id`` reads in (from its card), None when unknown."""
+        if self.directory is None:
+            return None
+        info = self.directory.get_agent(agent_id)
+        group = None if info is None else info.card.resources.get("group")
+        return str(group) if group else None
 
     def route_message(self, message: Mapping[str, Any], strategy: str | None = None) -> str | None:
         """The agent ``message`` goes to (see the module docstring), or None."""
@@ -145,3 +173,9 @@ class MeshRouter:
             self.metrics.record_success("mesh", operation, elapsed)
         else:
             self.metrics.record_failure("mesh", operation, elapsed)
+
+
+def _capabilities(role: str, capabilities: Iterable[str]) -> list[str]:
+    """An agent's capabilities for the table: each one plain and qualified by the agent's type."""
+    plain = [capability.strip().lower() for capability in capabilities]
+    return plain + [f"{role}/{capability}" for capability in plain] if role else plain

@@ -13,7 +13,7 @@ Every Kafka record the agents exchange is a CloudEvent in Kafka *binary* content
 * the key is the task id, so all messages about one task stay in order on one partition.
 
 :class:`Envelope` turns a record into such a ``(key, headers, value)`` triple and back. Decoding resolves
-the writer's schema (fetched by id from the registry through :class:`~a2a_fast.protocol.catalog.SchemaCatalog`)
+the writer's schema (fetched by id from the registry through :class:`~a2a_fast.transport.registry.SchemaCatalog`)
 against the reader's own schema, so agents built against different schema versions interoperate.
 
 :meth:`Envelope.decode_many` decodes a consumed batch in one native call (:class:`EnvelopeDecoder`: the
@@ -37,7 +37,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Final, Protocol, cast
 
 from a2a_fast._native import EnvelopeDecoder, EnvelopeEncoder
 from a2a_fast.codecs.avro import Codec
@@ -48,11 +48,34 @@ from a2a_fast.protocol.kinds import CONTENT_TYPE, KIND_TASK_REQUEST, MESSAGE_KIN
 from a2a_fast.protocol.limits import MessageLimits
 from a2a_fast.protocol.topics import TopicNames
 
-__all__ = ["Consumed", "Envelope", "Headers", "Inbound", "KafkaRecord", "json_or_text", "read_schema_id"]
+__all__ = [
+    "TARGET_AGENT_HEADER",
+    "TARGET_GROUP_HEADER",
+    "Consumed",
+    "Envelope",
+    "Headers",
+    "Inbound",
+    "KafkaRecord",
+    "header_text",
+    "json_or_text",
+    "read_schema_id",
+]
 
 Headers = list[tuple[str, bytes]]
 InHeaders = Iterable[tuple[str, Any]]
 _WIRE_HEADER = struct.Struct(">bI")
+TARGET_GROUP_HEADER: Final = "ce_targetgroup"
+TARGET_AGENT_HEADER: Final = "ce_targetagent"
+
+
+def header_text(headers: Iterable[tuple[str, Any]] | None, name: str) -> str | None:
+    """The text of header ``name`` in a consumed record's headers, None when absent."""
+    for found, value in headers or ():
+        if found == name:
+            if value is None:
+                return None
+            return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    return None
 
 
 def json_or_text(text: str | None) -> Any:
@@ -92,10 +115,12 @@ class Inbound:
     partition: int
     offset: int
     priority: str | None = None
+    target_group: str | None = None
+    """The consumer group the record is addressed to (``ce_targetgroup``), None when it is not."""
 
 
 class _Catalog(Protocol):
-    """What :class:`Envelope` needs from the registry; see :class:`a2a_fast.protocol.catalog.SchemaCatalog`."""
+    """What :class:`Envelope` needs from the registry; see :class:`a2a_fast.transport.registry.SchemaCatalog`."""
 
     def writer_codec(self, kind: str) -> Codec: ...
 
@@ -178,6 +203,7 @@ class Envelope:
         event_id: str | None = None,
         priority: str | None = None,
         ttl: int | None = None,
+        target_group: str | None = None,
     ) -> KafkaRecord:
         """The Kafka record carrying ``record`` as a ``kind`` message; the key is its ``task_id``."""
         return KafkaRecord(
@@ -190,6 +216,7 @@ class Envelope:
                 event_id=event_id,
                 priority=priority,
                 ttl=ttl,
+                target_group=target_group,
             )
         )
 
@@ -204,8 +231,12 @@ class Envelope:
         event_id: str | None = None,
         priority: str | None = None,
         ttl: int | None = None,
+        target_group: str | None = None,
     ) -> tuple[str, bytes, Headers, bytes]:
-        """:meth:`encode` as a ``(topic, key, headers, value)`` tuple, in one native call for the usual record."""
+        """:meth:`encode` as a ``(topic, key, headers, value)`` tuple, in one native call for the usual record.
+
+        ``target_group`` addresses the record to one consumer group (``ce_targetgroup``): any member of it may
+        act on it, the members of other groups reading the topic skip it."""
         codec, schema_uri, topic, native = self._writer(kind)
         task_id = record.get("task_id")
         if not task_id:
@@ -214,7 +245,10 @@ class Envelope:
         if native is not None:
             parts = native.encode(record, task_id, event_id, target_agent, collaboration_id, traceparent, priority, ttl)
             if parts is not None:
-                return (topic, *parts)
+                key, headers, value = parts
+                if target_group:
+                    headers.append((TARGET_GROUP_HEADER, target_group.encode()))
+                return topic, key, headers, value
         event = {
             "specversion": "1.0",
             "id": event_id,
@@ -232,11 +266,28 @@ class Envelope:
             "traceparent": traceparent,
             "priority": priority,
             "ttl": ttl,
+            "targetgroup": target_group,
             "partitionkey": task_id,
             "data": codec.encode(record),
         }
-        key, headers, value = to_kafka(event)
-        return topic, _as_bytes(key or task_id), headers, value or b""
+        raw_key, raw_headers, raw_value = to_kafka(event)
+        return topic, _as_bytes(raw_key or task_id), raw_headers, raw_value or b""
+
+    def decode_record(self, record: Consumed, check_age: bool = True) -> Inbound | ValueError:
+        """:meth:`decode` of one consumed record, the error returned rather than raised; ``check_age`` False
+        reads a record past its ttl as any other."""
+        try:
+            return self.decode(
+                record.key(),
+                record.headers(),
+                record.value(),
+                record.topic() or "",
+                record.partition() or 0,
+                record.offset() or 0,
+                check_age=check_age,
+            )
+        except ValueError as error:
+            return error
 
     def decode(
         self,
@@ -246,6 +297,8 @@ class Envelope:
         topic: str = "",
         partition: int = -1,
         offset: int = -1,
+        *,
+        check_age: bool = True,
     ) -> Inbound:
         """The message in a consumed record. Raises :class:`DecodeError`, :class:`ValidationError` or
         :class:`SchemaError` (all ``ValueError``) naming what is wrong, or a
@@ -255,7 +308,7 @@ class Envelope:
         if limits is not None:
             limits.check_size(len(value or b""))
         event = from_kafka(list(headers.items() if isinstance(headers, dict) else headers or ()), value, key)
-        kind, data, schema_id, writer = self._check_event(event)
+        kind, data, schema_id, writer = self._check_event(event, check_age)
         record = self.catalog.reader_codec(kind).decode(data, writer)
         return self._inbound(event, kind, record, schema_id, key, topic, partition, offset)
 
@@ -291,11 +344,11 @@ class Envelope:
                     retry.append(index)
                     continue
             if item is None or type(item) is int:
-                out[index] = self._decode_one(records[index])
+                out[index] = self.decode_record(records[index])
         if retry:
             again, still = decoder.decode_many([records[index] for index in retry], bounds)
             for position in still:
-                again[position] = self._decode_one(records[retry[position]])
+                again[position] = self.decode_record(records[retry[position]])
             for index, item in zip(retry, again, strict=True):
                 out[index] = item
         return cast(list[Inbound | ValueError], out)
@@ -309,25 +362,12 @@ class Envelope:
             if catalog.cached_schema(schema_id) is None
         }
 
-    def _decode_one(self, record: Consumed) -> Inbound | ValueError:
-        try:
-            return self.decode(
-                record.key(),
-                record.headers(),
-                record.value(),
-                record.topic() or "",
-                record.partition() or 0,
-                record.offset() or 0,
-            )
-        except ValueError as error:
-            return error
-
-    def _check_event(self, event: Mapping[str, Any]) -> tuple[str, bytes, int, Codec]:
+    def _check_event(self, event: Mapping[str, Any], check_age: bool = True) -> tuple[str, bytes, int, Codec]:
         """``(kind, Avro data, writer schema id, writer codec)`` of a CloudEvent that is an A2A message."""
         for required in ("id", "source", "type"):
             if not event.get(required):
                 raise ValidationError(f"CloudEvent attribute {required!r} is missing (header ce_{required})")
-        if self.limits is not None:
+        if self.limits is not None and check_age:
             self.limits.check_age(event.get("time"), event.get("ttl"))
         kind = event["type"]
         if kind not in MESSAGE_KINDS:
@@ -380,6 +420,7 @@ class Envelope:
             partition,
             offset,
             event.get("priority") or None,
+            event.get("targetgroup") or None,
         )
 
     @staticmethod

@@ -14,18 +14,19 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaException, Message, TopicPartition
 
 from a2a_fast.errors import A2AError, StackError
-from a2a_fast.protocol.catalog import SchemaCatalog
 from a2a_fast.protocol.envelope import Envelope, Inbound
 from a2a_fast.protocol.topics import TopicNames
+from a2a_fast.transport import Transport, as_transport
+from a2a_fast.transport.registry import SchemaCatalog
 
 __all__ = ["LogReader", "Observed", "replay"]
 
 
 def replay(
-    kafka: str,
+    target: str | Transport,
     catalog: SchemaCatalog,
     names: TopicNames,
     start: Mapping[tuple[str, int], int] | None = None,
@@ -38,9 +39,8 @@ def replay(
 
     ``names`` are the mesh's topics, ``reader`` names the reading agent. Blocking: call it from a thread.
     """
-    consumer = Consumer(
+    consumer = as_transport(target).consumer(
         {
-            "bootstrap.servers": kafka,
             "group.id": f"{reader}-replay",  # required by the client; never joined
             "enable.auto.commit": False,
             "enable.partition.eof": False,
@@ -103,23 +103,27 @@ class LogReader:
     """
 
     def __init__(
-        self, kafka: str, schema_registry: str, topics: TopicNames, names: Sequence[str], from_beginning: bool = True
+        self,
+        target: str | Transport,
+        schema_registry: str,
+        topics: TopicNames,
+        names: Sequence[str],
+        from_beginning: bool = True,
     ) -> None:
-        self.kafka = kafka
+        transport = as_transport(target, schema_registry)
+        self.kafka = transport.bootstrap
         self.names = list(names)
         self.from_beginning = from_beginning
-        self.catalog = SchemaCatalog(schema_registry, topics)
+        self.catalog = SchemaCatalog(transport, topics)
         self.catalog.load_readers()
         self.envelope = Envelope(self.catalog, topics, "observer")
         self.ends: dict[tuple[str, int], int] = {}
         """Each partition's end offset when the reader opened: what "caught up" means."""
-        self._consumer = Consumer(
+        self._consumer = transport.consumer(
             {
-                "bootstrap.servers": kafka,
                 "group.id": f"a2a-fast-observer-{uuid.uuid4().hex}",  # required by the client; never joined
                 "enable.auto.commit": False,
                 "enable.partition.eof": False,
-                "log_level": 3,
             }
         )
 

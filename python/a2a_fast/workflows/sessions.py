@@ -30,6 +30,7 @@ __all__ = [
     "choose_agent",
     "live_agents_for",
     "millis",
+    "runs_steps",
 ]
 
 RUNNING = "RUNNING"
@@ -114,11 +115,20 @@ def _agent_id(found: Any) -> str:
     return str(card.agent_id)
 
 
+def runs_steps(found: Any) -> bool:
+    """Whether a directory entry is an agent that runs workflow steps: its card says so (executors do;
+    providers list capabilities too, but only price tasks). A bare id is taken at its word."""
+    card = getattr(found, "card", found)
+    resources = getattr(card, "resources", None)
+    return resources is None or bool(resources.get("steps"))
+
+
 def live_agents_for(locator: AgentLocator, capabilities: Sequence[str], among: Sequence[str] = ()) -> list[str]:
-    """Ids of the live agents offering every one of ``capabilities`` (and in ``among`` when given), sorted."""
+    """Ids of the live agents that run steps and offer every one of ``capabilities`` (and are in ``among`` when
+    given), sorted."""
     found: set[str] | None = None
     for capability in capabilities:
-        ids = {_agent_id(item) for item in locator.find_agents_by_capability(capability)}
+        ids = {_agent_id(item) for item in locator.find_agents_by_capability(capability) if runs_steps(item)}
         found = ids if found is None else found & ids
     chosen = found or set()
     if among:

@@ -25,15 +25,24 @@ from a2a_fast.codecs.avro import Codec
 from a2a_fast.errors import SchemaError
 from a2a_fast.protocol.kinds import MESSAGE_KINDS
 from a2a_fast.protocol.topics import TopicNames
+from a2a_fast.transport.base import Transport
+from a2a_fast.transport.kafka import KafkaTransport
 
 __all__ = ["SCHEMA_DIR", "SchemaCatalog", "default_schemas", "full_name"]
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+"""In an installed package, the schemas the wheel ships; in a checkout, a link to ``schemas/`` at the root."""
 
 
 def default_schemas() -> dict[str, str]:
     """The schema text of each message kind, from the package's ``schemas/`` folder."""
-    return {kind: (SCHEMA_DIR / spec.schema_file).read_text() for kind, spec in MESSAGE_KINDS.items()}
+    try:
+        return {kind: (SCHEMA_DIR / spec.schema_file).read_text() for kind, spec in MESSAGE_KINDS.items()}
+    except OSError as error:
+        raise SchemaError(
+            f"the package's Avro schemas cannot be read ({error.strerror}: {error.filename}): the installation is "
+            "incomplete, or in a checkout the link python/a2a_fast/schemas -> ../../schemas is missing"
+        ) from error
 
 
 def full_name(schema_text: str) -> str:
@@ -58,18 +67,17 @@ class SchemaCatalog:
 
     def __init__(
         self,
-        url: str,
+        registry: str | Transport,
         topics: TopicNames,
         schemas: Mapping[str, str] | None = None,
         compatibility: str = "BACKWARD",
     ) -> None:
-        from confluent_kafka.schema_registry import SchemaRegistryClient
-
-        self.url = url
+        transport = KafkaTransport("", registry) if isinstance(registry, str) else registry
+        self.url = transport.schema_registry_url
         self.topics = topics
         self.compatibility = compatibility
         self.schemas = {**default_schemas(), **(schemas or {})}
-        self._client = SchemaRegistryClient({"url": url})
+        self._client = transport.registry()
         self._lock = threading.Lock()
         self._by_id: dict[int, tuple[str, Codec]] = {}
         self._writers: dict[str, Codec] = {}

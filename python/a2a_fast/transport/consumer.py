@@ -1,0 +1,302 @@
+"""A consumer-group member confined to one worker thread, with the offsets it may commit and its rebalances.
+
+:class:`GroupConsumer` owns one consumer client of the transport. Every call on the client (``consume``,
+``commit``, ``pause``, ``close``) runs in the member's worker thread, and so do the rebalance callbacks:
+
+* **Fetch.** :meth:`GroupConsumer.fetch` returns whatever is ready, else the first record to arrive within the
+  timeout and what came with it.
+* **Offsets.** The owner :meth:`~GroupConsumer.track`\\ s each record it dispatches and marks it done on the
+  returned :class:`~a2a_fast.transport.offsets.OffsetTracker` once handled; an offset is committed (every
+  ``commit_interval`` and at the end) only when its record and every earlier record of the partition are done.
+* **Rebalances.** Before partitions are taken away the owner's ``release`` coroutine runs on the loop (it waits
+  until the work in flight is handled), then what may be committed is committed, so another member never starts
+  work this one still does. When partitions are given, the owner's ``assigned`` hook runs first (in the worker
+  thread) and a partition with no committed offset starts at ``start_at`` (epoch seconds) when given, else
+  where ``auto.offset.reset`` says. A member given no partition at all says so in the log and in
+  :attr:`GroupConsumer.idle_reason`; partitions added to a topic are picked up at the next metadata refresh.
+* **Close**: commit what may be committed, then close the client (the group rebalances at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
+
+from confluent_kafka import OFFSET_INVALID, KafkaError, KafkaException, TopicPartition
+
+from a2a_fast.transport.base import ConsumerClient, Transport
+from a2a_fast.transport.offsets import OffsetTracker
+
+__all__ = ["GroupConsumer"]
+
+log = logging.getLogger("a2a_fast.transport")
+T = TypeVar("T")
+
+
+class GroupConsumer:
+    """One member of consumer group ``group`` reading ``topics``.
+
+    ``assigned(partitions)`` runs in the worker thread before the given partitions are read; ``release()``
+    runs on the loop before partitions are taken away and returns once the work in flight is handled.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        client_id: str,
+        group: str,
+        topics: Sequence[str],
+        *,
+        assigned: Callable[[list[TopicPartition]], None] | None = None,
+        release: Callable[[], Awaitable[None]] | None = None,
+        start_at: float | None = None,
+        session_timeout_ms: int = 6000,
+        metadata_refresh_ms: int = 10_000,
+        commit_interval: float = 0.1,
+        release_timeout: float = 35.0,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.client_id = client_id
+        self.group = group
+        self.topics = list(topics)
+        self.start_at = start_at
+        self.commit_interval = commit_interval
+        self.release_timeout = release_timeout
+        self._assigned_hook = assigned
+        self._release = release
+        self._transport = transport
+        self._settings = {
+            "client.id": client_id,
+            "group.id": group,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "partition.assignment.strategy": "range",
+            "session.timeout.ms": session_timeout_ms,
+            "heartbeat.interval.ms": max(500, session_timeout_ms // 4),
+            "topic.metadata.refresh.interval.ms": metadata_refresh_ms,
+            "statistics.interval.ms": 1000,
+            "stats_cb": self._on_stats,
+            **(config or {}),
+        }
+        self._client: ConsumerClient | None = None
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"{client_id}-consumer")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._trackers: dict[tuple[str, int], OffsetTracker] = {}
+        self._commit_task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.paused = False
+        self.assignment: list[tuple[str, int]] = []
+        self.lag: dict[str, int] = {}
+        self.idle_reason: str | None = None
+        """Why this member reads nothing (it was given no partition), or None."""
+        self.assigned_once = asyncio.Event()
+        self.rebalances = 0
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connects and subscribes; the group gives partitions on the first :meth:`fetch`."""
+        self._loop = asyncio.get_running_loop()
+        self._client = await self._run(partial(self._transport.consumer, self._settings))
+        client = self._client
+        await self._run(
+            partial(
+                client.subscribe,
+                self.topics,
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
+                on_lost=self._on_revoke,
+            )
+        )
+        self._commit_task = self._loop.create_task(self._commit_loop(), name=f"{self.client_id}-commit")
+
+    async def close(self) -> None:
+        """Commits what may be committed and closes the client (the group rebalances at once)."""
+        if self._commit_task is not None:
+            self._commit_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._commit_task
+            self._commit_task = None
+        client = self._client
+        if client is not None:
+            offsets = self.committable()
+            if offsets:
+                with contextlib.suppress(KafkaException):
+                    await self._run(partial(client.commit, offsets=offsets, asynchronous=False))
+            self._closing = True
+            await self._run(client.close)
+            self._client = None
+        self._thread.shutdown(wait=True)
+
+    @property
+    def client(self) -> ConsumerClient:
+        if self._client is None:
+            raise KafkaException(KafkaError(KafkaError._STATE, f"consumer {self.client_id} is closed"))
+        return self._client
+
+    async def _run(self, call: Callable[[], T]) -> T:
+        loop = self._loop or asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, call)
+
+    async def run(self, call: Callable[[ConsumerClient], T]) -> T:
+        """Runs ``call(client)`` in the worker thread (for role hooks that read the client, e.g. ``committed``)."""
+        client = self.client
+        return await self._run(partial(call, client))
+
+    # --- reading --------------------------------------------------------------------------------------
+
+    async def fetch(self, count: int, timeout: float) -> list[Any]:  # noqa: ASYNC109 (a poll timeout)
+        """Up to ``count`` records: whatever is ready now, else the first to arrive within ``timeout`` and
+        what came with it. While paused it only keeps the membership alive (and serves rebalances)."""
+        client = self.client
+        if self.paused:
+            return await self._run(partial(client.consume, 1, 0))
+        return await self._run(partial(_fetch, client, count, timeout))
+
+    async def pause(self) -> None:
+        """Stops fetching from every assigned partition (the member stays in the group)."""
+        if not self.paused:
+            self.paused = True
+            client = self.client
+            await self._run(lambda: client.pause(client.assignment()))
+
+    async def resume(self) -> None:
+        if self.paused:
+            self.paused = False
+            client = self.client
+            await self._run(lambda: client.resume(client.assignment()))
+
+    # --- offsets --------------------------------------------------------------------------------------
+
+    def track(self, topic: str, partition: int) -> OffsetTracker:
+        """The tracker of one partition's offsets, for the owner to ``add`` and ``done`` records on."""
+        where = (topic, partition)
+        tracker = self._trackers.get(where)
+        if tracker is None:
+            tracker = self._trackers[where] = OffsetTracker()
+        return tracker
+
+    def committable(self) -> list[TopicPartition]:
+        offsets = []
+        for (topic, partition), tracker in self._trackers.items():
+            offset = tracker.committable()
+            if offset is not None:
+                tracker.mark_committed(offset)
+                offsets.append(TopicPartition(topic, partition, offset))
+        return offsets
+
+    async def _commit_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.commit_interval)
+            offsets = self.committable()
+            if offsets and self._client is not None:
+                client = self._client
+                try:
+                    await self._run(partial(client.commit, offsets=offsets, asynchronous=True))
+                except KafkaException as error:
+                    log.warning("%s: commit failed: %s", self.client_id, error)
+
+    # --- rebalances (in the worker thread) ---------------------------------------------------------
+
+    def _on_assign(self, client: ConsumerClient, partitions: list[TopicPartition]) -> None:
+        # Rebalance callbacks run inside librdkafka calls: an exception escaping them would kill the worker
+        # thread with the pending call's future never resolved, so they log instead of raising.
+        try:
+            if not self._closing and self._assigned_hook is not None and partitions:
+                self._assigned_hook(partitions)
+            client.assign(self._starting_points(client, partitions))
+            if self.paused and partitions:
+                client.pause(partitions)
+        except Exception as error:
+            log.error("%s: handling an assignment failed: %r", self.client_id, error)
+        self.rebalances += 1
+        self.assignment = [(tp.topic, tp.partition) for tp in partitions]
+        self._note_assignment(partitions)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.assigned_once.set)
+
+    def _starting_points(self, client: ConsumerClient, partitions: list[TopicPartition]) -> list[TopicPartition]:
+        """Partitions with no committed offset start at ``start_at`` when it is set."""
+        if self.start_at is None or not partitions:
+            return partitions
+        committed = client.committed(partitions, timeout=10)
+        fresh = [
+            TopicPartition(tp.topic, tp.partition, int(self.start_at * 1000))
+            for tp in committed
+            if tp.offset == OFFSET_INVALID
+        ]
+        if not fresh:
+            return partitions
+        # The ends are read first: a partition with no record at or after the time starts at the end it had
+        # then, as an offset (the client would resolve "the end" later, after records produced meanwhile).
+        ends = {(tp.topic, tp.partition): client.get_watermark_offsets(tp, timeout=10)[1] for tp in fresh}
+        found = {(tp.topic, tp.partition): tp.offset for tp in client.offsets_for_times(fresh, timeout=10)}
+        chosen = []
+        for tp in partitions:
+            where = (tp.topic, tp.partition)
+            offset = found.get(where)
+            if offset is not None and offset < 0:
+                offset = ends[where]
+            chosen.append(tp if offset is None else TopicPartition(tp.topic, tp.partition, offset))
+        return chosen
+
+    def _note_assignment(self, partitions: list[TopicPartition]) -> None:
+        if partitions or self._closing:
+            if self.idle_reason is not None:
+                log.info("%s: now has %d partition(s) of %s", self.client_id, len(partitions), ", ".join(self.topics))
+            self.idle_reason = None
+            return
+        reason = (
+            f"joined group {self.group} but was given no partition of {', '.join(self.topics)}: other members hold"
+            " them all; it reads nothing until a member leaves or partitions are added"
+        )
+        if self.idle_reason is None:
+            log.warning("%s: %s", self.client_id, reason)
+        self.idle_reason = reason
+
+    def _on_revoke(self, client: ConsumerClient, partitions: list[TopicPartition]) -> None:
+        """Finishes work in flight and commits before the partitions go to another member."""
+        loop = self._loop
+        self.assignment = []
+        if loop is None or loop.is_closed():
+            return
+        try:
+            if self._release is not None:
+                asyncio.run_coroutine_threadsafe(self._release_all(), loop).result(self.release_timeout)
+            offsets = self.committable()
+            if offsets:
+                client.commit(offsets=offsets, asynchronous=False)
+        except Exception as error:
+            log.warning("%s: draining and committing before a rebalance failed: %r", self.client_id, error)
+        self._trackers.clear()
+
+    async def _release_all(self) -> None:
+        assert self._release is not None
+        await self._release()
+
+    def _on_stats(self, raw: str) -> None:
+        stats = json.loads(raw)
+        lag = {}
+        for topic, info in stats.get("topics", {}).items():
+            for number, part in info.get("partitions", {}).items():
+                if int(number) >= 0 and part.get("consumer_lag", -1) >= 0:
+                    lag[f"{topic}/{number}"] = int(part["consumer_lag"])
+        self.lag = lag
+
+
+def _fetch(client: ConsumerClient, count: int, timeout: float) -> list[Any]:
+    # consume(count, timeout) alone would hold a lone record until the timeout.
+    messages = client.consume(count, 0)
+    if messages:
+        return messages
+    first = client.consume(1, timeout)
+    if not first or count == 1:
+        return first
+    return first + client.consume(count - 1, 0)

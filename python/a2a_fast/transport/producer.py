@@ -1,0 +1,153 @@
+"""A producer that never blocks the event loop: records go out at once, delivery reports come back in batches.
+
+:class:`Producer` wraps one client of the transport. :meth:`Producer.send` hands a record to the client and
+returns; a poll thread serves the client's delivery reports and passes them to the loop in batches
+(``call_soon_threadsafe``), each report as the ``token`` given to :meth:`~Producer.send` and the error (None when
+the broker acknowledged the record). :meth:`Producer.send_and_wait` is the one-record form that awaits its own
+acknowledgement. Idempotence and ``acks=all`` are the defaults, so a record acknowledged is on every in-sync
+replica and a retried record is written once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException
+
+from a2a_fast.transport.base import ProducerClient, Transport
+
+__all__ = ["DeliveryBatch", "Producer"]
+
+DeliveryBatch = list[tuple[Any, KafkaError | None]]
+"""Delivery reports as ``(token, error)`` pairs; error None means acknowledged."""
+
+_FULL_QUEUE_PAUSE = 0.005
+
+
+class Producer:
+    """One producer client with its poll thread; ``on_deliveries`` gets each batch of reports on the loop."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        client_id: str,
+        on_deliveries: Callable[[DeliveryBatch], None],
+        config: Mapping[str, Any] | None = None,
+        linger_ms: int = 1,
+    ) -> None:
+        self.client_id = client_id
+        self._settings = {
+            "client.id": client_id,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": linger_ms,
+            **(config or {}),
+        }
+        self._transport = transport
+        self._on_deliveries = on_deliveries
+        self._client: ProducerClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reports: DeliveryBatch = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def client(self) -> ProducerClient:
+        if self._client is None:
+            raise KafkaException(KafkaError(KafkaError._STATE, f"producer {self.client_id} is closed"))
+        return self._client
+
+    def start(self) -> None:
+        """Connects and starts the poll thread; call on the loop that gets the reports."""
+        self._loop = asyncio.get_running_loop()
+        self._client = self._transport.producer(self._settings)
+        self._thread = threading.Thread(target=self._poll, name=f"{self.client_id}-producer", daemon=True)
+        self._thread.start()
+
+    def send(
+        self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes | None, token: Any
+    ) -> None:
+        """Hands one record to the client; its report comes back with ``token``. Raises BufferError when the
+        client's queue is full (see :meth:`send_when_room`)."""
+        self.client.produce(topic, value, key, headers=headers, on_delivery=partial(self._report, token))
+
+    async def send_when_room(
+        self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes | None, token: Any
+    ) -> None:
+        """:meth:`send`, waiting for room in the client's queue when it is full."""
+        while True:
+            try:
+                self.send(topic, key, headers, value, token)
+                return
+            except BufferError:
+                await asyncio.sleep(_FULL_QUEUE_PAUSE)  # the poll thread drains the queue meanwhile
+
+    async def send_and_wait(
+        self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes | None
+    ) -> None:
+        """Produces one record and returns once the broker acknowledged it (raises KafkaException if not)."""
+        assert self._loop is not None, "producer not started"
+        future: asyncio.Future[None] = self._loop.create_future()
+        await self.send_when_room(topic, key, headers, value, future)
+        await future
+
+    def _report(self, token: Any, error: KafkaError | None, _message: Any) -> None:
+        self._reports.append((token, error))
+
+    def _poll(self) -> None:
+        client = self.client
+        while not self._stop.is_set():
+            client.poll(0.05)
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        if not self._reports or self._loop is None or self._loop.is_closed():
+            return
+        batch, self._reports = self._reports, []
+        self._loop.call_soon_threadsafe(self._deliver, batch)
+
+    def _deliver(self, batch: DeliveryBatch) -> None:
+        """Resolves the futures of :meth:`send_and_wait` and passes every other report on."""
+        others: DeliveryBatch = []
+        for token, error in batch:
+            if isinstance(token, asyncio.Future):
+                if not token.done():
+                    if error is None:
+                        token.set_result(None)
+                    else:
+                        token.set_exception(KafkaException(error))
+            else:
+                others.append((token, error))
+        if others:
+            self._on_deliveries(others)
+
+    async def close(self, timeout: float) -> None:  # noqa: ASYNC109 (librdkafka's flush timeout)
+        """Stops the poll thread, flushes what is queued (waiting at most ``timeout`` seconds) and applies the
+        last reports on the loop, before returning."""
+        loop = asyncio.get_running_loop()
+        self._stop.set()
+        if self._thread is not None:
+            await loop.run_in_executor(None, self._thread.join)
+            self._thread = None
+        if self._client is not None:
+            await loop.run_in_executor(None, self._client.flush, timeout)
+            batch, self._reports = self._reports, []
+            with contextlib.suppress(Exception):
+                self._deliver(batch)
+            self._client = None
+
+    async def check(self, topic: str, patience: float) -> str | None:
+        """None when the broker answers a metadata request for ``topic`` within ``patience`` seconds."""
+        client = self._client
+        if client is None:
+            return "producer is closed"
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, partial(client.list_topics, topic, patience))
+        except KafkaException as error:
+            return str(error)
+        return None
