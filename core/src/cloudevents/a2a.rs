@@ -45,11 +45,22 @@ pub struct Agent<'a> {
 }
 
 /// An optional A2A field: `null` and absent are different messages.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub enum Optional<T> {
+    #[default]
     Absent,
     Null,
     Present(T),
+}
+
+impl<T> Optional<T> {
+    pub fn as_ref(&self) -> Optional<&T> {
+        match self {
+            Optional::Absent => Optional::Absent,
+            Optional::Null => Optional::Null,
+            Optional::Present(value) => Optional::Present(value),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -715,7 +726,9 @@ pub fn write_a2a_json(message: Value<'_>, out: &mut Vec<u8>) -> Result<()> {
 /// CloudEvent JSON bytes → A2A message in one pass, with no event in between (the hot path of a
 /// consumer); it accepts and rejects exactly what `from_event(CloudEvent::from_json(..))` does.
 pub fn json_to_a2a(input: &[u8]) -> Result<A2aMessage<'_>> {
-    let read = read_a2a_event_json(input, &mut Vec::new(), |p, _| p.value(), |plain, data, _| plain.to_message(data))?;
+    let (mut scratch, mut side) = (Vec::new(), String::new());
+    let read =
+        read_a2a_event_json(input, &mut scratch, &mut side, |p, _| p.value(), |plain, data, _| plain.to_message(data))?;
     Ok(read.unwrap_or_else(|message| message))
 }
 
@@ -723,8 +736,8 @@ pub fn json_to_a2a(input: &[u8]) -> Result<A2aMessage<'_>> {
 /// Accepts and rejects what `a2a_to_json(parse(input)?)` does; the payload is rewritten as it is
 /// read, into a scratch buffer, and copied into place once the rest of the event is written.
 pub fn a2a_json_to_event_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
-    with_scratch(|payload| {
-        match read_a2a_json(input, payload, out)? {
+    with_scratch(|Scratch { payload, side }| {
+        match read_a2a_json(input, payload, side, out)? {
             None => {}
             Some(message) => message.write_event_json(out, Texts::ReadFromJson, |out| {
                 out.extend_from_slice(payload);
@@ -738,12 +751,13 @@ pub fn a2a_json_to_event_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
 /// CloudEvent JSON bytes → A2A message JSON bytes, appended to `out`. The payload is rewritten as
 /// it is read, into a scratch buffer, and copied into place once the fields before it are written.
 pub fn event_json_to_a2a_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
-    with_scratch(|payload| {
+    with_scratch(|Scratch { payload, side }| {
         let read = read_a2a_event_json(
             input,
             payload,
+            side,
             |p, payload| p.transcode_standing_in(payload),
-            |plain, _, payload| plain.write_a2a_json(input, payload, out),
+            |plain, _, payload| plain.write_a2a_json(payload, out),
         )?;
         match read {
             Ok(()) => Ok(()),
@@ -755,14 +769,22 @@ pub fn event_json_to_a2a_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
     })
 }
 
-thread_local! {
-    static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+/// Buffers of the bytes conversions: the payload as rewritten, and texts read through escapes.
+#[derive(Default)]
+struct Scratch {
+    payload: Vec<u8>,
+    side: String,
 }
 
-/// Runs `work` with an empty buffer that keeps its capacity from call to call on this thread.
-fn with_scratch<T>(work: impl FnOnce(&mut Vec<u8>) -> T) -> T {
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+}
+
+/// Runs `work` with empty buffers that keep their capacity from call to call on this thread.
+fn with_scratch<T>(work: impl FnOnce(&mut Scratch) -> T) -> T {
     let mut scratch = SCRATCH.take();
-    scratch.clear();
+    scratch.payload.clear();
+    scratch.side.clear();
     let result = work(&mut scratch);
     SCRATCH.set(scratch);
     result

@@ -124,6 +124,9 @@ pub struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     /// Checks that `input` is UTF-8 and stops before the first value.
+    // Inlined: a parser returned through memory is stored in words and reloaded in halves, a
+    // store-forwarding stall at the start of every read.
+    #[inline(always)]
     pub fn new(input: &'a [u8]) -> Result<Self> {
         let text = utf8(input).map_err(|e| Error::decode(e.valid_up_to(), "invalid UTF-8"))?;
         let mut parser = Parser { text, bytes: input, pos: 0, depth: 0 };
@@ -222,11 +225,12 @@ impl<'a> Parser<'a> {
     }
 
     /// [`Parser::object`] for a reader that knows the names it looks for, given in the order
-    /// writers put them: `member` gets the index in `names` of each name (None for any other).
+    /// writers put them: `member` gets the index in `names` of each name (`Ok`), or any other name,
+    /// and reads the value from the whitespace before it.
     pub(crate) fn named_object(
         &mut self,
         names: &[Name],
-        mut member: impl FnMut(&mut Self, Option<usize>, Cow<'a, str>) -> PResult<()>,
+        mut member: impl FnMut(&mut Self, std::result::Result<usize, Cow<'a, str>>) -> PResult<()>,
     ) -> PResult<()> {
         if self.peek() != Some(b'{') {
             return Err(self.eof_or("expected an object"));
@@ -244,25 +248,25 @@ impl<'a> Parser<'a> {
                 return Err(self.eof_or("key must be a string"));
             }
             let predicted = (next..names.len().min(next + LOOKAHEAD)).find(|&at| names[at].is_at(self.bytes, self.pos));
-            let (at, name) = match predicted {
+            let key = match predicted {
                 Some(at) => {
                     self.pos += names[at].len;
-                    (Some(at), Cow::Borrowed(names[at].text()))
+                    Ok(at)
                 }
                 None => {
                     let name = self.string()?;
-                    (names.iter().position(|n| n.text() == name), name)
+                    names.iter().position(|n| n.text() == name).ok_or(name)
                 }
             };
-            if let Some(at) = at {
+            if let Ok(at) = key {
                 next = at + 1;
             }
             if self.peek() != Some(b':') {
                 return Err(self.eof_or("expected `:`"));
             }
             self.pos += 1;
-            self.skip_ws();
-            member(self, at, name)?;
+            // Every value reader starts with a peek, which skips the whitespace before the value.
+            member(self, key)?;
             match self.peek() {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
@@ -280,6 +284,11 @@ impl<'a> Parser<'a> {
         &self.text[from..to]
     }
 
+    /// The whole input, as text.
+    pub(crate) fn input(&self) -> &'a str {
+        self.text
+    }
+
     pub(crate) fn mark(&self) -> Mark {
         Mark { pos: self.pos, depth: self.depth }
     }
@@ -291,19 +300,21 @@ impl<'a> Parser<'a> {
     }
 
     /// A string literal of printable ASCII without escapes, which is a valid CloudEvents string
-    /// that no writer escapes; None, having read nothing, for any other value.
+    /// that no writer escapes, as where its text is in the input; None, having read nothing, for
+    /// any other value.
     #[inline(always)]
-    pub(crate) fn plain_text(&mut self) -> Option<&'a str> {
+    pub(crate) fn plain_text(&mut self) -> Option<std::ops::Range<usize>> {
         if self.peek() != Some(b'"') {
             return None;
         }
-        self.printable_ascii_string()
+        self.printable_ascii_range()
     }
 
     /// An integer from 0 to `i32::MAX` written as it is written back (no sign, leading zero,
-    /// fraction or exponent); None, having read nothing, for any other value.
+    /// fraction or exponent), and where its digits start; None, having read nothing, for any
+    /// other value.
     #[inline(always)]
-    pub(crate) fn plain_natural(&mut self) -> Option<i32> {
+    pub(crate) fn plain_natural(&mut self) -> Option<(i32, usize)> {
         self.skip_ws();
         let start = self.pos;
         let mut at = start;
@@ -323,10 +334,11 @@ impl<'a> Parser<'a> {
             return None;
         }
         self.pos = at;
-        i32::try_from(value).ok()
+        i32::try_from(value).ok().map(|value| (value, start))
     }
 
-    /// Reads an array, calling `item` for each element; `item` must read the element.
+    /// Reads an array, calling `item` for each element; `item` must read the element, from the
+    /// whitespace before it.
     pub fn array(&mut self, mut item: impl FnMut(&mut Self) -> PResult<()>) -> PResult<()> {
         if self.peek() != Some(b'[') {
             return Err(self.eof_or("expected an array"));
@@ -339,7 +351,6 @@ impl<'a> Parser<'a> {
             return Ok(());
         }
         loop {
-            self.skip_ws();
             item(self)?;
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -574,21 +585,21 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// Reads any value, appends it to `out` as [`Parser::transcode`] does, and returns a value of the
-    /// same JSON type in its place (an empty string, array or object; zero, integer or float, for a number).
-    pub fn transcode_standing_in(&mut self, out: &mut Vec<u8>) -> PResult<Value<'a>> {
+    /// Reads any value, appends it to `out` as [`Parser::transcode`] does, and returns its JSON type,
+    /// whose [`StandIn::value`] can take the value's place in a message.
+    pub fn transcode_standing_in(&mut self, out: &mut Vec<u8>) -> PResult<StandIn> {
         let stand_in = match self.peek() {
-            Some(b'"') => Value::Str(Cow::Borrowed("")),
-            Some(b'{') => Value::Object(Vec::new()),
-            Some(b'[') => Value::Array(Vec::new()),
-            Some(b'n') => Value::Null,
-            Some(b't' | b'f') => Value::Bool(false),
+            Some(b'"') => StandIn::Str,
+            Some(b'{') => StandIn::Object,
+            Some(b'[') => StandIn::Array,
+            Some(b'n') => StandIn::Null,
+            Some(b't' | b'f') => StandIn::Bool,
             _ => {
                 // The written number tells a float from an integer: floats are written with a point or an exponent.
                 let start = out.len();
                 self.transcode(out)?;
                 let float = out[start..].iter().any(|b| matches!(b, b'.' | b'e' | b'E'));
-                return Ok(if float { Value::Float(0.0) } else { Value::Int(0) });
+                return Ok(if float { StandIn::Float } else { StandIn::Int });
             }
         };
         self.transcode(out)?;
@@ -759,24 +770,62 @@ impl<'a> Parser<'a> {
         Some(&self.text[start..end])
     }
 
+    /// Reads a string at its opening quote: text without escapes is borrowed from the input (`Some`);
+    /// text with escapes is appended to `side`, unescaped (`None`).
+    pub(crate) fn string_or_unescaped(&mut self, side: &mut String) -> PResult<Option<&'a str>> {
+        self.pos += 1;
+        let start = self.pos;
+        self.pos = plain_run_end(self.bytes, start);
+        if self.bytes.get(self.pos) == Some(&b'"') {
+            let text = &self.text[start..self.pos];
+            self.pos += 1;
+            return Ok(Some(text));
+        }
+        self.unescape(start, side).map(|()| None)
+    }
+
+    /// [`Parser::printable_ascii_string`] that gives where the text is in the input.
+    #[inline(always)]
+    fn printable_ascii_range(&mut self) -> Option<std::ops::Range<usize>> {
+        let start = self.pos + 1;
+        let end = printable_run_end(self.bytes, start);
+        if self.bytes.get(end) != Some(&b'"') {
+            return None;
+        }
+        self.pos = end + 1;
+        Some(start..end)
+    }
+
+    /// The input's bytes.
+    pub(crate) fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
     /// The rest of a string that has escapes (or is malformed) from `self.pos` on.
     #[cold]
     #[inline(never)]
     fn escaped_string(&mut self, start: usize) -> PResult<Cow<'a, str>> {
+        let mut owned = String::with_capacity(self.pos - start + 16);
+        self.unescape(start, &mut owned)?;
+        Ok(Cow::Owned(owned))
+    }
+
+    /// Appends the text of a string literal from `start` to `owned`, unescaped, up to its closing
+    /// quote; `self.pos` is where its first escape (or the byte that makes it malformed) is.
+    fn unescape(&mut self, start: usize, owned: &mut String) -> PResult<()> {
         match self.bytes.get(self.pos) {
             Some(b'\\') => {}
             None => return Err(self.fail("EOF while parsing a string")),
             Some(_) => return Err(self.fail("control character (\\u0000-\\u001F) found while parsing a string")),
         }
-        let mut owned = String::with_capacity(self.pos - start + 16);
         owned.push_str(&self.text[start..self.pos]);
         loop {
             match self.bytes.get(self.pos) {
                 Some(b'"') => {
                     self.pos += 1;
-                    return Ok(Cow::Owned(owned));
+                    return Ok(());
                 }
-                Some(b'\\') => self.escape(&mut owned)?,
+                Some(b'\\') => self.escape(owned)?,
                 None => return Err(self.fail("EOF while parsing a string")),
                 Some(_) => {
                     let run = self.pos;
@@ -890,6 +939,33 @@ fn is_canonical_float(literal: &[u8]) -> bool {
 
 fn is_short_fraction(fraction: &[u8], max_len: usize) -> bool {
     fraction.len() <= max_len && fraction.iter().all(u8::is_ascii_digit) && fraction.last().is_some_and(|&d| d != b'0')
+}
+
+/// The JSON type of a value written elsewhere, for a message that holds its place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StandIn {
+    Null,
+    Bool,
+    Int,
+    Float,
+    Str,
+    Array,
+    Object,
+}
+
+impl From<StandIn> for Value<'_> {
+    /// A value of the type: an empty string, array or object, zero, false or null.
+    fn from(stand_in: StandIn) -> Self {
+        match stand_in {
+            StandIn::Null => Value::Null,
+            StandIn::Bool => Value::Bool(false),
+            StandIn::Int => Value::Int(0),
+            StandIn::Float => Value::Float(0.0),
+            StandIn::Str => Value::Str(Cow::Borrowed("")),
+            StandIn::Array => Value::Array(Vec::new()),
+            StandIn::Object => Value::Object(Vec::new()),
+        }
+    }
 }
 
 /// A JSON value that is not a string, array or object.

@@ -366,3 +366,53 @@ fn bytes_conversions_append_and_leave_the_buffer_alone_on_errors() {
     assert!(a2a_json_to_event_json(bad.as_bytes(), &mut out).is_err());
     assert_eq!(out, before);
 }
+
+/// Messages whose texts have escapes or characters beyond ASCII, in every member that takes text.
+fn unusual_texts() -> Vec<String> {
+    let dumped = MESSAGE.replace("\n        ", "").replace(",\"", ", \"").replace("\":", "\": ");
+    let mut texts = Vec::new();
+    for (from, to) in [
+        (r#""m-1""#, r#""m\u002d1""#),
+        (r#""m-1""#, r#""m-é""#),
+        (r#""1.0""#, r#""1\/0""#),
+        (r#""planner""#, r#""plan\"ner""#),
+        (r#""planner""#, r#""plännér""#),
+        (r#""llm""#, r#""l\u006cm""#),
+        (r#""TASK_REQUEST""#, r#""TASK\\REQUEST""#),
+        (r#""c-9""#, r#""c\u00e9""#),
+        (r#""c-9""#, r#""c-\ud83d\ude00""#),
+        (r#""col-1""#, r#""col\u00ff1""#),
+        (r#""HIGH""#, r#""H\u0049GH""#),
+        (r#""A2A""#, r#""A\u0032A""#),
+        (r#""plan","route""#, r#""plän","route""#),
+        (r#""plan","route""#, r#""plan","r\u006fute","x""#),
+        (r#""plan","route""#, r#""pl\"an""#),
+    ] {
+        texts.push(MESSAGE.replacen(from, to, 1));
+        texts.push(dumped.replacen(from, to, 1));
+    }
+    let target = r#""targetAgent":{"agentId":"wörker","agentType":"t\u0079pe","capabilities":["a","\u00e9"]}"#;
+    texts.push(MESSAGE.replacen(r#""targetAgent":null"#, target, 1));
+    texts
+}
+
+#[test]
+fn escaped_and_non_ascii_texts_take_the_plain_branch() {
+    for text in unusual_texts() {
+        let before = plain_reads();
+        a2a_agrees(text.as_bytes());
+        assert_eq!(plain_reads() - before, 1, "{text}");
+        let event =
+            String::from_utf8(a2a_to_json(parse(text.as_bytes()).expect("valid")).expect("valid")).expect("UTF-8");
+        // The event as written, and with each of its texts escaped where the writers would not.
+        for event in [event.clone(), event.replace('-', "\\u002d").replace("a2a.", "a2a\\u002e")] {
+            let before = plain_reads();
+            event_agrees(event.as_bytes());
+            // Read twice: into A2A JSON and into a message.
+            assert_eq!(plain_reads() - before, 2, "{event}");
+        }
+        for edited in edits(&text).step_by(7) {
+            a2a_agrees(&edited);
+        }
+    }
+}
