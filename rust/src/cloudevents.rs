@@ -11,8 +11,8 @@ use a2a_core::cloudevents::a2a::{a2a_json_to_event_json, event_json_to_a2a_json}
 use a2a_core::cloudevents::a2a::{AgentPaths, SOURCE_AGENT, TARGET_AGENT};
 use a2a_core::cloudevents::value::{write_str, write_value, Texts};
 use a2a_core::cloudevents::{
-    at_item, from_kafka, json_to_a2a, read_batch, to_kafka, write_batch, A2aMessage, Agent, CloudEvent, Data,
-    Extension, KafkaRecord, Optional, Value,
+    at_item, from_kafka, json_to_a2a, read_batch, to_kafka, write_batch, A2aMessage, Agent, CloudEvent, Converter,
+    Data, Extension, KafkaRecord, Optional, Value,
 };
 use a2a_core::{Error, Result};
 use pyo3::conversion::IntoPyObjectExt;
@@ -1221,15 +1221,16 @@ fn ce_json_to_a2a_many<'py>(py: Python<'py>, items: Vec<PyBackedBytes>) -> PyRes
 fn convert_many<'py>(
     py: Python<'py>,
     items: &[PyBackedBytes],
-    convert: impl Fn(&[u8], &mut Vec<u8>) -> Result<()> + Send + Sync,
+    convert: impl Fn(&mut Converter, &[u8], &mut Vec<u8>) -> Result<()> + Send + Sync,
 ) -> PyResult<Bound<'py, PyList>> {
     let (buf, ends) = detached(py, || {
         // An event is at most a few hundred bytes longer than its message (and shorter the other way):
         // the buffer then never grows, which would copy everything written so far.
         let mut buf = Vec::with_capacity(items.iter().map(|item| item.len() + 256).sum());
         let mut ends = Vec::with_capacity(items.len());
+        let mut converter = Converter::default();
         for (i, item) in items.iter().enumerate() {
-            convert(item, &mut buf).map_err(|e| at_item(i, e))?;
+            convert(&mut converter, item, &mut buf).map_err(|e| at_item(i, e))?;
             ends.push(buf.len());
         }
         Ok((buf, ends))
@@ -1253,7 +1254,7 @@ fn ce_a2a_json_to_event_json<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Boun
 /// `a2a_json_to_event_json` for each item in one call, the GIL released; errors name the item.
 #[pyfunction]
 fn ce_a2a_json_to_event_json_many<'py>(py: Python<'py>, items: Vec<PyBackedBytes>) -> PyResult<Bound<'py, PyList>> {
-    convert_many(py, &items, a2a_json_to_event_json)
+    convert_many(py, &items, Converter::a2a_json_to_event_json)
 }
 
 /// event_json_to_a2a_json(data: bytes) -> bytes
@@ -1272,7 +1273,7 @@ fn ce_event_json_to_a2a_json<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Boun
 /// `event_json_to_a2a_json` for each item in one call, the GIL released; errors name the item.
 #[pyfunction]
 fn ce_event_json_to_a2a_json_many<'py>(py: Python<'py>, items: Vec<PyBackedBytes>) -> PyResult<Bound<'py, PyList>> {
-    convert_many(py, &items, event_json_to_a2a_json)
+    convert_many(py, &items, Converter::event_json_to_a2a_json)
 }
 
 /// Validates one A2A message read field by field, the payload by writing it as JSON into `scratch`.

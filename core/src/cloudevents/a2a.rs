@@ -732,26 +732,49 @@ pub fn json_to_a2a(input: &[u8]) -> Result<A2aMessage<'_>> {
     Ok(read.unwrap_or_else(|message| message))
 }
 
-/// A2A message JSON bytes → CloudEvent JSON bytes, appended to `out`: what a gateway forwards.
-/// Accepts and rejects what `a2a_to_json(parse(input)?)` does; the payload is rewritten as it is
-/// read, into a scratch buffer, and copied into place once the rest of the event is written.
+/// A2A message JSON bytes → CloudEvent JSON bytes, appended to `out`: what a gateway forwards
+/// (see [`Converter::a2a_json_to_event_json`]).
 pub fn a2a_json_to_event_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
-    with_scratch(|Scratch { payload, side }| {
+    with_converter(|converter| converter.a2a_json_to_event_json(input, out))
+}
+
+/// CloudEvent JSON bytes → A2A message JSON bytes, appended to `out` (see
+/// [`Converter::event_json_to_a2a_json`]).
+pub fn event_json_to_a2a_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    with_converter(|converter| converter.event_json_to_a2a_json(input, out))
+}
+
+/// The bytes-to-bytes conversions with their buffers (the payload as rewritten, and texts read
+/// through escapes), which keep their capacity from one conversion to the next: make one per batch.
+#[derive(Default)]
+pub struct Converter {
+    payload: Vec<u8>,
+    side: String,
+}
+
+impl Converter {
+    /// A2A message JSON bytes → CloudEvent JSON bytes, appended to `out`. Accepts and rejects what
+    /// `a2a_to_json(parse(input)?)` does; the payload is rewritten as it is read, into a buffer, and
+    /// copied into place once the rest of the event is written.
+    pub fn a2a_json_to_event_json(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let Converter { payload, side } = self;
+        payload.clear();
+        side.clear();
         match read_a2a_json(input, payload, side, out)? {
-            None => {}
+            None => Ok(()),
             Some(message) => message.write_event_json(out, Texts::ReadFromJson, |out| {
                 out.extend_from_slice(payload);
                 Ok(())
-            })?,
+            }),
         }
-        Ok(())
-    })
-}
+    }
 
-/// CloudEvent JSON bytes → A2A message JSON bytes, appended to `out`. The payload is rewritten as
-/// it is read, into a scratch buffer, and copied into place once the fields before it are written.
-pub fn event_json_to_a2a_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
-    with_scratch(|Scratch { payload, side }| {
+    /// CloudEvent JSON bytes → A2A message JSON bytes, appended to `out`. The payload is rewritten
+    /// as it is read, into a buffer, and copied into place once the fields before it are written.
+    pub fn event_json_to_a2a_json(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let Converter { payload, side } = self;
+        payload.clear();
+        side.clear();
         let read = read_a2a_event_json(
             input,
             payload,
@@ -766,27 +789,18 @@ pub fn event_json_to_a2a_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
                 Ok(())
             }),
         }
-    })
-}
-
-/// Buffers of the bytes conversions: the payload as rewritten, and texts read through escapes.
-#[derive(Default)]
-struct Scratch {
-    payload: Vec<u8>,
-    side: String,
+    }
 }
 
 thread_local! {
-    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+    static CONVERTER: std::cell::Cell<Converter> = std::cell::Cell::new(Converter::default());
 }
 
-/// Runs `work` with empty buffers that keep their capacity from call to call on this thread.
-fn with_scratch<T>(work: impl FnOnce(&mut Scratch) -> T) -> T {
-    let mut scratch = SCRATCH.take();
-    scratch.payload.clear();
-    scratch.side.clear();
-    let result = work(&mut scratch);
-    SCRATCH.set(scratch);
+/// Runs `work` with this thread's converter.
+fn with_converter<T>(work: impl FnOnce(&mut Converter) -> T) -> T {
+    let mut converter = CONVERTER.take();
+    let result = work(&mut converter);
+    CONVERTER.set(converter);
     result
 }
 

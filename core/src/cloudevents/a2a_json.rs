@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 
 use super::a2a::{A2aExtensions, A2aMessage, Agent, Optional, PRIORITIES};
 use super::event::{is_valid_string, AttributeReader};
-use super::json::{copy_run, plain_run_end, Fail, Name, PResult, Parser, Scalar, StandIn};
+use super::json::{copy_run, Fail, Name, PResult, Parser, Scalar, StandIn};
 use super::time::rfc3339_problem;
 use super::value::{escape_into, write_str, Value};
 
@@ -212,18 +212,16 @@ mod field {
     pub const METADATA: usize = 8;
 }
 
-/// The capabilities of an agent read as plain: while every item is printable ASCII, the inside of
-/// their array literal, written out item by item from the input; otherwise all items unescaped
-/// into the side buffer, comma-separated (the capability list of the event).
+/// How many capabilities of an agent the plain branch keeps as spans of the input.
+const ITEMS: usize = 4;
+
+/// The capabilities of an agent read as plain: up to [`ITEMS`] printable ASCII texts as spans of
+/// the input; any other list unescaped into the side buffer, comma-separated (the capability list
+/// of the event).
 #[derive(Clone, Copy)]
 enum Capabilities {
-    Literal(Span),
+    Items { items: [Span; ITEMS], len: usize },
     Joined(Span),
-}
-
-/// The items of a capability list literal: plain texts, each between its quotes.
-fn literal_items(literal: &str) -> impl Iterator<Item = &str> {
-    literal.split('"').skip(1).step_by(2)
 }
 
 /// A capability read as plain: a non-empty text without commas.
@@ -235,22 +233,34 @@ fn plain_capabilities(p: &mut Parser<'_>, side: &mut String) -> PResult<Capabili
     if p.peek() != Some(b'[') {
         return Err(GIVE_UP);
     }
-    let start = p.offset() + 1;
+    let (mut items, mut len) = ([Span::default(); ITEMS], 0);
     let mut joined: Option<usize> = None;
     p.array(|p| {
         match joined {
             Some(_) => side.push(','),
-            None => match p.plain_text() {
-                Some(capability) => return if is_capability(&p.bytes()[capability]) { Ok(()) } else { Err(GIVE_UP) },
-                None => {
-                    // The first item that is not printable ASCII: the items before it join the list.
-                    joined = Some(side.len());
-                    for capability in literal_items(p.text_between(start, p.offset())) {
-                        side.push_str(capability);
-                        side.push(',');
+            None => {
+                let plain = p.plain_text();
+                if let Some(item) = &plain {
+                    if !is_capability(&p.bytes()[item.clone()]) {
+                        return Err(GIVE_UP);
+                    }
+                    if len < ITEMS {
+                        items[len] = Span::input(item.clone());
+                        len += 1;
+                        return Ok(());
                     }
                 }
-            },
+                // One item too many, or one that is not printable ASCII: the list goes to the side buffer.
+                joined = Some(side.len());
+                for item in &items[..len] {
+                    side.push_str(p.text_between(item.range().start, item.range().end));
+                    side.push(',');
+                }
+                if let Some(item) = plain {
+                    side.push_str(p.text_between(item.start, item.end));
+                    return Ok(());
+                }
+            }
         }
         let at = side.len();
         let span = text(p, side).ok_or(GIVE_UP)?;
@@ -263,16 +273,14 @@ fn plain_capabilities(p: &mut Parser<'_>, side: &mut String) -> PResult<Capabili
         }
     })?;
     Ok(match joined {
-        None => Capabilities::Literal(Span::input(start..p.offset() - 1)),
+        None => Capabilities::Items { items, len },
         Some(from) => Capabilities::Joined(Span::side(from..side.len())),
     })
 }
 
 fn capabilities_value<'a>(texts: &Texts<'a, '_>, capabilities: Capabilities) -> Value<'a> {
     Value::Array(match capabilities {
-        Capabilities::Literal(span) => {
-            literal_items(&texts.input[span.range()]).map(|c| Value::Str(Cow::Borrowed(c))).collect()
-        }
+        Capabilities::Items { items, len } => items[..len].iter().map(|&item| texts.value(item)).collect(),
         Capabilities::Joined(span) => {
             texts.side[span.range()].split(',').map(|c| Value::Str(Cow::Owned(c.to_owned()))).collect()
         }
@@ -289,7 +297,8 @@ struct PlainAgent {
 
 impl Default for PlainAgent {
     fn default() -> Self {
-        PlainAgent { id: Span::default(), kind: Span::default(), capabilities: Capabilities::Literal(Span::default()) }
+        let capabilities = Capabilities::Items { items: [Span::default(); ITEMS], len: 0 };
+        PlainAgent { id: Span::default(), kind: Span::default(), capabilities }
     }
 }
 
@@ -525,27 +534,16 @@ impl Out<'_, '_> {
 
     /// Capabilities as the content of the event's comma-separated list.
     fn capabilities(&mut self, capabilities: Capabilities) {
-        let literal = match capabilities {
-            Capabilities::Literal(literal) => literal,
-            Capabilities::Joined(joined) => return self.content(joined),
-        };
-        // The items are plain texts: each runs from its opening quote to the next quote.
-        let (input, Range { start: mut at, end }) = (self.input, literal.range());
-        let mut first = true;
-        loop {
-            while at < end && input[at] != b'"' {
-                at += 1;
+        match capabilities {
+            Capabilities::Items { items, len } => {
+                for (i, &item) in items[..len].iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(b',');
+                    }
+                    self.content(item);
+                }
             }
-            if at >= end {
-                return;
-            }
-            if !first {
-                self.out.push(b',');
-            }
-            first = false;
-            let close = plain_run_end(input, at + 1);
-            copy_run(self.out, input, at + 1, close);
-            at = close + 1;
+            Capabilities::Joined(joined) => self.content(joined),
         }
     }
 }
@@ -680,8 +678,10 @@ const MAY_BE_EMPTY: u32 = (1 << attr::TARGETAGENT)
     | (1 << attr::TARGETAGENTCAPABILITIES);
 
 /// A comma-separated capability list as plain: empty, or no empty item.
+#[inline(always)]
 fn is_plain_list(list: &str) -> bool {
-    list.is_empty() || (!list.starts_with(',') && !list.ends_with(',') && !list.contains(",,"))
+    let list = list.as_bytes();
+    list.first() != Some(&b',') && list.last() != Some(&b',') && !list.windows(2).any(|pair| pair == b",,")
 }
 
 /// The A2A message of an event whose attributes were all plain.
