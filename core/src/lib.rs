@@ -6,5 +6,6 @@ pub mod envelope;
 pub mod error;
 pub mod metrics;
 pub mod routing;
+pub mod wording;
 
-pub use error::{Error, Result};
+pub use error::{Error, Limit, Result};
