@@ -67,7 +67,7 @@ pub enum Ttl<'a> {
 }
 
 /// A message older than its time to live (its own `ttl`, else `default_ttl`) at `now` has expired;
-/// a ttl of 0 never expires, and a message with no send time has no age.
+/// its own ttl of 0 never expires, and a message with no send time has no age.
 pub fn check_age(sent: Option<Sent<'_>>, ttl: Ttl<'_>, default_ttl: f64, now: f64) -> Result<()> {
     let sent = match sent {
         None | Some(Sent::Time("")) => return Ok(()),
@@ -81,7 +81,8 @@ pub fn check_age(sent: Option<Sent<'_>>, ttl: Ttl<'_>, default_ttl: f64, now: f6
         },
         Ttl::Seconds(limit) => (limit, "its ttl"),
     };
-    if limit == 0.0 {
+    // A message's own ttl of 0 never expires; the default applies as it is.
+    if limit == 0.0 && origin == "its ttl" {
         return Ok(());
     }
     let moment = match sent {

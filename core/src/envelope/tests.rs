@@ -243,6 +243,9 @@ fn ages_follow_the_timestamp_in_seconds() {
         age(Some(Sent::Epoch(SENT - 11.0)), Ttl::Seconds(10.0), SENT),
         Err("message expired: sent 11.0s ago, its ttl is 10s".to_owned())
     );
+    let default_zero = check_age(sent, Ttl::Absent, 0.0, SENT + 0.5).map_err(|e| e.to_string());
+    assert_eq!(default_zero, Err("message expired: sent 0.5s ago, messages.default_ttl_seconds is 0s".to_owned()));
+    assert_eq!(check_age(sent, Ttl::Seconds(0.0), 0.0, SENT + 0.5), Ok(()));
     assert_eq!(age(None, Ttl::Text("soon"), SENT), Ok(()));
     assert_eq!(age(Some(Sent::Time("")), Ttl::Text("1"), SENT), Ok(()));
     assert_eq!(age(Some(Sent::Time("yesterday")), Ttl::Text("0"), SENT), Ok(()));
