@@ -553,6 +553,15 @@ pub fn now_rfc3339_millis() -> String {
     rfc3339_millis(i64::try_from(millis).unwrap_or(i64::MAX))
 }
 
+/// An outgoing record's `task_id`, its key: present and not empty (None for a value that is
+/// absent or empty in the caller's terms).
+pub fn check_task_id(task_id: Option<&str>) -> Result<()> {
+    match task_id {
+        Some(text) if !text.is_empty() => Ok(()),
+        _ => Err(Error::validation("", "record field 'task_id' is missing or empty")),
+    }
+}
+
 /// The attributes of an outgoing message that change from one message to the next.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Outbound<'a> {

@@ -41,6 +41,7 @@ __all__ = [
     "ce_validate_a2a",
     "envelope_check_age",
     "envelope_check_size",
+    "envelope_check_task_id",
 ]
 
 __version__: str
@@ -261,6 +262,9 @@ def envelope_check_size(size: int, max_bytes: int) -> None:
 def envelope_check_age(sent: str | float | None, ttl: str | float | None, default_ttl: float, now: float) -> None:
     """Raises ``MessageExpiredError`` for a message older at ``now`` than its ``ttl`` (``default_ttl`` when
     None or empty), or ``ValidationError`` for a ``time`` or ``ttl`` that cannot be read."""
+
+def envelope_check_task_id(task_id: object) -> None:
+    """Raises ``ValidationError`` for an outgoing record whose ``task_id`` is missing or empty."""
 
 def ce_to_json(event: dict[str, Any]) -> bytes: ...
 def ce_from_json(data: bytes) -> _Event: ...

@@ -5,8 +5,8 @@ use std::borrow::Cow;
 
 use a2a_core::cloudevents::kafka::Header;
 use a2a_core::envelope::{
-    check_age, check_outbound, check_size, now_rfc3339_millis, EnvelopeReader, FieldNumber, Limits, Outbound, Prepared,
-    RecordFields, Sent, Ttl, CONTENT_TYPE, COST_FIELDS, PROGRESS_FIELD, PROTOCOL,
+    check_age, check_outbound, check_size, check_task_id, now_rfc3339_millis, EnvelopeReader, FieldNumber, Limits,
+    Outbound, Prepared, RecordFields, Sent, Ttl, CONTENT_TYPE, COST_FIELDS, PROGRESS_FIELD, PROTOCOL,
 };
 use a2a_core::Error;
 use pyo3::exceptions::PyKeyError;
@@ -626,10 +626,24 @@ fn envelope_check_age(
     check_age(sent, ttl, default_ttl, now).map_err(|error| to_py(py, error))
 }
 
+/// envelope_check_task_id(task_id: object) -> None
+///
+/// Raises `ValidationError` for an outgoing record whose `task_id` is missing or empty (None, or
+/// any value Python reads as false).
+#[pyfunction]
+fn envelope_check_task_id(py: Python<'_>, task_id: &Bound<'_, PyAny>) -> PyResult<()> {
+    let text = match task_id.cast::<PyString>() {
+        Ok(text) => Some(text.to_str()?),
+        Err(_) => task_id.is_truthy()?.then_some("(not text)"),
+    };
+    check_task_id(text).map_err(|error| to_py(py, error))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<EnvelopeDecoder>()?;
     m.add_class::<EnvelopeEncoder>()?;
     m.add_function(wrap_pyfunction!(envelope_check_size, m)?)?;
     m.add_function(wrap_pyfunction!(envelope_check_age, m)?)?;
+    m.add_function(wrap_pyfunction!(envelope_check_task_id, m)?)?;
     Ok(())
 }

@@ -275,6 +275,15 @@ fn times_are_written_with_milliseconds() {
 }
 
 #[test]
+fn an_outgoing_record_needs_its_task_id() {
+    assert_eq!(check_task_id(Some("t-1")), Ok(()));
+    for missing in [None, Some("")] {
+        let message = check_task_id(missing).map_err(|e| e.to_string());
+        assert_eq!(message, Err("record field 'task_id' is missing or empty".to_owned()));
+    }
+}
+
+#[test]
 fn outbound_attributes_are_checked_by_the_cloudevents_rules() {
     let ok = Outbound { id: "e", partition_key: "t", priority: Some(""), ttl: Some(30), ..Outbound::default() };
     assert_eq!(check_outbound(&ok), Ok(()));

@@ -40,11 +40,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, cast
 
-from a2a_fast._native import EnvelopeDecoder, EnvelopeEncoder
+from a2a_fast._native import EnvelopeDecoder, EnvelopeEncoder, envelope_check_task_id
 from a2a_fast.codecs.avro import Codec
 from a2a_fast.codecs.avro import schema_id_of as read_schema_id
 from a2a_fast.codecs.cloudevents import to_kafka
-from a2a_fast.errors import SchemaError, ValidationError
+from a2a_fast.errors import SchemaError
 from a2a_fast.protocol.kinds import CONTENT_TYPE, MESSAGE_KINDS, PROTOCOL, PROTOCOL_VERSION
 from a2a_fast.protocol.limits import MessageLimits
 from a2a_fast.protocol.topics import TopicNames
@@ -234,8 +234,7 @@ class Envelope:
         act on it, the members of other groups reading the topic skip it."""
         codec, schema_uri, topic, native = self._writer(kind)
         task_id = record.get("task_id")
-        if not task_id:
-            raise ValidationError("record field 'task_id' is missing or empty")
+        envelope_check_task_id(task_id)
         event_id = event_id or uuid.uuid4().hex
         if native is not None:
             parts = native.encode(record, task_id, event_id, target_agent, collaboration_id, traceparent, priority, ttl)
@@ -266,7 +265,8 @@ class Envelope:
             "data": codec.encode(record),
         }
         raw_key, raw_headers, raw_value = to_kafka(event)
-        return topic, _as_bytes(raw_key or task_id), raw_headers, raw_value or b""
+        # task_id is present and not empty: envelope_check_task_id raised otherwise
+        return topic, _as_bytes(raw_key or cast(str | bytes, task_id)), raw_headers, raw_value or b""
 
     def decode_record(self, record: Consumed, check_age: bool = True) -> Inbound | ValueError:
         """:meth:`decode` of one consumed record, the error returned rather than raised; ``check_age`` False
