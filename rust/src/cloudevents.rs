@@ -8,9 +8,7 @@
 use std::borrow::Cow;
 
 use a2a_core::cloudevents::a2a::{a2a_json_to_event_json, event_json_to_a2a_json};
-use a2a_core::cloudevents::a2a::{
-    AgentFields, AgentPaths, Field, List, Member, MessageFields, MetadataFields, SOURCE_AGENT, TARGET_AGENT,
-};
+use a2a_core::cloudevents::a2a::{AgentPaths, SOURCE_AGENT, TARGET_AGENT};
 use a2a_core::cloudevents::value::{write_str, write_value, Texts};
 use a2a_core::cloudevents::{
     at_item, from_kafka, json_to_a2a, read_batch, to_kafka, write_batch, A2aMessage, Agent, CloudEvent, Converter,
@@ -402,73 +400,77 @@ fn write_py_items<'py>(
     Ok(())
 }
 
-/// A field's value for the core's rules: text borrowed from the Python string; other values only
-/// as far as the rules look at them (their JSON type).
-fn field_of<'a>(obj: &'a Bound<'_, PyAny>, path: &str) -> Result<Field<'a>> {
-    let value = if obj.is_none() {
-        Value::Null
-    } else if let Ok(text) = obj.cast::<PyString>() {
-        let text =
-            text.to_str().map_err(|_| Error::validation(path, "string is not valid Unicode (lone surrogate)"))?;
-        Value::Str(Cow::Borrowed(text))
+/// The JSON type name of a Python object, as the core's messages spell them.
+fn json_kind(obj: &Bound<'_, PyAny>) -> &'static str {
+    if obj.is_none() {
+        "null"
     } else if obj.is_instance_of::<PyBool>() {
-        Value::Bool(obj.is_truthy().unwrap_or(false))
+        "boolean"
     } else if obj.is_instance_of::<PyInt>() {
-        match (obj.extract::<i64>(), obj.extract::<u64>()) {
-            (Ok(int), _) => Value::Int(int),
-            (_, Ok(int)) => Value::UInt(int),
-            _ => Value::Int(i64::MIN),
-        }
-    } else if let Ok(float) = obj.cast::<PyFloat>() {
-        Value::Float(float.value())
+        "integer"
+    } else if obj.is_instance_of::<PyFloat>() {
+        "number"
+    } else if obj.is_instance_of::<PyString>() {
+        "string"
     } else if obj.is_instance_of::<PyBytes>() {
-        Value::Bytes(Cow::Borrowed(&[]))
+        "bytes"
     } else if obj.is_instance_of::<PyDict>() {
-        Value::Object(Vec::new())
+        "object"
     } else if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
-        Value::Array(Vec::new())
+        "array"
     } else {
-        return Ok(Field::Other);
-    };
-    Ok(Field::Json(value))
+        "object of another type"
+    }
 }
 
-fn optional_field<'a>(obj: &'a Option<Bound<'_, PyAny>>, path: &str) -> Result<Option<Field<'a>>> {
-    obj.as_ref().map(|obj| field_of(obj, path)).transpose()
+/// The text of a `str` field, borrowed from the Python string.
+fn field_text<'a>(obj: &'a Bound<'_, PyAny>, path: &str) -> Result<Cow<'a, str>> {
+    let s = obj
+        .cast::<PyString>()
+        .map_err(|_| Error::validation(path, format!("must be a string, not {}", json_kind(obj))))?;
+    s.to_str().map(Cow::Borrowed).map_err(|_| Error::validation(path, "string is not valid Unicode (lone surrogate)"))
 }
 
-/// A dict's values under the names a reader knows, and the first other key.
-type ByKey<'py, const N: usize> = ([Option<Bound<'py, PyAny>>; N], Option<String>);
+fn field_dict<'a, 'py>(obj: &'a Bound<'py, PyAny>, path: &str) -> Result<&'a Bound<'py, PyDict>> {
+    obj.cast::<PyDict>().map_err(|_| Error::validation(path, format!("must be an object, not {}", json_kind(obj))))
+}
+
+fn field<'py>(d: &Bound<'py, PyDict>, key: &Bound<'py, PyString>, path: &str) -> Result<Bound<'py, PyAny>> {
+    d.get_item(key).ok().flatten().ok_or_else(|| Error::validation(path, "required field is missing"))
+}
 
 /// The values of `d` under `keys` (interned) or `names` (their text), read in one pass over the
-/// dict, and the first key that is neither.
+/// dict; `None` if a key is neither, in which case the caller reads field by field to name it.
 fn values_by_key<'py, const N: usize>(
     d: &Bound<'py, PyDict>,
     keys: [&Bound<'py, PyString>; N],
     names: &[&str; N],
-    path: &str,
-) -> Result<ByKey<'py, N>> {
+) -> Option<[Option<Bound<'py, PyAny>>; N]> {
     let mut values = [const { None }; N];
-    let mut unknown = None;
     for (key, value) in d.iter() {
         // Keys written in Python source are the interned objects; others are compared as text.
         let at = match keys.iter().position(|k| k.is(&key)) {
-            Some(at) => Some(at),
+            Some(at) => at,
             None => {
-                let text = key.cast::<PyString>().ok().and_then(|k| k.to_str().ok());
-                let text = text.ok_or_else(|| Error::validation(path, "object keys must be strings"))?;
-                let at = names.iter().position(|name| *name == text);
-                if at.is_none() && unknown.is_none() {
-                    unknown = Some(text.to_owned());
-                }
-                at
+                let text = key.cast_exact::<PyString>().ok()?.to_str().ok()?;
+                names.iter().position(|name| *name == text)?
             }
         };
-        if let Some(at) = at {
-            values[at] = Some(value);
+        values[at] = Some(value);
+    }
+    Some(values)
+}
+
+/// Names the first key of `d` not in `known` (called once a count says there is one).
+fn unknown_field(d: &Bound<'_, PyDict>, known: &[&str], prefix: &str) -> Error {
+    for key in d.keys() {
+        match key.cast::<PyString>().ok().and_then(|k| k.to_str().ok().map(str::to_owned)) {
+            Some(name) if known.contains(&name.as_str()) => {}
+            Some(name) => return Error::validation(format!("{prefix}{name}"), "unknown field"),
+            None => return Error::validation(prefix.trim_end_matches('.'), "object keys must be strings"),
         }
     }
-    Ok((values, unknown))
+    Error::validation(prefix.trim_end_matches('.'), "unknown field")
 }
 
 const MESSAGE_FIELDS: [&str; 9] = [
@@ -485,113 +487,78 @@ const MESSAGE_FIELDS: [&str; 9] = [
 const AGENT_FIELDS: [&str; 3] = ["agentId", "agentType", "capabilities"];
 const METADATA_FIELDS: [&str; 5] = ["priority", "ttl", "correlationId", "collaborationId", "traceparent"];
 
-/// A member of the message that is an object: absent, any other value, or its dict's values.
-enum Objects<'py, T> {
-    Absent,
-    Value(Bound<'py, PyAny>),
-    Dict(T),
-}
-
-impl<'py, T> Objects<'py, T> {
-    fn read(obj: Option<Bound<'py, PyAny>>, dict: impl FnOnce(&Bound<'py, PyDict>) -> Result<T>) -> Result<Self> {
-        Ok(match obj {
-            None => Objects::Absent,
-            Some(obj) => match obj.cast::<PyDict>() {
-                Ok(d) => Objects::Dict(dict(d)?),
-                Err(_) => Objects::Value(obj),
-            },
-        })
-    }
-
-    fn fields<'a, F>(&'a self, path: &str, fields: impl FnOnce(&'a T) -> Result<F>) -> Result<Member<'a, F>> {
-        Ok(match self {
-            Objects::Absent => Member::Absent,
-            Objects::Value(obj) => Member::Value(field_of(obj, path)?),
-            Objects::Dict(values) => Member::Object(fields(values)?),
-        })
-    }
-}
-
-/// The Python objects of one agent, held so that the core's fields can borrow their text.
+/// The Python objects of one agent, held so that the core agent can borrow their text.
 struct AgentObjects<'py> {
-    id: Option<Bound<'py, PyAny>>,
-    kind: Option<Bound<'py, PyAny>>,
-    /// The items of a list or tuple, or the object that is there instead.
-    capabilities: Option<std::result::Result<Vec<Bound<'py, PyAny>>, Bound<'py, PyAny>>>,
-    unknown: Option<String>,
+    id: Bound<'py, PyAny>,
+    kind: Bound<'py, PyAny>,
+    capabilities: Vec<Bound<'py, PyAny>>,
 }
 
 impl<'py> AgentObjects<'py> {
-    fn read(d: &Bound<'py, PyDict>, paths: &AgentPaths) -> Result<Self> {
-        let py = d.py();
+    fn read(obj: &Bound<'py, PyAny>, paths: &AgentPaths) -> Result<Self> {
+        let py = obj.py();
+        let d = field_dict(obj, paths.agent)?;
         let keys = [intern!(py, "agentId"), intern!(py, "agentType"), intern!(py, "capabilities")];
-        let ([id, kind, capabilities], unknown) = values_by_key(d, keys, &AGENT_FIELDS, paths.agent)?;
-        let capabilities = capabilities.map(|capabilities| {
-            if let Ok(list) = capabilities.cast::<PyList>() {
-                Ok(list.iter().collect())
-            } else if let Ok(tuple) = capabilities.cast::<PyTuple>() {
-                Ok(tuple.iter().collect())
-            } else {
-                Err(capabilities)
+        let (id, kind, capabilities) = match values_by_key(d, keys, &AGENT_FIELDS) {
+            Some([Some(id), Some(kind), Some(capabilities)]) => (id, kind, capabilities),
+            _ => {
+                let id = field(d, keys[0], paths.id)?;
+                let kind = field(d, keys[1], paths.kind)?;
+                let capabilities = field(d, keys[2], paths.capabilities)?;
+                if d.len() != AGENT_FIELDS.len() {
+                    return Err(unknown_field(d, &AGENT_FIELDS, &format!("{}.", paths.agent)));
+                }
+                (id, kind, capabilities)
             }
-        });
-        Ok(AgentObjects { id, kind, capabilities, unknown })
+        };
+        let capabilities = if let Ok(list) = capabilities.cast::<PyList>() {
+            list.iter().collect()
+        } else if let Ok(tuple) = capabilities.cast::<PyTuple>() {
+            tuple.iter().collect()
+        } else {
+            let kind = json_kind(&capabilities);
+            return Err(Error::validation(paths.capabilities, format!("must be an array, not {kind}")));
+        };
+        Ok(AgentObjects { id, kind, capabilities })
     }
 
-    fn fields(&self, paths: &AgentPaths) -> Result<AgentFields<'_>> {
-        let capabilities = match &self.capabilities {
-            None => None,
-            Some(Ok(items)) => Some(List::Items(
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(i, item)| match item.cast::<PyString>().ok().and_then(|s| s.to_str().ok()) {
-                        Some(text) => Ok(Field::Json(Value::Str(Cow::Borrowed(text)))),
-                        None => field_of(item, &format!("{}[{i}]", paths.capabilities)),
-                    })
-                    .collect::<Result<Vec<_>>>()?,
-            )),
-            Some(Err(other)) => Some(List::Not(field_of(other, paths.capabilities)?)),
-        };
-        Ok(AgentFields {
-            agent_id: optional_field(&self.id, paths.id)?,
-            agent_type: optional_field(&self.kind, paths.kind)?,
+    fn agent(&self, paths: &AgentPaths) -> Result<Agent<'_>> {
+        let mut capabilities = Vec::with_capacity(self.capabilities.len());
+        for (i, capability) in self.capabilities.iter().enumerate() {
+            match capability.cast::<PyString>().ok().and_then(|s| s.to_str().ok()) {
+                Some(text) => capabilities.push(Cow::Borrowed(text)),
+                None => capabilities.push(field_text(capability, &format!("{}[{i}]", paths.capabilities))?),
+            }
+        }
+        Ok(Agent {
+            agent_id: field_text(&self.id, paths.id)?,
+            agent_type: field_text(&self.kind, paths.kind)?,
             capabilities,
-            unknown: self.unknown.as_deref().map(Cow::Borrowed),
         })
     }
 }
 
-/// The Python objects of one message's metadata.
-struct MetadataObjects<'py> {
-    values: [Option<Bound<'py, PyAny>>; 5],
-    unknown: Option<String>,
-}
-
-/// The Python objects of one A2A message, read by key rather than by walking the dict, for the
-/// core's rules ([`A2aMessage::from_fields`]).
+/// The Python objects of one A2A message, read by key rather than by walking the dict.
 struct MessageObjects<'py> {
-    message: Objects<'py, ()>,
-    values: [Option<Bound<'py, PyAny>>; 9],
-    source: Objects<'py, AgentObjects<'py>>,
-    target: Objects<'py, AgentObjects<'py>>,
-    metadata: Objects<'py, MetadataObjects<'py>>,
-    unknown: Option<String>,
+    protocol: Bound<'py, PyAny>,
+    version: Bound<'py, PyAny>,
+    message_id: Bound<'py, PyAny>,
+    timestamp: Bound<'py, PyAny>,
+    source: AgentObjects<'py>,
+    target: Optional<AgentObjects<'py>>,
+    message_type: Bound<'py, PyAny>,
+    payload: Bound<'py, PyAny>,
+    priority: Bound<'py, PyAny>,
+    ttl: Bound<'py, PyAny>,
+    correlation_id: Bound<'py, PyAny>,
+    collaboration_id: Option<Bound<'py, PyAny>>,
+    traceparent: Option<Bound<'py, PyAny>>,
 }
 
 impl<'py> MessageObjects<'py> {
     fn read(obj: &Bound<'py, PyAny>) -> Result<Self> {
         let py = obj.py();
-        let Ok(d) = obj.cast::<PyDict>() else {
-            return Ok(MessageObjects {
-                message: Objects::Value(obj.clone()),
-                values: Default::default(),
-                source: Objects::Absent,
-                target: Objects::Absent,
-                metadata: Objects::Absent,
-                unknown: None,
-            });
-        };
+        let d = obj.cast::<PyDict>().map_err(|_| Error::validation("message", "must be a dict"))?;
         let keys = [
             intern!(py, "protocol"),
             intern!(py, "version"),
@@ -603,57 +570,136 @@ impl<'py> MessageObjects<'py> {
             intern!(py, "payload"),
             intern!(py, "metadata"),
         ];
-        let (mut values, unknown) = values_by_key(d, keys, &MESSAGE_FIELDS, "message")?;
-        let source = Objects::read(values[4].take(), |d| AgentObjects::read(d, &SOURCE_AGENT))?;
-        let target = Objects::read(values[5].take(), |d| AgentObjects::read(d, &TARGET_AGENT))?;
-        let metadata = Objects::read(values[8].take(), |m| {
-            let keys = [
-                intern!(py, "priority"),
-                intern!(py, "ttl"),
-                intern!(py, "correlationId"),
-                intern!(py, "collaborationId"),
-                intern!(py, "traceparent"),
-            ];
-            let (values, unknown) = values_by_key(m, keys, &METADATA_FIELDS, "metadata")?;
-            Ok(MetadataObjects { values, unknown })
-        })?;
-        Ok(MessageObjects { message: Objects::Dict(()), values, source, target, metadata, unknown })
+        // A message with every required field and no unknown one is read in one pass; any other
+        // is read field by field, in the order that decides which problem is reported.
+        let (protocol, version, message_id, timestamp, source, target, message_type, payload, metadata) =
+            match values_by_key(d, keys, &MESSAGE_FIELDS) {
+                Some(
+                    [Some(protocol), Some(version), Some(message_id), Some(timestamp), Some(source), target, Some(message_type), Some(payload), Some(metadata)],
+                ) => {
+                    let source = AgentObjects::read(&source, &SOURCE_AGENT)?;
+                    let target = Self::target(target)?;
+                    (protocol, version, message_id, timestamp, source, target, message_type, payload, metadata)
+                }
+                _ => {
+                    let target = d.get_item(keys[5]).ok().flatten();
+                    let protocol = field(d, keys[0], "protocol")?;
+                    let version = field(d, keys[1], "version")?;
+                    let message_id = field(d, keys[2], "messageId")?;
+                    let timestamp = field(d, keys[3], "timestamp")?;
+                    let source = AgentObjects::read(&field(d, keys[4], "sourceAgent")?, &SOURCE_AGENT)?;
+                    let target = Self::target(target)?;
+                    let message_type = field(d, keys[6], "messageType")?;
+                    let payload = field(d, keys[7], "payload")?;
+                    let metadata = field(d, keys[8], "metadata")?;
+                    let expected = MESSAGE_FIELDS.len() - usize::from(matches!(target, Optional::Absent));
+                    if d.len() != expected {
+                        return Err(unknown_field(d, &MESSAGE_FIELDS, ""));
+                    }
+                    (protocol, version, message_id, timestamp, source, target, message_type, payload, metadata)
+                }
+            };
+        let m = field_dict(&metadata, "metadata")?;
+        let keys = [
+            intern!(py, "priority"),
+            intern!(py, "ttl"),
+            intern!(py, "correlationId"),
+            intern!(py, "collaborationId"),
+            intern!(py, "traceparent"),
+        ];
+        let (priority, ttl, correlation_id, collaboration_id, traceparent) =
+            match values_by_key(m, keys, &METADATA_FIELDS) {
+                Some([Some(priority), Some(ttl), Some(correlation_id), collaboration_id, traceparent]) => {
+                    (priority, ttl, correlation_id, collaboration_id, traceparent)
+                }
+                _ => {
+                    let priority = field(m, keys[0], "metadata.priority")?;
+                    let ttl = field(m, keys[1], "metadata.ttl")?;
+                    let correlation_id = field(m, keys[2], "metadata.correlationId")?;
+                    let collaboration_id = m.get_item(keys[3]).ok().flatten();
+                    let traceparent = m.get_item(keys[4]).ok().flatten();
+                    let expected = 3 + usize::from(collaboration_id.is_some()) + usize::from(traceparent.is_some());
+                    if m.len() != expected {
+                        return Err(unknown_field(m, &METADATA_FIELDS, "metadata."));
+                    }
+                    (priority, ttl, correlation_id, collaboration_id, traceparent)
+                }
+            };
+        Ok(MessageObjects {
+            protocol,
+            version,
+            message_id,
+            timestamp,
+            source,
+            target,
+            message_type,
+            payload,
+            priority,
+            ttl,
+            correlation_id,
+            collaboration_id,
+            traceparent,
+        })
     }
 
-    /// The payload object, when the message has one.
-    fn payload(&self) -> Option<&Bound<'py, PyAny>> {
-        self.values[7].as_ref()
+    fn target(target: Option<Bound<'py, PyAny>>) -> Result<Optional<AgentObjects<'py>>> {
+        Ok(match target {
+            None => Optional::Absent,
+            Some(t) if t.is_none() => Optional::Null,
+            Some(t) => Optional::Present(AgentObjects::read(&t, &TARGET_AGENT)?),
+        })
     }
 
     /// The validated core message, borrowing the text; its payload is left null for the caller.
     fn message(&self) -> Result<A2aMessage<'_>> {
-        let message = self.message.fields("message", |()| {
-            let v = &self.values;
-            let metadata = self.metadata.fields("metadata", |m| {
-                let [priority, ttl, correlation_id, collaboration_id, traceparent] = &m.values;
-                Ok(MetadataFields {
-                    priority: optional_field(priority, "metadata.priority")?,
-                    ttl: optional_field(ttl, "metadata.ttl")?,
-                    correlation_id: optional_field(correlation_id, "metadata.correlationId")?,
-                    collaboration_id: optional_field(collaboration_id, "metadata.collaborationId")?,
-                    traceparent: optional_field(traceparent, "metadata.traceparent")?,
-                    unknown: m.unknown.as_deref().map(Cow::Borrowed),
-                })
-            })?;
-            Ok(MessageFields {
-                protocol: optional_field(&v[0], "protocol")?,
-                version: optional_field(&v[1], "version")?,
-                message_id: optional_field(&v[2], "messageId")?,
-                timestamp: optional_field(&v[3], "timestamp")?,
-                source_agent: self.source.fields("sourceAgent", |a| a.fields(&SOURCE_AGENT))?,
-                target_agent: self.target.fields("targetAgent", |a| a.fields(&TARGET_AGENT))?,
-                message_type: optional_field(&v[6], "messageType")?,
-                payload: v[7].as_ref().map(|_| Value::Null),
-                metadata,
-                unknown: self.unknown.as_deref().map(Cow::Borrowed),
+        fn optional<'a>(value: &'a Option<Bound<'_, PyAny>>, path: &str) -> Result<Optional<Cow<'a, str>>> {
+            Ok(match value {
+                None => Optional::Absent,
+                Some(v) if v.is_none() => Optional::Null,
+                Some(v) => Optional::Present(field_text(v, path)?),
             })
-        })?;
-        A2aMessage::from_fields(message)
+        }
+        let protocol = field_text(&self.protocol, "protocol")?;
+        if protocol != "A2A" {
+            let message = if protocol.is_empty() {
+                "must be a non-empty string".to_owned()
+            } else {
+                format!("must be \"A2A\", not {protocol:?}")
+            };
+            return Err(Error::validation("protocol", message));
+        }
+        let range = "must be an integer from 0 to 2147483647 (a CloudEvents Integer)";
+        if self.ttl.is_instance_of::<PyBool>() || !self.ttl.is_instance_of::<PyInt>() {
+            let kind = json_kind(&self.ttl);
+            return Err(Error::validation("metadata.ttl", format!("must be an integer, not {kind}")));
+        }
+        let ttl = self
+            .ttl
+            .extract::<i64>()
+            .ok()
+            .and_then(|t| i32::try_from(t).ok())
+            .filter(|t| *t >= 0)
+            .ok_or_else(|| Error::validation("metadata.ttl", range))?;
+        let message = A2aMessage {
+            version: field_text(&self.version, "version")?,
+            message_id: field_text(&self.message_id, "messageId")?,
+            timestamp: field_text(&self.timestamp, "timestamp")?,
+            source_agent: self.source.agent(&SOURCE_AGENT)?,
+            target_agent: match &self.target {
+                Optional::Absent => Optional::Absent,
+                Optional::Null => Optional::Null,
+                Optional::Present(t) => Optional::Present(t.agent(&TARGET_AGENT)?),
+            },
+            message_type: field_text(&self.message_type, "messageType")?,
+            payload: Value::Null,
+            priority: A2aMessage::priority(&field_text(&self.priority, "metadata.priority")?)?,
+            ttl,
+            correlation_id: field_text(&self.correlation_id, "metadata.correlationId")?,
+            collaboration_id: optional(&self.collaboration_id, "metadata.collaborationId")?,
+            traceparent: optional(&self.traceparent, "metadata.traceparent")?,
+        };
+        message.check_text()?;
+        Ok(message)
     }
 }
 
@@ -662,8 +708,7 @@ impl<'py> MessageObjects<'py> {
 fn write_a2a_py(message: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> Result<()> {
     let objects = MessageObjects::read(message)?;
     let message = objects.message()?;
-    let payload = objects.payload().ok_or_else(|| Error::validation("payload", "required field is missing"))?;
-    message.write_event_json(out, Texts::Any, |out| write_py(payload, out, 1).map_err(|e| e.at("payload")))
+    message.write_event_json(out, Texts::Any, |out| write_py(&objects.payload, out, 1).map_err(|e| e.at("payload")))
 }
 
 /// Records every dict of an iterable; validation errors name the item.
@@ -1236,8 +1281,7 @@ fn check_a2a_py(message: &Bound<'_, PyAny>, scratch: &mut Vec<u8>) -> Result<()>
     let objects = MessageObjects::read(message)?;
     objects.message()?;
     scratch.clear();
-    let payload = objects.payload().ok_or_else(|| Error::validation("payload", "required field is missing"))?;
-    write_py(payload, scratch, 1).map_err(|e| e.at("payload"))
+    write_py(&objects.payload, scratch, 1).map_err(|e| e.at("payload"))
 }
 
 /// validate_a2a(message: dict) -> None

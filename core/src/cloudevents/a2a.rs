@@ -86,83 +86,19 @@ fn take<'a>(members: &mut Members<'a>, key: &str) -> Option<Value<'a>> {
     Some(members.swap_remove(at).1)
 }
 
-/// A field's value as a reader found it: a JSON value, or, from a binding's own objects, one of a
-/// type JSON has no name for (the rules only ever refuse it).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Field<'a> {
-    Json(Value<'a>),
-    Other,
-}
-
-impl Field<'_> {
-    fn kind(&self) -> &'static str {
-        match self {
-            Field::Json(value) => value.kind(),
-            Field::Other => "object of another type",
-        }
-    }
-}
-
-/// A member that is an object of fields: absent, a value that is not an object, or its fields.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Member<'a, T> {
-    Absent,
-    Value(Field<'a>),
-    Object(T),
-}
-
-/// An array's items as a reader found them, or the value that is there instead of an array.
-#[derive(Debug, Clone, PartialEq)]
-pub enum List<'a> {
-    Items(Vec<Field<'a>>),
-    Not(Field<'a>),
-}
-
-/// The fields of an agent object; `unknown` is the first member that is not one of them.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct AgentFields<'a> {
-    pub agent_id: Option<Field<'a>>,
-    pub agent_type: Option<Field<'a>>,
-    pub capabilities: Option<List<'a>>,
-    pub unknown: Option<Cow<'a, str>>,
-}
-
-/// The fields of a message's metadata; `unknown` is the first member that is not one of them.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct MetadataFields<'a> {
-    pub priority: Option<Field<'a>>,
-    pub ttl: Option<Field<'a>>,
-    pub correlation_id: Option<Field<'a>>,
-    pub collaboration_id: Option<Field<'a>>,
-    pub traceparent: Option<Field<'a>>,
-    pub unknown: Option<Cow<'a, str>>,
-}
-
-/// The fields of an A2A message as a reader found them, for [`A2aMessage::from_fields`];
-/// `unknown` is the first member that is not one of them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MessageFields<'a> {
-    pub protocol: Option<Field<'a>>,
-    pub version: Option<Field<'a>>,
-    pub message_id: Option<Field<'a>>,
-    pub timestamp: Option<Field<'a>>,
-    pub source_agent: Member<'a, AgentFields<'a>>,
-    pub target_agent: Member<'a, AgentFields<'a>>,
-    pub message_type: Option<Field<'a>>,
-    pub payload: Option<Value<'a>>,
-    pub metadata: Member<'a, MetadataFields<'a>>,
-    pub unknown: Option<Cow<'a, str>>,
-}
-
-fn unknown_field(unknown: Option<Cow<'_, str>>, prefix: &str) -> Result<()> {
-    match unknown {
-        Some(name) => Err(Error::validation(format!("{prefix}{name}"), "unknown field")),
+fn no_extra_keys(members: &[(Cow<'_, str>, Value<'_>)], prefix: &str) -> Result<()> {
+    match members.first() {
+        Some((key, _)) => Err(Error::validation(format!("{prefix}{key}"), "unknown field")),
         None => Ok(()),
     }
 }
 
-fn missing(path: &str) -> Error {
-    Error::validation(path, "required field is missing")
+fn object<'a>(value: Option<Value<'a>>, path: &str) -> Result<Members<'a>> {
+    match value {
+        Some(Value::Object(members)) => Ok(members),
+        Some(other) => Err(Error::validation(path, format!("must be an object, not {}", other.kind()))),
+        None => Err(Error::validation(path, "required field is missing")),
+    }
 }
 
 fn check_text(s: &str, path: &str) -> Result<()> {
@@ -172,18 +108,18 @@ fn check_text(s: &str, path: &str) -> Result<()> {
     check_string(path, s)
 }
 
-fn text<'a>(field: Option<Field<'a>>, path: &str) -> Result<Cow<'a, str>> {
-    match field {
-        Some(Field::Json(Value::Str(s))) => check_text(&s, path).map(|()| s),
+fn text<'a>(value: Option<Value<'a>>, path: &str) -> Result<Cow<'a, str>> {
+    match value {
+        Some(Value::Str(s)) => check_text(&s, path).map(|()| s),
         Some(other) => Err(Error::validation(path, format!("must be a string, not {}", other.kind()))),
-        None => Err(missing(path)),
+        None => Err(Error::validation(path, "required field is missing")),
     }
 }
 
-fn optional_text<'a>(field: Option<Field<'a>>, path: &str) -> Result<Optional<Cow<'a, str>>> {
-    match field {
+fn optional_text<'a>(value: Option<Value<'a>>, path: &str) -> Result<Optional<Cow<'a, str>>> {
+    match value {
         None => Ok(Optional::Absent),
-        Some(Field::Json(Value::Null)) => Ok(Optional::Null),
+        Some(Value::Null) => Ok(Optional::Null),
         some => text(some, path).map(Optional::Present),
     }
 }
@@ -216,57 +152,26 @@ pub const TARGET_AGENT: AgentPaths = AgentPaths {
     capabilities: "targetAgent.capabilities",
 };
 
-/// An object's members split into the named fields, in `names` order, and the first other member;
-/// a repeated name's later members count as other members.
-fn fields<'a, const N: usize>(
-    mut members: Members<'a>,
-    names: [&str; N],
-) -> ([Option<Field<'a>>; N], Option<Cow<'a, str>>) {
-    let fields = names.map(|name| take(&mut members, name).map(Field::Json));
-    (fields, members.into_iter().next().map(|(name, _)| name))
-}
-
-fn agent_fields(value: Value<'_>) -> Member<'_, AgentFields<'_>> {
-    let members = match value {
-        Value::Object(members) => members,
-        other => return Member::Value(Field::Json(other)),
-    };
-    let ([agent_id, agent_type, capabilities], unknown) = fields(members, ["agentId", "agentType", "capabilities"]);
-    let capabilities = capabilities.map(|field| match field {
-        Field::Json(Value::Array(items)) => List::Items(items.into_iter().map(Field::Json).collect()),
-        other => List::Not(other),
-    });
-    Member::Object(AgentFields { agent_id, agent_type, capabilities, unknown })
-}
-
-fn agent<'a>(member: Member<'a, AgentFields<'a>>, paths: &AgentPaths) -> Result<Agent<'a>> {
-    let fields = match member {
-        Member::Object(fields) => fields,
-        Member::Value(other) => {
-            return Err(Error::validation(paths.agent, format!("must be an object, not {}", other.kind())))
-        }
-        Member::Absent => return Err(missing(paths.agent)),
-    };
-    let agent_id = text(fields.agent_id, paths.id)?;
-    let agent_type = text(fields.agent_type, paths.kind)?;
-    let path = paths.capabilities;
-    let capabilities = match fields.capabilities {
-        Some(List::Items(items)) => items
+fn agent<'a>(value: Value<'a>, paths: &AgentPaths) -> Result<Agent<'a>> {
+    let path = paths.agent;
+    let mut members = object(Some(value), path)?;
+    let agent_id = text(take(&mut members, "agentId"), paths.id)?;
+    let agent_type = text(take(&mut members, "agentType"), paths.kind)?;
+    let caps_path = paths.capabilities;
+    let capabilities = match take(&mut members, "capabilities") {
+        Some(Value::Array(items)) => items
             .into_iter()
-            .enumerate()
-            .map(|(i, item)| match item {
-                Field::Json(Value::Str(s)) => check_capability(&s, path).map(|()| s),
-                other => {
-                    Err(Error::validation(format!("{path}[{i}]"), format!("must be a string, not {}", other.kind())))
-                }
+            .map(|item| match item {
+                Value::Str(s) => check_capability(&s, caps_path).map(|()| s),
+                other => Err(Error::validation(caps_path, format!("items must be strings, not {}", other.kind()))),
             })
             .collect::<Result<Vec<_>>>()?,
-        Some(List::Not(other)) => {
-            return Err(Error::validation(path, format!("must be an array, not {}", other.kind())))
-        }
-        None => return Err(missing(path)),
+        Some(other) => return Err(Error::validation(caps_path, format!("must be an array, not {}", other.kind()))),
+        None => return Err(Error::validation(caps_path, "required field is missing")),
     };
-    unknown_field(fields.unknown, &format!("{}.", paths.agent))?;
+    if !members.is_empty() {
+        no_extra_keys(&members, &format!("{path}."))?;
+    }
     Ok(Agent { agent_id, agent_type, capabilities })
 }
 
@@ -277,117 +182,64 @@ fn priority(value: &str, path: &str) -> Result<&'static str> {
         .ok_or_else(|| Error::validation(path, format!("must be HIGH, NORMAL or LOW, not {value:?}")))
 }
 
-fn ttl(field: Option<Field<'_>>, path: &str) -> Result<i32> {
+fn ttl(value: Option<Value<'_>>, path: &str) -> Result<i32> {
     let range = "must be an integer from 0 to 2147483647 (a CloudEvents Integer)";
-    match field {
-        Some(Field::Json(Value::Int(i))) => {
-            i32::try_from(i).ok().filter(|t| *t >= 0).ok_or_else(|| Error::validation(path, range))
-        }
-        Some(Field::Json(Value::UInt(_))) => Err(Error::validation(path, range)),
+    match value {
+        Some(Value::Int(i)) => i32::try_from(i).ok().filter(|t| *t >= 0).ok_or_else(|| Error::validation(path, range)),
+        Some(Value::UInt(_)) => Err(Error::validation(path, range)),
         Some(other) => Err(Error::validation(path, format!("must be an integer, not {}", other.kind()))),
-        None => Err(missing(path)),
+        None => Err(Error::validation(path, "required field is missing")),
     }
 }
 
 impl<'a> A2aMessage<'a> {
-    /// Validates an A2A message given as a JSON-like value; errors name the field (`metadata.ttl`).
-    pub fn from_value(value: Value<'a>) -> Result<Self> {
-        let members = match value {
-            Value::Object(members) => members,
-            other => return Self::from_fields(Member::Value(Field::Json(other))),
-        };
-        let names = [
-            "protocol",
-            "version",
-            "messageId",
-            "timestamp",
-            "sourceAgent",
-            "targetAgent",
-            "messageType",
-            "payload",
-            "metadata",
-        ];
-        let ([protocol, version, message_id, timestamp, source, target, message_type, payload, metadata], unknown) =
-            fields(members, names);
-        let object = |field: Option<Field<'a>>| match field {
-            None => Member::Absent,
-            Some(Field::Json(value)) => agent_fields(value),
-            Some(other) => Member::Value(other),
-        };
-        let metadata = match metadata {
-            None => Member::Absent,
-            Some(Field::Json(Value::Object(members))) => {
-                let names = ["priority", "ttl", "correlationId", "collaborationId", "traceparent"];
-                let ([priority, ttl, correlation_id, collaboration_id, traceparent], unknown) = fields(members, names);
-                Member::Object(MetadataFields { priority, ttl, correlation_id, collaboration_id, traceparent, unknown })
-            }
-            Some(other) => Member::Value(other),
-        };
-        Self::from_fields(Member::Object(MessageFields {
-            protocol,
-            version,
-            message_id,
-            timestamp,
-            source_agent: object(source),
-            target_agent: object(target),
-            message_type,
-            payload: payload.map(|field| match field {
-                Field::Json(value) => value,
-                Field::Other => Value::Null,
-            }),
-            metadata,
-            unknown,
-        }))
+    /// `priority` as its canonical static text, if it is one of [`PRIORITIES`].
+    pub fn priority(value: &str) -> Result<&'static str> {
+        priority(value, "metadata.priority")
     }
 
-    /// Validates an A2A message from its fields as a reader found them (a JSON object, or a
-    /// binding's own objects); the first rule broken, in the order of the fields, is the error.
-    pub fn from_fields(message: Member<'a, MessageFields<'a>>) -> Result<Self> {
-        let m = match message {
-            Member::Object(fields) => fields,
-            Member::Value(other) => {
-                return Err(Error::validation("message", format!("must be an object, not {}", other.kind())))
-            }
-            Member::Absent => return Err(missing("message")),
+    /// Validates an A2A message given as a JSON-like value; errors name the field (`metadata.ttl`).
+    pub fn from_value(value: Value<'a>) -> Result<Self> {
+        let mut m = match value {
+            Value::Object(members) => members,
+            other => return Err(Error::validation("message", format!("must be an object, not {}", other.kind()))),
         };
-        let protocol = text(m.protocol, "protocol")?;
+        let protocol = text(take(&mut m, "protocol"), "protocol")?;
         if protocol != PROTOCOL {
             return Err(Error::validation("protocol", format!("must be \"A2A\", not {protocol:?}")));
         }
-        let version = text(m.version, "version")?;
-        let message_id = text(m.message_id, "messageId")?;
-        let timestamp = text(m.timestamp, "timestamp")?;
+        let version = text(take(&mut m, "version"), "version")?;
+        let message_id = text(take(&mut m, "messageId"), "messageId")?;
+        let timestamp = text(take(&mut m, "timestamp"), "timestamp")?;
         if let Some(problem) = rfc3339_problem(&timestamp) {
             return Err(Error::validation("timestamp", problem));
         }
-        let source_agent = agent(m.source_agent, &SOURCE_AGENT)?;
-        let target_agent = match m.target_agent {
-            Member::Absent => Optional::Absent,
-            Member::Value(Field::Json(Value::Null)) => Optional::Null,
-            member => Optional::Present(agent(member, &TARGET_AGENT)?),
+        let source_agent = agent(
+            take(&mut m, "sourceAgent").ok_or_else(|| Error::validation("sourceAgent", "required field is missing"))?,
+            &SOURCE_AGENT,
+        )?;
+        let target_agent = match take(&mut m, "targetAgent") {
+            None => Optional::Absent,
+            Some(Value::Null) => Optional::Null,
+            Some(value) => Optional::Present(agent(value, &TARGET_AGENT)?),
         };
-        let message_type = text(m.message_type, "messageType")?;
-        let payload = m.payload.ok_or_else(|| missing("payload"))?;
-        let meta = match m.metadata {
-            Member::Object(fields) => fields,
-            Member::Value(other) => {
-                return Err(Error::validation("metadata", format!("must be an object, not {}", other.kind())))
-            }
-            Member::Absent => return Err(missing("metadata")),
-        };
-        unknown_field(m.unknown, "")?;
-        let priority = match meta.priority {
-            Some(Field::Json(Value::Str(p))) => priority(&p, "metadata.priority")?,
+        let message_type = text(take(&mut m, "messageType"), "messageType")?;
+        let payload =
+            take(&mut m, "payload").ok_or_else(|| Error::validation("payload", "required field is missing"))?;
+        let mut meta = object(take(&mut m, "metadata"), "metadata")?;
+        no_extra_keys(&m, "")?;
+        let priority = match take(&mut meta, "priority") {
+            Some(Value::Str(p)) => priority(&p, "metadata.priority")?,
             Some(other) => {
                 return Err(Error::validation("metadata.priority", format!("must be a string, not {}", other.kind())))
             }
-            None => return Err(missing("metadata.priority")),
+            None => return Err(Error::validation("metadata.priority", "required field is missing")),
         };
-        let ttl = ttl(meta.ttl, "metadata.ttl")?;
-        let correlation_id = text(meta.correlation_id, "metadata.correlationId")?;
-        let collaboration_id = optional_text(meta.collaboration_id, "metadata.collaborationId")?;
-        let traceparent = optional_text(meta.traceparent, "metadata.traceparent")?;
-        unknown_field(meta.unknown, "metadata.")?;
+        let ttl = ttl(take(&mut meta, "ttl"), "metadata.ttl")?;
+        let correlation_id = text(take(&mut meta, "correlationId"), "metadata.correlationId")?;
+        let collaboration_id = optional_text(take(&mut meta, "collaborationId"), "metadata.collaborationId")?;
+        let traceparent = optional_text(take(&mut meta, "traceparent"), "metadata.traceparent")?;
+        no_extra_keys(&meta, "metadata.")?;
         Ok(A2aMessage {
             version,
             message_id,
@@ -402,6 +254,38 @@ impl<'a> A2aMessage<'a> {
             collaboration_id,
             traceparent,
         })
+    }
+
+    /// Checks a message assembled field by field (by a binding reading its own objects) against
+    /// the rules [`A2aMessage::from_value`] applies to text: non-empty CloudEvents strings, an
+    /// RFC 3339 timestamp, capabilities without commas. Types, `priority` and `ttl` are the
+    /// assembler's to check.
+    pub fn check_text(&self) -> Result<()> {
+        fn agent(a: &Agent<'_>, paths: &AgentPaths) -> Result<()> {
+            check_text(&a.agent_id, paths.id)?;
+            check_text(&a.agent_type, paths.kind)?;
+            a.capabilities.iter().try_for_each(|c| check_capability(c, paths.capabilities))
+        }
+        fn optional(value: &Optional<Cow<'_, str>>, path: &str) -> Result<()> {
+            match value {
+                Optional::Present(text) => check_text(text, path),
+                _ => Ok(()),
+            }
+        }
+        check_text(&self.version, "version")?;
+        check_text(&self.message_id, "messageId")?;
+        check_text(&self.timestamp, "timestamp")?;
+        if let Some(problem) = rfc3339_problem(&self.timestamp) {
+            return Err(Error::validation("timestamp", problem));
+        }
+        agent(&self.source_agent, &SOURCE_AGENT)?;
+        if let Optional::Present(target) = &self.target_agent {
+            agent(target, &TARGET_AGENT)?;
+        }
+        check_text(&self.message_type, "messageType")?;
+        check_text(&self.correlation_id, "metadata.correlationId")?;
+        optional(&self.collaboration_id, "metadata.collaborationId")?;
+        optional(&self.traceparent, "metadata.traceparent")
     }
 
     /// The message as a CloudEvent (see the module table).
