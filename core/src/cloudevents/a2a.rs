@@ -81,6 +81,27 @@ pub struct A2aMessage<'a> {
 
 type Members<'a> = Vec<(Cow<'a, str>, Value<'a>)>;
 
+/// The errors of a message field's presence and JSON type, worded once for every reader (the
+/// JSON readers here, and a binding reading its own objects).
+pub mod field_error {
+    use crate::error::Error;
+
+    pub fn missing(path: &str) -> Error {
+        Error::validation(path, "required field is missing")
+    }
+
+    pub fn unknown(path: impl Into<String>) -> Error {
+        Error::validation(path, "unknown field")
+    }
+
+    /// A field that must be `expected` (`"a string"`, `"an object"`...) holds a value of JSON type `kind`.
+    pub fn not(path: &str, expected: &str, kind: &str) -> Error {
+        Error::validation(path, format!("must be {expected}, not {kind}"))
+    }
+}
+
+use field_error::{missing, not};
+
 fn take<'a>(members: &mut Members<'a>, key: &str) -> Option<Value<'a>> {
     let at = members.iter().position(|(k, _)| k == key)?;
     Some(members.swap_remove(at).1)
@@ -88,7 +109,7 @@ fn take<'a>(members: &mut Members<'a>, key: &str) -> Option<Value<'a>> {
 
 fn no_extra_keys(members: &[(Cow<'_, str>, Value<'_>)], prefix: &str) -> Result<()> {
     match members.first() {
-        Some((key, _)) => Err(Error::validation(format!("{prefix}{key}"), "unknown field")),
+        Some((key, _)) => Err(field_error::unknown(format!("{prefix}{key}"))),
         None => Ok(()),
     }
 }
@@ -96,8 +117,8 @@ fn no_extra_keys(members: &[(Cow<'_, str>, Value<'_>)], prefix: &str) -> Result<
 fn object<'a>(value: Option<Value<'a>>, path: &str) -> Result<Members<'a>> {
     match value {
         Some(Value::Object(members)) => Ok(members),
-        Some(other) => Err(Error::validation(path, format!("must be an object, not {}", other.kind()))),
-        None => Err(Error::validation(path, "required field is missing")),
+        Some(other) => Err(not(path, "an object", other.kind())),
+        None => Err(missing(path)),
     }
 }
 
@@ -111,8 +132,8 @@ fn check_text(s: &str, path: &str) -> Result<()> {
 fn text<'a>(value: Option<Value<'a>>, path: &str) -> Result<Cow<'a, str>> {
     match value {
         Some(Value::Str(s)) => check_text(&s, path).map(|()| s),
-        Some(other) => Err(Error::validation(path, format!("must be a string, not {}", other.kind()))),
-        None => Err(Error::validation(path, "required field is missing")),
+        Some(other) => Err(not(path, "a string", other.kind())),
+        None => Err(missing(path)),
     }
 }
 
@@ -166,8 +187,8 @@ fn agent<'a>(value: Value<'a>, paths: &AgentPaths) -> Result<Agent<'a>> {
                 other => Err(Error::validation(caps_path, format!("items must be strings, not {}", other.kind()))),
             })
             .collect::<Result<Vec<_>>>()?,
-        Some(other) => return Err(Error::validation(caps_path, format!("must be an array, not {}", other.kind()))),
-        None => return Err(Error::validation(caps_path, "required field is missing")),
+        Some(other) => return Err(not(caps_path, "an array", other.kind())),
+        None => return Err(missing(caps_path)),
     };
     if !members.is_empty() {
         no_extra_keys(&members, &format!("{path}."))?;
@@ -182,13 +203,38 @@ fn priority(value: &str, path: &str) -> Result<&'static str> {
         .ok_or_else(|| Error::validation(path, format!("must be HIGH, NORMAL or LOW, not {value:?}")))
 }
 
+/// A `ttl` as a reader found it: an integer, or a value of another JSON type (named).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TtlValue<'k> {
+    Int(i64),
+    UInt(u64),
+    Other(&'k str),
+}
+
 fn ttl(value: Option<Value<'_>>, path: &str) -> Result<i32> {
+    match value {
+        Some(Value::Int(i)) => ttl_of(TtlValue::Int(i), path),
+        Some(Value::UInt(u)) => ttl_of(TtlValue::UInt(u), path),
+        Some(other) => ttl_of(TtlValue::Other(other.kind()), path),
+        None => Err(missing(path)),
+    }
+}
+
+fn ttl_of(value: TtlValue<'_>, path: &str) -> Result<i32> {
     let range = "must be an integer from 0 to 2147483647 (a CloudEvents Integer)";
     match value {
-        Some(Value::Int(i)) => i32::try_from(i).ok().filter(|t| *t >= 0).ok_or_else(|| Error::validation(path, range)),
-        Some(Value::UInt(_)) => Err(Error::validation(path, range)),
-        Some(other) => Err(Error::validation(path, format!("must be an integer, not {}", other.kind()))),
-        None => Err(Error::validation(path, "required field is missing")),
+        TtlValue::Int(i) => i32::try_from(i).ok().filter(|t| *t >= 0).ok_or_else(|| Error::validation(path, range)),
+        TtlValue::UInt(_) => Err(Error::validation(path, range)),
+        TtlValue::Other(kind) => Err(not(path, "an integer", kind)),
+    }
+}
+
+/// `protocol` is A2A's.
+fn check_protocol(protocol: &str) -> Result<()> {
+    match protocol {
+        PROTOCOL => Ok(()),
+        "" => Err(Error::validation("protocol", "must be a non-empty string")),
+        other => Err(Error::validation("protocol", format!("must be \"A2A\", not {other:?}"))),
     }
 }
 
@@ -198,42 +244,44 @@ impl<'a> A2aMessage<'a> {
         priority(value, "metadata.priority")
     }
 
+    /// The rule of the `protocol` field, for a reader of its own objects.
+    pub fn check_protocol(protocol: &str) -> Result<()> {
+        check_protocol(protocol)
+    }
+
+    /// The rule of the `metadata.ttl` field, for a reader of its own objects.
+    pub fn ttl(value: TtlValue<'_>) -> Result<i32> {
+        ttl_of(value, "metadata.ttl")
+    }
+
     /// Validates an A2A message given as a JSON-like value; errors name the field (`metadata.ttl`).
     pub fn from_value(value: Value<'a>) -> Result<Self> {
         let mut m = match value {
             Value::Object(members) => members,
-            other => return Err(Error::validation("message", format!("must be an object, not {}", other.kind()))),
+            other => return Err(not("message", "an object", other.kind())),
         };
         let protocol = text(take(&mut m, "protocol"), "protocol")?;
-        if protocol != PROTOCOL {
-            return Err(Error::validation("protocol", format!("must be \"A2A\", not {protocol:?}")));
-        }
+        check_protocol(&protocol)?;
         let version = text(take(&mut m, "version"), "version")?;
         let message_id = text(take(&mut m, "messageId"), "messageId")?;
         let timestamp = text(take(&mut m, "timestamp"), "timestamp")?;
         if let Some(problem) = rfc3339_problem(&timestamp) {
             return Err(Error::validation("timestamp", problem));
         }
-        let source_agent = agent(
-            take(&mut m, "sourceAgent").ok_or_else(|| Error::validation("sourceAgent", "required field is missing"))?,
-            &SOURCE_AGENT,
-        )?;
+        let source_agent = agent(take(&mut m, "sourceAgent").ok_or_else(|| missing("sourceAgent"))?, &SOURCE_AGENT)?;
         let target_agent = match take(&mut m, "targetAgent") {
             None => Optional::Absent,
             Some(Value::Null) => Optional::Null,
             Some(value) => Optional::Present(agent(value, &TARGET_AGENT)?),
         };
         let message_type = text(take(&mut m, "messageType"), "messageType")?;
-        let payload =
-            take(&mut m, "payload").ok_or_else(|| Error::validation("payload", "required field is missing"))?;
+        let payload = take(&mut m, "payload").ok_or_else(|| missing("payload"))?;
         let mut meta = object(take(&mut m, "metadata"), "metadata")?;
         no_extra_keys(&m, "")?;
         let priority = match take(&mut meta, "priority") {
             Some(Value::Str(p)) => priority(&p, "metadata.priority")?,
-            Some(other) => {
-                return Err(Error::validation("metadata.priority", format!("must be a string, not {}", other.kind())))
-            }
-            None => return Err(Error::validation("metadata.priority", "required field is missing")),
+            Some(other) => return Err(not("metadata.priority", "a string", other.kind())),
+            None => return Err(missing("metadata.priority")),
         };
         let ttl = ttl(take(&mut meta, "ttl"), "metadata.ttl")?;
         let correlation_id = text(take(&mut meta, "correlationId"), "metadata.correlationId")?;
