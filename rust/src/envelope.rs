@@ -35,6 +35,8 @@ pub struct EnvelopeDecoder {
     core: EnvelopeReader,
     kinds: Vec<Kind>,
     inbound: Py<PyAny>,
+    /// The keys of the record fields the core's record rules read: the costs, then the progress.
+    number_keys: [Py<PyString>; 5],
 }
 
 fn kind_index(decoder: &EnvelopeDecoder, kind: &str) -> PyResult<usize> {
@@ -182,7 +184,10 @@ impl EnvelopeDecoder {
                 missing: None,
             })
             .collect();
-        EnvelopeDecoder { core, kinds, inbound }
+        let key = |name: &str| PyString::intern(py, name).unbind();
+        let number_keys =
+            [key(COST_FIELDS[0]), key(COST_FIELDS[1]), key(COST_FIELDS[2]), key(COST_FIELDS[3]), key(PROGRESS_FIELD)];
+        EnvelopeDecoder { core, kinds, inbound, number_keys }
     }
 
     /// The codec `kind` is read with (the reader's schema of resolution).
@@ -370,8 +375,8 @@ impl EnvelopeDecoder {
             Some(text) => text.to_str()?,
             None => "",
         };
-        let number = |name: &str| -> PyResult<FieldNumber> {
-            let Some(found) = record.map(|r| r.get_item(name)).transpose()?.flatten() else {
+        let number = |at: usize| -> PyResult<FieldNumber> {
+            let Some(found) = record.map(|r| r.get_item(self.number_keys[at].bind(py))).transpose()?.flatten() else {
                 return Ok(FieldNumber::Absent);
             };
             Ok(if found.is_none() {
@@ -384,8 +389,7 @@ impl EnvelopeDecoder {
                 FieldNumber::Other
             })
         };
-        let costs =
-            [number(COST_FIELDS[0])?, number(COST_FIELDS[1])?, number(COST_FIELDS[2])?, number(COST_FIELDS[3])?];
+        let costs = [number(0)?, number(1)?, number(2)?, number(3)?];
         let mut required = Vec::with_capacity(kind.required.len());
         for name in &kind.required {
             let present = match record.map(|r| r.get_item(name.bind(py))).transpose()?.flatten() {
@@ -394,7 +398,7 @@ impl EnvelopeDecoder {
             };
             required.push(present);
         }
-        let fields = RecordFields { task_id: task_text, costs, progress: number(PROGRESS_FIELD)?, required: &required };
+        let fields = RecordFields { task_id: task_text, costs, progress: number(4)?, required: &required };
         if let Err(failure) = self.core.check_record(found.kind, key.map(Text::bytes), &fields) {
             return Ok(error(failure));
         }
