@@ -435,3 +435,52 @@ def test_json_to_a2a_batch(benchmark: Any, tag: Any, impl: str) -> None:
     decode = DECODERS_MANY[impl]
     assert decode(ENCODED) == MESSAGES
     benchmark(decode, ENCODED)
+
+
+# --- generic CloudEvents JSON (no A2A mapping) ------------------------------------------------
+
+EVENTS = [ce.from_json(b) for b in ENCODED]
+
+
+def sdk_generic_to_json(event: dict[str, Any]) -> bytes:
+    attrs = {k: v for k, v in event.items() if k != "data"}
+    return sdk_to_json(SdkCloudEvent(attrs, event.get("data")))  # type: ignore[no-any-return]
+
+
+def sdk_generic_from_json(data: bytes) -> dict[str, Any]:
+    event = sdk_from_json(data)
+    return {**event.get_attributes(), "data": event.get_data()}
+
+
+GENERIC_TO_JSON: dict[str, Callable[[list[dict[str, Any]]], list[bytes]]] = {
+    "a2a_fast": ce.to_json_many,
+    "cloudevents-sdk": lambda events: [sdk_generic_to_json(e) for e in events],
+}
+GENERIC_FROM_JSON: dict[str, Callable[[list[bytes]], list[dict[str, Any]]]] = {
+    "a2a_fast": ce.from_json_many,
+    "cloudevents-sdk": lambda items: [sdk_generic_from_json(b) for b in items],
+}
+
+
+@pytest.mark.parametrize("impl", list(GENERIC_TO_JSON))
+def test_to_json_many(benchmark: Any, tag: Any, impl: str) -> None:
+    tag(f"CloudEvent dict -> JSON (generic to_json_many), batch of {BATCH}", impl, BATCH)
+    encode = GENERIC_TO_JSON[impl]
+    assert [json.loads(b) for b in encode(EVENTS)] == [json.loads(b) for b in ENCODED]
+    benchmark(encode, EVENTS)
+
+
+@pytest.mark.parametrize("impl", list(GENERIC_FROM_JSON))
+def test_from_json_many(benchmark: Any, tag: Any, impl: str) -> None:
+    tag(f"CloudEvent JSON -> dict (generic from_json_many), batch of {BATCH}", impl, BATCH)
+    decode = GENERIC_FROM_JSON[impl]
+    assert [{k: v for k, v in e.items() if k != "data"} for e in decode(ENCODED)] == [
+        {k: v for k, v in e.items() if k != "data"} for e in EVENTS
+    ]
+    benchmark(decode, ENCODED)
+
+
+def test_from_json_one(benchmark: Any, tag: Any) -> None:
+    tag("CloudEvent JSON -> dict (generic from_json), one event", "a2a_fast")
+    assert ce.from_json(ENCODED[1]) == EVENTS[1]
+    benchmark(ce.from_json, ENCODED[1])

@@ -75,8 +75,8 @@ fn main() {
         println!("CloudEvent JSON -> A2A JSON: {:.3} µs/event", best_of(rounds, &events, event_json_to_a2a_json));
     }
     if which == "escaped" {
-        // An escape in the last text of each message and event: the plain conversions' slow path
-        // for texts.
+        // An escape in the last text of each message and event: the plain branch reads it into its
+        // side buffer and the writer escapes it again.
         let escape = |bytes: &Vec<u8>| String::from_utf8_lossy(bytes).replace("corr-", "corr\\u002d").into_bytes();
         let (messages, events): (Vec<_>, Vec<_>) =
             (messages.iter().map(escape).collect(), events.iter().map(escape).collect());

@@ -7,5 +7,6 @@ pub mod error;
 pub mod metrics;
 pub mod routing;
 pub mod signing;
+pub mod wording;
 
-pub use error::{Error, Result};
+pub use error::{Error, Limit, Result};

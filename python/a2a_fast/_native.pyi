@@ -1,6 +1,6 @@
 """Type stubs of the native extension; checked against the binary by ``mypy.stubtest``."""
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeAlias, final
 
 __all__ = [
@@ -41,6 +41,9 @@ __all__ = [
     "ce_to_kafka",
     "ce_to_kafka_many",
     "ce_validate_a2a",
+    "envelope_check_age",
+    "envelope_check_size",
+    "envelope_check_task_id",
 ]
 
 __version__: str
@@ -184,20 +187,41 @@ def avro_parse_wire_header(data: bytes) -> tuple[int, int]:
 class EnvelopeDecoder:
     """Decodes consumed A2A records: CloudEvent headers, wire header and Avro body in one call per batch."""
 
-    def __new__(cls, kinds: Sequence[tuple[str, str, Sequence[str]]], inbound: Any) -> EnvelopeDecoder: ...
+    def __new__(cls, kinds: Sequence[tuple[str, str]], inbound: Any) -> EnvelopeDecoder:
+        """``kinds`` are (CloudEvent type, Avro record name) pairs; ``inbound`` makes the decoded messages."""
     def reader(self, kind: str) -> AvroCodec | None:
         """The codec ``kind`` is read with (the reader's schema of resolution)."""
     def set_reader(self, kind: str, codec: AvroCodec) -> None: ...
+    def set_reader_error(self, kind: str, error: ValueError) -> None:
+        """Leaves ``kind`` without a reader codec: each of its records gets ``error``."""
     def add_writer(self, schema_id: int, name: str, codec: AvroCodec) -> None:
         """Adds the writer schema registered under ``schema_id``, whose root record is ``name``."""
     def knows(self, schema_id: int) -> bool: ...
     def unknown_schema_ids(self, records: Iterable[Any]) -> list[int]:
         """The wire-format schema ids of the records' values that this decoder does not know yet."""
     def decode_many(
-        self, records: Iterable[Any], limits: tuple[int, float, float] | None = None
-    ) -> tuple[list[Any], list[int]]:
-        """Per record an ``Inbound``, its error, its unknown writer schema id or None (refused by the
-        envelope's rules), and the indices of the items that are not an ``Inbound``."""
+        self,
+        records: Iterable[Any],
+        limits: tuple[int, float, float] | None = None,
+        check_age: bool = True,
+        writers: Callable[[int], tuple[str, AvroCodec] | None] | None = None,
+    ) -> list[Any]:
+        """Per consumed record, in order, its ``Inbound`` or the error it gives. ``limits`` are (max bytes,
+        default ttl, now); ``writers(schema_id)`` gives the record name and codec of a writer schema this
+        decoder does not know yet, or None."""
+    def decode(
+        self,
+        key: bytes | str | None,
+        headers: Any,
+        value: bytes | None,
+        topic: Any,
+        partition: Any,
+        offset: Any,
+        limits: tuple[int, float, float] | None = None,
+        check_age: bool = True,
+        writers: Callable[[int], tuple[str, AvroCodec] | None] | None = None,
+    ) -> Any:
+        """``decode_many`` of one record given by its parts: its ``Inbound`` or the error it gives."""
 
 @final
 class EnvelopeEncoder:
@@ -233,6 +257,16 @@ class EnvelopeEncoder:
 _Event = dict[str, Any]
 _Headers = Sequence[tuple[str, bytes | str | None]] | Mapping[str, bytes | str | None] | None
 _Record = tuple[bytes | None, list[tuple[str, bytes]], bytes | None]
+
+def envelope_check_size(size: int, max_bytes: int) -> None:
+    """Raises ``MessageTooLargeError`` for a record value of ``size`` bytes above ``max_bytes``."""
+
+def envelope_check_age(sent: str | float | None, ttl: str | float | None, default_ttl: float, now: float) -> None:
+    """Raises ``MessageExpiredError`` for a message older at ``now`` than its ``ttl`` (``default_ttl`` when
+    None or empty), or ``ValidationError`` for a ``time`` or ``ttl`` that cannot be read."""
+
+def envelope_check_task_id(task_id: object) -> None:
+    """Raises ``ValidationError`` for an outgoing record whose ``task_id`` is missing or empty."""
 
 def ce_to_json(event: dict[str, Any]) -> bytes: ...
 def ce_from_json(data: bytes) -> _Event: ...

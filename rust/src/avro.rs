@@ -175,6 +175,8 @@ fn in_batch(e: Error, index: usize) -> Error {
             Error::Decode { offset, message: format!("{message} (batch item {index})") }
         }
         Error::Schema { message } => Error::Schema { message: format!("{message} (batch item {index})") },
+        Error::Limit { limit, message } => Error::Limit { limit, message: format!("{message} (batch item {index})") },
+        unknown @ Error::UnknownSchema { .. } => unknown,
     }
 }
 

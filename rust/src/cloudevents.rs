@@ -8,11 +8,11 @@
 use std::borrow::Cow;
 
 use a2a_core::cloudevents::a2a::{a2a_json_to_event_json, event_json_to_a2a_json};
-use a2a_core::cloudevents::a2a::{AgentPaths, SOURCE_AGENT, TARGET_AGENT};
+use a2a_core::cloudevents::a2a::{field_error, AgentPaths, TtlValue, SOURCE_AGENT, TARGET_AGENT};
 use a2a_core::cloudevents::value::{write_str, write_value, Texts};
 use a2a_core::cloudevents::{
-    at_item, from_kafka, json_to_a2a, read_batch, to_kafka, write_batch, A2aMessage, Agent, CloudEvent, Data,
-    Extension, KafkaRecord, Optional, Value,
+    at_item, from_kafka, json_to_a2a, read_batch, to_kafka, write_batch, A2aMessage, Agent, CloudEvent, Converter,
+    Data, Extension, KafkaRecord, Optional, Value,
 };
 use a2a_core::{Error, Result};
 use pyo3::conversion::IntoPyObjectExt;
@@ -432,11 +432,11 @@ fn field_text<'a>(obj: &'a Bound<'_, PyAny>, path: &str) -> Result<Cow<'a, str>>
 }
 
 fn field_dict<'a, 'py>(obj: &'a Bound<'py, PyAny>, path: &str) -> Result<&'a Bound<'py, PyDict>> {
-    obj.cast::<PyDict>().map_err(|_| Error::validation(path, format!("must be an object, not {}", json_kind(obj))))
+    obj.cast::<PyDict>().map_err(|_| field_error::not(path, "an object", json_kind(obj)))
 }
 
 fn field<'py>(d: &Bound<'py, PyDict>, key: &Bound<'py, PyString>, path: &str) -> Result<Bound<'py, PyAny>> {
-    d.get_item(key).ok().flatten().ok_or_else(|| Error::validation(path, "required field is missing"))
+    d.get_item(key).ok().flatten().ok_or_else(|| field_error::missing(path))
 }
 
 /// The values of `d` under `keys` (interned) or `names` (their text), read in one pass over the
@@ -466,11 +466,11 @@ fn unknown_field(d: &Bound<'_, PyDict>, known: &[&str], prefix: &str) -> Error {
     for key in d.keys() {
         match key.cast::<PyString>().ok().and_then(|k| k.to_str().ok().map(str::to_owned)) {
             Some(name) if known.contains(&name.as_str()) => {}
-            Some(name) => return Error::validation(format!("{prefix}{name}"), "unknown field"),
+            Some(name) => return field_error::unknown(format!("{prefix}{name}")),
             None => return Error::validation(prefix.trim_end_matches('.'), "object keys must be strings"),
         }
     }
-    Error::validation(prefix.trim_end_matches('.'), "unknown field")
+    field_error::unknown(prefix.trim_end_matches('.'))
 }
 
 const MESSAGE_FIELDS: [&str; 9] = [
@@ -517,7 +517,7 @@ impl<'py> AgentObjects<'py> {
             tuple.iter().collect()
         } else {
             let kind = json_kind(&capabilities);
-            return Err(Error::validation(paths.capabilities, format!("must be an array, not {kind}")));
+            return Err(field_error::not(paths.capabilities, "an array", kind));
         };
         Ok(AgentObjects { id, kind, capabilities })
     }
@@ -558,7 +558,7 @@ struct MessageObjects<'py> {
 impl<'py> MessageObjects<'py> {
     fn read(obj: &Bound<'py, PyAny>) -> Result<Self> {
         let py = obj.py();
-        let d = obj.cast::<PyDict>().map_err(|_| Error::validation("message", "must be a dict"))?;
+        let d = obj.cast::<PyDict>().map_err(|_| field_error::not("message", "an object", json_kind(obj)))?;
         let keys = [
             intern!(py, "protocol"),
             intern!(py, "version"),
@@ -659,27 +659,16 @@ impl<'py> MessageObjects<'py> {
                 Some(v) => Optional::Present(field_text(v, path)?),
             })
         }
-        let protocol = field_text(&self.protocol, "protocol")?;
-        if protocol != "A2A" {
-            let message = if protocol.is_empty() {
-                "must be a non-empty string".to_owned()
-            } else {
-                format!("must be \"A2A\", not {protocol:?}")
-            };
-            return Err(Error::validation("protocol", message));
-        }
-        let range = "must be an integer from 0 to 2147483647 (a CloudEvents Integer)";
-        if self.ttl.is_instance_of::<PyBool>() || !self.ttl.is_instance_of::<PyInt>() {
-            let kind = json_kind(&self.ttl);
-            return Err(Error::validation("metadata.ttl", format!("must be an integer, not {kind}")));
-        }
-        let ttl = self
-            .ttl
-            .extract::<i64>()
-            .ok()
-            .and_then(|t| i32::try_from(t).ok())
-            .filter(|t| *t >= 0)
-            .ok_or_else(|| Error::validation("metadata.ttl", range))?;
+        A2aMessage::check_protocol(&field_text(&self.protocol, "protocol")?)?;
+        let ttl = A2aMessage::ttl(if self.ttl.is_instance_of::<PyBool>() || !self.ttl.is_instance_of::<PyInt>() {
+            TtlValue::Other(json_kind(&self.ttl))
+        } else {
+            match (self.ttl.extract::<i64>(), self.ttl.extract::<u64>()) {
+                (Ok(int), _) => TtlValue::Int(int),
+                (_, Ok(int)) => TtlValue::UInt(int),
+                _ => TtlValue::Int(i64::MIN),
+            }
+        })?;
         let message = A2aMessage {
             version: field_text(&self.version, "version")?,
             message_id: field_text(&self.message_id, "messageId")?,
@@ -1221,15 +1210,16 @@ fn ce_json_to_a2a_many<'py>(py: Python<'py>, items: Vec<PyBackedBytes>) -> PyRes
 fn convert_many<'py>(
     py: Python<'py>,
     items: &[PyBackedBytes],
-    convert: impl Fn(&[u8], &mut Vec<u8>) -> Result<()> + Send + Sync,
+    convert: impl Fn(&mut Converter, &[u8], &mut Vec<u8>) -> Result<()> + Send + Sync,
 ) -> PyResult<Bound<'py, PyList>> {
     let (buf, ends) = detached(py, || {
         // An event is at most a few hundred bytes longer than its message (and shorter the other way):
         // the buffer then never grows, which would copy everything written so far.
         let mut buf = Vec::with_capacity(items.iter().map(|item| item.len() + 256).sum());
         let mut ends = Vec::with_capacity(items.len());
+        let mut converter = Converter::default();
         for (i, item) in items.iter().enumerate() {
-            convert(item, &mut buf).map_err(|e| at_item(i, e))?;
+            convert(&mut converter, item, &mut buf).map_err(|e| at_item(i, e))?;
             ends.push(buf.len());
         }
         Ok((buf, ends))
@@ -1253,7 +1243,7 @@ fn ce_a2a_json_to_event_json<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Boun
 /// `a2a_json_to_event_json` for each item in one call, the GIL released; errors name the item.
 #[pyfunction]
 fn ce_a2a_json_to_event_json_many<'py>(py: Python<'py>, items: Vec<PyBackedBytes>) -> PyResult<Bound<'py, PyList>> {
-    convert_many(py, &items, a2a_json_to_event_json)
+    convert_many(py, &items, Converter::a2a_json_to_event_json)
 }
 
 /// event_json_to_a2a_json(data: bytes) -> bytes
@@ -1272,7 +1262,7 @@ fn ce_event_json_to_a2a_json<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Boun
 /// `event_json_to_a2a_json` for each item in one call, the GIL released; errors name the item.
 #[pyfunction]
 fn ce_event_json_to_a2a_json_many<'py>(py: Python<'py>, items: Vec<PyBackedBytes>) -> PyResult<Bound<'py, PyList>> {
-    convert_many(py, &items, event_json_to_a2a_json)
+    convert_many(py, &items, Converter::event_json_to_a2a_json)
 }
 
 /// Validates one A2A message read field by field, the payload by writing it as JSON into `scratch`.

@@ -5,8 +5,10 @@ use std::borrow::Cow;
 
 use a2a_core::cloudevents::kafka::Header;
 use a2a_core::envelope::{
-    check_outbound, now_rfc3339_millis, EnvelopeReader, Limits, Outbound, Prepared, CONTENT_TYPE, PROTOCOL,
+    check_age, check_outbound, check_size, check_task_id, now_rfc3339_millis, EnvelopeReader, FieldNumber, Limits,
+    Outbound, Prepared, RecordFields, Sent, Ttl, CONTENT_TYPE, COST_FIELDS, PROGRESS_FIELD, PROTOCOL,
 };
+use a2a_core::Error;
 use pyo3::exceptions::PyKeyError;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -20,8 +22,11 @@ use crate::strings::cached_str;
 
 struct Kind {
     ce_type: Py<PyString>,
+    /// The fields the core requires of the kind's records, as keys of the decoded dict.
     required: Vec<Py<PyString>>,
     reader: Option<Py<AvroCodec>>,
+    /// Why the kind has no reader codec: the catalog's error, given for each of its records.
+    missing: Option<Py<PyAny>>,
 }
 
 /// Decodes consumed A2A records: CloudEvent headers, wire header and Avro body in one call per batch.
@@ -30,6 +35,8 @@ pub struct EnvelopeDecoder {
     core: EnvelopeReader,
     kinds: Vec<Kind>,
     inbound: Py<PyAny>,
+    /// The keys of the record fields the core's record rules read: the costs, then the progress.
+    number_keys: [Py<PyString>; 5],
 }
 
 fn kind_index(decoder: &EnvelopeDecoder, kind: &str) -> PyResult<usize> {
@@ -72,25 +79,26 @@ struct Input {
 }
 
 impl Input {
+    /// The parts of a consumed record (an object with `key()`, `headers()` and `value()`).
     fn read(record: &Bound<'_, PyAny>) -> PyResult<Input> {
         let py = record.py();
         let headers = record.call_method0(intern!(py, "headers"))?;
-        let mut input = Input {
-            names: Vec::new(),
-            values: Vec::new(),
-            copied: Vec::new(),
-            value: record.call_method0(intern!(py, "value"))?.extract()?,
-            key: None,
-        };
-        let key = record.call_method0(intern!(py, "key"))?;
-        input.key = match Text::read(&key) {
+        let value = record.call_method0(intern!(py, "value"))?;
+        Input::new(&record.call_method0(intern!(py, "key"))?, &headers, &value)
+    }
+
+    fn new(key: &Bound<'_, PyAny>, headers: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<Input> {
+        let py = key.py();
+        let mut input =
+            Input { names: Vec::new(), values: Vec::new(), copied: Vec::new(), value: value.extract()?, key: None };
+        input.key = match Text::read(key) {
             Some(key) => key,
-            None => header_bytes(&key, "key")?.map(|k| Text::Bytes(PyBytes::new(py, &k).into())),
+            None => header_bytes(key, "key")?.map(|k| Text::Bytes(PyBytes::new(py, &k).into())),
         };
-        if !input.borrow_headers(&headers) {
+        if !input.borrow_headers(headers) {
             input.names.clear();
             input.values.clear();
-            input.copied = headers_from_py(&headers)?;
+            input.copied = headers_from_py(headers)?;
         }
         Ok(input)
     }
@@ -128,22 +136,58 @@ impl Input {
             .map(|(name, value)| (Cow::Borrowed(&**name), value.as_ref().map(|v| Cow::Borrowed(v.bytes()))))
             .collect()
     }
+
+    fn prepare<'a>(&'a self, core: &EnvelopeReader, limits: Option<&Limits>, check_age: bool) -> Prepared<'a> {
+        let key = self.key.as_ref().map(|k| Cow::Borrowed(k.bytes()));
+        core.prepare(self.headers(), self.value.as_deref(), key, limits, check_age)
+    }
+}
+
+/// Where a decoded record came from: its consumed record's `topic()`, `partition()` and `offset()`
+/// (an empty or missing one read as `""` or `0`), or the values a caller gave.
+enum Origin<'a, 'py> {
+    Record(&'a Bound<'py, PyAny>),
+    Given([Bound<'py, PyAny>; 3]),
+}
+
+impl<'py> Origin<'_, 'py> {
+    fn parts(&self, py: Python<'py>) -> PyResult<[Bound<'py, PyAny>; 3]> {
+        let record = match self {
+            Origin::Given(parts) => return Ok(parts.clone()),
+            Origin::Record(record) => record,
+        };
+        let topic = record.call_method0(intern!(py, "topic"))?;
+        let partition = record.call_method0(intern!(py, "partition"))?;
+        let offset = record.call_method0(intern!(py, "offset"))?;
+        let zero = || 0i64.into_pyobject(py).map(|z| z.into_any());
+        Ok([
+            if topic.is_truthy()? { topic } else { intern!(py, "").clone().into_any() },
+            if partition.is_truthy()? { partition } else { zero()? },
+            if offset.is_truthy()? { offset } else { zero()? },
+        ])
+    }
 }
 
 #[pymethods]
 impl EnvelopeDecoder {
+    /// `kinds` are (CloudEvent type, Avro record name) pairs; `inbound` makes the decoded messages.
     #[new]
-    fn new(py: Python<'_>, kinds: Vec<(String, String, Vec<String>)>, inbound: Py<PyAny>) -> Self {
-        let core = EnvelopeReader::new(kinds.iter().map(|(ce_type, record, _)| (ce_type.as_str(), record.as_str())));
+    fn new(py: Python<'_>, kinds: Vec<(String, String)>, inbound: Py<PyAny>) -> Self {
+        let core = EnvelopeReader::new(kinds.iter().map(|(ce_type, record)| (ce_type.as_str(), record.as_str())));
         let kinds = kinds
             .iter()
-            .map(|(ce_type, _, required)| Kind {
+            .enumerate()
+            .map(|(index, (ce_type, _))| Kind {
                 ce_type: PyString::intern(py, ce_type).unbind(),
-                required: required.iter().map(|name| PyString::intern(py, name).unbind()).collect(),
+                required: core.required_fields(index).iter().map(|name| PyString::intern(py, name).unbind()).collect(),
                 reader: None,
+                missing: None,
             })
             .collect();
-        EnvelopeDecoder { core, kinds, inbound }
+        let key = |name: &str| PyString::intern(py, name).unbind();
+        let number_keys =
+            [key(COST_FIELDS[0]), key(COST_FIELDS[1]), key(COST_FIELDS[2]), key(COST_FIELDS[3]), key(PROGRESS_FIELD)];
+        EnvelopeDecoder { core, kinds, inbound, number_keys }
     }
 
     /// The codec `kind` is read with (the reader's schema of resolution).
@@ -156,6 +200,16 @@ impl EnvelopeDecoder {
         let index = kind_index(self, kind)?;
         self.core.set_reader(index, codec.get().inner.clone());
         self.kinds[index].reader = Some(codec.unbind());
+        self.kinds[index].missing = None;
+        Ok(())
+    }
+
+    /// Leaves `kind` without a reader codec: each of its records gets `error`.
+    fn set_reader_error(&mut self, kind: &str, error: Py<PyAny>) -> PyResult<()> {
+        let index = kind_index(self, kind)?;
+        self.core.clear_reader(index);
+        self.kinds[index].reader = None;
+        self.kinds[index].missing = Some(error);
         Ok(())
     }
 
@@ -185,158 +239,197 @@ impl EnvelopeDecoder {
     }
 
     /// Decodes consumed records (objects with `key()`, `headers()`, `value()`, `topic()`, `partition()`,
-    /// `offset()`). Returns a list with, per record, an `Inbound`, the error the record gives, the writer
-    /// schema id when it is not known yet, or None when the envelope's own rules refused it (their
-    /// message is the per-record path's); and the indices of the items that are not an `Inbound`.
-    #[pyo3(signature = (records, limits=None))]
+    /// `offset()`): per record, in order, its `Inbound` or the error it gives. `limits` are
+    /// (max bytes, default ttl, now); `check_age` False leaves ages unchecked; `writers(schema_id)`
+    /// gives `(record name, codec)` of a writer schema this decoder does not know yet, or None.
+    #[pyo3(signature = (records, limits=None, check_age=true, writers=None))]
     fn decode_many<'py>(
-        &self,
+        &mut self,
         py: Python<'py>,
         records: &Bound<'py, PyAny>,
         limits: Option<(u64, f64, f64)>,
-    ) -> PyResult<(Bound<'py, PyList>, Vec<usize>)> {
+        check_age: bool,
+        writers: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let records = records.try_iter()?.collect::<PyResult<Vec<_>>>()?;
         let inputs = records.iter().map(Input::read).collect::<PyResult<Vec<_>>>()?;
         let limits = limits.map(|(max_bytes, default_ttl, now)| Limits { max_bytes, default_ttl, now });
         let core = &self.core;
         let prepared = detached(py, || {
-            Ok(inputs
-                .iter()
-                .map(|input| {
-                    let key = input.key.as_ref().map(|k| Cow::Borrowed(k.bytes()));
-                    core.prepare(input.headers(), input.value.as_deref(), key, limits.as_ref())
-                })
-                .collect::<Vec<_>>())
+            Ok(inputs.iter().map(|input| input.prepare(core, limits.as_ref(), check_age)).collect::<Vec<_>>())
         })?;
         let _paused = if records.len() > 1 { GcPause::new(py)? } else { None };
         let mut out = Vec::with_capacity(records.len());
-        let mut pending = Vec::new();
-        for (index, ((found, record), input)) in prepared.into_iter().zip(&records).zip(&inputs).enumerate() {
-            let item = match found {
-                Prepared::Ready(attributes) => self.inbound(py, attributes, record, input.key.as_ref())?,
-                Prepared::Failed(error) => Err(to_py(py, error).into_value(py).into_bound(py).into_any()),
-                Prepared::Refused(_) => Err(py.None().into_bound(py)),
-                Prepared::UnknownSchema(id) => Err(id.into_pyobject(py)?.into_any()),
-            };
-            out.push(item.unwrap_or_else(|other| {
-                pending.push(index);
-                other
-            }));
+        for ((found, record), input) in prepared.into_iter().zip(&records).zip(&inputs) {
+            let found = self.with_writer(py, found, writers.as_ref())?;
+            out.push(self.item(py, found, input.key.as_ref(), Origin::Record(record))?);
         }
-        Ok((PyList::new(py, out)?, pending))
+        PyList::new(py, out)
+    }
+
+    /// `decode_many` of one record given by its parts; `topic`, `partition` and `offset` go into the
+    /// `Inbound` as they are.
+    #[pyo3(signature = (key, headers, value, topic, partition, offset, limits=None, check_age=true, writers=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn decode<'py>(
+        &mut self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        headers: &Bound<'py, PyAny>,
+        value: &Bound<'py, PyAny>,
+        topic: Bound<'py, PyAny>,
+        partition: Bound<'py, PyAny>,
+        offset: Bound<'py, PyAny>,
+        limits: Option<(u64, f64, f64)>,
+        check_age: bool,
+        writers: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let input = Input::new(key, headers, value)?;
+        let limits = limits.map(|(max_bytes, default_ttl, now)| Limits { max_bytes, default_ttl, now });
+        let found = input.prepare(&self.core, limits.as_ref(), check_age);
+        let found = self.with_writer(py, found, writers.as_ref())?;
+        self.item(py, found, input.key.as_ref(), Origin::Given([topic, partition, offset]))
     }
 }
 
-type Item<'py> = Result<Bound<'py, PyAny>, Bound<'py, PyAny>>;
-
 impl EnvelopeDecoder {
-    /// The `Inbound` of a record whose envelope passed, or (as `Err`) the error of its body or None
-    /// when one of the record rules below refuses it.
+    /// A record that waits for its writer schema, resumed once `writers` gives it; the core's
+    /// error when it does not.
+    fn with_writer<'a>(
+        &mut self,
+        py: Python<'_>,
+        found: Prepared<'a>,
+        writers: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Prepared<'a>> {
+        let Prepared::UnknownSchema(waiting) = found else {
+            return Ok(found);
+        };
+        let schema_id = waiting.schema_id;
+        if !self.core.knows(schema_id) {
+            let given = match writers {
+                Some(writers) => writers.call1((schema_id,))?,
+                None => py.None().into_bound(py),
+            };
+            if given.is_none() {
+                return Ok(Prepared::Failed(Error::UnknownSchema { schema_id }));
+            }
+            let (name, codec): (String, Bound<'_, AvroCodec>) = given.extract()?;
+            self.core.add_writer(schema_id, &name, codec.get().inner.schema().clone());
+        }
+        Ok(self.core.resume(waiting))
+    }
+
+    /// The `Inbound` of a record, or (as the item) the error it gives.
+    fn item<'py>(
+        &self,
+        py: Python<'py>,
+        found: Prepared<'_>,
+        key: Option<&Text>,
+        origin: Origin<'_, 'py>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let error = |error: Error| to_py(py, error).into_value(py).into_bound(py).into_any();
+        match found {
+            Prepared::Ready(attributes) => self.inbound(py, attributes, key, origin),
+            Prepared::Failed(failure) => Ok(error(failure)),
+            Prepared::UnknownSchema(waiting) => Ok(error(Error::UnknownSchema { schema_id: waiting.schema_id })),
+            Prepared::NoReader(kind) => Ok(match &self.kinds[kind].missing {
+                Some(missing) => missing.bind(py).clone(),
+                None => {
+                    let ce_type = self.kinds[kind].ce_type.bind(py).to_string();
+                    error(Error::schema(format!("no reader schema for {ce_type}")))
+                }
+            }),
+        }
+    }
+
+    /// The `Inbound` of a record whose envelope passed, or the error its body or record gives.
     fn inbound<'py>(
         &self,
         py: Python<'py>,
         found: a2a_core::envelope::Attributes<'_>,
-        record: &Bound<'py, PyAny>,
         key: Option<&Text>,
-    ) -> PyResult<Item<'py>> {
+        origin: Origin<'_, 'py>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let error = |error: Error| to_py(py, error).into_value(py).into_bound(py).into_any();
         let kind = &self.kinds[found.kind];
-        let Some(reader) = &kind.reader else {
-            return Ok(Err(py.None().into_bound(py)));
+        let (Some(reader), Some(plan)) = (&kind.reader, &found.plan) else {
+            return Ok(error(Error::schema("no reader schema")));
         };
-        let plan = match &found.plan {
+        let plan = match plan {
             Ok(plan) => plan,
-            Err(error) => return Ok(Err(to_py(py, error.clone()).into_value(py).into_bound(py).into_any())),
+            Err(failure) => return Ok(error(failure.clone())),
         };
         let reader = reader.bind(py).get();
         let mut builder = PyBuilder { py, names: &reader.names };
-        let value = match reader.inner.decode(found.data, Some(plan), &mut builder) {
+        let value = match reader.inner.decode(&found.data, Some(plan), &mut builder) {
             Ok(value) => value,
-            Err(BindError::Core(error)) => return Ok(Err(to_py(py, error).into_value(py).into_bound(py).into_any())),
-            Err(BindError::Py(error)) => return Err(error),
+            Err(BindError::Core(failure)) => return Ok(error(failure)),
+            Err(BindError::Py(failure)) => return Err(failure),
         };
-        let Some(task_id) = checked_task_id(py, kind, &value, key)? else {
-            return Ok(Err(py.None().into_bound(py)));
+        let record = value.cast::<PyDict>().ok();
+        let task_id = match record {
+            Some(record) => record.get_item(intern!(py, "task_id"))?.and_then(|t| t.cast_into::<PyString>().ok()),
+            None => None,
         };
+        let task_text = match &task_id {
+            Some(text) => text.to_str()?,
+            None => "",
+        };
+        let number = |at: usize| -> PyResult<FieldNumber> {
+            let Some(found) = record.map(|r| r.get_item(self.number_keys[at].bind(py))).transpose()?.flatten() else {
+                return Ok(FieldNumber::Absent);
+            };
+            Ok(if found.is_none() {
+                FieldNumber::Absent
+            } else if let Ok(float) = found.cast::<PyFloat>() {
+                FieldNumber::Float(float.value())
+            } else if let Ok(int) = found.extract::<i64>() {
+                FieldNumber::Int(int)
+            } else {
+                FieldNumber::Other
+            })
+        };
+        let costs = [number(0)?, number(1)?, number(2)?, number(3)?];
+        let mut required = Vec::with_capacity(kind.required.len());
+        for name in &kind.required {
+            let present = match record.map(|r| r.get_item(name.bind(py))).transpose()?.flatten() {
+                Some(found) => found.is_truthy()?,
+                None => false,
+            };
+            required.push(present);
+        }
+        let fields = RecordFields { task_id: task_text, costs, progress: number(4)?, required: &required };
+        if let Err(failure) = self.core.check_record(found.kind, key.map(Text::bytes), &fields) {
+            return Ok(error(failure));
+        }
         let optional = |text: Option<Cow<'_, str>>, cache: bool| match text {
             None => py.None().into_bound(py),
             Some(text) if cache => cached_str(py, &text).into_any(),
             Some(text) => PyString::new(py, &text).into_any(),
         };
-        let topic = record.call_method0(intern!(py, "topic"))?;
-        let partition = record.call_method0(intern!(py, "partition"))?;
-        let offset = record.call_method0(intern!(py, "offset"))?;
-        let zero = || 0i64.into_pyobject(py).map(|z| z.into_any());
+        let task_id = task_id.map_or_else(|| intern!(py, "").clone().into_any(), Bound::into_any);
+        let [topic, partition, offset] = origin.parts(py)?;
         let args = PyTuple::new(
             py,
             [
                 kind.ce_type.bind(py).clone().into_any(),
                 value,
                 PyString::new(py, &found.id).into_any(),
-                task_id.into_any(),
+                task_id,
                 cached_str(py, &found.source_agent).into_any(),
                 optional(found.target_agent, true),
                 optional(found.collaboration_id, false),
                 optional(found.traceparent, false),
                 found.schema_id.into_pyobject(py)?.into_any(),
-                if topic.is_truthy()? { topic } else { intern!(py, "").clone().into_any() },
-                if partition.is_truthy()? { partition } else { zero()? },
-                if offset.is_truthy()? { offset } else { zero()? },
+                topic,
+                partition,
+                offset,
                 optional(found.priority, true),
+                optional(found.target_group, true),
             ],
         )?;
-        Ok(Ok(self.inbound.bind(py).call1(args)?))
+        self.inbound.bind(py).call1(args)
     }
-}
-
-/// The record's `task_id` when the record rules of the per-record path hold in their plain form: the key
-/// is the task id, the required fields are non-empty strings, costs are floats >= 0 and progress a
-/// float from 0 to 1. None sends the record to that path, which gives the exact message.
-fn checked_task_id<'py>(
-    py: Python<'py>,
-    kind: &Kind,
-    value: &Bound<'py, PyAny>,
-    key: Option<&Text>,
-) -> PyResult<Option<Bound<'py, PyString>>> {
-    let Ok(record) = value.cast::<PyDict>() else {
-        return Ok(None);
-    };
-    let text = |name: &Bound<'py, PyString>| -> PyResult<Option<Bound<'py, PyString>>> {
-        Ok(match record.get_item(name)? {
-            Some(found) => found.cast_into::<PyString>().ok().filter(|s| s.len().is_ok_and(|n| n > 0)),
-            None => None,
-        })
-    };
-    let Some(task_id) = text(intern!(py, "task_id"))? else {
-        return Ok(None);
-    };
-    match key {
-        None => {}
-        Some(Text::Bytes(key)) if **key == *task_id.to_str()?.as_bytes() => {}
-        Some(_) => return Ok(None),
-    }
-    for name in &kind.required {
-        if text(name.bind(py))?.is_none() {
-            return Ok(None);
-        }
-    }
-    let number = |name: &Bound<'py, PyString>, low: f64, high: f64| -> PyResult<bool> {
-        Ok(match record.get_item(name)? {
-            None => true,
-            Some(found) if found.is_none() => true,
-            Some(found) => found.cast::<PyFloat>().is_ok_and(|f| (low..=high).contains(&f.value())),
-        })
-    };
-    for name in
-        [intern!(py, "proposed_cost"), intern!(py, "counter_offer"), intern!(py, "agreed_cost"), intern!(py, "offer")]
-    {
-        if !number(name, 0.0, f64::INFINITY)? {
-            return Ok(None);
-        }
-    }
-    if !number(intern!(py, "progress"), 0.0, 1.0)? {
-        return Ok(None);
-    }
-    Ok(Some(task_id))
 }
 
 /// Builds the records of one message kind: constant headers made once, the changing ones per call.
@@ -499,8 +592,62 @@ impl EnvelopeEncoder {
 
 const CONTENT_TYPE_HEADER: &str = "content-type";
 
+/// envelope_check_size(size: int, max_bytes: int) -> None
+///
+/// Raises `MessageTooLargeError` for a record value of `size` bytes above `max_bytes`.
+#[pyfunction]
+fn envelope_check_size(py: Python<'_>, size: u64, max_bytes: u64) -> PyResult<()> {
+    check_size(size, max_bytes).map_err(|error| to_py(py, error))
+}
+
+/// envelope_check_age(sent: str | float | None, ttl: str | float | None, default_ttl: float, now: float) -> None
+///
+/// Raises `MessageExpiredError` for a message sent at `sent` (an RFC 3339 `time`, or epoch seconds)
+/// older at `now` than its `ttl` (text or seconds; `default_ttl` when None or empty), or
+/// `ValidationError` for a `time` or `ttl` that cannot be read.
+#[pyfunction]
+fn envelope_check_age(
+    py: Python<'_>,
+    sent: Option<Bound<'_, PyAny>>,
+    ttl: Option<Bound<'_, PyAny>>,
+    default_ttl: f64,
+    now: f64,
+) -> PyResult<()> {
+    let sent = match &sent {
+        None => None,
+        Some(sent) => match sent.cast::<PyString>() {
+            Ok(text) => Some(Sent::Time(text.to_str()?)),
+            Err(_) => Some(Sent::Epoch(sent.extract::<f64>()?)),
+        },
+    };
+    let ttl = match &ttl {
+        None => Ttl::Absent,
+        Some(ttl) => match ttl.cast::<PyString>() {
+            Ok(text) => Ttl::Text(text.to_str()?),
+            Err(_) => Ttl::Seconds(ttl.extract::<f64>()?),
+        },
+    };
+    check_age(sent, ttl, default_ttl, now).map_err(|error| to_py(py, error))
+}
+
+/// envelope_check_task_id(task_id: object) -> None
+///
+/// Raises `ValidationError` for an outgoing record whose `task_id` is missing or empty (None, or
+/// any value Python reads as false).
+#[pyfunction]
+fn envelope_check_task_id(py: Python<'_>, task_id: &Bound<'_, PyAny>) -> PyResult<()> {
+    let text = match task_id.cast::<PyString>() {
+        Ok(text) => Some(text.to_str()?),
+        Err(_) => task_id.is_truthy()?.then_some("(not text)"),
+    };
+    check_task_id(text).map_err(|error| to_py(py, error))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<EnvelopeDecoder>()?;
     m.add_class::<EnvelopeEncoder>()?;
+    m.add_function(wrap_pyfunction!(envelope_check_size, m)?)?;
+    m.add_function(wrap_pyfunction!(envelope_check_age, m)?)?;
+    m.add_function(wrap_pyfunction!(envelope_check_task_id, m)?)?;
     Ok(())
 }

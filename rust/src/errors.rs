@@ -3,7 +3,7 @@
 //! The exception classes live in `a2a_fast.errors` (they need stdlib mix-ins such as
 //! `ValueError`, which a single-base native type cannot express); they are looked up once.
 
-use a2a_core::Error;
+use a2a_core::{Error, Limit};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
@@ -11,6 +11,8 @@ use pyo3::types::PyType;
 static VALIDATION_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static DECODE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static SCHEMA_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static TOO_LARGE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static EXPIRED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 fn class<'py>(py: Python<'py>, cell: &'static PyOnceLock<Py<PyType>>, name: &str) -> PyResult<&'py Bound<'py, PyType>> {
     cell.import(py, "a2a_fast.errors", name)
@@ -21,7 +23,9 @@ pub fn to_py(py: Python<'_>, error: Error) -> PyErr {
     let (cell, name) = match &error {
         Error::Validation { .. } => (&VALIDATION_ERROR, "ValidationError"),
         Error::Decode { .. } => (&DECODE_ERROR, "DecodeError"),
-        Error::Schema { .. } => (&SCHEMA_ERROR, "SchemaError"),
+        Error::Schema { .. } | Error::UnknownSchema { .. } => (&SCHEMA_ERROR, "SchemaError"),
+        Error::Limit { limit: Limit::TooLarge, .. } => (&TOO_LARGE_ERROR, "MessageTooLargeError"),
+        Error::Limit { limit: Limit::Expired, .. } => (&EXPIRED_ERROR, "MessageExpiredError"),
     };
     match class(py, cell, name) {
         Ok(cls) => PyErr::from_type(cls.clone(), error.to_string()),

@@ -25,11 +25,11 @@ use std::borrow::Cow;
 
 use crate::error::{Error, Result};
 
+use super::a2a_json::{read_a2a_event_json, read_a2a_json};
 use super::event::{
-    check_string, extension_value, insert_extension, is_json_media_type, is_valid_string, read_event_json,
-    read_event_json_with, CloudEvent, Data, EventParts, Extension, Extensions,
+    check_string, extension_value, insert_extension, is_json_media_type, CloudEvent, Data, EventParts, Extension,
+    Extensions,
 };
-use super::json::{Fail, Number, PResult, Parser, Scalar};
 use super::time::rfc3339_problem;
 use super::value::{write_value, Texts, Value};
 
@@ -45,11 +45,22 @@ pub struct Agent<'a> {
 }
 
 /// An optional A2A field: `null` and absent are different messages.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub enum Optional<T> {
+    #[default]
     Absent,
     Null,
     Present(T),
+}
+
+impl<T> Optional<T> {
+    pub fn as_ref(&self) -> Optional<&T> {
+        match self {
+            Optional::Absent => Optional::Absent,
+            Optional::Null => Optional::Null,
+            Optional::Present(value) => Optional::Present(value),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +81,27 @@ pub struct A2aMessage<'a> {
 
 type Members<'a> = Vec<(Cow<'a, str>, Value<'a>)>;
 
+/// The errors of a message field's presence and JSON type, worded once for every reader (the
+/// JSON readers here, and a binding reading its own objects).
+pub mod field_error {
+    use crate::error::Error;
+
+    pub fn missing(path: &str) -> Error {
+        Error::validation(path, "required field is missing")
+    }
+
+    pub fn unknown(path: impl Into<String>) -> Error {
+        Error::validation(path, "unknown field")
+    }
+
+    /// A field that must be `expected` (`"a string"`, `"an object"`...) holds a value of JSON type `kind`.
+    pub fn not(path: &str, expected: &str, kind: &str) -> Error {
+        Error::validation(path, format!("must be {expected}, not {kind}"))
+    }
+}
+
+use field_error::{missing, not};
+
 fn take<'a>(members: &mut Members<'a>, key: &str) -> Option<Value<'a>> {
     let at = members.iter().position(|(k, _)| k == key)?;
     Some(members.swap_remove(at).1)
@@ -77,7 +109,7 @@ fn take<'a>(members: &mut Members<'a>, key: &str) -> Option<Value<'a>> {
 
 fn no_extra_keys(members: &[(Cow<'_, str>, Value<'_>)], prefix: &str) -> Result<()> {
     match members.first() {
-        Some((key, _)) => Err(Error::validation(format!("{prefix}{key}"), "unknown field")),
+        Some((key, _)) => Err(field_error::unknown(format!("{prefix}{key}"))),
         None => Ok(()),
     }
 }
@@ -85,8 +117,8 @@ fn no_extra_keys(members: &[(Cow<'_, str>, Value<'_>)], prefix: &str) -> Result<
 fn object<'a>(value: Option<Value<'a>>, path: &str) -> Result<Members<'a>> {
     match value {
         Some(Value::Object(members)) => Ok(members),
-        Some(other) => Err(Error::validation(path, format!("must be an object, not {}", other.kind()))),
-        None => Err(Error::validation(path, "required field is missing")),
+        Some(other) => Err(not(path, "an object", other.kind())),
+        None => Err(missing(path)),
     }
 }
 
@@ -100,8 +132,8 @@ fn check_text(s: &str, path: &str) -> Result<()> {
 fn text<'a>(value: Option<Value<'a>>, path: &str) -> Result<Cow<'a, str>> {
     match value {
         Some(Value::Str(s)) => check_text(&s, path).map(|()| s),
-        Some(other) => Err(Error::validation(path, format!("must be a string, not {}", other.kind()))),
-        None => Err(Error::validation(path, "required field is missing")),
+        Some(other) => Err(not(path, "a string", other.kind())),
+        None => Err(missing(path)),
     }
 }
 
@@ -155,8 +187,8 @@ fn agent<'a>(value: Value<'a>, paths: &AgentPaths) -> Result<Agent<'a>> {
                 other => Err(Error::validation(caps_path, format!("items must be strings, not {}", other.kind()))),
             })
             .collect::<Result<Vec<_>>>()?,
-        Some(other) => return Err(Error::validation(caps_path, format!("must be an array, not {}", other.kind()))),
-        None => return Err(Error::validation(caps_path, "required field is missing")),
+        Some(other) => return Err(not(caps_path, "an array", other.kind())),
+        None => return Err(missing(caps_path)),
     };
     if !members.is_empty() {
         no_extra_keys(&members, &format!("{path}."))?;
@@ -171,13 +203,38 @@ fn priority(value: &str, path: &str) -> Result<&'static str> {
         .ok_or_else(|| Error::validation(path, format!("must be HIGH, NORMAL or LOW, not {value:?}")))
 }
 
+/// A `ttl` as a reader found it: an integer, or a value of another JSON type (named).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TtlValue<'k> {
+    Int(i64),
+    UInt(u64),
+    Other(&'k str),
+}
+
 fn ttl(value: Option<Value<'_>>, path: &str) -> Result<i32> {
+    match value {
+        Some(Value::Int(i)) => ttl_of(TtlValue::Int(i), path),
+        Some(Value::UInt(u)) => ttl_of(TtlValue::UInt(u), path),
+        Some(other) => ttl_of(TtlValue::Other(other.kind()), path),
+        None => Err(missing(path)),
+    }
+}
+
+fn ttl_of(value: TtlValue<'_>, path: &str) -> Result<i32> {
     let range = "must be an integer from 0 to 2147483647 (a CloudEvents Integer)";
     match value {
-        Some(Value::Int(i)) => i32::try_from(i).ok().filter(|t| *t >= 0).ok_or_else(|| Error::validation(path, range)),
-        Some(Value::UInt(_)) => Err(Error::validation(path, range)),
-        Some(other) => Err(Error::validation(path, format!("must be an integer, not {}", other.kind()))),
-        None => Err(Error::validation(path, "required field is missing")),
+        TtlValue::Int(i) => i32::try_from(i).ok().filter(|t| *t >= 0).ok_or_else(|| Error::validation(path, range)),
+        TtlValue::UInt(_) => Err(Error::validation(path, range)),
+        TtlValue::Other(kind) => Err(not(path, "an integer", kind)),
+    }
+}
+
+/// `protocol` is A2A's.
+fn check_protocol(protocol: &str) -> Result<()> {
+    match protocol {
+        PROTOCOL => Ok(()),
+        "" => Err(Error::validation("protocol", "must be a non-empty string")),
+        other => Err(Error::validation("protocol", format!("must be \"A2A\", not {other:?}"))),
     }
 }
 
@@ -187,42 +244,44 @@ impl<'a> A2aMessage<'a> {
         priority(value, "metadata.priority")
     }
 
+    /// The rule of the `protocol` field, for a reader of its own objects.
+    pub fn check_protocol(protocol: &str) -> Result<()> {
+        check_protocol(protocol)
+    }
+
+    /// The rule of the `metadata.ttl` field, for a reader of its own objects.
+    pub fn ttl(value: TtlValue<'_>) -> Result<i32> {
+        ttl_of(value, "metadata.ttl")
+    }
+
     /// Validates an A2A message given as a JSON-like value; errors name the field (`metadata.ttl`).
     pub fn from_value(value: Value<'a>) -> Result<Self> {
         let mut m = match value {
             Value::Object(members) => members,
-            other => return Err(Error::validation("message", format!("must be an object, not {}", other.kind()))),
+            other => return Err(not("message", "an object", other.kind())),
         };
         let protocol = text(take(&mut m, "protocol"), "protocol")?;
-        if protocol != PROTOCOL {
-            return Err(Error::validation("protocol", format!("must be \"A2A\", not {protocol:?}")));
-        }
+        check_protocol(&protocol)?;
         let version = text(take(&mut m, "version"), "version")?;
         let message_id = text(take(&mut m, "messageId"), "messageId")?;
         let timestamp = text(take(&mut m, "timestamp"), "timestamp")?;
         if let Some(problem) = rfc3339_problem(&timestamp) {
             return Err(Error::validation("timestamp", problem));
         }
-        let source_agent = agent(
-            take(&mut m, "sourceAgent").ok_or_else(|| Error::validation("sourceAgent", "required field is missing"))?,
-            &SOURCE_AGENT,
-        )?;
+        let source_agent = agent(take(&mut m, "sourceAgent").ok_or_else(|| missing("sourceAgent"))?, &SOURCE_AGENT)?;
         let target_agent = match take(&mut m, "targetAgent") {
             None => Optional::Absent,
             Some(Value::Null) => Optional::Null,
             Some(value) => Optional::Present(agent(value, &TARGET_AGENT)?),
         };
         let message_type = text(take(&mut m, "messageType"), "messageType")?;
-        let payload =
-            take(&mut m, "payload").ok_or_else(|| Error::validation("payload", "required field is missing"))?;
+        let payload = take(&mut m, "payload").ok_or_else(|| missing("payload"))?;
         let mut meta = object(take(&mut m, "metadata"), "metadata")?;
         no_extra_keys(&m, "")?;
         let priority = match take(&mut meta, "priority") {
             Some(Value::Str(p)) => priority(&p, "metadata.priority")?,
-            Some(other) => {
-                return Err(Error::validation("metadata.priority", format!("must be a string, not {}", other.kind())))
-            }
-            None => return Err(Error::validation("metadata.priority", "required field is missing")),
+            Some(other) => return Err(not("metadata.priority", "a string", other.kind())),
+            None => return Err(missing("metadata.priority")),
         };
         let ttl = ttl(take(&mut meta, "ttl"), "metadata.ttl")?;
         let correlation_id = text(take(&mut meta, "correlationId"), "metadata.correlationId")?;
@@ -715,675 +774,83 @@ pub fn write_a2a_json(message: Value<'_>, out: &mut Vec<u8>) -> Result<()> {
 /// CloudEvent JSON bytes → A2A message in one pass, with no event in between (the hot path of a
 /// consumer); it accepts and rejects exactly what `from_event(CloudEvent::from_json(..))` does.
 pub fn json_to_a2a(input: &[u8]) -> Result<A2aMessage<'_>> {
-    match read_valid_event_json(input, Parser::value) {
-        Some(message) => Ok(message),
-        None => A2aMessage::from_parts(read_event_json(input)?),
-    }
+    let (mut scratch, mut side) = (Vec::new(), String::new());
+    let read =
+        read_a2a_event_json(input, &mut scratch, &mut side, |p, _| p.value(), |plain, data, _| plain.to_message(data))?;
+    Ok(read.unwrap_or_else(|message| message))
 }
 
-/// A2A message JSON bytes → CloudEvent JSON bytes, appended to `out`: what a gateway forwards.
-/// Accepts and rejects what `a2a_to_json(parse(input)?)` does; the payload is rewritten as it is
-/// read, into a scratch buffer, and copied into place once the rest of the event is written.
+/// A2A message JSON bytes → CloudEvent JSON bytes, appended to `out`: what a gateway forwards
+/// (see [`Converter::a2a_json_to_event_json`]).
 pub fn a2a_json_to_event_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
-    with_scratch(|payload| {
-        if super::plain::a2a_json_to_event_json(input, payload, out) {
-            return Ok(());
-        }
+    with_converter(|converter| converter.a2a_json_to_event_json(input, out))
+}
+
+/// CloudEvent JSON bytes → A2A message JSON bytes, appended to `out` (see
+/// [`Converter::event_json_to_a2a_json`]).
+pub fn event_json_to_a2a_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    with_converter(|converter| converter.event_json_to_a2a_json(input, out))
+}
+
+/// The bytes-to-bytes conversions with their buffers (the payload as rewritten, and texts read
+/// through escapes), which keep their capacity from one conversion to the next: make one per batch.
+#[derive(Default)]
+pub struct Converter {
+    payload: Vec<u8>,
+    side: String,
+}
+
+impl Converter {
+    /// A2A message JSON bytes → CloudEvent JSON bytes, appended to `out`. Accepts and rejects what
+    /// `a2a_to_json(parse(input)?)` does; the payload is rewritten as it is read, into a buffer, and
+    /// copied into place once the rest of the event is written.
+    pub fn a2a_json_to_event_json(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let Converter { payload, side } = self;
         payload.clear();
-        let message = read_a2a_json(input, payload)?;
-        message.write_event_json(out, Texts::ReadFromJson, |out| {
-            out.extend_from_slice(payload);
-            Ok(())
-        })
-    })
+        side.clear();
+        match read_a2a_json(input, payload, side, out)? {
+            None => Ok(()),
+            Some(message) => message.write_event_json(out, Texts::ReadFromJson, |out| {
+                out.extend_from_slice(payload);
+                Ok(())
+            }),
+        }
+    }
+
+    /// CloudEvent JSON bytes → A2A message JSON bytes, appended to `out`. The payload is rewritten
+    /// as it is read, into a buffer, and copied into place once the fields before it are written.
+    pub fn event_json_to_a2a_json(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let Converter { payload, side } = self;
+        payload.clear();
+        side.clear();
+        let read = read_a2a_event_json(
+            input,
+            payload,
+            side,
+            |p, payload| p.transcode_standing_in(payload),
+            |plain, _, payload| plain.write_a2a_json(payload, out),
+        )?;
+        match read {
+            Ok(()) => Ok(()),
+            Err(message) => message.write_json_with(out, Texts::ReadFromJson, |out| {
+                out.extend_from_slice(payload);
+                Ok(())
+            }),
+        }
+    }
 }
 
 thread_local! {
-    static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+    static CONVERTER: std::cell::Cell<Converter> = std::cell::Cell::new(Converter::default());
 }
 
-/// Runs `work` with an empty buffer that keeps its capacity from call to call on this thread.
-fn with_scratch<T>(work: impl FnOnce(&mut Vec<u8>) -> T) -> T {
-    let mut scratch = SCRATCH.take();
-    scratch.clear();
-    let result = work(&mut scratch);
-    SCRATCH.set(scratch);
+/// Runs `work` with this thread's converter.
+fn with_converter<T>(work: impl FnOnce(&mut Converter) -> T) -> T {
+    let mut converter = CONVERTER.take();
+    let result = work(&mut converter);
+    CONVERTER.set(converter);
     result
 }
 
-/// Reads an A2A message from JSON with its payload transcoded into `payload_out` (the message
-/// holds a stand-in of the same JSON type).
-fn read_a2a_json<'a>(input: &'a [u8], payload_out: &mut Vec<u8>) -> Result<A2aMessage<'a>> {
-    let mut parser = Parser::new(input)?;
-    if parser.peek() != Some(b'{') {
-        let value = parser.value()?;
-        parser.finish()?;
-        return A2aMessage::from_value(value);
-    }
-    let mut members = Vec::with_capacity(10);
-    parser.object(|p, name| {
-        if name == "payload" {
-            let stand_in = p.transcode_standing_in(payload_out)?;
-            members.push((name, stand_in));
-            return Ok(());
-        }
-        p.value_then(|value| members.push((name, value)))
-    })?;
-    parser.finish()?;
-    A2aMessage::from_value(Value::Object(members))
-}
-
-/// Why [`read_valid_event_json`] gave up; never reported, the general reader says what was wrong.
-const GIVE_UP: Fail = Fail { offset: 0, message: "" };
-
-/// Reads the A2A message of a valid CloudEvent in the JSON format with only the attributes the
-/// mapping writes (no nulls, `datacontenttype` exactly `application/json`), with `data` transcoded
-/// into `payload_out`; `None` for anything else, which the general reader then reads again. A
-/// message it reads is the one the general reader reads.
-fn read_valid_event_json<'a>(
-    input: &'a [u8],
-    mut data: impl FnMut(&mut Parser<'a>) -> PResult<Value<'a>>,
-) -> Option<A2aMessage<'a>> {
-    // Inlined: a returned string goes through memory and its loads stall on the stores.
-    #[inline(always)]
-    fn text<'a>(p: &mut Parser<'a>, empty: bool) -> PResult<Cow<'a, str>> {
-        if p.peek() != Some(b'"') {
-            return Err(GIVE_UP);
-        }
-        if let Some(s) = p.printable_ascii_string() {
-            return if empty || !s.is_empty() { Ok(Cow::Borrowed(s)) } else { Err(GIVE_UP) };
-        }
-        let s = p.string()?;
-        match (empty || !s.is_empty()) && is_valid_string(&s) {
-            true => Ok(s),
-            false => Err(GIVE_UP),
-        }
-    }
-    // The whole list was checked as a string already.
-    fn capabilities(text: Cow<'_, str>) -> Option<Vec<Cow<'_, str>>> {
-        match text {
-            _ if text.is_empty() => Some(Vec::new()),
-            Cow::Borrowed(text) => text.split(',').map(|c| (!c.is_empty()).then_some(Cow::Borrowed(c))).collect(),
-            Cow::Owned(text) => text.split(',').map(|c| (!c.is_empty()).then(|| Cow::Owned(c.to_owned()))).collect(),
-        }
-    }
-    let mut parser = Parser::new(input).ok()?;
-    let mut seen = 0u32;
-    let mut texts: [Option<Cow<'a, str>>; 21] = Default::default();
-    let (mut ttl, mut payload) = (None, None);
-    let read = parser.object(|p, name| {
-        let at = match &*name {
-            "data" => 0,
-            "specversion" => 1,
-            "id" => 2,
-            "source" => 3,
-            "type" => 4,
-            "time" => 5,
-            "datacontenttype" => 6,
-            "ttl" => 7,
-            // Extensions that may be empty: their meaning is A2A's `null`.
-            "targetagent" => 8,
-            "collaborationid" => 9,
-            "traceparent" => 10,
-            "agentcapabilities" => 11,
-            "targetagentcapabilities" => 12,
-            "protocol" => 13,
-            "protocolversion" => 14,
-            "messagetype" => 15,
-            "sourceagent" => 16,
-            "sourceagenttype" => 17,
-            "targetagenttype" => 18,
-            "priority" => 19,
-            "correlationid" => 20,
-            _ => return Err(GIVE_UP),
-        };
-        if seen & (1 << at) != 0 {
-            return Err(GIVE_UP);
-        }
-        seen |= 1 << at;
-        match at {
-            0 => payload = Some(data(p)?),
-            7 => match p.scalar()? {
-                Scalar::Number(Number::Int(t)) => ttl = Some(i32::try_from(t).ok().filter(|t| *t >= 0).ok_or(GIVE_UP)?),
-                _ => return Err(GIVE_UP),
-            },
-            _ => texts[at] = Some(text(p, (8..=12).contains(&at))?),
-        }
-        Ok(())
-    });
-    read.ok()?;
-    parser.finish().ok()?;
-    let [_, specversion, id, source, ty, time, datacontenttype, _, target_agent, collaboration_id, traceparent, source_capabilities, target_capabilities, protocol, version, message_type, source_agent, source_agent_type, target_agent_type, priority, correlation_id] =
-        texts;
-    if specversion? != super::event::SPECVERSION || protocol? != PROTOCOL || source.is_none() || ty.is_none() {
-        return None;
-    }
-    if datacontenttype.is_some_and(|ct| ct != JSON) {
-        return None;
-    }
-    let time = time?;
-    if rfc3339_problem(&time).is_some() {
-        return None;
-    }
-    let optional = |text: Option<Cow<'a, str>>| match text {
-        None => Optional::Absent,
-        Some(text) if text.is_empty() => Optional::Null,
-        Some(text) => Optional::Present(text),
-    };
-    let target_agent = match optional(target_agent) {
-        Optional::Absent => Optional::Absent,
-        Optional::Null => Optional::Null,
-        Optional::Present(agent_id) => Optional::Present(Agent {
-            agent_id,
-            agent_type: target_agent_type?,
-            capabilities: capabilities(target_capabilities?)?,
-        }),
-    };
-    let priority = priority?;
-    Some(A2aMessage {
-        version: version?,
-        message_id: id?,
-        timestamp: time,
-        source_agent: Agent {
-            agent_id: source_agent?,
-            agent_type: source_agent_type?,
-            capabilities: capabilities(source_capabilities?)?,
-        },
-        target_agent,
-        message_type: message_type?,
-        payload: payload?,
-        priority: PRIORITIES.into_iter().find(|p| *p == priority)?,
-        ttl: ttl?,
-        correlation_id: correlation_id?,
-        collaboration_id: optional(collaboration_id),
-        traceparent: optional(traceparent),
-    })
-}
-
-/// CloudEvent JSON bytes → A2A message JSON bytes, appended to `out`. The payload is rewritten as
-/// it is read, into a scratch buffer, and copied into place once the fields before it are written.
-pub fn event_json_to_a2a_json(input: &[u8], out: &mut Vec<u8>) -> Result<()> {
-    with_scratch(|payload| {
-        if super::plain::event_json_to_a2a_json(input, payload, out) {
-            return Ok(());
-        }
-        payload.clear();
-        let message = match read_valid_event_json(input, |p| p.transcode_standing_in(payload)) {
-            Some(message) => message,
-            None => {
-                payload.clear();
-                A2aMessage::from_parts(read_event_json_with(input, |p| p.transcode_standing_in(payload))?)?
-            }
-        };
-        message.write_json_with(out, Texts::ReadFromJson, |out| {
-            out.extend_from_slice(payload);
-            Ok(())
-        })
-    })
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cloudevents::json::MAX_DEPTH;
-    use crate::cloudevents::plain;
-    use crate::cloudevents::value::parse;
-
-    const MESSAGE: &str = r#"{"protocol":"A2A","version":"1.0","messageId":"m-1","timestamp":"2025-01-02T03:04:05.678Z",
-        "sourceAgent":{"agentId":"planner","agentType":"llm","capabilities":["plan","route"]},
-        "targetAgent":null,"messageType":"TASK_REQUEST","payload":{"task":"sum","args":[1,2]},
-        "metadata":{"priority":"HIGH","ttl":300,"correlationId":"c-9","collaborationId":"col-1"}}"#;
-
-    fn message() -> Value<'static> {
-        parse(MESSAGE.as_bytes()).expect("valid JSON")
-    }
-
-    fn sorted(value: Value<'_>) -> Value<'_> {
-        match value {
-            Value::Object(mut members) => {
-                members.sort_by(|a, b| a.0.cmp(&b.0));
-                Value::Object(members.into_iter().map(|(k, v)| (k, sorted(v))).collect())
-            }
-            other => other,
-        }
-    }
-
-    /// Variants of [`MESSAGE`] that exercise every optional branch and escaping in the writers.
-    fn variants() -> Vec<String> {
-        vec![
-            MESSAGE.to_owned(),
-            MESSAGE.replace(r#""targetAgent":null,"#, ""),
-            MESSAGE.replace(
-                r#""targetAgent":null"#,
-                r#""targetAgent":{"agentId":"w\"1é","agentType":"x","capabilities":[]}"#,
-            ),
-            MESSAGE.replace(r#","collaborationId":"col-1""#, r#","traceparent":null,"collaborationId":null"#),
-            MESSAGE.replace(r#""c-9""#, r#""c\\9\/""#).replace(r#""plan","route""#, r#""p\"lan""#),
-            MESSAGE.replace(r#"{"task":"sum","args":[1,2]}"#, r#"[-0,1.5e300,18446744073709551615,"\u0001"]"#),
-            MESSAGE.replace(r#"{"task":"sum","args":[1,2]}"#, r#""t\u00e9xt""#),
-            MESSAGE.replace(r#"{"task":"sum","args":[1,2]}"#, "null"),
-            MESSAGE.replace(r#"{"task":"sum","args":[1,2]}"#, "-2.5E-3"),
-            // As Python's `json.dumps` writes it.
-            MESSAGE.replace("\n        ", "").replace(",\"", ", \"").replace("\":", "\": "),
-            MESSAGE.replace(
-                r#""targetAgent":null"#,
-                r#""targetAgent":{"agentId":"w1","agentType":"x","capabilities":["a","b","c"]}"#,
-            ),
-            MESSAGE.replace(r#""plan","route""#, r#""1","2","3","4","5","6","7","8","9""#),
-            MESSAGE.replace(r#""collaborationId":"col-1""#, r#""traceparent":"00-ab-cd-01""#),
-        ]
-    }
-
-    /// `text` with the members of its top-level object (and of objects directly inside) in reverse order.
-    fn reversed(text: &[u8]) -> Vec<u8> {
-        fn reverse(value: Value<'_>, levels: usize) -> Value<'_> {
-            match value {
-                Value::Object(members) if levels > 0 => {
-                    Value::Object(members.into_iter().rev().map(|(k, v)| (k, reverse(v, levels - 1))).collect())
-                }
-                other => other,
-            }
-        }
-        let mut out = Vec::new();
-        write_value(&mut out, &reverse(parse(text).expect("valid"), 2), "").expect("ok");
-        out
-    }
-
-    #[test]
-    fn plain_conversions_read_every_variant_in_any_order() {
-        for text in variants() {
-            let message = reversed(text.as_bytes());
-            assert_ne!(message, text.as_bytes());
-            assert!(plain_a2a_conversion_agrees(&message), "{text}");
-            let event = a2a_to_json(parse(text.as_bytes()).expect("valid")).expect("valid");
-            assert!(plain_event_conversion_agrees(&reversed(&event)), "{text}");
-            assert!(plain_event_conversion_agrees(&event), "{text}");
-            assert!(plain_a2a_conversion_agrees(text.as_bytes()), "{text}");
-        }
-        // Escaped names and texts are unescaped, checked and written as the writers write them.
-        for (from, to) in [
-            (r#""messageId""#, r#""message\u0049d""#),
-            (r#"05.678Z""#, r#"05.678\u005a""#),
-            (r#""HIGH""#, r#""H\u0049GH""#),
-            (r#""c-9""#, r#""c\/9\"""#),
-        ] {
-            let text = MESSAGE.replacen(from, to, 1);
-            assert!(plain_a2a_conversion_agrees(text.as_bytes()), "{text}");
-        }
-        let event = String::from_utf8(a2a_to_json(message()).expect("valid")).expect("UTF-8");
-        for (from, to) in [
-            (r#""id""#, r#""\u0069d""#),
-            (r#""plan,route""#, r#""plan\u002croute""#),
-            (r#""application/json""#, r#""application\/json""#),
-            (r#""1.0""#, r#""1\u002e0""#),
-        ] {
-            let text = event.replacen(from, to, 1);
-            assert!(plain_event_conversion_agrees(text.as_bytes()), "{text}");
-        }
-    }
-
-    #[test]
-    fn nested_payloads_convert_up_to_the_depth_limit() {
-        for depth in [MAX_DEPTH - 2, MAX_DEPTH - 1, MAX_DEPTH] {
-            let payload = "[".repeat(depth) + &"]".repeat(depth);
-            let text = MESSAGE.replace(r#"{"task":"sum","args":[1,2]}"#, &payload);
-            let mut general = Vec::new();
-            let expected = read_a2a_json(text.as_bytes(), &mut general).map(|_| general);
-            let mut event = Vec::new();
-            let converted = a2a_json_to_event_json(text.as_bytes(), &mut event);
-            assert_eq!(converted.is_ok(), expected.is_ok(), "{depth}");
-            assert_eq!(converted.is_ok(), depth < MAX_DEPTH, "{depth}");
-            if let Ok(payload) = expected {
-                assert!(event.ends_with(&[b",\"data\":", &payload[..], b"}"].concat()));
-                let mut back = Vec::new();
-                event_json_to_a2a_json(&event, &mut back).expect("valid");
-                assert!(plain_event_conversion_agrees(&event));
-            }
-        }
-    }
-
-    #[test]
-    fn direct_writers_match_the_general_ones() {
-        for text in variants() {
-            let message = A2aMessage::from_value(parse(text.as_bytes()).expect("valid JSON")).expect("valid");
-            let mut direct = Vec::new();
-            message
-                .write_event_json(&mut direct, Texts::Any, |out| write_value(out, &message.payload, "payload"))
-                .expect("ok");
-            assert_eq!(direct, message.clone().into_event().to_json().expect("ok"), "{text}");
-            let mut direct = Vec::new();
-            message.write_json(&mut direct).expect("ok");
-            let mut general = Vec::new();
-            write_value(&mut general, &message.clone().into_value(), "").expect("ok");
-            assert_eq!(direct, general, "{text}");
-            let mut event = Vec::new();
-            a2a_json_to_event_json(text.as_bytes(), &mut event).expect("ok");
-            let mut back = Vec::new();
-            event_json_to_a2a_json(&event, &mut back).expect("ok");
-            assert_eq!(back, general, "{text}");
-        }
-    }
-
-    thread_local! {
-        /// How many inputs the plain conversions converted in this test's thread.
-        static PLAIN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-    }
-
-    /// Whether the plain conversion converted `text`; whatever it converts, the general reader reads
-    /// and the writer writes the same.
-    fn plain_a2a_conversion_agrees(text: &[u8]) -> bool {
-        let (mut payload, mut plain) = (Vec::new(), b"[".to_vec());
-        if !plain::a2a_json_to_event_json(text, &mut payload, &mut plain) {
-            assert_eq!(plain, b"[", "{}", String::from_utf8_lossy(text));
-            return false;
-        }
-        let mut payload = Vec::new();
-        let message = read_a2a_json(text, &mut payload).expect("read by the general reader");
-        let mut general = b"[".to_vec();
-        message
-            .write_event_json(&mut general, Texts::ReadFromJson, |out| {
-                out.extend_from_slice(&payload);
-                Ok(())
-            })
-            .expect("written");
-        assert_eq!(String::from_utf8(plain), String::from_utf8(general), "{}", String::from_utf8_lossy(text));
-        true
-    }
-
-    /// [`plain_a2a_conversion_agrees`] for CloudEvent JSON → A2A JSON.
-    fn plain_event_conversion_agrees(text: &[u8]) -> bool {
-        let (mut payload, mut plain) = (Vec::new(), b"[".to_vec());
-        if !plain::event_json_to_a2a_json(text, &mut payload, &mut plain) {
-            assert_eq!(plain, b"[", "{}", String::from_utf8_lossy(text));
-            return false;
-        }
-        let mut payload = Vec::new();
-        let message = read_event_json_with(text, |p| p.transcode_standing_in(&mut payload))
-            .and_then(A2aMessage::from_parts)
-            .expect("read by the general reader");
-        let mut general = b"[".to_vec();
-        message
-            .write_json_with(&mut general, Texts::ReadFromJson, |out| {
-                out.extend_from_slice(&payload);
-                Ok(())
-            })
-            .expect("written");
-        assert_eq!(String::from_utf8(plain), String::from_utf8(general), "{}", String::from_utf8_lossy(text));
-        true
-    }
-
-    /// [`plain_a2a_conversion_agrees`], and the whole conversion gives what the general reader and
-    /// the writer give, the error included.
-    fn a2a_conversion_agrees(text: &[u8]) -> bool {
-        let plain = plain_a2a_conversion_agrees(text);
-        let mut payload = Vec::new();
-        let general = read_a2a_json(text, &mut payload).and_then(|message| {
-            let mut out = Vec::new();
-            message.write_event_json(&mut out, Texts::ReadFromJson, |out| {
-                out.extend_from_slice(&payload);
-                Ok(())
-            })?;
-            Ok(out)
-        });
-        let mut out = Vec::new();
-        let converted = a2a_json_to_event_json(text, &mut out).map(|()| out);
-        assert_eq!(converted, general, "{}", String::from_utf8_lossy(text));
-        plain
-    }
-
-    #[test]
-    fn a2a_conversion_agrees_with_the_general_reader_on_edited_messages() {
-        let mut read = 0;
-        for text in variants() {
-            assert!(a2a_conversion_agrees(text.as_bytes()), "{text}");
-            for (from, to) in [
-                (r#""version":"1.0""#, r#""version":"1.0","version":"2""#),
-                (r#""ttl":300"#, r#""ttl":300,"ttl":300"#),
-                (r#""ttl":300"#, r#""ttl":300.0"#),
-                (r#""ttl":300"#, r#""ttl":2147483648"#),
-                (r#""ttl":300"#, r#""ttl":-1"#),
-                (r#""ttl":300"#, r#""ttl":null"#),
-                (r#""collaborationId":"col-1""#, r#""collaborationId":"""#),
-                (r#""messageType":"TASK_REQUEST""#, r#""messageType":"""#),
-                (r#""HIGH""#, r#""H\u0049GH""#),
-                (r#""HIGH""#, r#""high""#),
-                (r#""agentType":"llm""#, r#""agentType":"llm","agentType":"llm""#),
-                (r#""agentType":"llm""#, r#""agentType":"llm","extra":1"#),
-                (r#""targetAgent":null"#, r#""targetAgent":[]"#),
-                (r#""targetAgent":null"#, r#""targetAgent":null,"targetAgent":null"#),
-                (r#""metadata""#, r#""metadata":{},"metadata""#),
-                (r#""protocol":"A2A""#, r#""protocol":"A\u0032A""#),
-                (r#""protocol":"A2A","#, ""),
-                (r#""2025-01-02T03:04:05.678Z""#, r#""2025-02-30T03:04:05Z""#),
-                (r#""plan""#, r#""pl,an""#),
-                (r#""plan""#, r#""""#),
-                (r#""plan""#, r#""pl\u002can""#),
-                (r#""messageId""#, r#""message\u0049d""#),
-                (r#""metadata""#, r#""met\u0061data""#),
-                (r#"05.678Z""#, r#"05.678\u005a""#),
-                (r#""HIGH""#, r#""H\u0049GH\u0000""#),
-            ] {
-                let edited = text.replacen(from, to, 1);
-                read += usize::from(a2a_conversion_agrees(edited.as_bytes()));
-            }
-            let bytes = text.as_bytes();
-            for at in 0..bytes.len() {
-                let mut edited = bytes.to_vec();
-                edited.remove(at);
-                read += usize::from(a2a_conversion_agrees(&edited));
-                for b in [b'"', b',', b'}', b'0', b'-', b'\\', 0x7f] {
-                    let mut edited = bytes.to_vec();
-                    edited[at] = b;
-                    read += usize::from(a2a_conversion_agrees(&edited));
-                }
-            }
-        }
-        // Counts the plain conversions.
-        assert!(read > 100, "{read}");
-    }
-
-    #[test]
-    fn messages_with_more_capabilities_than_the_plain_conversion_takes_convert() {
-        let capabilities: Vec<String> = (0..20).map(|c| format!(r#""c{c}""#)).collect();
-        for n in [16, 17, 20] {
-            let list = capabilities[..n].join(",");
-            let target = format!(r#""targetAgent":{{"agentId":"w","agentType":"x","capabilities":[{list}]}}"#);
-            for text in [MESSAGE.replace(r#""plan","route""#, &list), MESSAGE.replace(r#""targetAgent":null"#, &target)]
-            {
-                assert_eq!(a2a_conversion_agrees(text.as_bytes()), n <= 16, "{text}");
-                let mut event = Vec::new();
-                a2a_json_to_event_json(text.as_bytes(), &mut event).expect("valid");
-                let mut back = Vec::new();
-                event_json_to_a2a_json(&event, &mut back).expect("valid");
-                let mut expected = Vec::new();
-                let message = A2aMessage::from_value(parse(text.as_bytes()).expect("valid JSON")).expect("valid");
-                message.write_json(&mut expected).expect("ok");
-                assert_eq!(back, expected, "{text}");
-            }
-        }
-    }
-
-    /// Whether the direct event reader read `text`; whatever it reads, the general reader reads the same.
-    fn direct_event_reader_agrees(text: &[u8]) -> bool {
-        PLAIN.set(PLAIN.get() + usize::from(plain_event_conversion_agrees(text)));
-        let (mut direct_payload, mut payload) = (Vec::new(), Vec::new());
-        if let Some(direct) = read_valid_event_json(text, Parser::value) {
-            assert_eq!(Ok(direct), read_event_json(text).and_then(A2aMessage::from_parts));
-        }
-        let Some(direct) = read_valid_event_json(text, |p| p.transcode_standing_in(&mut direct_payload)) else {
-            return false;
-        };
-        let general =
-            read_event_json_with(text, |p| p.transcode_standing_in(&mut payload)).and_then(A2aMessage::from_parts);
-        assert_eq!(Ok(direct), general, "{}", String::from_utf8_lossy(text));
-        assert_eq!(direct_payload, payload);
-        true
-    }
-
-    #[test]
-    fn direct_event_reader_reads_what_the_general_one_reads() {
-        let mut read = 0;
-        for text in variants() {
-            let event = a2a_to_json(parse(text.as_bytes()).expect("valid")).expect("valid");
-            let event = String::from_utf8(event).expect("UTF-8");
-            assert!(direct_event_reader_agrees(event.as_bytes()), "{event}");
-            for (from, to) in [
-                (r#""ttl":300"#, r#""ttl":300,"ttl":300"#),
-                (r#""ttl":300"#, r#""ttl":"300""#),
-                (r#""ttl":300"#, r#""ttl":-1"#),
-                (r#""priority":"HIGH""#, r#""priority":"high""#),
-                (r#""priority":"HIGH""#, r#""priority":"""#),
-                (r#""protocol":"A2A""#, r#""protocol":"A\u0032A""#),
-                (r#""specversion":"1.0""#, r#""specversion":"0.3""#),
-                (r#""datacontenttype":"application/json""#, r#""datacontenttype":"text/json""#),
-                (r#""agentcapabilities":"plan,route""#, r#""agentcapabilities":"plan,,route""#),
-                (r#""agentcapabilities":"plan,route""#, r#""agentcapabilities":"""#),
-                (r#""messagetype":"TASK_REQUEST""#, r#""messagetype":"""#),
-                (r#""time":"2025-01-02T03:04:05.678Z""#, r#""time":"2025-01-02""#),
-                (r#""id":"m-1""#, r#""id":"m-1","subject":"s""#),
-                (r#""id":"m-1""#, r#""id":"m-1","targetagenttype":"t""#),
-                (r#""id":"m-1""#, r#""\u0069d":"m-1""#),
-                (r#""agentcapabilities":"plan,route""#, r#""agentcapabilities":"plan\u002croute""#),
-                (r#""agentcapabilities":"plan,route""#, r#""agentcapabilities":"pl\"an,route""#),
-                (r#""time":"2025-01-02T03:04:05.678Z""#, r#""time":"2025-01-02T03:04:05.678\u005a""#),
-                (r#""datacontenttype":"application/json""#, r#""datacontenttype":"application\/json""#),
-                (r#""specversion":"1.0""#, r#""specversion":"1\u002e0""#),
-            ] {
-                read += usize::from(direct_event_reader_agrees(event.replacen(from, to, 1).as_bytes()));
-            }
-            let bytes = event.as_bytes();
-            for at in 0..bytes.len() {
-                let mut edited = bytes.to_vec();
-                edited.remove(at);
-                read += usize::from(direct_event_reader_agrees(&edited));
-                for b in [b'"', b',', b'}', b'0', b'-', b'\\', 0x7f] {
-                    let mut edited = bytes.to_vec();
-                    edited[at] = b;
-                    read += usize::from(direct_event_reader_agrees(&edited));
-                }
-            }
-        }
-        assert!(read > 100, "{read}");
-        assert!(PLAIN.get() > 100, "{}", PLAIN.get());
-    }
-
-    #[test]
-    fn bytes_conversions_append_and_leave_the_buffer_alone_on_errors() {
-        let event = a2a_to_json(message()).expect("valid");
-        let mut out = b"[".to_vec();
-        event_json_to_a2a_json(&event, &mut out).expect("valid");
-        let mut message_json = Vec::new();
-        A2aMessage::from_value(message()).expect("valid").write_json(&mut message_json).expect("ok");
-        assert_eq!(out[1..], message_json[..]);
-        out.push(b',');
-        let before = out.clone();
-        a2a_json_to_event_json(&message_json, &mut out).expect("valid");
-        assert_eq!(out[before.len()..], event[..]);
-        let before = out.clone();
-        let bad = String::from_utf8(event.clone()).expect("UTF-8").replace(r#""ttl":300"#, r#""ttl":-1"#);
-        assert!(event_json_to_a2a_json(bad.as_bytes(), &mut out).is_err());
-        assert!(event_json_to_a2a_json(&event[..event.len() - 1], &mut out).is_err());
-        let bad = String::from_utf8(message_json).expect("UTF-8").replace(r#""ttl":300"#, r#""ttl":-1"#);
-        assert!(a2a_json_to_event_json(bad.as_bytes(), &mut out).is_err());
-        assert_eq!(out, before);
-    }
-
-    #[test]
-    fn one_pass_reader_agrees_with_the_event_reader() {
-        let event = a2a_to_json(message()).expect("valid");
-        let text = String::from_utf8(event).expect("UTF-8");
-        let cases = [
-            ("", ""),
-            (r#""ttl":300"#, r#""ttl":"300""#),
-            (r#""ttl":300"#, r#""ttl":3000000000"#),
-            (r#""ttl":300"#, r#""ttl":null"#),
-            (r#""ttl":300"#, r#""ttl":300,"ttl":1"#),
-            (r#""ttl":300"#, r#""ttl":null,"ttl":1"#),
-            (r#""ttl":300"#, r#""ttl":300,"other":1,"other":2"#),
-            (r#""ttl":300"#, r#""ttl":300,"other":null,"other":2"#),
-            (r#""ttl":300"#, r#""ttl":300,"Bad":1"#),
-            (r#""ttl":300"#, r#""ttl":300,"x":1.5,"id":"#),
-            (r#""ttl":300"#, r#""ttl":300,"x":1.5"#),
-            (r#""id":"m-1""#, r#""id":"m-1","id":null"#),
-            (r#""specversion":"1.0""#, r#""specversion":"0.3""#),
-            (r#""time":"2025-01-02T03:04:05.678Z""#, r#""time":"soon""#),
-            (r#""datacontenttype":"application/json""#, r#""datacontenttype":"text/plain""#),
-            (r#""datacontenttype":"application/json""#, r#""datacontenttype":"text/plain","data_base64":"AA==""#),
-            (r#","data":{"task":"sum","args":[1,2]}"#, r#","data_base64":"AA==""#),
-            (r#","data":{"task":"sum","args":[1,2]}"#, ""),
-            (r#""protocol":"A2A""#, r#""protocol":"B2B""#),
-            (r#""protocol":"A2A""#, r#""protocol":7,"dataschema":"not a uri""#),
-            (r#""targetagent":"""#, r#""targetagent":"t""#),
-            (r#""agentcapabilities":"plan,route""#, r#""agentcapabilities":"plan,,route""#),
-            (r#""sourceagent":"planner""#, r#""sourceagent":"planner""#),
-            ("{", "["),
-        ];
-        for (from, to) in cases {
-            let input = text.replacen(from, to, 1);
-            let general = CloudEvent::from_json(input.as_bytes()).and_then(A2aMessage::from_event);
-            assert_eq!(json_to_a2a(input.as_bytes()), general, "{input}");
-        }
-        assert!(matches!(json_to_a2a(b"[1]"), Err(Error::Validation { path, .. }) if path == "event"));
-        assert!(matches!(json_to_a2a(b"{\"id\":1,"), Err(Error::Decode { offset: 8, .. })));
-    }
-
-    #[test]
-    fn round_trip_through_json_is_lossless() {
-        let json = a2a_to_json(message()).expect("valid message");
-        let back = json_to_a2a(&json).expect("valid event");
-        assert_eq!(sorted(back.into_value()), sorted(message()));
-    }
-
-    #[test]
-    fn mapping_uses_the_documented_extensions() {
-        let event = A2aMessage::from_value(message()).expect("valid").into_event();
-        assert_eq!(event.id, "m-1");
-        assert_eq!(event.ty, "a2a.TASK_REQUEST");
-        assert_eq!(event.extension("sourceagent"), Some(&Extension::Str("planner".into())));
-        assert_eq!(event.extension("agentcapabilities"), Some(&Extension::Str("plan,route".into())));
-        assert_eq!(event.extension("targetagent"), Some(&Extension::Str("".into())));
-        assert_eq!(event.extension("ttl"), Some(&Extension::Int(300)));
-        assert_eq!(event.extension("traceparent"), None);
-    }
-
-    #[test]
-    fn invalid_fields_are_named() {
-        let cases = [
-            (r#""priority":"HIGH""#, r#""priority":"URGENT""#, "metadata.priority"),
-            (r#""ttl":300"#, r#""ttl":-1"#, "metadata.ttl"),
-            (r#""ttl":300"#, r#""ttl":3.5"#, "metadata.ttl"),
-            (r#""protocol":"A2A""#, r#""protocol":"B2B""#, "protocol"),
-            (r#""agentId":"planner""#, r#""agentId":"""#, "sourceAgent.agentId"),
-            (r#"["plan","route"]"#, r#"["a,b"]"#, "sourceAgent.capabilities"),
-            (r#""timestamp":"2025-01-02T03:04:05.678Z""#, r#""timestamp":"today""#, "timestamp"),
-            (r#""targetAgent":null"#, r#""targetAgent":{"agentId":"x"}"#, "targetAgent.agentType"),
-            (r#""messageType""#, r#""surprise":1,"messageType""#, "surprise"),
-            (r#""collaborationId":"col-1""#, r#""collaborationId":7"#, "metadata.collaborationId"),
-            (r#""messageId":"m-1""#, r#""messageId":"m\n1""#, "messageId"),
-            (r#""agentId":"planner""#, r#""agentId":"plan\u001fner""#, "sourceAgent.agentId"),
-            (r#"["plan","route"]"#, r#"["plan","ro\u0085ute"]"#, "sourceAgent.capabilities"),
-        ];
-        for (from, to, path) in cases {
-            let text = MESSAGE.replacen(from, to, 1);
-            assert_ne!(text, MESSAGE, "{from}");
-            let value = parse(text.as_bytes()).expect("valid JSON");
-            match A2aMessage::from_value(value) {
-                Err(Error::Validation { path: got, .. }) => assert_eq!(got, path),
-                other => panic!("{to}: expected a validation error, got {other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn ttl_given_as_text_by_a_binding_is_read() {
-        let mut event = A2aMessage::from_value(message()).expect("valid").into_event();
-        for (name, ext) in &mut event.extensions {
-            if name == "ttl" {
-                *ext = Extension::Str("300".into());
-            }
-        }
-        assert_eq!(A2aMessage::from_event(event.clone()).expect("valid").ttl, 300);
-        event.extensions.retain(|(n, _)| n != "sourceagent");
-        assert!(matches!(A2aMessage::from_event(event), Err(Error::Validation { path, .. }) if path == "sourceagent"));
-    }
-}
+mod tests;

@@ -515,6 +515,8 @@ pub fn at_item(index: usize, error: Error) -> Error {
         Error::Validation { path, message } => Error::Validation { path: format!("[{index}].{path}"), message },
         Error::Decode { offset, message } => Error::Decode { offset, message: format!("item {index}: {message}") },
         Error::Schema { message } => Error::Schema { message: format!("item {index}: {message}") },
+        Error::Limit { limit, message } => Error::Limit { limit, message: format!("item {index}: {message}") },
+        unknown @ Error::UnknownSchema { .. } => unknown,
     }
 }
 

@@ -42,6 +42,79 @@ pub enum Number {
     Float(f64),
 }
 
+/// A member name with its quotes, recognised in place with two masked 16-byte compares.
+pub(crate) struct Name {
+    text: &'static str,
+    literal: [u8; 32],
+    len: usize,
+    pattern: [u128; 2],
+    mask: [u128; 2],
+}
+
+/// How many names from the one after the previous member's are tried in place: writers put
+/// members in one order, some of them optional; a name out of that order is read and looked up.
+const LOOKAHEAD: usize = 4;
+
+impl Name {
+    pub(crate) const fn new(text: &'static str) -> Self {
+        let name = text.as_bytes();
+        assert!(name.len() <= 30);
+        let mut literal = [0u8; 32];
+        let mut mask = [0u8; 32];
+        literal[0] = b'"';
+        mask[0] = 0xFF;
+        let mut i = 0;
+        while i < name.len() {
+            literal[i + 1] = name[i];
+            mask[i + 1] = 0xFF;
+            i += 1;
+        }
+        literal[name.len() + 1] = b'"';
+        mask[name.len() + 1] = 0xFF;
+        Name {
+            text,
+            literal,
+            len: name.len() + 2,
+            pattern: [Self::word(&literal, 0), Self::word(&literal, 16)],
+            mask: [Self::word(&mask, 0), Self::word(&mask, 16)],
+        }
+    }
+
+    const fn word(bytes: &[u8; 32], from: usize) -> u128 {
+        let mut word = [0u8; 16];
+        let mut i = 0;
+        while i < 16 {
+            word[i] = bytes[from + i];
+            i += 1;
+        }
+        u128::from_le_bytes(word)
+    }
+
+    /// The name without its quotes.
+    pub(crate) fn text(&self) -> &'static str {
+        self.text
+    }
+
+    /// Whether the input has this name's string literal at `pos`.
+    #[inline(always)]
+    fn is_at(&self, bytes: &[u8], pos: usize) -> bool {
+        match bytes.get(pos..pos + 32) {
+            Some(block) => {
+                let word = |from: usize| u128::from_le_bytes(block[from..from + 16].try_into().expect("sixteen bytes"));
+                ((word(0) ^ self.pattern[0]) & self.mask[0]) | ((word(16) ^ self.pattern[1]) & self.mask[1]) == 0
+            }
+            None => bytes.get(pos..pos + self.len) == Some(&self.literal[..self.len]),
+        }
+    }
+}
+
+/// Where a parser stood, to read the value there again another way.
+#[derive(Clone, Copy)]
+pub(crate) struct Mark {
+    pos: usize,
+    depth: usize,
+}
+
 pub struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
@@ -51,16 +124,14 @@ pub struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     /// Checks that `input` is UTF-8 and stops before the first value.
+    // Inlined: a parser returned through memory is stored in words and reloaded in halves, a
+    // store-forwarding stall at the start of every read.
+    #[inline(always)]
     pub fn new(input: &'a [u8]) -> Result<Self> {
         let text = utf8(input).map_err(|e| Error::decode(e.valid_up_to(), "invalid UTF-8"))?;
         let mut parser = Parser { text, bytes: input, pos: 0, depth: 0 };
         parser.skip_ws();
         Ok(parser)
-    }
-
-    /// Resumes reading `text` (already checked as UTF-8) at `pos`, inside `depth` open containers.
-    pub(crate) fn resume(text: &'a str, pos: usize, depth: usize) -> Self {
-        Parser { text, bytes: text.as_bytes(), pos, depth }
     }
 
     pub fn offset(&self) -> usize {
@@ -153,7 +224,121 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Reads an array, calling `item` for each element; `item` must read the element.
+    /// [`Parser::object`] for a reader that knows the names it looks for, given in the order
+    /// writers put them: `member` gets the index in `names` of each name (`Ok`), or any other name,
+    /// and reads the value from the whitespace before it.
+    pub(crate) fn named_object(
+        &mut self,
+        names: &[Name],
+        mut member: impl FnMut(&mut Self, std::result::Result<usize, Cow<'a, str>>) -> PResult<()>,
+    ) -> PResult<()> {
+        if self.peek() != Some(b'{') {
+            return Err(self.eof_or("expected an object"));
+        }
+        self.enter()?;
+        self.pos += 1;
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        let mut next = 0;
+        loop {
+            if self.peek() != Some(b'"') {
+                return Err(self.eof_or("key must be a string"));
+            }
+            let predicted = (next..names.len().min(next + LOOKAHEAD)).find(|&at| names[at].is_at(self.bytes, self.pos));
+            let key = match predicted {
+                Some(at) => {
+                    self.pos += names[at].len;
+                    Ok(at)
+                }
+                None => {
+                    let name = self.string()?;
+                    names.iter().position(|n| n.text() == name).ok_or(name)
+                }
+            };
+            if let Ok(at) = key {
+                next = at + 1;
+            }
+            if self.peek() != Some(b':') {
+                return Err(self.eof_or("expected `:`"));
+            }
+            self.pos += 1;
+            // Every value reader starts with a peek, which skips the whitespace before the value.
+            member(self, key)?;
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return Err(self.eof_or("expected `,` or `}`")),
+            }
+        }
+    }
+
+    /// The input from byte `from` to byte `to`, which the caller read as text.
+    pub(crate) fn text_between(&self, from: usize, to: usize) -> &'a str {
+        &self.text[from..to]
+    }
+
+    /// The whole input, as text.
+    pub(crate) fn input(&self) -> &'a str {
+        self.text
+    }
+
+    pub(crate) fn mark(&self) -> Mark {
+        Mark { pos: self.pos, depth: self.depth }
+    }
+
+    /// Goes back to `mark`, to read what follows it again.
+    pub(crate) fn reset(&mut self, mark: Mark) {
+        self.pos = mark.pos;
+        self.depth = mark.depth;
+    }
+
+    /// A string literal of printable ASCII without escapes, which is a valid CloudEvents string
+    /// that no writer escapes, as where its text is in the input; None, having read nothing, for
+    /// any other value.
+    #[inline(always)]
+    pub(crate) fn plain_text(&mut self) -> Option<std::ops::Range<usize>> {
+        if self.peek() != Some(b'"') {
+            return None;
+        }
+        self.printable_ascii_range()
+    }
+
+    /// An integer from 0 to `i32::MAX` written as it is written back (no sign, leading zero,
+    /// fraction or exponent), and where its digits start; None, having read nothing, for any
+    /// other value.
+    #[inline(always)]
+    pub(crate) fn plain_natural(&mut self) -> Option<(i32, usize)> {
+        self.skip_ws();
+        let start = self.pos;
+        let mut at = start;
+        let mut value = 0u64;
+        while let Some(&d) = self.bytes.get(at).filter(|d| d.is_ascii_digit()) {
+            value = value * 10 + u64::from(d - b'0');
+            at += 1;
+            if at - start > 10 {
+                return None;
+            }
+        }
+        let len = at - start;
+        if len == 0 || (len > 1 && self.bytes[start] == b'0') || value > i32::MAX as u64 {
+            return None;
+        }
+        if let Some(b'.' | b'e' | b'E') = self.bytes.get(at) {
+            return None;
+        }
+        self.pos = at;
+        i32::try_from(value).ok().map(|value| (value, start))
+    }
+
+    /// Reads an array, calling `item` for each element; `item` must read the element, from the
+    /// whitespace before it.
     pub fn array(&mut self, mut item: impl FnMut(&mut Self) -> PResult<()>) -> PResult<()> {
         if self.peek() != Some(b'[') {
             return Err(self.eof_or("expected an array"));
@@ -166,7 +351,6 @@ impl<'a> Parser<'a> {
             return Ok(());
         }
         loop {
-            self.skip_ws();
             item(self)?;
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -401,16 +585,22 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// Reads any value, appends it to `out` as [`Parser::transcode`] does, and returns a value of the
-    /// same JSON type in its place (an empty string, array or object; zero for a number).
-    pub fn transcode_standing_in(&mut self, out: &mut Vec<u8>) -> PResult<Value<'a>> {
+    /// Reads any value, appends it to `out` as [`Parser::transcode`] does, and returns its JSON type,
+    /// whose [`StandIn::value`] can take the value's place in a message.
+    pub fn transcode_standing_in(&mut self, out: &mut Vec<u8>) -> PResult<StandIn> {
         let stand_in = match self.peek() {
-            Some(b'"') => Value::Str(Cow::Borrowed("")),
-            Some(b'{') => Value::Object(Vec::new()),
-            Some(b'[') => Value::Array(Vec::new()),
-            Some(b'n') => Value::Null,
-            Some(b't' | b'f') => Value::Bool(false),
-            _ => Value::Int(0),
+            Some(b'"') => StandIn::Str,
+            Some(b'{') => StandIn::Object,
+            Some(b'[') => StandIn::Array,
+            Some(b'n') => StandIn::Null,
+            Some(b't' | b'f') => StandIn::Bool,
+            _ => {
+                // The written number tells a float from an integer: floats are written with a point or an exponent.
+                let start = out.len();
+                self.transcode(out)?;
+                let float = out[start..].iter().any(|b| matches!(b, b'.' | b'e' | b'E'));
+                return Ok(if float { StandIn::Float } else { StandIn::Int });
+            }
         };
         self.transcode(out)?;
         Ok(stand_in)
@@ -580,24 +770,62 @@ impl<'a> Parser<'a> {
         Some(&self.text[start..end])
     }
 
+    /// Reads a string at its opening quote: text without escapes is borrowed from the input (`Some`);
+    /// text with escapes is appended to `side`, unescaped (`None`).
+    pub(crate) fn string_or_unescaped(&mut self, side: &mut String) -> PResult<Option<&'a str>> {
+        self.pos += 1;
+        let start = self.pos;
+        self.pos = plain_run_end(self.bytes, start);
+        if self.bytes.get(self.pos) == Some(&b'"') {
+            let text = &self.text[start..self.pos];
+            self.pos += 1;
+            return Ok(Some(text));
+        }
+        self.unescape(start, side).map(|()| None)
+    }
+
+    /// [`Parser::printable_ascii_string`] that gives where the text is in the input.
+    #[inline(always)]
+    fn printable_ascii_range(&mut self) -> Option<std::ops::Range<usize>> {
+        let start = self.pos + 1;
+        let end = printable_run_end(self.bytes, start);
+        if self.bytes.get(end) != Some(&b'"') {
+            return None;
+        }
+        self.pos = end + 1;
+        Some(start..end)
+    }
+
+    /// The input's bytes.
+    pub(crate) fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
     /// The rest of a string that has escapes (or is malformed) from `self.pos` on.
     #[cold]
     #[inline(never)]
     fn escaped_string(&mut self, start: usize) -> PResult<Cow<'a, str>> {
+        let mut owned = String::with_capacity(self.pos - start + 16);
+        self.unescape(start, &mut owned)?;
+        Ok(Cow::Owned(owned))
+    }
+
+    /// Appends the text of a string literal from `start` to `owned`, unescaped, up to its closing
+    /// quote; `self.pos` is where its first escape (or the byte that makes it malformed) is.
+    fn unescape(&mut self, start: usize, owned: &mut String) -> PResult<()> {
         match self.bytes.get(self.pos) {
             Some(b'\\') => {}
             None => return Err(self.fail("EOF while parsing a string")),
             Some(_) => return Err(self.fail("control character (\\u0000-\\u001F) found while parsing a string")),
         }
-        let mut owned = String::with_capacity(self.pos - start + 16);
         owned.push_str(&self.text[start..self.pos]);
         loop {
             match self.bytes.get(self.pos) {
                 Some(b'"') => {
                     self.pos += 1;
-                    return Ok(Cow::Owned(owned));
+                    return Ok(());
                 }
-                Some(b'\\') => self.escape(&mut owned)?,
+                Some(b'\\') => self.escape(owned)?,
                 None => return Err(self.fail("EOF while parsing a string")),
                 Some(_) => {
                     let run = self.pos;
@@ -711,6 +939,33 @@ fn is_canonical_float(literal: &[u8]) -> bool {
 
 fn is_short_fraction(fraction: &[u8], max_len: usize) -> bool {
     fraction.len() <= max_len && fraction.iter().all(u8::is_ascii_digit) && fraction.last().is_some_and(|&d| d != b'0')
+}
+
+/// The JSON type of a value written elsewhere, for a message that holds its place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StandIn {
+    Null,
+    Bool,
+    Int,
+    Float,
+    Str,
+    Array,
+    Object,
+}
+
+impl From<StandIn> for Value<'_> {
+    /// A value of the type: an empty string, array or object, zero, false or null.
+    fn from(stand_in: StandIn) -> Self {
+        match stand_in {
+            StandIn::Null => Value::Null,
+            StandIn::Bool => Value::Bool(false),
+            StandIn::Int => Value::Int(0),
+            StandIn::Float => Value::Float(0.0),
+            StandIn::Str => Value::Str(Cow::Borrowed("")),
+            StandIn::Array => Value::Array(Vec::new()),
+            StandIn::Object => Value::Object(Vec::new()),
+        }
+    }
 }
 
 /// A JSON value that is not a string, array or object.

@@ -16,17 +16,18 @@ Every Kafka record the agents exchange is a CloudEvent in Kafka *binary* content
 the writer's schema (fetched by id from the registry through :class:`~a2a_fast.transport.registry.SchemaCatalog`)
 against the reader's own schema, so agents built against different schema versions interoperate.
 
-:meth:`Envelope.decode_many` decodes a consumed batch in one native call (:class:`EnvelopeDecoder`: the
-CloudEvents headers, the limits, the A2A attributes, the wire header and the Avro body with the writer's
-schema resolved) and returns, per record, the message or the error that :meth:`Envelope.decode` would have
-raised, so one bad record never costs the others their batch. A record the native rules refuse goes through
-:meth:`Envelope.decode` itself, which gives the reason in its own words. :meth:`Envelope.encode` makes the
-usual record in one native call too (:class:`EnvelopeEncoder`, whose constant headers are made once per
-kind), and anything unusual through :func:`to_kafka`.
+Every rule of the envelope lives in the native core (:class:`EnvelopeDecoder`): the size and age limits,
+the CloudEvents binding, the A2A attributes, the wire header, the writer schema and the rules of the record
+(its key is its ``task_id``, required fields are not empty, costs are at least 0, progress is from 0 to 1),
+each error worded as agents put it in their dead letters. :meth:`Envelope.decode_many` decodes a consumed
+batch in one native call and returns, per record, the message or its error, so one bad record never costs
+the others their batch; :meth:`Envelope.decode` is the same call for one record. :meth:`Envelope.encode`
+makes the usual record in one native call too (:class:`EnvelopeEncoder`, whose constant headers are made
+once per kind), and anything unusual through :func:`to_kafka`.
 
-The CloudEvents binding and the Avro codec are reached only through :func:`to_kafka`, :func:`from_kafka`,
-:class:`Codec`, :func:`read_schema_id`, :class:`EnvelopeDecoder` and :class:`EnvelopeEncoder`; those names
-are the seam to the native core.
+The CloudEvents binding and the Avro codec are reached only through :func:`to_kafka`, :class:`Codec`,
+:func:`read_schema_id`, :class:`EnvelopeDecoder` and :class:`EnvelopeEncoder`; those names are the seam to
+the native core.
 """
 
 from __future__ import annotations
@@ -39,12 +40,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, cast
 
-from a2a_fast._native import EnvelopeDecoder, EnvelopeEncoder
+from a2a_fast._native import EnvelopeDecoder, EnvelopeEncoder, envelope_check_task_id
 from a2a_fast.codecs.avro import Codec
 from a2a_fast.codecs.avro import schema_id_of as read_schema_id
-from a2a_fast.codecs.cloudevents import from_kafka, to_kafka
-from a2a_fast.errors import SchemaError, ValidationError
-from a2a_fast.protocol.kinds import CONTENT_TYPE, KIND_TASK_REQUEST, MESSAGE_KINDS, PROTOCOL, PROTOCOL_VERSION
+from a2a_fast.codecs.cloudevents import to_kafka
+from a2a_fast.errors import SchemaError
+from a2a_fast.protocol.kinds import CONTENT_TYPE, MESSAGE_KINDS, PROTOCOL, PROTOCOL_VERSION
 from a2a_fast.protocol.limits import MessageLimits
 from a2a_fast.protocol.topics import TopicNames
 
@@ -161,13 +162,7 @@ class Envelope:
         self.limits = limits
         """Size and age limits :meth:`decode` enforces (none when None)."""
         self._writers: dict[str, tuple[Codec, str, str, EnvelopeEncoder | None]] = {}
-        self._decoder = EnvelopeDecoder(
-            [
-                (kind, spec.record, ["capability"] if kind == KIND_TASK_REQUEST else [])
-                for kind, spec in MESSAGE_KINDS.items()
-            ],
-            Inbound,
-        )
+        self._decoder = EnvelopeDecoder([(kind, spec.record) for kind, spec in MESSAGE_KINDS.items()], Inbound)
 
     def _writer(self, kind: str) -> tuple[Codec, str, str, EnvelopeEncoder | None]:
         """``(codec, schema URI, topic, native encoder)`` of ``kind``, looked up again when the catalog's codec
@@ -239,8 +234,7 @@ class Envelope:
         act on it, the members of other groups reading the topic skip it."""
         codec, schema_uri, topic, native = self._writer(kind)
         task_id = record.get("task_id")
-        if not task_id:
-            raise ValidationError("record field 'task_id' is missing or empty")
+        envelope_check_task_id(task_id)
         event_id = event_id or uuid.uuid4().hex
         if native is not None:
             parts = native.encode(record, task_id, event_id, target_agent, collaboration_id, traceparent, priority, ttl)
@@ -271,23 +265,15 @@ class Envelope:
             "data": codec.encode(record),
         }
         raw_key, raw_headers, raw_value = to_kafka(event)
-        return topic, _as_bytes(raw_key or task_id), raw_headers, raw_value or b""
+        # task_id is present and not empty: envelope_check_task_id raised otherwise
+        return topic, _as_bytes(raw_key or cast(str | bytes, task_id)), raw_headers, raw_value or b""
 
     def decode_record(self, record: Consumed, check_age: bool = True) -> Inbound | ValueError:
         """:meth:`decode` of one consumed record, the error returned rather than raised; ``check_age`` False
         reads a record past its ttl as any other."""
-        try:
-            return self.decode(
-                record.key(),
-                record.headers(),
-                record.value(),
-                record.topic() or "",
-                record.partition() or 0,
-                record.offset() or 0,
-                check_age=check_age,
-            )
-        except ValueError as error:
-            return error
+        decoder = self._ready_decoder()
+        [found] = decoder.decode_many([record], self._bounds(), check_age, self.catalog.cached_schema)
+        return cast(Inbound | ValueError, found)
 
     def decode(
         self,
@@ -302,56 +288,49 @@ class Envelope:
     ) -> Inbound:
         """The message in a consumed record. Raises :class:`DecodeError`, :class:`ValidationError` or
         :class:`SchemaError` (all ``ValueError``) naming what is wrong, or a
-        :class:`~a2a_fast.errors.LimitError` for a message too large or expired; a writer schema id must already
-        be in the catalog's cache (see :meth:`schema_ids`)."""
-        limits = self.limits
-        if limits is not None:
-            limits.check_size(len(value or b""))
-        event = from_kafka(list(headers.items() if isinstance(headers, dict) else headers or ()), value, key)
-        kind, data, schema_id, writer = self._check_event(event, check_age)
-        record = self.catalog.reader_codec(kind).decode(data, writer)
-        return self._inbound(event, kind, record, schema_id, key, topic, partition, offset)
+        :class:`~a2a_fast.errors.LimitError` for a message too large or expired (unless ``check_age`` is
+        False); a writer schema id must already be in the catalog's cache (see :meth:`schema_ids`)."""
+        found = self._ready_decoder().decode(
+            key, headers, value, topic, partition, offset, self._bounds(), check_age, self.catalog.cached_schema
+        )
+        if isinstance(found, ValueError):
+            raise found
+        return cast(Inbound, found)
 
     def decode_many(self, records: Sequence[Consumed]) -> list[Inbound | ValueError]:
         """:meth:`decode` of each consumed record, in one native call for the whole batch.
 
         Returns, in order, the message or the error (:class:`DecodeError`, :class:`ValidationError`,
         :class:`SchemaError`, :class:`~a2a_fast.errors.LimitError`) that :meth:`decode` would have raised
-        for that record, so one bad record never costs the others their batch. Records the native rules
-        refuse, and those whose writer schema is not in the catalog, go through :meth:`decode` itself.
+        for that record, so one bad record never costs the others their batch. Records whose writer schema
+        the catalog has cached are decoded with it; other ids give a :class:`SchemaError`.
         """
+        decoder = self._ready_decoder()
+        return cast(
+            list[Inbound | ValueError],
+            decoder.decode_many(records, self._bounds(), True, self.catalog.cached_schema),
+        )
+
+    def _ready_decoder(self) -> EnvelopeDecoder:
+        """The native decoder with the catalog's current reader codec of each kind (or, for a kind the
+        catalog has none of, its error, which that kind's records then give)."""
         decoder = self._decoder
-        catalog = self.catalog
         for kind in MESSAGE_KINDS:
             try:
-                reader = catalog.reader_codec(kind)
-            except SchemaError:
-                continue  # its records go through decode(), which names the missing schema
+                reader = self.catalog.reader_codec(kind)
+            except SchemaError as error:
+                decoder.set_reader_error(kind, error)
+                continue
             if decoder.reader(kind) is not reader:
                 decoder.set_reader(kind, reader)
+        return decoder
+
+    def _bounds(self) -> tuple[int, float, float] | None:
+        """``(max bytes, default ttl, now)`` of the size and age limits, None without limits."""
         limits = self.limits
-        bounds = None
-        if limits is not None:
-            bounds = (limits.config.max_message_bytes, float(limits.config.default_ttl_seconds), limits.clock())
-        out, pending = decoder.decode_many(records, bounds)
-        retry = []
-        for index in pending:
-            item = out[index]
-            if type(item) is int:
-                known = catalog.cached_schema(item)
-                if known is not None:
-                    decoder.add_writer(item, *known)
-                    retry.append(index)
-                    continue
-            if item is None or type(item) is int:
-                out[index] = self.decode_record(records[index])
-        if retry:
-            again, still = decoder.decode_many([records[index] for index in retry], bounds)
-            for position in still:
-                again[position] = self.decode_record(records[retry[position]])
-            for index, item in zip(retry, again, strict=True):
-                out[index] = item
-        return cast(list[Inbound | ValueError], out)
+        if limits is None:
+            return None
+        return limits.config.max_message_bytes, float(limits.config.default_ttl_seconds), limits.clock()
 
     def unknown_schema_ids(self, records: Iterable[Consumed]) -> set[int]:
         """Writer schema ids of the records' values that the catalog has not fetched yet."""
@@ -361,67 +340,6 @@ class Envelope:
             for schema_id in self._decoder.unknown_schema_ids(records)
             if catalog.cached_schema(schema_id) is None
         }
-
-    def _check_event(self, event: Mapping[str, Any], check_age: bool = True) -> tuple[str, bytes, int, Codec]:
-        """``(kind, Avro data, writer schema id, writer codec)`` of a CloudEvent that is an A2A message."""
-        for required in ("id", "source", "type"):
-            if not event.get(required):
-                raise ValidationError(f"CloudEvent attribute {required!r} is missing (header ce_{required})")
-        if self.limits is not None and check_age:
-            self.limits.check_age(event.get("time"), event.get("ttl"))
-        kind = event["type"]
-        if kind not in MESSAGE_KINDS:
-            raise ValidationError(f"ce_type {kind!r} is not an A2A message type")
-        if event.get("protocol") != PROTOCOL:
-            raise ValidationError(f"ce_protocol {event.get('protocol')!r} is not {PROTOCOL}")
-        if event.get("datacontenttype") != CONTENT_TYPE:
-            raise ValidationError(f"content-type {event.get('datacontenttype')!r} is not {CONTENT_TYPE}")
-        if not event.get("sourceagent"):
-            raise ValidationError("CloudEvent attribute 'sourceagent' is missing (header ce_sourceagent)")
-        data = event.get("data")
-        if not isinstance(data, bytes):
-            raise ValidationError(f"CloudEvent data is {type(data).__name__}, expected Avro bytes")
-        schema_id = read_schema_id(data)
-        known = self.catalog.cached_schema(schema_id)
-        if known is None:
-            raise SchemaError(f"schema id {schema_id} is unknown to the registry")
-        name, writer = known
-        expected = MESSAGE_KINDS[kind].record
-        if name.rsplit(".", 1)[-1] != expected:
-            raise ValidationError(f"schema id {schema_id} is a {name} schema, ce_type {kind} needs {expected}")
-        return kind, data, schema_id, writer
-
-    @staticmethod
-    def _inbound(
-        event: Mapping[str, Any],
-        kind: str,
-        record: dict[str, Any],
-        schema_id: int,
-        key: bytes | None,
-        topic: str,
-        partition: int,
-        offset: int,
-    ) -> Inbound:
-        task_id = record.get("task_id") or ""
-        if key is not None and key.decode(errors="replace") != task_id:
-            raise ValidationError(f"record key {key!r} differs from field task_id {task_id!r}")
-        _validate(kind, record)
-        return Inbound(
-            kind,
-            record,
-            event["id"],
-            task_id,
-            event["sourceagent"],
-            event.get("targetagent"),
-            event.get("collaborationid"),
-            event.get("traceparent"),
-            schema_id,
-            topic,
-            partition,
-            offset,
-            event.get("priority") or None,
-            event.get("targetgroup") or None,
-        )
 
     @staticmethod
     def schema_ids(values: Iterable[bytes | None]) -> set[int]:
@@ -447,17 +365,3 @@ def _utc_now() -> str:
 
 def _as_bytes(value: str | bytes) -> bytes:
     return value if isinstance(value, bytes) else str(value).encode()
-
-
-def _validate(kind: str, record: Mapping[str, Any]) -> None:
-    if not record.get("task_id"):
-        raise ValidationError("field 'task_id' is empty")
-    for name in ("proposed_cost", "counter_offer", "agreed_cost", "offer"):
-        amount = record.get(name)
-        if amount is not None and not amount >= 0:
-            raise ValidationError(f"field {name!r} is {amount}, expected a cost >= 0")
-    progress = record.get("progress")
-    if progress is not None and not 0.0 <= progress <= 1.0:
-        raise ValidationError(f"field 'progress' is {progress}, expected 0.0 to 1.0")
-    if kind == KIND_TASK_REQUEST and not record.get("capability"):
-        raise ValidationError("field 'capability' is empty")

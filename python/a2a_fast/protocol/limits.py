@@ -10,13 +10,12 @@ Agents dead-letter such records (``dlq.stage`` ``limits``, the error in ``dlq.re
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable
 from typing import Final
 
+from a2a_fast._native import envelope_check_age, envelope_check_size
 from a2a_fast.config import MessageConfig
-from a2a_fast.errors import MessageExpiredError, MessageTooLargeError, ValidationError
 
 __all__ = ["PRIORITY_LEVELS", "MessageLimits", "priority_name"]
 
@@ -39,31 +38,12 @@ class MessageLimits:
         self.clock = clock or time.time
 
     def check_size(self, size: int) -> None:
-        limit = self.config.max_message_bytes
-        if size > limit:
-            raise MessageTooLargeError(f"message is {size} bytes, more than messages.max_message_bytes={limit}")
+        """Raises :class:`~a2a_fast.errors.MessageTooLargeError` for a record value of ``size`` bytes over
+        the limit."""
+        envelope_check_size(size, self.config.max_message_bytes)
 
-    def check_age(self, sent: str | float | None, ttl: str | int | None) -> None:
-        """``sent``: the ``time`` attribute (RFC 3339) or epoch seconds; ``ttl``: the extension's value."""
-        if sent is None or sent == "":
-            return
-        if ttl is None or ttl == "":
-            limit, origin = self.config.default_ttl_seconds, "messages.default_ttl_seconds"
-        else:
-            try:
-                limit, origin = float(ttl), "its ttl"
-            except ValueError:
-                raise ValidationError(f"ttl: {ttl!r} is not a number of seconds") from None
-            if limit == 0:
-                return
-        moment = sent if isinstance(sent, float | int) else _epoch(sent)
-        age = self.clock() - moment
-        if age > limit:
-            raise MessageExpiredError(f"message expired: sent {age:.1f}s ago, {origin} is {limit:g}s")
-
-
-def _epoch(text: str) -> float:
-    try:
-        return dt.datetime.fromisoformat(text).timestamp()
-    except ValueError:
-        raise ValidationError(f"time: {text!r} is not an RFC 3339 timestamp") from None
+    def check_age(self, sent: str | float | None, ttl: str | float | None) -> None:
+        """``sent``: the ``time`` attribute (RFC 3339) or epoch seconds; ``ttl``: the extension's value.
+        Raises :class:`~a2a_fast.errors.MessageExpiredError`, or :class:`~a2a_fast.errors.ValidationError`
+        for a ``time`` or ``ttl`` that cannot be read."""
+        envelope_check_age(sent, ttl, float(self.config.default_ttl_seconds), self.clock())
