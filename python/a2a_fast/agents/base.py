@@ -210,6 +210,7 @@ class Agent:
         self._running = False
         self.failure: BaseException | None = None
         self.failed = asyncio.Event()
+        self._own_lanes = type(self).lane is not Agent.lane
         self.observers: list[Callable[[str, Inbound | None], None]] = []
         """Called on the loop once a record counts as handled (its offset may be committed), with
         ``("handled" | "duplicate" | "dead_letter", message)`` (message None when it could not be decoded):
@@ -242,6 +243,18 @@ class Agent:
         if group is None:
             return True
         return group if group == self.group_id else False
+
+    def lane(self, message: Inbound, key: bytes | None) -> bytes | None:
+        """The lane a decoded record is handled in: the records of one lane are handled one after the other,
+        in order. By default its key (the task id), so the messages of one task never overtake each other; a
+        role that must act on a task while an earlier record of it is still being handled (a cancel while
+        the task runs) gives those records a lane of their own."""
+        return key
+
+    def handling(self) -> Message | None:
+        """The consumed record whose handler is running (for its headers), None outside a handler."""
+        work = _HANDLING.get()
+        return work.message if work is not None and work.agent is self else None
 
     def expires(self, message: Inbound) -> bool:
         """Whether the ttl applies to ``message`` for this agent: True when it would act on it (by default,
@@ -504,6 +517,8 @@ class Agent:
                 continue
             work.inbound = inbound
             work.kind = inbound.kind
+            if self._own_lanes:
+                work.key = self.lane(inbound, work.key)
             labels = (topic, inbound.kind)
             consumed[labels] = consumed.get(labels, 0) + 1
             lane = self._lanes.get(work.key)
