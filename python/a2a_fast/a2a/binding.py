@@ -15,8 +15,10 @@ The binding document is ``docs/a2a-kafka-binding.md``; this module is where its 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Final, TypeVar
 
 from a2a.client.errors import A2AClientError
@@ -38,7 +40,9 @@ from a2a.types import (
     TaskPushNotificationConfig,
 )
 from a2a.utils.error_handlers import build_error_details
-from a2a.utils.errors import JSON_RPC_ERROR_CODE_MAP, A2AError, InternalError, InvalidRequestError
+from a2a.utils.errors import JSON_RPC_ERROR_CODE_MAP, A2AError, InternalError, InvalidParamsError, InvalidRequestError
+from google.api.field_behavior_pb2 import REQUIRED, field_behavior  # type: ignore[import-untyped]
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.empty_pb2 import Empty
 from google.protobuf.message import DecodeError, Message
 
@@ -56,8 +60,10 @@ __all__ = [
     "encode",
     "error_fields",
     "error_from",
+    "new_id",
     "service_parameter_headers",
     "service_parameters",
+    "validate_required",
 ]
 
 KAFKA_BINDING: Final = "urn:a2a-fast:binding:kafka:v1"
@@ -141,13 +147,118 @@ def decode(data: bytes | None, kind: type[M], what: str) -> M:
     return message
 
 
+def validate_required(message: Message) -> None:
+    """Raises :class:`InvalidParamsError` when a field the A2A proto marks ``REQUIRED`` is unset, anywhere in
+    ``message``: the SDK's check (the same rules, messages and ``data["errors"]``), with each message type's
+    required fields worked out once instead of on every call."""
+    errors = _violations(message)
+    if errors:
+        raise InvalidParamsError(message="Validation failed", data={"errors": errors})
+
+
+def _violations(message: Message) -> list[dict[str, str]]:
+    required, nested = _plan(message.DESCRIPTOR)
+    errors: list[dict[str, str]] = []
+    for field in required:
+        value = getattr(message, field.name)
+        if field.is_repeated:
+            missing, text = not value, "Field must contain at least one element."
+        elif field.has_presence:
+            missing, text = not message.HasField(field.name), "Field is required."
+        else:
+            missing, text = value == field.default_value, "Field is required."
+        if missing:
+            errors.append({"field": field.name, "message": text})
+    for field, kind in nested:
+        value = getattr(message, field.name)
+        if kind == "one":
+            if message.HasField(field.name):
+                errors.extend(_nested(field.name, _violations(value)))
+        elif kind == "map":
+            for key, item in value.items():
+                errors.extend(_nested(f"{field.name}[{key}]", _violations(item)))
+        else:
+            for index, item in enumerate(value):
+                errors.extend(_nested(f"{field.name}[{index}]", _violations(item)))
+    return errors
+
+
+def _nested(prefix: str, errors: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [
+        {"field": f"{prefix}.{error['field']}" if error["field"] else prefix, "message": error["message"]}
+        for error in errors
+    ]
+
+
+@cache
+def _plan(descriptor: Descriptor) -> tuple[tuple[FieldDescriptor, ...], tuple[tuple[FieldDescriptor, str], ...]]:
+    """A message type's required fields, and its message fields whose types have required fields somewhere."""
+    required = tuple(field for field in descriptor.fields if REQUIRED in field.GetOptions().Extensions[field_behavior])
+    nested = []
+    for field in descriptor.fields:
+        kind_of = field.message_type
+        if field.type != FieldDescriptor.TYPE_MESSAGE or kind_of is None or not _has_required(kind_of, frozenset()):
+            continue
+        if kind_of.GetOptions().map_entry:
+            kind = "map"
+        elif field.is_repeated:
+            kind = "many"
+        else:
+            kind = "one"
+        nested.append((field, kind))
+    return required, tuple(nested)
+
+
+def _has_required(descriptor: Descriptor, seen: frozenset[str]) -> bool:
+    if descriptor.full_name in seen:
+        return False
+    seen = seen | {descriptor.full_name}
+    for field in descriptor.fields:
+        if REQUIRED in field.GetOptions().Extensions[field_behavior]:
+            return True
+        kind_of = field.message_type
+        if field.type == FieldDescriptor.TYPE_MESSAGE and kind_of is not None and _has_required(kind_of, seen):
+            return True
+    return False
+
+
+_VARIANT: Final = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+class _Ids:
+    """Random ids in the uuid4 form, from a pool of random bytes refilled 256 ids at a time (one system call
+    each, where ``uuid.uuid4()`` makes one per id)."""
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._at = 0
+
+    def __call__(self) -> str:
+        if self._at >= len(self._pool):
+            self._pool, self._at = os.urandom(16 * 256), 0
+        at = self._at
+        self._at = at + 16
+        hexed = self._pool[at : at + 16].hex()
+        # version 4, variant 10xx: the digits uuid.uuid4() fixes
+        return f"{hexed[:8]}-{hexed[8:12]}-4{hexed[13:16]}-{_VARIANT[hexed[16]]}{hexed[17:20]}-{hexed[20:]}"
+
+
+new_id: Final = _Ids()
+"""A new random id (uuid4 form): tasks, contexts and calls."""
+
+
 # --- service parameters ----------------------------------------------------------------------------------------
+
+
+_DEFAULT_HEADERS: Final = (("A2A-Version", A2A_VERSION.encode()),)
 
 
 def service_parameter_headers(parameters: Mapping[str, str] | None) -> list[tuple[str, bytes]]:
     """Kafka headers carrying a call's service parameters, each under its own name; ``A2A-Version`` is added
     when missing. Raises :class:`A2AClientError` for a name the binding reserves, and for a credential (see
     :data:`CREDENTIAL_PARAMETERS`), which would stay readable in the log for as long as it is retained."""
+    if not parameters:
+        return list(_DEFAULT_HEADERS)
     headers: list[tuple[str, bytes]] = []
     seen = set()
     for name, value in (parameters or {}).items():
@@ -173,6 +284,8 @@ def service_parameters(headers: Iterable[tuple[str, Any]] | None) -> dict[str, s
     case-insensitively); the envelope's own headers are left out."""
     found: dict[str, str] = {}
     for name, value in headers or ():
+        if name[:3] == "ce_":
+            continue
         folded = name.lower()
         if folded in RESERVED_NAMES or folded.startswith(RESERVED_PREFIXES):
             continue

@@ -73,6 +73,7 @@ from a2a_fast.a2a.binding import (
     decode,
     encode,
     error_from,
+    new_id,
     service_parameter_headers,
 )
 from a2a_fast.a2a.cards import a2a_card, parse_address
@@ -109,10 +110,13 @@ class _Inbox:
 
     async def next(self, timeout: float | None) -> Any:  # noqa: ASYNC109 (a wait bound, raised as the SDK's timeout)
         while not self._records:
-            self._waiter = asyncio.get_running_loop().create_future()
+            self._waiter = waiter = asyncio.get_running_loop().create_future()
             try:
-                async with asyncio.timeout(timeout):
-                    await self._waiter
+                if timeout is None:
+                    await waiter
+                else:
+                    async with asyncio.timeout(timeout):
+                        await waiter
             finally:
                 self._waiter = None
         return self._records.popleft()
@@ -226,6 +230,7 @@ class KafkaCaller(Agent):
             target_group=pool,
             collaboration_id=record.get("context_id"),
             traceparent=continue_trace(None),
+            event_id=record["request_id"],
         )
         encoded.headers.extend(headers)
         await self.produce_record(encoded)
@@ -290,8 +295,11 @@ class KafkaTransport(ClientTransport):
     async def send_message(
         self, request: SendMessageRequest, *, context: ClientCallContext | None = None
     ) -> SendMessageResponse:
-        reply = await self._unary(SEND_MESSAGE, request, _task_of(request), context, SendMessageResponse, None)
-        return reply
+        record = await self._call(SEND_MESSAGE, request, _task_of(request), context, None)
+        if record["reply"] is None and record["task"] is not None:
+            # the task, not repeated as a reply when it is not cut to a history length
+            return SendMessageResponse(task=decode(record["task"], Task, "task"))
+        return decode(record["reply"], SendMessageResponse, "reply")
 
     async def send_message_streaming(
         self, request: SendMessageRequest, *, context: ClientCallContext | None = None
@@ -415,7 +423,7 @@ class KafkaTransport(ClientTransport):
     ) -> tuple[str, _Inbox]:
         await self._ready()
         headers = service_parameter_headers(context.service_parameters if context is not None else None)
-        request_id = uuid.uuid4().hex
+        request_id = new_id()
         message = params.message if isinstance(params, SendMessageRequest) else None
         text = get_message_text(message)[:TEXT_LIMIT] if message is not None else None
         record = {
@@ -451,13 +459,24 @@ class KafkaTransport(ClientTransport):
         response: type[M],
         default_timeout: float | object | None = _QUICK,
     ) -> M:
+        record = await self._call(method, params, task_id, context, default_timeout)
+        return decode(record["reply"], response, "reply")
+
+    async def _call(
+        self,
+        method: str,
+        params: ProtoMessage,
+        task_id: str | None,
+        context: ClientCallContext | None,
+        default_timeout: float | object | None = _QUICK,
+    ) -> dict[str, Any]:
+        """The record that ends a call (its error raised)."""
         wait = self.timeout if default_timeout is _QUICK else default_timeout
         request_id, inbox = await self._open(method, params, task_id, context)
         try:
-            record = await self._next_final(inbox, method, _wait(context, wait))  # type: ignore[arg-type]
+            return await self._next_final(inbox, method, _wait(context, wait))  # type: ignore[arg-type]
         finally:
             self.caller.close_call(request_id)
-        return decode(record["reply"], response, "reply")
 
     async def _next(self, inbox: _Inbox, method: str, timeout: float | None) -> dict[str, Any]:  # noqa: ASYNC109
         try:
@@ -490,7 +509,7 @@ def register(factory: ClientFactory, caller: KafkaCaller | None = None, *, timeo
 
 def _task_of(request: SendMessageRequest) -> str:
     """The record key of a message send: the task it continues, else the id the new task will have."""
-    return request.message.task_id or str(uuid.uuid4())
+    return request.message.task_id or new_id()
 
 
 def _wait(context: ClientCallContext | None, default: float | None) -> float | None:

@@ -36,7 +36,6 @@ import contextlib
 import logging
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, cast
@@ -76,7 +75,6 @@ from a2a.utils.errors import (
     UnsupportedOperationError,
     VersionNotSupportedError,
 )
-from a2a.utils.proto_utils import validate_proto_required_fields
 from a2a.utils.task import apply_history_length, validate_history_length
 from confluent_kafka import TopicPartition
 from google.protobuf.message import Message as ProtoMessage
@@ -92,12 +90,14 @@ from a2a_fast.a2a.binding import (
     decode,
     encode,
     error_fields,
+    new_id,
     service_parameters,
+    validate_required,
 )
 from a2a_fast.a2a.cards import ROLE, advertised_card, card_resources, kafka_interface
 from a2a_fast.a2a.states import INTERRUPTED, TERMINAL, mesh_state, state_name
 from a2a_fast.a2a.tasks import StoredTask, TaskStore, add_user_message, apply_event, new_task
-from a2a_fast.agents.base import Agent, AgentConfig, pool_group
+from a2a_fast.agents.base import Agent, AgentConfig, pool_group, start_eagerly
 from a2a_fast.errors import ConfigError
 from a2a_fast.mesh.directory import AgentCard as DirectoryCard
 from a2a_fast.mesh.directory import AgentState
@@ -274,7 +274,7 @@ class A2AAgent(Agent):
             parameters = service_parameters(cast(Any, record.headers()) if record is not None else None)
             self._check_version(parameters)
             params = decode(message.record["params"], method.request, f"params of {method.name}")
-            validate_proto_required_fields(params)
+            validate_required(params)
             context = self._call_context(params, parameters, reply.requester)
             await self._call(method, params, context, reply)
         except ProtocolError as error:
@@ -409,7 +409,7 @@ class A2AAgent(Agent):
                 raise InvalidRequestError(f"task id {task_id} is taken: a new task needs an id no task has")
             if stored.terminal or stored.task.status.state in INTERRUPTED:
                 return  # a redelivered call whose turn was answered before a restart
-        context_id = message.context_id or (stored.task.context_id if stored else "") or str(uuid.uuid4())
+        context_id = message.context_id or (stored.task.context_id if stored else "") or new_id()
         turn = _Turn(self, reply, task_id, context_id, message, stored, params.configuration, streaming=streaming)
         request = RequestContext(
             context,
@@ -489,6 +489,7 @@ class _Reply:
             target_agent=self.requester,
             collaboration_id=context_id or None,
             traceparent=continue_trace(inbound.traceparent),
+            event_id=new_id(),
         )
 
     async def fail(self, error: ProtocolError) -> None:
@@ -543,9 +544,11 @@ class _Turn:
         self.answer: Message | None = None
         self.queue = _TurnEvents(self)
         self.pending: list[StreamResponse] = []
-        self.text: str | None = None
+        self.said: Message | Any = None
+        """The latest message or artifact of the turn: the record's ``text`` is read from it when published."""
+        self.stored: StoredTask | None = None
         self.ended = False
-        self.runner: asyncio.Future[None] | None = None
+        self.runner: asyncio.Task[None] | None = None
         self.cancelling = False
         self.cancel_error: BaseException | None = None
         self.finished = asyncio.Event()
@@ -553,12 +556,36 @@ class _Turn:
         """Set once the executor made its Task (or answered with a Message)."""
         self._lock = asyncio.Lock()
         self._flush_soon = False
+        self.eager = False
+        """While ``execute`` runs its first step here: its events wait for that step's end."""
         self.silent_change = False
         """The task changed without an event (the SDK's way of failing a task the executor never made)."""
 
     @property
     def terminal(self) -> bool:
         return self.task is not None and self.task.status.state in TERMINAL
+
+    def _store(self) -> None:
+        """The task as it stands now, for the calls answered meanwhile (GetTask, SubscribeToTask...)."""
+        task = self.task
+        if task is None:
+            return
+        stored = self.stored
+        if stored is None or stored.task is not task:
+            self.stored = stored = StoredTask(task, self.version, self.creator)
+            self.agent.store.put(stored)
+        else:
+            stored.version = self.version
+            if stored.terminal:
+                self.agent.store.put(stored)
+
+    def _text(self) -> str | None:
+        said = self.said
+        if isinstance(said, Message):
+            return get_message_text(said) or None
+        if said is not None:
+            return get_artifact_text(said) or None
+        return None
 
     # --- events ---------------------------------------------------------------------------------------
 
@@ -575,7 +602,7 @@ class _Turn:
             if self.answer is not None:
                 raise InvalidAgentResponseError("Multiple Message objects received.")
             self.answer = event
-            self.text = get_message_text(event) or self.text
+            self.said = event
             self._queue(StreamResponse(message=event))
             self.started.set()
             return
@@ -595,12 +622,12 @@ class _Turn:
                 raise InternalError("Task ID mismatch in agent response")
             wrapped = StreamResponse(status_update=event)
             if event.status.HasField("message"):
-                self.text = get_message_text(event.status.message) or self.text
+                self.said = event.status.message
         elif isinstance(event, TaskArtifactUpdateEvent):
             if event.task_id != self.task_id:
                 raise InternalError("Task ID mismatch in agent response")
             wrapped = StreamResponse(artifact_update=event)
-            self.text = get_artifact_text(event.artifact) or self.text
+            self.said = event.artifact
         else:
             raise InvalidAgentResponseError(f"an executor enqueues A2A events, not {type(event).__name__}")
         if self.terminal:
@@ -620,17 +647,16 @@ class _Turn:
 
     def _queue(self, event: StreamResponse) -> None:
         self.version += 1
-        if self.task is not None:
-            self.agent.store.put(StoredTask(self.task, self.version, self.creator))
+        self._store()
         self.pending.append(event)
-        if not self._flush_soon:
+        if not self._flush_soon and not self.eager:
             self._flush_soon = True
             asyncio.get_running_loop().call_soon(self._schedule_flush)
 
     def _schedule_flush(self) -> None:
         self._flush_soon = False
         runner = self.runner
-        if runner is not None and runner.done():
+        if runner is None or runner.done():
             return  # the turn's last record takes them
         if self.pending and not self.ended:
             flush = asyncio.ensure_future(self.flush())
@@ -665,52 +691,72 @@ class _Turn:
                 context_id=self.context_id,
                 status=status,
                 state=state,
-                text=self.text if events else None,
+                text=self._text() if events else None,
             )
 
     # --- running ---------------------------------------------------------------------------------------
 
     async def run(self, request: RequestContext) -> None:
-        """Runs ``execute`` to its end (or its cancel), then publishes the turn's last record."""
+        """Runs ``execute`` to its end (or its cancel), then publishes the turn's last record.
+
+        ``execute`` starts right here: an executor that never waits (the events of a quick task) finishes
+        without a Task of its own, its events all in the turn's one record. One that waits goes on in a Task
+        (so a cancel can stop it), and what it enqueued up to then is published as it starts waiting."""
         agent = self.agent
-        runner = asyncio.ensure_future(agent.executor.execute(request, self.queue))
-        self.runner = runner
-        immediately = bool(self.configuration is not None and self.configuration.return_immediately)
+        failure: BaseException | None = None
+        self.eager = True
         try:
-            if immediately and not self.streaming:
-                await self._reply_when_task_exists(runner)
-            await asyncio.wait({runner})
+            runner = start_eagerly(agent.executor.execute(request, self.queue))
+        except Exception as error:
+            runner, failure = None, error
+        finally:
+            self.eager = False
+        if runner is not None:
+            self.runner = runner
+            try:
+                failure = await self._wait(runner)
+            except asyncio.CancelledError:
+                self.ended = True
+                self.finished.set()
+                raise
+        try:
+            await self._end(failure)
+        finally:
+            self.ended = True
+            self.finished.set()
+
+    @property
+    def _immediately(self) -> bool:
+        """Whether a non-streaming send answers as soon as the task exists (``return_immediately``)."""
+        return bool(not self.streaming and self.configuration is not None and self.configuration.return_immediately)
+
+    async def _wait(self, runner: asyncio.Task[None]) -> BaseException | None:
+        """Waits for the rest of ``execute``; what it raised (a cancel of our own is not a failure). Raises
+        CancelledError when the handler itself is being stopped (the runner is then cancelled too)."""
+        if self.pending:
+            await self.flush()
+        if self._immediately and not self.reply.replied:
+            started: asyncio.Future[Any] = asyncio.ensure_future(self.started.wait())
+            try:
+                await asyncio.wait({runner, started}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                started.cancel()
+            if not runner.done():
+                await self.flush(final=True, reply_with=self._response())
+        try:
+            await runner
         except asyncio.CancelledError:
-            runner.cancel()
-            with contextlib.suppress(BaseException):
-                await runner
-            self.ended = True
-            self.finished.set()
-            raise
-        try:
-            await self._end(runner)
-        finally:
-            self.ended = True
-            self.finished.set()
+            if not self.cancelling:
+                raise
+            return None
+        except Exception as error:
+            return error
+        return None
 
-    async def _reply_when_task_exists(self, runner: asyncio.Future[None]) -> None:
-        """With ``return_immediately``, answers as soon as the executor made its Task (or a Message)."""
-        started: asyncio.Future[Any] = asyncio.ensure_future(self.started.wait())
-        try:
-            await asyncio.wait({runner, started}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            started.cancel()
-        if not runner.done():
-            await self.flush(final=True, reply_with=self._response())
-
-    async def _end(self, runner: asyncio.Future[None]) -> None:
+    async def _end(self, failure: BaseException | None) -> None:
         agent = self.agent
         if self.cancelling:
             failure = self.cancel_error
-        elif runner.cancelled():
-            failure = InternalError("the agent's execution was cancelled")
-        else:
-            failure = runner.exception()
         if self.cancelling and failure is None:
             if not self.terminal:
                 self.add(_status(self, TaskState.TASK_STATE_CANCELED))
@@ -740,7 +786,7 @@ class _Turn:
                 self.task.status.timestamp.GetCurrentTime()
                 self.version += 1
                 self.silent_change = True
-                self.agent.store.put(StoredTask(self.task, self.version, self.creator))
+                self._store()
             elif not self.terminal:
                 self.follow_up = False
                 with contextlib.suppress(ProtocolError):
@@ -757,12 +803,14 @@ class _Turn:
         self.ended = True
 
     def _response(self) -> ProtoMessage | None:
-        """The reply of a ``SendMessage``: the task (history cut as asked) or the agent's message."""
+        """The reply of a ``SendMessage``: the agent's message, or the task cut to the history length asked
+        for. The whole task is in the record anyway (``task``), so a task answer with no cut is not repeated:
+        the binding reads such a reply from ``task``."""
         if self.streaming:
             return None
         if self.answer is not None:
             return SendMessageResponse(message=self.answer)
-        if self.task is None:
+        if self.task is None or not self.configuration.HasField("history_length"):
             return None
         return SendMessageResponse(task=apply_history_length(self.task, self.configuration))
 

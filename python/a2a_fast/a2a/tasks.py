@@ -30,6 +30,8 @@ from a2a_fast.a2a.states import TERMINAL
 
 __all__ = ["StoredTask", "TaskStore", "add_user_message", "apply_event", "new_task"]
 
+_SUBMITTED: TaskState = TaskState.TASK_STATE_SUBMITTED
+
 
 @dataclass(slots=True)
 class StoredTask:
@@ -78,18 +80,14 @@ def apply_event(task: Task | None, event: StreamResponse) -> Task | None:
             task = Task(id=update.task_id, context_id=update.context_id)
         if task.status.HasField("message"):
             task.history.append(task.status.message)
-        if update.metadata:
+        if update.HasField("metadata"):
             task.metadata.MergeFrom(update.metadata)
         task.status.CopyFrom(update.status)
         return task
     if kind == "artifact_update":
         artifact = event.artifact_update
         if task is None:
-            task = Task(
-                id=artifact.task_id,
-                context_id=artifact.context_id,
-                status=TaskStatus(state=TaskState.TASK_STATE_SUBMITTED),
-            )
+            task = Task(id=artifact.task_id, context_id=artifact.context_id, status=TaskStatus(state=_SUBMITTED))
         append_artifact_to_task(task, artifact)
         return task
     return task

@@ -79,7 +79,7 @@ from a2a_fast.transport.offsets import DedupeCache, OffsetTracker
 from a2a_fast.transport.producer import DeliveryBatch, Producer
 from a2a_fast.transport.registry import SchemaCatalog
 
-__all__ = ["Agent", "AgentConfig", "pool_group", "serve"]
+__all__ = ["Agent", "AgentConfig", "pool_group", "serve", "start_eagerly"]
 
 log = logging.getLogger("a2a_fast.agent")
 
@@ -1028,6 +1028,22 @@ class _Continue:
                     waiting = coroutine.send(None)
                 except StopIteration:
                     return
+
+
+def start_eagerly(coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
+    """Runs ``coroutine`` here until it first suspends: None when it finished without suspending (what it
+    raised is raised), else the Task that finishes it (in a copy of the current context, as any Task).
+
+    What the runtime does for handlers, for code that runs a coroutine it may have to cancel later."""
+    try:
+        waiting = coroutine.send(None)
+    except StopIteration:
+        return None
+    return asyncio.get_running_loop().create_task(_finish(coroutine, waiting))
+
+
+async def _finish(coroutine: Coroutine[Any, Any, None], waiting: Any) -> None:
+    await _Continue(coroutine, waiting)
 
 
 async def serve(agent: Agent, ready: Callable[[Agent], None] | None = None) -> int:
