@@ -46,6 +46,7 @@ from a2a.utils.errors import (
 
 from a2a_fast.a2a import KAFKA_BINDING, A2AAgent, KafkaCaller, find_card, register
 from a2a_fast.agents.base import Agent
+from a2a_fast.history.tasks import TaskLog
 from a2a_fast.mesh.directory import AgentDirectory
 from a2a_fast.protocol.kinds import KIND_A2A_EVENT
 from tests.scenarios import Mesh, eventually
@@ -256,8 +257,10 @@ async def a_client_streams_gets_and_lists_a_task(mesh: Mesh) -> None:
             assert [task.id for task in second.tasks] == [task_id] and second.next_page_token == ""
     finally:
         await stop_all(agent)
-    statuses = [message.record["status"] for message in mesh.log(mesh.topics.a2a_events)]
-    assert statuses.count("COMPLETED") == 2, statuses
+    log = fold(mesh)
+    assert log.counts() == {"COMPLETED": 2}, log.counts()
+    folded = log.get(task_id)
+    assert folded is not None and folded.result == "hello mesh" and folded.pool == agent.group_id
 
 
 async def a_cancel_reaches_the_running_executor(mesh: Mesh) -> None:
@@ -287,6 +290,9 @@ async def a_cancel_reaches_the_running_executor(mesh: Mesh) -> None:
             assert get_message_text(got.status.message) == "stopped on request"
     finally:
         await stop_all(agent)
+    folded = fold(mesh).get(task_id)
+    assert folded is not None and folded.state == "CANCELED" and folded.error == "stopped on request", folded
+    assert "CANCEL" in [entry.event for entry in folded.timeline]
 
 
 async def subscribing_after_dropping_the_client_misses_nothing(mesh: Mesh) -> None:
@@ -345,8 +351,13 @@ async def input_required_is_a_round_trip_over_the_log(mesh: Mesh) -> None:
                 await collect(client.send_message(user("x", task_id=task.id, context_id="another")))
     finally:
         await stop_all(agent)
-    statuses = [message.record["status"] for message in mesh.log(mesh.topics.a2a_events)]
-    assert "NEGOTIATING" in statuses and "COMPLETED" in statuses, statuses
+    folded = fold(mesh).get(task.id)
+    assert folded is not None and folded.state == "COMPLETED", folded
+    events = Counter(entry.event for entry in folded.timeline)
+    assert events == Counter(REQUESTED=1, NEGOTIATING=1, REPLIED=3, COMPLETED=1, REFUSED=2), events
+    assert folded.timeline[0].event == "REQUESTED" and folded.timeline[0].role == "requester"
+    assert (folded.requester, folded.capability, folded.executor) == ("client-1", "Travel", "travel-1")
+    assert folded.result == "booked from SFO" and folded.description == "book a flight"
 
 
 async def a_task_runs_once_in_a_pool_of_two(mesh: Mesh) -> None:
@@ -439,6 +450,11 @@ async def tasks_survive_a_restart_of_the_agent(mesh: Mesh) -> None:
             assert [t.id for t in listed.tasks] == [task.id]
     finally:
         await stop_all(again)
+
+
+def fold(mesh: Mesh) -> TaskLog:
+    """The A2A topics folded as ``a2a-fast replay`` and ``tasks`` fold them."""
+    return TaskLog().fold_all([*mesh.log(mesh.topics.a2a_requests), *mesh.log(mesh.topics.a2a_events)])
 
 
 def _has_artifact(agent: A2AAgent, task_id: str, text: str) -> bool:

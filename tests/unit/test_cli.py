@@ -91,7 +91,7 @@ def test_bash_completion_is_valid_and_completes_commands_options_and_values(
     assert bash_complete(bash_completion, "a2a-fast", "tail", "--topic-prefix", "x.", "co") == ["collaborations"]
     assert bash_complete(bash_completion, "a2a-fast", "tail", "task-requests", "") == []
     assert bash_complete(bash_completion, "a2a-fast", "tasks", "--state", "R") == ["RUNNING", "REJECTED"]
-    assert bash_complete(bash_completion, "a2a-fast", "tasks", "--state", "=", "C") == ["COMPLETED"]
+    assert bash_complete(bash_completion, "a2a-fast", "tasks", "--state", "=", "C") == ["COMPLETED", "CANCELED"]
     assert bash_complete(bash_completion, "a2a-fast", "request", "--priority", "") == ["0", "1", "2"]
     assert "--from-beginning" in bash_complete(bash_completion, "a2a-fast", "tail", "--")
     assert bash_complete(bash_completion, "a2a-fast", "agent", "provider", "--sk") == ["--skills"]

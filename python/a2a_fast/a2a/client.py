@@ -433,6 +433,7 @@ class KafkaTransport(ClientTransport):
             "method": method,
             "agent": self.card.name,
             "context_id": (message.context_id or None) if message is not None else None,
+            "continues": bool(message is not None and message.task_id),
             "text": text or None,
             "params": encode(params),
             "timestamp": int(time.time() * 1000),

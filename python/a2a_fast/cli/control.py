@@ -167,7 +167,8 @@ def _read_log(args: argparse.Namespace, until: int | None = None) -> TaskLog:
     _require_topics(endpoints, topics)
     with SchemaCatalog(endpoints.schema_registry, topics) as catalog:
         catalog.load_readers()
-        return read_log(endpoints.kafka, catalog, topics, until=until, reader=f"a2a-fast-cli-{uuid.uuid4().hex[:8]}")
+        reader = f"a2a-fast-cli-{uuid.uuid4().hex[:8]}"
+        return read_log(endpoints.kafka, catalog, topics, until=until, reader=reader, a2a=True)
 
 
 def _require_topics(endpoints: Endpoints, topics: TopicNames) -> None:
