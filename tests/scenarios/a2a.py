@@ -54,6 +54,7 @@ from tests.scenarios import Mesh, eventually
 __all__ = [
     "a_cancel_reaches_the_running_executor",
     "a_client_streams_gets_and_lists_a_task",
+    "a_task_left_by_a_stopped_member_runs_on_the_other",
     "a_task_runs_once_in_a_pool_of_two",
     "bad_calls_get_the_sdks_errors",
     "input_required_is_a_round_trip_over_the_log",
@@ -384,6 +385,33 @@ async def a_task_runs_once_in_a_pool_of_two(mesh: Mesh) -> None:
         message.record["responder_id"] for message in mesh.log(mesh.topics.a2a_events) if message.record["final"]
     )
     assert sum(responders.values()) == 12 and set(responders) <= {"echo-1", "echo-2"}
+
+
+async def a_task_left_by_a_stopped_member_runs_on_the_other(mesh: Mesh) -> None:
+    """A member stopped while its task runs (and whose drain gives up on it) leaves the request uncommitted: the
+    member that inherits the partition runs the task again from what the log says of it, and the client's
+    waiting send gets the answer from there."""
+    mesh.create_topics(partitions=2)
+    stuck = SteppedExecutor(steps=1)  # never released: its task only ends when its member goes
+    ready = SteppedExecutor(steps=1)
+    ready.gates[0].set()
+    first = A2AAgent(mesh.config("steps-1", drain_timeout=0.5), stuck, card("Steps", "steps"))
+    await start_all(first)
+    second = A2AAgent(mesh.config("steps-2"), ready, card("Steps", "steps"))
+    try:
+        found = await directory_card(mesh, "steps")
+        async with sdk_client(mesh, found, "client-1", streaming=False) as client:
+            answer = asyncio.ensure_future(collect(client.send_message(user("count"))))
+            await asyncio.wait_for(stuck.started.wait(), 30)
+            await first.stop()
+            await start_all(second)
+            (done,) = await asyncio.wait_for(answer, 60)
+        assert done.task.status.state == TaskState.TASK_STATE_COMPLETED
+        assert [get_artifact_text(artifact) for artifact in done.task.artifacts] == ["step 0"]
+    finally:
+        await stop_all(first, second)
+    finals = [r for r in _records(mesh) if r["final"] and r["task_id"] == done.task.id]
+    assert [r["responder_id"] for r in finals] == ["steps-2"], finals
 
 
 async def bad_calls_get_the_sdks_errors(mesh: Mesh) -> None:
