@@ -3,17 +3,21 @@ reading A2A tasks."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from a2a_fast.a2a import A2AAgent
 from a2a_fast.stack import Endpoints
+from a2a_fast.stack.services import KafkaBroker
 from a2a_fast.transport import KafkaTransport
 from tests.scenarios import Mesh, Scenario, a2a, fresh_mesh, run_strict
+from tests.unit.test_stack import free_port
 
 SCENARIOS = [getattr(a2a, name) for name in a2a.__all__]
 
@@ -72,3 +76,43 @@ def test_replay_and_tasks_show_a2a_tasks(endpoints: Endpoints) -> None:
         timeline = cli("replay", "--task", waiting[:12])
         assert f"task {waiting}" in timeline and "NEGOTIATING" in timeline, timeline
         assert "client-1 REQUESTED" in timeline and "travel-1 NEGOTIATING" in timeline and "from where?" in timeline
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_a_task_survives_a_restart_of_the_broker(endpoints: Endpoints, tmp_path: Path) -> None:
+    """A broker of this test's own (the shared one stays up) stopped and started while an A2A task runs: the
+    agent's events wait in its producer, the client's send keeps waiting, and the task completes once."""
+    broker = KafkaBroker(tmp_path, port=free_port(), controller_port=free_port())
+    broker.start()
+    try:
+        transport = KafkaTransport(broker.address, endpoints.schema_registry)
+
+        async def scenario(mesh: Mesh) -> None:
+            executor = a2a.SteppedExecutor(steps=2)
+            agent = A2AAgent(mesh.config("steps-1"), executor, a2a.card("Steps", "steps"))
+            await a2a.start_all(agent)
+            try:
+                found = await a2a.directory_card(mesh, "steps")
+                async with a2a.sdk_client(mesh, found, "client-1", streaming=False) as client:
+                    answer = asyncio.ensure_future(a2a.collect(client.send_message(a2a.user("count"))))
+                    await asyncio.wait_for(executor.started.wait(), 30)
+                    executor.gates[0].set()
+                    loop = asyncio.get_running_loop()
+                    await loop.run_in_executor(None, broker.stop)
+                    assert broker.status().state == "stopped"
+                    executor.gates[1].set()  # the task ends while the broker is down
+                    await asyncio.sleep(1)
+                    await loop.run_in_executor(None, broker.start)
+                    (done,) = await asyncio.wait_for(answer, 120)
+                    assert done.task.status.state == a2a.TaskState.TASK_STATE_COMPLETED
+                    assert [a2a.get_artifact_text(x) for x in done.task.artifacts] == ["step 0\nstep 1"]
+                    got = await client.get_task(a2a.GetTaskRequest(id=done.task.id))
+                    assert got.status.state == a2a.TaskState.TASK_STATE_COMPLETED
+            finally:
+                await a2a.stop_all(agent)
+
+        with fresh_mesh(transport) as mesh:
+            run_strict(lambda: scenario(mesh))
+    finally:
+        broker.stop()
