@@ -36,6 +36,7 @@ from a2a.types import (
     TaskState,
 )
 from a2a.utils.errors import (
+    InternalError,
     InvalidParamsError,
     PushNotificationNotSupportedError,
     TaskNotCancelableError,
@@ -56,6 +57,7 @@ __all__ = [
     "a_client_streams_gets_and_lists_a_task",
     "a_task_left_by_a_stopped_member_runs_on_the_other",
     "a_task_runs_once_in_a_pool_of_two",
+    "answers_failures_and_options_as_over_json_rpc",
     "bad_calls_get_the_sdks_errors",
     "input_required_is_a_round_trip_over_the_log",
     "subscribing_after_dropping_the_client_misses_nothing",
@@ -132,6 +134,36 @@ class TravelExecutor(AgentExecutor):
             await updater.requires_input(updater.new_agent_message([new_text_part("from where?")]))
             return
         await updater.add_artifact([new_text_part(f"booked from {context.get_user_input()}")], name="booking")
+        await updater.complete()
+
+    async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
+        await TaskUpdater(event_queue, context.task_id or "", context.context_id or "").cancel()
+
+
+class MixedExecutor(AgentExecutor):
+    """What its input says: ``hi`` answers with a Message, ``boom`` fails after making the task, ``crash`` fails
+    before making any, ``slow`` works until released; anything else completes."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
+        text = context.get_user_input()
+        if text == "hi":
+            await event_queue.enqueue_event(new_text_message("hello there", context_id=context.context_id))
+            return
+        if text == "crash":
+            raise ValueError("no task for you")
+        task = context.current_task or new_task_from_user_message(context.message)  # type: ignore[arg-type]
+        if context.current_task is None:
+            await event_queue.enqueue_event(task)
+        updater = TaskUpdater(event_queue, task.id, task.context_id)
+        await updater.start_work()
+        if text == "boom":
+            raise RuntimeError("the agent broke")
+        if text == "slow":
+            await self.release.wait()
+        await updater.add_artifact([new_text_part(text.upper())], name="shout")
         await updater.complete()
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
@@ -414,6 +446,43 @@ async def a_task_left_by_a_stopped_member_runs_on_the_other(mesh: Mesh) -> None:
     assert [r["responder_id"] for r in finals] == ["steps-2"], finals
 
 
+async def answers_failures_and_options_as_over_json_rpc(mesh: Mesh) -> None:
+    """A Message answer, an executor that raises (after or before making its task), return_immediately and
+    history lengths behave as the SDK's own request handler makes them behave."""
+    executor = MixedExecutor()
+    agent = A2AAgent(mesh.config("mixed-1"), executor, card("Mixed", "mixed"))
+    await start_all(agent)
+    try:
+        found = await directory_card(mesh, "mixed")
+        async with (
+            sdk_client(mesh, found, "client-1", streaming=False) as client,
+            sdk_client(mesh, found, "client-2") as streaming,
+        ):
+            (answer,) = await collect(client.send_message(user("hi")))
+            assert answer.WhichOneof("payload") == "message" and get_message_text(answer.message) == "hello there"
+            streamed = await collect(streaming.send_message(user("hi")))
+            assert kinds(streamed) == ["message:hello there"]
+            with pytest.raises(InternalError, match="RuntimeError: the agent broke"):
+                await collect(client.send_message(user("boom")))
+            with pytest.raises(InternalError, match="ValueError: no task for you"):
+                await collect(client.send_message(user("crash")))
+            listed = await client.list_tasks(ListTasksRequest(status=TaskState.TASK_STATE_FAILED))
+            assert sorted(get_message_text(t.history[0]) for t in listed.tasks) == ["boom", "crash"]
+            quick = SendMessageRequest(message=user("slow").message, configuration={"return_immediately": True})
+            (early,) = await collect(client.send_message(quick))
+            assert early.task.status.state in (TaskState.TASK_STATE_SUBMITTED, TaskState.TASK_STATE_WORKING)
+            executor.release.set()
+            await eventually(lambda: _state(agent, early.task.id) == TaskState.TASK_STATE_COMPLETED, 30, "slow done")
+            got = await client.get_task(GetTaskRequest(id=early.task.id, history_length=0))
+            assert got.status.state == TaskState.TASK_STATE_COMPLETED and not got.history
+            assert get_artifact_text(got.artifacts[0]) == "SLOW"
+            cut = SendMessageRequest(message=user("more").message, configuration={"history_length": 0})
+            (answer,) = await collect(client.send_message(cut))
+            assert answer.task.status.state == TaskState.TASK_STATE_COMPLETED and not answer.task.history
+    finally:
+        await stop_all(agent)
+
+
 async def bad_calls_get_the_sdks_errors(mesh: Mesh) -> None:
     """Each refusal is the SDK's own error class, as over JSON-RPC; credentials are not written to the log."""
     agent = A2AAgent(
@@ -483,6 +552,11 @@ async def tasks_survive_a_restart_of_the_agent(mesh: Mesh) -> None:
 def fold(mesh: Mesh) -> TaskLog:
     """The A2A topics folded as ``a2a-fast replay`` and ``tasks`` fold them."""
     return TaskLog().fold_all([*mesh.log(mesh.topics.a2a_requests), *mesh.log(mesh.topics.a2a_events)])
+
+
+def _state(agent: A2AAgent, task_id: str) -> int | None:
+    stored = agent.store.get(task_id)
+    return stored.task.status.state if stored is not None else None
 
 
 def _has_artifact(agent: A2AAgent, task_id: str, text: str) -> bool:
