@@ -73,6 +73,17 @@ def test_replay_and_tasks_show_a2a_tasks(endpoints: Endpoints) -> None:
         assert [
             row["task_id"] for row in map(json.loads, cli("tasks", "--json", "--state", "NEGOTIATING").splitlines())
         ] == [waiting]
+        tailed = [
+            json.loads(line)
+            for line in cli("tail", "a2a.events", "--from-beginning", "--json", "--max", "2").splitlines()
+        ]
+        (first,) = [line["data"] for line in tailed if line["task_id"] == waiting]
+        assert first["task_id"] == waiting and first["status"] == "NEGOTIATING", first
+        assert first["events"][0]["task"]["status"]["state"] == "TASK_STATE_SUBMITTED"  # ProtoJSON, as the spec's JSON
+        assert first["task"]["status"]["state"] == "TASK_STATE_INPUT_REQUIRED"
+        requests = cli("tail", "a2a.requests", "--from-beginning", "--json", "--max", "2").splitlines()
+        (params,) = [json.loads(line)["data"]["params"] for line in requests if waiting in line]
+        assert params["message"]["role"] == "ROLE_USER" and params["message"]["parts"] == [{"text": "book a flight"}]
         timeline = cli("replay", "--task", waiting[:12])
         assert f"task {waiting}" in timeline and "NEGOTIATING" in timeline, timeline
         assert "client-1 REQUESTED" in timeline and "travel-1 NEGOTIATING" in timeline and "from where?" in timeline

@@ -35,6 +35,7 @@ from a2a.types import (
     ListTasksResponse,
     SendMessageRequest,
     SendMessageResponse,
+    StreamResponse,
     SubscribeToTaskRequest,
     Task,
     TaskPushNotificationConfig,
@@ -42,6 +43,7 @@ from a2a.types import (
 from a2a.utils.error_handlers import build_error_details
 from a2a.utils.errors import JSON_RPC_ERROR_CODE_MAP, A2AError, InternalError, InvalidParamsError, InvalidRequestError
 from google.api.field_behavior_pb2 import REQUIRED, field_behavior  # type: ignore[import-untyped]
+from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.empty_pb2 import Empty
 from google.protobuf.message import DecodeError, Message
@@ -60,6 +62,7 @@ __all__ = [
     "encode",
     "error_fields",
     "error_from",
+    "json_view",
     "new_id",
     "service_parameter_headers",
     "service_parameters",
@@ -245,6 +248,33 @@ class _Ids:
 
 new_id: Final = _Ids()
 """A new random id (uuid4 form): tasks, contexts and calls."""
+
+
+def json_view(record: Mapping[str, Any]) -> dict[str, Any]:
+    """An ``A2ARequest`` or ``A2AEvent`` record as JSON, its protobuf payloads in ProtoJSON (camelCase names, enum
+    names, RFC 3339 UTC timestamps, base64 bytes): how ``a2a-fast tail --json`` shows the binding's records."""
+    view = dict(record)
+    method = METHODS.get(str(record.get("method")))
+    for name, kind in (
+        ("params", method.request if method else None),
+        ("reply", method.response if method else None),
+        ("task", Task),
+    ):
+        data = record.get(name)
+        if isinstance(data, bytes):
+            view[name] = _proto_json(data, kind)
+    if "events" in record:
+        view["events"] = [_proto_json(data, StreamResponse) for data in record.get("events") or ()]
+    return view
+
+
+def _proto_json(data: bytes, kind: type[Message] | None) -> Any:
+    if kind is None:
+        return {"bytes": data.hex()}
+    try:
+        return json_format.MessageToDict(kind.FromString(data))
+    except DecodeError as error:
+        return {"undecodable": str(error), "bytes": data.hex()}
 
 
 # --- service parameters ----------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from a2a_fast.cli.completion import suggest
 from a2a_fast.errors import ConfigError
 from a2a_fast.history.events import describe_message, message_event, subject_label
 from a2a_fast.history.tasks import (
+    A2A_KINDS,
     DEFAULT_RETAINED_TASKS,
     STATES,
     TaskHistory,
@@ -37,6 +38,7 @@ from a2a_fast.history.tasks import (
     read_log,
     timeline_entry,
 )
+from a2a_fast.protocol.envelope import Inbound
 from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.stack import Endpoints
 
@@ -200,7 +202,6 @@ async def _request_async(args: argparse.Namespace, parameters: dict[str, str]) -
     from a2a_fast.agents.base import AgentConfig
     from a2a_fast.agents.policies import BudgetPolicy
     from a2a_fast.agents.requester import PendingRequest, Requester
-    from a2a_fast.protocol.envelope import Inbound
 
     endpoints = _endpoints()
     agent_id = args.agent_id or f"cli-{uuid.uuid4().hex[:8]}"
@@ -493,13 +494,25 @@ def _tail_json(observed: Any) -> str:
             summary=describe_message(message),
         )
         data[f"{subject_label(message)}_id"] = message.task_id
-        data.update(traceparent=message.traceparent, data=message.record)
+        data.update(traceparent=message.traceparent, data=_record_view(message))
     else:
         data["error"] = observed.error
     dead = {name: value for name, value in observed.headers.items() if name.startswith("dlq.")}
     if dead:
         data["dead_letter"] = dead
     return json.dumps(data, default=str)
+
+
+def _record_view(message: Inbound) -> dict[str, Any]:
+    """The record as JSON; an A2A binding record with its protobuf payloads in ProtoJSON (the A2A SDK, the
+    ``a2a`` extra, reads them; without it they are shown as hex)."""
+    if message.kind not in A2A_KINDS:
+        return message.record
+    try:
+        from a2a_fast.a2a.binding import json_view
+    except ImportError:
+        return {name: value.hex() if isinstance(value, bytes) else value for name, value in message.record.items()}
+    return json_view(message.record)
 
 
 # --- replay --------------------------------------------------------------------------------------------------------
