@@ -8,11 +8,13 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
 from a2a_fast.a2a import A2AAgent
+from a2a_fast.a2a.builtin import EchoExecutor, echo_card
 from a2a_fast.stack import Endpoints
 from a2a_fast.stack.services import KafkaBroker
 from a2a_fast.transport import KafkaTransport
@@ -127,3 +129,32 @@ def test_a_task_survives_a_restart_of_the_broker(endpoints: Endpoints, tmp_path:
             run_strict(lambda: scenario(mesh))
     finally:
         broker.stop()
+
+
+def test_the_readme_example_calls_an_agent_of_the_mesh(
+    endpoints: Endpoints, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's client example, as it is written there (only the mesh's topic prefix added), calls the echo
+    agent and prints its events."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("<!-- a2a-client-example -->", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.setenv("KAFKA_BROKER", endpoints.kafka)
+    monkeypatch.setenv("SCHEMA_REGISTRY_URL", endpoints.schema_registry)
+
+    async def scenario(mesh: Mesh) -> None:
+        agent = A2AAgent(mesh.config("echo-1"), EchoExecutor(), echo_card())
+        await a2a.start_all(agent)
+        try:
+            await a2a.directory_card(mesh, "echo")
+            code = block.replace('find_card("echo")', f'find_card("echo", topic_prefix="{mesh.topics.prefix}")')
+            assert code != block
+            namespace: dict[str, object] = {}
+            exec("async def example():\n" + textwrap.indent(code, "    "), namespace)
+            await namespace["example"]()  # type: ignore[operator]
+        finally:
+            await a2a.stop_all(agent)
+
+    with fresh_mesh(KafkaTransport(endpoints.kafka, endpoints.schema_registry)) as mesh:
+        run_strict(lambda: scenario(mesh))
+    printed = capsys.readouterr().out
+    assert printed.count("TASK_STATE_") == 3 and "TASK_STATE_COMPLETED" in printed and 'text: "hi"' in printed
