@@ -9,7 +9,8 @@ process of its own (``bench/a2a_servers.py``):
   uvicorn on loopback; the client's card from the agent's ``/.well-known/agent-card.json``, its transport the
   SDK's ``JsonRpcTransport`` over httpx;
 * ``kafka``: the executor as an :class:`~a2a_fast.a2a.A2AAgent` in the mesh on the local broker; the card from
-  the mesh directory, the transport :class:`~a2a_fast.a2a.KafkaTransport`.
+  the mesh directory, the transport :class:`~a2a_fast.a2a.KafkaTransport`; the agents' default ``linger.ms`` of
+  1 on both sides, and once more (``kafka_linger_0``) with 0, which trades batching for latency.
 
 Each implementation runs ``SEQUENTIAL`` calls one after the other (concurrency 1: the latency of a call) and
 then ``PARALLEL[impl]`` calls from 32 concurrent callers (throughput, and the latency under that load), after a
@@ -50,10 +51,12 @@ from a2a_fast.stack import Endpoints, ensure_up
 
 RESULTS = Path(__file__).resolve().parent / "results" / "a2a.json"
 REPO = Path(__file__).resolve().parent.parent
-IMPLS = ("jsonrpc", "kafka")
+IMPLS = ("jsonrpc", "kafka", "kafka_linger_0")
+LINGER_MS = {"kafka": 1, "kafka_linger_0": 0}
+"""The producers' ``linger.ms`` on both sides: 1 is the agents' default (batches under load), 0 sends at once."""
 CONCURRENCY = 32
 SEQUENTIAL = 400
-PARALLEL = {"jsonrpc": 3000, "kafka": 12000}
+PARALLEL = {"jsonrpc": 3000, "kafka": 12000, "kafka_linger_0": 12000}
 WARM_UP = 300
 _results: dict[str, Any] = {}
 
@@ -119,15 +122,18 @@ async def jsonrpc_client() -> AsyncIterator[Client]:
 
 
 @contextlib.asynccontextmanager
-async def kafka_client(endpoints: Endpoints) -> AsyncIterator[Client]:
+async def kafka_client(endpoints: Endpoints, linger_ms: int) -> AsyncIterator[Client]:
     topics = TopicNames(f"bench-a2a-{uuid.uuid4().hex[:8]}.")
     try:
-        with server("kafka", endpoints.kafka, endpoints.schema_registry, topics.prefix) as process:
+        args = ("kafka", endpoints.kafka, endpoints.schema_registry, topics.prefix, str(linger_ms))
+        with server(*args) as process:
             assert process.stdout is not None
             line = await asyncio.get_running_loop().run_in_executor(None, process.stdout.readline)
             assert line.strip() == "ready", f"the Kafka echo agent did not start: {line!r}"
             card = await find_card("echo", endpoints.kafka, topics.prefix)
-            caller = KafkaCaller.connect(endpoints.kafka, endpoints.schema_registry, topics.prefix, max_in_flight=1024)
+            caller = KafkaCaller.connect(
+                endpoints.kafka, endpoints.schema_registry, topics.prefix, max_in_flight=1024, linger_ms=linger_ms
+            )
             factory = ClientFactory(ClientConfig(streaming=False, supported_protocol_bindings=[KAFKA_BINDING]))
             register(factory, caller)
             client = factory.create(card)
@@ -173,10 +179,11 @@ def quantile(values: list[float], q: float) -> float:
 @pytest.mark.timeout(600)
 def test_echo_over_kafka_and_jsonrpc(benchmark: Any, endpoints: Endpoints, impl: str) -> None:
     benchmark.group = "a2a echo, 32 concurrent callers"
-    benchmark.extra_info.update(impl="a2a_fast" if impl == "kafka" else "a2a-sdk jsonrpc", items=PARALLEL[impl])
+    label = {"kafka": "a2a_fast", "kafka_linger_0": "a2a_fast linger.ms 0", "jsonrpc": "a2a-sdk jsonrpc"}[impl]
+    benchmark.extra_info.update(impl=label, items=PARALLEL[impl])
 
     async def run() -> dict[str, Any]:
-        opened = kafka_client(endpoints) if impl == "kafka" else jsonrpc_client()
+        opened = kafka_client(endpoints, LINGER_MS[impl]) if impl in LINGER_MS else jsonrpc_client()
         async with opened as client:
             await calls(client, WARM_UP, CONCURRENCY)
             _, one = await calls(client, SEQUENTIAL, 1)
@@ -192,12 +199,15 @@ def test_echo_over_kafka_and_jsonrpc(benchmark: Any, endpoints: Endpoints, impl:
         }
 
     _results[impl] = benchmark.pedantic(lambda: uvloop.run(run()), rounds=1, iterations=1)
-    if all(name in _results for name in IMPLS):
-        kafka, jsonrpc = _results["kafka"], _results["jsonrpc"]
-        many = f"concurrency_{CONCURRENCY}"
-        _results["kafka_vs_jsonrpc"] = {
-            "throughput_ratio": round(kafka[many]["msgs_per_s"] / jsonrpc[many]["msgs_per_s"], 2),
-            "p50_ratio_concurrency_1": round(kafka["concurrency_1"]["p50_ms"] / jsonrpc["concurrency_1"]["p50_ms"], 2),
-        }
+    many = f"concurrency_{CONCURRENCY}"
+    for name in LINGER_MS:
+        if name in _results and "jsonrpc" in _results:
+            kafka, jsonrpc = _results[name], _results["jsonrpc"]
+            _results[f"{name}_vs_jsonrpc"] = {
+                "throughput_ratio": round(kafka[many]["msgs_per_s"] / jsonrpc[many]["msgs_per_s"], 2),
+                "p50_ratio_concurrency_1": round(
+                    kafka["concurrency_1"]["p50_ms"] / jsonrpc["concurrency_1"]["p50_ms"], 2
+                ),
+            }
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(_results, indent=2, sort_keys=True) + "\n")
