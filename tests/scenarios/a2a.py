@@ -57,6 +57,7 @@ __all__ = [
     "a_client_streams_gets_and_lists_a_task",
     "a_task_left_by_a_stopped_member_runs_on_the_other",
     "a_task_runs_once_in_a_pool_of_two",
+    "a_task_waiting_for_input_can_be_cancelled",
     "answers_failures_and_options_as_over_json_rpc",
     "bad_calls_get_the_sdks_errors",
     "input_required_is_a_round_trip_over_the_log",
@@ -417,6 +418,27 @@ async def a_task_runs_once_in_a_pool_of_two(mesh: Mesh) -> None:
         message.record["responder_id"] for message in mesh.log(mesh.topics.a2a_events) if message.record["final"]
     )
     assert sum(responders.values()) == 12 and set(responders) <= {"echo-1", "echo-2"}
+
+
+async def a_task_waiting_for_input_can_be_cancelled(mesh: Mesh) -> None:
+    """A task parked in input-required is cancelled with no execute running: the executor's cancel makes it
+    CANCELED, a subscriber sees that event, and the answer that comes too late is refused."""
+    agent = A2AAgent(mesh.config("travel-1"), TravelExecutor(), card("Travel", "travel"))
+    await start_all(agent)
+    try:
+        found = await directory_card(mesh, "travel")
+        async with sdk_client(mesh, found, "client-1") as client, sdk_client(mesh, found, "client-2") as watcher:
+            task = task_of(await collect(client.send_message(user("book a flight"))))
+            watching = watcher.subscribe(SubscribeToTaskRequest(id=task.id))
+            (snapshot,) = await collect(watching, limit=1)
+            assert snapshot.task.status.state == TaskState.TASK_STATE_INPUT_REQUIRED
+            cancelled = await client.cancel_task(CancelTaskRequest(id=task.id))
+            assert cancelled.status.state == TaskState.TASK_STATE_CANCELED
+            assert kinds(await collect(watching)) == ["status:CANCELED"]
+            with pytest.raises(UnsupportedOperationError, match="terminal state: TASK_STATE_CANCELED"):
+                await collect(client.send_message(user("SFO", task_id=task.id)))
+    finally:
+        await stop_all(agent)
 
 
 async def a_task_left_by_a_stopped_member_runs_on_the_other(mesh: Mesh) -> None:

@@ -229,7 +229,17 @@ class A2AAgent(Agent):
 
     def _fold_all(self, records: Iterable[Inbound]) -> None:
         for message in records:
-            self._fold(message.record)
+            try:
+                self._fold(message.record)
+            except ProtocolError as error:  # a payload another writer broke: the rest of the log still counts
+                log.warning(
+                    "%s: %s[%s]@%s left out of the tasks: %s",
+                    self.agent_id,
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    error,
+                )
 
     def _fold(self, record: Mapping[str, Any]) -> None:
         """Brings a task up to one record of the log, unless it already knows as much (its own records)."""
@@ -362,18 +372,23 @@ class A2AAgent(Agent):
         # Waiting for input, or left behind by a member that stopped: the cancel is a turn of its own.
         turn = _Turn(self, reply, stored.task.id, stored.task.context_id, None, stored, None)
         request = RequestContext(context, task_id=turn.task_id, context_id=turn.context_id, task=_copy(stored.task))
+        self.turns[turn.task_id] = turn
         try:
-            await self.executor.cancel(request, turn.queue)
-        except ProtocolError:
-            await turn.end_failed()
-            raise
-        except Exception as error:
-            await turn.end_failed()
-            raise InternalError(f"the agent's cancel failed: {type(error).__name__}: {error}") from None
-        if not turn.terminal:
-            turn.add(_status(turn, TaskState.TASK_STATE_CANCELED))
-        self.counts["CANCELED"] += 1
-        await turn.finish(reply_with=turn.task)
+            try:
+                await self.executor.cancel(request, turn.queue)
+            except ProtocolError:
+                await turn.end_failed()
+                raise
+            except Exception as error:
+                await turn.end_failed()
+                raise InternalError(f"the agent's cancel failed: {type(error).__name__}: {error}") from None
+            if not turn.terminal:
+                turn.add(_status(turn, TaskState.TASK_STATE_CANCELED))
+            self.counts["CANCELED"] += 1
+            await turn.finish(reply_with=turn.task)
+        finally:
+            del self.turns[turn.task_id]
+            turn.finished.set()
 
     async def _send(
         self, params: SendMessageRequest, context: ServerCallContext, reply: _Reply, *, streaming: bool
@@ -385,6 +400,9 @@ class A2AAgent(Agent):
         validate_history_length(params.configuration)
         message = params.message
         task_id = reply.task_id
+        cancelling = self.turns.get(task_id)
+        if cancelling is not None:
+            await cancelling.finished.wait()  # a cancel of the task waiting for this answer ends first
         stored = self.store.get(task_id)
         if message.task_id:
             if message.task_id != task_id:
@@ -397,12 +415,12 @@ class A2AAgent(Agent):
                 raise InvalidParamsError(
                     f"Context {message.context_id} does not match context {stored.task.context_id} of task {task_id}"
                 )
+            if any(earlier.message_id == message.message_id for earlier in stored.task.history):
+                return  # a redelivered follow-up whose turn was answered before a restart
             if stored.terminal:
                 raise UnsupportedOperationError(
                     f"Task {task_id} is in terminal state: {state_name(stored.task.status.state)}"
                 )
-            if any(earlier.message_id == message.message_id for earlier in stored.task.history):
-                return  # a redelivered follow-up whose turn was answered before a restart
             message.context_id = stored.task.context_id
         elif stored is not None:
             if stored.creator != reply.request_id:
