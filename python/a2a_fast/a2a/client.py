@@ -125,7 +125,7 @@ class _Inbox:
 class KafkaCaller(Agent):
     """The Kafka side of A2A clients in one process: sends their calls and reads what answers them.
 
-    It reads ``a2a.events`` in a consumer group of its own (``a2a-client-<id>``) and keeps the records addressed to
+    It reads ``a2a.events`` in a consumer group of its own (``a2a-clients.<id>``) and keeps the records addressed to
     it (``ce_targetagent``) and those of the tasks it follows (``subscribe``), skipping the rest unread. It reads
     the mesh directory (for extended cards) without joining it.
     """
@@ -158,7 +158,7 @@ class KafkaCaller(Agent):
         return cls(AgentConfig(client_id, kafka, schema_registry, topics=TopicNames(topic_prefix), **options))
 
     def default_group(self) -> str:
-        return f"{self.topics.prefix}a2a-client-{self.agent_id}"
+        return f"{self.topics.prefix}a2a-clients.{self.agent_id}"
 
     def subscriptions(self) -> list[str]:
         return [self.topics.a2a_events]
