@@ -253,6 +253,10 @@ class _A2ADemo:
         }
 
 
+async def _nothing() -> None:
+    return None
+
+
 async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: TopicNames, say: Any) -> dict[str, Any]:
     processes: list[asyncio.subprocess.Process] = []
     console = None
@@ -272,7 +276,11 @@ async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: Topi
             http_port=_free(8001),
         )
         requester = Requester(config, BudgetPolicy(max_rounds=4))
-        a2a_demo = _A2ADemo(endpoints, topics)
+        a2a_demo: _A2ADemo | None = None
+        try:
+            a2a_demo = _A2ADemo(endpoints, topics)
+        except ImportError as missing:
+            say(f"(the A2A agent is left out: {missing.name or 'the A2A SDK'} is missing; pip install 'a2a-fast[a2a]')")
         coordinator = Coordinator(
             AgentConfig(
                 "coordinator-1", endpoints.kafka, endpoints.schema_registry, topics=topics, http_port=_free(8004)
@@ -280,11 +288,11 @@ async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: Topi
             workflows=DEMO_WORKFLOWS,
         )
         async with contextlib.AsyncExitStack() as running:
-            running.push_async_callback(requester.stop)
-            running.push_async_callback(coordinator.stop)
-            running.push_async_callback(a2a_demo.agent.stop)
-            await asyncio.gather(requester.start(), coordinator.start(), a2a_demo.agent.start())
-            await asyncio.gather(requester.wait_assigned(), coordinator.wait_assigned(), a2a_demo.agent.wait_assigned())
+            in_process: list[Any] = [requester, coordinator, *([a2a_demo.agent] if a2a_demo is not None else [])]
+            for agent in in_process:
+                running.push_async_callback(agent.stop)
+            await asyncio.gather(*(agent.start() for agent in in_process))
+            await asyncio.gather(*(agent.wait_assigned() for agent in in_process))
             say(
                 f"  started requester requester-1 (this process), monitoring http://127.0.0.1:{requester.http_port}/status"
             )
@@ -292,10 +300,11 @@ async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: Topi
                 f"  started coordinator coordinator-1 (this process), monitoring"
                 f" http://127.0.0.1:{coordinator.http_port}/status"
             )
-            say(
-                f"  started A2A agent echo-a2a-1 (the SDK's echo AgentExecutor, this process), monitoring"
-                f" http://127.0.0.1:{a2a_demo.agent.http_port}/status"
-            )
+            if a2a_demo is not None:
+                say(
+                    f"  started A2A agent echo-a2a-1 (the SDK's echo AgentExecutor, this process), monitoring"
+                    f" http://127.0.0.1:{a2a_demo.agent.http_port}/status"
+                )
             if requester.mesh is not None:
                 live = [i for i in requester.mesh.directory.get_all_agents() if i.alive]
                 say(f"  mesh directory: {len(live)} live agents: {', '.join(i.agent_id for i in live)}")
@@ -304,12 +313,10 @@ async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: Topi
             started = time.monotonic()
             requester.on_update = _progress_printer(say, started, names)
             coordinator.on_change = _workflow_printer(say, started)
-            say(
-                f"requesting {len(chosen)} tasks, running the workflow 'brief' (summarize, then translate) and"
-                " calling the A2A agent with the SDK's client"
-            )
+            calling = " and calling the A2A agent with the SDK's client" if a2a_demo is not None else ""
+            say(f"requesting {len(chosen)} tasks, running the workflow 'brief' (summarize, then translate){calling}")
             workflow = asyncio.ensure_future(_run_workflow(coordinator))
-            a2a_call = asyncio.ensure_future(a2a_demo.call(say, started))
+            a2a_call = asyncio.ensure_future(a2a_demo.call(say, started) if a2a_demo is not None else _nothing())
             ids = []
             for scenario in chosen:
                 task_id = await requester.submit(
@@ -348,7 +355,7 @@ async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: Topi
             f"workflow {collaboration.workflow_id}: {collaboration.state} (expected COMPLETED)"
         )
     summary["a2a"] = a2a_result
-    if a2a_result["state"] != "COMPLETED":
+    if a2a_result is not None and a2a_result["state"] != "COMPLETED":
         summary["unexpected"].append(f"A2A call to {a2a_result['agent']}: {a2a_result['state']} (expected COMPLETED)")
     return summary
 
@@ -450,10 +457,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"  workflow {flow['id']:<10}{flow['state']} in {flow['seconds']} s: {steps}")
         print(f"  workflow output    {json.dumps(flow['output'])}")
         call = summary["a2a"]
-        print(
-            f"  A2A agent {call['agent']:<9}{call['state']} in {call['ms']} ms over Kafka, the SDK's client and"
-            f" executor: {', '.join(event.split(':')[0] for event in call['events'])}"
-        )
+        if call is not None:
+            print(
+                f"  A2A agent {call['agent']:<9}{call['state']} in {call['ms']} ms over Kafka, the SDK's client and"
+                f" executor: {', '.join(event.split(':')[0] for event in call['events'])}"
+            )
         print(f"  total run time     {summary['total_seconds']} s (including start-up and shutdown)")
         for problem in summary["unexpected"]:
             print(f"  UNEXPECTED         {problem}")
