@@ -1,4 +1,5 @@
-"""``a2a-fast demo`` end to end: agent processes started, every task reaching its expected state, all stopped."""
+"""``a2a-fast demo`` end to end: agent processes started, every task reaching its expected state, the A2A agent
+answering the SDK's client over Kafka, all stopped."""
 
 from __future__ import annotations
 
@@ -34,3 +35,11 @@ def test_demo_runs_the_scenario_and_stops_its_agents(endpoints: Endpoints) -> No
     ]
     assert all(step["agent"] in ("executor-1", "executor-2") and step["attempts"] >= 1 for step in workflow["steps"])
     assert workflow["output"]["text"].startswith("[de] The quarterly report")  # step 1's summary, translated
+    call = summary["a2a"]
+    assert (call["agent"], call["state"]) == ("Echo", "COMPLETED"), call
+    assert call["events"] == [
+        "task SUBMITTED",
+        "status WORKING",
+        "artifact echo: Confirm the board meeting on Thursday at ten",
+        "status COMPLETED",
+    ]

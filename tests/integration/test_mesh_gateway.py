@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, Producer
 
+from a2a_fast.codecs.cloudevents import from_a2a, to_kafka
 from a2a_fast.config import HeartbeatConfig, MessageConfig, ProtocolConfig
 from a2a_fast.errors import MessageTooLargeError, RoutingError, ValidationError
 from a2a_fast.mesh.directory import AgentCard, AgentDirectory, AgentState, Presence
@@ -73,6 +74,47 @@ def dead_letters(endpoints: Endpoints, topic: str, count: int) -> list[dict[str,
     finally:
         consumer.close()
     return found
+
+
+def test_a_target_named_by_id_and_type_only_is_valid(mesh: Mesh, endpoints: Endpoints) -> None:
+    """EventMesh-style messages name their target with ``agentId`` and ``agentType`` only: published through the
+    gateway they get the live agent's capabilities; a CloudEvent written without ``targetagentcapabilities``
+    reaches its inbox as a target with none."""
+    topics: TopicNames = mesh.topics
+
+    async def scenario() -> None:
+        async with AgentDirectory(endpoints.kafka, topics.agents, CONFIG) as directory:
+            worker = Presence(directory, AgentCard("worker-a", "worker", capabilities=("translate",)))
+            await worker.start()
+            async with (
+                MeshGateway(endpoints.kafka, topics, MeshRouter(directory)) as gateway,
+                MeshInbox(endpoints.kafka, "worker-a", topics, CONFIG) as inbox,
+            ):
+                bare = a2a("m1", None, targetAgent={"agentId": "worker-a", "agentType": "worker"})
+                assert await gateway.publish_a2a(bare) == ["worker-a"]
+                assert bare["targetAgent"] == {"agentId": "worker-a", "agentType": "worker"}  # the caller's own
+                (got,) = await receive_all(inbox, 1)
+                assert got["targetAgent"] == {
+                    "agentId": "worker-a",
+                    "agentType": "worker",
+                    "capabilities": ["translate"],
+                }
+                with pytest.raises(RoutingError, match=r"\[0\]\.targetAgent\.agentId: 'worker-z' is not a live agent"):
+                    await gateway.publish_a2a(a2a("m2", None, targetAgent={"agentId": "worker-z", "agentType": "w"}))
+
+                event = from_a2a(a2a("m3", "worker-a"))
+                del event["targetagentcapabilities"]
+                _, headers, value = to_kafka(event)
+                producer = Producer({"bootstrap.servers": endpoints.kafka})
+                producer.produce(topics.messages, value, b"worker-a", headers=headers)
+                assert producer.flush(30) == 0
+                (written,) = await receive_all(inbox, 1)
+                assert written["messageId"] == "m3"
+                assert written["targetAgent"] == {"agentId": "worker-a", "agentType": "worker", "capabilities": []}
+                assert inbox.dead_letters == 0
+            await worker.stop()
+
+    run_strict(scenario)
 
 
 def test_addressed_messages_reach_the_addressee_only(mesh: Mesh, endpoints: Endpoints) -> None:

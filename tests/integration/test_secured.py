@@ -1,9 +1,10 @@
 """The mesh on the secured local stack: Kafka over SASL_SSL and mutual TLS with the StandardAuthorizer and per-role
 ACLs, the registry over HTTPS with a password, records signed by their senders.
 
-The agent scenario end to end over SASL_SSL; agents as their roles' principals under the ACLs; a wrong password,
-an untrusted certificate and a missing credential each stopping an agent at start with one line naming the setting
-and the address; forged messages changing no task; and no secret in any log line, /status, /metrics or dead letter.
+The agent scenario end to end over SASL_SSL; agents, and an A2A client and agent, as their roles' principals under
+the ACLs; a wrong password, an untrusted certificate and a missing credential each stopping an agent at start with
+one line naming the setting and the address; forged messages changing no task; and no secret in any log line,
+/status, /metrics or dead letter.
 """
 
 from __future__ import annotations
@@ -176,6 +177,44 @@ def test_roles_run_a_task_as_their_own_principals_under_the_acls(secure_stack: L
                         raise KafkaException(message.error())
     finally:
         consumer.close()
+
+
+def test_an_a2a_call_runs_as_the_binding_roles_under_the_acls(secure_stack: LocalStack, mesh_prefix: str) -> None:
+    """The SDK's client and an A2A agent over SASL_SSL, each as its role's user and signing what it sends; the
+    client's user may not write the agent's events."""
+    from a2a_fast.a2a import A2AAgent
+    from a2a_fast.a2a.builtin import EchoExecutor, echo_card
+    from tests.scenarios import a2a
+
+    keys = {"echo-1": (new_key(), "a2a-agent"), "client-1": (new_key(), "a2a-client")}
+    trust = trusting(keys)
+    meshes = {
+        agent: Mesh(transport(secure_stack, role, signing=trust.with_signer(key)), TopicNames(mesh_prefix))
+        for agent, (key, role) in keys.items()
+    }
+
+    async def scenario() -> None:
+        agent = A2AAgent(meshes["echo-1"].config("echo-1"), EchoExecutor(), echo_card())
+        await agent.start()
+        try:
+            client_side = meshes["client-1"]
+            found = await a2a.directory_card(client_side, "echo")
+            async with a2a.sdk_client(client_side, found, "client-1", streaming=False) as client:
+                (answer,) = await a2a.collect(client.send_message(a2a.user("signed and sealed")))
+            assert a2a.kinds([answer]) == ["task:COMPLETED"]
+            assert agent.metrics.counter_total("dead_letters_total") == 0
+        finally:
+            await agent.stop()
+
+    run_strict(scenario)
+
+    producer = meshes["client-1"].transport.producer({"client.id": "acl-check"})
+    reports: list[Any] = []
+    producer.produce(
+        meshes["client-1"].topics.a2a_events, b"v", b"k", on_delivery=lambda error, message: reports.append(error)
+    )
+    producer.flush(30)
+    assert len(reports) == 1 and reports[0] is not None and reports[0].name() == "TOPIC_AUTHORIZATION_FAILED"
 
 
 def test_forged_records_change_no_task_on_the_secured_broker(secure_stack: LocalStack) -> None:

@@ -221,7 +221,15 @@ def test_charts_count_records_per_second_per_topic_and_latency_per_bucket() -> N
 
     charts = model.charts(end, 1)
     rates = charts["rates"]["topics"]
-    assert set(rates) == {"task-requests", "task-responses", "negotiations", "collaborations", "a2a.dlq"}
+    assert set(rates) == {
+        "task-requests",
+        "task-responses",
+        "negotiations",
+        "collaborations",
+        "a2a.dlq",
+        "a2a.requests",
+        "a2a.events",
+    }
     assert all(len(counts) == 60 for counts in rates.values())
     assert sum(rates["task-requests"]) == 10 and sum(rates["task-responses"]) == 50
     assert sum(rates["negotiations"]) == 20 and sum(rates["a2a.dlq"]) == 0

@@ -19,8 +19,8 @@ the runtime does the rest:
 * **Order per task.** Records with the same key (the task id) are handled one after the other; records
   of different tasks concurrently. A handler is first run directly on the loop; only if it suspends
   (awaits something not ready yet) does a Task finish it, and later records of its key queue behind it.
-  A role may take some messages out of that lane (:meth:`Agent.in_lane`): they are handled at once, beside
-  a handler of their key still running, which is how a cancel reaches the task it cancels.
+  A role may give some messages a lane of their own (:meth:`Agent.lane`): they are handled beside a handler of
+  their key still running, which is how a cancel reaches the task it cancels.
   Each handler runs in its own copy of the context (:mod:`contextvars`).
 * **Back-pressure.** At most ``max_in_flight`` records are being handled (from dispatch until handled as
   above); when that many are, the consumer pauses its partitions (it keeps serving the group) and resumes
@@ -96,7 +96,7 @@ from a2a_fast.transport.offsets import DedupeCache, OffsetTracker
 from a2a_fast.transport.producer import DeliveryBatch, Producer
 from a2a_fast.transport.registry import SchemaCatalog
 
-__all__ = ["Agent", "AgentConfig", "pool_group", "serve"]
+__all__ = ["Agent", "AgentConfig", "pool_group", "serve", "start_eagerly"]
 
 log = logging.getLogger("a2a_fast.agent")
 
@@ -252,6 +252,7 @@ class Agent:
         self._running = False
         self.failure: BaseException | None = None
         self.failed = asyncio.Event()
+        self._own_lanes = type(self).lane is not Agent.lane
         self.observers: list[Callable[[str, Inbound | None], None]] = []
         """Called on the loop once a record counts as handled (its offset may be committed), with
         ``("handled" | "duplicate" | "dead_letter", message)`` (message None when it could not be decoded):
@@ -287,11 +288,17 @@ class Agent:
             return True
         return group if group == self.group_id else False
 
-    def in_lane(self, message: Inbound) -> bool:
-        """Whether ``message`` waits for the records of its key before it (True, the default) or is handled at
-        once, beside a handler of its key still running (False): for a message that must reach that handler
-        while it runs, such as a cancel of the task it runs. Its offset is still committed in order."""
-        return True
+    def lane(self, message: Inbound, key: bytes | None) -> bytes | None:
+        """The lane a decoded record is handled in: the records of one lane are handled one after the other,
+        in order. By default its key (the task id), so the messages of one task never overtake each other; a
+        role that must act on a task while an earlier record of it is still being handled (a cancel while
+        the task runs) gives those records a lane of their own."""
+        return key
+
+    def handling(self) -> Message | None:
+        """The consumed record whose handler is running (for its headers), None outside a handler."""
+        work = _HANDLING.get()
+        return work.message if work is not None and work.agent is self else None
 
     def admits(self, message: Inbound) -> bool:
         """Whether the agent takes ``message`` now (True by default). False holds its partition back at it:
@@ -649,12 +656,12 @@ class Agent:
                 continue
             work.inbound = inbound
             work.kind = inbound.kind
+            if self._own_lanes:
+                work.key = self.lane(inbound, work.key)
             labels = (topic, inbound.kind)
             consumed[labels] = consumed.get(labels, 0) + 1
             lane = self._lanes.get(work.key)
-            if not self.in_lane(inbound):
-                self._handle_eagerly(work, in_lane=False)
-            elif lane is not None:
+            if lane is not None:
                 lane.append(work)
             elif self._handle_eagerly(work):
                 self._lanes[work.key] = deque()
@@ -675,9 +682,9 @@ class Agent:
             return error
         return found
 
-    def _handle_eagerly(self, work: _Work, in_lane: bool = True) -> bool:
+    def _handle_eagerly(self, work: _Work) -> bool:
         """Runs the handler of one record until it first suspends; True when it did (a Task finishes it, then
-        runs the next record of the key's lane unless the record is out of it: ``in_lane`` False)."""
+        runs the next record of its lane)."""
         inbound = work.inbound
         assert inbound is not None and self._loop is not None
         if inbound.event_id in self.dedupe:
@@ -703,7 +710,7 @@ class Agent:
         except Exception as error:
             self._handler_failed(work, error)
             return False
-        task = self._loop.create_task(self._handle_rest(work, handler, waiting, in_lane), context=context)
+        task = self._loop.create_task(self._handle_rest(work, handler, waiting), context=context)
         self._handling.add(task)
         task.add_done_callback(self._handling.discard)
         return True
@@ -725,9 +732,7 @@ class Agent:
         ):
             await self.handle(message)
 
-    async def _handle_rest(
-        self, work: _Work, handler: Coroutine[Any, Any, None], waiting: Any, in_lane: bool = True
-    ) -> None:
+    async def _handle_rest(self, work: _Work, handler: Coroutine[Any, Any, None], waiting: Any) -> None:
         """Finishes a handler that suspended, then runs the records queued behind it with the same key."""
         try:
             await _Continue(handler, waiting)
@@ -740,8 +745,7 @@ class Agent:
         else:
             self._handler_returned(work)
         finally:
-            if in_lane:
-                self._next_in_lane(work.key)
+            self._next_in_lane(work.key)
             self._flush_timings()
 
     def _next_in_lane(self, key: bytes | None) -> None:
@@ -1176,6 +1180,22 @@ class _Continue:
                     waiting = coroutine.send(None)
                 except StopIteration:
                     return
+
+
+def start_eagerly(coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
+    """Runs ``coroutine`` here until it first suspends: None when it finished without suspending (what it
+    raised is raised), else the Task that finishes it (in a copy of the current context, as any Task).
+
+    What the runtime does for handlers, for code that runs a coroutine it may have to cancel later."""
+    try:
+        waiting = coroutine.send(None)
+    except StopIteration:
+        return None
+    return asyncio.get_running_loop().create_task(_finish(coroutine, waiting))
+
+
+async def _finish(coroutine: Coroutine[Any, Any, None], waiting: Any) -> None:
+    await _Continue(coroutine, waiting)
 
 
 async def serve(agent: Agent, ready: Callable[[Agent], None] | None = None) -> int:

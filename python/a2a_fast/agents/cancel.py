@@ -30,7 +30,7 @@ message of the task, so they take their place in the order of its partition:
 * *Final*: nothing changes. A cancel is refused before it is sent; one that raced the outcome is ignored, as
   the first final state of a task is the one it keeps.
 
-Executors take CANCELING out of the task's lane (:meth:`Agent.in_lane <a2a_fast.agents.base.Agent.in_lane>`), so
+Executors take CANCELING out of the task's lane (:meth:`Agent.lane <a2a_fast.agents.base.Agent.lane>`), so
 it reaches the handler of the task's ACCEPTED while that waits or runs. A CANCELED has a ``ce_id`` derived from the
 CANCELING it answers: handling a redelivered cancel again writes the same record, which readers drop.
 

@@ -33,7 +33,7 @@ executor's memory stays flat, while cancels and the progress of other tasks keep
 Handlers are ``async def handler(task: TaskContext) -> JSON-able result``; raising fails the task.
 
 **Cancel.** A ``CANCELING`` of a task this executor holds reaches it at once, even while the task's ACCEPTED is
-still being handled (:meth:`Executor.in_lane`): a task waiting for a slot is never started, a running handler is
+still being handled (:meth:`Executor.lane`): a task waiting for a slot is never started, a running handler is
 cancelled (it sees :class:`asyncio.CancelledError` and may clean up), and the executor writes ``CANCELED``, its
 ``ce_id`` derived from the CANCELING's. A CANCELING of a task it does not hold yet makes it skip that task's
 ACCEPTED should one still come; one addressed to this pool for a task it does not hold (its ACCEPTED was
@@ -75,6 +75,7 @@ from a2a_fast.transport.registry import SchemaCatalog
 __all__ = ["Executor", "PrioritySlots"]
 
 log = logging.getLogger("a2a_fast.agents.executor")
+_CONTROL_LANE = b"\x00control"
 TERMINAL = frozenset({"COMPLETED", "FAILED", CANCELED})
 
 
@@ -354,11 +355,13 @@ class Executor(Agent):
     def expires(self, message: Inbound) -> bool:
         return self._runs(message)
 
-    def in_lane(self, message: Inbound) -> bool:
+    def lane(self, message: Inbound, key: bytes | None) -> bytes | None:
         # Only an ACCEPTED waits behind its task's earlier records. A cancel must reach the ACCEPTED's handler
         # while it waits or runs, and the task's own progress and outcome coming back are bookkeeping: queued
         # behind the running task they would hold read-ahead room that waiting tasks need.
-        return message.record.get("status") == "ACCEPTED"
+        if message.record.get("status") == "ACCEPTED":
+            return key
+        return (key or b"") + _CONTROL_LANE
 
     def _runs(self, message: Inbound) -> bool:
         """Whether this executor's pool runs ``message``: an ACCEPTED addressed to the pool, or to no pool

@@ -32,6 +32,7 @@ from a2a_fast.cli.completion import suggest
 from a2a_fast.errors import ConfigError
 from a2a_fast.history.events import describe_message, message_event, subject_label
 from a2a_fast.history.tasks import (
+    A2A_KINDS,
     DEFAULT_RETAINED_TASKS,
     FINAL_STATES,
     STATES,
@@ -43,6 +44,7 @@ from a2a_fast.history.tasks import (
     read_log,
     timeline_entry,
 )
+from a2a_fast.protocol.envelope import Inbound
 from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.stack import Endpoints
 from a2a_fast.transport.kafka import KafkaTransport
@@ -209,7 +211,8 @@ def _read_log(args: argparse.Namespace, until: int | None = None, transport: Kaf
     _require_topics(transport, topics)
     with SchemaCatalog(transport, topics) as catalog:
         catalog.load_readers()
-        return read_log(transport, catalog, topics, until=until, reader=f"a2a-fast-cli-{uuid.uuid4().hex[:8]}")
+        reader = f"a2a-fast-cli-{uuid.uuid4().hex[:8]}"
+        return read_log(transport, catalog, topics, until=until, reader=reader, a2a=True)
 
 
 def _require_topics(transport: KafkaTransport, topics: TopicNames) -> None:
@@ -241,7 +244,6 @@ async def _request_async(args: argparse.Namespace, parameters: dict[str, str], t
     from a2a_fast.agents.base import AgentConfig
     from a2a_fast.agents.policies import BudgetPolicy
     from a2a_fast.agents.requester import PendingRequest, Requester
-    from a2a_fast.protocol.envelope import Inbound
 
     identity = transport.signing.identity if transport.signing is not None else None
     # Signing as an agent means being that agent: its key names the id, unless --id says otherwise.
@@ -613,13 +615,25 @@ def _tail_json(observed: Any) -> str:
             summary=describe_message(message),
         )
         data[f"{subject_label(message)}_id"] = message.task_id
-        data.update(traceparent=message.traceparent, data=message.record)
+        data.update(traceparent=message.traceparent, data=_record_view(message))
     else:
         data["error"] = observed.error
     dead = {name: value for name, value in observed.headers.items() if name.startswith("dlq.")}
     if dead:
         data["dead_letter"] = dead
     return json.dumps(data, default=str)
+
+
+def _record_view(message: Inbound) -> dict[str, Any]:
+    """The record as JSON; an A2A binding record with its protobuf payloads in ProtoJSON (the A2A SDK, the
+    ``a2a`` extra, reads them; without it they are shown as hex)."""
+    if message.kind not in A2A_KINDS:
+        return message.record
+    try:
+        from a2a_fast.a2a.binding import json_view
+    except ImportError:
+        return {name: value.hex() if isinstance(value, bytes) else value for name, value in message.record.items()}
+    return json_view(message.record)
 
 
 # --- replay --------------------------------------------------------------------------------------------------------

@@ -9,10 +9,13 @@ What it does:
    accepted at once, negotiated over several rounds, rejected for a missing skill, rejected because the
    price never fits the budget, failing in execution, and canceled by the requester while it runs;
 4. meanwhile a coordinator in this process runs the two-step workflow ``brief`` (summarise a text, then
-   translate the summary) on the executors it finds alive in the mesh directory;
+   translate the summary) on the executors it finds alive in the mesh directory, and an A2A agent of the
+   SDK (its echo ``AgentExecutor``) runs in the mesh beside ours: the SDK's own client, made by its
+   ``ClientFactory`` from the card in the directory, streams one task from it over Kafka;
 5. prints each state change as it happens, then a summary: final states, negotiation rounds, p50/p99
-   request→completion latency and throughput, and the workflow's steps (agent, attempts, state) and
-   outcome; checks every task ended as its kind should and the workflow completed;
+   request→completion latency and throughput, the workflow's steps (agent, attempts, state) and
+   outcome, and the A2A call's events; checks every task ended as its kind should, the workflow and the
+   A2A task completed;
 6. stops everything it started (also on Ctrl-C or an error): the requester, then the agent processes
    with SIGTERM (each shuts down in order), and deletes the run's topics.
 """
@@ -230,6 +233,75 @@ async def _run_workflow(coordinator: Coordinator) -> CollaborationStatus:
     return await coordinator.wait_for(session)
 
 
+A2A_TEXT = "Confirm the board meeting on Thursday at ten"
+
+
+class _A2ADemo:
+    """The demo's A2A part: the SDK's echo executor as an agent of the mesh, and one call of the SDK's client to it
+    over Kafka, its events printed as they stream in."""
+
+    def __init__(self, endpoints: Endpoints, topics: TopicNames) -> None:
+        os.environ.setdefault("OTEL_INSTRUMENTATION_A2A_SDK_ENABLED", "false")
+        from a2a_fast.a2a import A2AAgent
+        from a2a_fast.a2a.builtin import EchoExecutor, echo_card
+
+        config = AgentConfig(
+            "echo-a2a-1", endpoints.kafka, endpoints.schema_registry, topics=topics, http_port=_free(8005)
+        )
+        self.agent = A2AAgent(config, EchoExecutor(), echo_card())
+        self.endpoints = endpoints
+        self.topics = topics
+
+    async def call(self, say: Any, started: float) -> dict[str, Any]:
+        from a2a.client import ClientConfig, ClientFactory
+        from a2a.helpers import get_artifact_text, new_text_message
+        from a2a.types import Role, SendMessageRequest, TaskState
+
+        from a2a_fast.a2a import KAFKA_BINDING, KafkaCaller, find_card, register
+
+        assert self.agent.mesh is not None
+        card = await find_card("echo", directory=self.agent.mesh.directory)
+        caller = KafkaCaller.connect(self.endpoints.kafka, self.endpoints.schema_registry, self.topics.prefix)
+        factory = ClientFactory(ClientConfig(supported_protocol_bindings=[KAFKA_BINDING]))
+        register(factory, caller)
+        client = factory.create(card)
+        events: list[str] = []
+        state, task_id = "NONE", "-"
+        try:
+            await caller.ensure_started()
+            sent = time.monotonic()
+            request = SendMessageRequest(message=new_text_message(A2A_TEXT, role=Role.ROLE_USER))
+            async for event in client.send_message(request):
+                kind = event.WhichOneof("payload")
+                if kind == "task":
+                    state, task_id = TaskState.Name(event.task.status.state)[11:], event.task.id
+                    line = f"task {state}"
+                elif kind == "status_update":
+                    state = TaskState.Name(event.status_update.status.state)[11:]
+                    line = f"status {state}"
+                elif kind == "artifact_update":
+                    artifact = event.artifact_update.artifact
+                    line = f"artifact {artifact.name}: {get_artifact_text(artifact)}"
+                else:
+                    line = "message"
+                events.append(line)
+                say(f"  [{time.monotonic() - started:6.2f}s] {task_id[:8]} {'A2A call (SDK)':<18} {line}")
+        finally:
+            await client.close()
+            await caller.stop()
+        return {
+            "agent": card.name,
+            "binding": KAFKA_BINDING,
+            "state": state,
+            "events": events,
+            "ms": round(1000 * (time.monotonic() - sent), 1),  # the call alone: the caller was up before
+        }
+
+
+async def _nothing() -> None:
+    return None
+
+
 async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: TopicNames, say: Any) -> dict[str, Any]:
     processes: list[asyncio.subprocess.Process] = []
     console = None
@@ -249,6 +321,11 @@ async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: Topi
             http_port=_free(8001),
         )
         requester = Requester(config, BudgetPolicy(max_rounds=4))
+        a2a_demo: _A2ADemo | None = None
+        try:
+            a2a_demo = _A2ADemo(endpoints, topics)
+        except ImportError as missing:
+            say(f"(the A2A agent is left out: {missing.name or 'the A2A SDK'} is missing; pip install 'a2a-fast[a2a]')")
         coordinator = Coordinator(
             AgentConfig(
                 "coordinator-1", endpoints.kafka, endpoints.schema_registry, topics=topics, http_port=_free(8004)
@@ -256,10 +333,11 @@ async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: Topi
             workflows=DEMO_WORKFLOWS,
         )
         async with contextlib.AsyncExitStack() as running:
-            running.push_async_callback(requester.stop)
-            running.push_async_callback(coordinator.stop)
-            await asyncio.gather(requester.start(), coordinator.start())
-            await asyncio.gather(requester.wait_assigned(), coordinator.wait_assigned())
+            in_process: list[Any] = [requester, coordinator, *([a2a_demo.agent] if a2a_demo is not None else [])]
+            for agent in in_process:
+                running.push_async_callback(agent.stop)
+            await asyncio.gather(*(agent.start() for agent in in_process))
+            await asyncio.gather(*(agent.wait_assigned() for agent in in_process))
             say(
                 f"  started requester requester-1 (this process), monitoring http://127.0.0.1:{requester.http_port}/status"
             )
@@ -267,6 +345,11 @@ async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: Topi
                 f"  started coordinator coordinator-1 (this process), monitoring"
                 f" http://127.0.0.1:{coordinator.http_port}/status"
             )
+            if a2a_demo is not None:
+                say(
+                    f"  started A2A agent echo-a2a-1 (the SDK's echo AgentExecutor, this process), monitoring"
+                    f" http://127.0.0.1:{a2a_demo.agent.http_port}/status"
+                )
             if requester.mesh is not None:
                 live = [i for i in requester.mesh.directory.get_all_agents() if i.alive]
                 say(f"  mesh directory: {len(live)} live agents: {', '.join(i.agent_id for i in live)}")
@@ -276,8 +359,10 @@ async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: Topi
             canceling = _Canceling(requester, _progress_printer(say, started, names))
             requester.on_update = canceling.on_update
             coordinator.on_change = _workflow_printer(say, started)
-            say(f"requesting {len(chosen)} tasks and running the workflow 'brief' (summarize, then translate)")
+            calling = " and calling the A2A agent with the SDK's client" if a2a_demo is not None else ""
+            say(f"requesting {len(chosen)} tasks, running the workflow 'brief' (summarize, then translate){calling}")
             workflow = asyncio.ensure_future(_run_workflow(coordinator))
+            a2a_call = asyncio.ensure_future(a2a_demo.call(say, started) if a2a_demo is not None else _nothing())
             ids = []
             for scenario in chosen:
                 task_id = await requester.submit(
@@ -298,6 +383,7 @@ async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: Topi
                 await canceling.done()
                 elapsed = time.monotonic() - started
                 collaboration = await asyncio.wait_for(workflow, 45)
+                a2a_result = await asyncio.wait_for(a2a_call, 45)
                 if console is not None and args.console_linger > 0:
                     say(
                         f"the run is done; its agents and the console at {console.url} stay up"
@@ -306,6 +392,7 @@ async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: Topi
                     await asyncio.sleep(args.console_linger)
             finally:
                 workflow.cancel()
+                a2a_call.cancel()
     finally:
         await _stop_agents(processes)
         if console is not None:
@@ -316,6 +403,9 @@ async def _scenario(args: argparse.Namespace, endpoints: Endpoints, topics: Topi
         summary["unexpected"].append(
             f"workflow {collaboration.workflow_id}: {collaboration.state} (expected COMPLETED)"
         )
+    summary["a2a"] = a2a_result
+    if a2a_result is not None and a2a_result["state"] != "COMPLETED":
+        summary["unexpected"].append(f"A2A call to {a2a_result['agent']}: {a2a_result['state']} (expected COMPLETED)")
     return summary
 
 
@@ -418,6 +508,12 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"  workflow {flow['id']:<10}{flow['state']} in {flow['seconds']} s: {steps}")
         print(f"  workflow output    {json.dumps(flow['output'])}")
+        call = summary["a2a"]
+        if call is not None:
+            print(
+                f"  A2A agent {call['agent']:<9}{call['state']} in {call['ms']} ms over Kafka, the SDK's client and"
+                f" executor: {', '.join(event.split(':')[0] for event in call['events'])}"
+            )
         print(f"  total run time     {summary['total_seconds']} s (including start-up and shutdown)")
         for problem in summary["unexpected"]:
             print(f"  UNEXPECTED         {problem}")

@@ -26,6 +26,7 @@ from a2a_fast.errors import UnknownSessionError, UnknownTaskError, ValidationErr
 from a2a_fast.history.tasks import (
     FINAL_STATES,
     STATES,
+    TASK_KINDS,
     AgentActivity,
     TaskHistory,
     TaskLog,
@@ -36,11 +37,11 @@ from a2a_fast.history.tasks import (
 from a2a_fast.history.view import agent_rows
 from a2a_fast.protocol.envelope import Inbound
 from a2a_fast.protocol.kinds import (
+    KIND_A2A_EVENT,
     KIND_NEGOTIATION,
     KIND_SESSION_EVENT,
     KIND_STEP_REQUEST,
     KIND_STEP_RESULT,
-    KIND_TASK_REQUEST,
     KIND_TASK_RESPONSE,
 )
 from a2a_fast.protocol.topics import TopicNames
@@ -66,8 +67,7 @@ CHART_WINDOW_SECONDS: Final = 900
 LATENCY_BUCKET_SECONDS: Final = 10
 LATENCY_SAMPLES: Final = 100_000
 MAX_PAGE: Final = 500
-TASK_TOPIC_ROLES: Final = frozenset({"requests", "responses", "negotiations"})
-TASK_KINDS: Final = frozenset({KIND_TASK_REQUEST, KIND_TASK_RESPONSE, KIND_NEGOTIATION})
+TASK_TOPIC_ROLES: Final = frozenset({"requests", "responses", "negotiations", "a2a_requests", "a2a_events"})
 SESSION_KINDS: Final = frozenset({KIND_SESSION_EVENT, KIND_STEP_REQUEST, KIND_STEP_RESULT})
 SESSION_STATES: Final = ("RUNNING", "COMPLETED", "FAILED", "TIMED_OUT")
 SECTIONS: Final = ("tasks", "workflows", "dead_letters", "agents", "metrics")
@@ -382,7 +382,7 @@ class ConsoleModel:
                 progress.append(shown)
             elif entry.event == "CANCELING":
                 cancel = cancel or shown
-            if entry.kind == KIND_TASK_RESPONSE and entry.event in FINAL_STATES:
+            if entry.kind in (KIND_TASK_RESPONSE, KIND_A2A_EVENT) and entry.event in FINAL_STATES:
                 outcome = outcome or shown
         involved: dict[str, list[str]] = {}
         for entry in entries:

@@ -3,6 +3,9 @@
 Every message about a task (its ``TaskRequest``, the providers' and executors' ``TaskResponse`` records, the
 requester's ``Negotiation`` turns) is keyed by the task id, so folding the three topics in order rebuilds each
 task's state and its timeline: who asked for what, who offered what and when, who ran it and how it ended.
+Tasks of A2A agents (:mod:`a2a_fast.a2a`) fold the same way from ``a2a.requests`` and ``a2a.events``: a message
+sent to an agent is its request (the A2A agent's name as the capability), and the agent's records say the
+task's state in the same words (``RUNNING``, ``NEGOTIATING`` while it waits for input, ``COMPLETED``...).
 
 :class:`TaskLog` is that fold. The requester rebuilds its open requests with it at start-up, the executor the
 tasks already finished, and ``a2a-fast replay``/``tasks`` and the MCP server answer from it::
@@ -34,13 +37,20 @@ from typing import Any, Final
 
 from a2a_fast.errors import UnknownTaskError, ValidationError
 from a2a_fast.protocol.envelope import Inbound, json_or_text
-from a2a_fast.protocol.kinds import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE
+from a2a_fast.protocol.kinds import (
+    KIND_A2A_EVENT,
+    KIND_A2A_REQUEST,
+    KIND_NEGOTIATION,
+    KIND_TASK_REQUEST,
+    KIND_TASK_RESPONSE,
+)
 from a2a_fast.protocol.topics import TopicNames
-from a2a_fast.transport import Transport
+from a2a_fast.transport import Transport, as_transport
 from a2a_fast.transport.log import replay
 from a2a_fast.transport.registry import SchemaCatalog
 
 __all__ = [
+    "A2A_KINDS",
     "DEFAULT_RETAINED_TASKS",
     "FINAL_STATES",
     "OPEN_STATES",
@@ -51,6 +61,7 @@ __all__ = [
     "TaskHistory",
     "TaskLog",
     "TimelineEntry",
+    "existing_topics",
     "format_time",
     "parse_time",
     "read_log",
@@ -59,7 +70,10 @@ __all__ = [
 
 FINAL_STATES: Final = frozenset({"COMPLETED", "FAILED", "REJECTED", "CANCELED"})
 OPEN_STATES: Final = frozenset({"PENDING", "NEGOTIATING", "ACCEPTED", "RUNNING", "CANCELING"})
-TASK_KINDS: Final = frozenset({KIND_TASK_REQUEST, KIND_TASK_RESPONSE, KIND_NEGOTIATION})
+A2A_KINDS: Final = frozenset({KIND_A2A_REQUEST, KIND_A2A_EVENT})
+"""The A2A binding's records; those about a task (a message sent, a cancel, a change of state) fold into it."""
+TASK_KINDS: Final = frozenset({KIND_TASK_REQUEST, KIND_TASK_RESPONSE, KIND_NEGOTIATION, *A2A_KINDS})
+_A2A_SENDS: Final = frozenset({"SendMessage", "SendStreamingMessage"})
 # How many ended tasks a long-lived view keeps by default (the MCP server's).
 DEFAULT_RETAINED_TASKS: Final = 10_000
 STATES: Final = (
@@ -94,9 +108,12 @@ class TimelineEntry:
     @property
     def role(self) -> str:
         """The sender's side in this step: requester, provider or executor (``unknown`` for a status newer
-        than this reader's schema). A cancel is asked for on the requester's side (by the requester, or an
-        operator for it); ``CANCELED`` comes from the executor when the task had been accepted (it carries the
-        agreed cost, as every executor report does), else from the requester's side."""
+        than this reader's schema; an A2A agent's records are an executor's). A cancel is asked for on the
+        requester's side (by the requester, or an operator for it); ``CANCELED`` comes from the executor when
+        the task had been accepted (it carries the agreed cost, as every executor report does), else from the
+        requester's side."""
+        if self.kind == KIND_A2A_EVENT:
+            return "executor"
         if self.kind != KIND_TASK_RESPONSE or self.event == "CANCELING":
             return "requester"
         if self.event == "CANCELED":
@@ -204,6 +221,8 @@ class TaskLog:
         stamp = int(record.get("timestamp") or 0)
         if message.kind not in TASK_KINDS:
             return None
+        if message.kind in A2A_KINDS and not self._about_a_task(message):
+            return None
         if (self.until is not None and stamp > self.until) or message.event_id in self._seen:
             return None
         if message.task_id in self._forgotten:
@@ -218,6 +237,10 @@ class TaskLog:
             self._requested(task, message, stamp)
         elif message.kind == KIND_NEGOTIATION:
             self._negotiated(task, message)
+        elif message.kind == KIND_A2A_REQUEST:
+            self._a2a_called(task, message, stamp)
+        elif message.kind == KIND_A2A_EVENT:
+            self._a2a_answered(task, message)
         else:
             self._responded(task, message)
         entry = timeline_entry(message)
@@ -230,6 +253,16 @@ class TaskLog:
             while len(self._ended) > limit:
                 self._forget(self._ended.popitem(last=False)[0], limit)
         return task
+
+    def _about_a_task(self, message: Inbound) -> bool:
+        """Whether an A2A record changes a task: a message sent (the first starts the task), a cancel of a known
+        task, or an agent's record that says the task's state (reads, lists and the like do not)."""
+        record = message.record
+        if message.kind == KIND_A2A_EVENT:
+            refused = record.get("error_code") is not None and message.task_id in self.tasks
+            return record.get("status") is not None or refused
+        method = record.get("method")
+        return method in _A2A_SENDS or (method == "CancelTask" and message.task_id in self.tasks)
 
     def _forget(self, task_id: str, remembered: int) -> None:
         task = self.tasks.pop(task_id)
@@ -328,6 +361,35 @@ class TaskLog:
             task.last_offer = record["offer"]
 
     @staticmethod
+    def _a2a_called(task: TaskHistory, message: Inbound, stamp: int) -> None:
+        record = message.record
+        if record.get("method") not in _A2A_SENDS or record.get("continues") or task.requested_at is not None:
+            return  # a follow-up message or a cancel: on the timeline only
+        task.requester = record.get("requester_id") or message.source_agent
+        task.capability = record.get("agent")
+        task.description = record.get("text")
+        task.requested_at = stamp
+        task.traceparent = message.traceparent
+        task.pool = message.target_group
+
+    @staticmethod
+    def _a2a_answered(task: TaskHistory, message: Inbound) -> None:
+        record = message.record
+        if record.get("status") is None:
+            return  # a call on the task refused: on the timeline only
+        status = str(record["status"])
+        if not task.final:
+            task.state = status
+        task.requester = task.requester or message.target_agent
+        task.executor = message.source_agent
+        text = record.get("text") or record.get("error_message")
+        if status == "COMPLETED":
+            task.progress = 1.0
+            task.result = text
+        elif status in ("FAILED", "REJECTED", "CANCELED"):
+            task.error = text
+
+    @staticmethod
     def _responded(task: TaskHistory, message: Inbound) -> None:
         record = message.record
         status = str(record["status"])
@@ -402,6 +464,17 @@ def timeline_entry(message: Inbound) -> TimelineEntry:
         event = "REQUESTED"
         price = record.get("proposed_cost")
         detail = f"{record.get('capability')}: {record.get('description')}"
+    elif message.kind == KIND_A2A_REQUEST:
+        method = record.get("method")
+        if method in _A2A_SENDS:
+            event = "REPLIED" if record.get("continues") else "REQUESTED"
+        else:
+            event = "CANCEL" if method == "CancelTask" else str(method)
+        detail = f"{record.get('agent')}: {record.get('text')}" if method in _A2A_SENDS else None
+    elif message.kind == KIND_A2A_EVENT:
+        refused = record.get("error_code") is not None and not record.get("status")
+        event = "REFUSED" if refused else str(record.get("status") or record.get("method"))
+        detail = record.get("text") or record.get("error_message")
     elif message.kind == KIND_NEGOTIATION:
         event = str(record["action"])
         price = record.get("offer")
@@ -445,12 +518,23 @@ def read_log(
     start: Mapping[tuple[str, int], int] | None = None,
     until: int | None = None,
     reader: str = "a2a-fast",
+    a2a: bool = False,
 ) -> TaskLog:
-    """Folds the task topics (default: requests, responses and negotiations of ``names``) from the
-    beginning, or the partitions in ``start`` from those offsets, up to their current end. Blocking."""
-    chosen = [names.requests, names.responses, names.negotiations] if topics is None else list(topics)
+    """Folds the task topics (default: requests, responses and negotiations of ``names``; with ``a2a`` the A2A
+    topics too, where the mesh has them) from the beginning, or the partitions in ``start`` from those offsets,
+    up to their current end. Blocking."""
+    chosen = list(topics) if topics is not None else [names.requests, names.responses, names.negotiations]
+    if a2a and topics is None and start is None:
+        chosen += existing_topics(transport, [names.a2a_requests, names.a2a_events])
     messages = replay(transport, catalog, names, start, chosen if start is None else (), reader=reader)
     return TaskLog(until).fold_all(messages)
+
+
+def existing_topics(transport: str | Transport, names: Sequence[str]) -> list[str]:
+    """Those of ``names`` the broker has (a mesh older than the A2A topics has none of them)."""
+    admin = as_transport(transport).admin()
+    present = admin.list_topics(timeout=15).topics
+    return [name for name in names if name in present]
 
 
 def format_time(millis: int | None) -> str | None:

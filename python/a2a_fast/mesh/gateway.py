@@ -9,14 +9,17 @@
    (``[2].metadata.ttl: ...``) and nothing of the batch is sent;
 2. routes each one (:class:`~a2a_fast.mesh.router.MeshRouter`): a ``targetAgent`` must be a live agent;
    a message without one goes where the routing rules or the ``capability`` argument send it, and its
-   ``targetAgent`` is filled in with that agent's card; :class:`~a2a_fast.errors.RoutingError` otherwise;
+   ``targetAgent`` is filled in with that agent's card; :class:`~a2a_fast.errors.RoutingError` otherwise.
+   A ``targetAgent`` may name only ``agentId`` and ``agentType`` (EventMesh-style messages do): its
+   ``capabilities`` are then the live agent's, from the directory, or none;
 3. checks ``messages.max_message_bytes`` and produces them in Kafka binary content mode on
    ``a2a.messages`` (with the mesh's prefix), keyed by the target agent, and returns once acknowledged.
 
 :class:`MeshInbox` is one agent's reader: it keeps the messages addressed to it and ignores the others
 (each inbox reads the whole topic in its own consumer group), and gives them back as A2A dicts. A record
 that is not a valid A2A CloudEvent, is too large or has outlived its ``ttl`` goes to the dead-letter topic
-with the same ``dlq.*`` headers the agents write.
+with the same ``dlq.*`` headers the agents write. A CloudEvent that names its target agent without the
+``targetagentcapabilities`` extension is read as a target with no capabilities listed.
 """
 
 from __future__ import annotations
@@ -100,7 +103,7 @@ class MeshGateway:
         batch = [messages] if isinstance(messages, Mapping) else list(messages)
         started = time.perf_counter()
         try:
-            events = from_a2a_many(cast(list[dict[str, Any]], batch))
+            events = from_a2a_many([self._with_target_capabilities(message) for message in batch])
             targets = [self._route(index, event, capability) for index, event in enumerate(events)]
             records = to_kafka_many(events)
             limits = MessageLimits(self.config.messages)
@@ -118,6 +121,17 @@ class MeshGateway:
             raise
         self.metrics.record_success("a2a", "publish_a2a", time.perf_counter() - started)
         return targets
+
+    def _with_target_capabilities(self, message: A2AMessage) -> dict[str, Any]:
+        """``message`` itself, or a copy whose ``targetAgent`` without ``capabilities`` gets the live agent's
+        (none when the directory does not know it)."""
+        target = message.get("targetAgent") if isinstance(message, Mapping) else None
+        if not isinstance(target, Mapping) or "capabilities" in target:
+            return cast(dict[str, Any], message)
+        directory = self.router.directory if self.router is not None else None
+        info = directory.get_agent(str(target.get("agentId"))) if directory is not None else None
+        known = list(info.card.capabilities) if info is not None and info.alive else []
+        return {**message, "targetAgent": {**target, "capabilities": known}}
 
     def _route(self, index: int, event: dict[str, Any], capability: str | None) -> str:
         router = self.router
@@ -247,6 +261,7 @@ class MeshInbox:
                 stage = "limits"
                 self.limits.check_age(event.get("time"), event.get("ttl"))
                 stage = "validation"
+                event.setdefault("targetagentcapabilities", "")  # a target named without its capabilities
                 received.append(to_a2a(event))
                 self.metrics.record_success("a2a", "receive_a2a", time.perf_counter() - started)
             except (A2AError, ValueError) as error:

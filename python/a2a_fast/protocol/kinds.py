@@ -12,6 +12,8 @@ from typing import Final
 
 __all__ = [
     "CONTENT_TYPE",
+    "KIND_A2A_EVENT",
+    "KIND_A2A_REQUEST",
     "KIND_NEGOTIATION",
     "KIND_SESSION_EVENT",
     "KIND_STEP_REQUEST",
@@ -30,6 +32,10 @@ KIND_NEGOTIATION: Final = "a2a.negotiation"
 KIND_SESSION_EVENT: Final = "a2a.collaboration.session"
 KIND_STEP_REQUEST: Final = "a2a.collaboration.step.request"
 KIND_STEP_RESULT: Final = "a2a.collaboration.step.result"
+KIND_A2A_REQUEST: Final = "a2a.binding.request"
+"""A call of an A2A operation (the A2A protocol over Kafka, :mod:`a2a_fast.a2a`)."""
+KIND_A2A_EVENT: Final = "a2a.binding.event"
+"""What an A2A agent sends back: task events and the answers to calls."""
 PROTOCOL: Final = "A2A"
 PROTOCOL_VERSION: Final = "0.3"
 CONTENT_TYPE: Final = "application/avro"
@@ -57,4 +63,6 @@ MESSAGE_KINDS: Final[dict[str, MessageKind]] = {
     KIND_SESSION_EVENT: MessageKind(KIND_SESSION_EVENT, "SessionEvent", "SessionEvent.avsc", "collaborations", True),
     KIND_STEP_REQUEST: MessageKind(KIND_STEP_REQUEST, "StepRequest", "StepRequest.avsc", "collaborations", True),
     KIND_STEP_RESULT: MessageKind(KIND_STEP_RESULT, "StepResult", "StepResult.avsc", "collaborations", True),
+    KIND_A2A_REQUEST: MessageKind(KIND_A2A_REQUEST, "A2ARequest", "A2ARequest.avsc", "a2a_requests"),
+    KIND_A2A_EVENT: MessageKind(KIND_A2A_EVENT, "A2AEvent", "A2AEvent.avsc", "a2a_events"),
 }

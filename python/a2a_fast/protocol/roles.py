@@ -19,6 +19,8 @@ collaboration session event             coordinator
 workflow step request                   coordinator
 workflow step result                    executor (its step runner); a coordinator, recording a step that timed
                                         out (addressed to itself)
+A2A binding request                     a2a-client (a client of the A2A binding, :mod:`a2a_fast.a2a`)
+A2A binding event                       a2a-agent (an A2A agent of the mesh)
 ======================================  ==========================================================================
 
 Anything else (a status no row names) is refused: a new message is allowed by adding its row here.
@@ -31,6 +33,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from a2a_fast.protocol.kinds import (
+    KIND_A2A_EVENT,
+    KIND_A2A_REQUEST,
     KIND_NEGOTIATION,
     KIND_SESSION_EVENT,
     KIND_STEP_REQUEST,
@@ -41,7 +45,7 @@ from a2a_fast.protocol.kinds import (
 
 __all__ = ["EMITTERS", "ROLES", "Emitter", "may_emit", "signing_role"]
 
-ROLES: Final = ("requester", "provider", "executor", "coordinator")
+ROLES: Final = ("requester", "provider", "executor", "coordinator", "a2a-agent", "a2a-client")
 """The roles a signing key may be trusted for."""
 
 _ROLE_OF_AGENT_CLASS: Final = {"step-runner": "executor"}
@@ -78,6 +82,8 @@ EMITTERS: Final[Mapping[tuple[str, str | None], tuple[Emitter, ...]]] = {
     (KIND_SESSION_EVENT, None): _COORDINATOR,
     (KIND_STEP_REQUEST, None): _COORDINATOR,
     (KIND_STEP_RESULT, None): (Emitter("executor"), Emitter("coordinator", to_itself=True)),
+    (KIND_A2A_REQUEST, None): (Emitter("a2a-client"),),
+    (KIND_A2A_EVENT, None): (Emitter("a2a-agent"),),
 }
 """``(message kind, task status or None)`` → the roles that may emit it."""
 

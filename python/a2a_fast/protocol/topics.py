@@ -8,7 +8,9 @@ from typing import Final
 from a2a_fast.protocol.kinds import MESSAGE_KINDS
 
 __all__ = [
+    "A2A_EVENTS",
     "A2A_MESSAGES",
+    "A2A_REQUESTS",
     "AGENTS",
     "COLLABORATIONS",
     "DEAD_LETTER",
@@ -32,6 +34,12 @@ AGENTS = "a2a.agents"
 
 A2A_MESSAGES = "a2a.messages"
 """A2A JSON messages carried as CloudEvents (see :mod:`a2a_fast.mesh.gateway`)."""
+
+
+A2A_REQUESTS = "a2a.requests"
+"""Calls of A2A operations, keyed by task id (see :mod:`a2a_fast.a2a`)."""
+A2A_EVENTS = "a2a.events"
+"""A2A agents' task events and answers, keyed by task id (see :mod:`a2a_fast.a2a`)."""
 
 
 TASK_TOPICS = (TASK_REQUESTS, TASK_RESPONSES, NEGOTIATIONS)
@@ -78,6 +86,16 @@ class TopicNames:
         """A2A JSON messages as CloudEvents (not in :meth:`all`)."""
         return self.prefix + A2A_MESSAGES
 
+    @property
+    def a2a_requests(self) -> str:
+        """The A2A binding's calls (SendMessage, GetTask, CancelTask...) from clients to A2A agents."""
+        return self.prefix + A2A_REQUESTS
+
+    @property
+    def a2a_events(self) -> str:
+        """The A2A binding's answers and task events from A2A agents to their clients."""
+        return self.prefix + A2A_EVENTS
+
     def for_kind(self, kind: str) -> str:
         """The topic that carries messages of ``kind`` (``a2a.task.request``...)."""
         role = MESSAGE_KINDS[kind].topic_role
@@ -85,8 +103,16 @@ class TopicNames:
         return name
 
     def all(self) -> tuple[str, ...]:
-        """The task, negotiation, collaboration and dead-letter topics, as agents create them."""
-        return (self.requests, self.responses, self.negotiations, self.collaborations, self.dlq)
+        """The task, negotiation, collaboration, dead-letter and A2A topics, as agents create them."""
+        return (
+            self.requests,
+            self.responses,
+            self.negotiations,
+            self.collaborations,
+            self.dlq,
+            self.a2a_requests,
+            self.a2a_events,
+        )
 
 
 TOPIC_ALIASES: Final = {
@@ -98,6 +124,8 @@ TOPIC_ALIASES: Final = {
     "collaborations": "collaborations",
     "dlq": "dlq",
     "a2a.dlq": "dlq",
+    "a2a.requests": "a2a_requests",
+    "a2a.events": "a2a_events",
 }
 
 

@@ -3,10 +3,10 @@
 * **Kafka** with a ``SASL_SSL`` listener (SCRAM-SHA-256 and SCRAM-SHA-512), a mutual-TLS listener (``SSL``, a
   client certificate required; its common name is the principal) and the ``StandardAuthorizer``: nothing is
   allowed without an ACL but to the super users. The controller listener takes the broker's own certificate
-  only. SCRAM users: ``admin`` (a super user, the operator) and one per role, ``requester``, ``provider``,
-  ``executor``, ``coordinator``; the administrator's credential is written into the storage at its one-time
-  format (salted, so the password never appears on a command line), the others are created (or reset) at every
-  start.
+  only. SCRAM users: ``admin`` (a super user, the operator) and one per role of
+  :data:`a2a_fast.protocol.roles.ROLES` (``requester``, ``provider``...); the administrator's credential is
+  written into the storage at its one-time format (salted, so the password never appears on a command line),
+  the others are created (or reset) at every start.
 * **Apicurio Registry** over HTTPS only (plain HTTP is refused), with HTTP basic authentication of the user
   ``a2a-fast`` (Quarkus' embedded users, which the Apicurio build includes; Apicurio's own authorization needs an
   OpenID Connect server, so every authenticated user may read and write).
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from a2a_fast.errors import StackError
+from a2a_fast.protocol.roles import ROLES
 from a2a_fast.stack.certificates import BROKER_PRINCIPAL, TlsFiles, make_tls_files
 from a2a_fast.stack.services import HOST, KafkaBroker, SchemaRegistry, ServiceStatus, _write_owner_only
 
@@ -43,7 +44,7 @@ __all__ = [
 ]
 
 ADMIN = "admin"
-ROLE_USERS = ("requester", "provider", "executor", "coordinator")
+ROLE_USERS = ROLES
 REGISTRY_USER = "a2a-fast"
 _SCRAM_ITERATIONS = 8192
 _MECHANISMS = {"SCRAM-SHA-256": "sha256", "SCRAM-SHA-512": "sha512"}

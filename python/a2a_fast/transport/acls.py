@@ -15,6 +15,9 @@ provider       task-responses                          task-requests, negotiatio
 executor       task-responses, collaborations          task-responses, collaborations        ``executors.*``,
                (workflow step results)                                                       ``steps-*``
 coordinator    collaborations                          collaborations                        ``coordinator-*``
+a2a-agent      a2a.events                              a2a.requests, a2a.events (its         ``a2a-agents.*``
+                                                       pool's tasks)
+a2a-client     a2a.requests                            a2a.events                            ``a2a-clients.*``
 =============  ======================================  ====================================  =====================
 
 Every role also writes the dead letters and the agent directory, reads the directory, and may see (describe)
@@ -50,6 +53,8 @@ GROUP_PREFIXES: Final = {
     "provider": ("providers.",),
     "executor": ("executors.", "steps-"),
     "coordinator": ("coordinator-",),
+    "a2a-agent": ("a2a-agents.",),
+    "a2a-client": ("a2a-clients.",),
 }
 """The start of each role's consumer group names (after the topic prefix), as the agents name them."""
 
@@ -62,10 +67,15 @@ ROLE_ACCESS: Final[Mapping[str, Access]] = {
     "provider": Access(("responses",), ("requests", "negotiations"), GROUP_PREFIXES["provider"]),
     "executor": Access(("responses", "collaborations"), ("responses", "collaborations"), GROUP_PREFIXES["executor"]),
     "coordinator": Access(("collaborations",), ("collaborations",), GROUP_PREFIXES["coordinator"]),
+    "a2a-agent": Access(("a2a_events",), ("a2a_requests", "a2a_events"), GROUP_PREFIXES["a2a-agent"]),
+    "a2a-client": Access(("a2a_requests",), ("a2a_events",), GROUP_PREFIXES["a2a-client"]),
 }
 _EVERY_ROLE_WRITES: Final = ("dlq", "agents")
 _EVERY_ROLE_READS: Final = ("agents",)
-_MESH_TOPICS: Final = ("requests", "responses", "negotiations", "collaborations", "dlq", "agents")
+_MESH_TOPICS: Final = (
+    *("requests", "responses", "negotiations", "collaborations", "dlq", "agents"),
+    *("a2a_requests", "a2a_events"),
+)
 
 
 @dataclass(frozen=True, slots=True, order=True)

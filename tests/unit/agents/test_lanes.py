@@ -1,5 +1,5 @@
 """The runtime's lanes on the in-memory transport: records of one key one after the other, except those a role
-takes out of the lane (``Agent.in_lane``), which reach a handler of their key while it still runs."""
+gives a lane of their own (``Agent.lane``), which reach a handler of their key while it still runs."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from tests.scenarios import eventually, fresh_mesh, run_strict
 
 
 class Holder(Agent):
-    """Holds RUNNING until a CANCELING of its task arrives; with ``cancels_jump`` the CANCELING is out of the lane."""
+    """Holds RUNNING until a CANCELING of its task arrives; with ``cancels_jump`` the CANCELING has its own lane."""
 
     role = "holder"
 
@@ -30,8 +30,10 @@ class Holder(Agent):
     def subscriptions(self) -> list[str]:
         return [self.topics.responses]
 
-    def in_lane(self, message: Inbound) -> bool:
-        return not (self.cancels_jump and message.record["status"] == "CANCELING")
+    def lane(self, message: Inbound, key: bytes | None) -> bytes | None:
+        if self.cancels_jump and message.record["status"] == "CANCELING":
+            return (key or b"") + b"/cancel"
+        return key
 
     async def handle(self, message: Inbound) -> None:
         status = message.record["status"]
@@ -62,7 +64,7 @@ async def hold_then_cancel(agent: Holder) -> list[str]:
         await agent.stop()
 
 
-def test_a_record_out_of_the_lane_reaches_a_handler_of_its_key_still_running() -> None:
+def test_a_record_in_a_lane_of_its_own_reaches_a_handler_of_its_key_still_running() -> None:
     with fresh_mesh(MemoryTransport()) as mesh:
         agent = Holder(mesh.config("holder-1", join_mesh=False), cancels_jump=True)
         seen = run_strict(lambda: hold_then_cancel(agent))
