@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 from mcp import types
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -51,7 +52,12 @@ async def mcp_session(mesh: Mesh, errors: Path, *options: str) -> AsyncIterator[
     )
     with errors.open("w") as errlog:
         async with stdio_client(server, errlog=errlog) as (read, write), ClientSession(read, write) as session:
-            await session.initialize()
+            try:
+                await session.initialize()
+            except Exception as error:
+                errlog.flush()
+                said = await anyio.Path(errors).read_text()
+                raise AssertionError(f"the MCP server did not start ({error}); it said:\n{said}") from error
             yield session
 
 

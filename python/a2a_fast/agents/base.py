@@ -408,7 +408,7 @@ class Agent:
                 )
                 await mesh.start()
                 self.mesh = mesh
-        except BaseException:
+        except (Exception, asyncio.CancelledError):  # a coroutine closed unfinished cannot await its clean-up
             await self.stop()
             raise
         if self.config.gc_threshold is not None:
