@@ -15,14 +15,21 @@ from hypothesis import strategies as st
 
 from a2a_fast._native import EnvelopeDecoder, EnvelopeEncoder
 from a2a_fast.codecs.avro import Codec, schema_id_of
+from a2a_fast.codecs.avro import schema_id_of as read_schema_id
 from a2a_fast.codecs.cloudevents import from_kafka
 from a2a_fast.config import MessageConfig
-from a2a_fast.errors import DecodeError, MessageExpiredError, MessageTooLargeError, SchemaError, ValidationError
+from a2a_fast.errors import (
+    DecodeError,
+    MessageExpiredError,
+    MessageTooLargeError,
+    SchemaError,
+    ValidationError,
+)
 from a2a_fast.protocol.envelope import Envelope, Inbound
 from a2a_fast.protocol.kinds import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE, MESSAGE_KINDS
 from a2a_fast.protocol.limits import MessageLimits
 from a2a_fast.protocol.topics import TopicNames
-from tests.unit.test_agents_runtime import REQUEST, FakeCatalog
+from a2a_fast.transport.registry import default_schemas, full_name
 
 SENT = 1_735_787_045.678  # 2025-01-02T03:04:05.678Z
 RESPONSE = {
@@ -514,3 +521,122 @@ def test_native_decoding_of_edited_records_gives_what_the_python_rules_gave() ->
         else:
             assert found == expected
     assert kinds >= {DecodeError, ValidationError, MessageExpiredError}, kinds
+
+
+class FakeCatalog:
+    """The registry side of the envelope, with fixed ids."""
+
+    def __init__(self) -> None:
+        self.schemas = default_schemas()
+        self.ids = {kind: 100 + n for n, kind in enumerate(self.schemas)}
+
+    def writer_codec(self, kind: str) -> Codec:
+        return Codec(self.schemas[kind], self.ids[kind])
+
+    reader_codec = writer_codec
+
+    def schema_uri(self, kind: str) -> str:
+        return f"http://registry.test/schemas/ids/{self.ids[kind]}?subject={kind}-value"
+
+    def cached_schema(self, schema_id: int) -> tuple[str, Codec] | None:
+        for kind, known in self.ids.items():
+            if known == schema_id:
+                return full_name(self.schemas[kind]), Codec(self.schemas[kind])
+        return None
+
+
+REQUEST = {
+    "task_id": "t-1",
+    "requester_id": "r",
+    "description": "Summarise ✓",
+    "capability": "summarize",
+    "proposed_cost": 12.5,
+    "priority": 1,
+    "parameters": {"a": "b"},
+    "timestamp": 1_700_000_000_000,
+}
+
+
+def test_envelope_round_trip_in_binary_content_mode() -> None:
+    envelope = Envelope(FakeCatalog(), TopicNames("x."), "requester-1")
+    out = envelope.encode(KIND_TASK_REQUEST, REQUEST, target_agent="p", traceparent="00-ab-cd-01", event_id="e1")
+    headers = dict(out.headers)
+    assert out.topic == "x.task-requests" and out.key == b"t-1"
+    assert headers["ce_id"] == b"e1" and headers["content-type"] == b"application/avro"
+    assert headers["ce_dataschema"] == b"http://registry.test/schemas/ids/100?subject=a2a.task.request-value"
+    assert read_schema_id(out.value) == 100
+    inbound = envelope.decode(out.key, out.headers, out.value, "x.task-requests", 2, 9)
+    assert inbound.record == REQUEST
+    assert (inbound.event_id, inbound.source_agent, inbound.target_agent) == ("e1", "requester-1", "p")
+    assert (inbound.traceparent, inbound.partition, inbound.offset) == ("00-ab-cd-01", 2, 9)
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        (lambda h, v, k: (h[:-1], v, k), ValidationError, "missing"),
+        (lambda h, v, k: (h, b"\x01" + v[1:], k), DecodeError, "magic byte"),
+        (lambda h, v, k: (h, v[:3], k), DecodeError, "shorter than the 5-byte wire header"),
+        (lambda h, v, k: (h, v[:5] + b"\xff", k), DecodeError, "at byte 6"),
+        (lambda h, v, k: (h, b"\x00\x00\x00\x00\x07" + v[5:], k), SchemaError, "unknown"),
+        (lambda h, v, k: (h, v, b"other"), ValidationError, "differs"),
+        (lambda h, v, k: ([(n, b"\xff" if n == "ce_type" else x) for n, x in h], v, k), ValidationError, "UTF-8"),
+        (lambda h, v, k: ([(n, b"a2a.other" if n == "ce_type" else x) for n, x in h], v, k), ValidationError, "type"),
+    ],
+)
+def test_envelope_rejects_bad_records_naming_the_problem(change: Any, error: type[Exception], message: str) -> None:
+    envelope = Envelope(FakeCatalog(), TopicNames(), "requester-1")
+    out = envelope.encode(KIND_TASK_REQUEST, REQUEST)
+    headers = sorted(out.headers, key=lambda pair: pair[0] == "ce_specversion")  # specversion last
+    bad_headers, bad_value, bad_key = change(headers, out.value, out.key)
+    with pytest.raises(error, match=message):
+        envelope.decode(bad_key, bad_headers, bad_value)
+
+
+@given(st.binary(max_size=64), st.lists(st.tuples(st.text(max_size=8), st.binary(max_size=8)), max_size=6))
+def test_envelope_never_fails_other_than_with_a2a_errors(value: bytes, headers: list[tuple[str, bytes]]) -> None:
+    envelope = Envelope(FakeCatalog(), TopicNames(), "r")
+    with pytest.raises(ValueError):
+        envelope.decode(b"k", [*headers, ("ce_specversion", b"1.0")], value)
+
+
+BAD_RECORDS = [
+    lambda h, v, k: (h[:-1], v, k),
+    lambda h, v, k: (h, b"\x01" + v[1:], k),
+    lambda h, v, k: (h, v[:5] + b"\xff", k),
+    lambda h, v, k: (h, b"\x00\x00\x00\x00\x07" + v[5:], k),
+    lambda h, v, k: (h, v, b"other"),
+    lambda h, v, k: ([(n, b"a2a.other" if n == "ce_type" else x) for n, x in h], v, k),
+    lambda h, v, k: ([], b"not json", k),
+    lambda h, v, k: (h, v + bytes(400), k),  # over the limit below, when there is one
+    lambda h, v, k: ([(n, b"2000-01-01T00:00:00.000Z" if n == "ce_time" else x) for n, x in h], v, k),
+]
+
+
+@pytest.mark.parametrize("limits", [None, MessageLimits(MessageConfig(max_message_bytes=300))])
+@given(choices=st.lists(st.sampled_from([None, *range(len(BAD_RECORDS))]), min_size=1, max_size=12))
+def test_decode_many_gives_each_record_what_decode_gives_it(
+    limits: MessageLimits | None, choices: list[int | None]
+) -> None:
+    envelope = Envelope(FakeCatalog(), TopicNames(), "requester-1", limits)
+    batch = []
+    for offset, choice in enumerate(choices):
+        out = envelope.encode(KIND_TASK_REQUEST, {**REQUEST, "task_id": f"t-{offset}"}, event_id=f"e{offset}")
+        headers, value, key = (out.headers, out.value, out.key)
+        if choice is not None:
+            headers, value, key = BAD_RECORDS[choice](headers, value, key)
+        batch.append(Message(topic="x", partition=1, offset=offset, key=key, value=value, headers=headers))
+    for message, got in zip(batch, envelope.decode_many(batch), strict=True):
+        try:
+            expected: Any = envelope.decode(message.key(), message.headers(), message.value(), "x", 1, message.offset())
+        except ValueError as error:
+            expected = error
+        if isinstance(expected, ValueError):
+            assert type(got) is type(expected) and _same_moment(str(got)) == _same_moment(str(expected))
+        else:
+            assert got == expected
+
+
+def _same_moment(reason: str) -> str:
+    """An expiry reason with its age blanked: the two decodes read the clock a moment apart."""
+    return re.sub(r"sent [0-9.]+s ago", "sent Ns ago", reason)

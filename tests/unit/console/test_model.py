@@ -1,4 +1,4 @@
-"""The console's view model, its reading of /metrics, and its HTTP side, on records made here (no services)."""
+"""The console's view model on records made here: task timelines, pages, charts, dead letters, sessions, mesh rows."""
 
 from __future__ import annotations
 
@@ -7,12 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
-from a2a_fast.console.app import _event_stream, create_app
-from a2a_fast.console.feed import MeshState
 from a2a_fast.console.model import ConsoleModel, mesh_rows, quantile
-from a2a_fast.console.scrape import MetricsBoard, parse_prometheus, summarize
 from a2a_fast.errors import UnknownSessionError, UnknownTaskError, ValidationError
 from a2a_fast.history.tasks import format_time
 from a2a_fast.mesh.directory import AgentCard, AgentInfo
@@ -30,8 +26,14 @@ from a2a_fast.transport.log import Observed
 from a2a_fast.workflows.definitions import WorkflowDefinition, WorkflowStep
 
 TOPICS = TopicNames("p.")
+
+
 BASE = 1_800_000_000_000  # epoch milliseconds of every scenario's first record
+
+
 TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
 _numbers = itertools.count()
 
 
@@ -93,9 +95,6 @@ def model_of(records: list[Observed], until: int | None = None) -> ConsoleModel:
     for record in records:
         model.observe(record)
     return model
-
-
-# --- tasks -----------------------------------------------------------------------------------------------------------
 
 
 def test_a_task_timeline_reads_as_request_rounds_award_progress_and_outcome() -> None:
@@ -209,9 +208,6 @@ def test_the_outcome_folded_before_the_request_still_counts_its_latency() -> Non
     assert charts["latency"]["p50"] == pytest.approx(1.06)
 
 
-# --- charts ----------------------------------------------------------------------------------------------------------
-
-
 def test_charts_count_records_per_second_per_topic_and_latency_per_bucket() -> None:
     records = []
     for number in range(10):
@@ -246,9 +242,6 @@ def test_quantiles_are_nearest_rank() -> None:
     values = [float(n) for n in range(1, 101)]
     assert (quantile(values, 0.5), quantile(values, 0.99), quantile(values, 1.0)) == (50.0, 99.0, 100.0)
     assert quantile([], 0.5) is None
-
-
-# --- dead letters and unreadable records -----------------------------------------------------------------------------
 
 
 def test_a_dead_letter_shows_its_reason_stage_and_original_position_decoded_where_possible() -> None:
@@ -307,9 +300,6 @@ def test_records_of_other_topics_and_after_until_are_left_out() -> None:
     assert model.task_detail("t1")["task"]["state"] == "NEGOTIATING"
 
 
-# --- workflows -------------------------------------------------------------------------------------------------------
-
-
 def session_records(session_id: str = "s1", at: int = 0, fail_second: bool = False) -> list[Observed]:
     definition = WorkflowDefinition(
         "brief",
@@ -365,47 +355,6 @@ def test_a_session_whose_start_comes_later_is_rebuilt_once_it_does() -> None:
     assert model.workflow_detail("s1")["steps"][0]["state"] == "COMPLETED"
 
 
-# --- the mesh and the agents' metrics --------------------------------------------------------------------------------
-
-METRICS = """\
-# HELP a2a_messages_consumed_total Records consumed, by topic and CloudEvent type.
-# TYPE a2a_messages_consumed_total counter
-a2a_messages_consumed_total{topic="p.task-requests",type="a2a.task.request"} 30
-a2a_messages_consumed_total{topic="p.negotiations",type="a2a.negotiation"} 12
-a2a_dead_letters_total{topic="p.task-requests"} 1
-a2a_in_flight{agent="prov-1",role="provider"} 2.0
-a2a_consumer_lag{agent="prov-1",partition="p.task-requests/0",role="provider"} 3.0
-a2a_consumer_lag{agent="prov-1",partition="p.task-requests/1",role="provider"} 4.0
-a2a_handling_latency_seconds{protocol="a2a",operation="a2a.task.request",quantile="0.5"} 0.0012
-a2a_handling_latency_seconds{protocol="a2a",operation="a2a.task.request",quantile="0.99"} 0.004
-a2a_handling_latency_seconds_count{protocol="a2a",operation="a2a.task.request"} 30
-a2a_odd{label="with \\"quotes\\""} NaN
-not a sample line
-"""
-
-
-def test_metrics_text_is_read_into_what_the_mesh_page_shows() -> None:
-    samples = list(parse_prometheus(METRICS))
-    assert samples[-1].labels == {"label": 'with "quotes"'}
-    summary = summarize(samples)
-    assert (summary["consumed"], summary["dead_letters"], summary["in_flight"], summary["lag"]) == (42, 1, 2, 7)
-    assert summary["handling"] == {"a2a.task.request": {"p50": 0.0012, "p99": 0.004, "count": 30}}
-
-
-def test_the_metrics_board_rates_consumption_between_readings_and_keeps_errors() -> None:
-    board = MetricsBoard()
-    board.record("prov-1", "http://127.0.0.1:1", METRICS, None, at=100.0)
-    board.record("prov-1", "http://127.0.0.1:1", METRICS.replace(" 30\n", " 50\n", 1), None, at=102.0)
-    board.record("exec-1", "http://127.0.0.1:2", None, "no answer: connection refused", at=102.0)
-
-    assert board.rates(0) == {"prov-1": [(102.0, 10.0)]}
-    latest = board.latest()
-    assert latest["prov-1"]["consumed"] == 62 and latest["prov-1"]["error"] is None
-    assert latest["exec-1"]["error"] == "no answer: connection refused"
-    board.forget(["exec-1"])
-    assert set(board.latest()) == {"exec-1"}
-
-
 def agent(agent_id: str, alive: bool = True, current_task: str | None = None) -> AgentInfo:
     card = AgentCard(agent_id, "provider", capabilities=("translate",), endpoints={"http": "http://127.0.0.1:9"})
     return AgentInfo(card, "BUSY", current_task, 0.5, 0.0, 0, 0, BASE / 1000, alive, load=3)
@@ -421,186 +370,3 @@ def test_mesh_rows_join_the_directory_the_log_and_the_metrics() -> None:
     assert (by_id["prov-1"]["alive"], by_id["prov-1"]["current_task"], by_id["prov-1"]["load"]) == (True, "t1", 3)
     assert by_id["prov-1"]["metrics"] == {"in_flight": 2} and by_id["gone"]["alive"] is False
     assert by_id["req-1"]["registered"] is False and by_id["req-1"]["log"]["messages"] == 3
-
-
-# --- the HTTP side ---------------------------------------------------------------------------------------------------
-
-
-class FakeSource:
-    """The routes' source over a model built here; ``as_of`` builds another from the same records."""
-
-    def __init__(self, records: list[Observed]) -> None:
-        self.records = records
-        self.closed = False
-        self.version = 1
-        self.snapshots: list[int] = []
-
-    def overview(self, state: MeshState | None = None) -> dict[str, Any]:
-        shown = state or self.live()
-        return {**shown.model.overview(), "status": "live", "detail": None, "as_of_ms": shown.as_of}
-
-    def live(self) -> MeshState:
-        return MeshState(model_of(self.records), [agent("prov-1")])
-
-    async def as_of(self, until: int) -> MeshState:
-        self.snapshots.append(until)
-        return MeshState(model_of(self.records, until), [], as_of=until)
-
-    async def changed(self, after: int, timeout: float) -> int:  # noqa: ASYNC109
-        if after == self.version:
-            self.closed = True
-        return self.version
-
-
-@pytest.fixture
-def client() -> TestClient:
-    return TestClient(create_app(FakeSource(negotiated_task() + session_records())))
-
-
-def test_the_api_answers_each_view(client: TestClient) -> None:
-    assert client.get("/api/overview").json()["counts"]["COMPLETED"] == 1
-    assert client.get("/api/tasks", params={"state": "COMPLETED,RUNNING"}).json()["total"] == 1
-    assert client.get("/api/tasks/t1").json()["award"]["price"] == 75.0
-    assert client.get("/api/workflows").json()["items"][0]["workflow_id"] == "brief"
-    assert client.get("/api/dead-letters").json()["total"] == 0
-    assert client.get("/api/agents").json()["agents"][0]["agent_id"] == "exec-1"
-    assert client.get("/api/charts", params={"minutes": 15}).json()["seconds"] == 900
-    page = client.get("/")
-    assert page.status_code == 200 and "a2a_fast console" in page.text
-    assert client.get("/static/console.js").headers["content-type"].startswith("text/javascript")
-
-
-def test_as_of_reads_the_log_back_to_that_time(client: TestClient) -> None:
-    stamp = format_time(BASE + 35)
-    body = client.get("/api/tasks/t1", params={"as_of": stamp}).json()
-    assert body["task"]["state"] == "NEGOTIATING"
-    assert client.get("/api/overview", params={"as_of": "live"}).json()["as_of_ms"] is None
-
-
-@pytest.mark.parametrize(
-    ("path", "params", "status", "error"),
-    [
-        ("/api/tasks/nope", {}, 404, "task 'nope' is not in the log"),
-        ("/api/tasks", {"state": "SLEEPING"}, 400, "unknown task state(s) ['SLEEPING']"),
-        ("/api/tasks", {"limit": "ten"}, 400, "limit: expected a whole number, got 'ten'"),
-        ("/api/overview", {"as_of": "yesterday"}, 400, "time 'yesterday': expected ISO 8601"),
-        ("/api/workflows/nope", {}, 404, "session 'nope' is not in the log"),
-        ("/api/charts", {"minutes": "600"}, 400, "minutes: expected 1 to 15"),
-        ("/api/nothing", {}, 404, "no such path: /api/nothing"),
-    ],
-)
-def test_bad_input_gets_a_json_error_naming_it(
-    client: TestClient, path: str, params: dict[str, str], status: int, error: str
-) -> None:
-    response = client.get(path, params=params)
-    assert response.status_code == status
-    assert response.headers["content-type"] == "application/json"
-    assert error in response.json()["error"]
-
-
-def test_only_get_is_served(client: TestClient) -> None:
-    assert client.post("/api/tasks").status_code == 405
-    assert client.delete("/api/tasks/t1").status_code == 405
-
-
-@pytest.mark.asyncio
-async def test_the_event_stream_sends_the_overview_when_something_changed() -> None:
-    source = FakeSource(negotiated_task())
-    events = [chunk async for chunk in _event_stream(source)]
-    assert events[0] == "retry: 2000\n\n"
-    name, ident, data = events[1].strip().split("\n")
-    assert (name, ident) == ("event: overview", "id: 1")
-    assert json.loads(data.removeprefix("data: "))["counts"]["COMPLETED"] == 1
-    assert events[2:] == [": keep-alive\n\n"]  # nothing changed since; the source then closed
-
-
-# --- starting up -----------------------------------------------------------------------------------------------------
-
-
-def test_a_broker_that_does_not_answer_is_one_line_naming_the_setting() -> None:
-    from a2a_fast.errors import ServiceUnavailableError
-    from a2a_fast.stack import Endpoints
-
-    with pytest.raises(ServiceUnavailableError, match=r"^cannot reach Kafka at 127\.0\.0\.1:1 \(KAFKA_BROKER\): "):
-        Endpoints("127.0.0.1:1", "http://127.0.0.1:1").check_reachable()
-
-
-def test_a_port_in_use_is_refused_naming_it() -> None:
-    import socket
-
-    from a2a_fast.console.server import ConsoleServer
-    from a2a_fast.errors import ConfigError
-    from a2a_fast.stack import Endpoints
-
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        console = ConsoleServer(Endpoints("127.0.0.1:1", "http://127.0.0.1:1"), TOPICS, port=port)
-        with pytest.raises(ConfigError, match=f"port {port} on 127.0.0.1 is in use"):
-            console._bind()
-
-
-# --- the directory as of a past time ---------------------------------------------------------------------------------
-
-
-class DirectoryRecord:
-    """A record of the directory topic as the consumer gives it, stamped by the broker at ``at`` (epoch seconds)."""
-
-    def __init__(self, offset: int, kind: str | None, agent_id: str, at: float) -> None:
-        from a2a_fast.codecs.cloudevents import to_kafka
-
-        self._offset, self._stamp = offset, round(at * 1000)
-        if kind is None:  # a tombstone
-            self._key, self._headers, self._value = agent_id.encode(), [], None
-            return
-        event = {
-            "specversion": "1.0", "id": f"{agent_id}-{offset}", "source": f"a2a://agents/{agent_id}", "type": kind,
-            "time": format_time(self._stamp), "datacontenttype": "application/json", "instanceid": "i1",
-            "partitionkey": agent_id,
-            "data": {"card": AgentCard(agent_id, "worker").to_json(), "state": {"status": "BUSY", "load": offset}},
-        }  # fmt: skip
-        self._key, self._headers, self._value = to_kafka(event)
-
-    def error(self) -> None:
-        return None
-
-    def offset(self) -> int:
-        return self._offset
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, self._stamp)
-
-    def key(self) -> Any:
-        return self._key
-
-    def headers(self) -> Any:
-        return self._headers
-
-    def value(self) -> Any:
-        return self._value
-
-
-def test_the_directory_as_of_a_time_ignores_later_records_and_judges_liveness_then() -> None:
-    from a2a_fast.config import HeartbeatConfig, ProtocolConfig
-    from a2a_fast.mesh.directory import DEREGISTER, HEARTBEAT, REGISTER, AgentDirectory
-
-    start = 1_700_000_000.0  # long past, so that now every agent is silent
-    config = ProtocolConfig(heartbeat=HeartbeatConfig(1.0, 10.0))
-    records = [
-        DirectoryRecord(0, REGISTER, "a", start),
-        DirectoryRecord(1, REGISTER, "b", start + 1),
-        DirectoryRecord(2, HEARTBEAT, "a", start + 5),
-        DirectoryRecord(3, DEREGISTER, "b", start + 30),
-        DirectoryRecord(4, None, "b", start + 30),
-    ]
-
-    def as_of(moment: float | None) -> dict[str, tuple[bool, int]]:
-        directory = AgentDirectory("unused:9092", "agents", config, as_of=moment)
-        directory._apply_batch(records)
-        return {info.agent_id: (info.alive, info.load) for info in directory.get_all_agents()}
-
-    assert as_of(start + 2) == {"a": (True, 0), "b": (True, 1)}
-    assert as_of(start + 12) == {"a": (True, 2), "b": (False, 1)}  # b silent for 11 s by then
-    assert as_of(start + 31) == {"a": (False, 2)}  # b deregistered
-    assert as_of(None) == {"a": (False, 2)}  # judged now

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from a2a_fast.codecs import cloudevents as ce
+from a2a_fast.codecs.cloudevents import from_kafka, to_kafka
 from a2a_fast.errors import DecodeError, ValidationError
 
 EVENT: dict[str, Any] = {
@@ -653,3 +654,10 @@ def test_a_missing_field_is_named_before_an_unknown_one(message: dict[Any, Any],
 def test_a_key_that_is_not_a_string_is_refused() -> None:
     with pytest.raises(ValidationError, match="object keys must be strings"):
         ce.a2a_to_json({**MESSAGE, 7: "not a str key"})
+
+
+def test_cloudevent_binding_round_trip() -> None:
+    event = {"specversion": "1.0", "id": "1", "source": "s", "type": "t", "datacontenttype": "a/b"}
+    key, headers, value = to_kafka({**event, "partitionkey": "k", "data": b"xyz"})
+    assert key == b"k" and value == b"xyz" and ("content-type", b"a/b") in headers
+    assert from_kafka(headers, value, key) == {**event, "partitionkey": "k", "data": b"xyz"}

@@ -200,3 +200,12 @@ def test_threads_never_see_a_torn_configuration() -> None:
         worker.join()
     assert not failures
     assert seen <= {("a1", "a2"), ("b1", "b2", "b3")}
+
+
+def test_skills_match_exact_capabilities_never_substrings() -> None:
+    table = RoutingTable()
+    table.upsert_agent("p1", ["summarize", "translate"])
+    table.upsert_agent("p2", ["translate"])
+    assert table.route("summarize") == "p1"
+    assert table.route("summ") is None and table.route("summarize the report") is None
+    assert {table.route("translate"), table.route("translate")} == {"p1", "p2"}

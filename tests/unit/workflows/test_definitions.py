@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from a2a_fast.agents.builtin import DEMO_WORKFLOWS
-from a2a_fast.errors import ConfigError
+from a2a_fast.errors import ConfigError, WorkflowError
 from a2a_fast.workflows.definitions import WorkflowDefinition, WorkflowStep, load_workflows
+from a2a_fast.workflows.sessions import choose_agent, live_agents_for
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 def readme_example() -> str:
@@ -116,3 +118,79 @@ def test_a_spec_that_is_neither_a_file_nor_a_module_says_what_is_expected() -> N
         load_workflows("flows")
     with pytest.raises(ConfigError, match=r"--workflows 'no_such_module:FLOWS': No module named 'no_such_module'"):
         load_workflows("no_such_module:FLOWS")
+
+
+TWO_STEPS = WorkflowDefinition(
+    "report",
+    "Report",
+    "summarise then translate",
+    [
+        WorkflowStep("summarize", "Summarise", ["summarize"], {"words": "6"}, timeout=5, retries=1),
+        WorkflowStep("enrich", "Optional enrichment", ["classify"], required=False, timeout=5),
+        WorkflowStep("translate", "Translate", ["translate"], timeout=5),
+    ],
+)
+
+
+def test_step_normalises_and_validates() -> None:
+    step = WorkflowStep("s", capabilities=[" Summarize "], timeout=2)
+    assert step.capabilities == ("summarize",) and step.timeout == 2.0 and step.attempts_allowed == 1
+    with pytest.raises(WorkflowError, match="capabilities must be a list"):
+        WorkflowStep("s", capabilities="summarize")
+    with pytest.raises(WorkflowError, match="at least one capability"):
+        WorkflowStep("s", capabilities=[])
+    with pytest.raises(WorkflowError, match="timeout must be"):
+        WorkflowStep("s", capabilities=["a"], timeout=0)
+    with pytest.raises(WorkflowError, match="retries must be"):
+        WorkflowStep("s", capabilities=["a"], retries=-1)
+    with pytest.raises(WorkflowError, match="params must map"):
+        WorkflowStep("s", capabilities=["a"], params={"n": 1})  # type: ignore[dict-item]
+
+
+def test_definition_validates_and_round_trips() -> None:
+    with pytest.raises(WorkflowError, match="at least one step"):
+        WorkflowDefinition("w", "W", "", [])
+    with pytest.raises(WorkflowError, match="'a' is used twice"):
+        WorkflowDefinition("w", "W", "", [WorkflowStep("a", capabilities=["x"]), WorkflowStep("a", capabilities=["y"])])
+    assert WorkflowDefinition.from_dict(json.loads(json.dumps(TWO_STEPS.to_dict()))) == TWO_STEPS
+    with pytest.raises(WorkflowError, match="workflow 'w': 'steps' is missing"):
+        WorkflowDefinition.from_dict({"id": "w"})
+
+
+@dataclass
+class Card:
+    agent_id: str
+
+
+@dataclass
+class Info:
+    card: Card
+
+
+class Locator:
+    def __init__(self, offers: dict[str, list[str]], dead: set[str] | None = None) -> None:
+        self.offers = offers
+        self.dead = dead or set()
+
+    def find_agents_by_capability(self, capability: str) -> list[Info]:
+        return [Info(Card(a)) for a, caps in self.offers.items() if capability in caps and a not in self.dead]
+
+    def is_agent_alive(self, agent_id: str) -> bool:
+        return agent_id in self.offers and agent_id not in self.dead
+
+
+def test_live_agents_need_every_capability_and_the_allowed_list() -> None:
+    locator = Locator({"a": ["x", "y"], "b": ["x"], "c": ["x", "y"]}, dead={"c"})
+    assert live_agents_for(locator, ["x"]) == ["a", "b"]
+    assert live_agents_for(locator, ["x", "y"]) == ["a"]
+    assert live_agents_for(locator, ["x"], among=["b", "c"]) == ["b"]
+    assert live_agents_for(locator, ["z"]) == []
+
+
+def test_a_retry_prefers_an_agent_not_tried() -> None:
+    assert choose_agent([], []) is None
+    assert choose_agent(["a", "b"], [], turn=1) == "b"
+    assert choose_agent(["a", "b"], ["a"], turn=0) == "b"
+    assert choose_agent(["a", "b"], ["a", "b"]) == "a"
+    assert choose_agent(["a", "b"], ["a", "b", "a"]) == "b"
+    assert choose_agent(["a"], ["a", None]) == "a"

@@ -13,7 +13,7 @@ from a2a_fast.cli.agents import build_agent
 from a2a_fast.observability.http import DEFAULT_PORTS
 from a2a_fast.stack import KAFKA_BROKER_ENV, SCHEMA_REGISTRY_ENV
 from tests.conftest import REPO
-from tests.unit.deployment import (
+from tests.unit.deploy.deployment import (
     GROUP_ROLES,
     as_argv,
     check_agent_does_something,

@@ -18,7 +18,7 @@ from a2a_fast.cli.control import LOG_JSON_ENV
 from a2a_fast.config import CONFIG_ENV, ProtocolConfig
 from a2a_fast.stack import KAFKA_BROKER_ENV, SCHEMA_REGISTRY_ENV
 from tests.conftest import REPO
-from tests.unit.deployment import (
+from tests.unit.deploy.deployment import (
     GROUP_ROLES,
     check_agent_does_something,
     environment,

@@ -25,7 +25,7 @@ from a2a_fast.redaction import redact, without_credentials
 from a2a_fast.transport.kafka import KAFKA_LOG, KafkaTransport, _ClientLog
 from a2a_fast.transport.memory import MemoryTransport
 from tests.scenarios import fresh_mesh, run_strict
-from tests.unit.test_stack import free_port
+from tests.unit.stack.test_services import free_port
 
 log = logging.getLogger(__name__)
 

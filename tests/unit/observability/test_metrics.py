@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from a2a_fast.errors import ValidationError
 from a2a_fast.observability import metrics
-from a2a_fast.observability.metrics import RELATIVE_ERROR, Metrics
+from a2a_fast.observability.metrics import RELATIVE_ERROR, Metrics, MetricsRegistry
 
 
 def test_statistics_of_known_values() -> None:
@@ -161,3 +161,17 @@ def test_batches_record_what_one_at_a_time_records(seconds: list[float], ok: boo
 def test_record_many_refuses_what_record_refuses() -> None:
     with pytest.raises(ValidationError):
         Metrics().series("a2a", "x").record_many([0.1, -1.0])
+
+
+def test_metrics_render_in_prometheus_text_format() -> None:
+    metrics = MetricsRegistry()
+    metrics.describe("messages_consumed_total", "Records consumed.")
+    metrics.inc("messages_consumed_total", topic="t", type='a"b')
+    metrics.observe("handling_seconds", 0.003, buckets=(0.001, 0.01), type="x")
+    text = metrics.render({"in_flight": {(("agent", "a"),): 2.0}})
+    assert "# HELP a2a_messages_consumed_total Records consumed." in text
+    assert 'a2a_messages_consumed_total{topic="t",type="a\\"b"} 1' in text
+    assert 'a2a_handling_seconds_bucket{type="x",le="0.001"} 0' in text
+    assert 'a2a_handling_seconds_bucket{type="x",le="0.01"} 1' in text
+    assert 'a2a_handling_seconds_bucket{type="x",le="+Inf"} 1' in text
+    assert 'a2a_handling_seconds_count{type="x"} 1' in text and 'a2a_in_flight{agent="a"} 2' in text
