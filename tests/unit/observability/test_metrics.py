@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 
@@ -9,9 +10,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from a2a_fast.agents.provider import Provider
+from a2a_fast.console.scrape import parse_prometheus, summarize
 from a2a_fast.errors import ValidationError
 from a2a_fast.observability import metrics
 from a2a_fast.observability.metrics import RELATIVE_ERROR, Metrics, MetricsRegistry
+from a2a_fast.protocol.kinds import KIND_TASK_REQUEST
+from a2a_fast.transport.memory import MemoryTransport
+from tests.scenarios import Mesh, eventually, fresh_mesh, run_strict
+from tests.scenarios.cancel import running
+from tests.unit.agents.support import Peer, request
 
 
 def test_statistics_of_known_values() -> None:
@@ -175,3 +183,55 @@ def test_metrics_render_in_prometheus_text_format() -> None:
     assert 'a2a_handling_seconds_bucket{type="x",le="0.01"} 1' in text
     assert 'a2a_handling_seconds_bucket{type="x",le="+Inf"} 1' in text
     assert 'a2a_handling_seconds_count{type="x"} 1' in text and 'a2a_in_flight{agent="a"} 2' in text
+
+
+def test_an_agents_metrics_page_has_every_family_once_and_the_console_reads_it() -> None:
+    """One exposition per agent: counters, histograms, gauges and the native latency summaries (handling and
+    protocol operations) rendered together, each family with one TYPE line, under the names the console and
+    dashboards read."""
+
+    async def scenario(mesh: Mesh) -> str:
+        provider = Provider(mesh.config("provider-1", http_port=0, http_token=None), {"count": 10})
+        peer = Peer(mesh.config("peer-1", join_mesh=False))
+        async with running(provider, peer):
+            await peer.publish(KIND_TASK_REQUEST, request("t1", "count", 10.0), target_group=provider.group_id)
+            # no executor is live, so it is rejected: a finished negotiation, with its rounds observed
+            await eventually(lambda: provider.decisions["REJECTED"] == 1, 10, "the request answered")
+            await eventually(
+                lambda: provider.status()["produced"] == 1 and provider.status()["in_flight"] == 0, 10, "handled"
+            )
+            assert provider.http_port is not None
+            reader, writer = await asyncio.open_connection("127.0.0.1", provider.http_port)
+            writer.write(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            await writer.drain()
+            reply = await reader.read()
+            writer.close()
+            await writer.wait_closed()
+            return reply.split(b"\r\n\r\n", 1)[1].decode()
+
+    with fresh_mesh(MemoryTransport()) as mesh:
+        text = run_strict(lambda: scenario(mesh))
+    types = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")]
+    assert len(types) == len(set(types)), f"a family rendered twice: {sorted(types)}"
+    assert {
+        "a2a_messages_consumed_total",
+        "a2a_messages_produced_total",
+        "a2a_handling_seconds",
+        "a2a_negotiation_rounds",
+        "a2a_tasks",
+        "a2a_in_flight",
+        "a2a_consumer_lag",
+        "a2a_handling_latency_seconds",
+        "a2a_handling_errors_total",
+        "a2a_protocol_latency_seconds",
+        "a2a_protocol_errors_total",
+    } <= set(types)
+    samples = list(parse_prometheus(text))
+    assert all(not math.isnan(sample.value) for sample in samples if sample.name.endswith("_count"))
+    negotiated = [
+        s for s in samples if s.name == "a2a_protocol_latency_seconds_count" and s.labels["operation"] == "negotiate"
+    ]
+    assert [(s.labels["protocol"], s.value) for s in negotiated] == [("a2a", 1.0)]
+    seen = summarize(samples)
+    assert seen["consumed"] == 1 and seen["produced"] == 1 and seen["in_flight"] == 0
+    assert seen["handling"]["a2a.task.request"]["count"] == 1
