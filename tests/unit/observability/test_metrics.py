@@ -235,3 +235,31 @@ def test_an_agents_metrics_page_has_every_family_once_and_the_console_reads_it()
     seen = summarize(samples)
     assert seen["consumed"] == 1 and seen["produced"] == 1 and seen["in_flight"] == 0
     assert seen["handling"]["a2a.task.request"]["count"] == 1
+
+
+def test_a_registry_renders_its_native_summaries_with_its_own_families() -> None:
+    registry = MetricsRegistry()
+    registry.inc("messages_consumed_total", topic="t")
+    handling = registry.summaries("a2a_handling")
+    assert registry.summaries("a2a_handling") is handling
+    own = Metrics()
+    assert registry.summaries("a2a_protocol", own) is own
+    with pytest.raises(ValueError, match="another store is registered under this name"):
+        registry.summaries("a2a_protocol", Metrics())
+    handling.record("a2a", 'x"y', 0.002, ok=False)
+    text = registry.render({"in_flight": {(("agent", "a"),): 1.0}})
+    # one pass, in a fixed order: counters, gauges, then each store's summary and error counter
+    types = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")]
+    assert types == [
+        "a2a_messages_consumed_total",
+        "a2a_in_flight",
+        "a2a_handling_latency_seconds",
+        "a2a_handling_errors_total",
+        "a2a_protocol_latency_seconds",
+        "a2a_protocol_errors_total",
+    ]
+    assert 'a2a_handling_latency_seconds_count{protocol="a2a",operation="x\\"y"} 1' in text
+    assert 'a2a_handling_errors_total{protocol="a2a",operation="x\\"y"} 1' in text
+    # a store rendered alone reads the same as inside the registry
+    alone = metrics.prometheus_text(handling, namespace="a2a_handling")
+    assert alone in text
