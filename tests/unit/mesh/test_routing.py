@@ -9,7 +9,7 @@ from types import MappingProxyType
 import pytest
 
 from a2a_fast.errors import ValidationError
-from a2a_fast.mesh.routing import Agent, RoutingTable
+from a2a_fast.mesh.routing import RoutingEntry, RoutingTable
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_agents_and_loads(table: RoutingTable) -> None:
     table.upsert_agent("a", ["summarise"], priority=2)
     assert table.load("a") == 4, "upsert without load keeps the load"
     table.upsert_agent("a", ["summarise"], load=1)
-    assert table.agent("a") == Agent("a", ["summarise"], 0, 1, 1)
+    assert table.agent("a") == RoutingEntry("a", ["summarise"], 0, 1, 1)
     assert table.agents_for("translate") == ["b", "backup"]
     assert [agent.agent_id for agent in table.agents()] == ["a", "b", "backup"]
     assert len(table) == 3 and "b" in table and "zed" not in table
@@ -56,7 +56,9 @@ def test_agents_and_loads(table: RoutingTable) -> None:
     assert table.remove_agent("b") is False
     assert table.set_load("b", 1) is False
     assert table.add_load("b", 1) is None and table.load("b") is None and table.agent("b") is None
-    assert repr(table.agent("a")) == "Agent(agent_id='a', capabilities=('summarise',), priority=0, weight=1, load=1)"
+    assert repr(table.agent("a")) == (
+        "RoutingEntry(agent_id='a', capabilities=('summarise',), priority=0, weight=1, load=1)"
+    )
 
 
 def test_route_many_matches_route(table: RoutingTable) -> None:
@@ -70,9 +72,9 @@ def test_route_many_matches_route(table: RoutingTable) -> None:
 
 def test_upsert_and_replace_many_are_atomic_and_validated(table: RoutingTable) -> None:
     with pytest.raises(ValidationError, match=r"agents\[1\]\.weight"):
-        table.upsert_agents([Agent("c", ["x"]), Agent("d", ["x"], weight=0)])
+        table.upsert_agents([RoutingEntry("c", ["x"]), RoutingEntry("d", ["x"], weight=0)])
     assert "c" not in table
-    table.replace_agents([Agent("c", ["x"], load=3), Agent("d", ["x"])])
+    table.replace_agents([RoutingEntry("c", ["x"], load=3), RoutingEntry("d", ["x"])])
     assert [agent.agent_id for agent in table.agents()] == ["c", "d"]
     assert table.load("c") == 3
     with pytest.raises(ValidationError, match=r"agents\[0\]"):
@@ -172,8 +174,8 @@ def test_threads_lose_no_load_update_and_no_agent() -> None:
 
 
 def test_threads_never_see_a_torn_configuration() -> None:
-    first = [Agent("a1", ["x", "y"]), Agent("a2", ["x"], weight=2)]
-    second = [Agent("b1", ["x"], 2), Agent("b2", ["x", "y"], 2), Agent("b3", ["x"])]
+    first = [RoutingEntry("a1", ["x", "y"]), RoutingEntry("a2", ["x"], weight=2)]
+    second = [RoutingEntry("b1", ["x"], 2), RoutingEntry("b2", ["x", "y"], 2), RoutingEntry("b3", ["x"])]
     table = RoutingTable()
     table.replace_agents(first)
     stop = threading.Event()
