@@ -65,7 +65,7 @@ from typing import Any, ClassVar, Final, TypeVar, cast
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
-from a2a_fast import __version__
+from a2a_fast._native import __version__
 from a2a_fast.config import ProtocolConfig, load_config
 from a2a_fast.errors import (
     AuthorizationError,
