@@ -1,13 +1,22 @@
-"""The runtime's lanes on the in-memory transport: records of one key one after the other, except those a role
-gives a lane of their own (``Agent.lane``), which reach a handler of their key while it still runs."""
+"""The runtime: its lanes on the in-memory transport (records of one key one after the other, except those a role
+gives a lane of their own, ``Agent.lane``, which reach a handler of their key while it still runs), and its start
+while the broker or registry does not answer (fail at once naming the service, or wait and retry)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import signal
 import time
 from typing import Any
 
-from a2a_fast.agents.base import Agent
+import pytest
+
+from a2a_fast.agents import base
+from a2a_fast.agents.base import Agent, serve
+from a2a_fast.agents.provider import Provider
+from a2a_fast.errors import ServiceUnavailableError
 from a2a_fast.protocol.envelope import Inbound
 from a2a_fast.protocol.kinds import KIND_TASK_RESPONSE
 from a2a_fast.transport.memory import MemoryTransport
@@ -79,3 +88,60 @@ def test_by_default_a_record_waits_behind_the_handler_of_its_key() -> None:
         seen = run_strict(lambda: hold_then_cancel(agent))
     assert seen == ["RUNNING"], "nothing else of the key ran while its first handler held"
     assert agent.seen == agent.handled == ["RUNNING", "COMPLETED", "CANCELING"]
+
+
+def test_an_agent_not_told_to_wait_fails_at_start_naming_the_service() -> None:
+    transport = MemoryTransport()
+    transport.unreachable.add("broker")
+
+    async def scenario() -> None:
+        with fresh_mesh(transport) as mesh:
+            provider = Provider(mesh.config("provider-1"), {"summarize": 10})
+            with pytest.raises(ServiceUnavailableError, match="in-memory broker"):
+                await provider.start()
+
+    run_strict(scenario)
+
+
+def test_an_agent_told_to_wait_retries_with_a_line_per_attempt_then_starts(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(base, "_RETRY_FIRST_SECONDS", 0.02)
+    transport = MemoryTransport()
+    transport.unreachable.update({"broker", "registry"})
+
+    async def scenario() -> None:
+        with fresh_mesh(transport) as mesh:
+            provider = Provider(mesh.config("provider-1", wait_for_services=True), {"summarize": 10})
+            starting = asyncio.ensure_future(provider.start())
+            await asyncio.sleep(0.2)
+            assert not starting.done()
+            transport.unreachable.discard("broker")
+            await asyncio.sleep(0.2)
+            assert not starting.done()
+            transport.unreachable.discard("registry")
+            await asyncio.wait_for(starting, 10)
+            await provider.stop()
+
+    with caplog.at_level(logging.WARNING, logger="a2a_fast.agent"):
+        run_strict(scenario)
+    messages = [record.getMessage() for record in caplog.records]
+    waits = [message for message in messages if "trying again" in message]
+    assert any("cannot reach the in-memory broker at memory://broker (broker)" in message for message in waits)
+    assert any("cannot reach the in-memory registry at mock://registry (registry)" in message for message in waits)
+    assert all(message.startswith("provider-1: ") and "(attempt " in message for message in waits)
+    assert messages[-1] == f"provider-1: the broker and the registry answer, after {len(waits)} failed attempts"
+
+
+def test_serve_ends_cleanly_on_sigterm_while_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(base, "_RETRY_FIRST_SECONDS", 0.02)
+    transport = MemoryTransport()
+    transport.unreachable.add("broker")
+
+    async def scenario() -> int:
+        with fresh_mesh(transport) as mesh:
+            provider = Provider(mesh.config("provider-1", wait_for_services=True), {"summarize": 10})
+            asyncio.get_running_loop().call_later(0.3, os.kill, os.getpid(), signal.SIGTERM)
+            return await serve(provider, ready=lambda agent: pytest.fail("it cannot have started"))
+
+    assert run_strict(scenario) == 0

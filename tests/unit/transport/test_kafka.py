@@ -1,15 +1,12 @@
 """A broker or registry that does not answer: one typed error naming the setting and the address (never a
-password), within seconds; librdkafka's own reconnect lines kept to one a minute; agents that wait for them."""
+password), within seconds; librdkafka's own reconnect lines kept to one a minute."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import http.server
 import logging
-import os
 import pickle
-import signal
 import socket
 import threading
 import time
@@ -17,47 +14,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from a2a_fast.agents import base
-from a2a_fast.agents.base import serve
-from a2a_fast.agents.provider import Provider
 from a2a_fast.errors import A2AError, ConfigError, ServiceUnavailableError, StackError
-from a2a_fast.redaction import redact, without_credentials
 from a2a_fast.transport.kafka import KAFKA_LOG, KafkaTransport, _ClientLog
-from a2a_fast.transport.memory import MemoryTransport
-from tests.scenarios import fresh_mesh, run_strict
 from tests.unit.stack.test_services import free_port
 
 log = logging.getLogger(__name__)
-
-
-# --- credentials out of addresses ------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "shown"),
-    [
-        ("http://user:secret@registry:8081/apis", "http://user:***@registry:8081/apis"),
-        ("http://user:s%40cret@registry:8081", "http://user:***@registry:8081"),
-        ("http://user:p@ss,word@registry", "http://user:***@registry"),
-        ("http://token@registry", "http://***@registry"),
-        ("SASL_SSL://a:x@b1:9092,SASL_SSL://c:y@b2:9092", "SASL_SSL://a:***@b1:9092,SASL_SSL://c:***@b2:9092"),
-        (
-            "cannot reach http://u:pw@h:1 (SCHEMA_REGISTRY_URL): refused",
-            "cannot reach http://u:***@h:1 (SCHEMA_REGISTRY_URL): refused",
-        ),
-        ("http://registry:8081/a@b", "http://registry:8081/a@b"),
-        ("http://registry/x?who=a:b@c", "http://registry/x?who=a:b@c"),
-        ("127.0.0.1:9092", "127.0.0.1:9092"),
-        ("mail me at someone@example.com", "mail me at someone@example.com"),
-    ],
-)
-def test_redact_masks_the_password_of_every_address(text: str, shown: str) -> None:
-    assert redact(text) == shown
-
-
-def test_a_published_url_has_no_credentials_at_all() -> None:
-    assert without_credentials("https://user:secret@registry:8081/apis") == "https://registry:8081/apis"
-    assert without_credentials("http://registry:8081") == "http://registry:8081"
 
 
 def test_the_error_names_service_address_and_setting_and_masks_the_password() -> None:
@@ -75,9 +36,6 @@ def test_the_error_names_service_address_and_setting_and_masks_the_password() ->
     )
     copied = pickle.loads(pickle.dumps(error))
     assert str(copied) == str(error) and "hunter2" not in repr(copied.args)
-
-
-# --- the broker ------------------------------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -112,9 +70,6 @@ def test_a_broker_that_never_answers_fails_after_the_timeout() -> None:
 def test_a_host_that_does_not_resolve_is_said_so() -> None:
     with pytest.raises(ServiceUnavailableError, match=r"\(KAFKA_BROKER\): Failed to resolve 'nowhere\.invalid:9092'"):
         KafkaTransport("nowhere.invalid:9092").check_reachable()
-
-
-# --- the registry ----------------------------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -186,9 +141,6 @@ def test_a_registry_url_that_is_no_url_is_a_config_error() -> None:
         KafkaTransport("127.0.0.1:9092", "127.0.0.1:8081").registry()
 
 
-# --- librdkafka's own log --------------------------------------------------------------------------------------------
-
-
 def test_connection_failures_warn_and_their_repeats_are_debug(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger=KAFKA_LOG.name)
     client = _ClientLog()
@@ -222,63 +174,3 @@ def test_a_client_of_a_broker_that_is_down_says_so_once(caplog: pytest.LogCaptur
     log.info("librdkafka lines in 2s: %d shown, %d at debug", len(shown), len(repeated))
     assert len(shown) == 1 and "Connection refused" in shown[0].getMessage()
     assert repeated
-
-
-# --- agents ----------------------------------------------------------------------------------------------------------
-
-
-def test_an_agent_not_told_to_wait_fails_at_start_naming_the_service() -> None:
-    transport = MemoryTransport()
-    transport.unreachable.add("broker")
-
-    async def scenario() -> None:
-        with fresh_mesh(transport) as mesh:
-            provider = Provider(mesh.config("provider-1"), {"summarize": 10})
-            with pytest.raises(ServiceUnavailableError, match="in-memory broker"):
-                await provider.start()
-
-    run_strict(scenario)
-
-
-def test_an_agent_told_to_wait_retries_with_a_line_per_attempt_then_starts(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    monkeypatch.setattr(base, "_RETRY_FIRST_SECONDS", 0.02)
-    transport = MemoryTransport()
-    transport.unreachable.update({"broker", "registry"})
-
-    async def scenario() -> None:
-        with fresh_mesh(transport) as mesh:
-            provider = Provider(mesh.config("provider-1", wait_for_services=True), {"summarize": 10})
-            starting = asyncio.ensure_future(provider.start())
-            await asyncio.sleep(0.2)
-            assert not starting.done()
-            transport.unreachable.discard("broker")
-            await asyncio.sleep(0.2)
-            assert not starting.done()
-            transport.unreachable.discard("registry")
-            await asyncio.wait_for(starting, 10)
-            await provider.stop()
-
-    with caplog.at_level(logging.WARNING, logger="a2a_fast.agent"):
-        run_strict(scenario)
-    messages = [record.getMessage() for record in caplog.records]
-    waits = [message for message in messages if "trying again" in message]
-    assert any("cannot reach the in-memory broker at memory://broker (broker)" in message for message in waits)
-    assert any("cannot reach the in-memory registry at mock://registry (registry)" in message for message in waits)
-    assert all(message.startswith("provider-1: ") and "(attempt " in message for message in waits)
-    assert messages[-1] == f"provider-1: the broker and the registry answer, after {len(waits)} failed attempts"
-
-
-def test_serve_ends_cleanly_on_sigterm_while_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(base, "_RETRY_FIRST_SECONDS", 0.02)
-    transport = MemoryTransport()
-    transport.unreachable.add("broker")
-
-    async def scenario() -> int:
-        with fresh_mesh(transport) as mesh:
-            provider = Provider(mesh.config("provider-1", wait_for_services=True), {"summarize": 10})
-            asyncio.get_running_loop().call_later(0.3, os.kill, os.getpid(), signal.SIGTERM)
-            return await serve(provider, ready=lambda agent: pytest.fail("it cannot have started"))
-
-    assert run_strict(scenario) == 0
