@@ -24,7 +24,7 @@ from a2a_fast.agents.executor import Executor
 from a2a_fast.agents.provider import Provider
 from a2a_fast.agents.tasks import TaskContext
 from tests.integration.test_agents import HANDLERS, SKILLS, Mesh, mesh, run_strict
-from tests.unit.test_workflow_files import readme_example
+from tests.unit.workflows.test_definitions import readme_example
 
 __all__ = ["mesh"]
 
