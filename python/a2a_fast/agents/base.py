@@ -1055,6 +1055,7 @@ class Agent:
             "consumed": int(self.metrics.counter_total("messages_consumed_total")),
             "produced": int(self.metrics.counter_total("messages_produced_total")),
             "dead_letters": int(self.metrics.counter_total("dead_letters_total")),
+            "duplicates": int(self.metrics.counter_total("duplicates_total")),
             "uptime_seconds": round(time.time() - self._started_at, 3),
             **self.extra_status(),
         }
