@@ -41,6 +41,7 @@ class StepRunner(Agent):
     """
 
     role = "step-runner"
+    transactions_wait_for_handlers = False  # its handlers run for as long as their tasks do
 
     def __init__(self, config: AgentConfig, handlers: Mapping[str, TaskHandler]) -> None:
         super().__init__(config)
