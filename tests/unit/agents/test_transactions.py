@@ -139,3 +139,21 @@ def test_a_provider_killed_between_award_and_commit_awards_once_in_transactions(
                 assert second is not None and second.transactions >= 1
 
         run_strict(scenario)
+
+
+def test_transactions_are_an_option_of_the_command_line_and_the_config_file(tmp_path: Any) -> None:
+    from a2a_fast.cli import build_parser
+    from a2a_fast.cli.agents import build_agent
+    from a2a_fast.config import load_config
+    from a2a_fast.errors import ConfigError
+
+    agent = build_agent(build_parser().parse_args(["agent", "provider", "--transactional", "--http-port", "-1"]))
+    assert agent.config.transactional is True
+    agent = build_agent(build_parser().parse_args(["agent", "provider", "--http-port", "-1"]))
+    assert agent.config.transactional is None  # the config file's transactions.enabled decides at start
+    path = tmp_path / "a2a.yaml"
+    path.write_text("transactions:\n  enabled: true\n  timeout_ms: 20000\n")
+    assert load_config(path).transactions.enabled and load_config(path).transactions.timeout_ms == 20000
+    path.write_text("transactions:\n  wait_seconds: 30\n  timeout_ms: 20000\n")
+    with pytest.raises(ConfigError, match=r"transactions\.wait_seconds: must be shorter than transactions\.timeout_ms"):
+        load_config(path)
