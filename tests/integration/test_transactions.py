@@ -1,0 +1,159 @@
+"""The transactional award on the real broker: a provider process killed with SIGKILL after producing an award
+and before committing the request's offset, with message-id dedupe off everywhere. In transactions the award
+written before the kill is aborted when the restarted provider takes the transactional id over, and read
+committed there is one award and one completion; without transactions the log holds the award twice."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from a2a_fast.agents.executor import Executor
+from a2a_fast.protocol.envelope import Envelope, Inbound
+from a2a_fast.protocol.kinds import KIND_TASK_REQUEST
+from a2a_fast.stack import Endpoints
+from a2a_fast.transport.admin import ensure_topics
+from a2a_fast.transport.registry import SchemaCatalog
+from tests.integration.test_agents import HANDLERS, Mesh, fresh_mesh, run_strict
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def mesh(endpoints: Endpoints) -> Iterator[Mesh]:
+    with fresh_mesh(endpoints) as fresh:
+        yield fresh
+
+
+def start_provider(mesh: Mesh, transactional: bool, stall: bool) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "tests.integration.stalling_provider"]
+    command += [mesh.endpoints.kafka, mesh.endpoints.schema_registry, mesh.topics.prefix]
+    command += ["--transactional"] * transactional + ["--stall"] * stall
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "python"), str(REPO)])}
+    return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+
+
+def wait_for_line(stream: IO[str] | None, prefix: str, patience: float) -> str:
+    assert stream is not None
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        if line.startswith(prefix):
+            return line.strip()
+    raise AssertionError(f"the provider never printed {prefix}")
+
+
+def request(task_id: str) -> dict[str, Any]:
+    return {
+        "task_id": task_id,
+        "requester_id": "requester-1",
+        "description": "once",
+        "capability": "summarize",
+        "proposed_cost": 120.0,
+        "priority": 1,
+        "parameters": {},
+        "timestamp": int(time.time() * 1000),
+    }
+
+
+def every_response(mesh: Mesh, catalog: SchemaCatalog, task_id: str) -> list[Inbound]:
+    """The task's responses as written, aborted ones included (``read_uncommitted``)."""
+    envelope = Envelope(catalog, mesh.topics, "reader")
+    topic = mesh.topics.responses
+    reader = Consumer(
+        {
+            "bootstrap.servers": mesh.endpoints.kafka,
+            "group.id": "uncommitted",
+            "isolation.level": "read_uncommitted",
+            "enable.auto.commit": False,
+        }
+    )
+    found: list[Inbound] = []
+    try:
+        partitions = reader.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {n: reader.get_watermark_offsets(TopicPartition(topic, n), timeout=10)[1] for n in partitions}
+        reader.assign([TopicPartition(topic, n, 0) for n, end in ends.items() if end > 0])
+        left = {n for n, end in ends.items() if end > 0}
+        deadline = time.monotonic() + 20
+        while left and time.monotonic() < deadline:
+            for message in reader.consume(100, 0.5):
+                if message.error() is not None:
+                    continue
+                if message.offset() + 1 >= ends[message.partition()]:
+                    left.discard(message.partition())
+                decoded = envelope.decode_record(message, check_age=False)
+                if isinstance(decoded, Inbound) and decoded.task_id == task_id:
+                    found.append(decoded)
+    finally:
+        reader.close()
+    return found
+
+
+@pytest.mark.parametrize(("transactional", "awards"), [(True, 1), (False, 2)], ids=["transactions", "without"])
+def test_a_provider_killed_between_award_and_commit_awards_once_in_transactions(
+    mesh: Mesh, transactional: bool, awards: int
+) -> None:
+    task_id = f"task-{mesh.topics.prefix.strip('.')}"
+    catalog = SchemaCatalog(mesh.endpoints.schema_registry, mesh.topics)
+    processes: list[subprocess.Popen[str]] = []
+
+    async def scenario() -> Executor:
+        executor = Executor(
+            mesh.config("executor-1", dedupe_size=0, transactional=transactional), HANDLERS, serve_steps=False
+        )
+        loop = asyncio.get_running_loop()
+        async with executor:
+            await executor.wait_assigned()
+            first = start_provider(mesh, transactional, stall=True)
+            processes.append(first)
+            await loop.run_in_executor(None, wait_for_line, first.stdout, "READY", 60)
+            envelope = Envelope(catalog, mesh.topics, "requester-1")
+            await executor.produce_record(envelope.encode(KIND_TASK_REQUEST, request(task_id)))
+            awarded = await loop.run_in_executor(None, wait_for_line, first.stdout, "AWARDED", 60)
+            assert awarded == f"AWARDED {task_id}"
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+            second = start_provider(mesh, transactional, stall=False)
+            processes.append(second)
+            await loop.run_in_executor(None, wait_for_line, second.stdout, "READY", 60)
+            deadline = time.monotonic() + 60
+            while executor.counts["COMPLETED"] + executor.counts["SKIPPED"] < awards:
+                assert time.monotonic() < deadline, f"executor saw {executor.counts} within 60 s"
+                await asyncio.sleep(0.1)
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(30) == 0
+        return executor
+
+    try:
+        ensure_topics(mesh.endpoints.kafka, mesh.topics.all())
+        catalog.register()
+        executor = run_strict(scenario)
+        committed = [m.record["status"] for m in mesh.log(mesh.topics.responses) if m.task_id == task_id]
+        written = [m.record["status"] for m in every_response(mesh, catalog, task_id)]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
+            if process.stdout is not None:
+                process.stdout.close()
+        catalog.close()
+    # the award was written twice, by the killed provider and by its successor
+    assert written.count("ACCEPTED") == 2, written
+    # read committed: once in transactions, twice without
+    assert committed.count("ACCEPTED") == awards, committed
+    assert executor.counts["COMPLETED"] == 1, executor.counts
+    if transactional:
+        assert committed.count("COMPLETED") == 1 and executor.counts["SKIPPED"] == 0, (committed, executor.counts)
