@@ -308,7 +308,14 @@ class AgentDirectory:
         await self.stop()
 
     def _open(self, patience: float) -> ConsumerClient:
-        ensure_topics(self.transport, [self.topic], partitions=1, config=DIRECTORY_TOPIC_CONFIG, timeout=patience)
+        ensure_topics(
+            self.transport,
+            [self.topic],
+            partitions=1,
+            config=DIRECTORY_TOPIC_CONFIG,
+            timeout=patience,
+            replication_factor=self.config.topics.replication_factor,
+        )
         consumer = self.transport.consumer(
             {
                 "group.id": f"a2a-directory-{uuid.uuid4().hex}",  # never joins or commits: offsets are assigned
