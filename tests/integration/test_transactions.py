@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from a2a_fast.agents.executor import Executor
 from a2a_fast.protocol.envelope import Envelope, Inbound
 from a2a_fast.protocol.kinds import KIND_TASK_REQUEST
 from a2a_fast.stack import Endpoints
 from a2a_fast.transport.admin import ensure_topics
+from a2a_fast.transport.log import replay
 from a2a_fast.transport.registry import SchemaCatalog
 from tests.integration.test_agents import HANDLERS, Mesh, fresh_mesh, run_strict
 
@@ -157,3 +158,19 @@ def test_a_provider_killed_between_award_and_commit_awards_once_in_transactions(
     assert executor.counts["COMPLETED"] == 1, executor.counts
     if transactional:
         assert committed.count("COMPLETED") == 1 and executor.counts["SKIPPED"] == 0, (committed, executor.counts)
+
+
+def test_replay_reads_a_partition_that_ends_in_a_transaction_marker_to_its_end(mesh: Mesh) -> None:
+    """The commit marker after a transaction takes an offset no reader is given: replay must see from its position
+    that the partition was read, or it waits out its whole timeout (longer than the test's own here)."""
+    ensure_topics(mesh.endpoints.kafka, [mesh.topics.requests], partitions=1)
+    with SchemaCatalog(mesh.endpoints.schema_registry, mesh.topics) as catalog:
+        catalog.register()
+        record = Envelope(catalog, mesh.topics, "requester-1").encode(KIND_TASK_REQUEST, request("task-1"))
+        producer = Producer({"bootstrap.servers": mesh.endpoints.kafka, "transactional.id": mesh.topics.prefix})
+        producer.init_transactions(30)
+        producer.begin_transaction()
+        producer.produce(record.topic, record.value, record.key, headers=record.headers)
+        producer.commit_transaction(30)
+        found = list(replay(mesh.endpoints.kafka, catalog, mesh.topics, topics=[mesh.topics.requests], timeout=600))
+    assert [message.task_id for message in found] == ["task-1"]
