@@ -97,6 +97,9 @@ def every_response(mesh: Mesh, catalog: SchemaCatalog, task_id: str) -> list[Inb
                 decoded = envelope.decode_record(message, check_age=False)
                 if isinstance(decoded, Inbound) and decoded.task_id == task_id:
                     found.append(decoded)
+            for tp in reader.position([TopicPartition(topic, n) for n in left]):  # past a closing commit marker
+                if tp.offset >= ends[tp.partition]:
+                    left.discard(tp.partition)
     finally:
         reader.close()
     return found
