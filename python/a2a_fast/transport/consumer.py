@@ -15,6 +15,8 @@
   where ``auto.offset.reset`` says. A member given no partition at all says so in the log and in
   :attr:`GroupConsumer.idle_reason`; partitions added to a topic are picked up at the next metadata refresh.
 * **Close**: commit what may be committed, then close the client (the group rebalances at once).
+* **Offsets in transactions** (``commits=False``): the member commits nothing itself; its owner takes
+  :meth:`GroupConsumer.committable` into its producer's transactions with :meth:`GroupConsumer.group_metadata`.
 """
 
 from __future__ import annotations
