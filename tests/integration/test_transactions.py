@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -19,13 +20,16 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from a2a_fast.agents.executor import Executor
+from a2a_fast.agents.provider import Provider
+from a2a_fast.agents.requester import Requester
 from a2a_fast.protocol.envelope import Envelope, Inbound
 from a2a_fast.protocol.kinds import KIND_TASK_REQUEST
 from a2a_fast.stack import Endpoints
 from a2a_fast.transport.admin import ensure_topics
 from a2a_fast.transport.log import replay
 from a2a_fast.transport.registry import SchemaCatalog
-from tests.integration.test_agents import HANDLERS, Mesh, fresh_mesh, run_strict
+from tests.integration import test_agents_crash as crash
+from tests.integration.test_agents import HANDLERS, SKILLS, Mesh, fresh_mesh, run_strict
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -177,3 +181,101 @@ def test_replay_reads_a_partition_that_ends_in_a_transaction_marker_to_its_end(m
         producer.commit_transaction(30)
         found = list(replay(mesh.endpoints.kafka, catalog, mesh.topics, topics=[mesh.topics.requests], timeout=600))
     assert [message.task_id for message in found] == ["task-1"]
+
+
+def test_an_executor_killed_mid_task_in_transactions_completes_it_once(
+    mesh: Mesh, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``tests/integration/test_agents_crash.py`` with every agent in transactions (dedupe off in this process's
+    agents; an executor's dedupe cache starts empty, so it does not see the victim's ids anyway): the killed
+    executor's claim and progress stay committed, its open transaction is aborted, and the survivor resumes the
+    task it held and completes every task once."""
+    endpoints = mesh.endpoints
+    config = tmp_path / "config" / "a2a.yaml"
+    config.parent.mkdir()
+    config.write_text("transactions:\n  enabled: true\n")
+    monkeypatch.setenv("A2A_FAST_CONFIG", str(config))  # the executor processes' config file
+    effects = tmp_path / "effects"
+    effects.mkdir()
+    executors = {}
+    for name in ("executor-a", "executor-b"):
+        process = crash.start_executor(endpoints, mesh, name, effects)
+        executors[name] = process
+    try:
+        for name, process in executors.items():
+            assert process.stdout is not None
+            line = process.stdout.readline().decode()
+            assert line.startswith(f"READY executor {name}"), line
+
+        async def scenario() -> tuple[list[Any], str]:
+            first_running: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+            def watch(_pending: Any, message: Inbound) -> None:
+                if message.record["status"] == "RUNNING" and not first_running.done():
+                    first_running.set_result(message.source_agent)
+
+            # the provider writes its awards outside transactions here, so that the commit markers on
+            # task-responses can only be the executors'
+            async with (
+                Provider(mesh.config("provider-1", transactional=False, dedupe_size=0), SKILLS),
+                Requester(mesh.config("requester-1", transactional=True, dedupe_size=0)) as requester,
+            ):
+                assert isinstance(requester, Requester)
+                requester.on_update = watch
+                ids = [
+                    await requester.submit(f"task {n}", 150.0, capability="summarize", parameters={"seconds": "2"})
+                    for n in range(6)
+                ]
+                victim = await asyncio.wait_for(first_running, 60)
+                executors[victim].send_signal(signal.SIGKILL)
+                outcomes = await asyncio.wait_for(asyncio.gather(*(requester.outcome(i) for i in ids)), 120)
+            return outcomes, victim
+
+        outcomes, victim = run_strict(scenario)
+    finally:
+        for process in executors.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in executors.values():
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+    assert executors[victim].returncode == -signal.SIGKILL
+    assert [outcome.status for outcome in outcomes] == ["COMPLETED"] * 6
+    runs = Counter(path.name.split(".")[0] for path in effects.iterdir())
+    assert runs == Counter({outcome.task_id: 1 for outcome in outcomes})
+    completed = [m for m in mesh.log(mesh.topics.responses) if m.record["status"] == "COMPLETED"]
+    assert Counter(m.task_id for m in completed) == runs
+    accepted = [m for m in mesh.log(mesh.topics.responses) if m.record["status"] == "ACCEPTED"]
+    assert Counter(m.task_id for m in accepted) == Counter({outcome.task_id: 1 for outcome in outcomes})
+    assert markers(mesh, mesh.topics.responses) > 0  # the executor processes did write in transactions
+
+
+def markers(mesh: Mesh, topic: str) -> int:
+    """Offsets of ``topic`` that hold no record a reader is given: transaction markers."""
+    reader = Consumer(
+        {
+            "bootstrap.servers": mesh.endpoints.kafka,
+            "group.id": "markers",
+            "isolation.level": "read_uncommitted",
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        partitions = reader.list_topics(topic, timeout=10).topics[topic].partitions
+        ends = {n: reader.get_watermark_offsets(TopicPartition(topic, n), timeout=10)[1] for n in partitions}
+        reader.assign([TopicPartition(topic, n, 0) for n in partitions])
+        records, left = 0, {n for n, end in ends.items() if end > 0}
+        deadline = time.monotonic() + 30
+        while left and time.monotonic() < deadline:
+            records += sum(1 for message in reader.consume(500, 0.5) if message.error() is None)
+            for tp in reader.position([TopicPartition(topic, n) for n in left]):
+                if tp.offset >= ends[tp.partition]:
+                    left.discard(tp.partition)
+        return sum(ends.values()) - records
+    finally:
+        reader.close()
