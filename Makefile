@@ -16,12 +16,13 @@ PYTEST_ARGS ?=
 DEMO_CONSOLE_SECONDS ?= 30
 
 .PHONY: help demo test bench lint fmt build-dev build-release venv stack-up stack-down stack-status \
-	test-rust test-python fuzz typecheck clean browser
+	test-rust test-python fuzz fuzz-long typecheck clean browser
 
 help:
 	@echo "make demo      run the agent scenario on a local Kafka + schema registry (all set-up included)"
 	@echo "make test      Rust tests, linters, type checks, Python unit + integration tests, fuzzing"
 	@echo "make bench     benchmarks beside the baseline libraries; results in bench/results/"
+	@echo "make fuzz-long a million inputs through every decoder of untrusted bytes (FUZZ_RUNS to change)"
 	@echo "make lint | fmt | build-dev | build-release | stack-up | stack-down | stack-status | browser | clean"
 
 $(VENV)/.installed: requirements/dev.txt
@@ -73,6 +74,10 @@ browser:
 
 fuzz: build-release
 	$(PY) -m tests.fuzz --seconds $${FUZZ_SECONDS:-60}
+
+# The long run: FUZZ_RUNS inputs (default a million) through every decoder of untrusted bytes, one at a time.
+fuzz-long: build-release
+	$(PY) -m tests.fuzz --runs $${FUZZ_RUNS:-1000000}
 
 lint: $(VENV)/.installed
 	cargo fmt --all --check

@@ -17,6 +17,14 @@ A file only needs the keys it changes::
       default_timeout_seconds: 600
       retained_finished_sessions: 1000
 
+Agents can write in Kafka transactions (off by default; ``a2a-fast agent --transactional`` turns it on for one
+agent, see :mod:`a2a_fast.agents.base`)::
+
+    transactions:
+      enabled: true
+      timeout_ms: 30000                  # the broker aborts a transaction left open this long (a dead agent's)
+      wait_seconds: 10                   # how long a commit waits for a handler still running, at most
+
 The same file can say how the process connects and signs (empty means unset; each key is also an environment
 variable, which wins over the file: ``kafka.sasl_username`` is ``KAFKA_SASL_USERNAME``,
 ``schema_registry.ca_location`` is ``SCHEMA_REGISTRY_CA_LOCATION``; see :mod:`a2a_fast.transport.security`)::
@@ -67,6 +75,7 @@ __all__ = [
     "RegistryClientConfig",
     "SigningConfig",
     "TopicConfig",
+    "TransactionConfig",
     "WorkflowConfig",
     "load_config",
     "load_named",
@@ -137,6 +146,24 @@ class ExecutorConfig:
     def check(self, section: str) -> None:
         _positive(section, "failure_threshold", self.failure_threshold)
         _positive(section, "cooldown_seconds", self.cooldown_seconds)
+
+
+@dataclass(frozen=True)
+class TransactionConfig:
+    """Agents writing in Kafka transactions (section ``transactions``): a handled record's outputs and its
+    consumed offset are committed together, so a crash can neither lose nor double them. ``timeout_ms`` is the
+    producer's ``transaction.timeout.ms``; ``wait_seconds`` bounds how long a commit waits for the handlers
+    whose outputs it holds to finish (see :mod:`a2a_fast.agents.base`)."""
+
+    enabled: bool = False
+    timeout_ms: int = 30_000
+    wait_seconds: float = 10.0
+
+    def check(self, section: str) -> None:
+        _positive(section, "timeout_ms", self.timeout_ms)
+        _positive(section, "wait_seconds", self.wait_seconds)
+        if self.wait_seconds * 1000 >= self.timeout_ms:
+            raise ConfigError(f"{section}.wait_seconds: must be shorter than {section}.timeout_ms")
 
 
 @dataclass(frozen=True)
@@ -218,6 +245,7 @@ class ProtocolConfig:
     kafka: KafkaClientConfig = field(default_factory=KafkaClientConfig)
     schema_registry: RegistryClientConfig = field(default_factory=RegistryClientConfig)
     signing: SigningConfig = field(default_factory=SigningConfig)
+    transactions: TransactionConfig = field(default_factory=TransactionConfig)
 
     @classmethod
     def from_mapping(cls, data: Any, source: str = "config") -> ProtocolConfig:

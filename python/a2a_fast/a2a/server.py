@@ -118,6 +118,7 @@ class A2AAgent(Agent):
     once; ``extended_card`` is what ``GetExtendedAgentCard`` answers (and the directory shows to the mesh)."""
 
     role: ClassVar[str] = ROLE
+    transactions_wait_for_handlers = False  # its handlers run for as long as their tasks do
 
     def __init__(
         self,

@@ -37,6 +37,22 @@ the runtime does the rest:
   trusted for its id and role, or it does not start.
 * **Rebalances.** Before partitions are taken away the agent finishes what it is handling (outputs
   acknowledged) and commits, so another member never starts the same work while this one still runs it.
+* **Transactions** (:attr:`AgentConfig.transactional`, ``--transactional``, or ``transactions.enabled`` in the
+  config file). The producer writes in Kafka transactions (``transactional.id`` ``<group>.<agent id>``: a
+  restarted agent's producer takes the id over, which fences the dead incarnation and aborts its open
+  transaction at once) and the consumer reads ``read_committed``. Instead of committing offsets itself, the
+  agent commits a transaction every ``commit_interval``, holding the outputs produced since the last one and
+  the offsets that became committable, so readers see a handled record's outputs together with its offset, or
+  neither: a crash between deciding and producing, or between producing and committing, can neither lose nor
+  double an output (the provider's award). While a transaction commits, records produced wait for the next
+  one. Roles whose handlers are short (:attr:`Agent.transactions_wait_for_handlers`: providers, requesters)
+  have each commit wait, up to ``transactions.wait_seconds``, until every record with outputs in the
+  transaction is handled and its offset goes with them; roles that run long handlers (executors) commit on
+  time, so a task's progress shows while it runs, and its outcome goes with its offset unless an earlier
+  task of the partition still runs (the executor then tells a finished task from the log, read committed, when
+  the ACCEPTED comes again). A transaction that cannot be committed is aborted and the agent stops with the
+  error (``a2a-fast agent`` exits 1): its records are read again, from the last commit, by whoever takes its
+  partitions.
 * **Mesh.** The protocol limits (:class:`~a2a_fast.config.ProtocolConfig`, from ``AgentConfig.protocol``
   or ``$A2A_FAST_CONFIG``) are loaded at start: a message too large or older than its ttl is dead-lettered
   (stage ``limits``). The agent registers in the mesh's directory once it consumes, heartbeats and syncs
@@ -153,6 +169,9 @@ class AgentConfig:
     wait_for_services: bool = False
     signing: RecordSigning | None = None
     """How this agent signs and checks records; None: the transport's (:attr:`Transport.signing`)."""
+    transactional: bool | None = None
+    """Write in Kafka transactions (the module docstring's **Transactions**); None: ``transactions.enabled``
+    of the protocol config."""
     http_token: str | None = field(default_factory=http_token, repr=False)
     """The bearer token ``/status`` and ``/metrics`` require (``/health`` stays open); default
     ``$A2A_FAST_HTTP_TOKEN``, None: open."""
@@ -198,6 +217,9 @@ class Agent:
     """
 
     role: ClassVar[str] = "agent"
+    transactions_wait_for_handlers: ClassVar[bool] = True
+    """In transactions, whether a commit waits for the records whose outputs it holds to be handled, so each
+    record's outputs and offset commit together (short handlers); False commits on time (long handlers)."""
     reads_directory: ClassVar[bool] = False
     """Whether the agent needs the mesh's directory and router even when it is not listed in it
     (``join_mesh`` False): the roles that choose where their messages go."""
@@ -232,6 +254,14 @@ class Agent:
         self._signer = self.signing.signer if self.signing is not None else None
         self.consumer: GroupConsumer | None = None
         self.producer: Producer | None = None
+        self.transactional = False
+        """Whether this agent writes in transactions (decided at :meth:`start`)."""
+        self.transactions = 0
+        """Transactions committed."""
+        self._in_transaction: set[_Work] = set()
+        self._transaction_dirty = False
+        self._transaction_lock = asyncio.Lock()
+        self._transaction_task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lanes: dict[bytes | None, deque[_Work]] = {}
         self._handling: set[asyncio.Future[None]] = set()
@@ -375,16 +405,24 @@ class Agent:
             catalog = await self._prepare_when_reachable()
         self.catalog = catalog
         self.envelope = Envelope(catalog, self.topics, self.agent_id, MessageLimits(self.protocol.messages))
+        transactional = self.config.transactional
+        self.transactional = self.protocol.transactions.enabled if transactional is None else transactional
+        settings: dict[str, Any] = {"error_cb": self._on_broker_error}
+        if self.transactional:
+            settings["transactional.id"] = self.transactional_id()
+            settings["transaction.timeout.ms"] = self.protocol.transactions.timeout_ms
         self.producer = Producer(
             self.transport,
             self.agent_id,
             self._resolve_deliveries,
-            {"error_cb": self._on_broker_error, **self.config.producer_config},
+            {**settings, **self.config.producer_config},
             linger_ms=self.config.linger_ms,
         )
         self.producer.start()
         self._running = True
         try:
+            if self.transactional:
+                await self.producer.begin_transactions(self.protocol.transactions.timeout_ms / 1000)
             await self.on_start()
             self.consumer = self._group_member()
             await self.consumer.start()
@@ -418,6 +456,14 @@ class Agent:
         self._capacity.set()
         self._intake_task = loop.create_task(self._intake(), name=f"{self.agent_id}-intake")
         self._intake_task.add_done_callback(self._background_done)
+        if self.transactional:
+            self._transaction_task = loop.create_task(self._transactions(), name=f"{self.agent_id}-transactions")
+            self._transaction_task.add_done_callback(self._background_done)
+
+    def transactional_id(self) -> str:
+        """The producer's ``transactional.id``: the agent's own, in its group, so that a restarted process of the
+        agent fences the one before it."""
+        return f"{self.group_id}.{self.agent_id}"
 
     @property
     def is_running(self) -> bool:
@@ -437,7 +483,13 @@ class Agent:
             metadata_refresh_ms=self.config.metadata_refresh_ms,
             commit_interval=self.config.commit_interval,
             release_timeout=self.config.drain_timeout + 5,
-            config={"error_cb": self._on_broker_error, **self.fetch_settings(), **self.config.consumer_config},
+            config={
+                "error_cb": self._on_broker_error,
+                **({"isolation.level": "read_committed"} if self.transactional else {}),
+                **self.fetch_settings(),
+                **self.config.consumer_config,
+            },
+            commits=not self.transactional,
         )
 
     def fetch_settings(self) -> dict[str, Any]:
@@ -464,6 +516,8 @@ class Agent:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await self._intake_task
             await self._drain(ASIDE_PATIENCE)
+            if self.transactional:
+                await self._commit_transaction()
             consumer, self.consumer = self.consumer, None
             await consumer.close()
             await asyncio.sleep(seconds)
@@ -500,6 +554,16 @@ class Agent:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._intake_task
         await self._drain(self.config.drain_timeout)
+        if self._transaction_task is not None:
+            self._transaction_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._transaction_task
+            self._transaction_task = None
+        if self.transactional and self.failure is None:
+            try:
+                await self._commit_transaction()
+            except KafkaException as error:
+                log.error("%s: the last transaction was not committed: %s", self.agent_id, error)
         if self.producer is not None:
             # the last reports are applied before the commit, so their records count as handled
             await self.producer.close(self.config.drain_timeout)
@@ -887,8 +951,66 @@ class Agent:
             work.dead_letter_error = produce_error
 
     async def _release(self) -> None:
-        """Before partitions go to another member: finish what is in flight (outputs acknowledged)."""
+        """Before partitions go to another member: finish what is in flight (outputs acknowledged), and in
+        transactions commit them with their offsets."""
         await self._drain(self.config.drain_timeout)
+        if self.transactional:
+            await self._commit_transaction()
+
+    # --- transactions -----------------------------------------------------------------------------
+
+    async def _transactions(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.commit_interval)
+            await self._commit_transaction()
+
+    def _settled(self, work: _Work) -> bool:
+        """Whether a record with outputs in the open transaction lets it commit: handled with every output
+        acknowledged and its offset committable (or its outputs span two transactions anyway)."""
+        if work.spans:
+            return True
+        if not self.transactions_wait_for_handlers:
+            return not work.returned or not work.unacked
+        if work.open:
+            return False
+        handled = not work.abandoned and work.dead_letter_error is None
+        return not handled or work.tracker.covers(work.offset)
+
+    async def _commit_transaction(self) -> None:
+        """Commits the open transaction with the offsets that became committable (see **Transactions**)."""
+        async with self._transaction_lock:
+            producer, consumer = self.producer, self.consumer
+            if producer is None or consumer is None or not producer.transactional:
+                return
+            loop = asyncio.get_running_loop()
+            producer.hold()
+            try:
+                deadline = loop.time() + self.protocol.transactions.wait_seconds
+                while not all(self._settled(work) for work in self._in_transaction):
+                    if loop.time() > deadline:
+                        log.warning(
+                            "%s: committing a transaction before %d of its records were handled (after"
+                            " transactions.wait_seconds=%g): their outputs may come again after a crash",
+                            self.agent_id,
+                            sum(1 for work in self._in_transaction if not self._settled(work)),
+                            self.protocol.transactions.wait_seconds,
+                        )
+                        break
+                    await asyncio.sleep(0.002)
+                works, dirty = self._in_transaction, self._transaction_dirty
+                self._in_transaction = {work for work in works if work.open}
+                self._transaction_dirty = False
+                offsets = consumer.committable()
+            except BaseException:
+                producer.release()
+                raise
+            if not offsets and not works and not dirty:
+                producer.release()
+                return
+            await producer.commit_transaction(
+                offsets, consumer.group_metadata(), self.protocol.transactions.timeout_ms / 1000
+            )
+            self.transactions += 1
 
     async def _drain(self, patience: float) -> None:
         """Waits until every dispatched record is handled and its outputs acknowledged; after ``patience``
@@ -988,6 +1110,10 @@ class Agent:
         producer = self.producer
         if producer is None:
             raise KafkaException(KafkaError(KafkaError._STATE, "producer is closed"))
+        if self.transactional:
+            if producer.holding:
+                work.spans = True  # its outputs go into two transactions: the earlier cannot wait for it
+            self._in_transaction.add(work)
         producer.send(topic, key, headers, value, (work, label))
         work.unacked += 1
 
@@ -1012,6 +1138,7 @@ class Agent:
         producer = self.producer
         if producer is None:
             raise KafkaException(KafkaError(KafkaError._STATE, "producer is closed"))
+        self._transaction_dirty = True
         await producer.send_and_wait(topic, key, headers, value)
         if label is not None:
             self.metrics.inc("messages_produced_total", 1, topic=label[0], type=label[1])
@@ -1056,6 +1183,8 @@ class Agent:
             "consumed": int(self.metrics.counter_total("messages_consumed_total")),
             "produced": int(self.metrics.counter_total("messages_produced_total")),
             "dead_letters": int(self.metrics.counter_total("dead_letters_total")),
+            "duplicates": int(self.metrics.counter_total("duplicates_total")),
+            "transactions": self.transactions if self.transactional else None,
             "uptime_seconds": round(time.time() - self._started_at, 3),
             **self.extra_status(),
         }
@@ -1115,6 +1244,7 @@ class _Work:
         "open",
         "outcome",
         "returned",
+        "spans",
         "started",
         "tracker",
         "unacked",
@@ -1135,6 +1265,7 @@ class _Work:
         self.open = True
         self.abandoned = False
         self.dead_lettered = False
+        self.spans = False
         self.failure: BaseException | None = None
         self.dead_letter_error: BaseException | None = None
 

@@ -187,6 +187,7 @@ class Executor(Agent):
     """Runs accepted tasks with ``handlers`` (capability → async handler), at most ``max_tasks`` at once."""
 
     role = "executor"
+    transactions_wait_for_handlers = False  # its handlers run for as long as their tasks do
 
     def __init__(
         self,

@@ -41,6 +41,7 @@ class StepRunner(Agent):
     """
 
     role = "step-runner"
+    transactions_wait_for_handlers = False  # its handlers run for as long as their tasks do
 
     def __init__(self, config: AgentConfig, handlers: Mapping[str, TaskHandler]) -> None:
         super().__init__(config)
@@ -62,6 +63,11 @@ class StepRunner(Agent):
 
     def task_counts(self) -> dict[str, int]:
         return dict(self.counts)
+
+    def expires(self, message: Inbound) -> bool:
+        # Every runner reads the whole topic in a group of its own: only the step requests addressed to it are
+        # its to dead-letter when late, or each runner would write its own copy.
+        return message.kind == KIND_STEP_REQUEST and message.target_agent == self.agent_id
 
     async def handle(self, message: Inbound) -> None:
         if message.kind != KIND_STEP_REQUEST:

@@ -21,7 +21,7 @@ def _stack(args: argparse.Namespace) -> int:
 
     if (args.user != "admin" or args.mtls) and not args.secure:
         raise ConfigError("--user and --mtls are for the secured stack: add --secure")
-    stack = LocalStack(secure=args.secure)
+    stack = LocalStack(secure=args.secure, brokers=args.brokers)
     if args.action == "env":
         for line in export_lines(stack.environment(args.user, args.mtls)):
             print(line)
@@ -43,6 +43,11 @@ def _stack(args: argparse.Namespace) -> int:
                 print(line)
             print("# users: admin (the operator, a super user), requester, provider, executor, coordinator;")
             print("# apply the roles' ACLs with: a2a-fast acl apply")
+        if args.brokers > 1:
+            print(f'\n# to use it (or: eval "$(a2a-fast stack env --brokers {args.brokers})"):')
+            for line in export_lines(stack.environment()):
+                print(line)
+            print("# agents: set topics.replication_factor: 3 in their config file (--config or A2A_FAST_CONFIG)")
     elif args.action == "down":
         stopped = stack.down()
         print("stopped: " + ", ".join(stopped) if stopped else "nothing to stop: no service started by a2a-fast")
@@ -102,6 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the secured stack: SASL_SSL (SCRAM) and mutual-TLS listeners with ACLs, the registry over HTTPS with"
         " a password; its own ports and state, beside the plain one",
+    )
+    stack.add_argument(
+        "--brokers",
+        type=int,
+        choices=[1, 3],
+        default=1,
+        help="3: a replicated KRaft cluster on loopback (replication factor 3, min.insync.replicas=2) on its own"
+        " ports (39092-39094, registry 38081) and state, beside the single broker",
     )
     stack.add_argument(
         "--user", default="admin", help="with --secure: whose credentials env and up print (default admin)"

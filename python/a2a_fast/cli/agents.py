@@ -101,6 +101,13 @@ def add_agent_parser(commands: Any) -> argparse.ArgumentParser:
         " existing topic keeps its own. Members of a group beyond the partition count get no work, so run at most"
         " this many providers (and executors) per group",
     )
+    parser.add_argument(
+        "--transactional",
+        action="store_true",
+        default=None,
+        help="write in Kafka transactions: each handled record's outputs commit together with its offset, so a"
+        " crash can neither lose nor double them (default: transactions.enabled of the config, off)",
+    )
     add_logging_options(parser)
     parser.add_argument(
         "--config",
@@ -188,6 +195,7 @@ def build_agent(args: argparse.Namespace) -> Agent:
         protocol=protocol,
         wait_for_services=True,
         transport=transport,
+        transactional=args.transactional,
     )
     if args.role == "provider":
         from a2a_fast.agents.provider import Provider

@@ -243,6 +243,9 @@ class AgentDirectory:
         self._agents: dict[str, _Entry] = {}
         self._refused: dict[tuple[str, str], RegistrationError] = {}
         self._position = 0
+        self.skipped = 0
+        """Records of the topic that are not directory events (malformed, or another kind): skipped, not
+        dead-lettered, since every process reads the whole topic and each would write its own copy."""
         self._alive: frozenset[str] = frozenset()
         self._changed = asyncio.Event()
         self._consumer: ConsumerClient | None = None
@@ -294,7 +297,14 @@ class AgentDirectory:
         await self.stop()
 
     def _open(self, patience: float) -> ConsumerClient:
-        ensure_topics(self.transport, [self.topic], partitions=1, config=DIRECTORY_TOPIC_CONFIG, timeout=patience)
+        ensure_topics(
+            self.transport,
+            [self.topic],
+            partitions=1,
+            config=DIRECTORY_TOPIC_CONFIG,
+            timeout=patience,
+            replication_factor=self.config.topics.replication_factor,
+        )
         consumer = self.transport.consumer(
             {
                 "group.id": f"a2a-directory-{uuid.uuid4().hex}",  # never joins or commits: offsets are assigned
@@ -344,7 +354,8 @@ class AgentDirectory:
                 continue
             try:
                 self._apply(message.key(), message.headers(), message.value())
-            except (ValueError, KeyError, TypeError) as error:
+            except (ValueError, KeyError, TypeError, AttributeError) as error:
+                self.skipped += 1
                 log.warning("agent directory: skipped a malformed record at offset %s: %s", message.offset(), error)
         if self.metrics is not None:
             self.metrics.record(PROTOCOL, "directory_apply", time.perf_counter() - started)

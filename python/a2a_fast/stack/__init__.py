@@ -8,6 +8,12 @@ cluster, Confluent Schema Registry): a component named there is used as it is an
 its own ports (29092 SASL_SSL, 29094 mutual TLS, 29093 controller, 28081 HTTPS registry) and state
 (``state-secure``), so it runs beside the plain one; :meth:`LocalStack.environment` gives the variables a client
 needs to use it.
+
+``LocalStack(brokers=3)`` (``a2a-fast stack up --brokers 3``) is a replicated cluster as production runs one:
+three KRaft nodes on loopback (39092-39094, controllers 39192-39194, registry 38081, state ``state-cluster``)
+whose topics are replicated three times with ``min.insync.replicas=2``; producers here use ``acks=all``, so an
+acknowledged record survives the loss of any one node. Agents create their topics with
+``topics.replication_factor`` of their config: set it to 3 for the cluster. The demo keeps its single broker.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from pathlib import Path
 
 from a2a_fast.errors import StackError
 from a2a_fast.stack.artifacts import cache_dir
-from a2a_fast.stack.services import KafkaBroker, SchemaRegistry, Service, ServiceStatus
+from a2a_fast.stack.services import ClusterBroker, KafkaBroker, SchemaRegistry, Service, ServiceStatus
 from a2a_fast.transport.kafka import KafkaTransport
 
 __all__ = ["Endpoints", "LocalStack", "ServiceStatus", "ensure_up", "export_lines"]
@@ -100,8 +106,25 @@ class LocalStack:
         *,
         secure: bool = False,
         mtls_port: int | None = None,
+        brokers: int = 1,
     ) -> None:
         self.secure = secure
+        self.brokers: list[KafkaBroker] = []
+        if brokers not in (1, 3):
+            raise StackError(f"--brokers: the local stack runs 1 or 3 brokers, not {brokers}")
+        if brokers > 1:
+            if secure:
+                raise StackError("--brokers 3 is a plain cluster: leave out --secure")
+            self.state_dir = state_dir or cache_dir() / "state-cluster"
+            base, controllers = kafka_port or 39092, controller_port or 39192
+            ports = [base + n for n in range(brokers)]
+            controller_ports = [controllers + n for n in range(brokers)]
+            self.brokers = [
+                ClusterBroker(self.state_dir, node, ports, controller_ports) for node in range(1, brokers + 1)
+            ]
+            self.kafka = self.brokers[0]
+            self.registry = SchemaRegistry(self.state_dir, registry_port or 38081)
+            return
         if secure:
             from a2a_fast.stack.secure import SecureKafkaBroker, SecureSchemaRegistry, secure_files
 
@@ -127,7 +150,14 @@ class LocalStack:
         )
         self.registry = SchemaRegistry(self.state_dir, _port(REGISTRY_PORT_ENV, registry_port, 18081))
 
+    @property
+    def bootstrap(self) -> str:
+        """The brokers' addresses, comma-separated."""
+        return ",".join(broker.address for broker in self.brokers) if self.brokers else self.kafka.address
+
     def _managed(self) -> list[tuple[Service, str | None]]:
+        if self.brokers:
+            return [*((broker, None) for broker in self.brokers), (self.registry, None)]
         if self.secure:
             return [(self.kafka, None), (self.registry, None)]
         return [
@@ -137,6 +167,16 @@ class LocalStack:
 
     def up(self) -> list[ServiceStatus]:
         """Starts what is not external and not yet running; returns each component's status."""
+        if self.brokers:
+            # a KRaft quorum forms only once a majority of its nodes run: start them all, then wait
+            launched = [broker.launch() for broker in self.brokers]
+            try:
+                for broker, process in zip(self.brokers, launched, strict=True):
+                    broker.wait_ready(process)
+            except StackError:
+                self.down()
+                raise
+            return [*(broker.status() for broker in self.brokers), self.registry.start()]
         return [
             ServiceStatus(service.name, external, "external") if external else service.start()
             for service, external in self._managed()
@@ -160,6 +200,8 @@ class LocalStack:
         ]
 
     def endpoints(self) -> Endpoints:
+        if self.brokers:
+            return Endpoints(self.bootstrap, self.registry.address)
         if self.secure:
             return Endpoints(self.kafka.address, self.registry.address)
         return Endpoints.from_env()
@@ -170,7 +212,7 @@ class LocalStack:
         from a2a_fast.stack.secure import REGISTRY_USER, SecureKafkaBroker, SecureSchemaRegistry
 
         if not self.secure:
-            return {KAFKA_BROKER_ENV: self.kafka.address, SCHEMA_REGISTRY_ENV: self.registry.address}
+            return {KAFKA_BROKER_ENV: self.bootstrap, SCHEMA_REGISTRY_ENV: self.registry.address}
         kafka, registry = self.kafka, self.registry
         assert isinstance(kafka, SecureKafkaBroker) and isinstance(registry, SecureSchemaRegistry)
         if user not in kafka.credentials.kafka:

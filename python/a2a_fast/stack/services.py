@@ -121,9 +121,21 @@ class Service(ABC):
         return ServiceStatus(self.name, self.address, state)
 
     def start(self) -> ServiceStatus:
-        if self.pid():
+        process = self.launch()
+        if process is None:
             self.wait_ready()
             return self.status()
+        try:
+            self.wait_ready(process)
+        except StackError:
+            self.stop()
+            raise
+        return self.status()
+
+    def launch(self) -> subprocess.Popen[bytes] | None:
+        """Starts the process without waiting for it to be ready (None: it runs already); see :meth:`start`."""
+        if self.pid():
+            return None
         if port_open(self.port):
             raise StackError(
                 f"{self.name}: port {HOST}:{self.port} is taken by a process a2a-fast did not start; free it "
@@ -142,12 +154,7 @@ class Service(ABC):
             )
         _children[process.pid] = process
         self.pid_file.write_text(str(process.pid))
-        try:
-            self.wait_ready(process)
-        except StackError:
-            self.stop()
-            raise
-        return self.status()
+        return process
 
     def wait_ready(self, process: subprocess.Popen[bytes] | None = None) -> None:
         deadline = time.monotonic() + self.start_timeout
@@ -229,6 +236,10 @@ class KafkaBroker(Service):
     def _properties(self) -> str:
         return "".join(f"{key}={value}\n" for key, value in self._settings().items())
 
+    def cluster_id(self) -> str:
+        """The id its storage is formatted with, once."""
+        return new_cluster_id()
+
     def _format_options(self) -> list[str]:
         """Extra options of the one-time storage format."""
         return []
@@ -271,7 +282,7 @@ class KafkaBroker(Service):
         fmt = self._java(
             "kafka.tools.StorageTool",
             "format",
-            f"--cluster-id={new_cluster_id()}",
+            f"--cluster-id={self.cluster_id()}",
             "-c",
             str(self.home / "server.properties"),
             *self._format_options(),
@@ -300,6 +311,45 @@ class KafkaBroker(Service):
         except Exception:
             return False
         return bool(metadata.brokers)
+
+
+class ClusterBroker(KafkaBroker):
+    """One node of a KRaft cluster on loopback, broker and controller: ``node`` (1, 2, 3...) of as many as
+    ``ports`` has. Its topics are replicated to every node by default with ``min.insync.replicas`` of a majority,
+    so an ``acks=all`` record is on two nodes of three before it is acknowledged and one node may die."""
+
+    heap = "384m"
+
+    def __init__(self, state_dir: Path, node: int, ports: list[int], controller_ports: list[int]) -> None:
+        self.name = f"kafka-{node}"
+        super().__init__(state_dir, ports[node - 1], controller_ports[node - 1])
+        self.node = node
+        self.nodes = len(ports)
+        self.voters = ",".join(f"{n}@{HOST}:{port}" for n, port in enumerate(controller_ports, start=1))
+        self.cluster_id_file = state_dir / "cluster-id"
+
+    def _settings(self) -> dict[str, str]:
+        replicas, majority = str(self.nodes), str(self.nodes // 2 + 1)
+        return {
+            **super()._settings(),
+            "node.id": str(self.node),
+            "controller.quorum.voters": self.voters,
+            "default.replication.factor": replicas,
+            "min.insync.replicas": majority,
+            "offsets.topic.replication.factor": replicas,
+            "transaction.state.log.replication.factor": replicas,
+            "transaction.state.log.min.isr": majority,
+            "share.coordinator.state.topic.replication.factor": replicas,
+            "share.coordinator.state.topic.min.isr": majority,
+            "unclean.leader.election.enable": "false",
+        }
+
+    def cluster_id(self) -> str:
+        # every node of one cluster is formatted with the same id
+        if not self.cluster_id_file.exists():
+            self.cluster_id_file.parent.mkdir(parents=True, exist_ok=True)
+            self.cluster_id_file.write_text(new_cluster_id())
+        return self.cluster_id_file.read_text().strip()
 
 
 class SchemaRegistry(Service):

@@ -15,6 +15,8 @@
   where ``auto.offset.reset`` says. A member given no partition at all says so in the log and in
   :attr:`GroupConsumer.idle_reason`; partitions added to a topic are picked up at the next metadata refresh.
 * **Close**: commit what may be committed, then close the client (the group rebalances at once).
+* **Offsets in transactions** (``commits=False``): the member commits nothing itself; its owner takes
+  :meth:`GroupConsumer.committable` into its producer's transactions with :meth:`GroupConsumer.group_metadata`.
 """
 
 from __future__ import annotations
@@ -61,8 +63,11 @@ class GroupConsumer:
         commit_interval: float = 0.1,
         release_timeout: float = 35.0,
         config: Mapping[str, Any] | None = None,
+        commits: bool = True,
     ) -> None:
         self.client_id = client_id
+        self.commits = commits
+        """False: the owner commits the offsets (:meth:`committable`) itself, in its producer's transactions."""
         self.group = group
         self.topics = list(topics)
         self.start_at = start_at
@@ -118,7 +123,8 @@ class GroupConsumer:
                 on_lost=self._on_revoke,
             )
         )
-        self._commit_task = self._loop.create_task(self._commit_loop(), name=f"{self.client_id}-commit")
+        if self.commits:
+            self._commit_task = self._loop.create_task(self._commit_loop(), name=f"{self.client_id}-commit")
 
     async def close(self) -> None:
         """Commits what may be committed and closes the client (the group rebalances at once)."""
@@ -129,7 +135,7 @@ class GroupConsumer:
             self._commit_task = None
         client = self._client
         if client is not None:
-            offsets = self.committable()
+            offsets = self.committable() if self.commits else []
             if offsets:
                 with contextlib.suppress(KafkaException):
                     await self._run(partial(client.commit, offsets=offsets, asynchronous=False))
@@ -218,6 +224,10 @@ class GroupConsumer:
         if tracker is None:
             tracker = self._trackers[where] = OffsetTracker()
         return tracker
+
+    def group_metadata(self) -> Any:
+        """The group's metadata for ``send_offsets_to_transaction`` (the member's generation fences zombies)."""
+        return self.client.consumer_group_metadata()
 
     def committable(self) -> list[TopicPartition]:
         offsets = []
@@ -310,7 +320,7 @@ class GroupConsumer:
         try:
             if self._release is not None:
                 asyncio.run_coroutine_threadsafe(self._release_all(), loop).result(self.release_timeout)
-            offsets = self.committable()
+            offsets = self.committable() if self.commits else []
             if offsets:
                 client.commit(offsets=offsets, asynchronous=False)
         except Exception as error:

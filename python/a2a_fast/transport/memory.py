@@ -7,7 +7,14 @@ range per topic), committed offsets per group, ``auto.offset.reset``, pause and 
 ``offsets_for_times``; delivery reports come from ``poll``/``flush`` as they do from librdkafka. The registry is
 confluent-kafka's own mock client with a shared store and compatibility levels kept, not checked.
 
-What it leaves out: replication, transactions, compaction (a compacted topic keeps every record) and
+Transactions as Kafka has them: a producer with a ``transactional.id`` registers it (``init_transactions``, which
+fences an earlier producer of the id and aborts its open transaction), writes between ``begin_transaction`` and
+``commit_transaction``/``abort_transaction``, and adds a group's offsets with ``send_offsets_to_transaction``
+(committed with the transaction, dropped with it). Consumers read ``read_committed`` by default (librdkafka's
+default): never past the first record of a transaction still open in a partition, never an aborted record;
+``isolation.level=read_uncommitted`` reads everything.
+
+What it leaves out: replication, compaction (a compacted topic keeps every record), the transaction timeout and
 timing (a member leaves its group when it closes or is :meth:`MemoryConsumer.crash`-ed, not after a session
 timeout). Integration tests run the same bodies on the real broker.
 """
@@ -41,10 +48,18 @@ if TYPE_CHECKING:
 __all__ = ["MemoryBroker", "MemoryConsumer", "MemoryMessage", "MemoryProducer", "MemoryTransport"]
 
 
+@dataclass
+class _Transaction:
+    """One producer's transaction: ``open``, then ``committed`` or ``aborted``; the group offsets it commits."""
+
+    state: str = "open"
+    offsets: dict[str, list[TopicPartition]] = field(default_factory=dict)
+
+
 class MemoryMessage:
     """A record as consumed (``confluent_kafka.Message``'s accessors)."""
 
-    __slots__ = ("_headers", "_key", "_offset", "_partition", "_timestamp", "_topic", "_value")
+    __slots__ = ("_headers", "_key", "_offset", "_partition", "_timestamp", "_topic", "_transaction", "_value")
 
     def __init__(
         self,
@@ -58,6 +73,7 @@ class MemoryMessage:
     ) -> None:
         self._topic, self._partition, self._offset = topic, partition, offset
         self._key, self._value, self._headers, self._timestamp = key, value, headers, timestamp
+        self._transaction: _Transaction | None = None
 
     def topic(self) -> str:
         return self._topic
@@ -161,6 +177,8 @@ class MemoryBroker:
         self._topics: dict[str, _Topic] = {}
         self._groups: dict[str, _Group] = {}
         self._members = 0
+        self._producers: dict[str, MemoryProducer] = {}
+        """The producer holding each ``transactional.id``."""
         self._lock = threading.RLock()
         self.changed = threading.Condition(self._lock)
 
@@ -229,6 +247,7 @@ class MemoryBroker:
         headers: list[tuple[str, bytes]] | None,
         partition: int = -1,
         timestamp: int = 0,
+        transaction: _Transaction | None = None,
     ) -> MemoryMessage:
         with self._lock:
             topic = self._topic(topic_name, create=True)
@@ -238,6 +257,7 @@ class MemoryBroker:
             log = topic.partitions[partition].records
             stamp = timestamp or int(time.time() * 1000)
             record = MemoryMessage(topic_name, partition, len(log), key, value, headers, stamp)
+            record._transaction = transaction
             log.append(record)
             self.changed.notify_all()
             return record
@@ -259,6 +279,48 @@ class MemoryBroker:
             if topic is None or partition >= len(topic.partitions):
                 return []
             return topic.partitions[partition].records[offset : offset + count]
+
+    def read_committed(
+        self, topic_name: str, partition: int, offset: int, count: int
+    ) -> tuple[list[MemoryMessage], int]:
+        """Up to ``count`` records from ``offset`` as a ``read_committed`` consumer sees them (none at or past a
+        transaction still open, none aborted), and the offset to read from next."""
+        with self._lock:
+            topic = self._topics.get(topic_name)
+            if topic is None or partition >= len(topic.partitions):
+                return [], offset
+            found: list[MemoryMessage] = []
+            records = topic.partitions[partition].records
+            while offset < len(records) and len(found) < count:
+                transaction = records[offset]._transaction
+                if transaction is not None and transaction.state == "open":
+                    break
+                if transaction is None or transaction.state == "committed":
+                    found.append(records[offset])
+                offset += 1
+            return found, offset
+
+    # --- transactions ------------------------------------------------------------------------------------
+
+    def register_transactional(self, transactional_id: str, producer: MemoryProducer) -> None:
+        """``producer`` takes ``transactional_id`` over: the one that held it is fenced, its open transaction
+        aborted."""
+        with self._lock:
+            earlier = self._producers.get(transactional_id)
+            if earlier is not None and earlier is not producer:
+                earlier.fenced = True
+                if earlier.transaction is not None:
+                    self.end_transaction(earlier.transaction, commit=False)
+                    earlier.transaction = None
+            self._producers[transactional_id] = producer
+
+    def end_transaction(self, transaction: _Transaction, commit: bool) -> None:
+        with self._lock:
+            transaction.state = "committed" if commit else "aborted"
+            if commit:
+                for group, offsets in transaction.offsets.items():
+                    self.commit(group, offsets)
+            self.changed.notify_all()
 
     # --- groups -----------------------------------------------------------------------------------------
 
@@ -350,6 +412,7 @@ class MemoryConsumer:
         self.broker = broker
         self.group = str(config.get("group.id") or "")
         self.reset = str(config.get("auto.offset.reset", "latest"))
+        self.read_committed = str(config.get("isolation.level", "read_committed")) == "read_committed"
         self._subscribed: list[str] = []
         self._callbacks: dict[str, Callable[..., None] | None] = {}
         self._positions: dict[tuple[str, int], int] = {}
@@ -442,6 +505,12 @@ class MemoryConsumer:
         for where in partitions[self._turn :] + partitions[: self._turn]:
             if len(found) >= count:
                 break
+            if self.read_committed:
+                batch, self._positions[where] = self.broker.read_committed(
+                    where[0], where[1], self._positions[where], count - len(found)
+                )
+                found.extend(batch)
+                continue
             batch = self.broker.read(where[0], where[1], self._positions[where], count - len(found))
             if batch:
                 self._positions[where] += len(batch)
@@ -500,6 +569,10 @@ class MemoryConsumer:
     def list_topics(self, topic: str | None = None, timeout: float = -1) -> _ClusterMetadata:
         return self.broker.metadata(topic)
 
+    def consumer_group_metadata(self) -> str:
+        """What ``send_offsets_to_transaction`` needs of the group: here, its name."""
+        return self.group
+
     def close(self) -> None:
         if self._closed:
             return
@@ -526,6 +599,11 @@ class MemoryProducer:
         self._reports: list[tuple[Callable[[Any, Any], None], MemoryMessage]] = []
         self._default = config.get("on_delivery")
         self._lock = threading.Lock()
+        self.transactional_id = str(config.get("transactional.id") or "")
+        self.transaction: _Transaction | None = None
+        self.fenced = False
+        """Another producer took this one's ``transactional.id`` over: every transactional call fails."""
+        self._registered = False
         self.fail_next: KafkaError | None = None
         """Set to make the next produced record fail delivery with this error (tests of lost outputs)."""
 
@@ -545,6 +623,8 @@ class MemoryProducer:
         pairs = list(headers.items()) if isinstance(headers, dict) else list(headers or [])
         encoded = [(name, v.encode() if isinstance(v, str) else v) for name, v in pairs]
         report = on_delivery or callback or self._default
+        if self.transactional_id:
+            self._check_transactions(open_one=True)
         error, self.fail_next = self.fail_next, None
         if error is not None:
             record = MemoryMessage(topic, max(partition, 0), -1, raw_key, raw_value, encoded, int(time.time() * 1000))
@@ -552,7 +632,7 @@ class MemoryProducer:
                 with self._lock:
                     self._reports.append((lambda _e, m, r=report, e=error: r(e, m), record))  # type: ignore[misc]
             return
-        record = self.broker.append(topic, raw_key, raw_value, encoded or None, partition, timestamp)
+        record = self.broker.append(topic, raw_key, raw_value, encoded or None, partition, timestamp, self.transaction)
         if report is not None:
             with self._lock:
                 self._reports.append((report, record))
@@ -572,6 +652,55 @@ class MemoryProducer:
 
     def list_topics(self, topic: str | None = None, timeout: float = -1) -> _ClusterMetadata:
         return self.broker.metadata(topic)
+
+    # --- transactions ---------------------------------------------------------------------------------------
+
+    def _check_transactions(self, open_one: bool | None = None) -> None:
+        """Raises as librdkafka does for a transactional call out of turn: ``open_one`` True needs an open
+        transaction, False needs none."""
+        if not self.transactional_id:
+            raise KafkaException(KafkaError(KafkaError._NOT_CONFIGURED, "the producer has no transactional.id"))
+        if self.fenced:
+            raise KafkaException(
+                KafkaError(
+                    KafkaError._FENCED, f"producer fenced by a newer instance of {self.transactional_id}", fatal=True
+                )
+            )
+        if not self._registered:
+            raise KafkaException(KafkaError(KafkaError._STATE, "init_transactions() has not been called"))
+        if open_one is not None and (self.transaction is not None) != open_one:
+            state = "InTransaction" if self.transaction is not None else "Ready"
+            raise KafkaException(KafkaError(KafkaError._STATE, f"operation not valid in state {state}"))
+
+    def init_transactions(self, timeout: float = -1) -> None:
+        if not self.transactional_id:
+            raise KafkaException(KafkaError(KafkaError._NOT_CONFIGURED, "the producer has no transactional.id"))
+        self.broker.register_transactional(self.transactional_id, self)
+        self._registered = True
+
+    def begin_transaction(self) -> None:
+        self._check_transactions(open_one=False)
+        self.transaction = _Transaction()
+
+    def send_offsets_to_transaction(
+        self, positions: list[TopicPartition], group_metadata: Any, timeout: float = -1
+    ) -> None:
+        self._check_transactions(open_one=True)
+        assert self.transaction is not None
+        self.transaction.offsets.setdefault(str(group_metadata), []).extend(positions)
+
+    def commit_transaction(self, timeout: float = -1) -> None:
+        self._check_transactions(open_one=True)
+        assert self.transaction is not None
+        self.flush(timeout)
+        transaction, self.transaction = self.transaction, None
+        self.broker.end_transaction(transaction, commit=True)
+
+    def abort_transaction(self, timeout: float = -1) -> None:
+        self._check_transactions(open_one=True)
+        assert self.transaction is not None
+        transaction, self.transaction = self.transaction, None
+        self.broker.end_transaction(transaction, commit=False)
 
     def __len__(self) -> int:
         with self._lock:

@@ -40,6 +40,10 @@ class OffsetTracker:
     def outstanding(self) -> int:
         return len(self._heap)
 
+    def covers(self, offset: int) -> bool:
+        """Whether ``offset`` and every offset before it that was added are done."""
+        return (self._heap[0] if self._heap else self._highest + 1) > offset
+
     def committable(self) -> int | None:
         candidate = self._heap[0] if self._heap else self._highest + 1
         return candidate if candidate > self._committed and self._highest >= 0 else None

@@ -6,6 +6,14 @@ returns; a poll thread serves the client's delivery reports and passes them to t
 the broker acknowledged the record). :meth:`Producer.send_and_wait` is the one-record form that awaits its own
 acknowledgement. Idempotence and ``acks=all`` are the defaults, so a record acknowledged is on every in-sync
 replica and a retried record is written once.
+
+**Transactions.** With ``transactional.id`` in its config the producer writes in Kafka transactions:
+:meth:`Producer.begin_transactions` (after :meth:`~Producer.start`) registers the id, which fences any earlier
+producer of the same id and aborts its open transaction, and opens the first transaction; every record sent
+goes into the open one; :meth:`Producer.commit_transaction` adds a consumer group's offsets to it, commits it
+and opens the next. Records sent while a commit is under way wait and go into the next transaction, so sending
+never fails for want of an open one. Readers with ``isolation.level=read_committed`` see a transaction's
+records and offsets all at once, or (aborted) never.
 """
 
 from __future__ import annotations
@@ -55,6 +63,8 @@ class Producer:
         self._reports: DeliveryBatch = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._committing = False
+        self._waiting: list[tuple[str, bytes | None, list[tuple[str, bytes]], bytes | None, Any]] = []
 
     @property
     def client(self) -> ProducerClient:
@@ -74,7 +84,57 @@ class Producer:
     ) -> None:
         """Hands one record to the client; its report comes back with ``token``. Raises BufferError when the
         client's queue is full (see :meth:`send_when_room`)."""
+        if self._committing:
+            self._waiting.append((topic, key, headers, value, token))
+            return
         self.client.produce(topic, value, key, headers=headers, on_delivery=partial(self._report, token))
+
+    # --- transactions ---------------------------------------------------------------------------------------------
+
+    @property
+    def transactional(self) -> bool:
+        """Whether this producer writes in transactions (``transactional.id`` is set)."""
+        return bool(self._settings.get("transactional.id"))
+
+    async def begin_transactions(self, timeout: float) -> None:  # noqa: ASYNC109 (librdkafka's timeout)
+        """Registers the ``transactional.id`` with its coordinator (fencing an earlier producer of the same id,
+        whose open transaction is aborted) and opens the first transaction. Raises KafkaException."""
+        client = self.client
+        await asyncio.get_running_loop().run_in_executor(None, client.init_transactions, timeout)
+        client.begin_transaction()
+
+    @property
+    def holding(self) -> bool:
+        """Whether records sent now wait for the next transaction (:meth:`hold`)."""
+        return self._committing
+
+    def hold(self) -> None:
+        """Records sent from now on wait, to go into the next transaction (the open one is about to commit)."""
+        self._committing = True
+
+    def release(self) -> None:
+        """Sends the records that waited, into the open transaction (the commit was called off)."""
+        self._committing = False
+        waiting, self._waiting = self._waiting, []
+        for topic, key, headers, value, token in waiting:
+            while True:
+                try:
+                    self.send(topic, key, headers, value, token)
+                    break
+                except BufferError:
+                    self.client.poll(0.005)  # room is made as delivery reports are served
+
+    async def commit_transaction(self, offsets: list[Any], group_metadata: Any, timeout: float) -> None:  # noqa: ASYNC109
+        """Commits the open transaction with ``offsets`` of the group ``group_metadata`` names, then opens the
+        next one and sends into it what was sent meanwhile. On failure the transaction is aborted (when it can
+        be) and KafkaException raised: its records and offsets are never seen by ``read_committed`` readers."""
+        client = self.client
+        self.hold()
+        await asyncio.get_running_loop().run_in_executor(
+            None, partial(_commit, client, offsets, group_metadata, timeout)
+        )
+        client.begin_transaction()
+        self.release()
 
     async def send_when_room(
         self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes | None, token: Any
@@ -95,6 +155,11 @@ class Producer:
         future: asyncio.Future[None] = self._loop.create_future()
         await self.send_when_room(topic, key, headers, value, future)
         await future
+
+    @property
+    def waiting(self) -> int:
+        """Records sent during a commit, waiting for the next transaction."""
+        return len(self._waiting)
 
     def _report(self, token: Any, error: KafkaError | None, _message: Any) -> None:
         self._reports.append((token, error))
@@ -151,3 +216,16 @@ class Producer:
         except KafkaException as error:
             return str(error)
         return None
+
+
+def _commit(client: ProducerClient, offsets: list[Any], group_metadata: Any, timeout: float) -> None:
+    try:
+        if offsets:
+            client.send_offsets_to_transaction(offsets, group_metadata, timeout)
+        client.commit_transaction(timeout)
+    except KafkaException as error:
+        failure = error.args[0] if error.args else None
+        if isinstance(failure, KafkaError) and failure.txn_requires_abort():
+            with contextlib.suppress(KafkaException):
+                client.abort_transaction(timeout)
+        raise

@@ -1,0 +1,159 @@
+"""Agents in Kafka transactions, on the in-memory twin: what a transactional producer's records look like to
+readers, and a provider that crashes between producing an award and committing it, with dedupe off."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaException, TopicPartition
+
+from a2a_fast.agents.executor import Executor
+from a2a_fast.agents.provider import Provider
+from a2a_fast.protocol.envelope import Envelope, Inbound
+from a2a_fast.protocol.kinds import KIND_TASK_REQUEST
+from a2a_fast.transport.memory import MemoryBroker, MemoryConsumer, MemoryProducer, MemoryTransport
+from tests.scenarios import eventually, fresh_mesh, run_strict
+from tests.scenarios.routing import start_all, stop_all
+
+HANDLERS: Any = {"summarize": lambda task: _done(task)}
+
+
+async def _done(task: Any) -> str:
+    return "done"
+
+
+def request(task_id: str) -> dict[str, Any]:
+    return {
+        "task_id": task_id,
+        "requester_id": "requester-1",
+        "description": "once",
+        "capability": "summarize",
+        "proposed_cost": 20.0,
+        "priority": 1,
+        "parameters": {},
+        "timestamp": 1_700_000_000_000,
+    }
+
+
+def _values(consumer: MemoryConsumer, topic: str) -> list[bytes | None]:
+    consumer.assign([TopicPartition(topic, 0, -2)])
+    return [message.value() for message in consumer.consume(100, 0)]
+
+
+def test_the_twin_shows_a_transaction_to_read_committed_readers_whole_or_never() -> None:
+    broker = MemoryBroker(default_partitions=1)
+    broker.create_topic("t")
+    producer = MemoryProducer(broker, {"transactional.id": "p"})
+    with pytest.raises(KafkaException, match="init_transactions"):
+        producer.begin_transaction()
+    producer.init_transactions()
+    producer.begin_transaction()
+    producer.produce("t", b"a")
+    committed = MemoryConsumer(broker, {"group.id": "g"})
+    everything = MemoryConsumer(broker, {"group.id": "h", "isolation.level": "read_uncommitted"})
+    assert _values(committed, "t") == []
+    assert _values(everything, "t") == [b"a"]
+    producer.send_offsets_to_transaction([TopicPartition("in", 0, 7)], "readers", 1)
+    producer.commit_transaction()
+    assert _values(committed, "t") == [b"a"]
+    assert broker.committed("readers", "in", 0) == 7
+
+    producer.begin_transaction()
+    producer.produce("t", b"b")
+    producer.send_offsets_to_transaction([TopicPartition("in", 0, 9)], "readers", 1)
+    # a new producer of the id fences this one and aborts its open transaction, offsets and all
+    successor = MemoryProducer(broker, {"transactional.id": "p"})
+    successor.init_transactions()
+    with pytest.raises(KafkaException, match="fenced"):
+        producer.commit_transaction()
+    successor.begin_transaction()
+    successor.produce("t", b"c")
+    successor.commit_transaction()
+    assert _values(MemoryConsumer(broker, {"group.id": "g2"}), "t") == [b"a", b"c"]
+    assert broker.committed("readers", "in", 0) == 7
+
+
+class StallingProvider(Provider):
+    """Answers the first request, then never finishes handling it: a crash between producing and committing."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.answered = asyncio.Event()
+
+    async def handle(self, message: Inbound) -> None:
+        await super().handle(message)
+        if not self.answered.is_set():
+            self.answered.set()
+            await asyncio.Event().wait()
+
+
+def _crash(agent: Provider) -> None:
+    """What kill -9 leaves behind: the consumer gone from its group without committing, the producer's open
+    transaction (if any) left open, nothing flushed or stopped in order."""
+    assert agent.consumer is not None
+    for task in (agent._intake_task, agent._transaction_task, *agent._handling):
+        if task is not None:
+            task.cancel()
+    client = agent.consumer.client
+    assert isinstance(client, MemoryConsumer)
+    client.crash()
+
+
+@pytest.mark.parametrize(("transactional", "awards"), [(True, 1), (False, 2)], ids=["transactions", "without"])
+def test_a_provider_killed_between_award_and_commit_awards_once_in_transactions(
+    transactional: bool, awards: int
+) -> None:
+    """With dedupe off, a provider that produced its award but died before committing the request's offset:
+    without transactions the award is there twice once the request is answered again; in transactions the
+    first one is aborted when the restarted provider takes its transactional id over, and the task runs once."""
+    with fresh_mesh(MemoryTransport()) as mesh:
+
+        async def scenario() -> None:
+            options = {"transactional": transactional, "dedupe_size": 0, "join_mesh": False}
+            executor = Executor(mesh.config("executor-1", dedupe_size=0), HANDLERS, serve_steps=False)
+            first = StallingProvider(mesh.config("provider-1", **options), {"summarize": 10.0})
+            await start_all(executor, first)
+            second: Provider | None = None
+            try:
+                assert executor.catalog is not None
+                envelope = Envelope(executor.catalog, mesh.topics, "requester-1")
+                task_id = "task-once"
+                await executor.produce_record(envelope.encode(KIND_TASK_REQUEST, request(task_id)))
+                await asyncio.wait_for(first.answered.wait(), 10)
+                _crash(first)
+                second = Provider(mesh.config("provider-1", **options), {"summarize": 10.0})
+                await second.start()
+                await eventually(lambda: executor.counts["COMPLETED"] >= 1, 10, "the task completed")
+                await eventually(lambda: second is not None and second.decisions["ACCEPTED"] == 1, 10, "answered")
+                await asyncio.sleep(0.3)  # a few commit intervals: a second award would have come by now
+            finally:
+                await stop_all(*(agent for agent in (second, executor) if agent is not None))
+            responses = [m for m in mesh.log(mesh.topics.responses) if m.task_id == task_id]
+            statuses = [m.record["status"] for m in responses]
+            assert statuses.count("ACCEPTED") == awards, statuses
+            assert first.decisions["ACCEPTED"] == 1
+            if transactional:
+                assert statuses.count("COMPLETED") == 1 and executor.counts["COMPLETED"] == 1, statuses
+                assert second is not None and second.transactions >= 1
+
+        run_strict(scenario)
+
+
+def test_transactions_are_an_option_of_the_command_line_and_the_config_file(tmp_path: Any) -> None:
+    from a2a_fast.cli import build_parser
+    from a2a_fast.cli.agents import build_agent
+    from a2a_fast.config import load_config
+    from a2a_fast.errors import ConfigError
+
+    agent = build_agent(build_parser().parse_args(["agent", "provider", "--transactional", "--http-port", "-1"]))
+    assert agent.config.transactional is True
+    agent = build_agent(build_parser().parse_args(["agent", "provider", "--http-port", "-1"]))
+    assert agent.config.transactional is None  # the config file's transactions.enabled decides at start
+    path = tmp_path / "a2a.yaml"
+    path.write_text("transactions:\n  enabled: true\n  timeout_ms: 20000\n")
+    assert load_config(path).transactions.enabled and load_config(path).transactions.timeout_ms == 20000
+    path.write_text("transactions:\n  wait_seconds: 30\n  timeout_ms: 20000\n")
+    with pytest.raises(ConfigError, match=r"transactions\.wait_seconds: must be shorter than transactions\.timeout_ms"):
+        load_config(path)
