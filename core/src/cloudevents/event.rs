@@ -275,6 +275,11 @@ fn context_slot(name: &str) -> Option<usize> {
 }
 
 impl<'a, E: Extensions<'a>> AttributeReader<'a, E> {
+    /// A reader that keeps the extensions in `extensions` (one sized for them, say).
+    pub fn with_extensions(extensions: E) -> Self {
+        AttributeReader { extensions, ..Self::default() }
+    }
+
     /// Checks and keeps one attribute as found in the JSON format (or a Python dict): `data` may be
     /// bytes or any JSON value, `data_base64` a base64 string; `null` means unset.
     pub fn add(&mut self, name: Cow<'a, str>, value: Value<'a>) -> Result<()> {
@@ -441,6 +446,17 @@ impl<'a> CloudEvent<'a> {
 
     /// Appends the event in the JSON event format (`application/cloudevents+json`).
     pub fn write_json(&self, out: &mut Vec<u8>) -> Result<()> {
+        self.write_json_with(out, |out, value| write_value(out, value, "data"))
+    }
+
+    /// [`CloudEvent::write_json`] with JSON `data` written by `write_data`, given the event's data
+    /// value: a caller that holds the data in another form (Python objects) writes it from there,
+    /// the event then carrying only a value of the same JSON type for the rules.
+    pub fn write_json_with(
+        &self,
+        out: &mut Vec<u8>,
+        write_data: impl FnOnce(&mut Vec<u8>, &Value<'a>) -> Result<()>,
+    ) -> Result<()> {
         out.extend_from_slice(b"{\"specversion\":\"1.0\",\"id\":");
         write_str(out, &self.id);
         out.extend_from_slice(b",\"source\":");
@@ -483,7 +499,7 @@ impl<'a> CloudEvent<'a> {
             }
             Some(Data::Json(value)) => {
                 out.extend_from_slice(b",\"data\":");
-                write_value(out, value, "data")?;
+                write_data(out, value)?;
             }
         }
         out.push(b'}');
