@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use a2a_core::cloudevents::a2a::{a2a_json_to_event_json, event_json_to_a2a_json};
 use a2a_core::cloudevents::a2a::{field_error, AgentPaths, TtlValue, SOURCE_AGENT, TARGET_AGENT};
-use a2a_core::cloudevents::event::AttributeReader;
+use a2a_core::cloudevents::event::{AttributeReader, DistinctExtensions};
 use a2a_core::cloudevents::value::{write_str, write_value, Texts};
 use a2a_core::cloudevents::{
     at_item, from_kafka, json_to_a2a, read_batch, to_kafka, A2aMessage, Agent, CloudEvent, Converter, Data, Extension,
@@ -780,7 +780,8 @@ fn write_event_py(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> Result<()> {
         let key = key.cast_into::<PyString>().map_err(|_| Error::validation("event", "object keys must be strings"))?;
         entries.push((key, value));
     }
-    let mut reader = AttributeReader::<Vec<_>>::with_extensions(Vec::with_capacity(entries.len()));
+    // A dict's keys are distinct, so the reader skips its duplicate check.
+    let mut reader = AttributeReader::with_extensions(DistinctExtensions(Vec::with_capacity(entries.len())));
     let mut data = None;
     for (key, value) in &entries {
         let name =
@@ -790,7 +791,7 @@ fn write_event_py(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> Result<()> {
         }
         reader.add(Cow::Borrowed(name), attribute_value(value, name)?)?;
     }
-    let event = CloudEvent::from_parts(reader.finish()?);
+    let event = CloudEvent::from_distinct_parts(reader.finish()?);
     event.write_json_with(out, |out, value| match data {
         Some(obj) => write_py(obj, out, 1).map_err(|e| Error::validation("data", e.message)),
         None => write_value(out, value, "data"),
@@ -900,7 +901,7 @@ fn list_of<'py, T: IntoPyObject<'py>>(
 
 fn extension_to_py<'py>(py: Python<'py>, ext: Extension<'_>) -> PyResult<Bound<'py, PyAny>> {
     Ok(match ext {
-        Extension::Str(s) => PyString::new(py, &s).into_any(),
+        Extension::Str(s) => cached_str(py, &s).into_any(),
         Extension::Int(i) => i.into_pyobject(py)?.into_any(),
         Extension::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
         Extension::Binary(b) => PyBytes::new(py, &b).into_any(),
@@ -911,8 +912,8 @@ fn event_to_py<'py>(py: Python<'py>, event: CloudEvent<'_>) -> PyResult<Bound<'p
     let dict = PyDict::new(py);
     dict.set_item(intern!(py, "specversion"), intern!(py, "1.0"))?;
     dict.set_item(intern!(py, "id"), event.id)?;
-    dict.set_item(intern!(py, "source"), event.source)?;
-    dict.set_item(intern!(py, "type"), event.ty)?;
+    dict.set_item(intern!(py, "source"), cached_str(py, &event.source))?;
+    dict.set_item(intern!(py, "type"), cached_str(py, &event.ty))?;
     for (key, value) in [
         (intern!(py, "time"), event.time),
         (intern!(py, "datacontenttype"), event.datacontenttype),
@@ -920,11 +921,11 @@ fn event_to_py<'py>(py: Python<'py>, event: CloudEvent<'_>) -> PyResult<Bound<'p
         (intern!(py, "subject"), event.subject),
     ] {
         if let Some(value) = value {
-            dict.set_item(key, value)?;
+            dict.set_item(key, cached_str(py, &value))?;
         }
     }
     for (name, ext) in event.extensions {
-        dict.set_item(name, extension_to_py(py, ext)?)?;
+        dict.set_item(cached_str(py, &name), extension_to_py(py, ext)?)?;
     }
     match event.data {
         None => {}

@@ -225,6 +225,21 @@ impl<'a> Extensions<'a> for Vec<(Cow<'a, str>, Extension<'a>)> {
     }
 }
 
+/// Extensions read from a source whose attribute names are distinct by construction (the keys of
+/// a Python dict): the duplicate check, a pass over the names kept so far, is left out.
+#[derive(Debug, Default)]
+pub struct DistinctExtensions<'a>(pub Vec<(Cow<'a, str>, Extension<'a>)>);
+
+impl<'a> Extensions<'a> for DistinctExtensions<'a> {
+    fn has(&self, _name: &str) -> bool {
+        false
+    }
+
+    fn add(&mut self, name: Cow<'a, str>, value: Extension<'a>) {
+        self.0.push((name, value));
+    }
+}
+
 /// A checked event whose extensions are kept in `E`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventParts<'a, E> {
@@ -433,6 +448,12 @@ impl<'a> CloudEvent<'a> {
     pub fn from_parts(parts: EventParts<'a, Vec<(Cow<'a, str>, Extension<'a>)>>) -> Self {
         let EventParts { id, source, ty, time, datacontenttype, dataschema, subject, extensions, data } = parts;
         CloudEvent { id, source, ty, time, datacontenttype, dataschema, subject, extensions, data }
+    }
+
+    /// [`CloudEvent::from_parts`] for extensions read with distinct names.
+    pub fn from_distinct_parts(parts: EventParts<'a, DistinctExtensions<'a>>) -> Self {
+        let EventParts { id, source, ty, time, datacontenttype, dataschema, subject, extensions, data } = parts;
+        CloudEvent { id, source, ty, time, datacontenttype, dataschema, subject, extensions: extensions.0, data }
     }
 
     /// JSON format 3.1.1: data is JSON when the content type says so or is absent.
