@@ -74,13 +74,38 @@ pub fn is_json_media_type(media_type: &str) -> bool {
 
 /// Extension names: lower-case ASCII letters and digits only (the 20-character limit is only a SHOULD).
 pub fn check_extension_name(name: &str) -> Result<()> {
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+    if name.is_empty() || !is_lower_alphanumeric(name.as_bytes()) {
         return Err(Error::validation(
             name,
             "attribute names must consist of lower-case letters a-z and digits 0-9 only",
         ));
     }
     Ok(())
+}
+
+/// Whether every byte is an ASCII lower-case letter or digit, eight bytes at a time: extension
+/// names are checked on every attribute of every event written or read.
+fn is_lower_alphanumeric(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // With every byte below 0x80, adding (0x80 - c) sets a byte's high bit exactly when it is >= c,
+    // and no byte carries into the next.
+    let at_least = |w: u64, c: u8| w.wrapping_add(ONES * u64::from(0x80 - c)) & HIGH;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        if w & HIGH != 0 {
+            return false;
+        }
+        let lower = at_least(w, b'a') & !at_least(w, b'z' + 1);
+        let digit = at_least(w, b'0') & !at_least(w, b'9' + 1);
+        if lower | digit != HIGH {
+            return false;
+        }
+    }
+    chunks.remainder().iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 /// CloudEvents `String` values must not contain control characters (U+0000–U+001F, U+007F–U+009F)
@@ -237,6 +262,32 @@ impl<'a> Extensions<'a> for DistinctExtensions<'a> {
 
     fn add(&mut self, name: Cow<'a, str>, value: Extension<'a>) {
         self.0.push((name, value));
+    }
+}
+
+/// Extensions with a one-word summary of the names kept (a bit per name's length and last byte),
+/// so that the duplicate check of a name not seen before, the usual case, skips the pass over them.
+#[derive(Debug, Default)]
+pub struct SummarisedExtensions<'a> {
+    items: Vec<(Cow<'a, str>, Extension<'a>)>,
+    names: u64,
+}
+
+impl SummarisedExtensions<'_> {
+    fn bit(name: &str) -> u64 {
+        let last = name.as_bytes().last().copied().unwrap_or(0);
+        1 << ((name.len() * 7 + usize::from(last)) % 64)
+    }
+}
+
+impl<'a> Extensions<'a> for SummarisedExtensions<'a> {
+    fn has(&self, name: &str) -> bool {
+        self.names & Self::bit(name) != 0 && self.items.iter().any(|(n, _)| n == name)
+    }
+
+    fn add(&mut self, name: Cow<'a, str>, value: Extension<'a>) {
+        self.names |= Self::bit(&name);
+        self.items.push((name, value));
     }
 }
 
@@ -535,7 +586,20 @@ impl<'a> CloudEvent<'a> {
 
     /// Reads one event in the JSON event format.
     pub fn from_json(input: &'a [u8]) -> Result<Self> {
-        read_event_json(input).map(Self::from_parts)
+        read_event_json::<SummarisedExtensions>(input).map(|parts| {
+            let EventParts { id, source, ty, time, datacontenttype, dataschema, subject, extensions, data } = parts;
+            CloudEvent {
+                id,
+                source,
+                ty,
+                time,
+                datacontenttype,
+                dataschema,
+                subject,
+                extensions: extensions.items,
+                data,
+            }
+        })
     }
 
     pub fn from_value(value: Value<'a>) -> Result<Self> {
@@ -586,6 +650,18 @@ pub fn read_batch(input: &[u8]) -> Result<Vec<CloudEvent<'_>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lower_alphanumeric_names_byte_by_byte() {
+        for byte in 0..=255u8 {
+            let expected = byte.is_ascii_lowercase() || byte.is_ascii_digit();
+            for at in 0..17 {
+                let mut name = vec![b'a'; 17];
+                name[at] = byte;
+                assert_eq!(is_lower_alphanumeric(&name), expected, "byte {byte:#04x} at {at}");
+            }
+        }
+    }
 
     type Attributes = Vec<(Cow<'static, str>, Value<'static>)>;
 
