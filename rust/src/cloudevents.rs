@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use a2a_core::cloudevents::a2a::{a2a_json_to_event_json, event_json_to_a2a_json};
 use a2a_core::cloudevents::a2a::{field_error, AgentPaths, TtlValue, SOURCE_AGENT, TARGET_AGENT};
-use a2a_core::cloudevents::event::{AttributeReader, DistinctExtensions};
+use a2a_core::cloudevents::event::{AttributeReader, WrittenExtensions};
 use a2a_core::cloudevents::value::{write_str, write_value, Texts};
 use a2a_core::cloudevents::{
     at_item, from_kafka, json_to_a2a, read_batch, to_kafka, A2aMessage, Agent, CloudEvent, Converter, Data, Extension,
@@ -770,9 +770,10 @@ fn attribute_int<'a>(obj: &Bound<'_, PyAny>, name: &str) -> Result<Value<'a>> {
 }
 
 /// Appends the event given as a Python dict in the JSON event format, in one pass: every
-/// attribute goes through the core's rules borrowed from Python, and JSON `data` is written
-/// straight from its Python objects (no copy of the event is built).
-fn write_event_py(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> Result<()> {
+/// attribute goes through the core's rules borrowed from Python, extensions are written as they
+/// pass, and JSON `data` is written straight from its Python objects (no copy of the event, no
+/// tape and no value tree is built).
+fn write_event_py(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>, scratch: &mut Vec<u8>) -> Result<()> {
     let dict = obj.cast::<PyDict>().map_err(|_| Error::validation("event", "must be a dict"))?;
     // The keys and values are held here so that the attributes can borrow their text.
     let mut entries = Vec::with_capacity(dict.len());
@@ -780,21 +781,27 @@ fn write_event_py(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> Result<()> {
         let key = key.cast_into::<PyString>().map_err(|_| Error::validation("event", "object keys must be strings"))?;
         entries.push((key, value));
     }
-    // A dict's keys are distinct, so the reader skips its duplicate check.
-    let mut reader = AttributeReader::with_extensions(DistinctExtensions(Vec::with_capacity(entries.len())));
+    // A dict's keys are distinct, so the reader skips its duplicate check; extensions are written as
+    // they are checked, into `scratch` (reused from event to event).
+    scratch.clear();
+    let mut reader = AttributeReader::with_extensions(WrittenExtensions { json: std::mem::take(scratch) });
     let mut data = None;
-    for (key, value) in &entries {
+    let read = entries.iter().try_for_each(|(key, value)| {
         let name =
             key.to_str().map_err(|_| Error::validation("event", "string is not valid Unicode (lone surrogate)"))?;
         if name == "data" {
             data = Some(value);
         }
-        reader.add(Cow::Borrowed(name), attribute_value(value, name)?)?;
-    }
-    let event = CloudEvent::from_distinct_parts(reader.finish()?);
-    event.write_json_with(out, |out, value| match data {
-        Some(obj) => write_py(obj, out, 1).map_err(|e| Error::validation("data", e.message)),
-        None => write_value(out, value, "data"),
+        reader.add(Cow::Borrowed(name), attribute_value(value, name)?)
+    });
+    let parts = read.and_then(|()| reader.finish());
+    parts.and_then(|parts| {
+        let written = parts.write_json_with(out, |out, value| match data {
+            Some(obj) => write_py(obj, out, 1).map_err(|e| Error::validation("data", e.message)),
+            None => write_value(out, value, "data"),
+        });
+        *scratch = parts.extensions.json;
+        written
     })
 }
 
@@ -1081,7 +1088,7 @@ fn optional_bytes(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option
 #[pyfunction]
 fn ce_to_json<'py>(py: Python<'py>, event: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     let mut out = Vec::with_capacity(512);
-    write_event_py(event, &mut out).into_py_result(py)?;
+    write_event_py(event, &mut out, &mut Vec::with_capacity(512)).into_py_result(py)?;
     Ok(PyBytes::new(py, &out))
 }
 
@@ -1097,10 +1104,11 @@ fn ce_to_json_many<'py>(py: Python<'py>, events: &Bound<'py, PyAny>) -> PyResult
     // One small buffer, reused: each event is copied out as it is written, while still in cache,
     // where one buffer for the whole batch would be fresh memory (page faults) on every call.
     let mut out = Vec::with_capacity(1024);
+    let mut scratch = Vec::with_capacity(512);
     let mut written = Vec::with_capacity(events.len().unwrap_or(0));
     for (i, event) in events.try_iter()?.enumerate() {
         out.clear();
-        write_event_py(&event?, &mut out).map_err(|e| at_item(i, e)).into_py_result(py)?;
+        write_event_py(&event?, &mut out, &mut scratch).map_err(|e| at_item(i, e)).into_py_result(py)?;
         written.push(PyBytes::new(py, &out));
     }
     PyList::new(py, written)
@@ -1119,12 +1127,13 @@ fn ce_from_json_many<'py>(py: Python<'py>, items: Vec<PyBackedBytes>) -> PyResul
 #[pyfunction]
 fn ce_to_json_batch<'py>(py: Python<'py>, events: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     let mut out = Vec::with_capacity(events.len().unwrap_or(0) * 512 + 2);
+    let mut scratch = Vec::with_capacity(512);
     out.push(b'[');
     for (i, event) in events.try_iter()?.enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_event_py(&event?, &mut out).map_err(|e| at_item(i, e)).into_py_result(py)?;
+        write_event_py(&event?, &mut out, &mut scratch).map_err(|e| at_item(i, e)).into_py_result(py)?;
     }
     out.push(b']');
     Ok(PyBytes::new(py, &out))

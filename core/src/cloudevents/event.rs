@@ -234,6 +234,15 @@ pub fn insert_extension<'a, E: Extensions<'a>>(store: &mut E, name: Cow<'a, str>
     if store.has(&name) {
         return Err(Error::validation(name, "duplicate attribute"));
     }
+    // The usual value, a string with nothing to refuse, is kept here: the `Result` of
+    // `extension_value` goes through memory and stalls the loads of it that follow.
+    let value = match value {
+        Value::Str(text) if is_valid_string(&text) => {
+            store.add(name, Extension::Str(text));
+            return Ok(());
+        }
+        other => other,
+    };
     if let Some(ext) = extension_value(&name, value)? {
         store.add(name, ext);
     }
@@ -247,21 +256,6 @@ impl<'a> Extensions<'a> for Vec<(Cow<'a, str>, Extension<'a>)> {
 
     fn add(&mut self, name: Cow<'a, str>, value: Extension<'a>) {
         self.push((name, value));
-    }
-}
-
-/// Extensions read from a source whose attribute names are distinct by construction (the keys of
-/// a Python dict): the duplicate check, a pass over the names kept so far, is left out.
-#[derive(Debug, Default)]
-pub struct DistinctExtensions<'a>(pub Vec<(Cow<'a, str>, Extension<'a>)>);
-
-impl<'a> Extensions<'a> for DistinctExtensions<'a> {
-    fn has(&self, _name: &str) -> bool {
-        false
-    }
-
-    fn add(&mut self, name: Cow<'a, str>, value: Extension<'a>) {
-        self.0.push((name, value));
     }
 }
 
@@ -501,12 +495,6 @@ impl<'a> CloudEvent<'a> {
         CloudEvent { id, source, ty, time, datacontenttype, dataschema, subject, extensions, data }
     }
 
-    /// [`CloudEvent::from_parts`] for extensions read with distinct names.
-    pub fn from_distinct_parts(parts: EventParts<'a, DistinctExtensions<'a>>) -> Self {
-        let EventParts { id, source, ty, time, datacontenttype, dataschema, subject, extensions, data } = parts;
-        CloudEvent { id, source, ty, time, datacontenttype, dataschema, subject, extensions: extensions.0, data }
-    }
-
     /// JSON format 3.1.1: data is JSON when the content type says so or is absent.
     pub fn data_is_json(&self) -> bool {
         self.datacontenttype.as_deref().map_or(true, is_json_media_type)
@@ -529,53 +517,13 @@ impl<'a> CloudEvent<'a> {
         out: &mut Vec<u8>,
         write_data: impl FnOnce(&mut Vec<u8>, &Value<'a>) -> Result<()>,
     ) -> Result<()> {
-        out.extend_from_slice(b"{\"specversion\":\"1.0\",\"id\":");
-        write_str(out, &self.id);
-        out.extend_from_slice(b",\"source\":");
-        write_str(out, &self.source);
-        out.extend_from_slice(b",\"type\":");
-        write_str(out, &self.ty);
-        for (name, value) in [
-            ("datacontenttype", &self.datacontenttype),
-            ("dataschema", &self.dataschema),
-            ("subject", &self.subject),
-            ("time", &self.time),
-        ] {
-            if let Some(value) = value {
-                out.push(b',');
-                write_str(out, name);
-                out.push(b':');
-                write_str(out, value);
+        let optional = [&self.datacontenttype, &self.dataschema, &self.subject, &self.time];
+        let extensions = |out: &mut Vec<u8>| {
+            for (name, ext) in &self.extensions {
+                write_extension_member(out, name, ext);
             }
-        }
-        for (name, ext) in &self.extensions {
-            out.push(b',');
-            write_str(out, name);
-            out.push(b':');
-            match ext {
-                Extension::Str(s) => write_str(out, s),
-                Extension::Binary(_) => {
-                    out.push(b'"');
-                    ext.write_text(out);
-                    out.push(b'"');
-                }
-                Extension::Int(_) | Extension::Bool(_) => ext.write_text(out),
-            }
-        }
-        match &self.data {
-            None => {}
-            Some(Data::Binary(bytes)) => {
-                out.extend_from_slice(b",\"data_base64\":\"");
-                base64_encode(bytes, out);
-                out.push(b'"');
-            }
-            Some(Data::Json(value)) => {
-                out.extend_from_slice(b",\"data\":");
-                write_data(out, value)?;
-            }
-        }
-        out.push(b'}');
-        Ok(())
+        };
+        write_event_json(out, [&self.id, &self.source, &self.ty], optional, extensions, &self.data, write_data)
     }
 
     pub fn to_json(&self) -> Result<Vec<u8>> {
@@ -607,6 +555,95 @@ impl<'a> CloudEvent<'a> {
             Value::Object(members) => Self::from_attributes(members),
             other => Err(Error::validation("event", format!("must be a JSON object, not {}", other.kind()))),
         }
+    }
+}
+
+/// Appends one extension attribute as a member of an event object: `,"name":value`.
+pub fn write_extension_member(out: &mut Vec<u8>, name: &str, ext: &Extension<'_>) {
+    out.push(b',');
+    write_str(out, name);
+    out.push(b':');
+    match ext {
+        Extension::Str(s) => write_str(out, s),
+        Extension::Binary(_) => {
+            out.push(b'"');
+            ext.write_text(out);
+            out.push(b'"');
+        }
+        Extension::Int(_) | Extension::Bool(_) => ext.write_text(out),
+    }
+}
+
+/// The JSON event format: `required` are id, source and type; `optional` datacontenttype,
+/// dataschema, subject and time; `extensions` appends the extension members.
+fn write_event_json<'a>(
+    out: &mut Vec<u8>,
+    required: [&Cow<'a, str>; 3],
+    optional: [&Option<Cow<'a, str>>; 4],
+    extensions: impl FnOnce(&mut Vec<u8>),
+    data: &Option<Data<'a>>,
+    write_data: impl FnOnce(&mut Vec<u8>, &Value<'a>) -> Result<()>,
+) -> Result<()> {
+    let [id, source, ty] = required;
+    out.extend_from_slice(b"{\"specversion\":\"1.0\",\"id\":");
+    write_str(out, id);
+    out.extend_from_slice(b",\"source\":");
+    write_str(out, source);
+    out.extend_from_slice(b",\"type\":");
+    write_str(out, ty);
+    for (name, value) in ["datacontenttype", "dataschema", "subject", "time"].into_iter().zip(optional) {
+        if let Some(value) = value {
+            out.push(b',');
+            write_str(out, name);
+            out.push(b':');
+            write_str(out, value);
+        }
+    }
+    extensions(out);
+    match data {
+        None => {}
+        Some(Data::Binary(bytes)) => {
+            out.extend_from_slice(b",\"data_base64\":\"");
+            base64_encode(bytes, out);
+            out.push(b'"');
+        }
+        Some(Data::Json(value)) => {
+            out.extend_from_slice(b",\"data\":");
+            write_data(out, value)?;
+        }
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// Extensions of a source whose attribute names are distinct by construction (the keys of a
+/// Python dict), written as JSON members as they are met: the duplicate check is left out and
+/// nothing is kept but the text. [`EventParts::write_json_with`] writes the event around them.
+#[derive(Debug, Default)]
+pub struct WrittenExtensions {
+    pub json: Vec<u8>,
+}
+
+impl<'a> Extensions<'a> for WrittenExtensions {
+    fn has(&self, _name: &str) -> bool {
+        false
+    }
+
+    fn add(&mut self, name: Cow<'a, str>, value: Extension<'a>) {
+        write_extension_member(&mut self.json, &name, &value);
+    }
+}
+
+impl<'a> EventParts<'a, WrittenExtensions> {
+    /// Appends the event in the JSON event format (as [`CloudEvent::write_json_with`] does).
+    pub fn write_json_with(
+        &self,
+        out: &mut Vec<u8>,
+        write_data: impl FnOnce(&mut Vec<u8>, &Value<'a>) -> Result<()>,
+    ) -> Result<()> {
+        let optional = [&self.datacontenttype, &self.dataschema, &self.subject, &self.time];
+        let extensions = |out: &mut Vec<u8>| out.extend_from_slice(&self.extensions.json);
+        write_event_json(out, [&self.id, &self.source, &self.ty], optional, extensions, &self.data, write_data)
     }
 }
 
