@@ -128,10 +128,11 @@ def observe(mesh: Mesh) -> dict[str, Any]:
         timeout=120,
         check=True,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    report: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return report
 
 
-def heartbeat_traffic(mesh: Mesh) -> dict[str, float]:
+def heartbeat_traffic(mesh: Mesh) -> dict[str, Any]:
     consumer = Consumer({"bootstrap.servers": mesh.kafka, "group.id": f"bench-{uuid.uuid4().hex}"})
     consumer.assign([TopicPartition(mesh.topic, 0, OFFSET_END)])
     records = size = 0

@@ -58,7 +58,7 @@ def check_routing(router: MeshRouter, live: set[int]) -> None:
         expected = offering(capability, live)
         assert set(router.agents_for(capability)) == expected, capability
         chosen = {router.route(capability) for _ in range(3 * len(expected))}
-        assert chosen <= expected, f"{capability}: routed to {sorted(chosen - expected)}"
+        assert chosen <= expected, f"{capability}: routed to {sorted(map(str, chosen - expected))}"
         # weighted round robin over the tier: every offering agent is chosen within three rounds of weights
         assert chosen == expected, capability
 
