@@ -10,7 +10,7 @@ A file only needs the keys it changes::
       interval_seconds: 5
       timeout_seconds: 30
     mesh:
-      max_agents: 100
+      max_agents: 1000
       routing_strategy: round_robin
     workflows:
       max_concurrent_sessions: 50
@@ -113,7 +113,7 @@ class HeartbeatConfig:
 
 @dataclass(frozen=True)
 class MeshConfig:
-    max_agents: int = 100
+    max_agents: int = 1000
     routing_strategy: str = "round_robin"
 
     def check(self, section: str) -> None:

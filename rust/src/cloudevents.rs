@@ -9,10 +9,11 @@ use std::borrow::Cow;
 
 use a2a_core::cloudevents::a2a::{a2a_json_to_event_json, event_json_to_a2a_json};
 use a2a_core::cloudevents::a2a::{field_error, AgentPaths, TtlValue, SOURCE_AGENT, TARGET_AGENT};
+use a2a_core::cloudevents::event::{AttributeReader, WrittenExtensions};
 use a2a_core::cloudevents::value::{write_str, write_value, Texts};
 use a2a_core::cloudevents::{
-    at_item, from_kafka, json_to_a2a, read_batch, to_kafka, write_batch, A2aMessage, Agent, CloudEvent, Converter,
-    Data, Extension, KafkaRecord, Optional, Value,
+    at_item, from_kafka, json_to_a2a, read_batch, to_kafka, A2aMessage, Agent, CloudEvent, Converter, Data, Extension,
+    KafkaRecord, Optional, Value,
 };
 use a2a_core::{Error, Result};
 use pyo3::conversion::IntoPyObjectExt;
@@ -700,6 +701,110 @@ fn write_a2a_py(message: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> Result<()> {
     message.write_event_json(out, Texts::Any, |out| write_py(&objects.payload, out, 1).map_err(|e| e.at("payload")))
 }
 
+/// A top-level attribute as the core's attribute rules see it, borrowed from Python: scalars as
+/// they are, bytes borrowed, and for arrays and objects only their JSON type (`data` is written
+/// from Python afterwards, and an extension of either type is refused by its kind).
+fn attribute_value<'a>(obj: &'a Bound<'_, PyAny>, name: &str) -> Result<Value<'a>> {
+    let py = obj.py();
+    let ty = obj.get_type_ptr();
+    if ty == PyString::type_object_raw(py) {
+        if let Ok(s) = obj.cast_exact::<PyString>() {
+            return attribute_text(s, name);
+        }
+    } else if ty == PyInt::type_object_raw(py) {
+        return attribute_int(obj, name);
+    } else if ty == PyDict::type_object_raw(py) {
+        return Ok(Value::Object(Vec::new()));
+    } else if ty == PyList::type_object_raw(py) {
+        return Ok(Value::Array(Vec::new()));
+    } else if ty == PyBool::type_object_raw(py) {
+        if let Ok(b) = obj.cast_exact::<PyBool>() {
+            return Ok(Value::Bool(b.is_true()));
+        }
+    } else if ty == PyFloat::type_object_raw(py) {
+        if let Ok(f) = obj.cast_exact::<PyFloat>() {
+            return Ok(Value::Float(f.value()));
+        }
+    } else if obj.is_none() {
+        return Ok(Value::Null);
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return attribute_text(s, name);
+    }
+    if obj.is_instance_of::<PyDict>() {
+        return Ok(Value::Object(Vec::new()));
+    }
+    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+        return Ok(Value::Array(Vec::new()));
+    }
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return Ok(Value::Bool(b.is_true()));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        return attribute_int(obj, name);
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return Ok(Value::Float(f.value()));
+    }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(Value::Bytes(Cow::Borrowed(b.as_bytes())));
+    }
+    let kind = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "object".to_owned());
+    Err(Error::validation(name, format!("{kind} has no JSON representation")))
+}
+
+fn attribute_text<'a>(s: &'a Bound<'_, PyString>, name: &str) -> Result<Value<'a>> {
+    s.to_str()
+        .map(|text| Value::Str(Cow::Borrowed(text)))
+        .map_err(|_| Error::validation(name, "string is not valid Unicode (lone surrogate)"))
+}
+
+fn attribute_int<'a>(obj: &Bound<'_, PyAny>, name: &str) -> Result<Value<'a>> {
+    match obj.extract::<i64>() {
+        Ok(i) => Ok(Value::Int(i)),
+        Err(_) => obj
+            .extract::<u64>()
+            .map(Value::UInt)
+            .map_err(|_| Error::validation(name, "integer does not fit in 64 bits")),
+    }
+}
+
+/// Appends the event given as a Python dict in the JSON event format, in one pass: every
+/// attribute goes through the core's rules borrowed from Python, extensions are written as they
+/// pass, and JSON `data` is written straight from its Python objects (no copy of the event, no
+/// tape and no value tree is built).
+fn write_event_py(obj: &Bound<'_, PyAny>, out: &mut Vec<u8>, scratch: &mut Vec<u8>) -> Result<()> {
+    let dict = obj.cast::<PyDict>().map_err(|_| Error::validation("event", "must be a dict"))?;
+    // The keys and values are held here so that the attributes can borrow their text.
+    let mut entries = Vec::with_capacity(dict.len());
+    for (key, value) in dict.iter() {
+        let key = key.cast_into::<PyString>().map_err(|_| Error::validation("event", "object keys must be strings"))?;
+        entries.push((key, value));
+    }
+    // A dict's keys are distinct, so the reader skips its duplicate check; extensions are written as
+    // they are checked, into `scratch` (reused from event to event).
+    scratch.clear();
+    let mut reader = AttributeReader::with_extensions(WrittenExtensions { json: std::mem::take(scratch) });
+    let mut data = None;
+    let read = entries.iter().try_for_each(|(key, value)| {
+        let name =
+            key.to_str().map_err(|_| Error::validation("event", "string is not valid Unicode (lone surrogate)"))?;
+        if name == "data" {
+            data = Some(value);
+        }
+        reader.add(Cow::Borrowed(name), attribute_value(value, name)?)
+    });
+    let parts = read.and_then(|()| reader.finish());
+    parts.and_then(|parts| {
+        let written = parts.write_json_with(out, |out, value| match data {
+            Some(obj) => write_py(obj, out, 1).map_err(|e| Error::validation("data", e.message)),
+            None => write_value(out, value, "data"),
+        });
+        *scratch = parts.extensions.json;
+        written
+    })
+}
+
 /// Records every dict of an iterable; validation errors name the item.
 fn record_all<'py>(py: Python<'py>, objs: &Bound<'py, PyAny>, root: &str) -> PyResult<(Tape<'py>, Vec<usize>)> {
     let count = objs.len().unwrap_or(0);
@@ -803,7 +908,7 @@ fn list_of<'py, T: IntoPyObject<'py>>(
 
 fn extension_to_py<'py>(py: Python<'py>, ext: Extension<'_>) -> PyResult<Bound<'py, PyAny>> {
     Ok(match ext {
-        Extension::Str(s) => PyString::new(py, &s).into_any(),
+        Extension::Str(s) => cached_str(py, &s).into_any(),
         Extension::Int(i) => i.into_pyobject(py)?.into_any(),
         Extension::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
         Extension::Binary(b) => PyBytes::new(py, &b).into_any(),
@@ -814,8 +919,8 @@ fn event_to_py<'py>(py: Python<'py>, event: CloudEvent<'_>) -> PyResult<Bound<'p
     let dict = PyDict::new(py);
     dict.set_item(intern!(py, "specversion"), intern!(py, "1.0"))?;
     dict.set_item(intern!(py, "id"), event.id)?;
-    dict.set_item(intern!(py, "source"), event.source)?;
-    dict.set_item(intern!(py, "type"), event.ty)?;
+    dict.set_item(intern!(py, "source"), cached_str(py, &event.source))?;
+    dict.set_item(intern!(py, "type"), cached_str(py, &event.ty))?;
     for (key, value) in [
         (intern!(py, "time"), event.time),
         (intern!(py, "datacontenttype"), event.datacontenttype),
@@ -823,11 +928,11 @@ fn event_to_py<'py>(py: Python<'py>, event: CloudEvent<'_>) -> PyResult<Bound<'p
         (intern!(py, "subject"), event.subject),
     ] {
         if let Some(value) = value {
-            dict.set_item(key, value)?;
+            dict.set_item(key, cached_str(py, &value))?;
         }
     }
     for (name, ext) in event.extensions {
-        dict.set_item(name, extension_to_py(py, ext)?)?;
+        dict.set_item(cached_str(py, &name), extension_to_py(py, ext)?)?;
     }
     match event.data {
         None => {}
@@ -982,8 +1087,9 @@ fn optional_bytes(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option
 /// to_json(event: dict) -> bytes
 #[pyfunction]
 fn ce_to_json<'py>(py: Python<'py>, event: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-    let json = with_event(py, event, |e| e.to_json())?;
-    Ok(PyBytes::new(py, &json))
+    let mut out = Vec::with_capacity(512);
+    write_event_py(event, &mut out, &mut Vec::with_capacity(512)).into_py_result(py)?;
+    Ok(PyBytes::new(py, &out))
 }
 
 /// from_json(data: bytes) -> dict
@@ -995,18 +1101,17 @@ fn ce_from_json<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyDict
 /// to_json_many(events: Iterable[dict]) -> list[bytes]
 #[pyfunction]
 fn ce_to_json_many<'py>(py: Python<'py>, events: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
-    let (tape, starts) = record_all(py, events, "event")?;
-    let members = members_all(&tape, &starts).into_py_result(py)?;
-    let (buf, ends) = detached(py, || {
-        let mut buf = Vec::with_capacity(members.len() * 512);
-        let mut ends = Vec::with_capacity(members.len());
-        for (i, m) in members.into_iter().enumerate() {
-            CloudEvent::from_attributes(m).and_then(|e| e.write_json(&mut buf)).map_err(|e| at_item(i, e))?;
-            ends.push(buf.len());
-        }
-        Ok((buf, ends))
-    })?;
-    split_bytes(py, &buf, &ends)
+    // One small buffer, reused: each event is copied out as it is written, while still in cache,
+    // where one buffer for the whole batch would be fresh memory (page faults) on every call.
+    let mut out = Vec::with_capacity(1024);
+    let mut scratch = Vec::with_capacity(512);
+    let mut written = Vec::with_capacity(events.len().unwrap_or(0));
+    for (i, event) in events.try_iter()?.enumerate() {
+        out.clear();
+        write_event_py(&event?, &mut out, &mut scratch).map_err(|e| at_item(i, e)).into_py_result(py)?;
+        written.push(PyBytes::new(py, &out));
+    }
+    PyList::new(py, written)
 }
 
 /// from_json_many(items: Sequence[bytes]) -> list[dict]
@@ -1021,16 +1126,16 @@ fn ce_from_json_many<'py>(py: Python<'py>, items: Vec<PyBackedBytes>) -> PyResul
 /// to_json_batch(events: Iterable[dict]) -> bytes
 #[pyfunction]
 fn ce_to_json_batch<'py>(py: Python<'py>, events: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-    let (tape, starts) = record_all(py, events, "event")?;
-    let members = members_all(&tape, &starts).into_py_result(py)?;
-    let out = detached(py, || {
-        let events = members
-            .into_iter()
-            .enumerate()
-            .map(|(i, m)| CloudEvent::from_attributes(m).map_err(|e| at_item(i, e)))
-            .collect::<Result<Vec<_>>>()?;
-        write_batch(&events)
-    })?;
+    let mut out = Vec::with_capacity(events.len().unwrap_or(0) * 512 + 2);
+    let mut scratch = Vec::with_capacity(512);
+    out.push(b'[');
+    for (i, event) in events.try_iter()?.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_event_py(&event?, &mut out, &mut scratch).map_err(|e| at_item(i, e)).into_py_result(py)?;
+    }
+    out.push(b']');
     Ok(PyBytes::new(py, &out))
 }
 

@@ -74,13 +74,38 @@ pub fn is_json_media_type(media_type: &str) -> bool {
 
 /// Extension names: lower-case ASCII letters and digits only (the 20-character limit is only a SHOULD).
 pub fn check_extension_name(name: &str) -> Result<()> {
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+    if name.is_empty() || !is_lower_alphanumeric(name.as_bytes()) {
         return Err(Error::validation(
             name,
             "attribute names must consist of lower-case letters a-z and digits 0-9 only",
         ));
     }
     Ok(())
+}
+
+/// Whether every byte is an ASCII lower-case letter or digit, eight bytes at a time: extension
+/// names are checked on every attribute of every event written or read.
+fn is_lower_alphanumeric(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // With every byte below 0x80, adding (0x80 - c) sets a byte's high bit exactly when it is >= c,
+    // and no byte carries into the next.
+    let at_least = |w: u64, c: u8| w.wrapping_add(ONES * u64::from(0x80 - c)) & HIGH;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        if w & HIGH != 0 {
+            return false;
+        }
+        let lower = at_least(w, b'a') & !at_least(w, b'z' + 1);
+        let digit = at_least(w, b'0') & !at_least(w, b'9' + 1);
+        if lower | digit != HIGH {
+            return false;
+        }
+    }
+    chunks.remainder().iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 /// CloudEvents `String` values must not contain control characters (U+0000–U+001F, U+007F–U+009F)
@@ -209,6 +234,15 @@ pub fn insert_extension<'a, E: Extensions<'a>>(store: &mut E, name: Cow<'a, str>
     if store.has(&name) {
         return Err(Error::validation(name, "duplicate attribute"));
     }
+    // The usual value, a string with nothing to refuse, is kept here: the `Result` of
+    // `extension_value` goes through memory and stalls the loads of it that follow.
+    let value = match value {
+        Value::Str(text) if is_valid_string(&text) => {
+            store.add(name, Extension::Str(text));
+            return Ok(());
+        }
+        other => other,
+    };
     if let Some(ext) = extension_value(&name, value)? {
         store.add(name, ext);
     }
@@ -222,6 +256,32 @@ impl<'a> Extensions<'a> for Vec<(Cow<'a, str>, Extension<'a>)> {
 
     fn add(&mut self, name: Cow<'a, str>, value: Extension<'a>) {
         self.push((name, value));
+    }
+}
+
+/// Extensions with a one-word summary of the names kept (a bit per name's length and last byte),
+/// so that the duplicate check of a name not seen before, the usual case, skips the pass over them.
+#[derive(Debug, Default)]
+pub struct SummarisedExtensions<'a> {
+    items: Vec<(Cow<'a, str>, Extension<'a>)>,
+    names: u64,
+}
+
+impl SummarisedExtensions<'_> {
+    fn bit(name: &str) -> u64 {
+        let last = name.as_bytes().last().copied().unwrap_or(0);
+        1 << ((name.len() * 7 + usize::from(last)) % 64)
+    }
+}
+
+impl<'a> Extensions<'a> for SummarisedExtensions<'a> {
+    fn has(&self, name: &str) -> bool {
+        self.names & Self::bit(name) != 0 && self.items.iter().any(|(n, _)| n == name)
+    }
+
+    fn add(&mut self, name: Cow<'a, str>, value: Extension<'a>) {
+        self.names |= Self::bit(&name);
+        self.items.push((name, value));
     }
 }
 
@@ -275,6 +335,11 @@ fn context_slot(name: &str) -> Option<usize> {
 }
 
 impl<'a, E: Extensions<'a>> AttributeReader<'a, E> {
+    /// A reader that keeps the extensions in `extensions` (one sized for them, say).
+    pub fn with_extensions(extensions: E) -> Self {
+        AttributeReader { extensions, ..Self::default() }
+    }
+
     /// Checks and keeps one attribute as found in the JSON format (or a Python dict): `data` may be
     /// bytes or any JSON value, `data_base64` a base64 string; `null` means unset.
     pub fn add(&mut self, name: Cow<'a, str>, value: Value<'a>) -> Result<()> {
@@ -441,53 +506,24 @@ impl<'a> CloudEvent<'a> {
 
     /// Appends the event in the JSON event format (`application/cloudevents+json`).
     pub fn write_json(&self, out: &mut Vec<u8>) -> Result<()> {
-        out.extend_from_slice(b"{\"specversion\":\"1.0\",\"id\":");
-        write_str(out, &self.id);
-        out.extend_from_slice(b",\"source\":");
-        write_str(out, &self.source);
-        out.extend_from_slice(b",\"type\":");
-        write_str(out, &self.ty);
-        for (name, value) in [
-            ("datacontenttype", &self.datacontenttype),
-            ("dataschema", &self.dataschema),
-            ("subject", &self.subject),
-            ("time", &self.time),
-        ] {
-            if let Some(value) = value {
-                out.push(b',');
-                write_str(out, name);
-                out.push(b':');
-                write_str(out, value);
+        self.write_json_with(out, |out, value| write_value(out, value, "data"))
+    }
+
+    /// [`CloudEvent::write_json`] with JSON `data` written by `write_data`, given the event's data
+    /// value: a caller that holds the data in another form (Python objects) writes it from there,
+    /// the event then carrying only a value of the same JSON type for the rules.
+    pub fn write_json_with(
+        &self,
+        out: &mut Vec<u8>,
+        write_data: impl FnOnce(&mut Vec<u8>, &Value<'a>) -> Result<()>,
+    ) -> Result<()> {
+        let optional = [&self.datacontenttype, &self.dataschema, &self.subject, &self.time];
+        let extensions = |out: &mut Vec<u8>| {
+            for (name, ext) in &self.extensions {
+                write_extension_member(out, name, ext);
             }
-        }
-        for (name, ext) in &self.extensions {
-            out.push(b',');
-            write_str(out, name);
-            out.push(b':');
-            match ext {
-                Extension::Str(s) => write_str(out, s),
-                Extension::Binary(_) => {
-                    out.push(b'"');
-                    ext.write_text(out);
-                    out.push(b'"');
-                }
-                Extension::Int(_) | Extension::Bool(_) => ext.write_text(out),
-            }
-        }
-        match &self.data {
-            None => {}
-            Some(Data::Binary(bytes)) => {
-                out.extend_from_slice(b",\"data_base64\":\"");
-                base64_encode(bytes, out);
-                out.push(b'"');
-            }
-            Some(Data::Json(value)) => {
-                out.extend_from_slice(b",\"data\":");
-                write_value(out, value, "data")?;
-            }
-        }
-        out.push(b'}');
-        Ok(())
+        };
+        write_event_json(out, [&self.id, &self.source, &self.ty], optional, extensions, &self.data, write_data)
     }
 
     pub fn to_json(&self) -> Result<Vec<u8>> {
@@ -498,7 +534,20 @@ impl<'a> CloudEvent<'a> {
 
     /// Reads one event in the JSON event format.
     pub fn from_json(input: &'a [u8]) -> Result<Self> {
-        read_event_json(input).map(Self::from_parts)
+        read_event_json::<SummarisedExtensions>(input).map(|parts| {
+            let EventParts { id, source, ty, time, datacontenttype, dataschema, subject, extensions, data } = parts;
+            CloudEvent {
+                id,
+                source,
+                ty,
+                time,
+                datacontenttype,
+                dataschema,
+                subject,
+                extensions: extensions.items,
+                data,
+            }
+        })
     }
 
     pub fn from_value(value: Value<'a>) -> Result<Self> {
@@ -506,6 +555,95 @@ impl<'a> CloudEvent<'a> {
             Value::Object(members) => Self::from_attributes(members),
             other => Err(Error::validation("event", format!("must be a JSON object, not {}", other.kind()))),
         }
+    }
+}
+
+/// Appends one extension attribute as a member of an event object: `,"name":value`.
+pub fn write_extension_member(out: &mut Vec<u8>, name: &str, ext: &Extension<'_>) {
+    out.push(b',');
+    write_str(out, name);
+    out.push(b':');
+    match ext {
+        Extension::Str(s) => write_str(out, s),
+        Extension::Binary(_) => {
+            out.push(b'"');
+            ext.write_text(out);
+            out.push(b'"');
+        }
+        Extension::Int(_) | Extension::Bool(_) => ext.write_text(out),
+    }
+}
+
+/// The JSON event format: `required` are id, source and type; `optional` datacontenttype,
+/// dataschema, subject and time; `extensions` appends the extension members.
+fn write_event_json<'a>(
+    out: &mut Vec<u8>,
+    required: [&Cow<'a, str>; 3],
+    optional: [&Option<Cow<'a, str>>; 4],
+    extensions: impl FnOnce(&mut Vec<u8>),
+    data: &Option<Data<'a>>,
+    write_data: impl FnOnce(&mut Vec<u8>, &Value<'a>) -> Result<()>,
+) -> Result<()> {
+    let [id, source, ty] = required;
+    out.extend_from_slice(b"{\"specversion\":\"1.0\",\"id\":");
+    write_str(out, id);
+    out.extend_from_slice(b",\"source\":");
+    write_str(out, source);
+    out.extend_from_slice(b",\"type\":");
+    write_str(out, ty);
+    for (name, value) in ["datacontenttype", "dataschema", "subject", "time"].into_iter().zip(optional) {
+        if let Some(value) = value {
+            out.push(b',');
+            write_str(out, name);
+            out.push(b':');
+            write_str(out, value);
+        }
+    }
+    extensions(out);
+    match data {
+        None => {}
+        Some(Data::Binary(bytes)) => {
+            out.extend_from_slice(b",\"data_base64\":\"");
+            base64_encode(bytes, out);
+            out.push(b'"');
+        }
+        Some(Data::Json(value)) => {
+            out.extend_from_slice(b",\"data\":");
+            write_data(out, value)?;
+        }
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// Extensions of a source whose attribute names are distinct by construction (the keys of a
+/// Python dict), written as JSON members as they are met: the duplicate check is left out and
+/// nothing is kept but the text. [`EventParts::write_json_with`] writes the event around them.
+#[derive(Debug, Default)]
+pub struct WrittenExtensions {
+    pub json: Vec<u8>,
+}
+
+impl<'a> Extensions<'a> for WrittenExtensions {
+    fn has(&self, _name: &str) -> bool {
+        false
+    }
+
+    fn add(&mut self, name: Cow<'a, str>, value: Extension<'a>) {
+        write_extension_member(&mut self.json, &name, &value);
+    }
+}
+
+impl<'a> EventParts<'a, WrittenExtensions> {
+    /// Appends the event in the JSON event format (as [`CloudEvent::write_json_with`] does).
+    pub fn write_json_with(
+        &self,
+        out: &mut Vec<u8>,
+        write_data: impl FnOnce(&mut Vec<u8>, &Value<'a>) -> Result<()>,
+    ) -> Result<()> {
+        let optional = [&self.datacontenttype, &self.dataschema, &self.subject, &self.time];
+        let extensions = |out: &mut Vec<u8>| out.extend_from_slice(&self.extensions.json);
+        write_event_json(out, [&self.id, &self.source, &self.ty], optional, extensions, &self.data, write_data)
     }
 }
 
@@ -549,6 +687,18 @@ pub fn read_batch(input: &[u8]) -> Result<Vec<CloudEvent<'_>>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lower_alphanumeric_names_byte_by_byte() {
+        for byte in 0..=255u8 {
+            let expected = byte.is_ascii_lowercase() || byte.is_ascii_digit();
+            for at in 0..17 {
+                let mut name = vec![b'a'; 17];
+                name[at] = byte;
+                assert_eq!(is_lower_alphanumeric(&name), expected, "byte {byte:#04x} at {at}");
+            }
+        }
+    }
 
     type Attributes = Vec<(Cow<'static, str>, Value<'static>)>;
 

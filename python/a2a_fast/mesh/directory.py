@@ -58,6 +58,7 @@ from a2a_fast.protocol.topics import AGENTS
 from a2a_fast.transport import Transport, as_transport
 from a2a_fast.transport.admin import ensure_topics, watermark_offsets
 from a2a_fast.transport.base import ConsumerClient, ProducerClient
+from a2a_fast.transport.producer import Producer
 
 __all__ = [
     "DEREGISTER",
@@ -395,14 +396,18 @@ class AgentDirectory:
                 f"deregisters or has sent nothing for heartbeat.timeout_seconds={self.timeout:g}s"
             )
             return
-        live = sum(1 for other in self._agents.values() if other.alive_at(moment, self.timeout))
         limit = self.config.mesh.max_agents
-        if entry is None and live >= limit:
+        # Counting the live agents costs a pass over all of them; fewer entries than the limit cannot reach it.
+        live = 0 if entry is not None or len(self._agents) < limit else self._live_at(moment)
+        if live >= limit:
             self._refused[(agent_id, instance)] = MaxAgentsError(
                 f"agent {agent_id!r} refused: the mesh already has {live} live agents (mesh.max_agents={limit})"
             )
             return
         self._agents[agent_id] = _Entry(card, state, instance, moment, moment)
+
+    def _live_at(self, moment: float) -> int:
+        return sum(1 for other in self._agents.values() if other.alive_at(moment, self.timeout))
 
     def _now(self) -> float:
         return time.time() if self.as_of is None else self.as_of
@@ -518,6 +523,10 @@ class Presence:
     ``state`` is sampled every ``sync_interval`` seconds (default: a fifth of the heartbeat interval);
     a STATE_SYNC goes out when the activity (status, task, progress, load) changed. :meth:`start` raises
     :class:`AgentIdInUseError` or :class:`MaxAgentsError` when the directory refuses the agent.
+
+    Each presence has a producer client of its own unless ``producer`` (a started
+    :class:`~a2a_fast.transport.producer.Producer`) is given: a process hosting many agents shares one, which
+    the caller closes after stopping them.
     """
 
     def __init__(
@@ -529,6 +538,7 @@ class Presence:
         metrics: Metrics | None = None,
         sync_interval: float | None = None,
         patience: float = 30.0,
+        producer: Producer | None = None,
     ) -> None:
         self.directory = directory
         self.card = card
@@ -541,6 +551,7 @@ class Presence:
         self._last_state = AgentState()
         self._usage: tuple[float, float] | None = None
         self._producer: ProducerClient | None = None
+        self._shared = producer
         self._tasks: list[asyncio.Task[None]] = []
         self.registered = False
 
@@ -565,7 +576,8 @@ class Presence:
                 f"{time.time() - existing.last_seen:.1f}s ago); a restart is accepted once it deregisters or "
                 f"has sent nothing for heartbeat.timeout_seconds={self.directory.timeout:g}s"
             )
-        self._producer = self.directory.transport.producer({"acks": "all", "linger.ms": 0})
+        if self._shared is None:
+            self._producer = self.directory.transport.producer({"acks": "all", "linger.ms": 0})
         started = time.perf_counter()
         try:
             offset = await self._publish(REGISTER, self._state())
@@ -670,8 +682,6 @@ class Presence:
 
     async def _publish(self, kind: str | None, state: AgentState | None) -> int:
         """Produces one event (a tombstone when ``kind`` is None); the offset once acknowledged."""
-        producer = self._producer
-        assert producer is not None, "presence not started"
         headers: list[tuple[str, bytes]] = []
         key, value = self.agent_id.encode(), None
         if kind is not None:
@@ -691,6 +701,18 @@ class Presence:
             }
             raw_key, headers, value = to_kafka(event)
             key = raw_key if isinstance(raw_key, bytes) else self.agent_id.encode()
+        if self._shared is not None:
+            try:
+                async with asyncio.timeout(self.patience):
+                    return await self._shared.send_and_wait(self.directory.topic, key, headers, value)
+            except TimeoutError:
+                raise KafkaException(
+                    KafkaError(
+                        KafkaError._TIMED_OUT, f"no acknowledgement from {self.directory.topic} in {self.patience}s"
+                    )
+                ) from None
+        producer = self._producer
+        assert producer is not None, "presence not started"
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             None, partial(_produce_and_wait, producer, self.directory.topic, key, headers, value, self.patience)

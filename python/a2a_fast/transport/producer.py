@@ -149,19 +149,22 @@ class Producer:
 
     async def send_and_wait(
         self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes | None
-    ) -> None:
-        """Produces one record and returns once the broker acknowledged it (raises KafkaException if not)."""
+    ) -> int:
+        """Produces one record and returns its offset once the broker acknowledged it (raises KafkaException
+        if not)."""
         assert self._loop is not None, "producer not started"
-        future: asyncio.Future[None] = self._loop.create_future()
-        await self.send_when_room(topic, key, headers, value, future)
-        await future
+        waiter = _Waiter(self._loop.create_future())
+        await self.send_when_room(topic, key, headers, value, waiter)
+        return await waiter.future
 
     @property
     def waiting(self) -> int:
         """Records sent during a commit, waiting for the next transaction."""
         return len(self._waiting)
 
-    def _report(self, token: Any, error: KafkaError | None, _message: Any) -> None:
+    def _report(self, token: Any, error: KafkaError | None, message: Any) -> None:
+        if isinstance(token, _Waiter) and error is None:
+            token.offset = int(message.offset())
         self._reports.append((token, error))
 
     def _poll(self) -> None:
@@ -180,12 +183,12 @@ class Producer:
         """Resolves the futures of :meth:`send_and_wait` and passes every other report on."""
         others: DeliveryBatch = []
         for token, error in batch:
-            if isinstance(token, asyncio.Future):
-                if not token.done():
+            if isinstance(token, _Waiter):
+                if not token.future.done():
                     if error is None:
-                        token.set_result(None)
+                        token.future.set_result(token.offset)
                     else:
-                        token.set_exception(KafkaException(error))
+                        token.future.set_exception(KafkaException(error))
             else:
                 others.append((token, error))
         if others:
@@ -229,3 +232,13 @@ def _commit(client: ProducerClient, offsets: list[Any], group_metadata: Any, tim
             with contextlib.suppress(KafkaException):
                 client.abort_transaction(timeout)
         raise
+
+
+class _Waiter:
+    """The token of one :meth:`Producer.send_and_wait`: its future and, once acknowledged, the offset."""
+
+    __slots__ = ("future", "offset")
+
+    def __init__(self, future: asyncio.Future[int]) -> None:
+        self.future = future
+        self.offset = -1

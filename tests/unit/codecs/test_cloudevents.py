@@ -206,6 +206,11 @@ def test_json_that_is_not_an_event_object() -> None:
 def test_duplicate_attribute_in_json_is_rejected() -> None:
     with raises_at("id"):
         ce.from_json(b'{"specversion":"1.0","id":"1","id":"2","source":"s","type":"t"}')
+    # extensions too, whether the repeated name comes next or after many others
+    many = ",".join(f'"ext{n}":"v"' for n in range(40))
+    for text in ('"prio":"a","prio":"b"', f'"ext7":"a",{many}', f'{many},"ext39":1'):
+        with raises_at("prio" if "prio" in text else ("ext7" if text.startswith('"ext7"') else "ext39")):
+            ce.from_json(b'{"specversion":"1.0","id":"1","source":"s","type":"t",' + text.encode() + b"}")
 
 
 # --- many and batch ----------------------------------------------------------------------
