@@ -35,6 +35,7 @@ E2E = {
         "p50_ms": 6.0,
         "p99_ms": 25.0,
         "max_ms": 50.0,
+        "plain_confluent_kafka": {"p50_ms": 5.0, "p99_ms": 20.0, "max_ms": 40.0},
     },
 }
 
@@ -49,10 +50,13 @@ def test_the_figure_shows_each_relay_rate_and_each_latency_percentile() -> None:
     assert throughput.get_yticklabels()[0].get_text() == "a2a_fast"
     labels = [text.get_text() for text in throughput.texts]
     assert "100,000  (0.40x)" in labels and "1,500  (26.67x)" in labels and "40,000" in labels
-    # bars per percentile, cases by offered load: p50 of 1k and 10k, then p99 of both, then max of both
-    assert [patch.get_height() for patch in latency.patches] == [6.0, 250.0, 25.0, 500.0, 50.0, 600.0]
+    # bars per percentile, cases by offered load, each with the baseline measured beside it:
+    # p50 of 1k (a2a_fast, plain) and 10k, then p99 of the three, then max
+    heights = [patch.get_height() for patch in latency.patches]
+    assert heights == [6.0, 5.0, 250.0, 25.0, 20.0, 500.0, 50.0, 40.0, 600.0]
     assert [tick.get_text() for tick in latency.get_xticklabels()] == [
         "a2a_fast\n1,000 msg/s, linger 1 ms",
+        "plain_confluent_kafka\n1,000 msg/s, linger 1 ms",
         "a2a_fast\n10,000 msg/s, linger 1 ms",
     ]
 
