@@ -39,8 +39,10 @@ the runtime does the rest:
   acknowledged) and commits, so another member never starts the same work while this one still runs it.
 * **Mesh.** The protocol limits (:class:`~a2a_fast.config.ProtocolConfig`, from ``AgentConfig.protocol``
   or ``$A2A_FAST_CONFIG``) are loaded at start: a message too large or older than its ttl is dead-lettered
-  (stage ``limits``). The agent registers in the mesh's directory once it consumes, heartbeats and syncs
-  its state while it runs, and deregisters first thing on stop (:mod:`a2a_fast.mesh.member`).
+  (stage ``limits``). The agent registers in the mesh's directory before it joins its consumer group (a
+  refused duplicate never takes partitions), heartbeats and syncs its state while it runs, and deregisters
+  first thing on stop (:mod:`a2a_fast.mesh.member`). A process restarted on the same host takes its dead
+  predecessor's claim over at once (:class:`~a2a_fast.mesh.directory.Incarnation`, in ``AgentConfig.state_dir``).
 * **Shutdown** (:meth:`Agent.stop`, also on SIGTERM/SIGINT through :func:`serve`), in this order:
   leave the mesh → stop intake → drain in-flight work → flush the producer → commit offsets → close the consumer,
   producer, registry client and HTTP server.
@@ -55,12 +57,14 @@ import datetime as dt
 import gc
 import hashlib
 import logging
+import os
 import signal
 import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Final, TypeVar, cast
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
@@ -96,7 +100,7 @@ from a2a_fast.transport.offsets import DedupeCache, OffsetTracker
 from a2a_fast.transport.producer import DeliveryBatch, Producer
 from a2a_fast.transport.registry import SchemaCatalog
 
-__all__ = ["Agent", "AgentConfig", "pool_group", "serve", "start_eagerly"]
+__all__ = ["STATE_DIR_ENV", "Agent", "AgentConfig", "default_state_dir", "pool_group", "serve", "start_eagerly"]
 
 log = logging.getLogger("a2a_fast.agent")
 
@@ -106,6 +110,18 @@ _RETRY_MAX_SECONDS = 10.0
 
 
 T = TypeVar("T")
+
+STATE_DIR_ENV: Final = "A2A_FAST_STATE_DIR"
+
+
+def default_state_dir() -> Path:
+    """Where an agent keeps what outlives its process (its incarnation files): ``$A2A_FAST_STATE_DIR``, else
+    ``$XDG_STATE_HOME/a2a-fast``, else ``~/.local/state/a2a-fast``."""
+    given = os.environ.get(STATE_DIR_ENV)
+    if given:
+        return Path(given)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "a2a-fast"
 
 
 @dataclass
@@ -155,6 +171,10 @@ class AgentConfig:
     http_token: str | None = field(default_factory=http_token, repr=False)
     """The bearer token ``/status`` and ``/metrics`` require (``/health`` stays open); default
     ``$A2A_FAST_HTTP_TOKEN``, None: open."""
+    state_dir: Path | None = field(default_factory=default_state_dir)
+    """Where the agent keeps its incarnation file (:class:`~a2a_fast.mesh.directory.Incarnation`), so that a
+    restart on this host takes its dead predecessor's claim on the id over at once; None: a restart waits
+    the old claim out (``heartbeat.timeout_seconds``)."""
 
     def connect(self) -> Transport:
         """The transport to the broker and registry: the one given, else Kafka at ``kafka``/``schema_registry``
@@ -385,8 +405,6 @@ class Agent:
         self._running = True
         try:
             await self.on_start()
-            self.consumer = self._group_member()
-            await self.consumer.start()
             if self.config.http_port is not None:
                 self._server = MonitoringServer(
                     {"/health": self._health, "/status": self._status, "/metrics": self._metrics},
@@ -405,9 +423,14 @@ class Agent:
                     self.protocol,
                     self.protocol_metrics,
                     announce=self.config.join_mesh,
+                    state_dir=self.config.state_dir,
                 )
                 await mesh.start()
                 self.mesh = mesh
+            # The group is joined once the id is this agent's: a refused second process never takes partitions
+            # from the group, and one still waiting for its claim holds none back from live members.
+            self.consumer = self._group_member()
+            await self.consumer.start()
         except BaseException:
             await self.stop()
             raise
