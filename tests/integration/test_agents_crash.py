@@ -33,7 +33,7 @@ async def slow_work(task: TaskContext) -> str:
     await task.progress(0.1, "started the long part")
     await asyncio.sleep(float(task.parameters.get("seconds", "2")))  # the work a SIGKILL interrupts
     effects = Path(os.environ["A2A_TEST_EFFECTS"])
-    (effects / f"{task.task_id}.{os.getpid()}.{uuid.uuid4().hex[:6]}").touch()
+    (effects / f"{task.task_id}.{os.getpid()}.{uuid.uuid4().hex[:6]}").write_text(f"{task.attempt}")
     return {"pid": os.getpid()}
 
 
@@ -117,3 +117,6 @@ def test_killed_executor_task_completes_exactly_once(mesh: Mesh, endpoints: Endp
         if m.record["status"] == "RUNNING" and m.source_agent == victim
     }
     assert any(m.task_id in started_by_victim and m.source_agent == survivor for m in completed)
+    # a task the victim had started ran again as a second attempt; the others ran once, as the first
+    attempts = {path.name.split(".")[0]: int(path.read_text()) for path in tmp_path.iterdir()}
+    assert attempts == {m.task_id: 2 if m.task_id in started_by_victim else 1 for m in completed}

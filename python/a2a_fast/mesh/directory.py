@@ -820,6 +820,12 @@ class Presence:
         key, value = self.agent_id.encode(), None
         if kind is not None:
             assert state is not None
+            data: dict[str, Any] = {"card": self.card.to_json(), "state": state.to_json()}
+            if self.incarnation is not None:
+                claim = {"successor": self.incarnation.successor}
+                if kind == REGISTER and self._takeover is not None:
+                    claim["takeover"] = self._takeover
+                data["incarnation"] = claim
             event = {
                 "specversion": "1.0",
                 "id": uuid.uuid4().hex,
@@ -831,13 +837,8 @@ class Presence:
                 "sourceagent": self.agent_id,
                 "instanceid": self.instance_id,
                 "partitionkey": self.agent_id,
-                "data": {"card": self.card.to_json(), "state": state.to_json()},
+                "data": data,
             }
-            if self.incarnation is not None:
-                claim = {"successor": self.incarnation.successor}
-                if kind == REGISTER and self._takeover is not None:
-                    claim["takeover"] = self._takeover
-                event["data"]["incarnation"] = claim
             raw_key, headers, value = to_kafka(event)
             key = raw_key if isinstance(raw_key, bytes) else self.agent_id.encode()
         loop = asyncio.get_running_loop()
