@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from a2a_fast.errors import (
     ValidationError,
 )
 from a2a_fast.mesh import AgentCard, AgentDirectory, MeshRouter
-from a2a_fast.mesh.directory import DEREGISTER, HEARTBEAT, REGISTER
+from a2a_fast.mesh.directory import DEREGISTER, HEARTBEAT, REGISTER, Incarnation
 from a2a_fast.observability.protocol_metrics import ProtocolMetrics
 from a2a_fast.protocol.limits import MessageLimits
 
@@ -149,7 +150,12 @@ def test_router_rules_in_order_with_callables() -> None:
 # --- directory claim rules (applied to records as read from the topic) -------------------------------
 
 
-def record(kind: str, agent_id: str, instance: str, at: float) -> tuple[Any, Any, Any]:
+def record(
+    kind: str, agent_id: str, instance: str, at: float, incarnation: dict[str, str] | None = None
+) -> tuple[Any, Any, Any]:
+    data: dict[str, Any] = {"card": AgentCard(agent_id, "worker").to_json(), "state": {"status": "IDLE"}}
+    if incarnation is not None:
+        data["incarnation"] = incarnation
     event = {
         "specversion": "1.0",
         "id": f"{agent_id}-{instance}-{at}",
@@ -159,7 +165,7 @@ def record(kind: str, agent_id: str, instance: str, at: float) -> tuple[Any, Any
         "datacontenttype": "application/json",
         "instanceid": instance,
         "partitionkey": agent_id,
-        "data": {"card": AgentCard(agent_id, "worker").to_json(), "state": {"status": "IDLE"}},
+        "data": data,
     }
     return to_kafka(event)
 
@@ -187,6 +193,44 @@ def test_directory_claim_rules() -> None:
     assert sorted(directory._agents) == ["b", "c"]
     directory._apply(b"b", [], None)  # tombstone
     assert sorted(directory._agents) == ["c"]
+
+
+def test_incarnation_file_hands_its_secret_to_the_next_process_only(tmp_path: Path) -> None:
+    place = tmp_path / "incarnations" / "worker.json"
+    first = Incarnation(place)
+    assert first.begin() and first.previous == []
+    twin = Incarnation(place)
+    assert not twin.begin()  # locked by a live process: no secret for it
+    assert twin.takeover(first.successor) is None
+    first.end()  # what the process's death does to the lock
+    second = Incarnation(place)
+    assert second.begin()
+    assert second.takeover(first.successor) == first.secret
+    assert second.takeover(second.successor) is None  # its own secret stays in the file, for the next one
+    assert second.takeover("0" * 64) is None
+    second.end()
+
+
+def test_directory_hands_a_live_claim_over_only_to_the_secret_of_its_successor() -> None:
+    config = ProtocolConfig(heartbeat=HeartbeatConfig(1.0, 10.0))
+    directory = AgentDirectory("unused:9092", "agents", config)
+    secret = "s" * 64
+    successor = hashlib.sha256(secret.encode()).hexdigest()
+
+    def apply(kind: str, instance: str, at: float, incarnation: dict[str, str] | None = None) -> None:
+        key, headers, value = record(kind, "a", instance, at, incarnation)
+        directory._apply(key, headers, value)
+
+    apply(REGISTER, "i1", NOW, {"successor": successor})
+    apply(REGISTER, "i2", NOW + 1, {"successor": "x", "takeover": "wrong"})  # i1 alive, no proof
+    assert isinstance(directory.refusal("a", "i2"), AgentIdInUseError)
+    apply(HEARTBEAT, "i9", NOW + 2, {"successor": "x", "takeover": secret})  # only a REGISTER takes over
+    assert directory._agents["a"].instance == "i1"
+    apply(REGISTER, "i3", NOW + 3, {"successor": "y", "takeover": secret})
+    assert directory.refusal("a", "i3") is None and directory._agents["a"].instance == "i3"
+    assert directory.successor("a") == "y"
+    apply(REGISTER, "i4", NOW + 4, {"successor": "z", "takeover": secret})  # a spent secret proves nothing now
+    assert isinstance(directory.refusal("a", "i4"), AgentIdInUseError)
 
 
 # --- the agent command's protocol config -------------------------------------------------------------

@@ -59,6 +59,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -355,7 +356,12 @@ class Executor(Agent):
             return
         committed = consumer.client.committed(partitions, timeout=10)
         start = {(tp.topic, tp.partition): tp.offset for tp in committed}
-        log = read_log(self.transport, catalog, self.topics, start=start, reader=self.agent_id)
+        # The replay's client lives in a thread of its own: the Kafka binding keeps per-thread state for the call
+        # that runs this callback, which a nested client's calls would clear (an assertion kills the process).
+        with ThreadPoolExecutor(1, thread_name_prefix=f"{self.agent_id}-rebuild") as thread:
+            log = thread.submit(
+                read_log, self.transport, catalog, self.topics, start=start, reader=self.agent_id
+            ).result()
         for task in log.tasks.values():
             if task.state in TERMINAL:
                 self.finished.add(task.task_id)

@@ -37,6 +37,7 @@ import logging
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
 from confluent_kafka import TopicPartition
@@ -99,13 +100,12 @@ class Provider(Agent):
         try:
             committed = consumer.client.committed(partitions, timeout=10)
             start = {(tp.topic, tp.partition): tp.offset for tp in committed if tp.offset >= 0}
-            pending = event_ids(self.transport, start, reader=self.agent_id) if start else []
-            if not pending:
+            if not start:
                 return
-            since = max(1, min(stamp for _, stamp in pending) - ANSWER_CLOCK_MARGIN_MS)
-            topic = self.topics.responses
-            numbers = consumer.client.list_topics(topic, timeout=10).topics[topic].partitions
-            present = {found for found, _ in event_ids(self.transport, {(topic, n): -since for n in numbers})}
+            # Other clients are opened and closed in a thread of their own: the Kafka binding keeps per-thread
+            # state for the call that runs this callback, which a nested client's calls would clear.
+            with ThreadPoolExecutor(1, thread_name_prefix=f"{self.agent_id}-answers") as thread:
+                pending, present = thread.submit(self._answers_given, start).result()
         except Exception as error:  # a rebalance callback must not raise; answering again is the old fallback
             log.warning("%s: looking for answers already given failed: %r", self.agent_id, error)
             return
@@ -121,6 +121,18 @@ class Provider(Agent):
 
     def expires(self, message: Inbound) -> bool:
         return self._answers(message)
+
+    def _answers_given(self, start: dict[tuple[str, int], int]) -> tuple[list[tuple[str, int]], set[str]]:
+        """The ids (and times) of the inputs past ``start``, and the ids on ``task-responses`` since the oldest."""
+        pending = event_ids(self.transport, start, reader=self.agent_id)
+        if not pending:
+            return [], set()
+        since = max(1, min(stamp for _, stamp in pending) - ANSWER_CLOCK_MARGIN_MS)
+        topic = self.topics.responses
+        admin = self.transport.admin()
+        numbers = admin.list_topics(topic, timeout=10).topics[topic].partitions
+        present = {found for found, _ in event_ids(self.transport, {(topic, n): -since for n in numbers})}
+        return pending, present
 
     def _answers(self, message: Inbound) -> bool:
         """Whether this pool answers ``message``: it is addressed here, or to no pool and this pool is the one
