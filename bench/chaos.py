@@ -11,8 +11,9 @@ The executors' handler (:func:`chaos_work`) appends a line to a file once it has
 counted for real, not inferred from the log. At the end every task is accounted from the log:
 
 * **completed** exactly once: one ``COMPLETED`` id in the log and one side effect;
-* **doubled**: completed twice, or run to its end (a side effect) by two runs;
-* **resumed**: a run cut off by a kill and run again (attempt 2 or more), with one side effect;
+* **doubled**: completed twice (two ``COMPLETED`` ids), or its side effect done twice;
+* **resumed**: a run cut off by a kill and run again (attempt 2 or more), with one side effect (the handler uses its
+  idempotency key on a resumed run, as the README asks of handlers with outside effects);
 * **rejected** or **failed**, with the reason the log gives;
 * **open**: not final when the load drained, with its last state;
 * **lost**: a request the broker acknowledged (the requesters note each one) that is not in the log, or a task still
@@ -56,10 +57,25 @@ FAULTS = ("kill", "broker", "registry")
 
 
 async def chaos_work(task: TaskContext) -> dict[str, Any]:
-    """The executors' handler: works for a while (the time a kill can cut), then appends its side effect."""
+    """The executors' handler: works for a while (the time a kill can cut), then appends its side effect.
+
+    As the README asks of a handler with outside effects, a resumed run (``attempt`` 2 or more) first looks its
+    idempotency key up among the effects and does not repeat one a cut-off run already did (it notes that in a
+    file of its own). A first run never looks: two runs that each believe they are the first (a task run by two
+    executors side by side) both append, and the suite counts that as doubled."""
     await asyncio.sleep(float(task.parameters.get("seconds", "0.5")))
-    _append(Path(os.environ[EFFECTS_ENV]), f"{task.idempotency_key} {task.attempt} {os.getpid()}")
+    effects = Path(os.environ[EFFECTS_ENV])
+    line = f"{task.idempotency_key} {task.attempt} {os.getpid()}"
+    if task.attempt > 1 and _has_effect(effects, task.idempotency_key):
+        _append(effects.with_name("already-done.txt"), line)
+    else:
+        _append(effects, line)
     return {"attempt": task.attempt}
+
+
+def _has_effect(effects: Path, key: str) -> bool:
+    with effects.open(encoding="utf-8") as lines:
+        return any(line.split(" ", 1)[0] == key for line in lines)
 
 
 def _append(path: Path, line: str) -> None:
@@ -413,20 +429,25 @@ def _account(endpoints: Any, names: Any, home: Path, effects: Path, figures: Fig
     log = _read(endpoints, names)
     acked = _acked(home)
     runs: dict[str, list[int]] = {}
+    effect_lines: dict[str, list[str]] = {}
+    details: dict[str, list[str]] = {}
     for line in effects.read_text().splitlines():
         task_id, attempt, _pid = line.split()
         runs.setdefault(task_id, []).append(int(attempt))
+        effect_lines.setdefault(task_id, []).append(line)
     outcome: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     open_tasks: dict[str, str] = {}
     doubled: list[str] = []
     resumed = 0
     latencies: list[float] = []
+    slow: list[tuple[float, str, list[str]]] = []
     for task in log.tasks.values():
         completed = {entry.event_id for entry in task.timeline if entry.event == "COMPLETED"}
         done = runs.get(task.task_id, [])
         if len(completed) > 1 or len(done) > 1:
             doubled.append(task.task_id)
+            details[task.task_id] = _story(task, effect_lines.get(task.task_id, []))
         if any(
             entry.event == "RUNNING" and entry.event_id and "again" in (entry.detail or "") for entry in task.timeline
         ):
@@ -437,6 +458,7 @@ def _account(endpoints: Any, names: Any, home: Path, effects: Path, figures: Fig
             ended = [entry.time for entry in task.timeline if entry.event == "COMPLETED"]
             if accepted and ended:
                 latencies.append((min(ended) - min(accepted)) / 1000)
+                slow.append((latencies[-1], task.task_id, _story(task, effect_lines.get(task.task_id, []))))
             if not done:
                 doubled.append(task.task_id)  # completed without its effect: counted as wrong, never hidden
         elif task.state in ("REJECTED", "FAILED", "CANCELED"):
@@ -445,6 +467,8 @@ def _account(endpoints: Any, names: Any, home: Path, effects: Path, figures: Fig
         else:
             last = task.timeline[-1].describe() if task.timeline else "nothing read"
             open_tasks[task.task_id] = f"{task.state} (last: {last})"
+    already = effects.with_name("already-done.txt")
+    resumed_after_effect = _count_lines(already)
     missing = sorted(acked - set(log.tasks))
     transport = endpoints.transport()
     consumer = transport.consumer({"group.id": "chaos-count", "enable.auto.commit": False})
@@ -474,7 +498,10 @@ def _account(endpoints: Any, names: Any, home: Path, effects: Path, figures: Fig
         "lost": len(missing) + len(open_tasks),
         "acknowledged_missing": missing,
         "doubled": sorted(set(doubled)),
+        "doubled_details": details,
+        "slowest": {task_id: [f"{seconds:.2f}s", *story] for seconds, task_id, story in sorted(slow)[-3:]},
         "resumed": resumed,
+        "resumed_after_effect": resumed_after_effect,
         "dead_letters": dead_letters,
         "restart_to_ready_seconds": {
             "agent_p50": _round(_percentile(figures.agent_ready, 0.5)),
@@ -488,6 +515,14 @@ def _account(endpoints: Any, names: Any, home: Path, effects: Path, figures: Fig
             "max": _round(max(latencies, default=None)),
         },
     }
+
+
+def _story(task: Any, effects: list[str]) -> list[str]:
+    """A task's timeline, one line per record (time, sender, what it said), and its side effects."""
+    return [
+        *(f"{entry.time} {entry.topic}/{entry.partition}@{entry.offset} {entry.describe()}" for entry in task.timeline),
+        *(f"effect: {line}" for line in effects),
+    ]
 
 
 def _round(value: float | None) -> float | None:
@@ -512,7 +547,10 @@ def table(report: dict[str, Any]) -> str:
         ("lost", str(report["lost"])),
         ("doubled", str(len(report["doubled"]))),
         ("acknowledged records missing", str(len(report["acknowledged_missing"]))),
-        ("resumed", str(report["resumed"])),
+        (
+            "resumed",
+            f"{report['resumed']} ({report['resumed_after_effect']} after the cut-off run had done its effect)",
+        ),
         ("dead letters", str(report["dead_letters"])),
         (
             "restart-to-ready (s)",
