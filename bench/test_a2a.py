@@ -9,7 +9,7 @@ process of its own (``bench/a2a_servers.py``):
   uvicorn on loopback; the client's card from the agent's ``/.well-known/agent-card.json``, its transport the
   SDK's ``JsonRpcTransport`` over httpx;
 * ``kafka``: the executor as an :class:`~a2a_fast.a2a.A2AAgent` in the mesh on the local broker; the card from
-  the mesh directory, the transport :class:`~a2a_fast.a2a.KafkaTransport`; the agents' default ``linger.ms`` of
+  the mesh directory, the transport :class:`~a2a_fast.a2a.KafkaClientTransport`; the agents' default ``linger.ms`` of
   1 on both sides, and once more (``kafka_linger_0``) with 0, which trades batching for latency.
 
 Each implementation runs ``SEQUENTIAL`` calls one after the other (concurrency 1: the latency of a call) and

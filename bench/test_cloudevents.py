@@ -162,7 +162,7 @@ Capability = Annotated[str, msgspec.Meta(min_length=1, pattern=r"^[^,]*$")]
 Ttl = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
 
 
-class Agent(msgspec.Struct, forbid_unknown_fields=True):
+class AgentRef(msgspec.Struct, forbid_unknown_fields=True):
     agentId: NonEmpty
     agentType: NonEmpty
     capabilities: list[Capability]
@@ -181,11 +181,11 @@ class A2AMessage(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True)
     version: NonEmpty
     messageId: NonEmpty
     timestamp: Rfc3339
-    sourceAgent: Agent
+    sourceAgent: AgentRef
     messageType: NonEmpty
     payload: Any
     metadata: Metadata
-    targetAgent: Agent | msgspec.UnsetType | None = UNSET
+    targetAgent: AgentRef | msgspec.UnsetType | None = UNSET
 
 
 class CloudEvent(msgspec.Struct, omit_defaults=True):
@@ -245,8 +245,8 @@ def msgspec_encode_struct(m: A2AMessage) -> bytes:
         correlationid=meta.correlationId,
         data=m.payload,
         targetagent=UNSET if target is UNSET else ("" if target is None else target.agentId),
-        targetagenttype=target.agentType if isinstance(target, Agent) else UNSET,
-        targetagentcapabilities=",".join(target.capabilities) if isinstance(target, Agent) else UNSET,
+        targetagenttype=target.agentType if isinstance(target, AgentRef) else UNSET,
+        targetagentcapabilities=",".join(target.capabilities) if isinstance(target, AgentRef) else UNSET,
         collaborationid=UNSET if meta.collaborationId is UNSET else (meta.collaborationId or ""),
         traceparent=UNSET if meta.traceparent is UNSET else (meta.traceparent or ""),
     )
@@ -290,8 +290,8 @@ def msgspec_decode(data: bytes) -> dict[str, Any]:
 _A2A_DECODER = msgspec.json.Decoder(A2AMessage)
 
 
-def _agent_struct(agent_id: str, agent_type: str, capabilities: str) -> Agent:
-    return Agent(agentId=agent_id, agentType=agent_type, capabilities=_caps_list(capabilities))
+def _agent_struct(agent_id: str, agent_type: str, capabilities: str) -> AgentRef:
+    return AgentRef(agentId=agent_id, agentType=agent_type, capabilities=_caps_list(capabilities))
 
 
 def msgspec_a2a_json_to_event_json(data: bytes) -> bytes:
@@ -300,7 +300,7 @@ def msgspec_a2a_json_to_event_json(data: bytes) -> bytes:
 
 def msgspec_event_json_to_a2a_json(data: bytes) -> bytes:
     e = _DECODER.decode(data)
-    target: Agent | msgspec.UnsetType | None = UNSET
+    target: AgentRef | msgspec.UnsetType | None = UNSET
     if e.targetagent == "":
         target = None
     elif e.targetagent is not UNSET:

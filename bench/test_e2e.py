@@ -33,6 +33,8 @@ import contextlib
 import gc
 import json
 import logging
+import struct
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -460,6 +462,103 @@ def test_task_lifecycles_per_second(benchmark: Any, endpoints: Endpoints, topics
     _save()
 
 
+PLAIN_VALUE_BYTES = 400  # about a TaskRequest's Avro body and CloudEvents headers together
+
+
+def plain_chain(
+    endpoints: Endpoints, topics: TopicNames, tasks_per_second: float, count: int, linger_ms: int
+) -> list[float]:
+    """The three hops on a task's critical path in plain confluent-kafka, each its own thread; sorted latencies.
+
+    Caller → ``requests`` → hop 1 (the provider's place) → ``negotiations`` → hop 2 (the executor's place) →
+    three records (two RUNNING and the outcome, five records per task as in the mesh) → ``responses`` → the
+    caller, who times each task to its last record. Producers as the agents' (``acks=all``, idempotent, the
+    same ``linger.ms``); each reader takes what is ready, else waits for the first record, as the runtime's
+    fetch does. No decoding, no envelope, no state: what the broker and the client cost alone, paced like
+    the agents' case on the same machine a moment later.
+    """
+    ensure_topics(endpoints.kafka, [topics.requests, topics.negotiations, topics.responses])
+    kafka = {"bootstrap.servers": endpoints.kafka}
+    producing = {**kafka, "linger.ms": linger_ms, "enable.idempotence": True, "acks": "all"}
+
+    def reader(topic: str) -> Consumer:
+        consumer = Consumer({**kafka, "group.id": f"plain-{uuid.uuid4().hex}", "auto.offset.reset": "earliest"})
+        consumer.subscribe([topic])
+        return consumer
+
+    def records(consumer: Consumer) -> list[Any]:
+        first = consumer.poll(0.05)
+        if first is None:
+            return []
+        return [message for message in (first, *consumer.consume(500, 0)) if message.error() is None]
+
+    stop = threading.Event()
+    readers = {topic: reader(topic) for topic in (topics.requests, topics.negotiations, topics.responses)}
+
+    def hop(source: str, target: str, fanout: int) -> None:
+        producer = Producer(producing)
+        while not stop.is_set():
+            for message in records(readers[source]):
+                for answer in range(fanout):
+                    producer.produce(target, message.value() + bytes([answer, fanout]), message.key())
+            producer.poll(0)
+        producer.flush(10)
+
+    caller = Producer(producing)
+    latencies: list[float] = []
+
+    def collect() -> None:
+        while not stop.is_set():
+            for message in records(readers[topics.responses]):
+                value = message.value()
+                if value[-2] == value[-1] - 1:  # the last of a task's three answers: its outcome
+                    latencies.append(time.perf_counter() - struct.unpack_from("<d", value)[0])
+
+    def call(task: int) -> None:
+        value = struct.pack("<d", time.perf_counter()).ljust(PLAIN_VALUE_BYTES, b".")
+        caller.produce(topics.requests, value, b"%d" % task)
+        caller.poll(0)
+
+    def wait_for(expected: int, patience: float) -> None:
+        deadline = time.monotonic() + patience
+        while len(latencies) < expected and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    threads = [
+        threading.Thread(target=hop, args=(topics.requests, topics.negotiations, 1), daemon=True),
+        threading.Thread(target=hop, args=(topics.negotiations, topics.responses, 3), daemon=True),
+        threading.Thread(target=collect, daemon=True),
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        # warm-up, as in the agents' case: every reader has its partitions and one task went through
+        call(-1)
+        wait_for(1, 60)
+        assert latencies, "the plain chain did not answer its warm-up task within 60 s"
+        latencies.clear()
+        started = time.perf_counter()
+        for task in range(count):
+            delay = started + task / tasks_per_second - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            call(task)
+        wait_for(count, 120)
+        assert len(latencies) == count, f"the plain chain answered {len(latencies)} of {count} tasks"
+        return sorted(latencies)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(15)
+        caller.flush(10)
+        for consumer in readers.values():
+            consumer.close()
+        deleted = AdminClient(kafka).delete_topics([topics.requests, topics.negotiations, topics.responses])
+        for future in deleted.values():
+            with contextlib.suppress(Exception):
+                future.result(15)
+
+
 @pytest.mark.parametrize(("offered", "linger_ms"), [(1_000, 1), (10_000, 1), (1_000, 0)])
 def test_latency_under_offered_load(
     benchmark: Any, endpoints: Endpoints, topics: TopicNames, offered: int, linger_ms: int
@@ -496,20 +595,25 @@ def test_latency_under_offered_load(
                 await agent.stop()
 
     latencies = benchmark.pedantic(lambda: uvloop.run(paced()), rounds=1, iterations=1)
-
-    def ms(q: float) -> float:
-        return round(1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))], 2)
-
+    plain = plain_chain(endpoints, TopicNames(f"{topics.prefix}plain."), tasks_per_second, count, linger_ms)
     name = f"latency_{offered}_msgs_per_s" + ("" if linger_ms == 1 else f"_linger_{linger_ms}_ms")
     _results[name] = {
         "offered_msgs_per_s": offered,
         "linger_ms": linger_ms,
         "tasks": count,
-        "p50_ms": ms(0.50),
-        "p99_ms": ms(0.99),
-        "max_ms": round(1000 * latencies[-1], 2),
+        **percentiles(latencies),
+        "plain_confluent_kafka": percentiles(plain),
     }
     _save()
+
+
+def percentiles(latencies: list[float]) -> dict[str, float]:
+    """p50, p99 and the maximum of sorted latencies in seconds, as milliseconds."""
+
+    def ms(q: float) -> float:
+        return round(1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))], 2)
+
+    return {"p50_ms": ms(0.50), "p99_ms": ms(0.99), "max_ms": round(1000 * latencies[-1], 2)}
 
 
 def _save() -> None:

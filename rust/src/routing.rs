@@ -1,4 +1,4 @@
-//! `RoutingTable`, `Agent` and `Rule`: conversions around `a2a_core::routing`.
+//! `RoutingTable`, `RoutingEntry` and `Rule`: conversions around `a2a_core::routing`.
 
 use std::sync::Arc;
 
@@ -43,12 +43,12 @@ fn id_to_py(py: Python<'_>, id: Option<Arc<str>>) -> Option<Bound<'_, PyString>>
     id.map(|id| cached_str(py, &id))
 }
 
-/// An agent: its id, the capabilities it offers, its priority tier, its weight and its in-flight
+/// One agent as the routing table holds it: its id, the capabilities it offers, its priority tier, its weight and its in-flight
 /// load. Given to `upsert_agents` / `replace_agents` (``load=None`` keeps the current load) and
 /// returned by `agents()` / `agent()`.
-#[pyclass(module = "a2a_fast._native", name = "Agent", frozen, eq)]
+#[pyclass(module = "a2a_fast._native", name = "RoutingEntry", frozen, eq)]
 #[derive(Clone, PartialEq, Eq)]
-pub struct PyAgent {
+pub struct PyRoutingEntry {
     #[pyo3(get)]
     agent_id: String,
     capabilities: Vec<String>,
@@ -61,7 +61,7 @@ pub struct PyAgent {
 }
 
 #[pymethods]
-impl PyAgent {
+impl PyRoutingEntry {
     #[new]
     #[pyo3(signature = (agent_id, capabilities, priority = 0, weight = 1, load = None))]
     fn new(
@@ -71,7 +71,7 @@ impl PyAgent {
         weight: i64,
         load: Option<i64>,
     ) -> PyResult<Self> {
-        Ok(PyAgent { agent_id, capabilities: strings(capabilities, "capabilities")?, priority, weight, load })
+        Ok(PyRoutingEntry { agent_id, capabilities: strings(capabilities, "capabilities")?, priority, weight, load })
     }
 
     #[getter]
@@ -81,7 +81,7 @@ impl PyAgent {
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
-            "Agent(agent_id={}, capabilities={}, priority={}, weight={}, load={})",
+            "RoutingEntry(agent_id={}, capabilities={}, priority={}, weight={}, load={})",
             PyString::new(py, &self.agent_id).repr()?,
             self.capabilities(py)?.repr()?,
             self.priority,
@@ -91,7 +91,7 @@ impl PyAgent {
     }
 }
 
-impl PyAgent {
+impl PyRoutingEntry {
     fn spec(&self) -> AgentSpec {
         AgentSpec {
             id: self.agent_id.clone(),
@@ -103,7 +103,7 @@ impl PyAgent {
     }
 
     fn from_info(info: AgentInfo) -> Self {
-        PyAgent {
+        PyRoutingEntry {
             agent_id: info.id,
             capabilities: info.capabilities,
             priority: info.priority,
@@ -153,10 +153,13 @@ fn agent_specs(agents: &Bound<'_, PyAny>) -> PyResult<Vec<AgentSpec>> {
         .enumerate()
         .map(|(i, item)| {
             let item = item?;
-            let agent = item.cast::<PyAgent>().map_err(|_| {
+            let agent = item.cast::<PyRoutingEntry>().map_err(|_| {
                 to_py(
                     py,
-                    Error::validation(format!("agents[{i}]"), format!("expected Agent, got {}", type_name(&item))),
+                    Error::validation(
+                        format!("agents[{i}]"),
+                        format!("expected RoutingEntry, got {}", type_name(&item)),
+                    ),
                 )
             })?;
             Ok(agent.get().spec())
@@ -232,13 +235,13 @@ impl PyRoutingTable {
     }
 
     /// The agent with this id, or None.
-    fn agent(&self, agent_id: &str) -> Option<PyAgent> {
-        self.inner.agent(agent_id).map(PyAgent::from_info)
+    fn agent(&self, agent_id: &str) -> Option<PyRoutingEntry> {
+        self.inner.agent(agent_id).map(PyRoutingEntry::from_info)
     }
 
     /// Every agent, sorted by id.
-    fn agents(&self) -> Vec<PyAgent> {
-        self.inner.agents().into_iter().map(PyAgent::from_info).collect()
+    fn agents(&self) -> Vec<PyRoutingEntry> {
+        self.inner.agents().into_iter().map(PyRoutingEntry::from_info).collect()
     }
 
     /// Ids of the agents offering ``capability``, highest priority first, then by id.
@@ -366,7 +369,7 @@ impl PyRoutingTable {
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyRoutingTable>()?;
-    m.add_class::<PyAgent>()?;
+    m.add_class::<PyRoutingEntry>()?;
     m.add_class::<PyRule>()?;
     Ok(())
 }

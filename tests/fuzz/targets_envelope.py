@@ -2,7 +2,7 @@
 
 ``decode_many`` returns each record's error instead of raising, so a target fails on any exception,
 and also when the native result differs from what the envelope's rules as Python applied them give
-(the oracle of ``tests/unit/test_envelope_native.py``) or from what ``Envelope.decode`` gives.
+(the oracle of ``tests/unit/protocol/test_envelope.py``) or from what ``Envelope.decode`` gives.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from a2a_fast.protocol.envelope import Envelope
 from a2a_fast.protocol.kinds import KIND_TASK_REQUEST
 from a2a_fast.protocol.limits import MessageLimits
 from a2a_fast.protocol.topics import TopicNames
-from tests.unit.test_agents_runtime import REQUEST, FakeCatalog
-from tests.unit.test_envelope_native import assigned, oracle_decode
+from tests.unit.protocol.test_envelope import REQUEST, FakeCatalog, assigned, oracle_decode
 
 EXPECTED = (DecodeError, SchemaError, ValidationError)
 _NOW = 1_735_787_050.0

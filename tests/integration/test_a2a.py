@@ -19,7 +19,7 @@ from a2a_fast.stack import Endpoints
 from a2a_fast.stack.services import KafkaBroker
 from a2a_fast.transport import KafkaTransport
 from tests.scenarios import Mesh, Scenario, a2a, fresh_mesh, run_strict
-from tests.unit.test_stack import free_port
+from tests.unit.stack.test_services import free_port
 
 SCENARIOS = [getattr(a2a, name) for name in a2a.__all__]
 

@@ -271,6 +271,12 @@ def test_bad_input_shows_a_clear_message(page: Any, mesh: MeshInThread) -> None:
     page.fill("#as-of", "last tuesday")
     page.click("#as-of-form button[type=submit]")
     sync_api.expect(page.locator("#banner")).to_contain_text("expected ISO 8601")
+    # A live update landing after the message does not wipe it: the person still sees what was wrong.
+    before = page.locator("#status").inner_text()
+    _task_id, state = mesh.call(mesh.task("summarize", "Summarise the board minutes", 120, 150))
+    assert state == "COMPLETED"
+    sync_api.expect(page.locator("#status")).not_to_have_text(before)
+    sync_api.expect(page.locator("#banner")).to_contain_text("expected ISO 8601")
 
 
 async def _updated_at(mesh: MeshInThread, task_id: str) -> int:

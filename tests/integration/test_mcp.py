@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 from mcp import types
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -23,7 +24,7 @@ from a2a_fast.agents.executor import Executor
 from a2a_fast.agents.provider import Provider
 from a2a_fast.agents.tasks import TaskContext
 from tests.integration.test_agents import HANDLERS, SKILLS, Mesh, mesh, run_strict
-from tests.unit.test_workflow_files import readme_example
+from tests.unit.workflows.test_definitions import readme_example
 
 __all__ = ["mesh"]
 
@@ -51,7 +52,12 @@ async def mcp_session(mesh: Mesh, errors: Path, *options: str) -> AsyncIterator[
     )
     with errors.open("w") as errlog:
         async with stdio_client(server, errlog=errlog) as (read, write), ClientSession(read, write) as session:
-            await session.initialize()
+            try:
+                await session.initialize()
+            except Exception as error:
+                errlog.flush()
+                said = await anyio.Path(errors).read_text()
+                raise AssertionError(f"the MCP server did not start ({error}); it said:\n{said}") from error
             yield session
 
 

@@ -20,7 +20,7 @@ from confluent_kafka.admin import AdminClient
 
 from a2a_fast.stack import Endpoints
 from a2a_fast.stack.services import KafkaBroker, SchemaRegistry
-from tests.unit.test_stack import free_port
+from tests.unit.stack.test_services import free_port
 
 log = logging.getLogger(__name__)
 

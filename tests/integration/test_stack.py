@@ -16,7 +16,7 @@ from confluent_kafka.admin import AdminClient
 from a2a_fast.stack.maven import MAVEN_VERSION
 from a2a_fast.stack.services import KafkaBroker, port_open
 from a2a_fast.transport.admin import ensure_topics
-from tests.unit.test_stack import free_port
+from tests.unit.stack.test_services import free_port
 
 
 @pytest.mark.slow

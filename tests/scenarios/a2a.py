@@ -210,7 +210,7 @@ async def directory_card(mesh: Mesh, name: str, members: int = 1) -> AgentCard:
 
 @contextlib.asynccontextmanager
 async def sdk_client(mesh: Mesh, found: AgentCard, client_id: str, streaming: bool = True) -> AsyncIterator[Client]:
-    """The SDK's Client from its factory, over a KafkaTransport sharing one caller of this mesh."""
+    """The SDK's Client from its factory, over a KafkaClientTransport sharing one caller of this mesh."""
     caller = KafkaCaller(mesh.config(client_id, join_mesh=False))
     factory = ClientFactory(ClientConfig(streaming=streaming, supported_protocol_bindings=[KAFKA_BINDING]))
     register(factory, caller)

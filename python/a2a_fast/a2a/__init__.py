@@ -2,7 +2,7 @@
 
 * :mod:`~a2a_fast.a2a.binding`: the binding's wire contract (:data:`KAFKA_BINDING`, the methods, service
   parameters as headers, the error table); ``docs/a2a-kafka-binding.md`` is its document.
-* :mod:`~a2a_fast.a2a.client`: :class:`KafkaTransport`, the SDK ``ClientTransport`` for the binding, and
+* :mod:`~a2a_fast.a2a.client`: :class:`KafkaClientTransport`, the SDK ``ClientTransport`` for the binding, and
   :class:`KafkaCaller`, the Kafka side transports share.
 * :mod:`~a2a_fast.a2a.server`: :class:`A2AAgent`, any SDK ``AgentExecutor`` as a mesh agent.
 * :mod:`~a2a_fast.a2a.cards`: agent cards with their Kafka interface, in the mesh directory (:func:`find_card`).
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from a2a_fast.a2a.binding import A2A_VERSION, KAFKA_BINDING
 from a2a_fast.a2a.cards import find_card
-from a2a_fast.a2a.client import KafkaCaller, KafkaTransport, register
+from a2a_fast.a2a.client import KafkaCaller, KafkaClientTransport, register
 from a2a_fast.a2a.server import A2AAgent
 from a2a_fast.a2a.states import a2a_state, mesh_state
 
@@ -25,7 +25,7 @@ __all__ = [
     "KAFKA_BINDING",
     "A2AAgent",
     "KafkaCaller",
-    "KafkaTransport",
+    "KafkaClientTransport",
     "a2a_state",
     "find_card",
     "mesh_state",

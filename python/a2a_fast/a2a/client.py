@@ -1,11 +1,11 @@
-"""The A2A SDK's client over Kafka: :class:`KafkaTransport`, a ``ClientTransport`` for the Kafka binding.
+"""The A2A SDK's client over Kafka: :class:`KafkaClientTransport`, a ``ClientTransport`` for the Kafka binding.
 
 Register it with the SDK's factory under :data:`~a2a_fast.a2a.binding.KAFKA_BINDING` and the factory picks it for
 any card with a Kafka interface (our agents' cards, read from the mesh directory with
 :func:`~a2a_fast.a2a.cards.find_card`)::
 
     factory = ClientFactory(ClientConfig(supported_protocol_bindings=[KAFKA_BINDING]))
-    factory.register(KAFKA_BINDING, KafkaTransport)
+    factory.register(KAFKA_BINDING, KafkaClientTransport)
     client = factory.create(await find_card("echo"))
 
 The SDK's request and response types go in and come out unchanged. Each call is one ``A2ARequest`` record on
@@ -84,7 +84,7 @@ from a2a_fast.observability.tracing import continue_trace
 from a2a_fast.protocol.envelope import TARGET_AGENT_HEADER, Inbound
 from a2a_fast.protocol.kinds import KIND_A2A_REQUEST
 
-__all__ = ["KafkaCaller", "KafkaTransport", "register"]
+__all__ = ["KafkaCaller", "KafkaClientTransport", "register"]
 
 M = TypeVar("M", bound=ProtoMessage)
 _CLOCK_MARGIN = 60.0
@@ -253,10 +253,10 @@ class KafkaCaller(Agent):
         return None
 
 
-class KafkaTransport(ClientTransport):
+class KafkaClientTransport(ClientTransport):
     """A ``ClientTransport`` over Kafka for the agent of ``card`` at the Kafka interface ``url``.
 
-    Its signature is the SDK's transport producer's, so ``factory.register(KAFKA_BINDING, KafkaTransport)`` is all
+    Its signature is the SDK's transport producer's, so ``factory.register(KAFKA_BINDING, KafkaClientTransport)`` is all
     it takes. Without ``caller`` it connects a :class:`KafkaCaller` of its own from the URL (``KAFKA_BROKER`` and
     ``SCHEMA_REGISTRY_URL`` win when set) and closes it with the transport; a given ``caller`` is shared and
     stays open. ``timeout`` bounds the wait for calls that the agent answers at once.
@@ -500,10 +500,10 @@ class KafkaTransport(ClientTransport):
 
 
 def register(factory: ClientFactory, caller: KafkaCaller | None = None, *, timeout: float = 30.0) -> None:
-    """Registers :class:`KafkaTransport` with ``factory`` under :data:`KAFKA_BINDING`; every transport it makes
+    """Registers :class:`KafkaClientTransport` with ``factory`` under :data:`KAFKA_BINDING`; every transport it makes
     shares ``caller`` when one is given (its owner starts and stops it), else connects its own."""
     producer: Callable[[AgentCard, str, ClientConfig], ClientTransport] = partial(
-        KafkaTransport, caller=caller, timeout=timeout
+        KafkaClientTransport, caller=caller, timeout=timeout
     )
     factory.register(KAFKA_BINDING, producer)
 

@@ -69,7 +69,7 @@ from typing import Any, ClassVar, Final, TypeVar, cast
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
-from a2a_fast import __version__
+from a2a_fast._native import __version__
 from a2a_fast.config import ProtocolConfig, load_config
 from a2a_fast.errors import (
     AuthorizationError,
@@ -84,7 +84,8 @@ from a2a_fast.mesh.directory import AgentCard, AgentState
 from a2a_fast.mesh.member import MeshMember
 from a2a_fast.observability.http import MonitoringServer, http_token, json_response
 from a2a_fast.observability.logs import bind_ids, log_context
-from a2a_fast.observability.metrics import Metrics, MetricsRegistry, Series, prometheus_text
+from a2a_fast.observability.metrics import MetricsRegistry, Series
+from a2a_fast.observability.protocol_metrics import NAMESPACE as PROTOCOL_NAMESPACE
 from a2a_fast.observability.protocol_metrics import ProtocolMetrics
 from a2a_fast.observability.tracing import adopt_child, recording, span
 from a2a_fast.protocol.envelope import TARGET_GROUP_HEADER, Envelope, Inbound, KafkaRecord, header_text
@@ -239,10 +240,10 @@ class Agent:
         self.metrics.describe("duplicates_total", "Redelivered records dropped by message-id dedupe.")
         self.metrics.describe("handling_seconds", "Time from dispatch to handled, by CloudEvent type.")
         self.metrics.describe("negotiation_rounds", "Negotiation rounds of finished negotiations.")
-        self.latency = Metrics()
+        self.latency = self.metrics.summaries("a2a_handling")
         """Native lock-free handling-latency histograms per ("a2a", CloudEvent type): p50/p99 in /metrics."""
         self.protocol = config.protocol or ProtocolConfig()
-        self.protocol_metrics = ProtocolMetrics()
+        self.protocol_metrics = ProtocolMetrics(self.metrics.summaries(PROTOCOL_NAMESPACE))
         """Protocol operations (mesh: register, heartbeat, route...; a2a: negotiate, execute...) for /metrics."""
         self.mesh: MeshMember | None = None
         self.catalog: SchemaCatalog | None = None
@@ -441,7 +442,7 @@ class Agent:
             # from the group, and one still waiting for its claim holds none back from live members.
             self.consumer = self._group_member()
             await self.consumer.start()
-        except BaseException:
+        except (Exception, asyncio.CancelledError):  # a coroutine closed unfinished cannot await its clean-up
             await self.stop()
             raise
         if self.config.gc_threshold is not None:
@@ -1217,12 +1218,7 @@ class Agent:
             "in_flight": {labels: float(self._in_flight)},
             "consumer_lag": {(*labels, ("partition", name)): float(value) for name, value in sorted(lag.items())},
         }
-        text = (
-            self.metrics.render(gauges)
-            + prometheus_text(self.latency, namespace="a2a_handling")
-            + self.protocol_metrics.prometheus()
-        )
-        return 200, "text/plain; version=0.0.4", text
+        return 200, "text/plain; version=0.0.4", self.metrics.render(gauges)
 
 
 _Label = tuple[str, str] | None

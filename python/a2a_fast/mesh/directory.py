@@ -68,7 +68,7 @@ from a2a_fast.errors import AgentIdInUseError, MaxAgentsError, RegistrationError
 from a2a_fast.observability.metrics import Metrics
 from a2a_fast.protocol.topics import AGENTS
 from a2a_fast.transport import Transport, as_transport
-from a2a_fast.transport.admin import ensure_topics
+from a2a_fast.transport.admin import ensure_topics, watermark_offsets
 from a2a_fast.transport.base import ConsumerClient, ProducerClient
 
 __all__ = [
@@ -99,17 +99,6 @@ PROTOCOL: Final = "mesh"
 DIRECTORY_TOPIC_CONFIG: Final = {"cleanup.policy": "compact"}
 """How the directory topic is made (with one partition): compacted, each agent's newest record kept."""
 """The protocol name under which directory operations are recorded in the protocol metrics."""
-
-
-_NOT_READY_YET = frozenset(
-    {
-        KafkaError._UNKNOWN_PARTITION,
-        KafkaError._TIMED_OUT,
-        KafkaError.UNKNOWN_TOPIC_OR_PART,
-        KafkaError.LEADER_NOT_AVAILABLE,
-        KafkaError.NOT_LEADER_FOR_PARTITION,
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -342,18 +331,7 @@ class AgentDirectory:
 
     def _high_watermark(self, patience: float) -> int:
         assert self._consumer is not None
-        deadline = time.monotonic() + patience
-        while True:
-            try:
-                _, high = self._consumer.get_watermark_offsets(
-                    TopicPartition(self.topic, 0), timeout=min(patience, 2.0)
-                )
-                return int(high)
-            except KafkaException as error:
-                # A topic another process has just created answers these until its leader is known.
-                if error.args[0].code() not in _NOT_READY_YET or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        return watermark_offsets(self._consumer, self.topic, 0, patience)[1]
 
     async def _follow(self) -> None:
         loop = asyncio.get_running_loop()
@@ -715,7 +693,7 @@ class Presence:
             refusal = self.directory.refusal(self.agent_id, self.instance_id)
             if refusal is not None:
                 raise refusal
-        except BaseException:
+        except (Exception, asyncio.CancelledError):  # a coroutine closed unfinished cannot await its clean-up
             self._count("register", ok=False, started=started)
             await self._close_producer()
             raise

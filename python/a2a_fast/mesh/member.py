@@ -8,6 +8,7 @@ fails the agent's start.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,7 +59,7 @@ class MeshMember:
         try:
             if self.presence is not None:
                 await self.presence.start()
-        except BaseException:
+        except (Exception, asyncio.CancelledError):  # a coroutine closed unfinished cannot await its clean-up
             await self.stop()
             raise
 

@@ -30,7 +30,7 @@ from typing import Any, Union
 from a2a_fast.codecs.cloudevents import from_a2a
 from a2a_fast.errors import ValidationError
 from a2a_fast.mesh.directory import AgentDirectory
-from a2a_fast.mesh.routing import STRATEGIES, Agent, RoutingTable
+from a2a_fast.mesh.routing import STRATEGIES, RoutingEntry, RoutingTable
 from a2a_fast.observability.protocol_metrics import ProtocolMetrics
 
 __all__ = ["MeshRouter", "Predicate", "RoutingRule"]
@@ -78,7 +78,7 @@ class MeshRouter:
         """Rebuilds the agent table from the directory's live agents (called on every directory change)."""
         assert self.directory is not None
         self.table.replace_agents(
-            Agent(
+            RoutingEntry(
                 info.agent_id,
                 _capabilities(info.card.agent_type, info.card.capabilities),
                 info.card.priority,

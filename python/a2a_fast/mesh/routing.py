@@ -56,9 +56,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from a2a_fast._native import Agent, RoutingTable, Rule
+from a2a_fast._native import RoutingEntry, RoutingTable, Rule
 
-__all__ = ["STRATEGIES", "TARGET_AGENT_ATTRIBUTE", "Agent", "RoutingTable", "Rule"]
+__all__ = ["STRATEGIES", "TARGET_AGENT_ATTRIBUTE", "RoutingEntry", "RoutingTable", "Rule"]
 
 STRATEGIES: Final = ("round_robin", "least_loaded")
 """The values accepted by ``strategy``."""

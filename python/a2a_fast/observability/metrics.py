@@ -1,7 +1,13 @@
-"""Lock-free latency histograms and counters per (protocol, operation).
+"""The metrics of a process: one registry, one Prometheus renderer.
 
-Record how long each call took, in **seconds** (a float, as returned by the difference of two
-:func:`time.perf_counter` readings)::
+:class:`MetricsRegistry` owns everything an agent exports on ``/metrics`` and renders it in one pass
+(:meth:`MetricsRegistry.render`): counters and bucket histograms kept here, gauges given at render time, and
+latency summaries kept in native lock-free :class:`Metrics` stores it holds (:meth:`MetricsRegistry.summaries`).
+:func:`prometheus_text` renders one native store on its own with the same code, for programs that keep one
+without a registry.
+
+The native store records how long each call took, in **seconds** (a float, as returned by the difference of
+two :func:`time.perf_counter` readings)::
 
     from a2a_fast.observability import metrics
 
@@ -21,10 +27,8 @@ percentile is the nearest-rank percentile of the recorded values (the smallest v
 ``q * count`` values at or below it), reported within :data:`RELATIVE_ERROR` (1/128, under 0.8 %)
 of it, or within 1 ns below 128 ns; durations of 2^43 ns (about 2.4 hours) or more share the last
 bucket, ``max`` stays exact. Recording never takes a lock; ``reset()`` empties every series at
-once, a concurrent record landing wholly before or after it.
-
-:func:`prometheus_text` renders a registry in the Prometheus text format (as summaries);
-``Metrics.buckets`` gives the raw histogram for other exporters.
+once, a concurrent record landing wholly before or after it. ``Metrics.buckets`` gives the raw
+histogram for other exporters.
 """
 
 from __future__ import annotations
@@ -73,39 +77,16 @@ def timer(protocol: str, operation: str, registry: Metrics | None = None) -> Ite
         (registry or default).record(protocol, operation, time.perf_counter() - start, ok)
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _number(value: float) -> str:
-    return repr(float(value)) if math.isfinite(value) else "NaN"
-
-
 def prometheus_text(registry: Metrics | None = None, namespace: str = "a2a_fast") -> str:
-    """The registry in the Prometheus text exposition format.
+    """One native store (default: :data:`default`) in the Prometheus text exposition format.
 
     Two metric families: ``<namespace>_latency_seconds`` (a summary with quantiles 0.5, 0.9, 0.99
     and 0.999, plus ``_sum`` and ``_count``) and ``<namespace>_errors_total`` (a counter), both
     labelled with ``protocol`` and ``operation``.
     """
-    latency, errors = f"{namespace}_latency_seconds", f"{namespace}_errors_total"
-    lines = [
-        f"# HELP {latency} Latency of calls per protocol and operation.",
-        f"# TYPE {latency} summary",
-    ]
-    counters = [
-        f"# HELP {errors} Calls that failed, per protocol and operation.",
-        f"# TYPE {errors} counter",
-    ]
-    for protocol, operations in sorted((registry or default).snapshot().items()):
-        for operation, stats in sorted(operations.items()):
-            labels = f'protocol="{_label(protocol)}",operation="{_label(operation)}"'
-            for quantile, key in _QUANTILES:
-                lines.append(f'{latency}{{{labels},quantile="{quantile}"}} {_number(stats[key])}')
-            lines.append(f"{latency}_sum{{{labels}}} {_number(stats['sum'])}")
-            lines.append(f"{latency}_count{{{labels}}} {int(stats['count'])}")
-            counters.append(f"{errors}{{{labels}}} {int(stats['errors'])}")
-    return "\n".join(lines + counters) + "\n"
+    lines: list[str] = []
+    _render_summaries(lines, registry or default, namespace)
+    return "\n".join(lines) + "\n"
 
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -154,6 +135,18 @@ class MetricsRegistry:
         self._counters: dict[str, dict[Labels, float]] = {}
         self._histograms: dict[str, tuple[tuple[float, ...], dict[Labels, Histogram]]] = {}
         self._help: dict[str, str] = {}
+        self._summaries: dict[str, Metrics] = {}
+
+    def summaries(self, namespace: str, store: Metrics | None = None) -> Metrics:
+        """The native latency store rendered as ``<namespace>_latency_seconds`` and ``<namespace>_errors_total``
+        (``namespace`` is the full family prefix, e.g. ``a2a_handling``): ``store`` when given, else a new one,
+        kept for later calls with the same namespace."""
+        with self._lock:
+            if namespace not in self._summaries:
+                self._summaries[namespace] = store if store is not None else Metrics()
+            elif store is not None and self._summaries[namespace] is not store:
+                raise ValueError(f"summaries {namespace!r}: another store is registered under this name")
+            return self._summaries[namespace]
 
     def describe(self, name: str, text: str) -> None:
         self._help[name] = text
@@ -191,7 +184,8 @@ class MetricsRegistry:
         return sum(self._counters.get(name, {}).values())
 
     def render(self, gauges: Mapping[str, Mapping[Labels, float]] | None = None) -> str:
-        """All series in Prometheus text exposition format (version 0.0.4)."""
+        """Every family in Prometheus text exposition format (version 0.0.4): counters, histograms, the
+        ``gauges`` given, then the native summaries in the order they were registered."""
         lines: list[str] = []
         with self._lock:
             for name, series in sorted(self._counters.items()):
@@ -215,12 +209,44 @@ class MetricsRegistry:
             self._header(lines, name, full, "gauge")
             for labels, value in sorted(gseries.items()):
                 lines.append(f"{full}{_labels(sorted(labels))} {_number(value)}")
+        with self._lock:
+            summaries = list(self._summaries.items())
+        for namespace, store in summaries:
+            _render_summaries(lines, store, namespace)
         return "\n".join(lines) + "\n"
 
     def _header(self, lines: list[str], name: str, full: str, kind: str) -> None:
-        if name in self._help:
-            lines.append(f"# HELP {full} {self._help[name]}")
-        lines.append(f"# TYPE {full} {kind}")
+        _family(lines, full, kind, self._help.get(name))
+
+
+# --- the exposition format: every family of every store is written by the functions below ---------------
+
+
+def _family(lines: list[str], full: str, kind: str, text: str | None) -> None:
+    if text is not None:
+        lines.append(f"# HELP {full} {text}")
+    lines.append(f"# TYPE {full} {kind}")
+
+
+def _render_summaries(lines: list[str], store: Metrics, namespace: str) -> None:
+    """The summary and error-counter families of one native store."""
+    latency, errors = f"{namespace}_latency_seconds", f"{namespace}_errors_total"
+    _family(lines, latency, "summary", "Latency of calls per protocol and operation.")
+    counters: list[str] = []
+    _family(counters, errors, "counter", "Calls that failed, per protocol and operation.")
+    for protocol, operations in sorted(store.snapshot().items()):
+        for operation, stats in sorted(operations.items()):
+            labels = (("protocol", protocol), ("operation", operation))
+            for quantile, key in _QUANTILES:
+                lines.append(f"{latency}{_labels((*labels, ('quantile', quantile)))} {_number(stats[key])}")
+            lines.append(f"{latency}_sum{_labels(labels)} {_number(stats['sum'])}")
+            lines.append(f"{latency}_count{_labels(labels)} {int(stats['count'])}")
+            counters.append(f"{errors}{_labels(labels)} {int(stats['errors'])}")
+    lines.extend(counters)
+
+
+def _number(value: float) -> str:
+    return repr(float(value)) if math.isfinite(value) else "NaN"
 
 
 def _labels(labels: Iterable[tuple[str, str]]) -> str:

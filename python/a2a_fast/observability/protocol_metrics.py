@@ -1,8 +1,9 @@
 """Per-protocol operation statistics on the native lock-free :class:`~a2a_fast.observability.metrics.Metrics`.
 
 Agents record their protocol operations here (``mesh``: register, heartbeat, state_sync, deregister,
-route; ``a2a``: negotiate, execute, publish_a2a...) and export them on ``/metrics`` as
-``a2a_protocol_latency_seconds`` and ``a2a_protocol_errors_total``::
+route; ``a2a``: negotiate, execute, publish_a2a...). An agent's store is one of the summaries of its
+:class:`~a2a_fast.observability.metrics.MetricsRegistry` (namespace :data:`NAMESPACE`), which renders it on
+``/metrics`` as ``a2a_protocol_latency_seconds`` and ``a2a_protocol_errors_total``::
 
     stats = ProtocolMetrics()
     stats.record_success("mesh", "heartbeat", 0.002)

@@ -2,17 +2,46 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from a2a_fast.errors import ServiceUnavailableError, StackError
 from a2a_fast.transport import Transport, as_transport
+from a2a_fast.transport.base import ConsumerClient
 from a2a_fast.transport.kafka import BROKER_SETTING
 
-__all__ = ["TopicInfo", "describe_topics", "ensure_topics"]
+__all__ = ["TopicInfo", "describe_topics", "ensure_topics", "watermark_offsets"]
+
+# What a partition answers while its topic is being created or its leader moves; asked again, it answers.
+_NOT_READY_YET = frozenset(
+    {
+        KafkaError._UNKNOWN_PARTITION,
+        KafkaError._TIMED_OUT,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+    }
+)
+
+
+def watermark_offsets(client: ConsumerClient, topic: str, partition: int, timeout: float) -> tuple[int, int]:
+    """A partition's low and high watermarks, asked again while the partition is not ready yet (a topic
+    created a moment ago, a leader being elected) until ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            low, high = client.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=max(0.1, min(2.0, deadline - time.monotonic()))
+            )
+            return int(low), int(high)
+        except KafkaException as error:
+            if error.args[0].code() not in _NOT_READY_YET or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def ensure_topics(
@@ -82,7 +111,7 @@ def describe_topics(target: str | Transport, prefix: str = "", timeout: float = 
             if name.startswith("__") or not name.startswith(prefix):
                 continue
             numbers = sorted(metadata.topics[name].partitions)
-            marks = [consumer.get_watermark_offsets(TopicPartition(name, n), timeout=timeout) for n in numbers]
+            marks = [watermark_offsets(consumer, name, n, timeout) for n in numbers]
             found.append(TopicInfo(name, len(numbers), [high for _, high in marks], [low for low, _ in marks]))
         return found
     finally:

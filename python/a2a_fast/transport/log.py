@@ -22,6 +22,7 @@ from a2a_fast.errors import A2AError, ServiceUnavailableError, StackError
 from a2a_fast.protocol.envelope import Envelope, Inbound
 from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.transport import Transport, as_transport
+from a2a_fast.transport.admin import watermark_offsets
 from a2a_fast.transport.kafka import BROKER_SETTING
 from a2a_fast.transport.registry import SchemaCatalog
 
@@ -58,7 +59,7 @@ def replay(
                 positions.setdefault((topic, number), -2)  # OFFSET_BEGINNING
         ends = {}
         for (topic, number), offset in positions.items():
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, number), timeout=timeout)
+            low, high = watermark_offsets(consumer, topic, number, timeout)
             first = low if offset < 0 else offset
             if high > first:
                 ends[(topic, number)] = high
@@ -201,7 +202,7 @@ class LogReader:
                 known = sorted(t for t in metadata.topics if not t.startswith("__"))
                 raise StackError(f"topic {name!r} does not exist (topics: {', '.join(known) or 'none'})")
             for number in sorted(topic.partitions):
-                _, high = self._consumer.get_watermark_offsets(TopicPartition(name, number), timeout=timeout)
+                _, high = watermark_offsets(self._consumer, name, number, timeout)
                 self.ends[(name, number)] = high
                 start = OFFSET_BEGINNING if self.from_beginning else OFFSET_END
                 assignment.append(TopicPartition(name, number, start))

@@ -116,10 +116,14 @@ function go(parts, params) {
   window.location.hash = `#/${parts.map(encodeURIComponent).join("/")}${query ? `?${query}` : ""}`;
 }
 
-function showBanner(text) {
+// One banner, several sources: each clears only its own message, so a live update arriving a moment later
+// does not wipe the answer to what the person just typed.
+function showBanner(text, source = "page") {
   const banner = document.getElementById("banner");
+  if (!text && banner.dataset.source && banner.dataset.source !== source) return;
   banner.textContent = text || "";
   banner.hidden = !text;
+  banner.dataset.source = text ? source : "";
 }
 
 function problem(container, error) {
@@ -553,14 +557,14 @@ async function loadOverview() {
     app.clockSkew = Date.parse(app.overview.now) - Date.now();
     drawStatus();
   } catch (error) {
-    showBanner(error.message);
+    showBanner(error.message, "connection");
   }
 }
 
 function listen() {
   const events = new EventSource("/api/events");
   events.addEventListener("overview", (event) => {
-    showBanner("");
+    showBanner("", "connection");
     if (route().params.get("as_of")) return; // a view of the past does not move
     app.overview = JSON.parse(event.data);
     app.clockSkew = Date.parse(app.overview.now) - Date.now();
@@ -568,7 +572,7 @@ function listen() {
     if (app.view && changedFor(app.view)) refresh();
   });
   events.addEventListener("error", () => {
-    showBanner("Lost the connection to the console server; retrying… (the page shows what it last received)");
+    showBanner("Lost the connection to the console server; retrying… (the page shows what it last received)", "connection");
   });
 }
 
@@ -588,10 +592,10 @@ function wireAsOf() {
       if (!response.ok) throw new Error(body.error || `the console answered ${response.status}`);
       if (body.as_of) params.set("as_of", body.as_of);
       else params.delete("as_of");
-      showBanner("");
+      showBanner("", "as-of");
       go(parts, params);
     } catch (error) {
-      showBanner(`As of ${JSON.stringify(text)}: ${error.message}`);
+      showBanner(`As of ${JSON.stringify(text)}: ${error.message}`, "as-of");
     }
   });
   document.getElementById("live").addEventListener("click", () => {
@@ -604,6 +608,7 @@ function wireAsOf() {
 window.addEventListener("error", (event) => showBanner(`The page hit an error: ${event.message}`));
 window.addEventListener("unhandledrejection", (event) => showBanner(`The page hit an error: ${event.reason && event.reason.message ? event.reason.message : event.reason}`));
 window.addEventListener("hashchange", async () => {
+  showBanner("", "as-of");
   await loadOverview();
   await draw();
 });

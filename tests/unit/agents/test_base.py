@@ -1,0 +1,147 @@
+"""The runtime: its lanes on the in-memory transport (records of one key one after the other, except those a role
+gives a lane of their own, ``Agent.lane``, which reach a handler of their key while it still runs), and its start
+while the broker or registry does not answer (fail at once naming the service, or wait and retry)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from typing import Any
+
+import pytest
+
+from a2a_fast.agents import base
+from a2a_fast.agents.base import Agent, serve
+from a2a_fast.agents.provider import Provider
+from a2a_fast.errors import ServiceUnavailableError
+from a2a_fast.protocol.envelope import Inbound
+from a2a_fast.protocol.kinds import KIND_TASK_RESPONSE
+from a2a_fast.transport.memory import MemoryTransport
+from tests.scenarios import eventually, fresh_mesh, run_strict
+
+
+class Holder(Agent):
+    """Holds RUNNING until a CANCELING of its task arrives; with ``cancels_jump`` the CANCELING has its own lane."""
+
+    role = "holder"
+
+    def __init__(self, *args: Any, cancels_jump: bool) -> None:
+        super().__init__(*args)
+        self.cancels_jump = cancels_jump
+        self.seen: list[str] = []
+        self.handled: list[str] = []
+        self.released = asyncio.Event()
+        self.observers.append(lambda event, message: self.handled.append(message.record["status"]) if message else None)
+
+    def subscriptions(self) -> list[str]:
+        return [self.topics.responses]
+
+    def lane(self, message: Inbound, key: bytes | None) -> bytes | None:
+        if self.cancels_jump and message.record["status"] == "CANCELING":
+            return (key or b"") + b"/cancel"
+        return key
+
+    async def handle(self, message: Inbound) -> None:
+        status = message.record["status"]
+        self.seen.append(status)
+        if status == "RUNNING":
+            await self.released.wait()
+        elif status == "CANCELING":
+            self.released.set()
+
+
+def response(status: str) -> dict[str, Any]:
+    return {"task_id": "t1", "responder_id": "x", "status": status, "timestamp": int(time.time() * 1000)}
+
+
+async def hold_then_cancel(agent: Holder) -> list[str]:
+    """What the agent had seen once all three records were dispatched (and the lane let them through)."""
+    await agent.start()
+    try:
+        await agent.wait_assigned()
+        for status in ("RUNNING", "COMPLETED", "CANCELING"):
+            await agent.publish(KIND_TASK_RESPONSE, response(status))
+        await eventually(lambda: agent.status()["consumed"] == 3, 10, "all three records consumed")
+        if agent.cancels_jump:
+            await eventually(lambda: len(agent.handled) == 3, 10, "all three handled")
+        return list(agent.seen)
+    finally:
+        agent.released.set()  # lets a held lane go, so the agent stops
+        await agent.stop()
+
+
+def test_a_record_in_a_lane_of_its_own_reaches_a_handler_of_its_key_still_running() -> None:
+    with fresh_mesh(MemoryTransport()) as mesh:
+        agent = Holder(mesh.config("holder-1", join_mesh=False), cancels_jump=True)
+        seen = run_strict(lambda: hold_then_cancel(agent))
+    # the cancel went past the running handler; the record queued behind that handler still waited for it
+    assert seen == ["RUNNING", "CANCELING", "COMPLETED"]
+    assert agent.handled == ["CANCELING", "RUNNING", "COMPLETED"]
+
+
+def test_by_default_a_record_waits_behind_the_handler_of_its_key() -> None:
+    with fresh_mesh(MemoryTransport()) as mesh:
+        agent = Holder(mesh.config("holder-1", join_mesh=False), cancels_jump=False)
+        seen = run_strict(lambda: hold_then_cancel(agent))
+    assert seen == ["RUNNING"], "nothing else of the key ran while its first handler held"
+    assert agent.seen == agent.handled == ["RUNNING", "COMPLETED", "CANCELING"]
+
+
+def test_an_agent_not_told_to_wait_fails_at_start_naming_the_service() -> None:
+    transport = MemoryTransport()
+    transport.unreachable.add("broker")
+
+    async def scenario() -> None:
+        with fresh_mesh(transport) as mesh:
+            provider = Provider(mesh.config("provider-1"), {"summarize": 10})
+            with pytest.raises(ServiceUnavailableError, match="in-memory broker"):
+                await provider.start()
+
+    run_strict(scenario)
+
+
+def test_an_agent_told_to_wait_retries_with_a_line_per_attempt_then_starts(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(base, "_RETRY_FIRST_SECONDS", 0.02)
+    transport = MemoryTransport()
+    transport.unreachable.update({"broker", "registry"})
+
+    async def scenario() -> None:
+        with fresh_mesh(transport) as mesh:
+            provider = Provider(mesh.config("provider-1", wait_for_services=True), {"summarize": 10})
+            starting = asyncio.ensure_future(provider.start())
+            await asyncio.sleep(0.2)
+            assert not starting.done()
+            transport.unreachable.discard("broker")
+            await asyncio.sleep(0.2)
+            assert not starting.done()
+            transport.unreachable.discard("registry")
+            await asyncio.wait_for(starting, 10)
+            await provider.stop()
+
+    with caplog.at_level(logging.WARNING, logger="a2a_fast.agent"):
+        run_strict(scenario)
+    messages = [record.getMessage() for record in caplog.records]
+    waits = [message for message in messages if "trying again" in message]
+    assert any("cannot reach the in-memory broker at memory://broker (broker)" in message for message in waits)
+    assert any("cannot reach the in-memory registry at mock://registry (registry)" in message for message in waits)
+    assert all(message.startswith("provider-1: ") and "(attempt " in message for message in waits)
+    assert messages[-1] == f"provider-1: the broker and the registry answer, after {len(waits)} failed attempts"
+
+
+def test_serve_ends_cleanly_on_sigterm_while_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(base, "_RETRY_FIRST_SECONDS", 0.02)
+    transport = MemoryTransport()
+    transport.unreachable.add("broker")
+
+    async def scenario() -> int:
+        with fresh_mesh(transport) as mesh:
+            provider = Provider(mesh.config("provider-1", wait_for_services=True), {"summarize": 10})
+            asyncio.get_running_loop().call_later(0.3, os.kill, os.getpid(), signal.SIGTERM)
+            return await serve(provider, ready=lambda agent: pytest.fail("it cannot have started"))
+
+    assert run_strict(scenario) == 0

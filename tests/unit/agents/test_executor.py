@@ -1,0 +1,217 @@
+"""The executor's priority slots, and the executor role on the in-memory transport."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from a2a_fast.agents.executor import Executor, PrioritySlots
+from a2a_fast.agents.tasks import TaskContext
+from a2a_fast.protocol.kinds import KIND_TASK_RESPONSE
+from a2a_fast.transport.memory import MemoryTransport
+from tests.scenarios import Mesh, eventually, fresh_mesh, run_strict
+from tests.scenarios.cancel import running
+from tests.unit.agents.support import Peer, answers, response
+
+
+def test_priority_slots_serve_high_first_and_keep_a_slot_from_low() -> None:
+    async def scenario() -> list[str]:
+        slots = PrioritySlots(3, reserved=1)
+        order: list[str] = []
+        await slots.acquire(0)
+        await slots.acquire(0)  # LOW now holds every slot it may have
+        assert slots.in_use == 2
+
+        async def job(name: str, level: int) -> None:
+            await slots.acquire(level)
+            order.append(name)
+            slots.release()
+
+        tasks = [asyncio.create_task(job(f"low{n}", 0)) for n in range(3)]
+        await asyncio.sleep(0)
+        assert slots.waiting == 3 and order == []
+        await asyncio.create_task(job("high", 2))  # the reserved slot, at once
+        await asyncio.create_task(job("normal", 1))  # ahead of the LOW waiters
+        assert order == ["high", "normal"] and slots.waiting == 3
+        slots.release()
+        slots.release()
+        await asyncio.gather(*tasks)
+        assert slots.in_use == 0
+        return order
+
+    assert asyncio.run(scenario()) == ["high", "normal", "low0", "low1", "low2"]
+    with pytest.raises(ValueError, match="reserved 2"):
+        PrioritySlots(2, reserved=2)
+
+
+# --- the executor role on the in-memory transport -----------------------------------------------------
+
+
+class Recorder:
+    """Handlers that note what they ran; ``hold`` ones wait until released and note their cancellation."""
+
+    def __init__(self) -> None:
+        self.ran: list[tuple[str, str, str]] = []
+        self.cancelled: list[str] = []
+        self.released = asyncio.Event()
+
+    async def count(self, task: TaskContext) -> dict[str, Any]:
+        self.ran.append((task.task_id, task.description, str(task.requester_id)))
+        await task.progress(0.5, "half way")
+        return {"words": len(task.description.split())}
+
+    async def hold(self, task: TaskContext) -> None:
+        self.ran.append((task.task_id, task.description, str(task.requester_id)))
+        try:
+            await self.released.wait()
+        except asyncio.CancelledError:
+            self.cancelled.append(task.task_id)
+            raise
+
+    async def fail(self, task: TaskContext) -> None:
+        raise ValueError(f"cannot read {task.description!r}")
+
+
+def accepted(task_id: str, capability: str, description: str = "a b c") -> dict[str, Any]:
+    return response(task_id, "ACCEPTED", "provider-1", agreed_cost=10.0, capability=capability, description=description)
+
+
+def reports(mesh: Mesh, task_id: str) -> list[tuple[str, str, float | None, str | None]]:
+    """``(sender, status, progress, message)`` of the task's responses after the peer's own."""
+    return [
+        (m.source_agent, m.record["status"], m.record["progress"], m.record["message"])
+        for m in answers(mesh, task_id)
+        if m.source_agent != "peer-1"
+    ]
+
+
+def test_an_accepted_task_runs_reports_its_progress_and_completes_with_the_result() -> None:
+    recorder = Recorder()
+
+    async def scenario(mesh: Mesh) -> None:
+        executor = Executor(mesh.config("executor-1"), {"count": recorder.count})
+        peer = Peer(mesh.config("peer-1", join_mesh=False))
+        async with running(executor, peer):
+            await peer.publish(
+                KIND_TASK_RESPONSE, accepted("t1", "count"), target_agent="peer-1", target_group=executor.group_id
+            )
+            await eventually(lambda: executor.counts["COMPLETED"] == 1, 10, "the task completed")
+            assert executor.running == set() and executor.slots.in_use == 0
+
+    with fresh_mesh(MemoryTransport()) as mesh:
+        run_strict(lambda: scenario(mesh))
+        said = reports(mesh, "t1")
+        completed = answers(mesh, "t1")[-1]
+    assert recorder.ran == [("t1", "a b c", "peer-1")]
+    assert said == [
+        ("executor-1", "RUNNING", 0.0, "started"),
+        ("executor-1", "RUNNING", 0.5, "half way"),
+        ("executor-1", "COMPLETED", 1.0, None),
+    ]
+    assert json.loads(completed.record["result"]) == {"words": 3} and completed.target_agent == "peer-1"
+    assert completed.record["agreed_cost"] == 10.0
+
+
+def test_a_failing_handler_or_a_capability_without_one_fails_the_task_with_the_reason() -> None:
+    recorder = Recorder()
+
+    async def scenario(mesh: Mesh) -> dict[str, int]:
+        executor = Executor(mesh.config("executor-1"), {"count": recorder.fail})
+        peer = Peer(mesh.config("peer-1", join_mesh=False))
+        async with running(executor, peer):
+            pool = executor.group_id
+            await peer.publish(
+                KIND_TASK_RESPONSE, accepted("t1", "count", "x"), target_agent="peer-1", target_group=pool
+            )
+            await peer.publish(KIND_TASK_RESPONSE, accepted("t2", "juggle"), target_agent="peer-1", target_group=pool)
+            await eventually(lambda: executor.counts["FAILED"] == 2, 10, "both failed")
+            return dict(executor.counts)
+
+    with fresh_mesh(MemoryTransport()) as mesh:
+        counts = run_strict(lambda: scenario(mesh))
+        first, second = reports(mesh, "t1")[-1], reports(mesh, "t2")[-1]
+    assert counts == {"COMPLETED": 0, "FAILED": 2, "CANCELED": 0, "SKIPPED": 0}
+    assert first == ("executor-1", "FAILED", None, "ValueError: cannot read 'x'")
+    assert second == ("executor-1", "FAILED", None, "executor executor-1 has no handler for capability 'juggle'")
+
+
+def test_each_accepted_task_is_claimed_by_one_member_of_the_pool() -> None:
+    recorder = Recorder()
+
+    async def scenario(mesh: Mesh) -> list[int]:
+        one = Executor(mesh.config("executor-1"), {"count": recorder.count})
+        two = Executor(mesh.config("executor-2"), {"count": recorder.count})
+        peer = Peer(mesh.config("peer-1", join_mesh=False))
+        async with running(one, two, peer):
+            assert one.group_id == two.group_id
+            assert one.consumer is not None and two.consumer is not None
+            await eventually(lambda: bool(one.consumer.assignment) and bool(two.consumer.assignment), 10, "both own")  # type: ignore[union-attr]
+            for n in range(12):
+                await peer.publish(
+                    KIND_TASK_RESPONSE, accepted(f"t{n}", "count"), target_agent="peer-1", target_group=one.group_id
+                )
+            await eventually(lambda: one.counts["COMPLETED"] + two.counts["COMPLETED"] == 12, 10, "all twelve ran")
+            return [one.counts["COMPLETED"], two.counts["COMPLETED"]]
+
+    with fresh_mesh(MemoryTransport()) as mesh:
+        counts = run_strict(lambda: scenario(mesh))
+        finishers = {f"t{n}": [r[0] for r in reports(mesh, f"t{n}") if r[1] == "COMPLETED"] for n in range(12)}
+    assert sorted(task for task, _, _ in recorder.ran) == sorted(finishers) and len(recorder.ran) == 12
+    assert all(len(by) == 1 for by in finishers.values()), finishers
+    assert all(counts), f"both members took a share: {counts}"
+
+
+def test_an_accepted_task_addressed_to_another_pool_is_left_to_it() -> None:
+    recorder = Recorder()
+
+    async def scenario(mesh: Mesh) -> dict[str, int]:
+        executor = Executor(mesh.config("executor-1"), {"count": recorder.count})
+        peer = Peer(mesh.config("peer-1", join_mesh=False))
+        async with running(executor, peer):
+            # one task id, so one partition: the second is read after the first
+            await peer.publish(KIND_TASK_RESPONSE, accepted("t1", "count", "not mine"), target_group="elsewhere")
+            await peer.publish(KIND_TASK_RESPONSE, accepted("t1", "count", "mine"), target_group=executor.group_id)
+            await eventually(lambda: executor.counts["COMPLETED"] == 1, 10, "the task ran")
+            return dict(executor.counts)
+
+    with fresh_mesh(MemoryTransport()) as mesh:
+        counts = run_strict(lambda: scenario(mesh))
+    assert [description for _, description, _ in recorder.ran] == ["mine"]
+    assert counts["SKIPPED"] == 0
+
+
+def test_a_cancel_ends_the_running_handler_and_one_read_before_its_task_keeps_it_from_starting() -> None:
+    recorder = Recorder()
+
+    async def scenario(mesh: Mesh) -> dict[str, int]:
+        executor = Executor(mesh.config("executor-1"), {"count": recorder.hold})
+        peer = Peer(mesh.config("peer-1", join_mesh=False))
+        async with running(executor, peer):
+            pool = executor.group_id
+            await peer.publish(KIND_TASK_RESPONSE, accepted("t1", "count"), target_agent="peer-1", target_group=pool)
+            await eventually(lambda: executor.running == {"t1"}, 10, "t1 runs")
+            await peer.publish(
+                KIND_TASK_RESPONSE, response("t1", "CANCELING", message="wrong input"), target_agent="peer-1",
+                target_group=pool,
+            )  # fmt: skip
+            # a cancel of a task whose ACCEPTED has not come yet is remembered until it does
+            await peer.publish(
+                KIND_TASK_RESPONSE, response("t2", "CANCELING", message="not needed"), target_agent="peer-1"
+            )
+            await peer.publish(KIND_TASK_RESPONSE, accepted("t2", "count"), target_agent="peer-1", target_group=pool)
+            await eventually(lambda: executor.counts["CANCELED"] == 2, 10, "both canceled")
+            return dict(executor.counts)
+
+    with fresh_mesh(MemoryTransport()) as mesh:
+        counts = run_strict(lambda: scenario(mesh))
+        running_one, waiting_one = reports(mesh, "t1"), reports(mesh, "t2")
+    assert counts == {"COMPLETED": 0, "FAILED": 0, "CANCELED": 2, "SKIPPED": 0}
+    assert [task for task, _, _ in recorder.ran] == ["t1"] and recorder.cancelled == ["t1"]
+    assert running_one == [
+        ("executor-1", "RUNNING", 0.0, "started"),
+        ("executor-1", "CANCELED", None, "canceled by peer-1: wrong input"),
+    ]
+    assert waiting_one == [("executor-1", "CANCELED", None, "canceled by peer-1 before it started: not needed")]
