@@ -108,7 +108,7 @@ class DirectoryRecord:
 
 def test_the_directory_as_of_a_time_ignores_later_records_and_judges_liveness_then() -> None:
     from a2a_fast.config import HeartbeatConfig, ProtocolConfig
-    from a2a_fast.mesh.directory import DEREGISTER, HEARTBEAT, REGISTER, Incarnation, AgentDirectory
+    from a2a_fast.mesh.directory import DEREGISTER, HEARTBEAT, REGISTER, AgentDirectory
 
     start = 1_700_000_000.0  # long past, so that now every agent is silent
     config = ProtocolConfig(heartbeat=HeartbeatConfig(1.0, 10.0))
