@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 # How long `make demo` keeps its agents and web console up after the run, to look around (0: not at all).
 DEMO_CONSOLE_SECONDS ?= 30
 
-.PHONY: help demo test bench lint fmt build-dev build-release venv stack-up stack-down stack-status \
+.PHONY: help demo test bench chaos lint fmt build-dev build-release venv stack-up stack-down stack-status \
 	test-rust test-python fuzz fuzz-long typecheck clean browser
 
 help:
@@ -23,6 +23,7 @@ help:
 	@echo "make test      Rust tests, linters, type checks, Python unit + integration tests, fuzzing"
 	@echo "make bench     benchmarks beside the baseline libraries; results in bench/results/"
 	@echo "make fuzz-long a million inputs through every decoder of untrusted bytes (FUZZ_RUNS to change)"
+	@echo "make chaos     the fault suite on a private stack: CHAOS_TRIALS (100) trials, table in bench/results/chaos.json"
 	@echo "make lint | fmt | build-dev | build-release | stack-up | stack-down | stack-status | browser | clean"
 
 $(VENV)/.installed: requirements/dev.txt
@@ -97,6 +98,12 @@ fmt: $(VENV)/.installed
 bench: build-release
 	$(BIN)/pytest bench --benchmark-only --benchmark-json=bench/results/latest.json $(PYTEST_ARGS)
 	$(PY) -m bench.report bench/results/latest.json
+
+# kill -9 of agents, broker restarts and registry outages on a private stack (own ports and state, never the shared
+# one); every task accounted from the log. CHAOS_TRIALS=1000 is the long run (about ten times as long).
+CHAOS_TRIALS ?= 100
+chaos: build-release
+	$(PY) -m bench.chaos --trials $(CHAOS_TRIALS)
 
 stack-up: build-release
 	$(BIN)/a2a-fast stack up

@@ -19,13 +19,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka.admin import AdminClient
 
+from a2a_fast.agents.executor import Executor
 from a2a_fast.agents.provider import Provider
 from a2a_fast.agents.requester import PendingRequest, Requester
 from a2a_fast.agents.tasks import TaskContext
 from a2a_fast.protocol.envelope import Inbound
 from a2a_fast.stack import Endpoints
 from tests.conftest import REPO
+from tests.integration.test_agents import HANDLERS as AGENT_HANDLERS
 from tests.integration.test_agents import SKILLS, Mesh, fresh_mesh, run_strict
 
 
@@ -33,7 +37,7 @@ async def slow_work(task: TaskContext) -> str:
     await task.progress(0.1, "started the long part")
     await asyncio.sleep(float(task.parameters.get("seconds", "2")))  # the work a SIGKILL interrupts
     effects = Path(os.environ["A2A_TEST_EFFECTS"])
-    (effects / f"{task.task_id}.{os.getpid()}.{uuid.uuid4().hex[:6]}").touch()
+    (effects / f"{task.task_id}.{os.getpid()}.{uuid.uuid4().hex[:6]}").write_text(f"{task.attempt}")
     return {"pid": os.getpid()}
 
 
@@ -117,3 +121,43 @@ def test_killed_executor_task_completes_exactly_once(mesh: Mesh, endpoints: Endp
         if m.record["status"] == "RUNNING" and m.source_agent == victim
     }
     assert any(m.task_id in started_by_victim and m.source_agent == survivor for m in completed)
+    # a task the victim had started ran again as a second attempt; the others ran once, as the first
+    attempts = {path.name.split(".")[0]: int(path.read_text()) for path in tmp_path.iterdir()}
+    assert attempts == {m.task_id: 2 if m.task_id in started_by_victim else 1 for m in completed}
+
+
+def test_a_provider_reading_an_input_already_answered_does_not_answer_it_again(mesh: Mesh) -> None:
+    """As after a provider died between its answer's acknowledgement and its offset commit: the request is read
+    again by the next member, which finds the answer on the log and does not write a second one."""
+
+    async def scenario() -> tuple[str, Provider]:
+        first = Provider(mesh.config("provider-a", static_membership=False), SKILLS)
+        executor = Executor(mesh.config("executor-a"), AGENT_HANDLERS)
+        async with first, executor, Requester(mesh.config("requester-1")) as requester:
+            assert isinstance(requester, Requester)
+            task_id = await requester.submit("task", 150.0, capability="summarize")
+            assert (await asyncio.wait_for(requester.outcome(task_id), 60)).status == "COMPLETED"
+        # All stopped (the provider left its group): the provider group's offsets go back to before the request.
+        admin = AdminClient({"bootstrap.servers": mesh.endpoints.kafka})
+        partitions = admin.list_topics(mesh.topics.requests, timeout=10).topics[mesh.topics.requests].partitions
+        rewind = [TopicPartition(mesh.topics.requests, number, 0) for number in partitions]
+        for future in admin.alter_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(first.group_id, rewind)]
+        ).values():
+            future.result(30)
+        second = Provider(mesh.config("provider-b", static_membership=False), SKILLS)
+        read_again: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def watch(event: str, message: Inbound | None) -> None:
+            if message is not None and message.task_id == task_id and not read_again.done():
+                read_again.set_result(None)
+
+        second.observers.append(watch)
+        async with second:
+            await asyncio.wait_for(read_again, 60)
+        return task_id, second
+
+    task_id, second = run_strict(scenario)
+    answers = [m for m in mesh.log(mesh.topics.responses) if m.task_id == task_id and m.source_agent != "executor-a"]
+    assert [(m.source_agent, m.record["status"]) for m in answers] == [("provider-a", "ACCEPTED")]
+    assert second.already_answered == 1 and second.decisions == Counter()

@@ -7,17 +7,20 @@ import contextlib
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient
 
 from a2a_fast.config import HeartbeatConfig, MeshConfig, ProtocolConfig
 from a2a_fast.errors import AgentIdInUseError, MaxAgentsError
-from a2a_fast.mesh.directory import AgentCard, AgentDirectory, AgentState, Presence
+from a2a_fast.mesh.directory import AgentCard, AgentDirectory, AgentState, Incarnation, Presence
 from a2a_fast.stack import Endpoints
 from tests.integration.test_agents import run_strict
 
 FAST = ProtocolConfig(heartbeat=HeartbeatConfig(interval_seconds=0.2, timeout_seconds=1.5))
+PATIENT = ProtocolConfig(heartbeat=HeartbeatConfig(interval_seconds=0.2, timeout_seconds=600))
+"""A claim that lapses only after ten minutes: whatever takes it over sooner did not wait it out."""
 
 
 @pytest.fixture
@@ -115,6 +118,62 @@ def test_a_crashed_agent_restarted_at_once_takes_its_id_back_when_the_claim_laps
             info = directory.get_agent("worker-1")
             assert info is not None and info.alive and info.instance_id == restarted.instance_id
             await restarted.stop()
+
+    run_strict(scenario)
+
+
+def test_the_next_incarnation_on_the_host_takes_a_dead_claim_over_at_once(
+    endpoints: Endpoints, agents_topic: str, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with AgentDirectory(endpoints.kafka, agents_topic, PATIENT) as directory:
+            place = tmp_path / "worker-1.json"
+            crashed = Presence(directory, card("worker-1", "summarize"), incarnation=Incarnation(place))
+            await crashed.start()
+            await crashed.stop(deregister=False)  # as a crash: no DEREGISTER; the lock goes with the process
+            held = directory.get_agent("worker-1")
+            assert held is not None and held.alive and held.instance_id == crashed.instance_id
+            restarted = Presence(directory, card("worker-1", "summarize"), incarnation=Incarnation(place))
+            await restarted.start()
+            info = directory.get_agent("worker-1")
+            assert info is not None and info.alive and info.instance_id == restarted.instance_id
+            assert info.registered_at - held.last_seen < PATIENT.heartbeat.timeout_seconds  # the claim had not lapsed
+            # Another reader of the log applies the same rule and agrees.
+            async with AgentDirectory(endpoints.kafka, agents_topic, PATIENT) as late:
+                seen = late.get_agent("worker-1")
+                assert seen is not None and seen.instance_id == restarted.instance_id
+            await restarted.stop()
+
+    run_strict(scenario)
+
+
+def test_an_incarnation_never_takes_over_a_live_holder_or_without_the_secret(
+    endpoints: Endpoints, agents_topic: str, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with AgentDirectory(endpoints.kafka, agents_topic, PATIENT) as directory:
+            place = tmp_path / "worker-1.json"
+            holder = Presence(directory, card("worker-1", "summarize"), incarnation=Incarnation(place))
+            await holder.start()
+            # Same host, same file, holder alive: the lock is taken, so no secret is read and the claim stands.
+            twin = Presence(directory, card("worker-1", "summarize"), incarnation=Incarnation(place))
+            with pytest.raises(AgentIdInUseError, match="'worker-1' is in use by a live instance"):
+                await twin.start()
+            await twin.stop()
+            await holder.stop(deregister=False)
+            # Dead holder, but a process with another file (another host) has no secret: it waits the claim out.
+            stranger = Presence(
+                directory, card("worker-1", "summarize"), incarnation=Incarnation(tmp_path / "elsewhere.json")
+            )
+            waiting = asyncio.ensure_future(stranger.start())
+            await asyncio.sleep(PATIENT.heartbeat.interval_seconds * 10)
+            assert not waiting.done()
+            waiting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiting
+            await stranger.stop()
+            info = directory.get_agent("worker-1")
+            assert info is not None and info.instance_id == holder.instance_id
 
     run_strict(scenario)
 

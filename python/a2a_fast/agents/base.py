@@ -55,8 +55,10 @@ the runtime does the rest:
   partitions.
 * **Mesh.** The protocol limits (:class:`~a2a_fast.config.ProtocolConfig`, from ``AgentConfig.protocol``
   or ``$A2A_FAST_CONFIG``) are loaded at start: a message too large or older than its ttl is dead-lettered
-  (stage ``limits``). The agent registers in the mesh's directory once it consumes, heartbeats and syncs
-  its state while it runs, and deregisters first thing on stop (:mod:`a2a_fast.mesh.member`).
+  (stage ``limits``). The agent registers in the mesh's directory before it joins its consumer group (a
+  refused duplicate never takes partitions), heartbeats and syncs its state while it runs, and deregisters
+  first thing on stop (:mod:`a2a_fast.mesh.member`). A process restarted on the same host takes its dead
+  predecessor's claim over at once (:class:`~a2a_fast.mesh.directory.Incarnation`, in ``AgentConfig.state_dir``).
 * **Shutdown** (:meth:`Agent.stop`, also on SIGTERM/SIGINT through :func:`serve`), in this order:
   leave the mesh → stop intake → drain in-flight work → flush the producer → commit offsets → close the consumer,
   producer, registry client and HTTP server.
@@ -71,12 +73,14 @@ import datetime as dt
 import gc
 import hashlib
 import logging
+import os
 import signal
 import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Final, TypeVar, cast
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
@@ -113,7 +117,7 @@ from a2a_fast.transport.offsets import DedupeCache, OffsetTracker
 from a2a_fast.transport.producer import DeliveryBatch, Producer
 from a2a_fast.transport.registry import SchemaCatalog
 
-__all__ = ["Agent", "AgentConfig", "pool_group", "serve", "start_eagerly"]
+__all__ = ["STATE_DIR_ENV", "Agent", "AgentConfig", "default_state_dir", "pool_group", "serve", "start_eagerly"]
 
 log = logging.getLogger("a2a_fast.agent")
 
@@ -123,6 +127,18 @@ _RETRY_MAX_SECONDS = 10.0
 
 
 T = TypeVar("T")
+
+STATE_DIR_ENV: Final = "A2A_FAST_STATE_DIR"
+
+
+def default_state_dir() -> Path:
+    """Where an agent keeps what outlives its process (its incarnation files): ``$A2A_FAST_STATE_DIR``, else
+    ``$XDG_STATE_HOME/a2a-fast``, else ``~/.local/state/a2a-fast``."""
+    given = os.environ.get(STATE_DIR_ENV)
+    if given:
+        return Path(given)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "a2a-fast"
 
 
 @dataclass
@@ -175,6 +191,15 @@ class AgentConfig:
     http_token: str | None = field(default_factory=http_token, repr=False)
     """The bearer token ``/status`` and ``/metrics`` require (``/health`` stays open); default
     ``$A2A_FAST_HTTP_TOKEN``, None: open."""
+    static_membership: bool = True
+    """With ``join_mesh``, the agent id is the consumer's ``group.instance.id`` (Kafka static membership): a
+    restarted process takes its dead predecessor's place in the group at once, with no rebalance, instead of
+    waiting for that member's session to time out. A member that stops for good leaves its partitions to the
+    others after ``session_timeout_ms`` (static members do not leave the group on close)."""
+    state_dir: Path | None = field(default_factory=default_state_dir)
+    """Where the agent keeps its incarnation file (:class:`~a2a_fast.mesh.directory.Incarnation`), so that a
+    restart on this host takes its dead predecessor's claim on the id over at once; None: a restart waits
+    the old claim out (``heartbeat.timeout_seconds``)."""
 
     def connect(self) -> Transport:
         """The transport to the broker and registry: the one given, else Kafka at ``kafka``/``schema_registry``
@@ -279,6 +304,11 @@ class Agent:
         """While the agent steps out of its group (:meth:`step_aside`): why, and until when (epoch seconds)."""
         self._server: MonitoringServer | None = None
         self._broker_error: str | None = None
+        self._registry_down_since: float | None = None
+        self._schema_retries = 0
+        self._parked: list[Message] = []
+        """Records waiting for their writer schemas while the registry does not answer, in the order read."""
+        self._parked_keys: set[bytes | None] = set()
         self._started_at = 0.0
         self._running = False
         self.failure: BaseException | None = None
@@ -424,8 +454,6 @@ class Agent:
             if self.transactional:
                 await self.producer.begin_transactions(self.protocol.transactions.timeout_ms / 1000)
             await self.on_start()
-            self.consumer = self._group_member()
-            await self.consumer.start()
             if self.config.http_port is not None:
                 self._server = MonitoringServer(
                     {"/health": self._health, "/status": self._status, "/metrics": self._metrics},
@@ -444,9 +472,14 @@ class Agent:
                     self.protocol,
                     self.protocol_metrics,
                     announce=self.config.join_mesh,
+                    state_dir=self.config.state_dir,
                 )
                 await mesh.start()
                 self.mesh = mesh
+            # The group is joined once the id is this agent's: a refused second process never takes partitions
+            # from the group, and one still waiting for its claim holds none back from live members.
+            self.consumer = self._group_member()
+            await self.consumer.start()
         except (Exception, asyncio.CancelledError):  # a coroutine closed unfinished cannot await its clean-up
             await self.stop()
             raise
@@ -486,11 +519,19 @@ class Agent:
             config={
                 "error_cb": self._on_broker_error,
                 **({"isolation.level": "read_committed"} if self.transactional else {}),
+                **self._membership(),
                 **self.fetch_settings(),
                 **self.config.consumer_config,
             },
             commits=not self.transactional,
         )
+
+    def _membership(self) -> dict[str, Any]:
+        # Only an agent whose id the directory vouches for is a static member: two live processes with one
+        # group.instance.id would fence each other.
+        if self.config.static_membership and self.config.join_mesh:
+            return {"group.instance.id": self.agent_id}
+        return {}
 
     def fetch_settings(self) -> dict[str, Any]:
         """librdkafka properties of this role's fetching (how much it reads ahead), before ``consumer_config``."""
@@ -647,10 +688,96 @@ class Agent:
                 if not messages:
                     continue
             assert self.envelope is not None
+            if self._parked:
+                messages = self._park(messages, self.envelope.unknown_schema_ids(messages))
             unknown = self.envelope.unknown_schema_ids(messages)
             if unknown:
-                await loop.run_in_executor(None, self.catalog.fetch, unknown)
+                try:
+                    await loop.run_in_executor(None, self.catalog.fetch, unknown)
+                except ServiceUnavailableError as error:
+                    messages = self._wait_for_schemas(messages, unknown, error)
             self._dispatch(messages)
+
+    def _wait_for_schemas(
+        self, messages: Sequence[Message], unknown: set[int], error: ServiceUnavailableError
+    ) -> list[Message]:
+        """The registry does not answer: records whose writer schemas are not cached here are parked (tracked, so
+        no offset is committed past them, and never dead-lettered) and so are later records of their keys; the
+        rest of the batch goes on with the cached schemas. The parked ones are tried again with back-off."""
+        assert self.consumer is not None
+        kept = self._park(messages, unknown)
+        if self._registry_down_since is None:
+            self._registry_down_since = time.monotonic()
+            log.warning(
+                "%s: %s; records written with schemas not cached here (ids %s) wait, tried again with back-off"
+                " (1s doubling to %gs); records with cached schemas go on",
+                self.agent_id, error, ", ".join(map(str, sorted(unknown))), _RETRY_MAX_SECONDS,
+            )  # fmt: skip
+            self._schedule_schema_retry()
+        return kept
+
+    def _park(self, messages: Sequence[Message], unknown: set[int]) -> list[Message]:
+        assert self.consumer is not None
+        kept = []
+        for message in messages:
+            waits = message.error() is None and (
+                message.key() in self._parked_keys or bool(Envelope.schema_ids([message.value()]) & unknown)
+            )
+            if not waits:
+                kept.append(message)
+                continue
+            where = (message.topic() or "", message.partition() or 0)
+            if len(self._parked) >= self.max_in_flight:
+                # Enough waiting in memory: this partition waits on the broker from here on.
+                if where not in self.consumer.held:
+                    self.consumer.hold_back(*where, message.offset() or 0)
+                continue
+            if where in self.consumer.held:
+                continue
+            self.consumer.track(*where).add(message.offset() or 0)
+            self._parked.append(message)
+            self._parked_keys.add(message.key())
+        return kept
+
+    def _schedule_schema_retry(self) -> None:
+        self._schema_retries += 1
+        delay = min(_RETRY_MAX_SECONDS, _RETRY_FIRST_SECONDS * 2 ** min(self._schema_retries - 1, 10))
+        assert self._loop is not None
+        self._loop.call_later(delay, self._retry_parked)
+
+    def _retry_parked(self) -> None:
+        if not self._running or self._loop is None:
+            return
+        task = self._loop.create_task(self._unpark(), name=f"{self.agent_id}-schemas")
+        task.add_done_callback(self._background_done)
+
+    async def _unpark(self) -> None:
+        parked = self._parked
+        catalog, envelope = self.catalog, self.envelope
+        if catalog is None or envelope is None or self.consumer is None:
+            return
+        unknown = envelope.unknown_schema_ids(parked)
+        if unknown:
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, catalog.fetch, unknown)
+            except ServiceUnavailableError:
+                self._schedule_schema_retry()
+                return
+        self._parked, self._parked_keys = [], set()
+        self._registry_back()
+        for message in parked:  # the placeholders go; dispatching tracks them again, in the same step
+            self.consumer.track(message.topic() or "", message.partition() or 0).done(message.offset() or 0)
+        self._dispatch(parked)
+        self.admit_more()
+
+    def _registry_back(self) -> None:
+        if self._registry_down_since is not None:
+            log.warning(
+                "%s: the schema registry answers again after %.1fs; the records that waited are handled now",
+                self.agent_id, time.monotonic() - self._registry_down_since,
+            )  # fmt: skip
+        self._registry_down_since = None
+        self._schema_retries = 0
 
     def _dispatch(self, messages: Sequence[Message]) -> None:
         """Decodes a consumed batch and hands each record to its handler, in order per key.
@@ -952,7 +1079,9 @@ class Agent:
 
     async def _release(self) -> None:
         """Before partitions go to another member: finish what is in flight (outputs acknowledged), and in
-        transactions commit them with their offsets."""
+        transactions commit them with their offsets. Records parked for their schemas are let go: uncommitted,
+        they go to the partitions' next owner."""
+        self._parked, self._parked_keys = [], set()
         await self._drain(self.config.drain_timeout)
         if self.transactional:
             await self._commit_transaction()

@@ -20,6 +20,11 @@ runtime lets running tasks finish, so two executors never run the same task side
 left is a crash after a handler returned but before its ``COMPLETED`` was acknowledged: then the task
 runs again, so handlers with outside effects should be idempotent per ``task_id``.
 
+**Attempts.** A task run again because its executor died is *resumed*, not doubled: the rebuild counts the
+runs of each unfinished task that started (their ``RUNNING`` "started" records) and the handler gets the next
+attempt number (:attr:`TaskContext.attempt`) and the task id as its idempotency key. The records of a
+second or later attempt have ids of their own (``attempt N/...``), so a reader tells the attempts apart.
+
 **Priority.** An ``ACCEPTED`` carries its request's priority (``ce_priority``: HIGH, NORMAL, LOW). Tasks
 waiting for a slot are started highest priority first, then in arrival order (:class:`PrioritySlots`),
 and ``reserved`` slots (default 1) are never given to LOW tasks, so a HIGH task starts at once even when
@@ -54,6 +59,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -72,7 +78,7 @@ from a2a_fast.protocol.kinds import KIND_TASK_RESPONSE
 from a2a_fast.protocol.limits import PRIORITY_LEVELS
 from a2a_fast.transport.registry import SchemaCatalog
 
-__all__ = ["Executor", "PrioritySlots"]
+__all__ = ["Executor", "PrioritySlots", "started_id"]
 
 log = logging.getLogger("a2a_fast.agents.executor")
 _CONTROL_LANE = b"\x00control"
@@ -217,6 +223,9 @@ class Executor(Agent):
         """Tasks canceled before their ACCEPTED reached this executor: the CANCELING's id, sender and reason."""
         self.counts = {"COMPLETED": 0, "FAILED": 0, CANCELED: 0, "SKIPPED": 0}
         self.rebuilt = 0
+        self.attempts: OrderedDict[str, int] = OrderedDict()
+        """Runs the log shows started of tasks not finished (rebuilt at assignment), by task id."""
+        self.resumed = 0
         self.serve_steps = serve_steps
         self.steps: Agent | None = None
         self.read_ahead = max_tasks if read_ahead is None else read_ahead
@@ -333,6 +342,7 @@ class Executor(Agent):
             "capabilities": sorted(self.handlers),
             "max_tasks": self.max_tasks,
             "rebuilt_finished": self.rebuilt,
+            "resumed": self.resumed,
             "circuit": {
                 "state": "open" if self.aside is not None else "closed",
                 "failed_in_a_row": self.failed_in_a_row,
@@ -347,11 +357,28 @@ class Executor(Agent):
             return
         committed = consumer.client.committed(partitions, timeout=10)
         start = {(tp.topic, tp.partition): tp.offset for tp in committed}
-        log = read_log(self.transport, catalog, self.topics, start=start, reader=self.agent_id)
+        # The replay's client lives in a thread of its own: the Kafka binding keeps per-thread state for the call
+        # that runs this callback, which a nested client's calls would clear (an assertion kills the process).
+        with ThreadPoolExecutor(1, thread_name_prefix=f"{self.agent_id}-rebuild") as thread:
+            log = thread.submit(
+                read_log, self.transport, catalog, self.topics, start=start, reader=self.agent_id
+            ).result()
         for task in log.tasks.values():
             if task.state in TERMINAL:
                 self.finished.add(task.task_id)
                 self.rebuilt += 1
+                continue
+            ids = {entry.event_id for entry in task.timeline}
+            for entry in task.timeline:
+                if entry.event != "ACCEPTED":
+                    continue
+                started = 0
+                while started_id(entry.event_id, started + 1) in ids:
+                    started += 1
+                if started:
+                    self.attempts[task.task_id] = max(started, self.attempts.get(task.task_id, 0))
+                    if len(self.attempts) > 100_000:
+                        self.attempts.popitem(last=False)
 
     def expires(self, message: Inbound) -> bool:
         return self._runs(message)
@@ -475,6 +502,10 @@ class Executor(Agent):
         task_id = accepted.task_id
         self.running.add(task_id)
         reports = 0
+        attempt = self.attempts.pop(task_id, 0) + 1
+        if attempt > 1:
+            self.resumed += 1
+        prefix = "" if attempt == 1 else f"attempt {attempt}/"
 
         async def report(status: str, **fields: Any) -> None:
             nonlocal reports
@@ -500,7 +531,7 @@ class Executor(Agent):
                 target_agent=accepted.target_agent,
                 collaboration_id=accepted.collaboration_id,
                 traceparent=continue_trace(accepted.traceparent),
-                event_id=derived_id(accepted.event_id, f"{status}/{reports}"),
+                event_id=derived_id(accepted.event_id, f"{prefix}{status}/{reports}"),
             )
 
         async def progress(fraction: float, note: str | None) -> None:
@@ -510,8 +541,8 @@ class Executor(Agent):
         try:
             capability = (record.get("capability") or "").strip().lower()
             handler = self.handlers.get(capability)
-            log.info("running %s", capability)
-            await progress(0.0, "started")
+            log.info("running %s (attempt %d)", capability, attempt)
+            await progress(0.0, "started" if attempt == 1 else f"started again (attempt {attempt}): a run was cut off")
             if handler is None:
                 raise LookupError(f"executor {self.agent_id} has no handler for capability {capability!r}")
             context = TaskContext(
@@ -522,6 +553,7 @@ class Executor(Agent):
                 agreed_cost=record.get("agreed_cost"),
                 requester_id=accepted.target_agent,
                 _report=progress,
+                attempt=attempt,
             )
             cancel = held.cancel  # asked for while the task was being started
             if cancel is not None:
@@ -554,6 +586,11 @@ class Executor(Agent):
         finally:
             self.running.discard(task_id)
             self.progress.pop(task_id, None)
+
+
+def started_id(accepted_id: str, attempt: int) -> str:
+    """The ``ce_id`` of the "started" ``RUNNING`` of run ``attempt`` of the task accepted by ``accepted_id``."""
+    return derived_id(accepted_id, "RUNNING/1" if attempt == 1 else f"attempt {attempt}/RUNNING/1")
 
 
 def _cause(cancel: Inbound) -> tuple[str, str, str | None]:

@@ -19,6 +19,13 @@ so any member of the pool can answer any turn, and a restarted provider needs no
 response's ``ce_id`` derives from the answered message's ``ce_id``: answering a redelivered record
 again produces the same id, which readers drop.
 
+**Redelivered after a crash.** A provider killed after its answer was acknowledged but before its input's
+offset was committed leaves that input to be read again by whoever gets the partition. Before reading, that
+member lists the ids of the records past the committed offsets and looks for their answers on
+``task-responses`` (from the oldest such record's time, less :data:`ANSWER_CLOCK_MARGIN_MS` for clocks that
+disagree): an input already answered is not answered twice, so a late duplicate never follows, say, the
+task's ``ACCEPTED`` in the log.
+
 It publishes on ``task-responses``: ``NEGOTIATING`` with a counter-offer, ``ACCEPTED`` with the agreed cost
 (and the task's capability, description and parameters), addressed to the pool of a live executor that runs
 the capability, or ``REJECTED`` (no such skill, no live executor for it, no agreement).
@@ -28,9 +35,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Mapping
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final
+
+from confluent_kafka import TopicPartition
 
 from a2a_fast.agents.base import Agent, AgentConfig, pool_group
 from a2a_fast.agents.policies import Decision, PricingPolicy
@@ -41,10 +51,14 @@ from a2a_fast.protocol.envelope import Inbound
 from a2a_fast.protocol.ids import derived_id
 from a2a_fast.protocol.kinds import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE
 from a2a_fast.protocol.limits import priority_name
+from a2a_fast.transport.log import event_ids
 
-__all__ = ["Provider"]
+__all__ = ["ANSWER_CLOCK_MARGIN_MS", "Provider"]
 
 log = logging.getLogger("a2a_fast.agents.provider")
+
+ANSWER_CLOCK_MARGIN_MS: Final = 10_000
+"""How much earlier than the record it answers an answer may be stamped (the two senders' clocks differ)."""
 
 
 def _request_priority(message: Inbound) -> str | None:
@@ -63,6 +77,9 @@ class Provider(Agent):
         super().__init__(config)
         self.pricing = pricing or PricingPolicy()
         self.decisions: Counter[str] = Counter()
+        self.answered: OrderedDict[str, None] = OrderedDict()
+        """Ids of answers found on the log for inputs to be read again (rebuilt when partitions are assigned)."""
+        self.already_answered = 0
 
     def default_group(self) -> str:
         return pool_group(self.topics.prefix, self.role, self.skills)
@@ -74,13 +91,48 @@ class Provider(Agent):
         return dict(self.decisions)
 
     def extra_status(self) -> dict[str, Any]:
-        return {"skills": self.skills}
+        return {"skills": self.skills, "already_answered": self.already_answered}
+
+    def on_partitions_assigned(self, partitions: list[TopicPartition]) -> None:
+        consumer = self.consumer
+        if consumer is None or not partitions:
+            return
+        try:
+            committed = consumer.client.committed(partitions, timeout=10)
+            start = {(tp.topic, tp.partition): tp.offset for tp in committed if tp.offset >= 0}
+            if not start:
+                return
+            # Other clients are opened and closed in a thread of their own: the Kafka binding keeps per-thread
+            # state for the call that runs this callback, which a nested client's calls would clear.
+            with ThreadPoolExecutor(1, thread_name_prefix=f"{self.agent_id}-answers") as thread:
+                pending, present = thread.submit(self._answers_given, start).result()
+        except Exception as error:  # a rebalance callback must not raise; answering again is the old fallback
+            log.warning("%s: looking for answers already given failed: %r", self.agent_id, error)
+            return
+        for event_id, _ in pending:
+            answer = derived_id(event_id, "answer")
+            if answer in present:
+                self.answered[answer] = None
+        while len(self.answered) > 100_000:
+            self.answered.popitem(last=False)
 
     def capabilities(self) -> list[str]:
         return sorted(self.skills)
 
     def expires(self, message: Inbound) -> bool:
         return self._answers(message)
+
+    def _answers_given(self, start: dict[tuple[str, int], int]) -> tuple[list[tuple[str, int]], set[str]]:
+        """The ids (and times) of the inputs past ``start``, and the ids on ``task-responses`` since the oldest."""
+        pending = event_ids(self.transport, start, reader=self.agent_id)
+        if not pending:
+            return [], set()
+        since = max(1, min(stamp for _, stamp in pending) - ANSWER_CLOCK_MARGIN_MS)
+        topic = self.topics.responses
+        admin = self.transport.admin()
+        numbers = admin.list_topics(topic, timeout=10).topics[topic].partitions
+        present = {found for found, _ in event_ids(self.transport, {(topic, n): -since for n in numbers})}
+        return pending, present
 
     def _answers(self, message: Inbound) -> bool:
         """Whether this pool answers ``message``: it is addressed here, or to no pool and this pool is the one
@@ -107,6 +159,12 @@ class Provider(Agent):
 
     async def handle(self, message: Inbound) -> None:
         if message.kind not in (KIND_TASK_REQUEST, KIND_NEGOTIATION) or not self._answers(message):
+            return
+        answer = derived_id(message.event_id, "answer")
+        if answer in self.answered:
+            del self.answered[answer]
+            self.already_answered += 1
+            log.info("already answered before a restart: not answered again")
             return
         with self.protocol_metrics.timer("a2a", "negotiate"):
             await self._handle(message)

@@ -19,6 +19,11 @@ class TaskContext:
     A workflow step (:mod:`a2a_fast.workflows.sessions`) runs the same handlers: ``task_id`` is then
     ``<session id>/<step name>``, ``collaboration_id`` the session id and ``previous_output`` the output
     of the session's previous successful step (None for the first step).
+
+    ``attempt`` is 1 the first time the task runs, 2 when it runs again because the executor that ran it
+    died before the outcome was acknowledged (a *resumed* task: the log shows that the earlier run started
+    and never ended), and so on. :attr:`idempotency_key` is the same on every attempt: a handler with outside
+    effects uses it to make them happen once (a unique key in a database, an idempotency header on a call).
     """
 
     task_id: str
@@ -30,6 +35,12 @@ class TaskContext:
     _report: Callable[[float, str | None], Awaitable[None]] = field(repr=False)
     previous_output: Any = None
     collaboration_id: str | None = None
+    attempt: int = 1
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable across attempts of this task: its id."""
+        return self.task_id
 
     async def progress(self, fraction: float, message: str | None = None) -> None:
         """Publishes ``RUNNING`` with ``fraction`` (0.0 to 1.0) done."""
@@ -39,7 +50,7 @@ class TaskContext:
 TaskHandler = Callable[[TaskContext], Awaitable[Any]]
 """``async def handler(task: TaskContext) -> result``: runs one task (or workflow step) of its capability. The
 result must be JSON-serialisable; raising fails the task with the error as its reason. A task whose executor
-died before its outcome was acknowledged runs again, so handlers with outside effects should be idempotent
-per ``task.task_id``. When its task is canceled while it runs, the handler's coroutine is cancelled: it sees
-:class:`asyncio.CancelledError` at the ``await`` it is at, may clean up (and await while doing so), and should
-re-raise it; the task then ends CANCELED (:mod:`a2a_fast.agents.cancel`)."""
+died before its outcome was acknowledged runs again (``task.attempt`` then counts the runs), so handlers with
+outside effects should be idempotent per ``task.idempotency_key``. When its task is canceled while it runs, the
+handler's coroutine is cancelled: it sees :class:`asyncio.CancelledError` at the ``await`` it is at, may clean up
+(and await while doing so), and should re-raise it; the task then ends CANCELED (:mod:`a2a_fast.agents.cancel`)."""

@@ -29,6 +29,14 @@ agent's lifecycle; it checks the directory before registering (waiting out a hol
 silent, so a crashed agent restarted at once takes its id back when the old claim lapses), then waits
 until its own REGISTER has been read back and raises the refusal, if any, so two processes racing for
 one id cannot both win.
+
+**Incarnations.** A process restarted on the same host need not wait out its dead predecessor's claim. Each
+claim carries ``incarnation.successor``, the SHA-256 of a secret that only the claiming process and the file
+of its :class:`Incarnation` know; the file is locked (``flock``) while the process lives, and the kernel
+releases the lock when it dies, even by ``kill -9``. The next process to lock the file reads that secret and
+puts it in its REGISTER (``incarnation.takeover``): every reader sees the secret hash to the holder's
+successor and hands the id over at once, as for a holder that deregistered. A second live process on the host
+cannot lock the file, and a process elsewhere has no secret, so both are judged by the rules above.
 """
 
 from __future__ import annotations
@@ -36,17 +44,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import fcntl
+import hashlib
 import json
 import logging
 import os
 import resource
+import secrets
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, Final
+from pathlib import Path
+from typing import IO, Any, Final
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
@@ -71,6 +83,7 @@ __all__ = [
     "AgentDirectory",
     "AgentInfo",
     "AgentState",
+    "Incarnation",
     "Presence",
     "process_usage",
 ]
@@ -207,6 +220,8 @@ class _Entry:
     instance: str
     last_seen: float
     registered_at: float
+    successor: str | None = None
+    """The SHA-256 (hex) of the secret by which the holder's next incarnation takes the id over at once."""
 
     def alive_at(self, moment: float, timeout: float) -> bool:
         return moment - self.last_seen <= timeout
@@ -379,6 +394,8 @@ class AgentDirectory:
         instance = str(event.get("instanceid") or "")
         moment = _epoch(str(event["time"]))
         agent_id = card.agent_id
+        incarnation = data.get("incarnation") or {}
+        successor = incarnation.get("successor")
         entry = self._agents.get(agent_id)
         if entry is not None and entry.instance == instance:
             if kind == DEREGISTER:
@@ -386,9 +403,14 @@ class AgentDirectory:
             else:
                 entry.card, entry.state = card, state
                 entry.last_seen = max(entry.last_seen, moment)
+                entry.successor = successor or entry.successor
             return
         if kind == DEREGISTER:
             return  # not the holder's: ignored
+        if entry is not None and kind == REGISTER and _proves(incarnation.get("takeover"), entry.successor):
+            # The holder's own next incarnation: the holder is dead (its lock on the incarnation file is gone).
+            self._agents[agent_id] = _Entry(card, state, instance, moment, moment, successor)
+            return
         if entry is not None and entry.alive_at(moment, self.timeout):
             self._refused[(agent_id, instance)] = AgentIdInUseError(
                 f"agent id {agent_id!r} is in use by a live instance (last seen "
@@ -404,7 +426,12 @@ class AgentDirectory:
                 f"agent {agent_id!r} refused: the mesh already has {live} live agents (mesh.max_agents={limit})"
             )
             return
-        self._agents[agent_id] = _Entry(card, state, instance, moment, moment)
+        self._agents[agent_id] = _Entry(card, state, instance, moment, moment, successor)
+
+    def successor(self, agent_id: str) -> str | None:
+        """The hash by which the holder of ``agent_id`` said its next incarnation may take the id over."""
+        entry = self._agents.get(agent_id)
+        return None if entry is None else entry.successor
 
     def _live_at(self, moment: float) -> int:
         return sum(1 for other in self._agents.values() if other.alive_at(moment, self.timeout))
@@ -517,12 +544,89 @@ def process_usage(previous: tuple[float, float] | None) -> tuple[float, int, int
     return cpu, memory, sockets, sample
 
 
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _proves(secret: object, successor: str | None) -> bool:
+    return isinstance(secret, str) and successor is not None and secrets.compare_digest(_digest(secret), successor)
+
+
+class Incarnation:
+    """This process's place in the line of processes that run one agent id from one state folder.
+
+    :meth:`begin` locks ``path`` (``flock``, held until :meth:`end` or the process's death), reads the secrets
+    its predecessors left there and writes a new one for this process. The new secret's hash goes in every
+    directory record of this process (``successor``); a predecessor's secret, once the lock proves that
+    predecessor dead, is what takes its claim over (``takeover``). The file keeps the last two secrets: one
+    written by a process that died before its REGISTER was read still leaves the one before it usable.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.secret = secrets.token_hex(32)
+        self.previous: list[str] = []
+        self._file: IO[str] | None = None
+
+    @classmethod
+    def for_agent(cls, state_dir: Path, bootstrap: str, topic: str, agent_id: str) -> Incarnation:
+        """The incarnation file of ``agent_id`` in the mesh whose directory is ``topic`` at ``bootstrap``."""
+        name = hashlib.sha256(f"{bootstrap}\n{topic}\n{agent_id}".encode()).hexdigest()[:32]
+        return cls(state_dir / "incarnations" / f"{name}.json")
+
+    @property
+    def successor(self) -> str:
+        return _digest(self.secret)
+
+    def begin(self) -> bool:
+        """Locks the file and records this process's secret; False when a live process holds the lock (or the
+        folder cannot be written), and then this process has no predecessor to take over from."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the lock
+        except OSError as error:
+            log.warning("incarnation file %s: %s; a restart will wait out the old claim", self.path, error)
+            return False
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        handle.seek(0)
+        try:
+            found = json.loads(handle.read() or "[]")
+        except ValueError:
+            found = []
+        self.previous = [str(item) for item in found if isinstance(item, str)][-2:]
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps([*self.previous[-1:], self.secret]))
+        handle.flush()
+        os.fsync(handle.fileno())
+        os.chmod(self.path, 0o600)
+        self._file = handle
+        return True
+
+    def takeover(self, successor: str | None) -> str | None:
+        """The predecessor's secret that proves ``successor`` (the holder's), if this process has it."""
+        if self._file is None:
+            return None
+        return next((secret for secret in reversed(self.previous) if _proves(secret, successor)), None)
+
+    def end(self) -> None:
+        """Releases the lock (a clean stop; a crash releases it too)."""
+        handle, self._file = self._file, None
+        if handle is not None:
+            handle.close()
+
+
 class Presence:
     """Publishes one agent's REGISTER, HEARTBEATs, STATE_SYNCs and DEREGISTER on the directory's topic.
 
     ``state`` is sampled every ``sync_interval`` seconds (default: a fifth of the heartbeat interval);
     a STATE_SYNC goes out when the activity (status, task, progress, load) changed. :meth:`start` raises
-    :class:`AgentIdInUseError` or :class:`MaxAgentsError` when the directory refuses the agent.
+    :class:`AgentIdInUseError` or :class:`MaxAgentsError` when the directory refuses the agent. With an
+    ``incarnation`` a claim left by this agent's previous process on this host is taken over at once.
 
     Each presence has a producer client of its own unless ``producer`` (a started
     :class:`~a2a_fast.transport.producer.Producer`) is given: a process hosting many agents shares one, which
@@ -539,8 +643,11 @@ class Presence:
         sync_interval: float | None = None,
         patience: float = 30.0,
         producer: Producer | None = None,
+        incarnation: Incarnation | None = None,
     ) -> None:
         self.directory = directory
+        self.incarnation = incarnation
+        self._takeover: str | None = None
         self.card = card
         self.instance_id = uuid.uuid4().hex
         self.metrics = metrics
@@ -565,11 +672,35 @@ class Presence:
         If another instance holds the id, this first waits for its next sign of life: a live holder sends
         one within a heartbeat interval (this start is then refused), a crashed one never does and its claim
         lapses at the heartbeat timeout (this instance then takes the id), so a crashed agent restarted at
-        once comes back by itself.
+        once comes back by itself. A holder that was this agent's previous incarnation on this host is taken
+        over at once.
         """
-        await self._outwait_a_silent_holder()
+        if self.incarnation is not None and self.incarnation.begin():
+            self._takeover = self.incarnation.takeover(self.directory.successor(self.agent_id))
+        try:
+            await self._register()
+        except BaseException:
+            if self.incarnation is not None:
+                self.incarnation.end()
+            raise
+
+    async def _register(self) -> None:
+        if self._takeover is not None:
+            held = self.directory.get_agent(self.agent_id)
+            log.info(
+                "%s: taking over the claim of instance %s, this agent's previous process on this host (it has"
+                " died)",
+                self.agent_id, held.instance_id if held else "-",
+            )  # fmt: skip
+        else:
+            await self._outwait_a_silent_holder()
         existing = self.directory.get_agent(self.agent_id)
-        if existing is not None and existing.alive and existing.instance_id != self.instance_id:
+        if (
+            self._takeover is None
+            and existing is not None
+            and existing.alive
+            and existing.instance_id != self.instance_id
+        ):
             self._count("register", ok=False)
             raise AgentIdInUseError(
                 f"agent id {self.agent_id!r} is in use by a live instance (last seen "
@@ -636,6 +767,8 @@ class Presence:
                 log.warning("%s: deregistering failed: %s", self.agent_id, error)
         self.registered = False
         await self._close_producer()
+        if self.incarnation is not None:
+            self.incarnation.end()
 
     async def heartbeat(self) -> None:
         started = time.perf_counter()
@@ -686,6 +819,12 @@ class Presence:
         key, value = self.agent_id.encode(), None
         if kind is not None:
             assert state is not None
+            data: dict[str, Any] = {"card": self.card.to_json(), "state": state.to_json()}
+            if self.incarnation is not None:
+                claim = {"successor": self.incarnation.successor}
+                if kind == REGISTER and self._takeover is not None:
+                    claim["takeover"] = self._takeover
+                data["incarnation"] = claim
             event = {
                 "specversion": "1.0",
                 "id": uuid.uuid4().hex,
@@ -697,7 +836,7 @@ class Presence:
                 "sourceagent": self.agent_id,
                 "instanceid": self.instance_id,
                 "partitionkey": self.agent_id,
-                "data": {"card": self.card.to_json(), "state": state.to_json()},
+                "data": data,
             }
             raw_key, headers, value = to_kafka(event)
             key = raw_key if isinstance(raw_key, bytes) else self.agent_id.encode()

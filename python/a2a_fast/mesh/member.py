@@ -1,7 +1,7 @@
 """One agent's place in the mesh: its directory, presence and router, started and stopped with the agent.
 
-:class:`~a2a_fast.agents.base.Agent` joins the mesh at start (after it consumes and its monitoring server
-listens) and leaves it first thing on stop, so routers stop choosing it before it drains. A refused
+:class:`~a2a_fast.agents.base.Agent` joins the mesh at start (once its monitoring server listens, before it
+joins its consumer group) and leaves it first thing on stop, so routers stop choosing it before it drains. A refused
 registration (:class:`~a2a_fast.errors.AgentIdInUseError`, :class:`~a2a_fast.errors.MaxAgentsError`)
 fails the agent's start.
 """
@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from a2a_fast.config import ProtocolConfig
-from a2a_fast.mesh.directory import AgentCard, AgentDirectory, AgentState, Presence
+from a2a_fast.mesh.directory import AgentCard, AgentDirectory, AgentState, Incarnation, Presence
 from a2a_fast.mesh.router import MeshRouter
 from a2a_fast.observability.protocol_metrics import ProtocolMetrics
 
@@ -28,7 +29,8 @@ class MeshMember:
     """The directory (on ``topics.agents``), the agent's :class:`Presence` and a :class:`MeshRouter`.
 
     With ``announce`` False the agent reads the directory and routes but is not listed in it (a one-off
-    requester of a person at a terminal, say)."""
+    requester of a person at a terminal, say). With a ``state_dir`` the agent's claim on its id is an
+    :class:`~a2a_fast.mesh.directory.Incarnation` kept there, so a restart on this host takes it over at once."""
 
     def __init__(
         self,
@@ -39,9 +41,17 @@ class MeshMember:
         config: ProtocolConfig,
         metrics: ProtocolMetrics,
         announce: bool = True,
+        state_dir: Path | None = None,
     ) -> None:
         self.directory = AgentDirectory(kafka, topics.agents, config, metrics=metrics.registry)
-        self.presence = Presence(self.directory, card, state, metrics=metrics.registry) if announce else None
+        incarnation = None
+        if state_dir is not None:
+            incarnation = Incarnation.for_agent(state_dir, self.directory.kafka, topics.agents, card.agent_id)
+        self.presence = (
+            Presence(self.directory, card, state, metrics=metrics.registry, incarnation=incarnation)
+            if announce
+            else None
+        )
         self.router = MeshRouter(self.directory, metrics=metrics)
 
     async def start(self) -> None:

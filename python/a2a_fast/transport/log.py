@@ -26,7 +26,7 @@ from a2a_fast.transport.admin import watermark_offsets
 from a2a_fast.transport.kafka import BROKER_SETTING
 from a2a_fast.transport.registry import SchemaCatalog
 
-__all__ = ["LogReader", "Observed", "replay"]
+__all__ = ["LogReader", "Observed", "event_ids", "replay"]
 
 
 def replay(
@@ -94,6 +94,56 @@ def replay(
                 for tp in consumer.position(wanted):
                     if tp.offset >= remaining.get((tp.topic, tp.partition), tp.offset + 1):
                         del remaining[(tp.topic, tp.partition)]
+    finally:
+        consumer.close()
+
+
+def event_ids(
+    target: str | Transport,
+    start: Mapping[tuple[str, int], int],
+    timeout: float = 10.0,
+    reader: str = "a2a-fast",
+) -> list[tuple[str, int]]:
+    """``(ce_id, timestamp in epoch milliseconds)`` of every record of the partitions in ``start`` from that
+    offset (or, for a negative one, the first record at or after the time ``-offset`` milliseconds) up to their
+    current end, read from the headers alone (no registry needed). Blocking."""
+    transport = as_transport(target)
+    consumer = transport.consumer(
+        {"group.id": f"{reader}-ids", "enable.auto.commit": False, "enable.partition.eof": False}
+    )
+    try:
+        by_time = [TopicPartition(topic, number, -offset) for (topic, number), offset in start.items() if offset < 0]
+        positions = {where: offset for where, offset in start.items() if offset >= 0}
+        for found in consumer.offsets_for_times(by_time, timeout=timeout) if by_time else []:
+            if found.offset >= 0:
+                positions[(found.topic, found.partition)] = found.offset
+        ends = {}
+        for (topic, number), offset in positions.items():
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, number), timeout=timeout)
+            first = max(low, offset)
+            if high > first:
+                ends[(topic, number)] = high
+                positions[(topic, number)] = first
+        if not ends:
+            return []
+        consumer.assign([TopicPartition(topic, number, positions[(topic, number)]) for topic, number in ends])
+        found_ids: list[tuple[str, int]] = []
+        deadline = time.monotonic() + timeout
+        while ends and time.monotonic() < deadline:
+            for message in consumer.consume(500, 0.2):
+                if message.error() is not None:
+                    continue
+                where = (message.topic() or "", message.partition() or 0)
+                offset = message.offset() or 0
+                if where in ends and offset + 1 >= ends[where]:
+                    del ends[where]
+                for name, value in message.headers() or []:
+                    if name == "ce_id" and value is not None:
+                        found_ids.append((value.decode(errors="replace"), message.timestamp()[1]))
+                        break
+        if ends:
+            raise TimeoutError(f"reading {', '.join(f'{t}/{n}' for t, n in ends)} to its end took over {timeout}s")
+        return found_ids
     finally:
         consumer.close()
 

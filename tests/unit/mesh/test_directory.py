@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from pathlib import Path
 from typing import Any
 
 from a2a_fast.codecs.cloudevents import to_kafka
@@ -13,7 +15,7 @@ from a2a_fast.errors import (
 )
 from a2a_fast.history.tasks import format_time
 from a2a_fast.mesh import AgentCard, AgentDirectory
-from a2a_fast.mesh.directory import DEREGISTER, HEARTBEAT, REGISTER
+from a2a_fast.mesh.directory import DEREGISTER, HEARTBEAT, REGISTER, Incarnation
 
 NOW = 1_700_000_000.0
 
@@ -22,7 +24,12 @@ def iso(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat()
 
 
-def record(kind: str, agent_id: str, instance: str, at: float) -> tuple[Any, Any, Any]:
+def record(
+    kind: str, agent_id: str, instance: str, at: float, incarnation: dict[str, str] | None = None
+) -> tuple[Any, Any, Any]:
+    data: dict[str, Any] = {"card": AgentCard(agent_id, "worker").to_json(), "state": {"status": "IDLE"}}
+    if incarnation is not None:
+        data["incarnation"] = incarnation
     event = {
         "specversion": "1.0",
         "id": f"{agent_id}-{instance}-{at}",
@@ -32,7 +39,7 @@ def record(kind: str, agent_id: str, instance: str, at: float) -> tuple[Any, Any
         "datacontenttype": "application/json",
         "instanceid": instance,
         "partitionkey": agent_id,
-        "data": {"card": AgentCard(agent_id, "worker").to_json(), "state": {"status": "IDLE"}},
+        "data": data,
     }
     return to_kafka(event)
 
@@ -122,3 +129,41 @@ def test_the_directory_as_of_a_time_ignores_later_records_and_judges_liveness_th
     assert as_of(start + 12) == {"a": (True, 2), "b": (False, 1)}  # b silent for 11 s by then
     assert as_of(start + 31) == {"a": (False, 2)}  # b deregistered
     assert as_of(None) == {"a": (False, 2)}  # judged now
+
+
+def test_incarnation_file_hands_its_secret_to_the_next_process_only(tmp_path: Path) -> None:
+    place = tmp_path / "incarnations" / "worker.json"
+    first = Incarnation(place)
+    assert first.begin() and first.previous == []
+    twin = Incarnation(place)
+    assert not twin.begin()  # locked by a live process: no secret for it
+    assert twin.takeover(first.successor) is None
+    first.end()  # what the process's death does to the lock
+    second = Incarnation(place)
+    assert second.begin()
+    assert second.takeover(first.successor) == first.secret
+    assert second.takeover(second.successor) is None  # its own secret stays in the file, for the next one
+    assert second.takeover("0" * 64) is None
+    second.end()
+
+
+def test_directory_hands_a_live_claim_over_only_to_the_secret_of_its_successor() -> None:
+    config = ProtocolConfig(heartbeat=HeartbeatConfig(1.0, 10.0))
+    directory = AgentDirectory("unused:9092", "agents", config)
+    secret = "s" * 64
+    successor = hashlib.sha256(secret.encode()).hexdigest()
+
+    def apply(kind: str, instance: str, at: float, incarnation: dict[str, str] | None = None) -> None:
+        key, headers, value = record(kind, "a", instance, at, incarnation)
+        directory._apply(key, headers, value)
+
+    apply(REGISTER, "i1", NOW, {"successor": successor})
+    apply(REGISTER, "i2", NOW + 1, {"successor": "x", "takeover": "wrong"})  # i1 alive, no proof
+    assert isinstance(directory.refusal("a", "i2"), AgentIdInUseError)
+    apply(HEARTBEAT, "i9", NOW + 2, {"successor": "x", "takeover": secret})  # only a REGISTER takes over
+    assert directory._agents["a"].instance == "i1"
+    apply(REGISTER, "i3", NOW + 3, {"successor": "y", "takeover": secret})
+    assert directory.refusal("a", "i3") is None and directory._agents["a"].instance == "i3"
+    assert directory.successor("a") == "y"
+    apply(REGISTER, "i4", NOW + 4, {"successor": "z", "takeover": secret})  # a spent secret proves nothing now
+    assert isinstance(directory.refusal("a", "i4"), AgentIdInUseError)

@@ -1,0 +1,26 @@
+"""The short fault suite (``make chaos`` runs the long one): every kind of fault once or more, every task accounted.
+
+Agents are processes of their own, killed with SIGKILL and restarted at once; the broker is restarted and the
+registry stopped and started, on a private stack (``bench.chaos``). Nothing acknowledged may be lost, no task may
+run to its end twice, and no agent may exit by itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.chaos import ok, run, table
+
+
+def test_kills_and_restarts_lose_and_double_nothing(tmp_path: Path) -> None:
+    report = run(6, tasks_per_trial=3, seed=14, out=tmp_path / "chaos.json", work_dir=tmp_path / "run")
+    print(table(report))
+    assert report["kills_total"] >= 1 and report["broker_restarts"] >= 1 and report["registry_restarts"] >= 1
+    # A requester killed between an acknowledgement and its note of it submits one more after its restart.
+    assert report["tasks"] >= report["acknowledged_requests"] >= report["tasks_submitted_target"]
+    assert report["acknowledged_missing"] == []
+    assert report["lost"] == 0 and report["open"] == {}
+    assert report["doubled"] == []
+    assert report["unplanned_exits"] == {}
+    assert report["completed"] + report["rejected"] + report["failed"] == report["tasks"]
+    assert ok(report)
