@@ -80,12 +80,12 @@ class StallingProvider(Provider):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.answered = asyncio.Event()
+        self.awarded = asyncio.Event()
 
     async def handle(self, message: Inbound) -> None:
         await super().handle(message)
-        if not self.answered.is_set():
-            self.answered.set()
+        if not self.awarded.is_set():
+            self.awarded.set()
             await asyncio.Event().wait()
 
 
@@ -121,7 +121,7 @@ def test_a_provider_killed_between_award_and_commit_awards_once_in_transactions(
                 envelope = Envelope(executor.catalog, mesh.topics, "requester-1")
                 task_id = "task-once"
                 await executor.produce_record(envelope.encode(KIND_TASK_REQUEST, request(task_id)))
-                await asyncio.wait_for(first.answered.wait(), 10)
+                await asyncio.wait_for(first.awarded.wait(), 10)
                 _crash(first)
                 second = Provider(mesh.config("provider-1", **options), {"summarize": 10.0})
                 await second.start()
