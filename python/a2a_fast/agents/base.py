@@ -191,11 +191,13 @@ class AgentConfig:
     http_token: str | None = field(default_factory=http_token, repr=False)
     """The bearer token ``/status`` and ``/metrics`` require (``/health`` stays open); default
     ``$A2A_FAST_HTTP_TOKEN``, None: open."""
-    static_membership: bool = True
+    static_membership: bool = False
     """With ``join_mesh``, the agent id is the consumer's ``group.instance.id`` (Kafka static membership): a
     restarted process takes its dead predecessor's place in the group at once, with no rebalance, instead of
     waiting for that member's session to time out. A member that stops for good leaves its partitions to the
-    others after ``session_timeout_ms`` (static members do not leave the group on close)."""
+    others after ``session_timeout_ms`` (static members do not leave the group on close). Off by default:
+    librdkafka treats a fenced static member as a fatal error, and after a broker restart a member can be fenced
+    by its own rejoin, which stops the agent's consumer."""
     state_dir: Path | None = field(default_factory=default_state_dir)
     """Where the agent keeps its incarnation file (:class:`~a2a_fast.mesh.directory.Incarnation`), so that a
     restart on this host takes its dead predecessor's claim on the id over at once; None: a restart waits
