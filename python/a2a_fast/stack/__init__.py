@@ -182,15 +182,16 @@ class LocalStack:
             for service, external in self._managed()
         ]
 
-    def down(self, only: list[str] | None = None) -> list[str]:
+    def down(self, only: list[str] | None = None, patience: float = 45.0) -> list[str]:
         """Stops what ``up`` started (never an external or foreign process); names what it stopped.
 
-        ``only`` limits it to the named services, e.g. those a test session started itself.
+        ``only`` limits it to the named services, e.g. those a test session started itself; a service still
+        running ``patience`` seconds after it was asked to stop is killed.
         """
         return [
             service.name
             for service, _ in reversed(self._managed())
-            if (only is None or service.name in only) and service.stop()
+            if (only is None or service.name in only) and service.stop(patience)
         ]
 
     def status(self) -> list[ServiceStatus]:
