@@ -144,7 +144,7 @@ def _draw_latencies(axes: Any, cases: list[tuple[str, dict[str, float]]]) -> Non
         heights = [values.get(short, 0.0) for _, values in cases]
         group = axes.bar(positions, heights, width, label=short)
         axes.bar_label(group, labels=[f"{h:g}" for h in heights], fontsize=8, padding=2)
-    axes.set_xticks(range(len(cases)), [label for label, _ in cases], fontsize=8)
+    axes.set_xticks(range(len(cases)), [label for label, _ in cases], fontsize=7, rotation=35, ha="right")
     axes.set_yscale("log")
     axes.set_ylabel("request → COMPLETED, ms (less is better)")
     axes.set_title("Task latency under offered load")
