@@ -48,6 +48,7 @@ import fcntl
 import hashlib
 import json
 import logging
+import math
 import os
 import resource
 import secrets
@@ -263,6 +264,9 @@ class AgentDirectory:
         """Records of the topic that are not directory events (malformed, or another kind): skipped, not
         dead-lettered, since every process reads the whole topic and each would write its own copy."""
         self._alive: frozenset[str] = frozenset()
+        self._expiry = math.inf
+        """When the first agent alive at the last sweep falls silent for longer than the timeout."""
+        self._sweeping = False
         self._changed = asyncio.Event()
         self._consumer: ConsumerClient | None = None
         self._thread: ThreadPoolExecutor | None = None
@@ -442,9 +446,21 @@ class AgentDirectory:
     def _sweep(self) -> None:
         now = self._now()
         alive = frozenset(agent_id for agent_id, entry in self._agents.items() if entry.alive_at(now, self.timeout))
+        self._expiry = min((self._agents[agent_id].last_seen for agent_id in alive), default=math.inf) + self.timeout
         if alive != self._alive:
             self._alive = alive
-            self._notify()
+            self._sweeping = True
+            try:
+                self._notify()
+            finally:
+                self._sweeping = False
+
+    def expire(self) -> None:
+        """Brings liveness up to now: once an agent's silence has passed the timeout since the last sweep, sweeps at
+        once (``on_change`` fires), so the queries and the router that follows them agree on who is alive at any
+        moment, not only after the next periodic sweep."""
+        if not self._sweeping and self._now() > self._expiry:
+            self._sweep()
 
     def _notify(self) -> None:
         self._changed.set()
@@ -475,11 +491,13 @@ class AgentDirectory:
 
     def get_all_agents(self) -> list[AgentInfo]:
         """Every registered agent that has not deregistered, alive or not, by id."""
+        self.expire()
         now = self._now()
         return [self._info(self._agents[agent_id], now) for agent_id in sorted(self._agents)]
 
     def get_agent(self, agent_id: str) -> AgentInfo | None:
         """What the directory knows of ``agent_id`` (None when it never registered)."""
+        self.expire()
         entry = self._agents.get(agent_id)
         return None if entry is None else self._info(entry, self._now())
 
@@ -494,6 +512,7 @@ class AgentDirectory:
 
     def is_agent_alive(self, agent_id: str) -> bool:
         """Whether ``agent_id`` is registered and was heard from within the heartbeat timeout."""
+        self.expire()
         entry = self._agents.get(agent_id)
         return entry is not None and entry.alive_at(self._now(), self.timeout)
 

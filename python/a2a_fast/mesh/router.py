@@ -135,6 +135,8 @@ class MeshRouter:
     ) -> str | None:
         """A live agent offering ``capability`` (of type ``role`` when given), or None."""
         started = time.perf_counter()
+        if self.directory is not None:
+            self.directory.expire()
         wanted = capability.strip().lower()
         if role:
             wanted = f"{role}/{wanted}"
@@ -144,6 +146,8 @@ class MeshRouter:
 
     def agents_for(self, capability: str, role: str | None = None) -> list[str]:
         """The live agents offering ``capability`` (of type ``role`` when given), sorted."""
+        if self.directory is not None:
+            self.directory.expire()
         wanted = capability.strip().lower()
         return sorted(self.table.agents_for(f"{role}/{wanted}" if role else wanted))
 
@@ -158,6 +162,8 @@ class MeshRouter:
     def route_message(self, message: Mapping[str, Any], strategy: str | None = None) -> str | None:
         """The agent ``message`` goes to (see the module docstring), or None."""
         started = time.perf_counter()
+        if self.directory is not None:
+            self.directory.expire()
         event: Mapping[str, Any] = from_a2a(dict(message)) if "messageId" in message else message
         if self._callables:
             marked = dict(event)

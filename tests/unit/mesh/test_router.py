@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from a2a_fast.config import ProtocolConfig
+from a2a_fast.config import HeartbeatConfig, ProtocolConfig
 from a2a_fast.errors import (
     ValidationError,
 )
@@ -128,3 +129,30 @@ def test_a_role_keeps_the_choice_to_its_agents_and_pool_of_reads_their_card() ->
         every, providers, executor, pool, unknown = run_strict(lambda: scenario(mesh))
     assert (every, providers, executor) == (["e1", "p1"], ["p1"], "e1")
     assert (pool, unknown) == ("providers.translate", None)
+
+
+def test_an_agent_silent_past_its_timeout_is_not_routed_to_even_before_the_next_sweep() -> None:
+    # The directory sweeps liveness every sweep_interval (here: not between the crash and the checks); its
+    # answers and the router must agree at any moment all the same.
+    config = ProtocolConfig(heartbeat=HeartbeatConfig(interval_seconds=0.1, timeout_seconds=0.5))
+
+    async def scenario(mesh: Mesh) -> tuple[str | None, str | None, bool, str | None]:
+        directory = AgentDirectory(mesh.transport, mesh.topics.agents, config, sweep_interval=3)
+        async with directory:
+            router = MeshRouter(directory)
+            crashed = Presence(directory, card("a"))
+            await crashed.start()
+            before = router.route("translate")
+            await crashed.stop(deregister=False)  # no DEREGISTER, no more heartbeats
+            await asyncio.sleep(config.heartbeat.timeout_seconds + 0.3)
+            after = router.route("translate")
+            alive = directory.is_agent_alive("a")
+            newcomer = Presence(directory, card("b"))
+            await newcomer.start()
+            then = router.route("translate")
+            await newcomer.stop()
+            router.close()
+            return before, after, alive, then
+
+    with fresh_mesh(MemoryTransport()) as mesh:
+        assert run_strict(lambda: scenario(mesh)) == ("a", None, False, "b")
