@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -24,40 +23,7 @@ from a2a_fast.transport.memory import MemoryTransport
 from a2a_fast.workflows.definitions import WorkflowDefinition, WorkflowStep
 from a2a_fast.workflows.sessions import CollaborationStatus
 from tests.scenarios import Mesh, fresh_mesh, run_strict
-
-TWO_STEPS = WorkflowDefinition(
-    "report",
-    "Report",
-    "summarise then translate",
-    [
-        WorkflowStep("summarize", "Summarise", ["summarize"], {"words": "6"}, timeout=5, retries=1),
-        WorkflowStep("enrich", "Optional enrichment", ["classify"], required=False, timeout=5),
-        WorkflowStep("translate", "Translate", ["translate"], timeout=5),
-    ],
-)
-
-
-@dataclass
-class Card:
-    agent_id: str
-
-
-@dataclass
-class Info:
-    card: Card
-
-
-class Locator:
-    def __init__(self, offers: dict[str, list[str]], dead: set[str] | None = None) -> None:
-        self.offers = offers
-        self.dead = dead or set()
-
-    def find_agents_by_capability(self, capability: str) -> list[Info]:
-        return [Info(Card(a)) for a, caps in self.offers.items() if capability in caps and a not in self.dead]
-
-    def is_agent_alive(self, agent_id: str) -> bool:
-        return agent_id in self.offers and agent_id not in self.dead
-
+from tests.unit.workflows.support import TWO_STEPS, Locator
 
 _offsets = iter(range(1_000_000))
 
