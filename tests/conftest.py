@@ -1,4 +1,5 @@
-"""Fixtures shared by every test: the real stack (started on demand) and a fresh topic per test."""
+"""Fixtures shared by every test: the real stack (started on demand), a fresh topic per test, and the spans
+a2a_fast exports."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from a2a_fast.observability import tracing
 from a2a_fast.stack import Endpoints, LocalStack, ensure_up
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,3 +61,15 @@ def topic(endpoints: Endpoints, topic_name: str) -> Iterator[str]:
     ensure_topics(endpoints.kafka, [topic_name])
     yield topic_name
     AdminClient({"bootstrap.servers": endpoints.kafka}).delete_topics([topic_name], operation_timeout=10)
+
+
+@pytest.fixture
+def exporter(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
+    """The spans a2a_fast exports during the test, through an OpenTelemetry SDK provider of the test's own."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    # The SDK provider is given to a2a_fast only, not set globally, so no other test sees it.
+    monkeypatch.setattr(tracing, "_otel_tracer", lambda: provider.get_tracer("a2a_fast"))
+    yield exporter
+    provider.shutdown()

@@ -7,11 +7,10 @@ import contextlib
 import json
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
-import uvloop
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
@@ -27,22 +26,9 @@ from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.stack import Endpoints
 from a2a_fast.transport.log import replay
 from a2a_fast.transport.registry import SchemaCatalog
+from tests.scenarios import run_strict
 
-T = TypeVar("T")
 SKILLS = {"summarize": 100.0, "translate": 60.0, "classify": 40.0, "analyze": 80.0}
-
-
-def run_strict(scenario: Callable[[], Awaitable[T]]) -> T:
-    """Runs ``scenario`` under uvloop and fails on any exception the loop reports but nobody awaited."""
-    unhandled: list[dict[str, Any]] = []
-
-    async def main() -> T:
-        asyncio.get_running_loop().set_exception_handler(lambda _loop, context: unhandled.append(context))
-        return await scenario()
-
-    result = uvloop.run(main())
-    assert not unhandled, f"unhandled loop exceptions: {unhandled}"
-    return result
 
 
 @contextlib.contextmanager

@@ -1,22 +1,16 @@
 """An executor process killed with SIGKILL in the middle of a task: the task still completes, once.
 
-The executors run as ``a2a-fast agent executor`` processes with the handlers below; every finished
-handler run leaves a file named after its task in ``$A2A_TEST_EFFECTS``, so runs can be counted across
-processes.
+The executors run as ``a2a-fast agent executor`` processes with the slow handler of ``processes.py``, which leaves
+a file per finished run, so runs can be counted across processes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
@@ -24,24 +18,12 @@ from confluent_kafka.admin import AdminClient
 
 from a2a_fast.agents.executor import Executor
 from a2a_fast.agents.provider import Provider
-from a2a_fast.agents.requester import PendingRequest, Requester
-from a2a_fast.agents.tasks import TaskContext
+from a2a_fast.agents.requester import Requester, TaskOutcome
 from a2a_fast.protocol.envelope import Inbound
 from a2a_fast.stack import Endpoints
-from tests.conftest import REPO
+from tests.integration.processes import executor_processes, kill_the_first_to_run
 from tests.integration.test_agents import HANDLERS as AGENT_HANDLERS
 from tests.integration.test_agents import SKILLS, Mesh, fresh_mesh, run_strict
-
-
-async def slow_work(task: TaskContext) -> str:
-    await task.progress(0.1, "started the long part")
-    await asyncio.sleep(float(task.parameters.get("seconds", "2")))  # the work a SIGKILL interrupts
-    effects = Path(os.environ["A2A_TEST_EFFECTS"])
-    (effects / f"{task.task_id}.{os.getpid()}.{uuid.uuid4().hex[:6]}").write_text(f"{task.attempt}")
-    return {"pid": os.getpid()}
-
-
-HANDLERS = {"summarize": slow_work}
 
 
 @pytest.fixture
@@ -50,62 +32,18 @@ def mesh(endpoints: Endpoints) -> Iterator[Mesh]:
         yield fresh
 
 
-def start_executor(endpoints: Endpoints, mesh: Mesh, agent_id: str, effects: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "KAFKA_BROKER": endpoints.kafka,
-        "SCHEMA_REGISTRY_URL": endpoints.schema_registry,
-        "A2A_TEST_EFFECTS": str(effects),
-    }
-    command = [sys.executable, "-m", "a2a_fast.cli", "agent", "executor", "--id", agent_id]
-    command += ["--topic-prefix", mesh.topics.prefix, "--http-port", "-1"]
-    command += ["--handlers", "tests.integration.test_agents_crash:HANDLERS"]
-    return subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE)
-
-
 def test_killed_executor_task_completes_exactly_once(mesh: Mesh, endpoints: Endpoints, tmp_path: Path) -> None:
-    executors = {name: start_executor(endpoints, mesh, name, tmp_path) for name in ("executor-a", "executor-b")}
-    try:
-        for name, process in executors.items():
-            assert process.stdout is not None
-            line = process.stdout.readline().decode()  # printed once the executor has partitions
-            assert line.startswith(f"READY executor {name}"), line
+    with executor_processes(endpoints, mesh, ("executor-a", "executor-b"), tmp_path) as executors:
 
-        async def scenario() -> tuple[list[Any], str]:
-            first_running: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-
-            def watch(_pending: PendingRequest, message: Inbound) -> None:
-                if message.record["status"] == "RUNNING" and not first_running.done():
-                    first_running.set_result(message.source_agent)
-
+        async def scenario() -> tuple[list[TaskOutcome], str]:
             async with (
                 Provider(mesh.config("provider-1"), SKILLS),
                 Requester(mesh.config("requester-1")) as requester,
             ):
                 assert isinstance(requester, Requester)
-                requester.on_update = watch
-                ids = [
-                    await requester.submit(f"task {n}", 150.0, capability="summarize", parameters={"seconds": "2"})
-                    for n in range(6)
-                ]
-                victim = await asyncio.wait_for(first_running, 60)
-                executors[victim].send_signal(signal.SIGKILL)
-                outcomes = await asyncio.wait_for(asyncio.gather(*(requester.outcome(i) for i in ids)), 90)
-            return outcomes, victim
+                return await kill_the_first_to_run(requester, executors, 90)
 
         outcomes, victim = run_strict(scenario)
-    finally:
-        for process in executors.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in executors.values():
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            if process.stdout is not None:
-                process.stdout.close()
 
     assert executors[victim].returncode == -signal.SIGKILL
     assert [outcome.status for outcome in outcomes] == ["COMPLETED"] * 6

@@ -24,6 +24,7 @@ from confluent_kafka.admin import AdminClient
 
 from a2a_fast.protocol.topics import TopicNames, resolve_topic
 from a2a_fast.stack import Endpoints
+from tests.integration.processes import stop
 
 CLI = [sys.executable, "-m", "a2a_fast.cli"]
 
@@ -83,16 +84,7 @@ def mesh(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> Iter
             assert process.stdout.readline().startswith("READY"), "agent did not start"
         yield Mesh(prefix, env, logs)
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            if process.stdout is not None:
-                process.stdout.close()
+        stop(processes)
         names = TopicNames(prefix)
         admin = AdminClient({"bootstrap.servers": endpoints.kafka})
         futures = admin.delete_topics([*names.all(), names.agents], operation_timeout=10)

@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka.admin import AdminClient
 
 from a2a_fast.config import HeartbeatConfig, MeshConfig, ProtocolConfig
 from a2a_fast.errors import AgentIdInUseError, MaxAgentsError
@@ -21,16 +18,6 @@ from tests.integration.test_agents import run_strict
 FAST = ProtocolConfig(heartbeat=HeartbeatConfig(interval_seconds=0.2, timeout_seconds=1.5))
 PATIENT = ProtocolConfig(heartbeat=HeartbeatConfig(interval_seconds=0.2, timeout_seconds=600))
 """A claim that lapses only after ten minutes: whatever takes it over sooner did not wait it out."""
-
-
-@pytest.fixture
-def agents_topic(endpoints: Endpoints) -> Iterator[str]:
-    name = f"t-{uuid.uuid4().hex[:10]}.a2a.agents"
-    yield name
-    admin = AdminClient({"bootstrap.servers": endpoints.kafka})
-    for future in admin.delete_topics([name], operation_timeout=10).values():
-        with contextlib.suppress(Exception):
-            future.result(15)
 
 
 def card(agent_id: str, *capabilities: str) -> AgentCard:

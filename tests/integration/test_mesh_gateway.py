@@ -7,7 +7,7 @@ import copy
 import datetime as dt
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from functools import partial
 
 import pytest
 from confluent_kafka import Consumer, Producer
@@ -21,6 +21,8 @@ from a2a_fast.mesh.router import MeshRouter
 from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.stack import Endpoints
 from tests.integration.test_agents import Mesh, fresh_mesh, run_strict
+from tests.unit.mesh import support
+from tests.unit.mesh.support import a2a
 
 CONFIG = ProtocolConfig(
     heartbeat=HeartbeatConfig(interval_seconds=0.2, timeout_seconds=1.5),
@@ -34,28 +36,7 @@ def mesh(endpoints: Endpoints) -> Iterator[Mesh]:
         yield fresh
 
 
-def a2a(message_id: str, target: str | None, **changes: Any) -> dict[str, Any]:
-    message: dict[str, Any] = {
-        "protocol": "A2A",
-        "version": "1.0",
-        "messageId": message_id,
-        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "sourceAgent": {"agentId": "planner-1", "agentType": "planner", "capabilities": ["plan"]},
-        "targetAgent": None if target is None else {"agentId": target, "agentType": "worker", "capabilities": []},
-        "messageType": "TASK_REQUEST",
-        "payload": {"text": f"message {message_id}"},
-        "metadata": {"priority": "NORMAL", "ttl": 60, "correlationId": f"corr-{message_id}"},
-    }
-    message.update(changes)
-    return message
-
-
-async def receive_all(inbox: MeshInbox, count: int, patience: float = 30) -> list[dict[str, Any]]:
-    got: list[dict[str, Any]] = []
-    async with asyncio.timeout(patience):
-        while len(got) < count:
-            got += await inbox.receive(timeout=0.5)
-    return got
+receive_all = partial(support.receive_all, patience=30, poll=0.5)  # the broker's pace, not the in-memory twin's
 
 
 def dead_letters(endpoints: Endpoints, topic: str, count: int) -> list[dict[str, str]]:

@@ -8,12 +8,8 @@ offer the capability, also after some of them deregistered and some went silent.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import uuid
-from collections.abc import Iterator
 
 import pytest
-from confluent_kafka.admin import AdminClient
 
 from a2a_fast.config import HeartbeatConfig, ProtocolConfig
 from a2a_fast.mesh.directory import AgentCard, AgentDirectory, Presence
@@ -26,16 +22,6 @@ from tests.integration.test_agents import run_strict
 CONFIG = ProtocolConfig(heartbeat=HeartbeatConfig(interval_seconds=1.0, timeout_seconds=4.0))
 AGENTS = CONFIG.mesh.max_agents
 CAPABILITIES = [f"cap-{n:02d}" for n in range(20)]
-
-
-@pytest.fixture
-def agents_topic(endpoints: Endpoints) -> Iterator[str]:
-    name = f"t-{uuid.uuid4().hex[:10]}.a2a.agents"
-    yield name
-    admin = AdminClient({"bootstrap.servers": endpoints.kafka})
-    for future in admin.delete_topics([name], operation_timeout=10).values():
-        with contextlib.suppress(Exception):
-            future.result(15)
 
 
 def card(number: int) -> AgentCard:

@@ -9,30 +9,17 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from a2a_fast.agents.executor import Executor
 from a2a_fast.agents.provider import Provider
 from a2a_fast.agents.requester import Requester
-from a2a_fast.observability import tracing
 from a2a_fast.observability.logs import configure_logging
 from a2a_fast.observability.tracing import parse_traceparent
 from tests.integration.test_agents import HANDLERS, SKILLS, Mesh, mesh, run_strict
 
 __all__ = ["mesh"]
-
-
-@pytest.fixture
-def exporter(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    # The SDK provider is given to a2a_fast only, not set globally, so no other test sees it.
-    monkeypatch.setattr(tracing, "_otel_tracer", lambda: provider.get_tracer("a2a_fast"))
-    yield exporter
-    provider.shutdown()
 
 
 @pytest.fixture

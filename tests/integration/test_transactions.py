@@ -21,14 +21,14 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from a2a_fast.agents.executor import Executor
 from a2a_fast.agents.provider import Provider
-from a2a_fast.agents.requester import Requester
+from a2a_fast.agents.requester import Requester, TaskOutcome
 from a2a_fast.protocol.envelope import Envelope, Inbound
 from a2a_fast.protocol.kinds import KIND_TASK_REQUEST
 from a2a_fast.stack import Endpoints
 from a2a_fast.transport.admin import ensure_topics
 from a2a_fast.transport.log import replay
 from a2a_fast.transport.registry import SchemaCatalog
-from tests.integration import test_agents_crash as crash
+from tests.integration.processes import executor_processes, kill_the_first_to_run
 from tests.integration.test_agents import HANDLERS, SKILLS, Mesh, fresh_mesh, run_strict
 
 REPO = Path(__file__).resolve().parents[2]
@@ -197,23 +197,9 @@ def test_an_executor_killed_mid_task_in_transactions_completes_it_once(
     monkeypatch.setenv("A2A_FAST_CONFIG", str(config))  # the executor processes' config file
     effects = tmp_path / "effects"
     effects.mkdir()
-    executors = {}
-    for name in ("executor-a", "executor-b"):
-        process = crash.start_executor(endpoints, mesh, name, effects)
-        executors[name] = process
-    try:
-        for name, process in executors.items():
-            assert process.stdout is not None
-            line = process.stdout.readline().decode()
-            assert line.startswith(f"READY executor {name}"), line
+    with executor_processes(endpoints, mesh, ("executor-a", "executor-b"), effects) as executors:
 
-        async def scenario() -> tuple[list[Any], str]:
-            first_running: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-
-            def watch(_pending: Any, message: Inbound) -> None:
-                if message.record["status"] == "RUNNING" and not first_running.done():
-                    first_running.set_result(message.source_agent)
-
+        async def scenario() -> tuple[list[TaskOutcome], str]:
             # the provider writes its awards outside transactions here, so that the commit markers on
             # task-responses can only be the executors'
             async with (
@@ -221,29 +207,9 @@ def test_an_executor_killed_mid_task_in_transactions_completes_it_once(
                 Requester(mesh.config("requester-1", transactional=True, dedupe_size=0)) as requester,
             ):
                 assert isinstance(requester, Requester)
-                requester.on_update = watch
-                ids = [
-                    await requester.submit(f"task {n}", 150.0, capability="summarize", parameters={"seconds": "2"})
-                    for n in range(6)
-                ]
-                victim = await asyncio.wait_for(first_running, 60)
-                executors[victim].send_signal(signal.SIGKILL)
-                outcomes = await asyncio.wait_for(asyncio.gather(*(requester.outcome(i) for i in ids)), 120)
-            return outcomes, victim
+                return await kill_the_first_to_run(requester, executors, 120)
 
         outcomes, victim = run_strict(scenario)
-    finally:
-        for process in executors.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in executors.values():
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            if process.stdout is not None:
-                process.stdout.close()
     assert executors[victim].returncode == -signal.SIGKILL
     assert [outcome.status for outcome in outcomes] == ["COMPLETED"] * 6
     runs = Counter(path.name.split(".")[0] for path in effects.iterdir())

@@ -35,6 +35,7 @@ from a2a_fast.workflows.definitions import WorkflowDefinition, WorkflowStep
 from a2a_fast.workflows.sessions import CollaborationStatus
 from tests.conftest import REPO
 from tests.integration.test_agents import Mesh, fresh_mesh, run_strict
+from tests.unit.workflows.support import REPORT, fails, session_log, translate
 
 FAST = ProtocolConfig(heartbeat=HeartbeatConfig(interval_seconds=0.5, timeout_seconds=5.0))
 
@@ -45,30 +46,11 @@ async def summarize(task: TaskContext) -> dict[str, Any]:
     return {"summary": " ".join(words[:3]), "by": os.getpid()}
 
 
-async def translate(task: TaskContext) -> dict[str, Any]:
-    previous = task.previous_output or {}
-    return {"german": f"[de] {previous.get('summary')}", "session": task.collaboration_id}
-
-
-async def fails(task: TaskContext) -> None:
-    raise RuntimeError(f"{task.task_id} cannot be done")
-
-
 async def hangs(task: TaskContext) -> None:
     await asyncio.sleep(60)
 
 
 HANDLERS: Mapping[str, TaskHandler] = {"summarize": summarize, "translate": translate}
-
-REPORT = WorkflowDefinition(
-    "report",
-    "Summarise and translate",
-    "step 1's summary is step 2's input",
-    [
-        WorkflowStep("summary", "Summarise the text", ["summarize"], timeout=20),
-        WorkflowStep("german", "Translate the summary", ["translate"], timeout=20),
-    ],
-)
 
 
 @pytest.fixture
@@ -116,14 +98,6 @@ async def finished(coordinator: Coordinator, session_id: str) -> CollaborationSt
 def _saw_other_request(name: str, seen: asyncio.Event, event: str, message: Inbound | None) -> None:
     if event == "handled" and message and message.kind == KIND_STEP_REQUEST and message.target_agent != name:
         seen.set()
-
-
-def session_log(mesh: Mesh, session_id: str) -> list[tuple[str, str, str | None]]:
-    return [
-        (m.kind, m.record.get("event") or m.record.get("status") or m.record["step_name"], m.target_agent)
-        for m in mesh.log(mesh.topics.collaborations)
-        if m.task_id == session_id
-    ]
 
 
 def test_two_steps_output_feeds_the_next_and_every_record_carries_the_session(mesh: Mesh) -> None:

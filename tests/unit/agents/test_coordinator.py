@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -24,40 +23,7 @@ from a2a_fast.transport.memory import MemoryTransport
 from a2a_fast.workflows.definitions import WorkflowDefinition, WorkflowStep
 from a2a_fast.workflows.sessions import CollaborationStatus
 from tests.scenarios import Mesh, fresh_mesh, run_strict
-
-TWO_STEPS = WorkflowDefinition(
-    "report",
-    "Report",
-    "summarise then translate",
-    [
-        WorkflowStep("summarize", "Summarise", ["summarize"], {"words": "6"}, timeout=5, retries=1),
-        WorkflowStep("enrich", "Optional enrichment", ["classify"], required=False, timeout=5),
-        WorkflowStep("translate", "Translate", ["translate"], timeout=5),
-    ],
-)
-
-
-@dataclass
-class Card:
-    agent_id: str
-
-
-@dataclass
-class Info:
-    card: Card
-
-
-class Locator:
-    def __init__(self, offers: dict[str, list[str]], dead: set[str] | None = None) -> None:
-        self.offers = offers
-        self.dead = dead or set()
-
-    def find_agents_by_capability(self, capability: str) -> list[Info]:
-        return [Info(Card(a)) for a, caps in self.offers.items() if capability in caps and a not in self.dead]
-
-    def is_agent_alive(self, agent_id: str) -> bool:
-        return agent_id in self.offers and agent_id not in self.dead
-
+from tests.unit.workflows.support import REPORT, TWO_STEPS, Locator, fails, session_log, translate
 
 _offsets = iter(range(1_000_000))
 
@@ -129,28 +95,8 @@ async def summarize(task: TaskContext) -> dict[str, Any]:
     return {"summary": " ".join(words[:3])}
 
 
-async def translate(task: TaskContext) -> dict[str, Any]:
-    previous = task.previous_output or {}
-    return {"german": f"[de] {previous.get('summary')}", "session": task.collaboration_id}
-
-
-async def fails(task: TaskContext) -> None:
-    raise RuntimeError(f"{task.task_id} cannot be done")
-
-
 async def hangs(task: TaskContext) -> None:
     await asyncio.Event().wait()  # until the step's timeout cancels it
-
-
-REPORT = WorkflowDefinition(
-    "report",
-    "Summarise and translate",
-    "step 1's summary is step 2's input",
-    [
-        WorkflowStep("summary", "Summarise the text", ["summarize"], timeout=20),
-        WorkflowStep("german", "Translate the summary", ["translate"], timeout=20),
-    ],
-)
 
 
 @contextlib.asynccontextmanager
@@ -176,14 +122,6 @@ def run_session(
                 return await asyncio.wait_for(coordinator.wait_for(session), 30)
 
     return run_strict(scenario)
-
-
-def session_log(mesh: Mesh, session_id: str) -> list[tuple[str, str, str | None]]:
-    return [
-        (m.kind, m.record.get("event") or m.record.get("status") or m.record["step_name"], m.target_agent)
-        for m in mesh.log(mesh.topics.collaborations)
-        if m.task_id == session_id
-    ]
 
 
 def test_steps_run_in_order_each_on_an_agent_offering_it_and_feed_the_next() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import json
 from typing import Any
 
 import pytest
@@ -11,90 +9,9 @@ import pytest
 from a2a_fast.console.model import ConsoleModel, mesh_rows, quantile
 from a2a_fast.errors import UnknownSessionError, UnknownTaskError, ValidationError
 from a2a_fast.history.tasks import format_time
-from a2a_fast.mesh.directory import AgentCard, AgentInfo
-from a2a_fast.protocol.envelope import Inbound
-from a2a_fast.protocol.kinds import (
-    KIND_NEGOTIATION,
-    KIND_SESSION_EVENT,
-    KIND_STEP_REQUEST,
-    KIND_STEP_RESULT,
-    KIND_TASK_REQUEST,
-    KIND_TASK_RESPONSE,
-)
-from a2a_fast.protocol.topics import TopicNames
+from a2a_fast.protocol.kinds import KIND_TASK_REQUEST, KIND_TASK_RESPONSE
 from a2a_fast.transport.log import Observed
-from a2a_fast.workflows.definitions import WorkflowDefinition, WorkflowStep
-
-TOPICS = TopicNames("p.")
-
-
-BASE = 1_800_000_000_000  # epoch milliseconds of every scenario's first record
-
-
-TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-
-
-_numbers = itertools.count()
-
-
-def observe(
-    kind: str,
-    source: str,
-    at: int,
-    task_id: str = "t1",
-    target: str | None = None,
-    topic: str | None = None,
-    **record: Any,
-) -> Observed:
-    """A record as the log reader gives it: decoded, on the topic its kind travels on."""
-    number = next(_numbers)
-    name = topic or TOPICS.for_kind(kind)
-    message = Inbound(
-        kind=kind,
-        record={"task_id": task_id, "timestamp": BASE + at, **record},
-        event_id=f"e{number}",
-        task_id=task_id,
-        source_agent=source,
-        target_agent=target,
-        collaboration_id=task_id,
-        traceparent=TRACE,
-        schema_id=1,
-        topic=name,
-        partition=0,
-        offset=number,
-    )
-    return Observed(name, 0, number, BASE + at, task_id, {}, message, None)
-
-
-def negotiated_task(task_id: str = "t1", at: int = 0, capability: str = "translate") -> list[Observed]:
-    """Request, two rounds (ask 90, counter 55; ask 75, accept), award at 75, progress, completion."""
-
-    def response(source: str, offset: int, status: str, **fields: Any) -> Observed:
-        return observe(KIND_TASK_RESPONSE, source, at + offset, task_id, "req-1", status=status, **fields)
-
-    def negotiation(offset: int, action: str, **fields: Any) -> Observed:
-        return observe(KIND_NEGOTIATION, "req-1", at + offset, task_id, "prov-1", action=action, **fields)
-
-    return [
-        observe(
-            KIND_TASK_REQUEST, "req-1", at, task_id, requester_id="req-1", capability=capability,
-            description="release notes", proposed_cost=20.0, priority=1, parameters={},
-        ),
-        response("prov-1", 10, "NEGOTIATING", counter_offer=90.0, round=1),
-        negotiation(20, "COUNTER", offer=55.0, round=1, reason="too dear"),
-        response("prov-1", 30, "NEGOTIATING", counter_offer=75.0, round=2),
-        negotiation(40, "ACCEPT", offer=75.0, round=2),
-        response("prov-1", 50, "ACCEPTED", agreed_cost=75.0, round=2),
-        response("exec-1", 60, "RUNNING", progress=0.5, message="half-way"),
-        response("exec-1", 1060, "COMPLETED", result='{"text": "[de] notes"}', progress=1.0),
-    ]  # fmt: skip
-
-
-def model_of(records: list[Observed], until: int | None = None) -> ConsoleModel:
-    model = ConsoleModel(TOPICS, until=until)
-    for record in records:
-        model.observe(record)
-    return model
+from tests.unit.console.support import BASE, TOPICS, agent, model_of, negotiated_task, observe, session_records
 
 
 def test_a_task_timeline_reads_as_request_rounds_award_progress_and_outcome() -> None:
@@ -300,36 +217,6 @@ def test_records_of_other_topics_and_after_until_are_left_out() -> None:
     assert model.task_detail("t1")["task"]["state"] == "NEGOTIATING"
 
 
-def session_records(session_id: str = "s1", at: int = 0, fail_second: bool = False) -> list[Observed]:
-    definition = WorkflowDefinition(
-        "brief",
-        "brief",
-        "",
-        [WorkflowStep("summary", "", ["summarize"]), WorkflowStep("translation", "", ["translate"], retries=1)],
-    )
-
-    def event(offset: int, kind: str, **record: Any) -> Observed:
-        return observe(kind, "coord-1", at + offset, session_id, topic=TOPICS.collaborations, **record)
-
-    records = [
-        event(
-            0, KIND_SESSION_EVENT, event="STARTED", workflow=json.dumps(definition.to_dict()),
-            coordinator_id="coord-1", agent_ids=[], parameters={"text": "x"}, deadline=BASE + at + 60_000,
-        ),
-        event(10, KIND_STEP_REQUEST, step_index=0, attempt=1, agent_id="exec-1"),
-        event(20, KIND_STEP_RESULT, step_index=0, attempt=1, agent_id="exec-1", status="COMPLETED", output='"s"'),
-        event(30, KIND_STEP_REQUEST, step_index=1, attempt=1, agent_id="exec-2"),
-    ]  # fmt: skip
-    if fail_second:
-        records += [
-            event(40, KIND_STEP_RESULT, step_index=1, attempt=1, agent_id="exec-2", status="FAILED", error="boom"),
-            event(50, KIND_STEP_REQUEST, step_index=1, attempt=2, agent_id="exec-1"),
-            event(60, KIND_STEP_RESULT, step_index=1, attempt=2, agent_id="exec-1", status="FAILED", error="boom"),
-            event(70, KIND_SESSION_EVENT, event="FAILED", message="step 'translation' failed"),
-        ]
-    return records
-
-
 def test_workflow_sessions_show_each_steps_agent_attempts_and_state() -> None:
     model = model_of(session_records("s1") + session_records("s2", at=1000, fail_second=True))
 
@@ -353,11 +240,6 @@ def test_a_session_whose_start_comes_later_is_rebuilt_once_it_does() -> None:
     records = session_records("s1")
     model = model_of(records[1:] + records[:1])
     assert model.workflow_detail("s1")["steps"][0]["state"] == "COMPLETED"
-
-
-def agent(agent_id: str, alive: bool = True, current_task: str | None = None) -> AgentInfo:
-    card = AgentCard(agent_id, "provider", capabilities=("translate",), endpoints={"http": "http://127.0.0.1:9"})
-    return AgentInfo(card, "BUSY", current_task, 0.5, 0.0, 0, 0, BASE / 1000, alive, load=3)
 
 
 def test_mesh_rows_join_the_directory_the_log_and_the_metrics() -> None:

@@ -17,32 +17,9 @@ from a2a_fast.mesh.gateway import MeshGateway, MeshInbox
 from a2a_fast.mesh.router import MeshRouter
 from a2a_fast.transport.memory import MemoryTransport
 from tests.scenarios import Mesh, fresh_mesh, run_strict
+from tests.unit.mesh.support import a2a, receive_all
 
 CONFIG = ProtocolConfig(messages=MessageConfig(max_message_bytes=4096))
-
-
-def a2a(message_id: str, target: str | None, **changes: Any) -> dict[str, Any]:
-    message: dict[str, Any] = {
-        "protocol": "A2A",
-        "version": "1.0",
-        "messageId": message_id,
-        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "sourceAgent": {"agentId": "planner-1", "agentType": "planner", "capabilities": ["plan"]},
-        "targetAgent": None if target is None else {"agentId": target, "agentType": "worker", "capabilities": []},
-        "messageType": "TASK_REQUEST",
-        "payload": {"text": f"message {message_id}"},
-        "metadata": {"priority": "NORMAL", "ttl": 60, "correlationId": f"corr-{message_id}"},
-    }
-    message.update(changes)
-    return message
-
-
-async def receive_all(inbox: MeshInbox, count: int) -> list[dict[str, Any]]:
-    got: list[dict[str, Any]] = []
-    async with asyncio.timeout(10):
-        while len(got) < count:
-            got += await inbox.receive(timeout=0.1)
-    return got
 
 
 def test_messages_reach_their_addressee_only_and_errors_name_the_message_and_field() -> None:

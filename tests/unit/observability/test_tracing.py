@@ -1,12 +1,9 @@
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from a2a_fast.errors import ValidationError
@@ -59,16 +56,6 @@ def test_without_a_configured_provider_ids_still_propagate(monkeypatch: pytest.M
     parent = new_traceparent()
     with span("hop", parent) as child:
         assert parse_traceparent(child).trace_id == parse_traceparent(parent).trace_id
-
-
-@pytest.fixture
-def exporter(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr(tracing, "_otel_tracer", lambda: provider.get_tracer("a2a_fast"))
-    yield exporter
-    provider.shutdown()
 
 
 def test_spans_are_exported_as_one_trace_across_hops(exporter: InMemorySpanExporter) -> None:

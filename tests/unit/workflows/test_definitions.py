@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from a2a_fast.agents.builtin import DEMO_WORKFLOWS
 from a2a_fast.errors import ConfigError, WorkflowError
 from a2a_fast.workflows.definitions import WorkflowDefinition, WorkflowStep, load_workflows
 from a2a_fast.workflows.sessions import choose_agent, live_agents_for
+from tests.unit.workflows.support import TWO_STEPS, Locator
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 
@@ -120,18 +120,6 @@ def test_a_spec_that_is_neither_a_file_nor_a_module_says_what_is_expected() -> N
         load_workflows("no_such_module:FLOWS")
 
 
-TWO_STEPS = WorkflowDefinition(
-    "report",
-    "Report",
-    "summarise then translate",
-    [
-        WorkflowStep("summarize", "Summarise", ["summarize"], {"words": "6"}, timeout=5, retries=1),
-        WorkflowStep("enrich", "Optional enrichment", ["classify"], required=False, timeout=5),
-        WorkflowStep("translate", "Translate", ["translate"], timeout=5),
-    ],
-)
-
-
 def test_step_normalises_and_validates() -> None:
     step = WorkflowStep("s", capabilities=[" Summarize "], timeout=2)
     assert step.capabilities == ("summarize",) and step.timeout == 2.0 and step.attempts_allowed == 1
@@ -155,28 +143,6 @@ def test_definition_validates_and_round_trips() -> None:
     assert WorkflowDefinition.from_dict(json.loads(json.dumps(TWO_STEPS.to_dict()))) == TWO_STEPS
     with pytest.raises(WorkflowError, match="workflow 'w': 'steps' is missing"):
         WorkflowDefinition.from_dict({"id": "w"})
-
-
-@dataclass
-class Card:
-    agent_id: str
-
-
-@dataclass
-class Info:
-    card: Card
-
-
-class Locator:
-    def __init__(self, offers: dict[str, list[str]], dead: set[str] | None = None) -> None:
-        self.offers = offers
-        self.dead = dead or set()
-
-    def find_agents_by_capability(self, capability: str) -> list[Info]:
-        return [Info(Card(a)) for a, caps in self.offers.items() if capability in caps and a not in self.dead]
-
-    def is_agent_alive(self, agent_id: str) -> bool:
-        return agent_id in self.offers and agent_id not in self.dead
 
 
 def test_live_agents_need_every_capability_and_the_allowed_list() -> None:

@@ -7,20 +7,8 @@ from typing import Any
 
 from a2a_fast.protocol.envelope import Inbound
 from a2a_fast.protocol.kinds import KIND_SESSION_EVENT, KIND_STEP_REQUEST, KIND_STEP_RESULT
-from a2a_fast.workflows.definitions import WorkflowDefinition, WorkflowStep
 from a2a_fast.workflows.sessions import SessionState
-
-TWO_STEPS = WorkflowDefinition(
-    "report",
-    "Report",
-    "summarise then translate",
-    [
-        WorkflowStep("summarize", "Summarise", ["summarize"], {"words": "6"}, timeout=5, retries=1),
-        WorkflowStep("enrich", "Optional enrichment", ["classify"], required=False, timeout=5),
-        WorkflowStep("translate", "Translate", ["translate"], timeout=5),
-    ],
-)
-
+from tests.unit.workflows.support import TWO_STEPS
 
 _offsets = iter(range(1_000_000))
 
