@@ -9,12 +9,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from a2a_fast.observability import tracing
 from a2a_fast.stack import Endpoints, LocalStack, ensure_up
+
+# Property tests judge results, never time: hypothesis's default 200 ms deadline per example and its "too slow"
+# check fail on a loaded machine (a unit run beside the Kafka suites did).
+settings.register_profile("a2a_fast", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("a2a_fast")
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = REPO / "schemas"
