@@ -89,6 +89,7 @@ from a2a_fast._native import __version__
 from a2a_fast.config import ProtocolConfig, load_config
 from a2a_fast.errors import (
     AuthorizationError,
+    ConfigError,
     DecodeError,
     LimitError,
     MessageExpiredError,
@@ -191,6 +192,10 @@ class AgentConfig:
     http_token: str | None = field(default_factory=http_token, repr=False)
     """The bearer token ``/status`` and ``/metrics`` require (``/health`` stays open); default
     ``$A2A_FAST_HTTP_TOKEN``, None: open."""
+    http_port_fallback: bool = False
+    """When ``http_port`` is taken, listen on any free port instead (and say so in the log): what ``a2a-fast agent``
+    does with its role's default port, so a second replica on one host starts. False: the start fails with a
+    :class:`~a2a_fast.errors.ConfigError` naming the address."""
     static_membership: bool = False
     """With ``join_mesh``, the agent id is the consumer's ``group.instance.id`` (Kafka static membership): a
     restarted process takes its dead predecessor's place in the group at once, with no rebalance, instead of
@@ -464,7 +469,7 @@ class Agent:
                     token=self.config.http_token,
                     open_paths=("/health",),
                 )
-                self.http_port = await self._server.start()
+                self.http_port = await self._start_monitoring(self._server)
             if self.config.join_mesh or self.reads_directory:
                 mesh = MeshMember(
                     self.transport,
@@ -579,6 +584,28 @@ class Agent:
         """Returns once the consumer group has given this agent its first assignment."""
         assert self.consumer is not None, "agent not started"
         await self.consumer.assigned_once.wait()
+
+    async def _start_monitoring(self, server: MonitoringServer) -> int:
+        try:
+            return await server.start()
+        except OSError as error:
+            address = f"{self.config.http_host}:{self.config.http_port}"
+            why = os.strerror(error.errno) if error.errno else str(error)
+            if not self.config.http_port_fallback or self.config.http_port == 0:
+                raise ConfigError(
+                    f"http_port: cannot listen on {address} ({why}); give another port (--http-port N, 0 for any "
+                    f"free one, -1 for none)"
+                ) from None
+            server.port = 0
+            port = await server.start()
+            log.warning(
+                "%s: monitoring port %s is taken; listening on %s:%s instead",
+                self.agent_id,
+                address,
+                self.config.http_host,
+                port,
+            )
+            return port
 
     async def stop(self) -> None:
         """Stops in the documented order: intake, drain, flush, commit, close. Safe to call twice."""

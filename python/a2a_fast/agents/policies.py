@@ -17,6 +17,7 @@ answer any turn, and a restarted agent decides exactly as before.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -72,7 +73,9 @@ class PricingPolicy:
 @dataclass(frozen=True, slots=True)
 class BudgetPolicy:
     """A requester's budget rule: accept within ``budget``, counter at the midpoint, give up after
-    ``max_rounds`` counter-offers. ``budget`` None means "the proposed cost is the budget"."""
+    ``max_rounds`` counter-offers. ``budget`` None means "the proposed cost is the budget", and with no proposed
+    cost either, no limit: the provider's first ask is accepted (a request that names no price asks for the
+    provider's)."""
 
     budget: float | None = None
     max_rounds: int = 4
@@ -85,7 +88,7 @@ class BudgetPolicy:
         """The most this requester pays for a task proposed at ``proposed``."""
         if self.budget is not None:
             return self.budget
-        return proposed if proposed is not None else 0.0
+        return proposed if proposed is not None else math.inf
 
     def respond(self, last_offer: float | None, counter: float, round_number: int, budget: float) -> Decision:
         """The answer to the provider's counter-offer ``counter`` in round ``round_number``."""

@@ -190,6 +190,7 @@ def build_agent(args: argparse.Namespace) -> Agent:
         topics=TopicNames(args.topic_prefix),
         group_id=args.group,
         http_port=None if port < 0 else port,
+        http_port_fallback=args.http_port is None,
         http_host=args.http_host,
         partitions=args.partitions or protocol.topics.partitions,
         protocol=protocol,

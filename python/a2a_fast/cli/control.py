@@ -92,7 +92,12 @@ def add_control_parsers(commands: Any) -> None:
     request.add_argument("description", help="what to do, in words")
     request.add_argument("--capability", default="summarize", help="skill a provider must have (default summarize)")
     request.add_argument("--cost", type=_amount, default=None, help="price offered")
-    request.add_argument("--budget", type=_amount, default=None, help="most to pay (default: the cost)")
+    request.add_argument(
+        "--budget",
+        type=_amount,
+        default=None,
+        help="most to pay (default: the cost; with no --cost either, the provider's price)",
+    )
     request.add_argument("--priority", type=int, choices=[0, 1, 2], default=1, help="0 low, 1 normal, 2 high")
     request.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="executor input (repeat)")
     request.add_argument("--wait", action="store_true", help="print every state change and wait for the outcome")

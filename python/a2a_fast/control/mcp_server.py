@@ -196,7 +196,10 @@ def build_server(plane: ControlPlane) -> MCPServer[Any]:
         capability: Annotated[str, Field(min_length=1, description="The skill a provider must have.")],
         ctx: Context[Any, Any],
         cost: Annotated[float | None, Field(ge=0, description="The price offered.")] = None,
-        budget: Annotated[float | None, Field(ge=0, description="The most to pay (default: the cost).")] = None,
+        budget: Annotated[
+            float | None,
+            Field(ge=0, description="The most to pay (default: the cost; with no cost either, the provider's price)."),
+        ] = None,
         priority: Annotated[int, Field(ge=0, le=2, description="0 low, 1 normal, 2 high.")] = 1,
         parameters: Annotated[dict[str, str] | None, Field(description="Inputs for the executor.")] = None,
         wait: Annotated[bool, Field(description="Return only once the task is final (or max_wait passes).")] = False,

@@ -16,7 +16,7 @@ import pytest
 from a2a_fast.agents import base
 from a2a_fast.agents.base import Agent, serve
 from a2a_fast.agents.provider import Provider
-from a2a_fast.errors import ServiceUnavailableError
+from a2a_fast.errors import ConfigError, ServiceUnavailableError
 from a2a_fast.protocol.envelope import Inbound
 from a2a_fast.protocol.kinds import KIND_TASK_RESPONSE
 from a2a_fast.transport.memory import MemoryTransport
@@ -145,3 +145,24 @@ def test_serve_ends_cleanly_on_sigterm_while_waiting(monkeypatch: pytest.MonkeyP
             return await serve(provider, ready=lambda agent: pytest.fail("it cannot have started"))
 
     assert run_strict(scenario) == 0
+
+
+def test_a_taken_monitoring_port_fails_the_start_naming_it_or_moves_when_told_to() -> None:
+    async def scenario(mesh: Any) -> tuple[int | None, str, int | None]:
+        first = Provider(mesh.config("provider-1", http_port=0), {"count": 10})
+        async with first:
+            taken = first.http_port
+            strict = Provider(mesh.config("provider-2", http_port=taken), {"count": 10})
+            with pytest.raises(ConfigError) as refused:
+                await strict.start()
+            moving = Provider(mesh.config("provider-3", http_port=taken, http_port_fallback=True), {"count": 10})
+            async with moving:
+                return taken, str(refused.value), moving.http_port
+
+    with fresh_mesh(MemoryTransport()) as mesh:
+        taken, refused, moved = run_strict(lambda: scenario(mesh))
+    assert refused == (
+        f"http_port: cannot listen on 127.0.0.1:{taken} (Address already in use); give another port "
+        "(--http-port N, 0 for any free one, -1 for none)"
+    )
+    assert moved not in (None, 0, taken)

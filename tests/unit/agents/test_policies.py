@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -32,6 +34,8 @@ def test_requester_accepts_within_budget_counters_at_midpoint_and_gives_up() -> 
     assert policy.respond(70.0, 200.0, 2, budget=75.0).price == 75.0  # midpoint capped at the budget
     assert policy.respond(20.0, 90.0, 3, budget=75.0).action == "reject"
     assert BudgetPolicy(budget=None).limit(42.0) == 42.0
+    assert BudgetPolicy(budget=None).limit(None) == math.inf  # no price named: the provider's is accepted
+    assert BudgetPolicy().respond(None, 106.25, 1, BudgetPolicy().limit(None)).action == "accept"
 
 
 @given(minimum=st.floats(1, 1e6), offer=st.floats(0, 1e6), budget=st.floats(0, 1e6), rounds=st.integers(1, 8))

@@ -74,6 +74,21 @@ def test_the_requester_counters_within_its_budget_and_accepts_the_first_ask_it_c
     assert negotiated == [("requester-1", "COUNTER", 85.0, 1), ("requester-1", "ACCEPT", 125.0, 2)]
 
 
+def test_a_request_that_names_no_price_takes_the_providers_first_ask() -> None:
+    async def scenario(mesh: Mesh) -> TaskOutcome:
+        provider = Provider(mesh.config("provider-1"), {"count": 100})  # asks 150
+        executor = Executor(mesh.config("executor-1"), {"count": word_count})
+        requester = Requester(mesh.config("requester-1"))
+        async with running(provider, executor, requester):
+            return await requester.request_task("a b", capability="count", max_wait=30)
+
+    with fresh_mesh(MemoryTransport()) as mesh:
+        outcome = run_strict(lambda: scenario(mesh))
+        negotiated = turns(mesh, outcome.task_id)
+    assert (outcome.status, outcome.agreed_cost, outcome.rounds) == ("COMPLETED", 150.0, 1)
+    assert negotiated == [("requester-1", "ACCEPT", 150.0, 1)]
+
+
 def test_the_requester_gives_up_after_its_rounds_and_the_task_ends_rejected() -> None:
     async def scenario(mesh: Mesh) -> TaskOutcome:
         provider = Provider(mesh.config("provider-1"), {"count": 100})
