@@ -902,7 +902,7 @@ class Agent:
             traced = recording()
         handler = self._handle_in_context(inbound) if traced else self.handle(inbound)
         try:
-            waiting = context.run(_first_step, work, handler, not traced)
+            waiting = context.run(_first_step, work, inbound, handler, not traced)
         except StopIteration:
             dedupe.add(event_id)  # _handler_returned, inline: most handlers return without suspending
             work.outcome = "handled"
@@ -1447,10 +1447,9 @@ class _Work:
         self.dead_letter_error: BaseException | None = None
 
 
-def _first_step(work: _Work, handler: Coroutine[Any, Any, None], bind: bool) -> Any:
+def _first_step(work: _Work, inbound: Inbound, handler: Coroutine[Any, Any, None], bind: bool) -> Any:
     _HANDLING.set(work)
     if bind:
-        inbound = cast(Inbound, work.inbound)
         bind_ids(work.agent.agent_id, inbound.task_id, inbound.collaboration_id)
         adopt_child(inbound.traceparent)
     return handler.send(None)
