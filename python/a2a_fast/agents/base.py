@@ -78,7 +78,7 @@ import signal
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Final, TypeVar, cast
@@ -117,7 +117,16 @@ from a2a_fast.transport.offsets import DedupeCache, OffsetTracker
 from a2a_fast.transport.producer import DeliveryBatch, Producer
 from a2a_fast.transport.registry import SchemaCatalog
 
-__all__ = ["STATE_DIR_ENV", "Agent", "AgentConfig", "default_state_dir", "pool_group", "serve", "start_eagerly"]
+__all__ = [
+    "STATE_DIR_ENV",
+    "Agent",
+    "AgentConfig",
+    "default_state_dir",
+    "pool_group",
+    "run_eagerly",
+    "serve",
+    "start_eagerly",
+]
 
 log = logging.getLogger("a2a_fast.agent")
 
@@ -1464,11 +1473,11 @@ class _Continue:
 
     __slots__ = ("_coroutine", "_waiting")
 
-    def __init__(self, coroutine: Coroutine[Any, Any, None], waiting: Any) -> None:
+    def __init__(self, coroutine: Coroutine[Any, Any, Any], waiting: Any) -> None:
         self._coroutine = coroutine
         self._waiting = waiting
 
-    def __await__(self) -> Generator[Any, None, None]:
+    def __await__(self) -> Generator[Any, None, Any]:
         coroutine, waiting = self._coroutine, self._waiting
         while True:
             try:
@@ -1476,13 +1485,13 @@ class _Continue:
             except BaseException as error:
                 try:
                     waiting = coroutine.throw(error)
-                except StopIteration:
-                    return
+                except StopIteration as finished:
+                    return finished.value
             else:
                 try:
                     waiting = coroutine.send(None)
-                except StopIteration:
-                    return
+                except StopIteration as finished:
+                    return finished.value
 
 
 def start_eagerly(coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
@@ -1497,8 +1506,37 @@ def start_eagerly(coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None] | 
     return asyncio.get_running_loop().create_task(_finish(coroutine, waiting))
 
 
-async def _finish(coroutine: Coroutine[Any, Any, None], waiting: Any) -> None:
-    await _Continue(coroutine, waiting)
+async def _finish(coroutine: Coroutine[Any, Any, T], waiting: Any) -> T:
+    return cast(T, await _Continue(coroutine, waiting))
+
+
+def run_eagerly(awaitable: Awaitable[T]) -> asyncio.Future[T]:
+    """:func:`asyncio.ensure_future` of a coroutine that runs it here, in a copy of the current context, until it
+    first suspends: a future already done (with its result, or what it raised) when it never did, else the Task
+    that finishes it in that same context. Any other awaitable goes to :func:`asyncio.ensure_future`.
+
+    For a coroutine awaited as a Task only so it can be cancelled or timed out, which most often returns at once.
+    """
+    if not asyncio.iscoroutine(awaitable):
+        return asyncio.ensure_future(awaitable)
+    coroutine = cast(Coroutine[Any, Any, T], awaitable)
+    loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+    try:
+        waiting = context.run(coroutine.send, None)
+    except StopIteration as finished:
+        done: asyncio.Future[T] = loop.create_future()
+        done.set_result(finished.value)
+        return done
+    except asyncio.CancelledError:
+        done = loop.create_future()
+        done.cancel()
+        return done
+    except Exception as error:
+        done = loop.create_future()
+        done.set_exception(error)
+        return done
+    return loop.create_task(_finish(coroutine, waiting), context=context)
 
 
 async def serve(agent: Agent, ready: Callable[[Agent], None] | None = None) -> int:
