@@ -78,7 +78,7 @@ import signal
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Final, TypeVar, cast
@@ -118,7 +118,16 @@ from a2a_fast.transport.offsets import DedupeCache, OffsetTracker
 from a2a_fast.transport.producer import DeliveryBatch, Producer
 from a2a_fast.transport.registry import SchemaCatalog
 
-__all__ = ["STATE_DIR_ENV", "Agent", "AgentConfig", "default_state_dir", "pool_group", "serve", "start_eagerly"]
+__all__ = [
+    "STATE_DIR_ENV",
+    "Agent",
+    "AgentConfig",
+    "default_state_dir",
+    "pool_group",
+    "run_eagerly",
+    "serve",
+    "start_eagerly",
+]
 
 log = logging.getLogger("a2a_fast.agent")
 
@@ -302,7 +311,8 @@ class Agent:
         self._idle = asyncio.Event()
         self._idle.set()
         self._cancelling = False
-        self._timings: list[tuple[str, float, bool]] = []
+        self._timings: dict[tuple[str, bool], list[float]] = {}
+        """Handling times not yet recorded, by (CloudEvent type, handled): recorded once per batch."""
         self._series: dict[str, Series] = {}
         self._stop_intake = False
         self._intake_task: asyncio.Task[None] | None = None
@@ -321,6 +331,7 @@ class Agent:
         self.failure: BaseException | None = None
         self.failed = asyncio.Event()
         self._own_lanes = type(self).lane is not Agent.lane
+        self._own_admits = type(self).admits is not Agent.admits
         self.observers: list[Callable[[str, Inbound | None], None]] = []
         """Called on the loop once a record counts as handled (its offset may be committed), with
         ``("handled" | "duplicate" | "dead_letter", message)`` (message None when it could not be decoded):
@@ -849,6 +860,8 @@ class Agent:
         decoded = self.envelope.decode_many(records)
         if self.signing is not None:
             decoded = self.signing.check(records, decoded)
+        lanes, own_lanes, admits = self._lanes, self._own_lanes, self._own_admits
+        traced = recording()
         for message, inbound, group in zip(records, decoded, groups, strict=True):
             if isinstance(inbound, MessageExpiredError):
                 inbound = self._expired(message, inbound)
@@ -857,7 +870,9 @@ class Agent:
                 inbound.target_group = group
             else:
                 topic, partition, offset = message.topic() or "", message.partition() or 0, message.offset() or 0
-            if (topic, partition) in held_back or (isinstance(inbound, Inbound) and not self.admits(inbound)):
+            if (held_back and (topic, partition) in held_back) or (
+                admits and isinstance(inbound, Inbound) and not self.admits(inbound)
+            ):
                 # Not taken now: the partition is read again from here once the agent admits more.
                 if (topic, partition) not in held_back:
                     held_back.add((topic, partition))
@@ -876,16 +891,16 @@ class Agent:
                 self._settle_work(work)
                 continue
             work.inbound = inbound
-            work.kind = inbound.kind
-            if self._own_lanes:
+            kind = work.kind = inbound.kind
+            if own_lanes:
                 work.key = self.lane(inbound, work.key)
-            labels = (topic, inbound.kind)
+            labels = (topic, kind)
             consumed[labels] = consumed.get(labels, 0) + 1
-            lane = self._lanes.get(work.key)
+            lane = lanes.get(work.key)
             if lane is not None:
                 lane.append(work)
-            elif self._handle_eagerly(work):
-                self._lanes[work.key] = deque()
+            elif self._handle_eagerly(work, traced):
+                lanes[work.key] = deque()
         for (topic, kind), count in consumed.items():
             self.metrics.inc("messages_consumed_total", count, topic=topic, type=kind)
         if not self._in_flight:
@@ -903,12 +918,14 @@ class Agent:
             return error
         return found
 
-    def _handle_eagerly(self, work: _Work) -> bool:
+    def _handle_eagerly(self, work: _Work, traced: bool | None = None) -> bool:
         """Runs the handler of one record until it first suspends; True when it did (a Task finishes it, then
-        runs the next record of its lane)."""
+        runs the next record of its lane). ``traced``: :func:`recording`, when the caller asked it already."""
         inbound = work.inbound
         assert inbound is not None and self._loop is not None
-        if inbound.event_id in self.dedupe:
+        event_id = inbound.event_id
+        dedupe = self.dedupe
+        if event_id in dedupe:
             self.metrics.inc("duplicates_total", type=inbound.kind)
             work.outcome = "duplicate"
             work.returned = True
@@ -917,12 +934,17 @@ class Agent:
         context = contextvars.copy_context()
         # Without a span to record, the record's own context takes its ids directly (_first_step); the
         # wrapper with its enter and exit is only worth it when OpenTelemetry is recording.
-        traced = recording()
+        if traced is None:
+            traced = recording()
         handler = self._handle_in_context(inbound) if traced else self.handle(inbound)
         try:
-            waiting = context.run(_first_step, work, handler, not traced)
+            waiting = context.run(_first_step, work, inbound, handler, not traced)
         except StopIteration:
-            self._handler_returned(work)
+            dedupe.add(event_id)  # _handler_returned, inline: most handlers return without suspending
+            work.outcome = "handled"
+            work.returned = True
+            if not work.unacked:
+                self._complete(work)
             return False
         except asyncio.CancelledError:
             work.abandoned = work.returned = True
@@ -1027,24 +1049,27 @@ class Agent:
             work.tracker.done(work.offset)
             if self.observers:
                 self._notify(work.outcome, work.inbound)
-        self._timings.append((work.kind, time.perf_counter() - work.started, handled))
+        self._time(work.kind, handled, time.perf_counter() - work.started)
         self._in_flight -= 1
+        self._free_capacity()
+
+    def _free_capacity(self) -> None:
         if self._in_flight < self.max_in_flight:
             self._capacity.set()
             if not self._in_flight:
                 self._idle.set()
 
+    def _time(self, kind: str, handled: bool, elapsed: float) -> None:
+        group = self._timings.get((kind, handled))
+        if group is None:
+            self._timings[(kind, handled)] = [elapsed]
+        else:
+            group.append(elapsed)
+
     def _flush_timings(self) -> None:
         if not self._timings:
             return
-        timings, self._timings = self._timings, []
-        groups: dict[tuple[str, bool], list[float]] = {}
-        for kind, elapsed, handled in timings:
-            group = groups.get((kind, handled))
-            if group is None:
-                groups[(kind, handled)] = [elapsed]
-            else:
-                group.append(elapsed)
+        groups, self._timings = self._timings, {}
         by_kind: dict[str, list[float]] = {}
         for (kind, handled), values in groups.items():
             series = self._series.get(kind)
@@ -1234,9 +1259,16 @@ class Agent:
         label = (topic, kind)
         work = _HANDLING.get()
         if work is not None and work.open and work.agent is self:
-            with contextlib.suppress(BufferError):  # the slow path below waits for room
-                self._send_output(work, topic, key, headers, value, label)
+            producer = self.producer
+            try:  # the slow path below waits for room
+                if producer is None or self.transactional:
+                    self._send_output(work, topic, key, headers, value, label)
+                else:  # _send_output, inline
+                    producer.send(topic, key, headers, value, (work, label))
+                    work.unacked += 1
                 return
+            except BufferError:
+                pass
         await self._publish(topic, key, headers, value, label)
 
     async def produce_record(self, record: KafkaRecord) -> None:
@@ -1302,19 +1334,42 @@ class Agent:
             self.metrics.inc("messages_produced_total", 1, topic=label[0], type=label[1])
 
     def _resolve_deliveries(self, batch: DeliveryBatch) -> None:
-        """Applies a batch of delivery reports on the loop: settles the outputs of records being handled."""
+        """Applies a batch of delivery reports on the loop: settles the outputs of records being handled.
+
+        A record whose last output is acknowledged here and that was simply handled completes inline (what
+        :meth:`_complete` does for it), timed at the batch's arrival; any other goes through :meth:`_complete`."""
         produced: dict[tuple[str, str], int] = {}
+        now = time.perf_counter()
+        observers = self.observers
+        timings = self._timings
+        completed = 0
         for (work, label), error in batch:
-            if error is not None:
-                if label is _DEAD_LETTER:
-                    work.dead_letter_error = KafkaException(error)
-                elif work.failure is None:
-                    work.failure = KafkaException(error)
+            if error is None:
+                if label is not None and label is not _DEAD_LETTER:
+                    produced[label] = produced.get(label, 0) + 1
+            elif label is _DEAD_LETTER:
+                work.dead_letter_error = KafkaException(error)
+            elif work.failure is None:
+                work.failure = KafkaException(error)
             work.unacked -= 1
-            if not work.unacked and work.returned:
+            if work.unacked or not work.returned:
+                continue
+            if work.failure is not None or work.dead_lettered or work.abandoned:
                 self._complete(work)
-            if error is None and label is not None and label is not _DEAD_LETTER:
-                produced[label] = produced.get(label, 0) + 1
+                continue
+            work.open = False
+            work.tracker.done(work.offset)
+            if observers:
+                self._notify(work.outcome, work.inbound)
+            group = timings.get((work.kind, True))
+            if group is None:
+                timings[(work.kind, True)] = [now - work.started]
+            else:
+                group.append(now - work.started)
+            self._in_flight -= 1
+            completed += 1
+        if completed:
+            self._free_capacity()
         for (topic, kind), count in produced.items():
             self.metrics.inc("messages_produced_total", count, topic=topic, type=kind)
         self._flush_timings()
@@ -1428,10 +1483,9 @@ class _Work:
         self.dead_letter_error: BaseException | None = None
 
 
-def _first_step(work: _Work, handler: Coroutine[Any, Any, None], bind: bool) -> Any:
+def _first_step(work: _Work, inbound: Inbound, handler: Coroutine[Any, Any, None], bind: bool) -> Any:
     _HANDLING.set(work)
     if bind:
-        inbound = cast(Inbound, work.inbound)
         bind_ids(work.agent.agent_id, inbound.task_id, inbound.collaboration_id)
         adopt_child(inbound.traceparent)
     return handler.send(None)
@@ -1446,11 +1500,11 @@ class _Continue:
 
     __slots__ = ("_coroutine", "_waiting")
 
-    def __init__(self, coroutine: Coroutine[Any, Any, None], waiting: Any) -> None:
+    def __init__(self, coroutine: Coroutine[Any, Any, Any], waiting: Any) -> None:
         self._coroutine = coroutine
         self._waiting = waiting
 
-    def __await__(self) -> Generator[Any, None, None]:
+    def __await__(self) -> Generator[Any, None, Any]:
         coroutine, waiting = self._coroutine, self._waiting
         while True:
             try:
@@ -1458,13 +1512,13 @@ class _Continue:
             except BaseException as error:
                 try:
                     waiting = coroutine.throw(error)
-                except StopIteration:
-                    return
+                except StopIteration as finished:
+                    return finished.value
             else:
                 try:
                     waiting = coroutine.send(None)
-                except StopIteration:
-                    return
+                except StopIteration as finished:
+                    return finished.value
 
 
 def start_eagerly(coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
@@ -1479,8 +1533,37 @@ def start_eagerly(coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None] | 
     return asyncio.get_running_loop().create_task(_finish(coroutine, waiting))
 
 
-async def _finish(coroutine: Coroutine[Any, Any, None], waiting: Any) -> None:
-    await _Continue(coroutine, waiting)
+async def _finish(coroutine: Coroutine[Any, Any, T], waiting: Any) -> T:
+    return cast(T, await _Continue(coroutine, waiting))
+
+
+def run_eagerly(awaitable: Awaitable[T]) -> asyncio.Future[T]:
+    """:func:`asyncio.ensure_future` of a coroutine that runs it here, in a copy of the current context, until it
+    first suspends: a future already done (with its result, or what it raised) when it never did, else the Task
+    that finishes it in that same context. Any other awaitable goes to :func:`asyncio.ensure_future`.
+
+    For a coroutine awaited as a Task only so it can be cancelled or timed out, which most often returns at once.
+    """
+    if not asyncio.iscoroutine(awaitable):
+        return asyncio.ensure_future(awaitable)
+    coroutine = cast(Coroutine[Any, Any, T], awaitable)
+    loop = asyncio.get_running_loop()
+    context = contextvars.copy_context()
+    try:
+        waiting = context.run(coroutine.send, None)
+    except StopIteration as finished:
+        done: asyncio.Future[T] = loop.create_future()
+        done.set_result(finished.value)
+        return done
+    except asyncio.CancelledError:
+        done = loop.create_future()
+        done.cancel()
+        return done
+    except Exception as error:
+        done = loop.create_future()
+        done.set_exception(error)
+        return done
+    return loop.create_task(_finish(coroutine, waiting), context=context)
 
 
 async def serve(agent: Agent, ready: Callable[[Agent], None] | None = None) -> int:

@@ -65,7 +65,7 @@ from typing import Any
 
 from confluent_kafka import TopicPartition
 
-from a2a_fast.agents.base import Agent, AgentConfig, pool_group
+from a2a_fast.agents.base import Agent, AgentConfig, pool_group, run_eagerly
 from a2a_fast.agents.cancel import CANCELED, CANCELING, cancel_note, cancel_record
 from a2a_fast.agents.steps import StepRunner
 from a2a_fast.agents.tasks import TaskContext, TaskHandler
@@ -559,9 +559,11 @@ class Executor(Agent):
             if cancel is not None:
                 await self._canceled(accepted, *_cause(cancel))
                 return
-            runner = held.runner = asyncio.ensure_future(handler(context))
+            # A handler that returns without suspending needs no Task and no timer (and leaves its record's
+            # handling without a Task either).
+            runner = held.runner = run_eagerly(handler(context))
             try:
-                outcome = await asyncio.wait_for(runner, self.task_timeout)
+                outcome = runner.result() if runner.done() else await asyncio.wait_for(runner, self.task_timeout)
             except asyncio.CancelledError:
                 cancel = held.cancel
                 if cancel is None or not runner.cancelled() or _cancelling():

@@ -177,7 +177,8 @@ class Requester(Agent):
             budget=budget,
         )
         try:
-            return await asyncio.wait_for(self.outcome(task_id), max_wait)
+            async with asyncio.timeout(max_wait):  # a timer on this task: no Task of its own, as wait_for has
+                return await self.outcome(task_id)
         except TimeoutError:
             pending = self._pending.get(task_id)
             return TaskOutcome(

@@ -65,6 +65,8 @@ class Producer:
         self._thread: threading.Thread | None = None
         self._committing = False
         self._waiting: list[tuple[str, bytes | None, list[tuple[str, bytes]], bytes | None, Any]] = []
+        self._waiters = 0
+        """Records of :meth:`send_and_wait` not yet reported: while none are, report batches pass on as they come."""
 
     @property
     def client(self) -> ProducerClient:
@@ -87,7 +89,10 @@ class Producer:
         if self._committing:
             self._waiting.append((topic, key, headers, value, token))
             return
-        self.client.produce(topic, value, key, headers=headers, on_delivery=partial(self._report, token))
+        client = self._client
+        if client is None:
+            client = self.client  # raises
+        client.produce(topic, value, key, headers=headers, on_delivery=partial(self._report, token))
 
     # --- transactions ---------------------------------------------------------------------------------------------
 
@@ -154,7 +159,12 @@ class Producer:
         if not)."""
         assert self._loop is not None, "producer not started"
         waiter = _Waiter(self._loop.create_future())
-        await self.send_when_room(topic, key, headers, value, waiter)
+        self._waiters += 1
+        try:
+            await self.send_when_room(topic, key, headers, value, waiter)
+        except BaseException:
+            self._waiters -= 1
+            raise
         return await waiter.future
 
     @property
@@ -181,9 +191,14 @@ class Producer:
 
     def _deliver(self, batch: DeliveryBatch) -> None:
         """Resolves the futures of :meth:`send_and_wait` and passes every other report on."""
+        if not self._waiters:
+            if batch:
+                self._on_deliveries(batch)
+            return
         others: DeliveryBatch = []
         for token, error in batch:
             if isinstance(token, _Waiter):
+                self._waiters -= 1
                 if not token.future.done():
                     if error is None:
                         token.future.set_result(token.offset)

@@ -5,6 +5,7 @@ while the broker or registry does not answer (fail at once naming the service, o
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import signal
@@ -166,3 +167,35 @@ def test_a_taken_monitoring_port_fails_the_start_naming_it_or_moves_when_told_to
         "(--http-port N, 0 for any free one, -1 for none)"
     )
     assert moved not in (None, 0, taken)
+
+
+def test_run_eagerly_needs_no_task_for_a_coroutine_that_never_suspends() -> None:
+    marker: contextvars.ContextVar[str] = contextvars.ContextVar("marker", default="outside")
+
+    async def returns() -> str:
+        marker.set("inside")
+        return "done"
+
+    async def raises() -> str:
+        raise ValueError("bad input")
+
+    async def suspends() -> str:
+        marker.set("inside")
+        await asyncio.sleep(0)
+        return marker.get()
+
+    async def main() -> None:
+        finished = base.run_eagerly(returns())
+        assert finished.done() and not isinstance(finished, asyncio.Task) and finished.result() == "done"
+        failed = base.run_eagerly(raises())
+        assert failed.done() and isinstance(failed.exception(), ValueError)
+        running = base.run_eagerly(suspends())
+        assert isinstance(running, asyncio.Task) and not running.done()
+        assert await running == "inside"  # its Task goes on in the context its first step ran in
+        assert marker.get() == "outside"  # that context was a copy: nothing it set leaks here
+        stopped = base.run_eagerly(suspends())
+        stopped.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await stopped
+
+    run_strict(main)

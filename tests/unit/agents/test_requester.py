@@ -146,3 +146,19 @@ def test_a_restarted_requester_takes_its_open_task_up_from_the_log() -> None:
     # the held turn accepted the ask of 150; the provider's ACCEPTED reaches the restarted requester
     assert (outcome.status, outcome.agreed_cost, outcome.rounds) == ("COMPLETED", 150.0, 1)
     assert outcome.result == {"words": 3, "lang": None}
+
+
+def test_a_task_with_no_final_state_within_max_wait_comes_back_timed_out_and_stays_open() -> None:
+    async def scenario(mesh: Mesh) -> tuple[TaskOutcome, list[str]]:
+        provider = HeldProvider(mesh.config("provider-1"), {"count": 100})
+        requester = Requester(mesh.config("requester-1"), BudgetPolicy(budget=150.0))
+        async with running(provider, requester):
+            outcome = await requester.request_task("a b", 20.0, capability="count", max_wait=0.5)
+            still_open = [pending.task_id for pending in requester.get_pending_requests()]
+            provider.released.set()
+            return outcome, still_open
+
+    with fresh_mesh(MemoryTransport()) as mesh:
+        outcome, still_open = run_strict(lambda: scenario(mesh))
+    assert (outcome.status, outcome.error, outcome.rounds) == ("TIMED_OUT", "no final state within 0.5s", 1)
+    assert still_open == [outcome.task_id]
