@@ -107,8 +107,15 @@ class Service(ABC):
         """Pid of the process this module started, if it is still alive."""
         try:
             pid = int(self.pid_file.read_text())
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except (OSError, ValueError):
+            return None
+        child = _children.get(pid)
+        if child is not None and child.poll() is not None:  # ours and dead (killed by someone): reaped here
+            del _children[pid]
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
             return None
         # A recycled pid belongs to someone else: ours always names our own folder.
         return pid if str(self.home).encode() in cmdline else None

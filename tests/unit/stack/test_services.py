@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import base64
+import os
+import signal
 import socket
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from a2a_fast.errors import StackError
-from a2a_fast.stack import LocalStack
-from a2a_fast.stack.services import KafkaBroker, new_cluster_id
+from a2a_fast.stack import LocalStack, services
+from a2a_fast.stack.services import KafkaBroker, Service, new_cluster_id
 
 
 def free_port() -> int:
@@ -92,3 +95,34 @@ def test_a_bad_port_setting_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("A2A_FAST_REGISTRY_PORT", value)
     with pytest.raises(StackError, match=rf"A2A_FAST_REGISTRY_PORT must be a port number .*{value!r}"):
         LocalStack(tmp_path)
+
+
+class Sleeper(Service):
+    """A service that only sleeps: enough to start, kill and ask about a process this module started."""
+
+    name = "sleeper"
+
+    @property
+    def address(self) -> str:
+        return "nowhere"
+
+    def command(self) -> list[str]:
+        return ["sh", "-c", "sleep 60", str(self.home)]  # its folder on the command line marks it as ours
+
+    def ready(self) -> bool:
+        return True
+
+
+def test_a_service_killed_behind_our_back_is_reaped_when_asked_about(tmp_path: Path) -> None:
+    sleeper = Sleeper(tmp_path, port=free_port())
+    sleeper.start()
+    pid = sleeper.pid()
+    assert pid is not None and pid in services._children
+    assert sleeper.pid() == pid  # still running
+    os.killpg(pid, signal.SIGKILL)  # as the cluster test kills a broker
+    deadline = time.monotonic() + 10
+    while sleeper.pid() is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sleeper.pid() is None and sleeper.status().state == "stopped"
+    assert pid not in services._children  # no zombie left, nothing to warn about at exit
+    assert sleeper.stop() is False
