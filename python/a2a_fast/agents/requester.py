@@ -23,12 +23,15 @@ published, their responses and its own negotiation turns, read to their current 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import os
 import time
 import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from a2a_fast.agents.base import Agent, AgentConfig
@@ -102,6 +105,75 @@ class PendingRequest:
     """Where the first CANCELING of the task is in its partition, once read."""
 
 
+class BudgetBook:
+    """The budgets given to :meth:`Requester.submit`, kept in the agent's state folder so that a restarted requester
+    negotiates its open tasks within them: a budget is the requester's own limit and never goes on the log its
+    providers read. One line per task (``<task id> <budget>``), appended with one write that a crash cannot cut in
+    two; rewritten with the open tasks only at a restart and whenever finished ones outnumber them."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._written = 0
+        self._broken = False
+
+    @classmethod
+    def for_agent(cls, state_dir: Path, bootstrap: str, topic: str, agent_id: str) -> BudgetBook:
+        name = hashlib.sha256(f"{bootstrap}\n{topic}\n{agent_id}".encode()).hexdigest()[:32]
+        return cls(state_dir / "budgets" / f"{name}.txt")
+
+    def read(self) -> dict[str, float]:
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return {}
+        budgets: dict[str, float] = {}
+        for line in lines:
+            task_id, _, amount = line.partition(" ")
+            try:
+                budgets[task_id] = float(amount)
+            except ValueError:
+                continue  # a line cut short by a full disk: that task falls back to the policy's limit
+        return budgets
+
+    def keep(self, budgets: dict[str, float]) -> None:
+        """Rewrites the book with ``budgets`` only (the open tasks'), then appends to it."""
+        self.close()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fresh = self.path.with_suffix(".new")
+            fresh.write_text("".join(f"{task} {amount!r}\n" for task, amount in budgets.items()), encoding="utf-8")
+            os.chmod(fresh, 0o600)
+            os.replace(fresh, self.path)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        except OSError as error:
+            self._give_up(error)
+        self._written = len(budgets)
+
+    def add(self, task_id: str, budget: float, open_tasks: dict[str, float]) -> None:
+        if self._broken:
+            return
+        if self._fd is None or self._written > 2 * len(open_tasks) + 10_000:
+            self.keep(open_tasks)
+            if self._fd is None:
+                return
+        try:
+            os.write(self._fd, f"{task_id} {budget!r}\n".encode())
+            self._written += 1
+        except OSError as error:
+            self._give_up(error)
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    def _give_up(self, error: OSError) -> None:
+        self.close()
+        self._broken = True
+        log.warning("budget book %s: %s; a restart negotiates open tasks within the policy's limit", self.path, error)
+
+
 class Requester(Agent):
     """Publishes task requests and negotiates them with ``policy``."""
 
@@ -115,6 +187,14 @@ class Requester(Agent):
         """Whether :meth:`start` rebuilds this requester's open requests from the log (a requester that
         never ran under this id has none to rebuild)."""
         self._pending: dict[str, PendingRequest] = {}
+        self._budgets: dict[str, float] = {}
+        """The budgets given to :meth:`submit` for the open tasks, kept in :attr:`budget_book` too."""
+        self.budget_book = (
+            BudgetBook.for_agent(config.state_dir, self.transport.bootstrap, self.topics.requests, self.agent_id)
+            if resume and config.state_dir is not None
+            else None
+        )
+        """Where a requester that resumes (its id outlives its process) keeps those budgets for its restart."""
         self._waiters: dict[str, asyncio.Future[TaskOutcome]] = {}
         self._recent: OrderedDict[str, TaskOutcome] = OrderedDict()  # outcomes, for late outcome() calls
         self.outcomes: Counter[str] = Counter()
@@ -205,6 +285,10 @@ class Requester(Agent):
         """Publishes a request and returns its task id at once; :meth:`outcome` awaits the result."""
         task_id = uuid.uuid4().hex
         limit = budget if budget is not None else self.policy.limit(proposed_cost)
+        if budget is not None:
+            self._budgets[task_id] = budget
+            if self.budget_book is not None:
+                self.budget_book.add(task_id, budget, self._budgets)
         pending = PendingRequest(
             task_id,
             capability,
@@ -335,6 +419,11 @@ class Requester(Agent):
             self._waiters[task_id] = self._loop.create_future()
         return await asyncio.shield(self._waiters[task_id])
 
+    async def stop(self) -> None:
+        await super().stop()
+        if self.budget_book is not None:
+            self.budget_book.close()
+
     async def on_start(self) -> None:
         if self.resume:
             await asyncio.get_running_loop().run_in_executor(None, self._rebuild)
@@ -342,6 +431,7 @@ class Requester(Agent):
     def _rebuild(self) -> None:
         assert self.catalog is not None
         log = read_log(self.transport, self.catalog, self.topics, reader=self.agent_id)
+        given = self.budget_book.read() if self.budget_book is not None else {}
         for task in log.select(OPEN_STATES, requester=self.agent_id):
             if task.capability is None or task.requested_at is None:
                 continue  # its request is no longer in the log: nothing to negotiate with
@@ -351,7 +441,7 @@ class Requester(Agent):
                 task.description or "",
                 task.parameters,
                 task.proposed_cost,
-                self.policy.limit(task.proposed_cost),
+                given.get(task.task_id, self.policy.limit(task.proposed_cost)),
                 state=task.state,
                 # A provider turn left unanswered by a crash is redelivered and answered, not skipped.
                 rounds=task.answered_round,
@@ -367,6 +457,9 @@ class Requester(Agent):
                 **self._cancel_state(task),
             )
         self.resumed = len(self._pending)
+        self._budgets = {task: amount for task, amount in given.items() if task in self._pending}
+        if self.budget_book is not None:
+            self.budget_book.keep(self._budgets)
 
     def _cancel_state(self, task: TaskHistory) -> dict[str, Any]:
         """What the log says of a task's acceptance and cancel, as :class:`PendingRequest` keeps it."""
@@ -533,6 +626,7 @@ class Requester(Agent):
             executor=pending.executor,
         )
         del self._pending[pending.task_id]
+        self._budgets.pop(pending.task_id, None)
         self.outcomes[status] += 1
         if status == "COMPLETED":
             self.protocol_metrics.record_success("a2a", "request", outcome.latency)

@@ -4,6 +4,7 @@ capability no one offers, and an open task taken up again from the log by a rest
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from a2a_fast.agents.executor import Executor
@@ -162,3 +163,29 @@ def test_a_task_with_no_final_state_within_max_wait_comes_back_timed_out_and_sta
         outcome, still_open = run_strict(lambda: scenario(mesh))
     assert (outcome.status, outcome.error, outcome.rounds) == ("TIMED_OUT", "no final state within 0.5s", 1)
     assert still_open == [outcome.task_id]
+
+
+def test_a_restarted_requester_negotiates_within_the_budget_given_to_submit(tmp_path: Path) -> None:
+    async def scenario(mesh: Mesh) -> tuple[float, list[str], TaskOutcome]:
+        provider = HeldProvider(mesh.config("provider-1"), {"count": 100})  # asks 150, then 125
+        executor = Executor(mesh.config("executor-1"), {"count": word_count})
+        async with running(provider, executor):
+            first = Requester(mesh.config("requester-1", state_dir=tmp_path))
+            async with running(first):
+                task_id = await first.submit("a b c", 20.0, capability="count", budget=140.0)
+                gone = await first.submit("d", 20.0, capability="juggle", budget=90.0)  # rejected at once
+                await eventually(lambda: state(first, gone) is None, 10, "the unserved task settled")
+                await eventually(lambda: bool(provider.turns), 10, "the requester answered the counter-offer")
+            again = Requester(mesh.config("requester-1", state_dir=tmp_path))
+            async with running(again):
+                [pending] = again.get_pending_requests()
+                book = sorted(again.budget_book.read()) if again.budget_book else []
+                provider.released.set()
+                outcome = await asyncio.wait_for(again.outcome(task_id), 30)
+                return pending.budget, book, outcome
+
+    with fresh_mesh(MemoryTransport()) as mesh:
+        budget, book, outcome = run_strict(lambda: scenario(mesh))
+    assert budget == 140.0  # the policy alone allows the proposed cost, 20
+    assert book == [outcome.task_id]  # the settled task's budget left the book at the restart
+    assert (outcome.status, outcome.agreed_cost) == ("COMPLETED", 125.0)
