@@ -3,7 +3,10 @@ a2a_fast exports."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +24,12 @@ from a2a_fast.stack import Endpoints, LocalStack, ensure_up
 # check fail on a loaded machine (a unit run beside the Kafka suites did).
 settings.register_profile("a2a_fast", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("a2a_fast")
+
+# What agents keep across restarts (incarnation files, budget books) goes to a folder of this session, which the
+# agent processes tests start inherit, not to the user's ~/.local/state.
+if "A2A_FAST_STATE_DIR" not in os.environ:
+    os.environ["A2A_FAST_STATE_DIR"] = tempfile.mkdtemp(prefix="a2a-fast-tests-state-")
+    atexit.register(shutil.rmtree, os.environ["A2A_FAST_STATE_DIR"], True)
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = REPO / "schemas"
