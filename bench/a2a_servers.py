@@ -3,7 +3,7 @@
 ``python -m bench.a2a_servers jsonrpc PORT`` serves the package's SDK echo executor
 (:class:`a2a_fast.a2a.builtin.EchoExecutor`) the way the SDK's samples serve an agent: its
 ``DefaultRequestHandler`` with an in-memory task store, the JSON-RPC and agent-card routes in a Starlette app,
-uvicorn on 127.0.0.1 (ready once its agent card answers).
+uvicorn on 127.0.0.1 (ready once its agent card answers), idle connections kept for the whole run.
 
 ``python -m bench.a2a_servers kafka KAFKA REGISTRY PREFIX [LINGER_MS]`` runs the same executor as an
 :class:`a2a_fast.a2a.A2AAgent` in the mesh on topic prefix ``PREFIX`` and prints ``ready`` once it consumes.
@@ -31,7 +31,9 @@ def serve_jsonrpc(port: int) -> None:
     card = echo_card(interfaces=[AgentInterface(protocol_binding="JSONRPC", protocol_version="1.0", url=url)])
     handler = DefaultRequestHandler(agent_executor=EchoExecutor(), task_store=InMemoryTaskStore(), agent_card=card)
     app = Starlette(routes=[*create_agent_card_routes(card), *create_jsonrpc_routes(handler, "/")])
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    # uvicorn closes a connection idle for 5 s, as long as httpx's pool keeps one: a loaded machine's sequential
+    # phase leaves 31 of the client's connections idle that long, and reusing one the server is closing failed runs.
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=120)
 
 
 def serve_kafka(kafka: str, registry: str, prefix: str, linger_ms: int) -> int:

@@ -67,6 +67,7 @@ from google.protobuf.message import Message as ProtoMessage
 
 from a2a_fast.a2a.binding import (
     KAFKA_BINDING,
+    PRODUCE_SETTINGS,
     SEND_MESSAGE,
     SEND_STREAMING_MESSAGE,
     TEXT_LIMIT,
@@ -162,6 +163,9 @@ class KafkaCaller(Agent):
 
     def subscriptions(self) -> list[str]:
         return [self.topics.a2a_events]
+
+    def produce_settings(self) -> dict[str, Any]:
+        return dict(PRODUCE_SETTINGS)
 
     def consume_from(self) -> float | None:
         # A new client's group starts shortly before the client did: what answers its calls comes later.

@@ -83,6 +83,7 @@ from a2a_fast.a2a.binding import (
     A2A_VERSION,
     EXTENSIONS_PARAMETER,
     METHODS,
+    PRODUCE_SETTINGS,
     SEND_STREAMING_MESSAGE,
     TEXT_LIMIT,
     VERSION_PARAMETER,
@@ -156,6 +157,9 @@ class A2AAgent(Agent):
 
     def subscriptions(self) -> list[str]:
         return [self.topics.a2a_requests]
+
+    def produce_settings(self) -> dict[str, Any]:
+        return dict(PRODUCE_SETTINGS)
 
     def capabilities(self) -> list[str]:
         return list(self.skills)

@@ -463,7 +463,7 @@ class Agent:
             self.transport,
             self.agent_id,
             self._resolve_deliveries,
-            {**settings, **self.config.producer_config},
+            {**settings, **self.produce_settings(), **self.config.producer_config},
             linger_ms=self.config.linger_ms,
         )
         self.producer.start()
@@ -553,6 +553,10 @@ class Agent:
 
     def fetch_settings(self) -> dict[str, Any]:
         """librdkafka properties of this role's fetching (how much it reads ahead), before ``consumer_config``."""
+        return {}
+
+    def produce_settings(self) -> dict[str, Any]:
+        """librdkafka properties of this role's producing (how it batches), before ``producer_config``."""
         return {}
 
     @property

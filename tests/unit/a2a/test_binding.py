@@ -4,6 +4,8 @@ SDK checks them, states both ways, the task fold and ListTasks, the interface UR
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 from a2a.client.errors import A2AClientError
@@ -31,10 +33,12 @@ from a2a.types import (
 from a2a.utils.errors import JSON_RPC_ERROR_CODE_MAP, A2AError, InvalidParamsError, TaskNotFoundError
 from a2a.utils.proto_utils import validate_proto_required_fields
 
+from a2a_fast.a2a import A2AAgent
 from a2a_fast.a2a.binding import (
     CREDENTIAL_PARAMETERS,
     KAFKA_BINDING,
     METHODS,
+    PRODUCE_SETTINGS,
     error_fields,
     error_from,
     new_id,
@@ -43,10 +47,15 @@ from a2a_fast.a2a.binding import (
     validate_required,
 )
 from a2a_fast.a2a.cards import KafkaAddress, advertised_card, parse_address
+from a2a_fast.a2a.client import KafkaCaller
 from a2a_fast.a2a.states import A2A_OF_MESH, MESH_OF_A2A, a2a_state, mesh_state
 from a2a_fast.a2a.tasks import StoredTask, TaskStore, add_user_message, apply_event
 from a2a_fast.errors import ConfigError
 from a2a_fast.history.tasks import FINAL_STATES, STATES
+from a2a_fast.transport.base import ProducerClient
+from a2a_fast.transport.memory import MemoryTransport
+from tests.scenarios import fresh_mesh, run_strict
+from tests.scenarios.a2a import EchoExecutor, card
 
 
 @pytest.mark.parametrize("cls", list(JSON_RPC_ERROR_CODE_MAP), ids=lambda cls: cls.__name__)
@@ -273,3 +282,36 @@ def test_ids_are_random_uuid4_text() -> None:
 def test_task_not_found_keeps_its_message() -> None:
     fields = error_fields(TaskNotFoundError("Task t not found"))
     assert error_from(fields["error_code"], fields["error_message"], None).message == "Task t not found"
+
+
+class _RecordingTransport(MemoryTransport):
+    """The in-memory transport, keeping the settings each producer was made with (the directory's too)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.producer_settings: list[Mapping[str, Any]] = []
+
+    def producer(self, config: Mapping[str, Any]) -> ProducerClient:
+        self.producer_settings.append(dict(config))
+        return super().producer(config)
+
+
+@pytest.mark.parametrize("given", [{}, {"max.in.flight.requests.per.connection": 5}], ids=["default", "given"])
+def test_both_sides_produce_with_the_bindings_settings_unless_the_config_says_otherwise(
+    given: dict[str, Any],
+) -> None:
+    transport = _RecordingTransport()
+
+    async def scenario() -> None:
+        with fresh_mesh(transport) as mesh:
+            agent = A2AAgent(mesh.config("echo-1", producer_config=given), EchoExecutor(), card("Echo", "echo"))
+            caller = KafkaCaller(mesh.config("client-1", join_mesh=False, producer_config=given))
+            for member in (agent, caller):
+                await member.start()
+                await member.stop()
+
+    run_strict(scenario)
+    expected = {**PRODUCE_SETTINGS, **given}
+    made = {settings.get("client.id"): settings for settings in transport.producer_settings}
+    for member in ("echo-1", "client-1"):
+        assert {name: made[member].get(name) for name in expected} == expected
