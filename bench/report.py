@@ -109,9 +109,11 @@ def draw(e2e: dict[str, Any]) -> Figure:
         _nothing(latency, "no latency case in the results")
     lifecycles = e2e.get("lifecycles")
     if lifecycles:
+        apart = e2e.get("lifecycles_each_role_in_its_own_process")
+        and_apart = f", {apart['lifecycles_per_s']:,}/s with each role in its own process" if apart else ""
         figure.suptitle(
             f"a2a_fast end to end: {lifecycles['lifecycles_per_s']:,} task lifecycles/s "
-            f"({lifecycles['messages_per_s']:,} msg/s) in one process"
+            f"({lifecycles['messages_per_s']:,} msg/s) in one process{and_apart}"
         )
     return figure
 

@@ -34,6 +34,8 @@ import gc
 import json
 import logging
 import struct
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -48,18 +50,17 @@ from confluent_kafka.admin import AdminClient
 from faststream.confluent import KafkaBroker, KafkaMessage
 
 from a2a_fast.agents.base import Agent, AgentConfig
-from a2a_fast.agents.executor import Executor
-from a2a_fast.agents.provider import Provider
 from a2a_fast.agents.requester import Requester
-from a2a_fast.agents.tasks import TaskContext
 from a2a_fast.protocol.envelope import Envelope, Inbound
 from a2a_fast.protocol.kinds import KIND_TASK_REQUEST, KIND_TASK_RESPONSE
 from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.stack import Endpoints, ensure_up
 from a2a_fast.transport.admin import ensure_topics
 from a2a_fast.transport.registry import SchemaCatalog
+from bench.roles import ROLES, config, role_agent
 
-RESULTS = Path(__file__).resolve().parent / "results" / "e2e.json"
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results" / "e2e.json"
 RELAY_MESSAGES = 50_000
 RELAY_BATCH = 2000
 LIFECYCLES = 1_000
@@ -80,13 +81,6 @@ def topics(endpoints: Endpoints) -> Iterator[TopicNames]:
     for future in AdminClient({"bootstrap.servers": endpoints.kafka}).delete_topics(list(names.all())).values():
         with contextlib.suppress(Exception):  # a topic the case never created
             future.result(15)
-
-
-def config(endpoints: Endpoints, topics: TopicNames, agent_id: str, **overrides: Any) -> AgentConfig:
-    # consumer groups of the case's own, as its topics are: a shared group name would be rebalanced by
-    # whoever else runs agents of that role on the same broker
-    overrides.setdefault("group_id", f"{topics.prefix}{agent_id}")
-    return AgentConfig(agent_id, endpoints.kafka, endpoints.schema_registry, topics=topics, **overrides)
 
 
 class Relay(Agent):
@@ -419,17 +413,8 @@ def test_relay_throughput(benchmark: Any, endpoints: Endpoints, topics: TopicNam
     _save()
 
 
-async def noop(task: TaskContext) -> str:
-    return task.task_id
-
-
 def mesh(endpoints: Endpoints, topics: TopicNames, **overrides: Any) -> list[Agent]:
-    return [
-        Provider(config(endpoints, topics, "provider", max_in_flight=4000, **overrides), {"summarize": 1.0}),
-        Executor(
-            config(endpoints, topics, "executor", max_in_flight=4000, **overrides), {"summarize": noop}, max_tasks=2000
-        ),
-    ]
+    return [role_agent(role, endpoints, topics, **overrides) for role in ROLES]
 
 
 def test_task_lifecycles_per_second(benchmark: Any, endpoints: Endpoints, topics: TopicNames) -> None:
@@ -455,6 +440,56 @@ def test_task_lifecycles_per_second(benchmark: Any, endpoints: Endpoints, topics
     seconds, statuses = benchmark.pedantic(lambda: uvloop.run(lifecycles()), rounds=1, iterations=1)
     assert statuses == ["COMPLETED"] * LIFECYCLES
     _results["lifecycles"] = {
+        "tasks": LIFECYCLES,
+        "lifecycles_per_s": round(LIFECYCLES / seconds, 1),
+        "messages_per_s": round(LIFECYCLES * MESSAGES_PER_TASK / seconds),
+    }
+    _save()
+
+
+def test_task_lifecycles_per_second_each_role_in_its_own_process(
+    benchmark: Any, endpoints: Endpoints, topics: TopicNames
+) -> None:
+    """The same lifecycles with the provider and the executor each in a process of its own (``bench/roles.py``)
+    and the requester in this one, as a mesh is deployed."""
+    benchmark.group = "e2e lifecycles"
+    benchmark.extra_info.update(impl="a2a_fast_processes", items=LIFECYCLES)
+    ensure_topics(endpoints.kafka, list(topics.all()))
+    command = [sys.executable, "-m", "bench.roles"]
+    where = [endpoints.kafka, endpoints.schema_registry, topics.prefix]
+    roles = [subprocess.Popen([*command, role, *where], cwd=REPO, stdout=subprocess.PIPE, text=True) for role in ROLES]
+
+    async def lifecycles() -> tuple[float, list[str]]:
+        requester = Requester(config(endpoints, topics, "requester", max_in_flight=4000))
+        await requester.start()
+        try:
+            await requester.wait_assigned()
+            started = time.perf_counter()
+            outcomes = await asyncio.gather(
+                *(requester.request_task("t", 5.0, capability="summarize", max_wait=120) for _ in range(LIFECYCLES))
+            )
+            return time.perf_counter() - started, [outcome.status for outcome in outcomes]
+        finally:
+            await requester.stop()
+
+    try:
+        for process in roles:
+            assert process.stdout is not None
+            assert process.stdout.readline().strip() == "READY", f"{process.args} did not start"
+        seconds, statuses = benchmark.pedantic(lambda: uvloop.run(lifecycles()), rounds=1, iterations=1)
+    finally:
+        for process in roles:
+            process.terminate()
+        for process in roles:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            if process.stdout is not None:
+                process.stdout.close()
+    assert statuses == ["COMPLETED"] * LIFECYCLES
+    _results["lifecycles_each_role_in_its_own_process"] = {
         "tasks": LIFECYCLES,
         "lifecycles_per_s": round(LIFECYCLES / seconds, 1),
         "messages_per_s": round(LIFECYCLES * MESSAGES_PER_TASK / seconds),
