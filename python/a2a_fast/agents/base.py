@@ -152,6 +152,8 @@ class AgentConfig:
     ``gc_threshold`` is the garbage collector's first-generation threshold :meth:`Agent.start` raises
     the process's to (None leaves it): records make many short-lived objects and almost no cycles, so
     the default of 700 allocations would run the collector every few records.
+    ``dedupe_size``: how many ids (``ce_id``) of handled records the agent remembers, to drop a record delivered
+    again (:class:`~a2a_fast.transport.offsets.DedupeCache`); 0 remembers none, which turns the dedupe off.
     ``wait_for_services``: while the broker or the registry does not answer, :meth:`Agent.start` keeps trying
     with back-off, logging a warning per attempt that names the setting and the address (as ``a2a-fast
     agent`` does); False raises :class:`~a2a_fast.errors.ServiceUnavailableError` within seconds instead.
