@@ -37,6 +37,11 @@ the runtime does the rest:
   trusted for its id and role, or it does not start.
 * **Rebalances.** Before partitions are taken away the agent finishes what it is handling (outputs
   acknowledged) and commits, so another member never starts the same work while this one still runs it.
+  Partitions *lost* rather than taken away (the agent's group session ran out, as it does for every member when
+  the broker restarts: the group may already have given them to another member) are not drained: the handlers
+  still running are cancelled and records waiting are dropped, uncommitted, for whoever has the partitions now;
+  only outputs already produced are waited for (up to ``drain_timeout``), so that they are in the log before the
+  agent rejoins.
 * **Transactions** (:attr:`AgentConfig.transactional`, ``--transactional``, or ``transactions.enabled`` in the
   config file). The producer writes in Kafka transactions (``transactional.id`` ``<group>.<agent id>``: a
   restarted agent's producer takes the id over, which fences the dead incarnation and aborts its open
@@ -515,6 +520,7 @@ class Agent:
             self.subscriptions(),
             assigned=self.on_partitions_assigned,
             release=self._release,
+            lose=self._give_up,
             start_at=self.consume_from(),
             session_timeout_ms=self.config.session_timeout_ms,
             metadata_refresh_ms=self.config.metadata_refresh_ms,
@@ -1089,6 +1095,24 @@ class Agent:
         await self._drain(self.config.drain_timeout)
         if self.transactional:
             await self._commit_transaction()
+
+    async def _give_up(self) -> None:
+        """The partitions were lost (see **Rebalances**): the handlers running are cancelled, not finished (an
+        executor would otherwise start and finish tasks the partitions' next owner runs too), and what was already
+        produced is waited for."""
+        self._parked, self._parked_keys = [], set()
+        self._cancelling = True
+        try:
+            late = set(self._handling)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
+        finally:
+            self._cancelling = False
+        if self._in_flight:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), self.config.drain_timeout)
 
     # --- transactions -----------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import asyncio
 import json
 import os
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from a2a_fast.agents.base import Agent, AgentConfig, serve
@@ -193,7 +193,6 @@ def build_agent(args: argparse.Namespace) -> Agent:
         raise ConfigError(f"--partitions: must be at least 1, got {args.partitions}")
     if args.dedupe_size is not None and args.dedupe_size < 0:
         raise ConfigError(f"--dedupe-size: must be 0 (off) or more, got {args.dedupe_size}")
-    dedupe = {} if args.dedupe_size is None else {"dedupe_size": args.dedupe_size}
     config = AgentConfig(
         agent_id=agent_id,
         kafka=endpoints.kafka,
@@ -207,8 +206,9 @@ def build_agent(args: argparse.Namespace) -> Agent:
         wait_for_services=True,
         transport=transport,
         transactional=args.transactional,
-        **dedupe,
     )
+    if args.dedupe_size is not None:
+        config = replace(config, dedupe_size=args.dedupe_size)
     if args.role == "provider":
         from a2a_fast.agents.provider import Provider
 
