@@ -1210,8 +1210,9 @@ class Agent:
         Called while :meth:`handle` runs, it returns as soon as the producer has the record: the message
         being handled counts as handled (its offset becomes committable) only once every record published
         while handling it was acknowledged, and if one is lost the handled message goes to the dead-letter
-        topic instead. Called anywhere else, it returns once the broker acknowledged the record and raises
-        :class:`~confluent_kafka.KafkaException` if it could not be delivered.
+        topic instead. Called anywhere else, it returns once the broker acknowledged the record (in
+        transactions, once the transaction holding it committed: a requester's request is then in the log for
+        good) and raises :class:`~confluent_kafka.KafkaException` if it could not be delivered.
 
         ``event_id`` fixes the ``ce_id``: derive it from the message being handled so that handling a
         redelivered record again produces the same ids, which readers then drop as duplicates.
@@ -1251,7 +1252,7 @@ class Agent:
     ) -> None:
         work = _HANDLING.get()
         if work is None or not work.open or work.agent is not self:
-            await self._produce(topic, key, headers, value, label)
+            await self._produce(topic, key, headers, value, label, committed=True)
             return
         while True:
             try:
@@ -1289,16 +1290,31 @@ class Agent:
             self._settle_work(work)
 
     async def _produce(
-        self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes, label: _Label = None
+        self,
+        topic: str,
+        key: bytes | None,
+        headers: list[tuple[str, bytes]],
+        value: bytes,
+        label: _Label = None,
+        *,
+        committed: bool = False,
     ) -> None:
-        """Produces one record and returns once the broker acknowledged it."""
+        """Produces one record and returns once the broker acknowledged it; with ``committed``, in transactions,
+        once the transaction holding it committed too (acknowledged alone, it is lost if this process dies first)."""
         producer = self.producer
         if producer is None:
             raise KafkaException(KafkaError(KafkaError._STATE, "producer is closed"))
         self._transaction_dirty = True
+        into = producer.sending_into
         await producer.send_and_wait(topic, key, headers, value)
         if label is not None:
             self.metrics.inc("messages_produced_total", 1, topic=label[0], type=label[1])
+        if committed and producer.transactional:
+            while producer.committed < into:
+                if self.failure is not None or self.producer is not producer:
+                    raise KafkaException(KafkaError(KafkaError._STATE, "its transaction was not committed"))
+                self._transaction_dirty = True  # a commit that found nothing to do leaves it for the next one
+                await asyncio.sleep(self.config.commit_interval / 2)
 
     def _resolve_deliveries(self, batch: DeliveryBatch) -> None:
         """Applies a batch of delivery reports on the loop: settles the outputs of records being handled."""

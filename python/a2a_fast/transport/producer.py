@@ -64,6 +64,10 @@ class Producer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._committing = False
+        self.opened = 0
+        """Transactions opened (the open one is the ``opened``-th)."""
+        self.committed = 0
+        """Transactions committed: those up to the ``committed``-th."""
         self._waiting: list[tuple[str, bytes | None, list[tuple[str, bytes]], bytes | None, Any]] = []
 
     @property
@@ -102,6 +106,12 @@ class Producer:
         client = self.client
         await asyncio.get_running_loop().run_in_executor(None, client.init_transactions, timeout)
         client.begin_transaction()
+        self.opened += 1
+
+    @property
+    def sending_into(self) -> int:
+        """The transaction a record sent now goes into (by number, as :attr:`opened` counts them)."""
+        return self.opened + 1 if self._committing else self.opened
 
     @property
     def holding(self) -> bool:
@@ -133,7 +143,9 @@ class Producer:
         await asyncio.get_running_loop().run_in_executor(
             None, partial(_commit, client, offsets, group_metadata, timeout)
         )
+        self.committed = self.opened
         client.begin_transaction()
+        self.opened += 1
         self.release()
 
     async def send_when_room(

@@ -157,3 +157,27 @@ def test_transactions_are_an_option_of_the_command_line_and_the_config_file(tmp_
     path.write_text("transactions:\n  wait_seconds: 30\n  timeout_ms: 20000\n")
     with pytest.raises(ConfigError, match=r"transactions\.wait_seconds: must be shorter than transactions\.timeout_ms"):
         load_config(path)
+
+
+def test_a_request_submitted_in_transactions_is_committed_when_submit_returns() -> None:
+    """``Requester.submit`` (a publish outside a handler) returns once the transaction holding the request
+    committed, not when the broker acknowledged it: acknowledged alone, a request dies with its open transaction
+    when the requester does, though its caller was told it was sent."""
+    from a2a_fast.agents.requester import Requester
+
+    with fresh_mesh(MemoryTransport()) as mesh:
+
+        async def scenario() -> str:
+            # a commit interval longer than the test would wait: only a commit made for the request shows it
+            config = mesh.config("requester-1", transactional=True, commit_interval=1.0, join_mesh=False)
+            requester = Requester(config)
+            await start_all(requester)
+            try:
+                task_id = await requester.submit("once", 20.0, capability="summarize")
+                seen = [m.task_id for m in mesh.log(mesh.topics.requests)]  # read_committed
+                assert seen == [task_id], seen
+                return task_id
+            finally:
+                await stop_all(requester)
+
+        run_strict(scenario)
