@@ -23,6 +23,7 @@ from a2a_fast.protocol.envelope import Envelope, Inbound
 from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.transport import Transport, as_transport
 from a2a_fast.transport.admin import watermark_offsets
+from a2a_fast.transport.base import ConsumerClient
 from a2a_fast.transport.kafka import BROKER_SETTING
 from a2a_fast.transport.registry import SchemaCatalog
 
@@ -87,13 +88,7 @@ def replay(
                     continue
                 if signing is None or signing.check_one(message, found) is None:
                     yield found
-            if remaining:
-                # A partition written in transactions ends in a commit marker, which takes an offset but is never
-                # delivered: the consumer's position passing the end says the partition was read.
-                wanted = [TopicPartition(topic, number) for topic, number in remaining]
-                for tp in consumer.position(wanted):
-                    if tp.offset >= remaining.get((tp.topic, tp.partition), tp.offset + 1):
-                        del remaining[(tp.topic, tp.partition)]
+            _drop_passed(consumer, remaining)
     finally:
         consumer.close()
 
@@ -141,11 +136,23 @@ def event_ids(
                     if name == "ce_id" and value is not None:
                         found_ids.append((value.decode(errors="replace"), message.timestamp()[1]))
                         break
+            _drop_passed(consumer, ends)
         if ends:
             raise TimeoutError(f"reading {', '.join(f'{t}/{n}' for t, n in ends)} to its end took over {timeout}s")
         return found_ids
     finally:
         consumer.close()
+
+
+def _drop_passed(consumer: ConsumerClient, remaining: dict[tuple[str, int], int]) -> None:
+    """Drops from ``remaining`` (partition → end offset) the partitions the consumer's position has passed: one
+    written in transactions ends in a commit marker, which takes an offset but is never delivered."""
+    if not remaining:
+        return
+    wanted = [TopicPartition(topic, number) for topic, number in remaining]
+    for tp in consumer.position(wanted):
+        if tp.offset >= remaining.get((tp.topic, tp.partition), tp.offset + 1):
+            del remaining[(tp.topic, tp.partition)]
 
 
 @dataclass(frozen=True, slots=True)
