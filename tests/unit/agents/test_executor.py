@@ -193,7 +193,7 @@ def test_a_member_that_lost_its_partitions_cancels_its_tasks_rather_than_finish_
             recorder.released.set()
             await eventually(lambda: other.counts["COMPLETED"] == 1, 10, "the new owner completed t1")
             await eventually(lambda: not owner.running, 10, "the member that lost t1 runs nothing")
-            await eventually(lambda: owner.consumer is not None and bool(owner.consumer.assignment), 10, "it rejoined")  # type: ignore[union-attr]
+            await eventually(lambda: owner.consumer is not None and bool(owner.consumer.assignment), 10, "it rejoined")
             return owner, other
 
     with fresh_mesh(transport) as mesh:
