@@ -258,6 +258,8 @@ class Figures:
     """When the broker or the registry was restarted (epoch seconds, from the stop to ready again)."""
     exits: Counter[str] = field(default_factory=Counter)
     """Agents that exited on their own (not killed here): restarted, and reported."""
+    exit_details: list[str] = field(default_factory=list)
+    """Each such exit: the agent, its exit status, the trial, and the last lines of its log."""
 
 
 def _percentile(values: list[float], share: float) -> float | None:
@@ -308,6 +310,7 @@ def run(
             KAFKA_BROKER_ENV: endpoints.kafka,
             SCHEMA_REGISTRY_ENV: endpoints.schema_registry,
             EFFECTS_ENV: str(effects),
+            "PYTHONFAULTHANDLER": "1",  # a native crash leaves its stack in the agent's log
             "A2A_FAST_STATE_DIR": str(home / "agents"),
             "PYTHONPATH": os.pathsep.join(
                 filter(None, [str(REPO / "python"), str(REPO), os.environ.get("PYTHONPATH")])
@@ -419,8 +422,15 @@ def run(
 
 def _restart_exited(agents: list[AgentProcess], figures: Figures) -> None:
     for process in agents:
-        if process.process is not None and process.process.poll() is not None:
+        status = process.process.poll() if process.process is not None else None
+        if status is not None:
             figures.exits[process.agent_id] += 1
+            with process.log_path.open("rb") as log:
+                log.seek(max(0, log.seek(0, os.SEEK_END) - 2000))
+                tail = log.read().decode(errors="replace").splitlines()[-8:]
+            figures.exit_details.append(
+                f"{process.agent_id} exited with status {status} before trial {figures.trials + 1}: " + " | ".join(tail)
+            )
             process.start()
             process.wait_ready(180)
 
@@ -515,6 +525,7 @@ def _account(endpoints: Any, names: Any, home: Path, effects: Path, figures: Fig
         "kills": dict(figures.kills),
         "kills_total": sum(figures.kills.values()),
         "unplanned_exits": dict(figures.exits),
+        "unplanned_exit_details": figures.exit_details,
         "broker_restarts": figures.broker_restarts,
         "registry_restarts": figures.registry_restarts,
         "tasks": len(log.tasks),
