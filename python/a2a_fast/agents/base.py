@@ -40,8 +40,8 @@ the runtime does the rest:
   Partitions *lost* rather than taken away (the agent's group session ran out, as it does for every member when
   the broker restarts: the group may already have given them to another member) are not drained: the handlers
   still running are cancelled and records waiting are dropped, uncommitted, for whoever has the partitions now;
-  only outputs already produced are waited for (up to ``drain_timeout``), so that they are in the log before the
-  agent rejoins.
+  only outputs already produced are waited for (up to half ``drain_timeout``), so that they are in the log before
+  the agent rejoins.
 * **Transactions** (:attr:`AgentConfig.transactional`, ``--transactional``, or ``transactions.enabled`` in the
   config file). The producer writes in Kafka transactions (``transactional.id`` ``<group>.<agent id>``: a
   restarted agent's producer takes the id over, which fences the dead incarnation and aborts its open
@@ -1111,8 +1111,9 @@ class Agent:
         finally:
             self._cancelling = False
         if self._in_flight:
+            # Half the drain timeout: the consumer gives this up after the whole of it (and five seconds more).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), self.config.drain_timeout)
+                await asyncio.wait_for(self._idle.wait(), self.config.drain_timeout / 2)
 
     # --- transactions -----------------------------------------------------------------------------
 

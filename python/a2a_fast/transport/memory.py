@@ -651,6 +651,8 @@ class MemoryProducer:
         self._registered = False
         self.fail_next: KafkaError | None = None
         """Set to make the next produced record fail delivery with this error (tests of lost outputs)."""
+        self.fail_offsets: list[KafkaError] = []
+        """Errors the next calls of ``send_offsets_to_transaction`` raise, one each (a coordinator that moved)."""
 
     def produce(
         self,
@@ -732,6 +734,8 @@ class MemoryProducer:
     ) -> None:
         self._check_transactions(open_one=True)
         assert self.transaction is not None
+        if self.fail_offsets:
+            raise KafkaException(self.fail_offsets.pop(0))
         self.transaction.offsets.setdefault(str(group_metadata), []).extend(positions)
 
     def commit_transaction(self, timeout: float = -1) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
@@ -35,6 +36,7 @@ DeliveryBatch = list[tuple[Any, KafkaError | None]]
 """Delivery reports as ``(token, error)`` pairs; error None means acknowledged."""
 
 _FULL_QUEUE_PAUSE = 0.005
+_RETRY_PAUSE = 0.2
 
 
 class Producer:
@@ -234,16 +236,24 @@ class Producer:
 
 
 def _commit(client: ProducerClient, offsets: list[Any], group_metadata: Any, timeout: float) -> None:
-    try:
-        if offsets:
-            client.send_offsets_to_transaction(offsets, group_metadata, timeout)
-        client.commit_transaction(timeout)
-    except KafkaException as error:
-        failure = error.args[0] if error.args else None
-        if isinstance(failure, KafkaError) and failure.txn_requires_abort():
-            with contextlib.suppress(KafkaException):
-                client.abort_transaction(timeout)
-        raise
+    # A retriable error (the coordinator moved, as while the broker restarts) leaves the transaction open: both
+    # calls may be made again, until the timeout.
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if offsets:
+                client.send_offsets_to_transaction(offsets, group_metadata, max(0.1, deadline - time.monotonic()))
+            client.commit_transaction(max(0.1, deadline - time.monotonic()))
+            return
+        except KafkaException as error:
+            failure = error.args[0] if error.args else None
+            if isinstance(failure, KafkaError) and failure.retriable() and time.monotonic() < deadline:
+                time.sleep(_RETRY_PAUSE)
+                continue
+            if isinstance(failure, KafkaError) and failure.txn_requires_abort():
+                with contextlib.suppress(KafkaException):
+                    client.abort_transaction(timeout)
+            raise
 
 
 class _Waiter:

@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from a2a_fast.agents.executor import Executor
 from a2a_fast.agents.provider import Provider
@@ -181,3 +181,33 @@ def test_a_request_submitted_in_transactions_is_committed_when_submit_returns() 
                 await stop_all(requester)
 
         run_strict(scenario)
+
+
+def test_a_commit_that_meets_a_moved_coordinator_is_tried_again() -> None:
+    """While the broker restarts, adding offsets to a transaction can fail with a retriable error
+    (NOT_COORDINATOR): the transaction is still open and the commit is made again, rather than the agent
+    stopping with the error."""
+    from a2a_fast.transport.producer import Producer
+
+    transport = MemoryTransport(MemoryBroker(default_partitions=1))
+    transport.broker.create_topic("out")
+
+    async def scenario() -> None:
+        producer = Producer(transport, "p", lambda _batch: None, {"transactional.id": "p"})
+        producer.start()
+        try:
+            await producer.begin_transactions(5)
+            await producer.send_and_wait("out", b"k", [], b"v")
+            client = producer.client
+            assert isinstance(client, MemoryProducer)
+            moved = KafkaError(KafkaError.NOT_COORDINATOR, "coordinator moved", retriable=True)
+            client.fail_offsets = [moved, moved]
+            await producer.commit_transaction([TopicPartition("in", 0, 3)], "readers", 5)
+            assert producer.committed == 1 and client.fail_offsets == []
+        finally:
+            await producer.close(5)
+
+    run_strict(scenario)
+    assert transport.broker.committed("readers", "in", 0) == 3
+    reader = MemoryConsumer(transport.broker, {"group.id": "g"})
+    assert _values(reader, "out") == [b"v"]
