@@ -98,13 +98,20 @@ def event_ids(
     start: Mapping[tuple[str, int], int],
     timeout: float = 10.0,
     reader: str = "a2a-fast",
+    committed: bool = True,
 ) -> list[tuple[str, int]]:
     """``(ce_id, timestamp in epoch milliseconds)`` of every record of the partitions in ``start`` from that
     offset (or, for a negative one, the first record at or after the time ``-offset`` milliseconds) up to their
-    current end, read from the headers alone (no registry needed). Blocking."""
+    current end, read from the headers alone (no registry needed); with ``committed`` False, the records of
+    aborted and open transactions too. Blocking."""
     transport = as_transport(target)
     consumer = transport.consumer(
-        {"group.id": f"{reader}-ids", "enable.auto.commit": False, "enable.partition.eof": False}
+        {
+            "group.id": f"{reader}-ids",
+            "enable.auto.commit": False,
+            "enable.partition.eof": False,
+            "isolation.level": "read_committed" if committed else "read_uncommitted",
+        }
     )
     try:
         by_time = [TopicPartition(topic, number, -offset) for (topic, number), offset in start.items() if offset < 0]

@@ -12,7 +12,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from a2a_fast.agents.executor import Executor
 from a2a_fast.agents.provider import Provider
 from a2a_fast.protocol.envelope import Envelope, Inbound
-from a2a_fast.protocol.kinds import KIND_TASK_REQUEST
+from a2a_fast.protocol.kinds import KIND_TASK_REQUEST, KIND_TASK_RESPONSE
 from a2a_fast.transport.memory import MemoryBroker, MemoryConsumer, MemoryProducer, MemoryTransport
 from tests.scenarios import eventually, fresh_mesh, run_strict
 from tests.scenarios.routing import start_all, stop_all
@@ -211,3 +211,45 @@ def test_a_commit_that_meets_a_moved_coordinator_is_tried_again() -> None:
     assert transport.broker.committed("readers", "in", 0) == 3
     reader = MemoryConsumer(transport.broker, {"group.id": "g"})
     assert _values(reader, "out") == [b"v"]
+
+
+def test_a_run_whose_transaction_was_aborted_still_counts_as_an_attempt() -> None:
+    """An executor in transactions dies before committing its task's "started" record: the restarted one fences
+    it, which aborts that record, so read committed the task never started. The run may have done its handler's
+    work all the same, so the next run is attempt 2, and its handler knows to look its idempotency key up."""
+    from tests.unit.agents.support import Peer
+    from tests.unit.agents.test_executor import accepted
+
+    attempts: list[int] = []
+    forever = asyncio.Event()
+
+    async def work(task: Any) -> str:
+        attempts.append(task.attempt)
+        if len(attempts) == 1:
+            await forever.wait()
+        return "done"
+
+    with fresh_mesh(MemoryTransport()) as mesh:
+
+        async def scenario() -> None:
+            # commits far apart: the first run's records stay in its open transaction until it is fenced
+            options = {"transactional": True, "commit_interval": 60.0, "join_mesh": False}
+            first = Executor(mesh.config("executor-1", **options), {"summarize": work}, serve_steps=False)
+            peer = Peer(mesh.config("peer-1", join_mesh=False))
+            await start_all(first, peer)
+            second: Executor | None = None
+            try:
+                await peer.publish(
+                    KIND_TASK_RESPONSE, accepted("t1", "summarize"), target_agent="peer-1", target_group=first.group_id
+                )
+                await eventually(lambda: "t1" in first.running, 10, "the first run started")
+                _crash(first)
+                options["commit_interval"] = 0.1
+                second = Executor(mesh.config("executor-1", **options), {"summarize": work}, serve_steps=False)
+                await second.start()
+                await eventually(lambda: second is not None and second.counts["COMPLETED"] == 1, 10, "completed")
+            finally:
+                await stop_all(*(agent for agent in (second, peer) if agent is not None))
+
+        run_strict(scenario)
+    assert attempts == [1, 2]
