@@ -24,6 +24,7 @@ help:
 	@echo "make bench     benchmarks beside the baseline libraries; results in bench/results/"
 	@echo "make fuzz-long a million inputs through every decoder of untrusted bytes (FUZZ_RUNS to change)"
 	@echo "make chaos     the fault suite on a private stack: CHAOS_TRIALS (100) trials, table in bench/results/chaos.json"
+	@echo "               CHAOS_ARGS=\"--transactional --no-dedupe\": every agent in transactions, dedupe off"
 	@echo "make lint | fmt | build-dev | build-release | stack-up | stack-down | stack-status | browser | clean"
 
 $(VENV)/.installed: requirements/dev.txt
@@ -100,10 +101,12 @@ bench: build-release
 	$(PY) -m bench.report bench/results/latest.json
 
 # kill -9 of agents, broker restarts and registry outages on a private stack (own ports and state, never the shared
-# one); every task accounted from the log. CHAOS_TRIALS=1000 is the long run (about ten times as long).
+# one); every task accounted from the log. CHAOS_TRIALS=1000 is the long run (about ten times as long);
+# CHAOS_ARGS="--transactional --no-dedupe" runs every agent in transactions with the message-id dedupe off.
 CHAOS_TRIALS ?= 100
+CHAOS_ARGS ?=
 chaos: build-release
-	$(PY) -m bench.chaos --trials $(CHAOS_TRIALS)
+	$(PY) -m bench.chaos --trials $(CHAOS_TRIALS) $(CHAOS_ARGS)
 
 stack-up: build-release
 	$(BIN)/a2a-fast stack up

@@ -19,8 +19,14 @@ counted for real, not inferred from the log. At the end every task is accounted 
 * **lost**: a request the broker acknowledged (the requesters note each one) that is not in the log, or a task still
   open at the end.
 
-The table goes to stdout and its figures to ``bench/results/chaos.json`` (``--out``). The exit status is 1 when a
-task was lost or doubled or an acknowledged request is missing.
+**Modes.** By default the agents run as ``a2a-fast agent`` runs them. ``--transactional`` puts every agent in Kafka
+transactions (``a2a-fast agent --transactional``) and ``--no-dedupe`` switches the runtime's message-id dedupe off in
+every agent (``--dedupe-size 0``): with both, what keeps a task from running twice is the transactions and the
+executors' rebuild from the log alone (``make chaos CHAOS_ARGS="--transactional --no-dedupe"``).
+
+The table goes to stdout and its figures to ``bench/results/chaos.json`` (``chaos-transactional-no-dedupe.json`` and
+the like in the other modes; ``--out``). The exit status is 1 when a task was lost or doubled or an acknowledged
+request is missing.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +96,28 @@ HANDLERS = {CAPABILITY: chaos_work}
 # --- the requester process ---------------------------------------------------------------------------------
 
 
-async def _requester(agent_id: str, count: int, interval: float, acked: Path, seed: int) -> int:
+@dataclass(frozen=True)
+class Mode:
+    """How the agents run: in transactions or not, with the message-id dedupe or without."""
+
+    transactional: bool = False
+    dedupe: bool = True
+
+    def agent_flags(self) -> list[str]:
+        """The ``a2a-fast agent`` flags of this mode (``bench.chaos requester`` takes the same)."""
+        return ["--transactional"] * self.transactional + ["--dedupe-size", "0"] * (not self.dedupe)
+
+    @property
+    def name(self) -> str:
+        return "-".join(["transactional"] * self.transactional + ["no-dedupe"] * (not self.dedupe)) or "default"
+
+    def results(self) -> Path:
+        return RESULTS if self.name == "default" else RESULTS.with_name(f"chaos-{self.name}.json")
+
+
+async def _requester(
+    agent_id: str, count: int, interval: float, acked: Path, seed: int, transactional: bool, dedupe_size: int | None
+) -> int:
     from a2a_fast.agents.base import AgentConfig, serve
     from a2a_fast.agents.policies import BudgetPolicy
     from a2a_fast.agents.requester import Requester
@@ -104,7 +131,10 @@ async def _requester(agent_id: str, count: int, interval: float, acked: Path, se
         schema_registry=endpoints.schema_registry,
         topics=TopicNames(PREFIX),
         wait_for_services=True,
+        transactional=transactional,
     )
+    if dedupe_size is not None:
+        config = replace(config, dedupe_size=dedupe_size)
     requester = Requester(config, BudgetPolicy(200.0, 4))
     done = _count_lines(acked)
     rng = random.Random(f"{seed}/{agent_id}/{done}")
@@ -228,6 +258,8 @@ class Figures:
     """When the broker or the registry was restarted (epoch seconds, from the stop to ready again)."""
     exits: Counter[str] = field(default_factory=Counter)
     """Agents that exited on their own (not killed here): restarted, and reported."""
+    exit_details: list[str] = field(default_factory=list)
+    """Each such exit: the agent, its exit status, the trial, and the last lines of its log."""
 
 
 def _percentile(values: list[float], share: float) -> float | None:
@@ -254,6 +286,7 @@ def run(
     out: Path | None = RESULTS,
     work_dir: Path | None = None,
     drain_seconds: float = 120.0,
+    mode: Mode = Mode(),
 ) -> dict[str, Any]:
     """Runs the suite and returns its report (also written to ``out`` unless None)."""
     from a2a_fast.protocol.topics import TopicNames
@@ -277,6 +310,7 @@ def run(
             KAFKA_BROKER_ENV: endpoints.kafka,
             SCHEMA_REGISTRY_ENV: endpoints.schema_registry,
             EFFECTS_ENV: str(effects),
+            "PYTHONFAULTHANDLER": "1",  # a native crash leaves its stack in the agent's log
             "A2A_FAST_STATE_DIR": str(home / "agents"),
             "PYTHONPATH": os.pathsep.join(
                 filter(None, [str(REPO / "python"), str(REPO), os.environ.get("PYTHONPATH")])
@@ -285,7 +319,7 @@ def run(
         tasks = trials * tasks_per_trial
         per_requester = math.ceil(tasks / 2)
         agent = [sys.executable, "-m", "a2a_fast.cli", "agent"]
-        common = ["--topic-prefix", PREFIX, "--http-port", "-1"]
+        common = ["--topic-prefix", PREFIX, "--http-port", "-1", *mode.agent_flags()]
         for number in (1, 2):
             command = [*agent, "provider", "--id", f"provider-{number}", *common, "--skills", f"{CAPABILITY}=100"]
             agents.append(AgentProcess("provider", f"provider-{number}", command, env, logs))
@@ -314,6 +348,7 @@ def run(
                 str(home / f"{agent_id}.acked"),
                 "--seed",
                 str(seed),
+                *mode.agent_flags(),
             ]
             agents.append(AgentProcess("requester", agent_id, command, env, logs))
         for process in agents[:-2]:
@@ -362,6 +397,7 @@ def run(
             process.stop()
         report = _account(endpoints, names, home, effects, figures)
         report.update(
+            mode={"transactional": mode.transactional, "dedupe": mode.dedupe},
             seed=seed,
             tasks_submitted_target=per_requester * 2,
             settled_in_time=settled,
@@ -386,8 +422,15 @@ def run(
 
 def _restart_exited(agents: list[AgentProcess], figures: Figures) -> None:
     for process in agents:
-        if process.process is not None and process.process.poll() is not None:
+        status = process.process.poll() if process.process is not None else None
+        if status is not None:
             figures.exits[process.agent_id] += 1
+            with process.log_path.open("rb") as log:
+                log.seek(max(0, log.seek(0, os.SEEK_END) - 2000))
+                tail = log.read().decode(errors="replace").splitlines()[-8:]
+            figures.exit_details.append(
+                f"{process.agent_id} exited with status {status} before trial {figures.trials + 1}: " + " | ".join(tail)
+            )
             process.start()
             process.wait_ready(180)
 
@@ -428,8 +471,6 @@ def _drain(
 
 
 def _account(endpoints: Any, names: Any, home: Path, effects: Path, figures: Figures) -> dict[str, Any]:
-    from confluent_kafka import TopicPartition
-
     log = _read(endpoints, names)
     acked = _acked(home)
     runs: dict[str, list[int]] = {}
@@ -478,21 +519,13 @@ def _account(endpoints: Any, names: Any, home: Path, effects: Path, figures: Fig
     already = effects.with_name("already-done.txt")
     resumed_after_effect = _count_lines(already)
     missing = sorted(acked - set(log.tasks))
-    transport = endpoints.transport()
-    consumer = transport.consumer({"group.id": "chaos-count", "enable.auto.commit": False})
-    try:
-        metadata = consumer.list_topics(names.dlq, timeout=10).topics.get(names.dlq)
-        dead_letters = 0
-        for number in metadata.partitions if metadata is not None and metadata.error is None else []:
-            low, high = consumer.get_watermark_offsets(TopicPartition(names.dlq, number), timeout=10)
-            dead_letters += high - low
-    finally:
-        consumer.close()
+    dead_letters = _count_records(endpoints, names.dlq)
     return {
         "trials": figures.trials,
         "kills": dict(figures.kills),
         "kills_total": sum(figures.kills.values()),
         "unplanned_exits": dict(figures.exits),
+        "unplanned_exit_details": figures.exit_details,
         "broker_restarts": figures.broker_restarts,
         "registry_restarts": figures.registry_restarts,
         "tasks": len(log.tasks),
@@ -527,6 +560,37 @@ def _account(endpoints: Any, names: Any, home: Path, effects: Path, figures: Fig
     }
 
 
+def _count_records(endpoints: Any, topic: str) -> int:
+    """The committed records of ``topic``, read (offsets would count transaction markers too)."""
+    from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+    consumer = endpoints.transport().consumer(
+        {"group.id": "chaos-count", "enable.auto.commit": False, "isolation.level": "read_committed"}
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        numbers = list(metadata.partitions) if metadata is not None and metadata.error is None else []
+        ends = {
+            number: consumer.get_watermark_offsets(TopicPartition(topic, number), timeout=10)[1] for number in numbers
+        }
+        wanted = {number for number, end in ends.items() if end > 0}
+        if not wanted:
+            return 0
+        consumer.assign([TopicPartition(topic, number, OFFSET_BEGINNING) for number in wanted])
+        count = 0
+        deadline = time.monotonic() + 60
+        while wanted and time.monotonic() < deadline:
+            count += sum(1 for message in consumer.consume(500, 0.5) if message.error() is None)
+            for tp in consumer.position([TopicPartition(topic, number) for number in wanted]):
+                if tp.offset >= ends[tp.partition]:
+                    wanted.discard(tp.partition)
+        if wanted:
+            raise RuntimeError(f"{topic}: partitions {sorted(wanted)} not read to their end within 60s")
+        return count
+    finally:
+        consumer.close()
+
+
 OUTAGE_TAIL = 15.0
 """Seconds after a broker or registry restart during which the group's members rejoin (counted with the outage)."""
 
@@ -551,7 +615,13 @@ def table(report: dict[str, Any]) -> str:
     ready = report["restart_to_ready_seconds"]
     latency = report["accepted_to_completed_seconds"]
     kills = ", ".join(f"{role} {count}" for role, count in sorted(report["kills"].items())) or "none"
+    mode = report.get("mode", {})
     rows = [
+        (
+            "mode",
+            f"transactions {'on' if mode.get('transactional') else 'off'}, "
+            f"dedupe {'on' if mode.get('dedupe', True) else 'off'}",
+        ),
         ("trials", str(report["trials"])),
         ("kills (kill -9, restarted at once)", f"{report['kills_total']} ({kills})"),
         ("agents that exited by themselves", str(sum(report["unplanned_exits"].values()))),
@@ -604,16 +674,29 @@ def main(argv: list[str] | None = None) -> int:
     requester.add_argument("--interval", type=float, required=True)
     requester.add_argument("--acked", type=Path, required=True)
     requester.add_argument("--seed", type=int, default=0)
+    requester.add_argument("--transactional", action="store_true")
+    requester.add_argument("--dedupe-size", type=int, default=None)
     parser.add_argument("--trials", type=int, default=int(os.environ.get("CHAOS_TRIALS", "100")))
     parser.add_argument("--tasks-per-trial", type=int, default=3)
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--transactional", action="store_true", help="every agent writes in Kafka transactions (--transactional)"
+    )
+    parser.add_argument(
+        "--no-dedupe", action="store_true", help="every agent without the message-id dedupe (--dedupe-size 0)"
+    )
+    parser.add_argument("--out", type=Path, default=None, help="default: bench/results/chaos[-<mode>].json")
     args = parser.parse_args(argv)
     if args.command == "requester":
         import uvloop
 
-        return uvloop.run(_requester(args.id, args.count, args.interval, args.acked, args.seed))
-    report = run(args.trials, tasks_per_trial=args.tasks_per_trial, seed=args.seed, out=args.out)
+        return uvloop.run(
+            _requester(args.id, args.count, args.interval, args.acked, args.seed, args.transactional, args.dedupe_size)
+        )
+    mode = Mode(transactional=args.transactional, dedupe=not args.no_dedupe)
+    report = run(
+        args.trials, tasks_per_trial=args.tasks_per_trial, seed=args.seed, out=args.out or mode.results(), mode=mode
+    )
     print(table(report))
     if not ok(report):
         print(f"FAILED: lost {report['lost']}, doubled {report['doubled']}, missing {report['acknowledged_missing']}")

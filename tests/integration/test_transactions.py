@@ -22,11 +22,11 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from a2a_fast.agents.executor import Executor
 from a2a_fast.agents.provider import Provider
 from a2a_fast.agents.requester import Requester, TaskOutcome
-from a2a_fast.protocol.envelope import Envelope, Inbound
+from a2a_fast.protocol.envelope import Envelope, Inbound, header_text
 from a2a_fast.protocol.kinds import KIND_TASK_REQUEST
 from a2a_fast.stack import Endpoints
 from a2a_fast.transport.admin import ensure_topics
-from a2a_fast.transport.log import replay
+from a2a_fast.transport.log import event_ids, replay
 from a2a_fast.transport.registry import SchemaCatalog
 from tests.integration.processes import executor_processes, kill_the_first_to_run
 from tests.integration.test_agents import HANDLERS, SKILLS, Mesh, fresh_mesh, run_strict
@@ -181,6 +181,22 @@ def test_replay_reads_a_partition_that_ends_in_a_transaction_marker_to_its_end(m
         producer.commit_transaction(30)
         found = list(replay(mesh.endpoints.kafka, catalog, mesh.topics, topics=[mesh.topics.requests], timeout=600))
     assert [message.task_id for message in found] == ["task-1"]
+
+
+def test_event_ids_reads_a_partition_that_ends_in_a_transaction_marker_to_its_end(mesh: Mesh) -> None:
+    """What a provider given partitions reads to find the answers it already gave: on a partition written in
+    transactions it stopped short of the commit marker and timed out, so the provider answered again."""
+    ensure_topics(mesh.endpoints.kafka, [mesh.topics.requests], partitions=1)
+    with SchemaCatalog(mesh.endpoints.schema_registry, mesh.topics) as catalog:
+        catalog.register()
+        record = Envelope(catalog, mesh.topics, "requester-1").encode(KIND_TASK_REQUEST, request("task-1"))
+    producer = Producer({"bootstrap.servers": mesh.endpoints.kafka, "transactional.id": mesh.topics.prefix})
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    producer.produce(record.topic, record.value, record.key, headers=record.headers)
+    producer.commit_transaction(30)
+    found = event_ids(mesh.endpoints.kafka, {(mesh.topics.requests, 0): 0}, timeout=20)
+    assert [event_id for event_id, _ in found] == [header_text(record.headers, "ce_id")]
 
 
 def test_an_executor_killed_mid_task_in_transactions_completes_it_once(

@@ -37,6 +37,11 @@ the runtime does the rest:
   trusted for its id and role, or it does not start.
 * **Rebalances.** Before partitions are taken away the agent finishes what it is handling (outputs
   acknowledged) and commits, so another member never starts the same work while this one still runs it.
+  Partitions *lost* rather than taken away (the agent's group session ran out, as it does for every member when
+  the broker restarts: the group may already have given them to another member) are not drained: the handlers
+  still running are cancelled and records waiting are dropped, uncommitted, for whoever has the partitions now;
+  only outputs already produced are waited for (up to half ``drain_timeout``), so that they are in the log before
+  the agent rejoins.
 * **Transactions** (:attr:`AgentConfig.transactional`, ``--transactional``, or ``transactions.enabled`` in the
   config file). The producer writes in Kafka transactions (``transactional.id`` ``<group>.<agent id>``: a
   restarted agent's producer takes the id over, which fences the dead incarnation and aborts its open
@@ -162,6 +167,8 @@ class AgentConfig:
     ``gc_threshold`` is the garbage collector's first-generation threshold :meth:`Agent.start` raises
     the process's to (None leaves it): records make many short-lived objects and almost no cycles, so
     the default of 700 allocations would run the collector every few records.
+    ``dedupe_size``: how many ids (``ce_id``) of handled records the agent remembers, to drop a record delivered
+    again (:class:`~a2a_fast.transport.offsets.DedupeCache`); 0 remembers none, which turns the dedupe off.
     ``wait_for_services``: while the broker or the registry does not answer, :meth:`Agent.start` keeps trying
     with back-off, logging a warning per attempt that names the setting and the address (as ``a2a-fast
     agent`` does); False raises :class:`~a2a_fast.errors.ServiceUnavailableError` within seconds instead.
@@ -529,6 +536,7 @@ class Agent:
             self.subscriptions(),
             assigned=self.on_partitions_assigned,
             release=self._release,
+            lose=self._give_up,
             start_at=self.consume_from(),
             session_timeout_ms=self.config.session_timeout_ms,
             metadata_refresh_ms=self.config.metadata_refresh_ms,
@@ -1144,6 +1152,25 @@ class Agent:
         if self.transactional:
             await self._commit_transaction()
 
+    async def _give_up(self) -> None:
+        """The partitions were lost (see **Rebalances**): the handlers running are cancelled, not finished (an
+        executor would otherwise start and finish tasks the partitions' next owner runs too), and what was already
+        produced is waited for."""
+        self._parked, self._parked_keys = [], set()
+        self._cancelling = True
+        try:
+            late = set(self._handling)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
+        finally:
+            self._cancelling = False
+        if self._in_flight:
+            # Half the drain timeout: the consumer gives this up after the whole of it (and five seconds more).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), self.config.drain_timeout / 2)
+
     # --- transactions -----------------------------------------------------------------------------
 
     async def _transactions(self) -> None:
@@ -1240,8 +1267,9 @@ class Agent:
         Called while :meth:`handle` runs, it returns as soon as the producer has the record: the message
         being handled counts as handled (its offset becomes committable) only once every record published
         while handling it was acknowledged, and if one is lost the handled message goes to the dead-letter
-        topic instead. Called anywhere else, it returns once the broker acknowledged the record and raises
-        :class:`~confluent_kafka.KafkaException` if it could not be delivered.
+        topic instead. Called anywhere else, it returns once the broker acknowledged the record (in
+        transactions, once the transaction holding it committed: a requester's request is then in the log for
+        good) and raises :class:`~confluent_kafka.KafkaException` if it could not be delivered.
 
         ``event_id`` fixes the ``ce_id``: derive it from the message being handled so that handling a
         redelivered record again produces the same ids, which readers then drop as duplicates.
@@ -1288,7 +1316,7 @@ class Agent:
     ) -> None:
         work = _HANDLING.get()
         if work is None or not work.open or work.agent is not self:
-            await self._produce(topic, key, headers, value, label)
+            await self._produce(topic, key, headers, value, label, committed=True)
             return
         while True:
             try:
@@ -1326,16 +1354,31 @@ class Agent:
             self._settle_work(work)
 
     async def _produce(
-        self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes, label: _Label = None
+        self,
+        topic: str,
+        key: bytes | None,
+        headers: list[tuple[str, bytes]],
+        value: bytes,
+        label: _Label = None,
+        *,
+        committed: bool = False,
     ) -> None:
-        """Produces one record and returns once the broker acknowledged it."""
+        """Produces one record and returns once the broker acknowledged it; with ``committed``, in transactions,
+        once the transaction holding it committed too (acknowledged alone, it is lost if this process dies first)."""
         producer = self.producer
         if producer is None:
             raise KafkaException(KafkaError(KafkaError._STATE, "producer is closed"))
         self._transaction_dirty = True
+        into = producer.sending_into
         await producer.send_and_wait(topic, key, headers, value)
         if label is not None:
             self.metrics.inc("messages_produced_total", 1, topic=label[0], type=label[1])
+        if committed and producer.transactional:
+            while producer.committed < into:
+                if self.failure is not None or self.producer is not producer:
+                    raise KafkaException(KafkaError(KafkaError._STATE, "its transaction was not committed"))
+                self._transaction_dirty = True  # a commit that found nothing to do leaves it for the next one
+                await asyncio.sleep(self.config.commit_interval / 2)
 
     def _resolve_deliveries(self, batch: DeliveryBatch) -> None:
         """Applies a batch of delivery reports on the loop: settles the outputs of records being handled.

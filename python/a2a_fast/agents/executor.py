@@ -23,7 +23,9 @@ runs again, so handlers with outside effects should be idempotent per ``task_id`
 **Attempts.** A task run again because its executor died is *resumed*, not doubled: the rebuild counts the
 runs of each unfinished task that started (their ``RUNNING`` "started" records) and the handler gets the next
 attempt number (:attr:`TaskContext.attempt`) and the task id as its idempotency key. The records of a
-second or later attempt have ids of their own (``attempt N/...``), so a reader tells the attempts apart.
+second or later attempt have ids of their own (``attempt N/...``), so a reader tells the attempts apart. In
+transactions a run's "started" record can be aborted (its executor died or was fenced before committing) after its
+handler did its work: the rebuild counts those too, read uncommitted.
 
 **Priority.** An ``ACCEPTED`` carries its request's priority (``ce_priority``: HIGH, NORMAL, LOW). Tasks
 waiting for a slot are started highest priority first, then in arrival order (:class:`PrioritySlots`),
@@ -63,7 +65,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 
 from a2a_fast.agents.base import Agent, AgentConfig, pool_group, run_eagerly
 from a2a_fast.agents.cancel import CANCELED, CANCELING, cancel_note, cancel_record
@@ -76,6 +78,7 @@ from a2a_fast.protocol.envelope import Inbound
 from a2a_fast.protocol.ids import derived_id
 from a2a_fast.protocol.kinds import KIND_TASK_RESPONSE
 from a2a_fast.protocol.limits import PRIORITY_LEVELS
+from a2a_fast.transport.log import event_ids
 from a2a_fast.transport.registry import SchemaCatalog
 
 __all__ = ["Executor", "PrioritySlots", "started_id"]
@@ -360,15 +363,16 @@ class Executor(Agent):
         # The replay's client lives in a thread of its own: the Kafka binding keeps per-thread state for the call
         # that runs this callback, which a nested client's calls would clear (an assertion kills the process).
         with ThreadPoolExecutor(1, thread_name_prefix=f"{self.agent_id}-rebuild") as thread:
-            log = thread.submit(
+            history = thread.submit(
                 read_log, self.transport, catalog, self.topics, start=start, reader=self.agent_id
             ).result()
-        for task in log.tasks.values():
+            aborted = thread.submit(self._started_uncommitted, start).result() if self.transactional else set()
+        for task in history.tasks.values():
             if task.state in TERMINAL:
                 self.finished.add(task.task_id)
                 self.rebuilt += 1
                 continue
-            ids = {entry.event_id for entry in task.timeline}
+            ids = {entry.event_id for entry in task.timeline} | aborted
             for entry in task.timeline:
                 if entry.event != "ACCEPTED":
                     continue
@@ -379,6 +383,20 @@ class Executor(Agent):
                     self.attempts[task.task_id] = max(started, self.attempts.get(task.task_id, 0))
                     if len(self.attempts) > 100_000:
                         self.attempts.popitem(last=False)
+
+    def _started_uncommitted(self, start: dict[tuple[str, int], int]) -> set[str]:
+        """The ids on the partitions from ``start``, aborted records included: a run whose transaction was aborted
+        (its executor died or was fenced before committing) may have done its handler's work, and its "started"
+        record, still in the log though never read committed, makes the next run attempt 2, not 1 again."""
+        try:
+            found = event_ids(
+                self.transport, {where: max(0, offset) for where, offset in start.items()}, reader=self.agent_id,
+                committed=False,
+            )  # fmt: skip
+        except (TimeoutError, KafkaException) as error:
+            log.warning("%s: reading the runs of aborted transactions failed: %r", self.agent_id, error)
+            return set()
+        return {event_id for event_id, _ in found}
 
     def expires(self, message: Inbound) -> bool:
         return self._runs(message)

@@ -10,7 +10,7 @@ import asyncio
 import json
 import os
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from a2a_fast.agents.base import Agent, AgentConfig, serve
@@ -108,6 +108,14 @@ def add_agent_parser(commands: Any) -> argparse.ArgumentParser:
         help="write in Kafka transactions: each handled record's outputs commit together with its offset, so a"
         " crash can neither lose nor double them (default: transactions.enabled of the config, off)",
     )
+    parser.add_argument(
+        "--dedupe-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="ids of handled records remembered, so that one delivered again is dropped (default 100000); 0 turns"
+        " this dedupe off",
+    )
     add_logging_options(parser)
     parser.add_argument(
         "--config",
@@ -183,6 +191,8 @@ def build_agent(args: argparse.Namespace) -> Agent:
     port = DEFAULT_PORTS[args.role] if args.http_port is None else args.http_port
     if args.partitions is not None and args.partitions < 1:
         raise ConfigError(f"--partitions: must be at least 1, got {args.partitions}")
+    if args.dedupe_size is not None and args.dedupe_size < 0:
+        raise ConfigError(f"--dedupe-size: must be 0 (off) or more, got {args.dedupe_size}")
     config = AgentConfig(
         agent_id=agent_id,
         kafka=endpoints.kafka,
@@ -198,6 +208,8 @@ def build_agent(args: argparse.Namespace) -> Agent:
         transport=transport,
         transactional=args.transactional,
     )
+    if args.dedupe_size is not None:
+        config = replace(config, dedupe_size=args.dedupe_size)
     if args.role == "provider":
         from a2a_fast.agents.provider import Provider
 

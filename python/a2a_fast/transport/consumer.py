@@ -10,10 +10,13 @@
   ``commit_interval`` and at the end) only when its record and every earlier record of the partition are done.
 * **Rebalances.** Before partitions are taken away the owner's ``release`` coroutine runs on the loop (it waits
   until the work in flight is handled), then what may be committed is committed, so another member never starts
-  work this one still does. When partitions are given, the owner's ``assigned`` hook runs first (in the worker
-  thread) and a partition with no committed offset starts at ``start_at`` (epoch seconds) when given, else
-  where ``auto.offset.reset`` says. A member given no partition at all says so in the log and in
-  :attr:`GroupConsumer.idle_reason`; partitions added to a topic are picked up at the next metadata refresh.
+  work this one still does. Partitions *lost* instead (the member's session ran out, as during a broker restart:
+  the group may have given them to another member already) are not drained: the owner's ``lose`` coroutine gives
+  up the work in flight, and nothing of theirs is committed. When partitions are given, the owner's ``assigned``
+  hook runs first (in the worker thread) and a partition with no committed offset starts at ``start_at`` (epoch
+  seconds) when given, else where ``auto.offset.reset`` says. A member given no partition at all says so in the
+  log and in :attr:`GroupConsumer.idle_reason`; partitions added to a topic are picked up at the next metadata
+  refresh.
 * **Close**: commit what may be committed, then close the client (the group rebalances at once).
 * **Offsets in transactions** (``commits=False``): the member commits nothing itself; its owner takes
   :meth:`GroupConsumer.committable` into its producer's transactions with :meth:`GroupConsumer.group_metadata`.
@@ -57,6 +60,7 @@ class GroupConsumer:
         *,
         assigned: Callable[[list[TopicPartition]], None] | None = None,
         release: Callable[[], Awaitable[None]] | None = None,
+        lose: Callable[[], Awaitable[None]] | None = None,
         start_at: float | None = None,
         session_timeout_ms: int = 6000,
         metadata_refresh_ms: int = 10_000,
@@ -75,6 +79,7 @@ class GroupConsumer:
         self.release_timeout = release_timeout
         self._assigned_hook = assigned
         self._release = release
+        self._lose = lose
         self._transport = transport
         self._settings = {
             "client.id": client_id,
@@ -120,7 +125,7 @@ class GroupConsumer:
                 self.topics,
                 on_assign=self._on_assign,
                 on_revoke=self._on_revoke,
-                on_lost=self._on_revoke,
+                on_lost=self._on_lost,
             )
         )
         if self.commits:
@@ -326,6 +331,29 @@ class GroupConsumer:
         except Exception as error:
             log.warning("%s: draining and committing before a rebalance failed: %r", self.client_id, error)
         self._trackers.clear()
+
+    def _on_lost(self, client: ConsumerClient, partitions: list[TopicPartition]) -> None:
+        """Gives up the work in flight on partitions another member may already read: none of it is committed."""
+        loop = self._loop
+        self.assignment = []
+        self._trackers.clear()  # first: no offset of theirs goes into a commit or a transaction from here on
+        if loop is None or loop.is_closed() or self._closing:
+            return
+        log.warning(
+            "%s: lost its partitions of %s (its group session ran out); the work in flight on them is given up,"
+            " uncommitted, to whoever has them now",
+            self.client_id, ", ".join(self.topics),
+        )  # fmt: skip
+        if self._lose is None:
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self._lose_all(), loop).result(self.release_timeout)
+        except Exception as error:
+            log.warning("%s: giving up the work on lost partitions failed: %r", self.client_id, error)
+
+    async def _lose_all(self) -> None:
+        assert self._lose is not None
+        await self._lose()
 
     async def _release_all(self) -> None:
         assert self._release is not None

@@ -23,6 +23,7 @@ from a2a_fast.protocol.envelope import Envelope, Inbound
 from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.transport import Transport, as_transport
 from a2a_fast.transport.admin import watermark_offsets
+from a2a_fast.transport.base import ConsumerClient
 from a2a_fast.transport.kafka import BROKER_SETTING
 from a2a_fast.transport.registry import SchemaCatalog
 
@@ -87,13 +88,7 @@ def replay(
                     continue
                 if signing is None or signing.check_one(message, found) is None:
                     yield found
-            if remaining:
-                # A partition written in transactions ends in a commit marker, which takes an offset but is never
-                # delivered: the consumer's position passing the end says the partition was read.
-                wanted = [TopicPartition(topic, number) for topic, number in remaining]
-                for tp in consumer.position(wanted):
-                    if tp.offset >= remaining.get((tp.topic, tp.partition), tp.offset + 1):
-                        del remaining[(tp.topic, tp.partition)]
+            _drop_passed(consumer, remaining)
     finally:
         consumer.close()
 
@@ -103,13 +98,20 @@ def event_ids(
     start: Mapping[tuple[str, int], int],
     timeout: float = 10.0,
     reader: str = "a2a-fast",
+    committed: bool = True,
 ) -> list[tuple[str, int]]:
     """``(ce_id, timestamp in epoch milliseconds)`` of every record of the partitions in ``start`` from that
     offset (or, for a negative one, the first record at or after the time ``-offset`` milliseconds) up to their
-    current end, read from the headers alone (no registry needed). Blocking."""
+    current end, read from the headers alone (no registry needed); with ``committed`` False, the records of
+    aborted and open transactions too. Blocking."""
     transport = as_transport(target)
     consumer = transport.consumer(
-        {"group.id": f"{reader}-ids", "enable.auto.commit": False, "enable.partition.eof": False}
+        {
+            "group.id": f"{reader}-ids",
+            "enable.auto.commit": False,
+            "enable.partition.eof": False,
+            "isolation.level": "read_committed" if committed else "read_uncommitted",
+        }
     )
     try:
         by_time = [TopicPartition(topic, number, -offset) for (topic, number), offset in start.items() if offset < 0]
@@ -141,11 +143,23 @@ def event_ids(
                     if name == "ce_id" and value is not None:
                         found_ids.append((value.decode(errors="replace"), message.timestamp()[1]))
                         break
+            _drop_passed(consumer, ends)
         if ends:
             raise TimeoutError(f"reading {', '.join(f'{t}/{n}' for t, n in ends)} to its end took over {timeout}s")
         return found_ids
     finally:
         consumer.close()
+
+
+def _drop_passed(consumer: ConsumerClient, remaining: dict[tuple[str, int], int]) -> None:
+    """Drops from ``remaining`` (partition → end offset) the partitions the consumer's position has passed: one
+    written in transactions ends in a commit marker, which takes an offset but is never delivered."""
+    if not remaining:
+        return
+    wanted = [TopicPartition(topic, number) for topic, number in remaining]
+    for tp in consumer.position(wanted):
+        if tp.offset >= remaining.get((tp.topic, tp.partition), tp.offset + 1):
+            del remaining[(tp.topic, tp.partition)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,6 +121,7 @@ class _Member:
     topics: list[str]
     assigned: list[tuple[str, int]] = field(default_factory=list)
     revoked_generation: int = 0
+    revoking: int = 0
     assigned_generation: int = 0
 
 
@@ -337,6 +338,22 @@ class MemoryBroker:
                 member.topics = list(topics)
             self._rebalance(group)
 
+    def expire(self, group_name: str, consumer: MemoryConsumer) -> None:
+        """The coordinator ends the member's session (its heartbeats stopped reaching it): the member is out of the
+        group and its partitions go to the others, while it goes on reading them, unaware, until its own session
+        timer runs out too (:meth:`MemoryConsumer.lose_session`)."""
+        with self._lock:
+            group = self._groups[group_name]
+            group.members = [m for m in group.members if m.consumer is not consumer]
+            self._rebalance(group)
+
+    def drop(self, group_name: str, consumer: MemoryConsumer) -> None:
+        """Takes ``consumer`` out of the group without a rebalance (the group went on without it already)."""
+        with self._lock:
+            group = self._groups.get(group_name)
+            if group is not None:
+                group.members = [m for m in group.members if m.consumer is not consumer]
+
     def leave(self, group_name: str, consumer: MemoryConsumer) -> None:
         with self._lock:
             group = self._groups.get(group_name)
@@ -380,6 +397,15 @@ class MemoryBroker:
         group.pending = shares
         self.changed.notify_all()
 
+    def revoked(self, group_name: str, consumer: MemoryConsumer) -> None:
+        """``consumer``'s revoke callback returned: the partitions it held are free for the new assignment."""
+        with self._lock:
+            group = self._groups.get(group_name)
+            member = next((m for m in group.members if m.consumer is consumer), None) if group else None
+            if member is not None:
+                member.revoked_generation = max(member.revoked_generation, member.revoking)
+            self.changed.notify_all()
+
     def group_step(self, group_name: str, consumer: MemoryConsumer) -> tuple[str, list[tuple[str, int]]] | None:
         """What ``consumer`` must do next for its group: ``("revoke", partitions)``, ``("assign", partitions)``
         or nothing (None)."""
@@ -391,7 +417,8 @@ class MemoryBroker:
             if member is None or group.pending is None:
                 return None
             if member.revoked_generation < group.generation:
-                member.revoked_generation = group.generation
+                # Given back once its revoke callback returned (:meth:`revoked`): until then no member is assigned.
+                member.revoking = group.generation
                 old, member.assigned = member.assigned, []
                 return ("revoke", old)
             if any(m.revoked_generation < group.generation for m in group.members):
@@ -419,6 +446,7 @@ class MemoryConsumer:
         self._paused: set[tuple[str, int]] = set()
         self._closed = False
         self._turn = 0
+        self._lost = False
 
     # --- group membership ----------------------------------------------------------------------------
 
@@ -433,7 +461,21 @@ class MemoryConsumer:
         self._callbacks = {"assign": on_assign, "revoke": on_revoke, "lost": on_lost}
         self.broker.join(self.group, self, self._subscribed)
 
+    def lose_session(self) -> None:
+        """The member's own session timer ran out (no answer from the coordinator for ``session.timeout.ms``): at
+        its next poll it is told it lost its partitions (``on_lost``, else ``on_revoke``) and joins again, as
+        librdkafka's consumer does."""
+        self._lost = True
+
     def _serve_group(self) -> None:
+        if self._lost and self._subscribed and not self._closed:
+            self._lost = False
+            self.broker.drop(self.group, self)
+            callback = self._callbacks.get("lost") or self._callbacks.get("revoke")
+            if callback is not None:
+                callback(self, self.assignment())
+            self.unassign()
+            self.broker.join(self.group, self, self._subscribed)
         while self._subscribed and not self._closed:
             step = self.broker.group_step(self.group, self)
             if step is None:
@@ -441,10 +483,13 @@ class MemoryConsumer:
             action, partitions = step
             tps = [TopicPartition(topic, number) for topic, number in partitions]
             if action == "revoke":
-                callback = self._callbacks.get("revoke")
-                if callback is not None:
-                    callback(self, tps)
-                self.unassign()
+                try:
+                    callback = self._callbacks.get("revoke")
+                    if callback is not None:
+                        callback(self, tps)
+                    self.unassign()
+                finally:
+                    self.broker.revoked(self.group, self)
             else:
                 callback = self._callbacks.get("assign")
                 if callback is not None:
@@ -606,6 +651,8 @@ class MemoryProducer:
         self._registered = False
         self.fail_next: KafkaError | None = None
         """Set to make the next produced record fail delivery with this error (tests of lost outputs)."""
+        self.fail_offsets: list[KafkaError] = []
+        """Errors the next calls of ``send_offsets_to_transaction`` raise, one each (a coordinator that moved)."""
 
     def produce(
         self,
@@ -687,6 +734,8 @@ class MemoryProducer:
     ) -> None:
         self._check_transactions(open_one=True)
         assert self.transaction is not None
+        if self.fail_offsets:
+            raise KafkaException(self.fail_offsets.pop(0))
         self.transaction.offsets.setdefault(str(group_metadata), []).extend(positions)
 
     def commit_transaction(self, timeout: float = -1) -> None:

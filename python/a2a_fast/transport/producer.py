@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
@@ -35,6 +36,7 @@ DeliveryBatch = list[tuple[Any, KafkaError | None]]
 """Delivery reports as ``(token, error)`` pairs; error None means acknowledged."""
 
 _FULL_QUEUE_PAUSE = 0.005
+_RETRY_PAUSE = 0.2
 
 
 class Producer:
@@ -64,6 +66,10 @@ class Producer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._committing = False
+        self.opened = 0
+        """Transactions opened (the open one is the ``opened``-th)."""
+        self.committed = 0
+        """Transactions committed: those up to the ``committed``-th."""
         self._waiting: list[tuple[str, bytes | None, list[tuple[str, bytes]], bytes | None, Any]] = []
         self._waiters = 0
         """Records of :meth:`send_and_wait` not yet reported: while none are, report batches pass on as they come."""
@@ -107,6 +113,12 @@ class Producer:
         client = self.client
         await asyncio.get_running_loop().run_in_executor(None, client.init_transactions, timeout)
         client.begin_transaction()
+        self.opened += 1
+
+    @property
+    def sending_into(self) -> int:
+        """The transaction a record sent now goes into (by number, as :attr:`opened` counts them)."""
+        return self.opened + 1 if self._committing else self.opened
 
     @property
     def holding(self) -> bool:
@@ -138,7 +150,9 @@ class Producer:
         await asyncio.get_running_loop().run_in_executor(
             None, partial(_commit, client, offsets, group_metadata, timeout)
         )
+        self.committed = self.opened
         client.begin_transaction()
+        self.opened += 1
         self.release()
 
     async def send_when_room(
@@ -237,16 +251,24 @@ class Producer:
 
 
 def _commit(client: ProducerClient, offsets: list[Any], group_metadata: Any, timeout: float) -> None:
-    try:
-        if offsets:
-            client.send_offsets_to_transaction(offsets, group_metadata, timeout)
-        client.commit_transaction(timeout)
-    except KafkaException as error:
-        failure = error.args[0] if error.args else None
-        if isinstance(failure, KafkaError) and failure.txn_requires_abort():
-            with contextlib.suppress(KafkaException):
-                client.abort_transaction(timeout)
-        raise
+    # A retriable error (the coordinator moved, as while the broker restarts) leaves the transaction open: both
+    # calls may be made again, until the timeout.
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if offsets:
+                client.send_offsets_to_transaction(offsets, group_metadata, max(0.1, deadline - time.monotonic()))
+            client.commit_transaction(max(0.1, deadline - time.monotonic()))
+            return
+        except KafkaException as error:
+            failure = error.args[0] if error.args else None
+            if isinstance(failure, KafkaError) and failure.retriable() and time.monotonic() < deadline:
+                time.sleep(_RETRY_PAUSE)
+                continue
+            if isinstance(failure, KafkaError) and failure.txn_requires_abort():
+                with contextlib.suppress(KafkaException):
+                    client.abort_transaction(timeout)
+            raise
 
 
 class _Waiter:

@@ -11,7 +11,7 @@ import pytest
 from a2a_fast.agents.executor import Executor, PrioritySlots
 from a2a_fast.agents.tasks import TaskContext
 from a2a_fast.protocol.kinds import KIND_TASK_RESPONSE
-from a2a_fast.transport.memory import MemoryTransport
+from a2a_fast.transport.memory import MemoryConsumer, MemoryTransport
 from tests.scenarios import Mesh, eventually, fresh_mesh, run_strict
 from tests.scenarios.cancel import running
 from tests.unit.agents.support import Peer, answers, response
@@ -162,6 +162,46 @@ def test_each_accepted_task_is_claimed_by_one_member_of_the_pool() -> None:
     assert sorted(task for task, _, _ in recorder.ran) == sorted(finishers) and len(recorder.ran) == 12
     assert all(len(by) == 1 for by in finishers.values()), finishers
     assert all(counts), f"both members took a share: {counts}"
+
+
+def test_a_member_that_lost_its_partitions_cancels_its_tasks_rather_than_finish_them_beside_their_new_owner() -> None:
+    """Its group session ran out (as every member's does while the broker restarts) and the group gave its
+    partitions to the other member, which runs their unfinished tasks again: the member that lost them gives its
+    running handlers up instead of draining them, so no task runs to its end twice."""
+    recorder = Recorder()
+    transport = MemoryTransport()
+
+    async def scenario(mesh: Mesh) -> tuple[Executor, Executor]:
+        one = Executor(mesh.config("executor-1", drain_timeout=10), {"hold": recorder.hold}, serve_steps=False)
+        two = Executor(mesh.config("executor-2", drain_timeout=10), {"hold": recorder.hold}, serve_steps=False)
+        peer = Peer(mesh.config("peer-1", join_mesh=False))
+        async with running(one, two, peer):
+            assert one.consumer is not None and two.consumer is not None
+            await eventually(lambda: bool(one.consumer.assignment) and bool(two.consumer.assignment), 10, "both own")  # type: ignore[union-attr]
+            await peer.publish(
+                KIND_TASK_RESPONSE, accepted("t1", "hold"), target_agent="peer-1", target_group=one.group_id
+            )
+            await eventually(lambda: "t1" in one.running or "t1" in two.running, 10, "a member runs t1")
+            owner, other = (one, two) if "t1" in one.running else (two, one)
+            assert owner.consumer is not None
+            member = owner.consumer.client
+            assert isinstance(member, MemoryConsumer)
+            transport.broker.expire(owner.group_id, member)
+            await eventually(lambda: "t1" in other.running, 10, "the partition's new owner runs t1 again")
+            member.lose_session()  # the member that had t1 learns it lost its partitions
+            await eventually(lambda: not owner.consumer.assignment, 10, "it knows")  # type: ignore[union-attr]
+            recorder.released.set()
+            await eventually(lambda: other.counts["COMPLETED"] == 1, 10, "the new owner completed t1")
+            await eventually(lambda: not owner.running, 10, "the member that lost t1 runs nothing")
+            await eventually(lambda: owner.consumer is not None and bool(owner.consumer.assignment), 10, "it rejoined")
+            return owner, other
+
+    with fresh_mesh(transport) as mesh:
+        owner, other = run_strict(lambda: scenario(mesh))
+        said = reports(mesh, "t1")
+    assert recorder.cancelled == ["t1"] and owner.counts["COMPLETED"] == 0
+    assert [who for who, status, _, _ in said if status == "COMPLETED"] == [other.agent_id]
+    assert (other.agent_id, "RUNNING", 0.0, "started again (attempt 2): a run was cut off") in said
 
 
 def test_an_accepted_task_addressed_to_another_pool_is_left_to_it() -> None:

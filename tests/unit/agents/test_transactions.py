@@ -7,12 +7,12 @@ import asyncio
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from a2a_fast.agents.executor import Executor
 from a2a_fast.agents.provider import Provider
 from a2a_fast.protocol.envelope import Envelope, Inbound
-from a2a_fast.protocol.kinds import KIND_TASK_REQUEST
+from a2a_fast.protocol.kinds import KIND_TASK_REQUEST, KIND_TASK_RESPONSE
 from a2a_fast.transport.memory import MemoryBroker, MemoryConsumer, MemoryProducer, MemoryTransport
 from tests.scenarios import eventually, fresh_mesh, run_strict
 from tests.scenarios.routing import start_all, stop_all
@@ -157,3 +157,99 @@ def test_transactions_are_an_option_of_the_command_line_and_the_config_file(tmp_
     path.write_text("transactions:\n  wait_seconds: 30\n  timeout_ms: 20000\n")
     with pytest.raises(ConfigError, match=r"transactions\.wait_seconds: must be shorter than transactions\.timeout_ms"):
         load_config(path)
+
+
+def test_a_request_submitted_in_transactions_is_committed_when_submit_returns() -> None:
+    """``Requester.submit`` (a publish outside a handler) returns once the transaction holding the request
+    committed, not when the broker acknowledged it: acknowledged alone, a request dies with its open transaction
+    when the requester does, though its caller was told it was sent."""
+    from a2a_fast.agents.requester import Requester
+
+    with fresh_mesh(MemoryTransport()) as mesh:
+
+        async def scenario() -> str:
+            # a commit interval longer than the test would wait: only a commit made for the request shows it
+            config = mesh.config("requester-1", transactional=True, commit_interval=1.0, join_mesh=False)
+            requester = Requester(config)
+            await start_all(requester)
+            try:
+                task_id = await requester.submit("once", 20.0, capability="summarize")
+                seen = [m.task_id for m in mesh.log(mesh.topics.requests)]  # read_committed
+                assert seen == [task_id], seen
+                return task_id
+            finally:
+                await stop_all(requester)
+
+        run_strict(scenario)
+
+
+def test_a_commit_that_meets_a_moved_coordinator_is_tried_again() -> None:
+    """While the broker restarts, adding offsets to a transaction can fail with a retriable error
+    (NOT_COORDINATOR): the transaction is still open and the commit is made again, rather than the agent
+    stopping with the error."""
+    from a2a_fast.transport.producer import Producer
+
+    transport = MemoryTransport(MemoryBroker(default_partitions=1))
+    transport.broker.create_topic("out")
+
+    async def scenario() -> None:
+        producer = Producer(transport, "p", lambda _batch: None, {"transactional.id": "p"})
+        producer.start()
+        try:
+            await producer.begin_transactions(5)
+            await producer.send_and_wait("out", b"k", [], b"v")
+            client = producer.client
+            assert isinstance(client, MemoryProducer)
+            moved = KafkaError(KafkaError.NOT_COORDINATOR, "coordinator moved", retriable=True)
+            client.fail_offsets = [moved, moved]
+            await producer.commit_transaction([TopicPartition("in", 0, 3)], "readers", 5)
+            assert producer.committed == 1 and client.fail_offsets == []
+        finally:
+            await producer.close(5)
+
+    run_strict(scenario)
+    assert transport.broker.committed("readers", "in", 0) == 3
+    reader = MemoryConsumer(transport.broker, {"group.id": "g"})
+    assert _values(reader, "out") == [b"v"]
+
+
+def test_a_run_whose_transaction_was_aborted_still_counts_as_an_attempt() -> None:
+    """An executor in transactions dies before committing its task's "started" record: the restarted one fences
+    it, which aborts that record, so read committed the task never started. The run may have done its handler's
+    work all the same, so the next run is attempt 2, and its handler knows to look its idempotency key up."""
+    from tests.unit.agents.support import Peer
+    from tests.unit.agents.test_executor import accepted
+
+    attempts: list[int] = []
+    forever = asyncio.Event()
+
+    async def work(task: Any) -> str:
+        attempts.append(task.attempt)
+        if len(attempts) == 1:
+            await forever.wait()
+        return "done"
+
+    with fresh_mesh(MemoryTransport()) as mesh:
+
+        async def scenario() -> None:
+            # commits far apart: the first run's records stay in its open transaction until it is fenced
+            options = {"transactional": True, "commit_interval": 60.0, "join_mesh": False}
+            first = Executor(mesh.config("executor-1", **options), {"summarize": work}, serve_steps=False)
+            peer = Peer(mesh.config("peer-1", join_mesh=False))
+            await start_all(first, peer)
+            second: Executor | None = None
+            try:
+                await peer.publish(
+                    KIND_TASK_RESPONSE, accepted("t1", "summarize"), target_agent="peer-1", target_group=first.group_id
+                )
+                await eventually(lambda: "t1" in first.running, 10, "the first run started")
+                _crash(first)
+                options["commit_interval"] = 0.1
+                second = Executor(mesh.config("executor-1", **options), {"summarize": work}, serve_steps=False)
+                await second.start()
+                await eventually(lambda: second is not None and second.counts["COMPLETED"] == 1, 10, "completed")
+            finally:
+                await stop_all(*(agent for agent in (second, peer) if agent is not None))
+
+        run_strict(scenario)
+    assert attempts == [1, 2]

@@ -1,4 +1,4 @@
-"""The agent command's options: skills and partitions."""
+"""The agent command's options: skills, partitions and the dedupe."""
 
 from __future__ import annotations
 
@@ -23,6 +23,16 @@ def test_partitions_flag_sets_the_partitions_of_the_topics_the_agent_creates() -
     assert build_agent(parser.parse_args(["agent", "executor"])).config.partitions == 3
     with pytest.raises(ConfigError, match="--partitions: must be at least 1, got 0"):
         build_agent(parser.parse_args(["agent", "provider", "--partitions", "0"]))
+
+
+def test_dedupe_size_flag_sizes_the_dedupe_and_zero_turns_it_off() -> None:
+    parser = build_parser()
+    assert build_agent(parser.parse_args(["agent", "executor", "--http-port", "-1"])).config.dedupe_size == 100_000
+    agent = build_agent(parser.parse_args(["agent", "executor", "--dedupe-size", "0", "--http-port", "-1"]))
+    agent.dedupe.add("handled")
+    assert agent.config.dedupe_size == 0 and "handled" not in agent.dedupe
+    with pytest.raises(ConfigError, match="--dedupe-size: must be 0 \\(off\\) or more, got -1"):
+        build_agent(parser.parse_args(["agent", "provider", "--dedupe-size", "-1"]))
 
 
 @pytest.mark.parametrize("via", ["--config", "environment"])

@@ -30,3 +30,9 @@ def test_dedupe_cache_is_bounded_and_forgets_the_oldest() -> None:
     cache.discard("a")  # its outputs were lost: a redelivery must be handled again
     cache.discard("never added")
     assert "a" not in cache and len(cache) == 1
+
+
+def test_a_dedupe_cache_of_size_zero_remembers_nothing() -> None:
+    cache = DedupeCache(0)  # AgentConfig.dedupe_size=0: the dedupe off
+    cache.add("a")
+    assert "a" not in cache and len(cache) == 0
