@@ -22,7 +22,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from a2a_fast.agents.executor import Executor
 from a2a_fast.agents.provider import Provider
 from a2a_fast.agents.requester import Requester, TaskOutcome
-from a2a_fast.protocol.envelope import Envelope, Inbound, header_text
+from a2a_fast.protocol.envelope import Envelope, Inbound, KafkaRecord, header_text
 from a2a_fast.protocol.kinds import KIND_TASK_REQUEST
 from a2a_fast.stack import Endpoints
 from a2a_fast.transport.admin import ensure_topics
@@ -167,25 +167,9 @@ def test_a_provider_killed_between_award_and_commit_awards_once_in_transactions(
         assert committed.count("COMPLETED") == 1 and executor.counts["SKIPPED"] == 0, (committed, executor.counts)
 
 
-def test_replay_reads_a_partition_that_ends_in_a_transaction_marker_to_its_end(mesh: Mesh) -> None:
-    """The commit marker after a transaction takes an offset no reader is given: replay must see from its position
-    that the partition was read, or it waits out its whole timeout (longer than the test's own here)."""
-    ensure_topics(mesh.endpoints.kafka, [mesh.topics.requests], partitions=1)
-    with SchemaCatalog(mesh.endpoints.schema_registry, mesh.topics) as catalog:
-        catalog.register()
-        record = Envelope(catalog, mesh.topics, "requester-1").encode(KIND_TASK_REQUEST, request("task-1"))
-        producer = Producer({"bootstrap.servers": mesh.endpoints.kafka, "transactional.id": mesh.topics.prefix})
-        producer.init_transactions(30)
-        producer.begin_transaction()
-        producer.produce(record.topic, record.value, record.key, headers=record.headers)
-        producer.commit_transaction(30)
-        found = list(replay(mesh.endpoints.kafka, catalog, mesh.topics, topics=[mesh.topics.requests], timeout=600))
-    assert [message.task_id for message in found] == ["task-1"]
-
-
-def test_event_ids_reads_a_partition_that_ends_in_a_transaction_marker_to_its_end(mesh: Mesh) -> None:
-    """What a provider given partitions reads to find the answers it already gave: on a partition written in
-    transactions it stopped short of the commit marker and timed out, so the provider answered again."""
+def commit_one_request(mesh: Mesh) -> KafkaRecord:
+    """One TaskRequest written in a committed transaction to a one-partition ``requests`` topic, which then ends in
+    the transaction's commit marker."""
     ensure_topics(mesh.endpoints.kafka, [mesh.topics.requests], partitions=1)
     with SchemaCatalog(mesh.endpoints.schema_registry, mesh.topics) as catalog:
         catalog.register()
@@ -195,6 +179,23 @@ def test_event_ids_reads_a_partition_that_ends_in_a_transaction_marker_to_its_en
     producer.begin_transaction()
     producer.produce(record.topic, record.value, record.key, headers=record.headers)
     producer.commit_transaction(30)
+    return record
+
+
+def test_replay_reads_a_partition_that_ends_in_a_transaction_marker_to_its_end(mesh: Mesh) -> None:
+    """The commit marker after a transaction takes an offset no reader is given: replay must see from its position
+    that the partition was read, or it waits out its whole timeout (longer than the test's own here)."""
+    commit_one_request(mesh)
+    with SchemaCatalog(mesh.endpoints.schema_registry, mesh.topics) as catalog:
+        catalog.register()
+        found = list(replay(mesh.endpoints.kafka, catalog, mesh.topics, topics=[mesh.topics.requests], timeout=600))
+    assert [message.task_id for message in found] == ["task-1"]
+
+
+def test_event_ids_reads_a_partition_that_ends_in_a_transaction_marker_to_its_end(mesh: Mesh) -> None:
+    """What a provider given partitions reads to find the answers it already gave: on a partition written in
+    transactions it stopped short of the commit marker and timed out, so the provider answered again."""
+    record = commit_one_request(mesh)
     found = event_ids(mesh.endpoints.kafka, {(mesh.topics.requests, 0): 0}, timeout=20)
     assert [event_id for event_id, _ in found] == [header_text(record.headers, "ce_id")]
 

@@ -1157,15 +1157,7 @@ class Agent:
         executor would otherwise start and finish tasks the partitions' next owner runs too), and what was already
         produced is waited for."""
         self._parked, self._parked_keys = [], set()
-        self._cancelling = True
-        try:
-            late = set(self._handling)
-            for task in late:
-                task.cancel()
-            if late:
-                await asyncio.wait(late)
-        finally:
-            self._cancelling = False
+        await self._cancel_handlers()
         if self._in_flight:
             # Half the drain timeout: the consumer gives this up after the whole of it (and five seconds more).
             with contextlib.suppress(TimeoutError):
@@ -1234,15 +1226,19 @@ class Agent:
         try:
             await asyncio.wait_for(self._idle.wait(), patience)
         except TimeoutError:
-            self._cancelling = True
-            try:
-                late = set(self._handling)
-                for task in late:
-                    task.cancel()
-                if late:
-                    await asyncio.wait(late)
-            finally:
-                self._cancelling = False
+            await self._cancel_handlers()
+
+    async def _cancel_handlers(self) -> None:
+        """Cancels the handlers still running and waits until they have ended (their records stay uncommitted)."""
+        self._cancelling = True
+        try:
+            late = set(self._handling)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late)
+        finally:
+            self._cancelling = False
 
     def _on_broker_error(self, error: KafkaError) -> None:
         self._broker_error = f"{error.name()}: {error.str()}"
