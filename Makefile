@@ -56,7 +56,7 @@ test-rust:
 	cargo test --workspace --exclude a2a-fast-py --quiet
 
 test-python: build-release browser
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --durations=15 $(PYTEST_ARGS)
 
 # The console's browser tests drive Debian's chromium through Playwright (never `playwright install`, which
 # downloads a browser build of its own). Installed here with apt when missing; without root or apt the tests
