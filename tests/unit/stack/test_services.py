@@ -6,6 +6,7 @@ import base64
 import os
 import signal
 import socket
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -107,7 +108,8 @@ class Sleeper(Service):
         return "nowhere"
 
     def command(self) -> list[str]:
-        return ["sh", "-c", "sleep 60", str(self.home)]  # its folder on the command line marks it as ours
+        # Its folder on the command line marks it as ours (a shell would exec `sleep` and lose it).
+        return [sys.executable, "-c", "import time; time.sleep(60)", str(self.home)]
 
     def ready(self) -> bool:
         return True
@@ -116,13 +118,15 @@ class Sleeper(Service):
 def test_a_service_killed_behind_our_back_is_reaped_when_asked_about(tmp_path: Path) -> None:
     sleeper = Sleeper(tmp_path, port=free_port())
     sleeper.start()
-    pid = sleeper.pid()
-    assert pid is not None and pid in services._children
-    assert sleeper.pid() == pid  # still running
-    os.killpg(pid, signal.SIGKILL)  # as the cluster test kills a broker
-    deadline = time.monotonic() + 10
-    while sleeper.pid() is not None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert sleeper.pid() is None and sleeper.status().state == "stopped"
-    assert pid not in services._children  # no zombie left, nothing to warn about at exit
-    assert sleeper.stop() is False
+    try:
+        pid = sleeper.pid()
+        assert pid is not None and pid in services._children
+        os.killpg(pid, signal.SIGKILL)  # as the cluster test kills a broker
+        deadline = time.monotonic() + 10
+        while sleeper.pid() is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sleeper.pid() is None and sleeper.status().state == "stopped"
+        assert pid not in services._children  # no zombie left, nothing to warn about at exit
+        assert sleeper.stop() is False
+    finally:
+        sleeper.stop()
