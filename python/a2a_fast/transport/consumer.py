@@ -262,6 +262,11 @@ class GroupConsumer:
         try:
             if not self._closing and self._assigned_hook is not None and partitions:
                 self._assigned_hook(partitions)
+            if partitions and not self.paused:
+                # The client keeps a partition's pause through a rebalance: one held back before it would come back
+                # paused, with nothing left to let it go. Resumed before the assignment, which a later pause or
+                # resume call could overtake (its starting offsets lost).
+                client.resume(partitions)
             client.assign(self._starting_points(client, partitions))
             if self.paused and partitions:
                 client.pause(partitions)

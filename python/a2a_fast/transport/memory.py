@@ -503,8 +503,8 @@ class MemoryConsumer:
             self._positions[(tp.topic, tp.partition)] = self._start(tp)
 
     def unassign(self) -> None:
+        # A partition's pause outlives its assignment, as in librdkafka: given back later, it is still paused.
         self._positions = {}
-        self._paused = set()
 
     def _start(self, tp: TopicPartition) -> int:
         if tp.offset >= 0:

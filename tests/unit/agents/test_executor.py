@@ -204,6 +204,42 @@ def test_a_member_that_lost_its_partitions_cancels_its_tasks_rather_than_finish_
     assert (other.agent_id, "RUNNING", 0.0, "started again (attempt 2): a run was cut off") in said
 
 
+def test_a_partition_held_back_before_a_rebalance_is_read_again_when_the_member_gets_it_back() -> None:
+    """The executor held a partition back (every slot and the read-ahead taken) when a rebalance began; it drained
+    its tasks and was given the same partitions again. The consumer client keeps a partition's pause through a
+    rebalance, so the member must resume what it is given, or the tasks behind the held-back one never run."""
+    recorder = Recorder()
+    transport = MemoryTransport()
+
+    async def scenario(mesh: Mesh) -> dict[str, int]:
+        executor = Executor(
+            mesh.config("executor-1"), {"hold": recorder.hold}, max_tasks=1, read_ahead=1, serve_steps=False
+        )
+        peer = Peer(mesh.config("peer-1", join_mesh=False))
+        async with running(executor, peer):
+            consumer = executor.consumer
+            assert consumer is not None
+            for n in range(6):
+                await peer.publish(
+                    KIND_TASK_RESPONSE, accepted(f"t{n}", "hold"), target_agent="peer-1", target_group=executor.group_id
+                )
+            await eventually(lambda: bool(consumer.held) and len(executor.held) == 2, 10, "a partition held back")
+            # A member joins the group for another topic: the executor gives its partitions back and gets them again.
+            other = MemoryConsumer(transport.broker, {"group.id": executor.group_id})
+            other.subscribe([f"{mesh.topics.prefix}unrelated"])
+            assert other.consume(1, 0) == []  # it has nothing to give back: the group waits for the executor alone
+            await eventually(lambda: not consumer.assignment, 10, "the executor drains before giving them back")
+            recorder.released.set()
+            await eventually(lambda: executor.counts["COMPLETED"] == 6, 10, "every task ran")
+            assert consumer.assignment and consumer.rebalances == 2
+            other.close()
+            return dict(executor.counts)
+
+    with fresh_mesh(transport) as mesh:
+        counts = run_strict(lambda: scenario(mesh))
+    assert counts["COMPLETED"] == 6 and sorted(task for task, _, _ in recorder.ran) == [f"t{n}" for n in range(6)]
+
+
 def test_an_accepted_task_addressed_to_another_pool_is_left_to_it() -> None:
     recorder = Recorder()
 
