@@ -21,7 +21,8 @@ again produces the same id, which readers drop.
 
 **Redelivered after a crash.** A provider killed after its answer was acknowledged but before its input's
 offset was committed leaves that input to be read again by whoever gets the partition. Before reading, that
-member lists the ids of the records past the committed offsets and looks for their answers on
+member lists the ids of the records past the committed offsets (from the start of a partition with none
+committed) and looks for their answers on
 ``task-responses`` (from the oldest such record's time, less :data:`ANSWER_CLOCK_MARGIN_MS` for clocks that
 disagree): an input already answered is not answered twice, so a late duplicate never follows, say, the
 task's ``ACCEPTED`` in the log.
@@ -99,9 +100,9 @@ class Provider(Agent):
             return
         try:
             committed = consumer.client.committed(partitions, timeout=10)
-            start = {(tp.topic, tp.partition): tp.offset for tp in committed if tp.offset >= 0}
-            if not start:
-                return
+            # A partition with nothing committed is read from its start, as the pool's consumer reads it: a member
+            # that died before its first commit leaves answers there too.
+            start = {(tp.topic, tp.partition): max(tp.offset, 0) for tp in committed}
             # Other clients are opened and closed in a thread of their own: the Kafka binding keeps per-thread
             # state for the call that runs this callback, which a nested client's calls would clear.
             with ThreadPoolExecutor(1, thread_name_prefix=f"{self.agent_id}-answers") as thread:
