@@ -57,6 +57,7 @@ from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.stack import Endpoints, ensure_up
 from a2a_fast.transport.admin import ensure_topics
 from a2a_fast.transport.registry import SchemaCatalog
+from bench.processes import stop
 from bench.roles import ROLES, config, role_agent
 
 REPO = Path(__file__).resolve().parent.parent
@@ -478,16 +479,7 @@ def test_task_lifecycles_per_second_each_role_in_its_own_process(
             assert process.stdout.readline().strip() == "READY", f"{process.args} did not start"
         seconds, statuses = benchmark.pedantic(lambda: uvloop.run(lifecycles()), rounds=1, iterations=1)
     finally:
-        for process in roles:
-            process.terminate()
-        for process in roles:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            if process.stdout is not None:
-                process.stdout.close()
+        stop(roles)
     assert statuses == ["COMPLETED"] * LIFECYCLES
     _results["lifecycles_each_role_in_its_own_process"] = {
         "tasks": LIFECYCLES,

@@ -24,7 +24,7 @@ from confluent_kafka.admin import AdminClient
 
 from a2a_fast.protocol.topics import TopicNames, resolve_topic
 from a2a_fast.stack import Endpoints
-from tests.integration.processes import stop
+from bench.processes import stop
 
 CLI = [sys.executable, "-m", "a2a_fast.cli"]
 
