@@ -166,7 +166,10 @@ def test_agents_lists_who_acted(mesh: Mesh, finished: dict[str, str]) -> None:
     by_id = {row["agent_id"]: row for row in rows}
     assert by_id["provider-1"]["log"]["roles"] == ["provider"]
     assert by_id["executor-1"]["log"]["roles"] == ["executor"]
-    assert sum(1 for row in rows if row["agent_id"].startswith("cli-")) == 2
+    requesters = [row for row in rows if row["agent_id"].startswith("cli-")]
+    assert len(requesters) == 2
+    # the one whose capability no provider serves rejected its own request: a requester still
+    assert [row["log"]["roles"] for row in requesters] == [["requester"], ["requester"]]
 
 
 def test_replay_prints_a_timeline_and_exports_the_audit_trail(
