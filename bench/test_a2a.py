@@ -48,6 +48,7 @@ from confluent_kafka.admin import AdminClient
 from a2a_fast.a2a import KAFKA_BINDING, KafkaCaller, find_card, register
 from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.stack import Endpoints, ensure_up
+from bench.processes import stop
 
 RESULTS = Path(__file__).resolve().parent / "results" / "a2a.json"
 REPO = Path(__file__).resolve().parent.parent
@@ -83,14 +84,7 @@ def server(*args: str) -> Iterator[subprocess.Popen[str]]:
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+        stop([process])
 
 
 def free_port() -> int:

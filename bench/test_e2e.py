@@ -57,6 +57,7 @@ from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.stack import Endpoints, ensure_up
 from a2a_fast.transport.admin import ensure_topics
 from a2a_fast.transport.registry import SchemaCatalog
+from bench.processes import stop
 from bench.roles import ROLES, config, role_agent
 
 REPO = Path(__file__).resolve().parent.parent
@@ -417,12 +418,16 @@ def mesh(endpoints: Endpoints, topics: TopicNames, **overrides: Any) -> list[Age
     return [role_agent(role, endpoints, topics, **overrides) for role in ROLES]
 
 
-def test_task_lifecycles_per_second(benchmark: Any, endpoints: Endpoints, topics: TopicNames) -> None:
+def measure_lifecycles(
+    benchmark: Any, endpoints: Endpoints, topics: TopicNames, impl: str, roles_here: tuple[str, ...]
+) -> dict[str, float]:
+    """``LIFECYCLES`` tasks requested at once by a requester in this process, beside agents of ``roles_here``
+    (the others run elsewhere, ready); the clock runs from the first request until every outcome came."""
     benchmark.group = "e2e lifecycles"
-    benchmark.extra_info.update(impl="a2a_fast", items=LIFECYCLES)
+    benchmark.extra_info.update(impl=impl, items=LIFECYCLES)
 
     async def lifecycles() -> tuple[float, list[str]]:
-        agents = mesh(endpoints, topics)
+        agents = [role_agent(role, endpoints, topics) for role in roles_here]
         requester = Requester(config(endpoints, topics, "requester", max_in_flight=4000))
         for agent in (*agents, requester):
             await agent.start()
@@ -439,11 +444,15 @@ def test_task_lifecycles_per_second(benchmark: Any, endpoints: Endpoints, topics
 
     seconds, statuses = benchmark.pedantic(lambda: uvloop.run(lifecycles()), rounds=1, iterations=1)
     assert statuses == ["COMPLETED"] * LIFECYCLES
-    _results["lifecycles"] = {
+    return {
         "tasks": LIFECYCLES,
         "lifecycles_per_s": round(LIFECYCLES / seconds, 1),
         "messages_per_s": round(LIFECYCLES * MESSAGES_PER_TASK / seconds),
     }
+
+
+def test_task_lifecycles_per_second(benchmark: Any, endpoints: Endpoints, topics: TopicNames) -> None:
+    _results["lifecycles"] = measure_lifecycles(benchmark, endpoints, topics, "a2a_fast", ROLES)
     _save()
 
 
@@ -452,48 +461,18 @@ def test_task_lifecycles_per_second_each_role_in_its_own_process(
 ) -> None:
     """The same lifecycles with the provider and the executor each in a process of its own (``bench/roles.py``)
     and the requester in this one, as a mesh is deployed."""
-    benchmark.group = "e2e lifecycles"
-    benchmark.extra_info.update(impl="a2a_fast_processes", items=LIFECYCLES)
     ensure_topics(endpoints.kafka, list(topics.all()))
     command = [sys.executable, "-m", "bench.roles"]
     where = [endpoints.kafka, endpoints.schema_registry, topics.prefix]
     roles = [subprocess.Popen([*command, role, *where], cwd=REPO, stdout=subprocess.PIPE, text=True) for role in ROLES]
-
-    async def lifecycles() -> tuple[float, list[str]]:
-        requester = Requester(config(endpoints, topics, "requester", max_in_flight=4000))
-        await requester.start()
-        try:
-            await requester.wait_assigned()
-            started = time.perf_counter()
-            outcomes = await asyncio.gather(
-                *(requester.request_task("t", 5.0, capability="summarize", max_wait=120) for _ in range(LIFECYCLES))
-            )
-            return time.perf_counter() - started, [outcome.status for outcome in outcomes]
-        finally:
-            await requester.stop()
-
     try:
         for process in roles:
             assert process.stdout is not None
             assert process.stdout.readline().strip() == "READY", f"{process.args} did not start"
-        seconds, statuses = benchmark.pedantic(lambda: uvloop.run(lifecycles()), rounds=1, iterations=1)
+        figures = measure_lifecycles(benchmark, endpoints, topics, "a2a_fast_processes", ())
     finally:
-        for process in roles:
-            process.terminate()
-        for process in roles:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            if process.stdout is not None:
-                process.stdout.close()
-    assert statuses == ["COMPLETED"] * LIFECYCLES
-    _results["lifecycles_each_role_in_its_own_process"] = {
-        "tasks": LIFECYCLES,
-        "lifecycles_per_s": round(LIFECYCLES / seconds, 1),
-        "messages_per_s": round(LIFECYCLES * MESSAGES_PER_TASK / seconds),
-    }
+        stop(roles)
+    _results["lifecycles_each_role_in_its_own_process"] = figures
     _save()
 
 

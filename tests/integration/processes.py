@@ -16,18 +16,19 @@ import sys
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from a2a_fast.agents.requester import PendingRequest, Requester, TaskOutcome
 from a2a_fast.agents.tasks import TaskContext
 from a2a_fast.protocol.envelope import Inbound
 from a2a_fast.stack import Endpoints
+from bench.processes import stop
 from tests.conftest import REPO
 
 if TYPE_CHECKING:
     from tests.integration.test_agents import Mesh
 
-__all__ = ["HANDLERS", "executor_processes", "kill_the_first_to_run", "start_executor", "stop"]
+__all__ = ["HANDLERS", "executor_processes", "kill_the_first_to_run", "start_executor"]
 
 
 async def slow_work(task: TaskContext) -> dict[str, int]:
@@ -68,22 +69,6 @@ def executor_processes(
         yield running
     finally:
         stop(running.values())
-
-
-def stop(processes: Iterable[subprocess.Popen[Any]]) -> None:
-    """SIGTERM to each process still running, SIGKILL to any that has not exited 30 s later; their stdout closed."""
-    processes = list(processes)
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
 
 
 async def kill_the_first_to_run(

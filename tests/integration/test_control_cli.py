@@ -24,7 +24,7 @@ from confluent_kafka.admin import AdminClient
 
 from a2a_fast.protocol.topics import TopicNames, resolve_topic
 from a2a_fast.stack import Endpoints
-from tests.integration.processes import stop
+from bench.processes import stop
 
 CLI = [sys.executable, "-m", "a2a_fast.cli"]
 
@@ -166,7 +166,10 @@ def test_agents_lists_who_acted(mesh: Mesh, finished: dict[str, str]) -> None:
     by_id = {row["agent_id"]: row for row in rows}
     assert by_id["provider-1"]["log"]["roles"] == ["provider"]
     assert by_id["executor-1"]["log"]["roles"] == ["executor"]
-    assert sum(1 for row in rows if row["agent_id"].startswith("cli-")) == 2
+    requesters = [row for row in rows if row["agent_id"].startswith("cli-")]
+    assert len(requesters) == 2
+    # the one whose capability no provider serves rejected its own request: a requester still
+    assert [row["log"]["roles"] for row in requesters] == [["requester"], ["requester"]]
 
 
 def test_replay_prints_a_timeline_and_exports_the_audit_trail(

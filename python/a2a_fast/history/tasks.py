@@ -111,10 +111,13 @@ class TimelineEntry:
         than this reader's schema; an A2A agent's records are an executor's). A cancel is asked for on the
         requester's side (by the requester, or an operator for it); ``CANCELED`` comes from the executor when
         the task had been accepted (it carries the agreed cost, as every executor report does), else from the
-        requester's side."""
+        requester's side. ``REJECTED`` is a provider's, but for the one a requester addresses to itself when no
+        live provider serves its request (:mod:`a2a_fast.protocol.roles`)."""
         if self.kind == KIND_A2A_EVENT:
             return "executor"
         if self.kind != KIND_TASK_RESPONSE or self.event == "CANCELING":
+            return "requester"
+        if self.event == "REJECTED" and self.target == self.agent:
             return "requester"
         if self.event == "CANCELED":
             return "executor" if self.price is not None else "requester"

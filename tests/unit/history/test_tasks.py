@@ -195,6 +195,20 @@ def test_a_task_canceled_before_it_was_accepted_ends_on_the_requester_side() -> 
     assert timeline_entry(own).describe() == "req-1 CANCELING", "no arrow to the sender itself"
 
 
+def test_a_request_no_provider_serves_is_rejected_on_the_requester_side() -> None:
+    """A requester that finds no live provider rejects its own request (addressed to itself, as
+    :mod:`a2a_fast.protocol.roles` allows): it stays a requester in the log, as ``a2a-fast agents`` lists it."""
+    own = message(KIND_TASK_REQUEST, "cli-1", 1000, requester_id="cli-1", capability="translate", proposed_cost=20.0)
+    unserved = message(KIND_TASK_RESPONSE, "cli-1", 1001, "cli-1", status="REJECTED", message="no live provider")
+    log = TaskLog().fold_all([own, unserved])
+    task = log.get("t1")
+    assert task is not None and task.state == "REJECTED"
+    assert [(e.event, e.role) for e in task.timeline] == [("REQUESTED", "requester"), ("REJECTED", "requester")]
+    assert log.activity()["cli-1"].roles == ["requester"]
+    refused = response("prov-1", 1010, "REJECTED", message="no skill")
+    assert timeline_entry(refused).role == "provider", "a provider's refusal is addressed to the requester"
+
+
 def test_a_status_newer_than_the_readers_schema_is_on_the_timeline_and_changes_nothing() -> None:
     newer = response("exec-1", 1045, "UNKNOWN", message="paused by ops")
     task = TaskLog().fold_all([*LIFE[:5], newer]).get("t1")
