@@ -110,8 +110,11 @@ class Service(ABC):
         except (OSError, ValueError):
             return None
         child = _children.get(pid)
-        if child is not None and child.poll() is not None:  # ours and dead (killed by someone): reaped here
-            del _children[pid]
+        if child is not None:
+            if child.poll() is None:
+                # Started by this process: ours even before its exec shows our folder on its command line.
+                return pid
+            del _children[pid]  # ours and dead (killed by someone): reaped here
             return None
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
