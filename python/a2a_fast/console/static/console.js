@@ -498,7 +498,9 @@ const VIEWS = {
 async function draw() {
   const container = document.getElementById("view");
   const { parts, params } = route();
-  document.getElementById("as-of").value = params.get("as_of") || "";
+  const asOf = document.getElementById("as-of");
+  // Not while someone types in it: the first draw comes after the page loaded, and would wipe what they typed.
+  if (document.activeElement !== asOf) asOf.value = params.get("as_of") || "";
   let name = parts[0] || "mesh";
   let argument = null;
   if (name === "tasks" && parts.length > 1) {
