@@ -25,6 +25,7 @@ from a2a.types import (
     TaskStatus,
     TaskStatusUpdateEvent,
 )
+from a2a.utils import telemetry
 from a2a.utils.constants import DEFAULT_LIST_TASKS_PAGE_SIZE
 from a2a.utils.errors import InvalidParamsError
 from a2a.utils.task import (
@@ -50,6 +51,14 @@ __all__ = [
 ]
 
 _SUBMITTED: TaskState = TaskState.TASK_STATE_SUBMITTED
+
+# The SDK wraps this helper in a span of its own; with the SDK's tracing off, that wrapper is a no-op object's
+# calls on every artifact event, so the helper itself is called then.
+_append_artifact = (
+    append_artifact_to_task
+    if telemetry.otel_installed and telemetry.otel_enabled
+    else getattr(append_artifact_to_task, "__wrapped__", append_artifact_to_task)
+)
 
 
 @dataclass(slots=True)
@@ -122,7 +131,7 @@ def apply_artifact(task: Task | None, update: TaskArtifactUpdateEvent) -> Task:
     """``task`` after an artifact update (added, or appended to the artifact of the same id)."""
     if task is None:
         task = Task(id=update.task_id, context_id=update.context_id, status=TaskStatus(state=_SUBMITTED))
-    append_artifact_to_task(task, update)
+    _append_artifact(task, update)
     return task
 
 
