@@ -657,7 +657,8 @@ class _Turn:
             self.answer = event
             self.said = event
             self._queue(StreamResponse(message=event).SerializeToString())
-            self._start()
+            if not self.has_started:
+                self._start()
             return
         if self.answer is not None:
             raise InvalidAgentResponseError(
@@ -702,13 +703,13 @@ class _Turn:
                 # an update before any Task makes the task, with the request's message as its history (as the SDK)
                 self.task.history.append(self.message)
         self._queue(wrapped)
-        self._start()
+        if not self.has_started:
+            self._start()
 
     def _start(self) -> None:
-        if not self.has_started:
-            self.has_started = True
-            if self._started is not None:
-                self._started.set()
+        self.has_started = True
+        if self._started is not None:
+            self._started.set()
 
     async def _wait_started(self) -> None:
         if not self.has_started:
