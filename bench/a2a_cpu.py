@@ -7,6 +7,10 @@ threads, from ``/proc``) and of its main thread (the event loop), and with ``--p
 function calls each main thread made (cProfile, started and stopped around the measured calls; the agent's by
 ``SIGUSR1``/``SIGUSR2``), the profiles written to ``DIR``. CPU time per call moves much less with the machine's
 load than throughput does, so runs of two versions taken in turn compare fairly where ``make bench`` cannot.
+
+``python -m bench.a2a_cpu handle [N]`` times the agent's own part alone, with no Kafka: ``A2AAgent.handle`` of
+``N`` echo ``SendMessage`` requests one after the other in this process (decode, checks, the SDK executor, the
+turn, the answer record built; ``publish`` stubbed), in CPU time and Python calls per call.
 """
 
 from __future__ import annotations
@@ -162,9 +166,71 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         AdminClient({"bootstrap.servers": endpoints.kafka}).delete_topics([*topics.all(), topics.agents])
 
 
+async def handle_only(count: int) -> tuple[float, float]:
+    """CPU seconds and Python calls per call of ``A2AAgent.handle`` for ``count`` echo requests, Kafka left out."""
+    from a2a.helpers import new_text_message
+    from a2a.types import Role, SendMessageRequest
+
+    from a2a_fast.a2a import A2AAgent
+    from a2a_fast.a2a.binding import new_id
+    from a2a_fast.a2a.builtin import EchoExecutor, echo_card
+    from a2a_fast.agents.base import AgentConfig
+    from a2a_fast.protocol.envelope import Inbound
+    from a2a_fast.protocol.kinds import KIND_A2A_REQUEST
+    from a2a_fast.protocol.topics import TopicNames
+
+    config = AgentConfig("echo-handle", "127.0.0.1:1", "http://127.0.0.1:1", topics=TopicNames("handle."))
+    agent = A2AAgent(config, EchoExecutor(), echo_card(), max_tasks=256)
+    names = ("id", "source", "type", "specversion", "time", "sourceagent", "messagetype", "partitionkey")
+    headers = [(f"ce_{name}", b"x" * 20) for name in names] + [("A2A-Version", b"1.0")]
+
+    class Consumed:
+        def headers(self) -> list[tuple[str, bytes]]:
+            return headers
+
+    answers: list[dict[str, Any]] = []
+
+    async def publish(kind: str, record: dict[str, Any], **_: Any) -> None:
+        answers.append(record)
+
+    agent.handling = Consumed  # type: ignore[assignment,method-assign]
+    agent.publish = publish  # type: ignore[method-assign]
+
+    def request(number: int) -> Inbound:
+        params = SendMessageRequest(message=new_text_message(f"echo {number}", role=Role.ROLE_USER))
+        task_id, request_id = new_id(), new_id()
+        record = {"task_id": task_id, "request_id": request_id, "requester_id": "client", "method": "SendMessage",
+                  "agent": "Echo", "context_id": None, "continues": False, "text": f"echo {number}",
+                  "params": params.SerializeToString(), "timestamp": 0}  # fmt: skip
+        trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        return Inbound(KIND_A2A_REQUEST, record, new_id(), task_id, "client", None, None, trace, 1, "r", 0, number)
+
+    for warm in [request(number) for number in range(500)]:
+        await agent.handle(warm)
+    requests = [request(number) for number in range(count)]
+    started = time.thread_time()
+    for one in requests:
+        await agent.handle(one)
+    seconds = time.thread_time() - started
+    profiler = cProfile.Profile(time.thread_time)
+    profiled = [request(number) for number in range(count, count + max(1, count // 4))]
+    profiler.enable()
+    for one in profiled:
+        await agent.handle(one)
+    profiler.disable()
+    assert len(answers) == 500 + count + len(profiled), len(answers)
+    assert all(answer["status"] == "COMPLETED" for answer in answers), answers[-1]
+    return seconds / count, _calls_of(pstats.Stats(profiler)) / len(profiled)
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["serve"]:
         return serve(argv[1:])
+    if argv[:1] == ["handle"]:
+        count = int(argv[1]) if len(argv) > 1 else 20000
+        seconds, calls = asyncio.run(handle_only(count))
+        print(json.dumps({"calls": count, "handle_us": round(seconds * 1e6, 1), "handle_calls_per_call": round(calls)}))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=6000)
     parser.add_argument("--concurrency", type=int, default=32)
