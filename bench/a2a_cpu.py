@@ -21,7 +21,6 @@ os.environ.setdefault("OTEL_INSTRUMENTATION_A2A_SDK_ENABLED", "false")
 
 import argparse
 import asyncio
-import contextlib
 import cProfile
 import json
 import pstats
@@ -32,6 +31,8 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+
+from bench.processes import stop
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -158,11 +159,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             await client.close()
             await caller.stop()
     finally:
-        process.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(30)
-        if process.poll() is None:
-            process.kill()
+        stop([process])
         AdminClient({"bootstrap.servers": endpoints.kafka}).delete_topics([*topics.all(), topics.agents])
 
 
