@@ -12,6 +12,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from a2a.client.errors import A2AClientError
+from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
 
 from a2a_fast.a2a import A2AAgent
 from a2a_fast.a2a.builtin import EchoExecutor, echo_card
@@ -158,3 +160,32 @@ def test_the_readme_example_calls_an_agent_of_the_mesh(
         run_strict(lambda: scenario(mesh))
     printed = capsys.readouterr().out
     assert printed.count("TASK_STATE_") == 3 and "TASK_STATE_COMPLETED" in printed and 'text: "hi"' in printed
+
+
+def test_a_call_the_broker_refuses_fails_with_the_sdks_error(endpoints: Endpoints) -> None:
+    """A request the broker does not take (larger than ``a2a.requests`` allows) fails the SDK call at once with
+    an ``A2AClientError`` saying it could not be sent: the call does not wait for an answer that cannot come."""
+
+    async def scenario(mesh: Mesh) -> None:
+        agent = A2AAgent(mesh.config("echo-1"), a2a.EchoExecutor(), a2a.card("Echo", "echo"))
+        await a2a.start_all(agent)
+        try:
+            found = await a2a.directory_card(mesh, "Echo")
+            async with a2a.sdk_client(mesh, found, "client-1", streaming=False) as client:
+                assert await a2a.collect(client.send_message(a2a.user("small enough")))
+                limit = ConfigEntry("max.message.bytes", "1024", incremental_operation=AlterConfigOpType.SET)
+                resource = ConfigResource(
+                    ConfigResource.Type.TOPIC, mesh.topics.a2a_requests, incremental_configs=[limit]
+                )
+                admin = mesh.transport.admin()
+                for future in admin.incremental_alter_configs([resource]).values():
+                    future.result(15)
+                text = os.urandom(16_000).hex()  # hex of random bytes: still over the limit when compressed
+                async with asyncio.timeout(60):
+                    with pytest.raises(A2AClientError, match="could not be sent"):
+                        await a2a.collect(client.send_message(a2a.user(text)))
+        finally:
+            await a2a.stop_all(agent)
+
+    with fresh_mesh(KafkaTransport(endpoints.kafka, endpoints.schema_registry)) as mesh:
+        run_strict(lambda: scenario(mesh))

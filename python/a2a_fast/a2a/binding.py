@@ -182,13 +182,19 @@ def _violations(message: Message) -> list[dict[str, str]]:
         value = getattr(message, field.name)
         if kind == "one":
             if message.HasField(field.name):
-                errors.extend(_nested(field.name, _violations(value)))
+                found = _violations(value)
+                if found:
+                    errors.extend(_nested(field.name, found))
         elif kind == "map":
             for key, item in value.items():
-                errors.extend(_nested(f"{field.name}[{key}]", _violations(item)))
+                found = _violations(item)
+                if found:
+                    errors.extend(_nested(f"{field.name}[{key}]", found))
         else:
             for index, item in enumerate(value):
-                errors.extend(_nested(f"{field.name}[{index}]", _violations(item)))
+                found = _violations(item)
+                if found:
+                    errors.extend(_nested(f"{field.name}[{index}]", found))
     return errors
 
 

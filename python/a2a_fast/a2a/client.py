@@ -62,7 +62,7 @@ from a2a.types import (
     Task,
     TaskPushNotificationConfig,
 )
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from google.protobuf.message import Message as ProtoMessage
 
 from a2a_fast.a2a.binding import (
@@ -121,6 +121,15 @@ class _Inbox:
             finally:
                 self._waiter = None
         return self._records.popleft()
+
+
+class _Unsent:
+    """What a call's inbox gets when its request could not be delivered."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: KafkaException) -> None:
+        self.error = error
 
 
 class KafkaCaller(Agent):
@@ -226,18 +235,38 @@ class KafkaCaller(Agent):
             self._following.pop(task_id, None)
 
     async def send_call(self, record: dict[str, Any], pool: str, headers: list[tuple[str, bytes]]) -> None:
-        """Produces one call to the pool ``pool``; returns once the broker has it."""
+        """Produces one call to the pool ``pool``, opened with :meth:`open_call`. Unsigned and outside
+        transactions it returns once the producer has it, and a delivery that fails reaches the call's inbox (the
+        caller's wait for the answer raises it): the answer cannot come before the broker has the call, so
+        waiting for its acknowledgement first only costs a wake-up. Otherwise it returns once the broker has it.
+        Raises KafkaException."""
         assert self.envelope is not None, "caller not started"
+        request_id = record["request_id"]
         encoded = self.envelope.encode(
             KIND_A2A_REQUEST,
             record,
             target_group=pool,
             collaboration_id=record.get("context_id"),
             traceparent=continue_trace(None),
-            event_id=record["request_id"],
+            event_id=request_id,
         )
         encoded.headers.extend(headers)
+        producer = self.producer
+        if producer is not None and self.signing is None and not producer.transactional:
+            try:
+                producer.send_reported(
+                    encoded.topic, encoded.key, encoded.headers, encoded.value, partial(self._reported, request_id)
+                )
+                return
+            except BufferError:
+                pass  # the slow path waits for room
         await self.produce_record(encoded)
+
+    def _reported(self, request_id: str, error: KafkaError | None) -> None:
+        if error is not None:
+            inbox = self._calls.get(request_id)
+            if inbox is not None:
+                inbox.deliver(_Unsent(KafkaException(error)))
 
     async def stop(self) -> None:
         for inbox in [*self._calls.values(), *(f for group in self._following.values() for f in group)]:
@@ -447,13 +476,16 @@ class KafkaClientTransport(ClientTransport):
             await self.caller.send_call(record, self.pool, headers)
         except KafkaException as error:
             self.caller.close_call(request_id)
-            raise A2AClientError(
-                f"{method} to {self.pool} could not be sent (KAFKA_BROKER {self.caller.config.kafka}): {error}"
-            ) from None
+            raise self._unsent(method, error) from None
         except BaseException:
             self.caller.close_call(request_id)
             raise
         return request_id, inbox
+
+    def _unsent(self, method: str, error: KafkaException) -> A2AClientError:
+        return A2AClientError(
+            f"{method} to {self.pool} could not be sent (KAFKA_BROKER {self.caller.config.kafka}): {error}"
+        )
 
     async def _unary(
         self,
@@ -490,6 +522,8 @@ class KafkaClientTransport(ClientTransport):
             raise A2AClientTimeoutError(f"{method}: no answer from {self.pool} within {timeout}s") from None
         if record is _CLOSED:
             raise A2AClientError(f"{method}: the Kafka transport was closed while waiting for {self.pool}")
+        if isinstance(record, _Unsent):
+            raise self._unsent(method, record.error)
         result: dict[str, Any] = record
         return result
 

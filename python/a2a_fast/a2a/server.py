@@ -96,8 +96,17 @@ from a2a_fast.a2a.binding import (
     validate_required,
 )
 from a2a_fast.a2a.cards import ROLE, advertised_card, card_resources, kafka_interface
-from a2a_fast.a2a.states import INTERRUPTED, TERMINAL, mesh_state, state_name
-from a2a_fast.a2a.tasks import StoredTask, TaskStore, add_user_message, apply_event, new_task
+from a2a_fast.a2a.states import INTERRUPTED, MESH_OF_A2A, TERMINAL, mesh_state, state_name
+from a2a_fast.a2a.tasks import (
+    StoredTask,
+    TaskStore,
+    add_user_message,
+    apply_artifact,
+    apply_event,
+    apply_status,
+    apply_task,
+    new_task,
+)
 from a2a_fast.agents.base import Agent, AgentConfig, pool_group, start_eagerly
 from a2a_fast.errors import ConfigError
 from a2a_fast.mesh.directory import AgentCard as DirectoryCard
@@ -112,6 +121,20 @@ __all__ = ["A2AAgent"]
 log = logging.getLogger("a2a_fast.a2a.server")
 
 _CONTROL_LANE = b"\x00control"
+_STATE_NAMES = {state: TaskState.Name(state) for state in TaskState.values()}
+
+# The events an executor enqueues, as the fields of ``StreamResponse``'s payload they go in.
+_TASK, _MESSAGE, _STATUS, _ARTIFACT = 1, 2, 3, 4
+_EVENT_KINDS: dict[type, int] = {
+    Task: _TASK,
+    Message: _MESSAGE,
+    TaskStatusUpdateEvent: _STATUS,
+    TaskArtifactUpdateEvent: _ARTIFACT,
+}
+
+
+def _event_kind(event: Any) -> int | None:
+    return next((kind for cls, kind in _EVENT_KINDS.items() if isinstance(event, cls)), None)
 
 
 class A2AAgent(Agent):
@@ -149,6 +172,7 @@ class A2AAgent(Agent):
         self._view_lock = threading.Lock()
         self._view_positions: dict[tuple[str, int], int] = {}
         self._shown: AgentCard | None = None
+        self._required_extensions: tuple[str, ...] | None = None
 
     # --- who it is ------------------------------------------------------------------------------------
 
@@ -300,16 +324,19 @@ class A2AAgent(Agent):
 
     def _check_version(self, parameters: Mapping[str, str]) -> None:
         version = parameters.get(VERSION_PARAMETER) or "0.3"
+        if version == A2A_VERSION:
+            return
         if version.strip().split(".")[:2] != A2A_VERSION.split("."):
             raise VersionNotSupportedError(f"A2A version {version} is not supported: this agent speaks {A2A_VERSION}")
 
     def _call_context(self, params: ProtoMessage, parameters: Mapping[str, str], requester: str) -> ServerCallContext:
-        requested = {uri.strip() for uri in parameters.get(EXTENSIONS_PARAMETER, "").split(",") if uri.strip()}
-        missing = [
-            extension.uri
-            for extension in self.agent_card.capabilities.extensions
-            if extension.required and extension.uri not in requested
-        ]
+        listed = parameters.get(EXTENSIONS_PARAMETER)
+        requested = {uri.strip() for uri in listed.split(",") if uri.strip()} if listed else set()
+        required = self._required_extensions
+        if required is None:
+            extensions = self.agent_card.capabilities.extensions
+            required = self._required_extensions = tuple(ext.uri for ext in extensions if ext.required)
+        missing = [uri for uri in required if uri not in requested]
         if missing:
             raise ExtensionSupportRequiredError(f"the agent requires extension(s) {', '.join(missing)}")
         tenant = str(getattr(params, "tenant", "") or "")
@@ -494,7 +521,7 @@ class _Reply:
             "error_message": None,
             "error_details": None,
             "final": final,
-            "state": state_name(state) if state else None,
+            "state": _STATE_NAMES.get(state) if state else None,
             "status": status,
             "text": text[:TEXT_LIMIT] if text else None,
             "task": encode(task) if task is not None else None,
@@ -566,7 +593,8 @@ class _Turn:
         self.follow_up = stored is not None and message is not None
         self.answer: Message | None = None
         self.queue = _TurnEvents(self)
-        self.pending: list[StreamResponse] = []
+        self.pending: list[bytes] = []
+        """The events not published yet, each a ``StreamResponse`` in its protobuf encoding."""
         self.said: Message | Any = None
         """The latest message or artifact of the turn: the record's ``text`` is read from it when published."""
         self.stored: StoredTask | None = None
@@ -575,8 +603,9 @@ class _Turn:
         self.cancelling = False
         self.cancel_error: BaseException | None = None
         self.finished = asyncio.Event()
-        self.started = asyncio.Event()
-        """Set once the executor made its Task (or answered with a Message)."""
+        self.has_started = False
+        """Whether the executor made its Task (or answered with a Message)."""
+        self._started: asyncio.Event | None = None
         self._lock = asyncio.Lock()
         self._flush_soon = False
         self.eager = False
@@ -616,7 +645,8 @@ class _Turn:
         if self.ended:
             log.warning("%s: task %s: an event after the turn ended is dropped", self.agent.agent_id, self.task_id)
             return
-        if isinstance(event, Message):
+        kind = _EVENT_KINDS.get(type(event)) or _event_kind(event)
+        if kind == _MESSAGE:
             if self.task is not None:
                 raise InvalidAgentResponseError(
                     "Received Message object in task mode. "
@@ -626,51 +656,79 @@ class _Turn:
                 raise InvalidAgentResponseError("Multiple Message objects received.")
             self.answer = event
             self.said = event
-            self._queue(StreamResponse(message=event))
-            self.started.set()
+            self._queue(StreamResponse(message=event).SerializeToString())
+            if not self.has_started:
+                self._start()
             return
         if self.answer is not None:
             raise InvalidAgentResponseError(
                 f"Received {type(event).__name__} in message mode. Use Task with TaskStatusUpdateEvent and "
                 "TaskArtifactUpdateEvent instead."
             )
-        if isinstance(event, Task):
+        task = self.task
+        if kind == _TASK:
             if event.id != self.task_id:
                 raise InternalError("Task ID mismatch in agent response")
-            wrapped = StreamResponse(task=event)
-        elif isinstance(event, TaskStatusUpdateEvent):
-            if self.task is None:
+        elif kind == _STATUS:
+            if task is None:
                 raise InvalidAgentResponseError("Agent should enqueue Task before TaskStatusUpdateEvent event")
             if event.task_id != self.task_id:
                 raise InternalError("Task ID mismatch in agent response")
-            wrapped = StreamResponse(status_update=event)
             if event.status.HasField("message"):
                 self.said = event.status.message
-        elif isinstance(event, TaskArtifactUpdateEvent):
+        elif kind == _ARTIFACT:
             if event.task_id != self.task_id:
                 raise InternalError("Task ID mismatch in agent response")
-            wrapped = StreamResponse(artifact_update=event)
             self.said = event.artifact
         else:
             raise InvalidAgentResponseError(f"an executor enqueues A2A events, not {type(event).__name__}")
-        if self.terminal:
+        if task is not None and task.status.state in TERMINAL:
             raise InvalidAgentResponseError(
-                f"{type(event).__name__} after the task reached {state_name(self.task.status.state)}"  # type: ignore[union-attr]
+                f"{type(event).__name__} after the task reached {state_name(task.status.state)}"
             )
-        if self.follow_up and self.task is not None and self.message is not None:
-            add_user_message(self.task, self.message)
+        if self.follow_up and task is not None and self.message is not None:
+            add_user_message(task, self.message)
             self.follow_up = False
-        implicit = self.task is None and not isinstance(event, Task)
-        self.task = apply_event(self.task, wrapped)
-        if implicit and self.task is not None and self.message is not None:
-            # an update before any Task makes the task, with the request's message as its history (as the SDK)
-            self.task.history.append(self.message)
+        # the event encoded as it is now, before the executor can change it
+        if kind == _TASK:
+            wrapped = StreamResponse(task=event).SerializeToString()
+            self.task = apply_task(task, event)
+        elif kind == _STATUS:
+            wrapped = StreamResponse(status_update=event).SerializeToString()
+            self.task = apply_status(task, event)
+        else:
+            wrapped = StreamResponse(artifact_update=event).SerializeToString()
+            self.task = apply_artifact(task, event)
+            if task is None and self.message is not None:
+                # an update before any Task makes the task, with the request's message as its history (as the SDK)
+                self.task.history.append(self.message)
         self._queue(wrapped)
-        self.started.set()
+        if not self.has_started:
+            self._start()
 
-    def _queue(self, event: StreamResponse) -> None:
-        self.version += 1
-        self._store()
+    def _start(self) -> None:
+        self.has_started = True
+        if self._started is not None:
+            self._started.set()
+
+    async def _wait_started(self) -> None:
+        if not self.has_started:
+            self._started = asyncio.Event()
+            await self._started.wait()
+
+    def _queue(self, event: bytes) -> None:
+        """Counts the event into the task's version (the stored task says it) and has it published soon."""
+        version = self.version = self.version + 1
+        task = self.task
+        if task is not None:
+            stored = self.stored
+            if stored is None or stored.task is not task:
+                self.stored = stored = StoredTask(task, version, self.creator)
+                self.agent.store.put(stored)
+            else:
+                stored.version = version
+                if task.status.state in TERMINAL:
+                    self.agent.store.put(stored)
         self.pending.append(event)
         if not self._flush_soon and not self.eager:
             self._flush_soon = True
@@ -701,11 +759,11 @@ class _Turn:
             state = task.status.state if task is not None else None
             status = None
             if events or self.silent_change:
-                status = mesh_state(state) if state else ("COMPLETED" if self.answer is not None else None)
+                status = MESH_OF_A2A.get(state) if state else ("COMPLETED" if self.answer is not None else None)
                 self.silent_change = False
             early = self.reply.replied
             await self.reply.send(
-                events=[encode(event) for event in events],
+                events=events,
                 reply=None if early else reply_with,
                 final=final and not early,
                 error=None if early else error,
@@ -759,7 +817,7 @@ class _Turn:
         if self.pending:
             await self.flush()
         if self._immediately and not self.reply.replied:
-            started: asyncio.Future[Any] = asyncio.ensure_future(self.started.wait())
+            started: asyncio.Future[Any] = asyncio.ensure_future(self._wait_started())
             try:
                 await asyncio.wait({runner, started}, return_when=asyncio.FIRST_COMPLETED)
             finally:

@@ -14,7 +14,18 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from a2a.server.tasks.task_manager import append_artifact_to_task
-from a2a.types import ListTasksRequest, ListTasksResponse, Message, StreamResponse, Task, TaskState, TaskStatus
+from a2a.types import (
+    ListTasksRequest,
+    ListTasksResponse,
+    Message,
+    StreamResponse,
+    Task,
+    TaskArtifactUpdateEvent,
+    TaskState,
+    TaskStatus,
+    TaskStatusUpdateEvent,
+)
+from a2a.utils import telemetry
 from a2a.utils.constants import DEFAULT_LIST_TASKS_PAGE_SIZE
 from a2a.utils.errors import InvalidParamsError
 from a2a.utils.task import (
@@ -28,9 +39,26 @@ from a2a.utils.task import (
 
 from a2a_fast.a2a.states import TERMINAL
 
-__all__ = ["StoredTask", "TaskStore", "add_user_message", "apply_event", "new_task"]
+__all__ = [
+    "StoredTask",
+    "TaskStore",
+    "add_user_message",
+    "apply_artifact",
+    "apply_event",
+    "apply_status",
+    "apply_task",
+    "new_task",
+]
 
 _SUBMITTED: TaskState = TaskState.TASK_STATE_SUBMITTED
+
+# The SDK wraps this helper in a span of its own; with the SDK's tracing off, that wrapper is a no-op object's
+# calls on every artifact event, so the helper itself is called then.
+_append_artifact = (
+    append_artifact_to_task
+    if telemetry.otel_installed and telemetry.otel_enabled
+    else getattr(append_artifact_to_task, "__wrapped__", append_artifact_to_task)
+)
 
 
 @dataclass(slots=True)
@@ -70,26 +98,40 @@ def apply_event(task: Task | None, event: StreamResponse) -> Task | None:
     None while there is no task (a ``Message`` reply)."""
     kind = event.WhichOneof("payload")
     if kind == "task":
-        if task is None:
-            task = Task()
-            task.CopyFrom(event.task)
-        return task
+        return apply_task(task, event.task)
     if kind == "status_update":
-        update = event.status_update
-        if task is None:
-            task = Task(id=update.task_id, context_id=update.context_id)
-        if task.status.HasField("message"):
-            task.history.append(task.status.message)
-        if update.HasField("metadata"):
-            task.metadata.MergeFrom(update.metadata)
-        task.status.CopyFrom(update.status)
-        return task
+        return apply_status(task, event.status_update)
     if kind == "artifact_update":
-        artifact = event.artifact_update
-        if task is None:
-            task = Task(id=artifact.task_id, context_id=artifact.context_id, status=TaskStatus(state=_SUBMITTED))
-        append_artifact_to_task(task, artifact)
-        return task
+        return apply_artifact(task, event.artifact_update)
+    return task
+
+
+def apply_task(task: Task | None, event: Task) -> Task:
+    """``task`` after a ``Task`` event: a copy of it when there was no task yet, else unchanged."""
+    if task is None:
+        task = Task()
+        task.CopyFrom(event)
+    return task
+
+
+def apply_status(task: Task | None, update: TaskStatusUpdateEvent) -> Task:
+    """``task`` after a status update: the previous status message joins the history."""
+    if task is None:
+        task = Task(id=update.task_id, context_id=update.context_id)
+    status = task.status
+    if status.HasField("message"):
+        task.history.append(status.message)
+    if update.HasField("metadata"):
+        task.metadata.MergeFrom(update.metadata)
+    status.CopyFrom(update.status)
+    return task
+
+
+def apply_artifact(task: Task | None, update: TaskArtifactUpdateEvent) -> Task:
+    """``task`` after an artifact update (added, or appended to the artifact of the same id)."""
+    if task is None:
+        task = Task(id=update.task_id, context_id=update.context_id, status=TaskStatus(state=_SUBMITTED))
+    _append_artifact(task, update)
     return task
 
 

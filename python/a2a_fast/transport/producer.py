@@ -181,6 +181,19 @@ class Producer:
             raise
         return await waiter.future
 
+    def send_reported(
+        self,
+        topic: str,
+        key: bytes | None,
+        headers: list[tuple[str, bytes]],
+        value: bytes | None,
+        report: Callable[[KafkaError | None], None],
+    ) -> None:
+        """:meth:`send` without waiting: ``report`` is called on the loop with the record's delivery error, None
+        once the broker acknowledged it (it must not raise). Raises BufferError when the client's queue is full."""
+        self.send(topic, key, headers, value, _Reported(report))
+        self._waiters += 1
+
     @property
     def waiting(self) -> int:
         """Records sent during a commit, waiting for the next transaction."""
@@ -204,7 +217,8 @@ class Producer:
         self._loop.call_soon_threadsafe(self._deliver, batch)
 
     def _deliver(self, batch: DeliveryBatch) -> None:
-        """Resolves the futures of :meth:`send_and_wait` and passes every other report on."""
+        """Resolves the futures of :meth:`send_and_wait`, calls the functions of :meth:`send_reported` and passes
+        every other report on."""
         if not self._waiters:
             if batch:
                 self._on_deliveries(batch)
@@ -218,6 +232,9 @@ class Producer:
                         token.future.set_result(token.offset)
                     else:
                         token.future.set_exception(KafkaException(error))
+            elif isinstance(token, _Reported):
+                self._waiters -= 1
+                token.report(error)
             else:
                 others.append((token, error))
         if others:
@@ -279,3 +296,12 @@ class _Waiter:
     def __init__(self, future: asyncio.Future[int]) -> None:
         self.future = future
         self.offset = -1
+
+
+class _Reported:
+    """The token of one :meth:`Producer.send_reported`: what its report goes to."""
+
+    __slots__ = ("report",)
+
+    def __init__(self, report: Callable[[KafkaError | None], None]) -> None:
+        self.report = report
