@@ -74,7 +74,7 @@ from a2a_fast.agents.tasks import TaskContext, TaskHandler
 from a2a_fast.history.tasks import read_log
 from a2a_fast.mesh.directory import AgentCard, AgentState
 from a2a_fast.observability.tracing import continue_trace
-from a2a_fast.protocol.envelope import Inbound
+from a2a_fast.protocol.envelope import SOURCE_AGENT_HEADER, Inbound, header_text
 from a2a_fast.protocol.ids import derived_id
 from a2a_fast.protocol.kinds import KIND_TASK_RESPONSE
 from a2a_fast.protocol.limits import PRIORITY_LEVELS
@@ -400,6 +400,13 @@ class Executor(Agent):
 
     def expires(self, message: Inbound) -> bool:
         return self._runs(message)
+
+    def addressed(self, headers: Any) -> str | bool:
+        # Its own RUNNING and outcomes come back on task-responses: what they tell (a task of its own finished)
+        # it recorded when it wrote them, so they are skipped unread.
+        if header_text(headers, SOURCE_AGENT_HEADER) == self.agent_id:
+            return False
+        return super().addressed(headers)
 
     def lane(self, message: Inbound, key: bytes | None) -> bytes | None:
         # Only an ACCEPTED waits behind its task's earlier records. A cancel must reach the ACCEPTED's handler

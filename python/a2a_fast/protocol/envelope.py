@@ -50,6 +50,7 @@ from a2a_fast.protocol.limits import MessageLimits
 from a2a_fast.protocol.topics import TopicNames
 
 __all__ = [
+    "SOURCE_AGENT_HEADER",
     "TARGET_AGENT_HEADER",
     "TARGET_GROUP_HEADER",
     "Consumed",
@@ -66,6 +67,7 @@ Headers = list[tuple[str, bytes]]
 InHeaders = Iterable[tuple[str, Any]]
 _WIRE_HEADER = struct.Struct(">bI")
 TARGET_GROUP_HEADER: Final = "ce_targetgroup"
+SOURCE_AGENT_HEADER: Final = "ce_sourceagent"
 TARGET_AGENT_HEADER: Final = "ce_targetagent"
 
 
