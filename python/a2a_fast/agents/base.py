@@ -915,8 +915,7 @@ class Agent:
                 lanes[work.key] = deque()
         for (topic, kind), count in consumed.items():
             self.metrics.inc("messages_consumed_total", count, topic=topic, type=kind)
-        if not self._in_flight:
-            self._idle.set()
+        self._free_capacity()
         self._flush_timings()
 
     def _expired(self, message: Message, error: MessageExpiredError) -> Inbound | ValueError:
@@ -956,7 +955,18 @@ class Agent:
             work.outcome = "handled"
             work.returned = True
             if not work.unacked:
-                self._complete(work)
+                # _complete of a record simply handled, inline; the caller frees capacity once for its batch
+                work.open = False
+                work.tracker.done(work.offset)
+                if self.observers:
+                    self._notify("handled", inbound)
+                elapsed = time.perf_counter() - work.started
+                group = self._timings.get((work.kind, True))
+                if group is None:
+                    self._timings[(work.kind, True)] = [elapsed]
+                else:
+                    group.append(elapsed)
+                self._in_flight -= 1
             return False
         except asyncio.CancelledError:
             work.abandoned = work.returned = True
@@ -1007,14 +1017,17 @@ class Agent:
         lane = self._lanes.get(key)
         if lane is None:
             return
-        while lane:
-            work = lane.popleft()
-            if self._cancelling:
-                work.abandoned = work.returned = True
-                self._settle_work(work)
-            elif self._handle_eagerly(work):
-                return
-        del self._lanes[key]
+        try:
+            while lane:
+                work = lane.popleft()
+                if self._cancelling:
+                    work.abandoned = work.returned = True
+                    self._settle_work(work)
+                elif self._handle_eagerly(work):
+                    return
+            del self._lanes[key]
+        finally:
+            self._free_capacity()
 
     def _handler_returned(self, work: _Work) -> None:
         assert work.inbound is not None
