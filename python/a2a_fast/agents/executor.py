@@ -531,28 +531,26 @@ class Executor(Agent):
         if attempt > 1:
             self.resumed += 1
         prefix = "" if attempt == 1 else f"attempt {attempt}/"
+        same = {  # what every report of the task repeats
+            "task_id": task_id,
+            "responder_id": self.agent_id,
+            "counter_offer": None,
+            "agreed_cost": record.get("agreed_cost"),
+            "message": None,
+            "progress": None,
+            "result": None,
+            "capability": record.get("capability"),
+            "description": None,
+            "parameters": {},
+            "round": record.get("round", 0),
+        }
 
         async def report(status: str, **fields: Any) -> None:
             nonlocal reports
             reports += 1
             await self.publish(
                 KIND_TASK_RESPONSE,
-                {
-                    "task_id": task_id,
-                    "responder_id": self.agent_id,
-                    "status": status,
-                    "counter_offer": None,
-                    "agreed_cost": record.get("agreed_cost"),
-                    "message": None,
-                    "progress": None,
-                    "result": None,
-                    "capability": record.get("capability"),
-                    "description": None,
-                    "parameters": {},
-                    "round": record.get("round", 0),
-                    "timestamp": int(time.time() * 1000),
-                    **fields,
-                },
+                {**same, "status": status, "timestamp": int(time.time() * 1000), **fields},
                 target_agent=accepted.target_agent,
                 collaboration_id=accepted.collaboration_id,
                 traceparent=continue_trace(accepted.traceparent),
