@@ -56,7 +56,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import json
 import logging
 import time
 from collections import OrderedDict
@@ -70,7 +69,7 @@ from confluent_kafka import KafkaException, TopicPartition
 from a2a_fast.agents.base import Agent, AgentConfig, pool_group, run_eagerly
 from a2a_fast.agents.cancel import CANCELED, CANCELING, cancel_note, cancel_record
 from a2a_fast.agents.steps import StepRunner
-from a2a_fast.agents.tasks import TaskContext, TaskHandler
+from a2a_fast.agents.tasks import TaskContext, TaskHandler, result_text
 from a2a_fast.history.tasks import read_log
 from a2a_fast.mesh.directory import AgentCard, AgentState
 from a2a_fast.observability.tracing import continue_trace
@@ -600,7 +599,7 @@ class Executor(Agent):
                 self._task_failed()
             else:
                 log.info("completed")
-                await report("COMPLETED", progress=1.0, result=json.dumps(outcome, default=str))
+                await report("COMPLETED", progress=1.0, result=result_text(outcome))
                 self.counts["COMPLETED"] += 1
                 self.failed_in_a_row = 0
             self.finished.add(task_id)
