@@ -141,7 +141,7 @@ class span:
         self.parent = parent
         self.attributes = attributes
         self._recording: contextlib.AbstractContextManager[str] | None = None
-        self._token: contextvars.Token[str | None] | None = None
+        self._token: contextvars.Token[str | _Child | None] | None = None
 
     def __enter__(self) -> str:
         tracer = _otel_tracer()
