@@ -1299,17 +1299,19 @@ class Agent:
             self._signer.sign_into(key, headers, value)
         label = (topic, kind)
         work = _HANDLING.get()
-        if work is not None and work.open and work.agent is self:
-            producer = self.producer
-            try:  # the slow path below waits for room
-                if producer is None or self.transactional:
-                    self._send_output(work, topic, key, headers, value, label)
-                else:  # _send_output, inline
-                    producer.send(topic, key, headers, value, (work, label))
-                    work.unacked += 1
-                return
-            except BufferError:
-                pass
+        if work is None or not work.open or work.agent is not self:
+            await self._produce(topic, key, headers, value, label, committed=True)  # _publish's first case
+            return
+        producer = self.producer
+        try:  # the slow path below waits for room
+            if producer is None or self.transactional:
+                self._send_output(work, topic, key, headers, value, label)
+            else:  # _send_output, inline
+                producer.send(topic, key, headers, value, (work, label))
+                work.unacked += 1
+            return
+        except BufferError:
+            pass
         await self._publish(topic, key, headers, value, label)
 
     async def produce_record(self, record: KafkaRecord) -> None:
