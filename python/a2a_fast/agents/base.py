@@ -840,7 +840,7 @@ class Agent:
         track = self.consumer.track
         records = []
         groups: list[str | None] = []
-        skipped = 0
+        skipped: list[Message] = []
         for message in messages:
             error = message.error()
             if error is None:
@@ -849,18 +849,14 @@ class Agent:
                     records.append(message)
                     groups.append(target if isinstance(target, str) else None)
                     continue
-                tracker = track(message.topic() or "", message.partition() or 0)
-                tracker.add(message.offset() or 0)
-                tracker.done(message.offset() or 0)
-                skipped += 1
+                skipped.append(message)
             elif error.code() != KafkaError._PARTITION_EOF:
                 log.warning("%s: consume error: %s", self.agent_id, error)
                 self.metrics.inc("errors_total", stage="consume", error=error.name())
                 if error.fatal():
                     raise KafkaException(error)
-        if skipped:
-            self.metrics.inc("messages_skipped_total", skipped)
         if not records:
+            self._skip(skipped)
             return
         self._idle.clear()
         self._in_flight += len(records)
@@ -915,8 +911,28 @@ class Agent:
                 lanes[work.key] = deque()
         for (topic, kind), count in consumed.items():
             self.metrics.inc("messages_consumed_total", count, topic=topic, type=kind)
+        self._skip(skipped)
         self._free_capacity()
         self._flush_timings()
+
+    def _skip(self, skipped: list[Message]) -> None:
+        """Skipped records count as handled, but for those at or past a record held back (:meth:`admits`) in their
+        partition: they are read again from there, and an offset committed past the held-back record would lose it
+        to the partition's next owner."""
+        if not skipped:
+            return
+        assert self.consumer is not None
+        held, track = self.consumer.held, self.consumer.track
+        for message in skipped:
+            where = (message.topic() or "", message.partition() or 0)
+            offset = message.offset() or 0
+            start = held.get(where)
+            if start is not None and offset >= start:
+                continue
+            tracker = track(*where)
+            tracker.add(offset)
+            tracker.done(offset)
+        self.metrics.inc("messages_skipped_total", len(skipped))
 
     def _expired(self, message: Message, error: MessageExpiredError) -> Inbound | ValueError:
         """An expired record is a dead letter only when this agent would act on it: the ttl bounds delivery,
