@@ -23,6 +23,7 @@ from a2a_fast.protocol.envelope import Inbound
 from a2a_fast.protocol.kinds import KIND_TASK_RESPONSE
 from a2a_fast.transport.memory import MemoryTransport
 from tests.scenarios import eventually, fresh_mesh, run_strict
+from tests.unit.agents.support import Peer
 
 
 class Holder(Agent):
@@ -224,7 +225,7 @@ class Gate(Agent):
 
 def test_a_record_skipped_after_one_held_back_is_not_committed_past_it() -> None:
     async def scenario(mesh: Any) -> tuple[list[int | None], list[str]]:
-        peer = Provider(mesh.config("peer-1", join_mesh=False), {})  # any agent that only publishes here
+        peer = Peer(mesh.config("peer-1", join_mesh=False))
         gate = Gate(mesh.config("gate-1", join_mesh=False))
         await peer.start()
         try:
