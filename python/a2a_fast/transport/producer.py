@@ -91,7 +91,7 @@ class Producer:
         self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes | None, token: Any
     ) -> None:
         """Hands one record to the client; its report comes back with ``token``. Raises BufferError when the
-        client's queue is full (:meth:`send_and_wait` waits for room)."""
+        client's queue is full (see :meth:`send_when_room`)."""
         if self._committing:
             self._waiting.append((topic, key, headers, value, token))
             return
@@ -155,29 +155,31 @@ class Producer:
         self.opened += 1
         self.release()
 
+    async def send_when_room(
+        self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes | None, token: Any
+    ) -> None:
+        """:meth:`send`, waiting for room in the client's queue when it is full."""
+        while True:
+            try:
+                self.send(topic, key, headers, value, token)
+                return
+            except BufferError:
+                await asyncio.sleep(_FULL_QUEUE_PAUSE)  # the poll thread drains the queue meanwhile
+
     async def send_and_wait(
         self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes | None
     ) -> int:
         """Produces one record and returns its offset once the broker acknowledged it (raises KafkaException
         if not)."""
-        while True:
-            try:
-                acknowledged = self.send_watched(topic, key, headers, value)
-                break
-            except BufferError:
-                await asyncio.sleep(_FULL_QUEUE_PAUSE)  # the poll thread drains the queue meanwhile
-        return await acknowledged
-
-    def send_watched(
-        self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes | None
-    ) -> asyncio.Future[int]:
-        """Hands one record to the client; the future resolves to its offset once the broker acknowledged it (or
-        raises KafkaException). Raises BufferError when the client's queue is full, as :meth:`send` does."""
         assert self._loop is not None, "producer not started"
         waiter = _Waiter(self._loop.create_future())
-        self.send(topic, key, headers, value, waiter)
-        self._waiters += 1  # its report comes back on the loop, after this
-        return waiter.future
+        self._waiters += 1
+        try:
+            await self.send_when_room(topic, key, headers, value, waiter)
+        except BaseException:
+            self._waiters -= 1
+            raise
+        return await waiter.future
 
     @property
     def waiting(self) -> int:
