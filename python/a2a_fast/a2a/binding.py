@@ -15,7 +15,6 @@ The binding document is ``docs/a2a-kafka-binding.md``; this module is where its 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -47,6 +46,8 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.empty_pb2 import Empty
 from google.protobuf.message import DecodeError, Message
+
+from a2a_fast.protocol.ids import random_id
 
 __all__ = [
     "A2A_VERSION",
@@ -237,29 +238,10 @@ def _has_required(descriptor: Descriptor, seen: frozenset[str]) -> bool:
     return False
 
 
-_VARIANT: Final = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-
-
-class _Ids:
-    """Random ids in the uuid4 form, from a pool of random bytes refilled 256 ids at a time (one system call
-    each, where ``uuid.uuid4()`` makes one per id)."""
-
-    def __init__(self) -> None:
-        self._pool = b""
-        self._at = 0
-
-    def __call__(self) -> str:
-        if self._at >= len(self._pool):
-            self._pool, self._at = os.urandom(16 * 256), 0
-        at = self._at
-        self._at = at + 16
-        hexed = self._pool[at : at + 16].hex()
-        # version 4, variant 10xx: the digits uuid.uuid4() fixes
-        return f"{hexed[:8]}-{hexed[8:12]}-4{hexed[13:16]}-{_VARIANT[hexed[16]]}{hexed[17:20]}-{hexed[20:]}"
-
-
-new_id: Final = _Ids()
-"""A new random id (uuid4 form): tasks, contexts and calls."""
+def new_id() -> str:
+    """A new random id (uuid4 form, with its dashes): tasks, contexts and calls."""
+    hexed = random_id()
+    return f"{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:]}"
 
 
 def json_view(record: Mapping[str, Any]) -> dict[str, Any]:

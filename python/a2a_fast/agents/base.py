@@ -840,7 +840,7 @@ class Agent:
         track = self.consumer.track
         records = []
         groups: list[str | None] = []
-        skipped = 0
+        skipped: list[Message] = []
         for message in messages:
             error = message.error()
             if error is None:
@@ -849,18 +849,14 @@ class Agent:
                     records.append(message)
                     groups.append(target if isinstance(target, str) else None)
                     continue
-                tracker = track(message.topic() or "", message.partition() or 0)
-                tracker.add(message.offset() or 0)
-                tracker.done(message.offset() or 0)
-                skipped += 1
+                skipped.append(message)
             elif error.code() != KafkaError._PARTITION_EOF:
                 log.warning("%s: consume error: %s", self.agent_id, error)
                 self.metrics.inc("errors_total", stage="consume", error=error.name())
                 if error.fatal():
                     raise KafkaException(error)
-        if skipped:
-            self.metrics.inc("messages_skipped_total", skipped)
         if not records:
+            self._skip(skipped)
             return
         self._idle.clear()
         self._in_flight += len(records)
@@ -915,9 +911,28 @@ class Agent:
                 lanes[work.key] = deque()
         for (topic, kind), count in consumed.items():
             self.metrics.inc("messages_consumed_total", count, topic=topic, type=kind)
-        if not self._in_flight:
-            self._idle.set()
+        self._skip(skipped)
+        self._free_capacity()
         self._flush_timings()
+
+    def _skip(self, skipped: list[Message]) -> None:
+        """Skipped records count as handled, but for those at or past a record held back (:meth:`admits`) in their
+        partition: they are read again from there, and an offset committed past the held-back record would lose it
+        to the partition's next owner."""
+        if not skipped:
+            return
+        assert self.consumer is not None
+        held, track = self.consumer.held, self.consumer.track
+        for message in skipped:
+            where = (message.topic() or "", message.partition() or 0)
+            offset = message.offset() or 0
+            start = held.get(where)
+            if start is not None and offset >= start:
+                continue
+            tracker = track(*where)
+            tracker.add(offset)
+            tracker.done(offset)
+        self.metrics.inc("messages_skipped_total", len(skipped))
 
     def _expired(self, message: Message, error: MessageExpiredError) -> Inbound | ValueError:
         """An expired record is a dead letter only when this agent would act on it: the ttl bounds delivery,
@@ -956,7 +971,18 @@ class Agent:
             work.outcome = "handled"
             work.returned = True
             if not work.unacked:
-                self._complete(work)
+                # _complete of a record simply handled, inline; the caller frees capacity once for its batch
+                work.open = False
+                work.tracker.done(work.offset)
+                if self.observers:
+                    self._notify("handled", inbound)
+                elapsed = time.perf_counter() - work.started
+                group = self._timings.get((work.kind, True))
+                if group is None:
+                    self._timings[(work.kind, True)] = [elapsed]
+                else:
+                    group.append(elapsed)
+                self._in_flight -= 1
             return False
         except asyncio.CancelledError:
             work.abandoned = work.returned = True
@@ -1007,14 +1033,17 @@ class Agent:
         lane = self._lanes.get(key)
         if lane is None:
             return
-        while lane:
-            work = lane.popleft()
-            if self._cancelling:
-                work.abandoned = work.returned = True
-                self._settle_work(work)
-            elif self._handle_eagerly(work):
-                return
-        del self._lanes[key]
+        try:
+            while lane:
+                work = lane.popleft()
+                if self._cancelling:
+                    work.abandoned = work.returned = True
+                    self._settle_work(work)
+                elif self._handle_eagerly(work):
+                    return
+            del self._lanes[key]
+        finally:
+            self._free_capacity()
 
     def _handler_returned(self, work: _Work) -> None:
         assert work.inbound is not None
@@ -1286,17 +1315,19 @@ class Agent:
             self._signer.sign_into(key, headers, value)
         label = (topic, kind)
         work = _HANDLING.get()
-        if work is not None and work.open and work.agent is self:
-            producer = self.producer
-            try:  # the slow path below waits for room
-                if producer is None or self.transactional:
-                    self._send_output(work, topic, key, headers, value, label)
-                else:  # _send_output, inline
-                    producer.send(topic, key, headers, value, (work, label))
-                    work.unacked += 1
-                return
-            except BufferError:
-                pass
+        if work is None or not work.open or work.agent is not self:
+            await self._produce(topic, key, headers, value, label, committed=True)  # _publish's first case
+            return
+        producer = self.producer
+        try:  # the slow path below waits for room
+            if producer is None or self.transactional:
+                self._send_output(work, topic, key, headers, value, label)
+            else:  # _send_output, inline
+                producer.send(topic, key, headers, value, (work, label))
+                work.unacked += 1
+            return
+        except BufferError:
+            pass
         await self._publish(topic, key, headers, value, label)
 
     async def produce_record(self, record: KafkaRecord) -> None:

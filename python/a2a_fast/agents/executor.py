@@ -56,7 +56,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import json
 import logging
 import time
 from collections import OrderedDict
@@ -70,11 +69,11 @@ from confluent_kafka import KafkaException, TopicPartition
 from a2a_fast.agents.base import Agent, AgentConfig, pool_group, run_eagerly
 from a2a_fast.agents.cancel import CANCELED, CANCELING, cancel_note, cancel_record
 from a2a_fast.agents.steps import StepRunner
-from a2a_fast.agents.tasks import TaskContext, TaskHandler
+from a2a_fast.agents.tasks import TaskContext, TaskHandler, result_text
 from a2a_fast.history.tasks import read_log
 from a2a_fast.mesh.directory import AgentCard, AgentState
 from a2a_fast.observability.tracing import continue_trace
-from a2a_fast.protocol.envelope import Inbound
+from a2a_fast.protocol.envelope import SOURCE_AGENT_HEADER, Inbound, header_text
 from a2a_fast.protocol.ids import derived_id
 from a2a_fast.protocol.kinds import KIND_TASK_RESPONSE
 from a2a_fast.protocol.limits import PRIORITY_LEVELS
@@ -401,6 +400,13 @@ class Executor(Agent):
     def expires(self, message: Inbound) -> bool:
         return self._runs(message)
 
+    def addressed(self, headers: Any) -> str | bool:
+        # Its own RUNNING and outcomes come back on task-responses: what they tell (a task of its own finished)
+        # it recorded when it wrote them, so they are skipped unread.
+        if header_text(headers, SOURCE_AGENT_HEADER) == self.agent_id:
+            return False
+        return super().addressed(headers)
+
     def lane(self, message: Inbound, key: bytes | None) -> bytes | None:
         # Only an ACCEPTED waits behind its task's earlier records. A cancel must reach the ACCEPTED's handler
         # while it waits or runs, and the task's own progress and outcome coming back are bookkeeping: queued
@@ -524,28 +530,26 @@ class Executor(Agent):
         if attempt > 1:
             self.resumed += 1
         prefix = "" if attempt == 1 else f"attempt {attempt}/"
+        same = {  # what every report of the task repeats
+            "task_id": task_id,
+            "responder_id": self.agent_id,
+            "counter_offer": None,
+            "agreed_cost": record.get("agreed_cost"),
+            "message": None,
+            "progress": None,
+            "result": None,
+            "capability": record.get("capability"),
+            "description": None,
+            "parameters": {},
+            "round": record.get("round", 0),
+        }
 
         async def report(status: str, **fields: Any) -> None:
             nonlocal reports
             reports += 1
             await self.publish(
                 KIND_TASK_RESPONSE,
-                {
-                    "task_id": task_id,
-                    "responder_id": self.agent_id,
-                    "status": status,
-                    "counter_offer": None,
-                    "agreed_cost": record.get("agreed_cost"),
-                    "message": None,
-                    "progress": None,
-                    "result": None,
-                    "capability": record.get("capability"),
-                    "description": None,
-                    "parameters": {},
-                    "round": record.get("round", 0),
-                    "timestamp": int(time.time() * 1000),
-                    **fields,
-                },
+                {**same, "status": status, "timestamp": int(time.time() * 1000), **fields},
                 target_agent=accepted.target_agent,
                 collaboration_id=accepted.collaboration_id,
                 traceparent=continue_trace(accepted.traceparent),
@@ -595,7 +599,7 @@ class Executor(Agent):
                 self._task_failed()
             else:
                 log.info("completed")
-                await report("COMPLETED", progress=1.0, result=json.dumps(outcome, default=str))
+                await report("COMPLETED", progress=1.0, result=result_text(outcome))
                 self.counts["COMPLETED"] += 1
                 self.failed_in_a_row = 0
             self.finished.add(task_id)

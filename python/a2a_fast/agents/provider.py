@@ -168,29 +168,44 @@ class Provider(Agent):
             log.info("already answered before a restart: not answered again")
             return
         with self.protocol_metrics.timer("a2a", "negotiate"):
-            await self._handle(message)
-
-    async def _handle(self, message: Inbound) -> None:
-        record = message.record
-        if message.kind == KIND_TASK_REQUEST:
-            context = {
-                "capability": record["capability"],
-                "description": record["description"],
-                "parameters": record.get("parameters") or {},
-            }
-            await self._answer(message, context, record.get("proposed_cost"), 0, "PROPOSE")
-        elif message.kind == KIND_NEGOTIATION:
-            context = {
-                "capability": record.get("capability") or "",
-                "description": record.get("description") or "",
-                "parameters": record.get("parameters") or {},
-            }
-            await self._answer(message, context, record.get("offer"), int(record["round"]), record["action"])
+            record = message.record
+            if message.kind == KIND_TASK_REQUEST:
+                await self._answer(
+                    message,
+                    answer,
+                    record["capability"],
+                    record["description"],
+                    record.get("parameters") or {},
+                    record.get("proposed_cost"),
+                    0,
+                    "PROPOSE",
+                )
+            else:
+                await self._answer(
+                    message,
+                    answer,
+                    record.get("capability") or "",
+                    record.get("description") or "",
+                    record.get("parameters") or {},
+                    record.get("offer"),
+                    int(record["round"]),
+                    record["action"],
+                )
 
     async def _answer(
-        self, message: Inbound, context: dict[str, Any], offer: float | None, round_number: int, action: str
+        self,
+        message: Inbound,
+        answer: str,
+        capability: str,
+        description: str,
+        parameters: dict[str, str],
+        offer: float | None,
+        round_number: int,
+        action: str,
     ) -> None:
-        capability = str(context["capability"])
+        """Answers ``message`` (a request, or a requester's turn of round ``round_number``) with the response whose
+        ``ce_id`` is ``answer``."""
+        capability = str(capability)
         minimum = self.skills.get(capability.strip().lower())
         if minimum is None:
             decision = Decision("reject", reason=f"provider {self.agent_id} has no skill {capability!r}")
@@ -213,32 +228,25 @@ class Provider(Agent):
                 decision = Decision("reject", reason=f"no live executor runs capability {capability!r}")
             elif isinstance(found, str):
                 executors = found
+        accepted = decision.action == "accept"
+        countered = decision.action == "counter"
+        status = "ACCEPTED" if accepted else "NEGOTIATING" if countered else "REJECTED"
         response: dict[str, Any] = {
             "task_id": message.task_id,
             "responder_id": self.agent_id,
-            "counter_offer": None,
-            "agreed_cost": None,
+            "status": status,
+            "counter_offer": decision.price if countered else None,
+            "agreed_cost": decision.price if accepted else None,
             "message": decision.reason,
             "progress": None,
             "result": None,
             "capability": capability,
-            "description": None,
-            "parameters": {},
-            "round": round_number,
+            "description": description if accepted else None,
+            "parameters": parameters if accepted else {},
+            "round": round_number + 1 if countered else round_number,
             "timestamp": int(time.time() * 1000),
         }
-        if decision.action == "accept":
-            response.update(
-                status="ACCEPTED",
-                agreed_cost=decision.price,
-                description=context["description"],
-                parameters=context["parameters"],
-            )
-        elif decision.action == "counter":
-            response.update(status="NEGOTIATING", counter_offer=decision.price, round=round_number + 1)
-        else:
-            response.update(status="REJECTED")
-        if response["status"] != "NEGOTIATING":
+        if not countered:
             self.metrics.observe("negotiation_rounds", round_number, ROUND_BUCKETS, role=self.role)
         await self.publish(
             KIND_TASK_RESPONSE,
@@ -246,12 +254,12 @@ class Provider(Agent):
             target_agent=message.source_agent,
             collaboration_id=message.collaboration_id,
             traceparent=continue_trace(message.traceparent),
-            event_id=derived_id(message.event_id, "answer"),
+            event_id=answer,
             priority=message.priority or _request_priority(message),
             target_group=executors,
         )
-        self.decisions[response["status"]] += 1
-        log.info("answered %s (round %s): %s", response["status"], response["round"], decision.reason or decision.price)
+        self.decisions[status] += 1
+        log.info("answered %s (round %s): %s", status, response["round"], decision.reason or decision.price)
 
 
 def _pools(router: MeshRouter, role: str, capability: str | None) -> set[str]:

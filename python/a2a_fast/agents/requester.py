@@ -27,7 +27,6 @@ import hashlib
 import logging
 import os
 import time
-import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -43,7 +42,7 @@ from a2a_fast.observability.logs import log_context
 from a2a_fast.observability.metrics import LATENCY_BUCKETS, ROUND_BUCKETS
 from a2a_fast.observability.tracing import continue_trace, span
 from a2a_fast.protocol.envelope import TARGET_AGENT_HEADER, TARGET_GROUP_HEADER, Inbound, header_text, json_or_text
-from a2a_fast.protocol.ids import derived_id
+from a2a_fast.protocol.ids import derived_id, random_id
 from a2a_fast.protocol.kinds import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE
 from a2a_fast.protocol.limits import priority_name
 
@@ -195,7 +194,8 @@ class Requester(Agent):
             else None
         )
         """Where a requester that resumes (its id outlives its process) keeps those budgets for its restart."""
-        self._waiters: dict[str, asyncio.Future[TaskOutcome]] = {}
+        self._waiters: dict[str, list[asyncio.Future[TaskOutcome | None]]] = {}
+        """The callers of :meth:`outcome` waiting, by task id."""
         self._recent: OrderedDict[str, TaskOutcome] = OrderedDict()  # outcomes, for late outcome() calls
         self.outcomes: Counter[str] = Counter()
         self.resumed = 0
@@ -256,21 +256,20 @@ class Requester(Agent):
             parameters=parameters,
             budget=budget,
         )
-        try:
-            async with asyncio.timeout(max_wait):  # a timer on this task: no Task of its own, as wait_for has
-                return await self.outcome(task_id)
-        except TimeoutError:
-            pending = self._pending.get(task_id)
-            return TaskOutcome(
-                "TIMED_OUT",
-                task_id,
-                pending.agreed_cost if pending else None,
-                pending.rounds if pending else 0,
-                None,
-                f"no final state within {max_wait}s",
-                time.time() - (pending.started if pending else time.time()),
-                capability,
-            )
+        found = await self._outcome(task_id, max_wait)
+        if found is not None:
+            return found
+        pending = self._pending.get(task_id)
+        return TaskOutcome(
+            "TIMED_OUT",
+            task_id,
+            pending.agreed_cost if pending else None,
+            pending.rounds if pending else 0,
+            None,
+            f"no final state within {max_wait}s",
+            time.time() - (pending.started if pending else time.time()),
+            capability,
+        )
 
     async def submit(
         self,
@@ -283,7 +282,7 @@ class Requester(Agent):
         budget: float | None = None,
     ) -> str:
         """Publishes a request and returns its task id at once; :meth:`outcome` awaits the result."""
-        task_id = uuid.uuid4().hex
+        task_id = random_id()
         limit = budget if budget is not None else self.policy.limit(proposed_cost)
         if budget is not None:
             self._budgets[task_id] = budget
@@ -300,7 +299,6 @@ class Requester(Agent):
         )
         assert self._loop is not None, "requester not started"
         self._pending[task_id] = pending
-        self._waiters[task_id] = self._loop.create_future()
         attributes = {"a2a.agent_id": self.agent_id, "a2a.task_id": task_id, "a2a.capability": capability}
         # The request starts the task's trace: every hop after it continues this span.
         with (
@@ -412,12 +410,34 @@ class Requester(Agent):
 
     async def outcome(self, task_id: str) -> TaskOutcome:
         """Waits for the final outcome of a task submitted (or resumed) by this requester."""
-        if task_id in self._recent:
-            return self._recent[task_id]
-        if task_id not in self._waiters:
-            assert self._loop is not None
-            self._waiters[task_id] = self._loop.create_future()
-        return await asyncio.shield(self._waiters[task_id])
+        found = await self._outcome(task_id, None)
+        assert found is not None
+        return found
+
+    async def _outcome(self, task_id: str, max_wait: float | None) -> TaskOutcome | None:
+        """:meth:`outcome`, or None once ``max_wait`` seconds passed first. Each call waits on a future of its own,
+        so a caller cancelled or timed out leaves the others waiting."""
+        ended = self._recent.get(task_id)
+        if ended is not None:
+            return ended
+        assert self._loop is not None, "requester not started"
+        waiter: asyncio.Future[TaskOutcome | None] = self._loop.create_future()
+        waiters = self._waiters.get(task_id)
+        if waiters is None:
+            self._waiters[task_id] = [waiter]
+        else:
+            waiters.append(waiter)
+        timer = None if max_wait is None else self._loop.call_later(max_wait, _time_out, waiter)
+        try:
+            return await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
+            waiters = self._waiters.get(task_id)
+            if waiters is not None and waiter in waiters:  # not answered: timed out or cancelled
+                waiters.remove(waiter)
+                if not waiters:
+                    del self._waiters[task_id]
 
     async def stop(self) -> None:
         await super().stop()
@@ -637,6 +657,11 @@ class Requester(Agent):
         self._recent[pending.task_id] = outcome
         if len(self._recent) > 10_000:
             self._recent.popitem(last=False)
-        waiter = self._waiters.pop(pending.task_id, None)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(outcome)
+        for waiter in self._waiters.pop(pending.task_id, ()):
+            if not waiter.done():
+                waiter.set_result(outcome)
+
+
+def _time_out(waiter: asyncio.Future[TaskOutcome | None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -7,13 +7,12 @@ beside itself.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import replace
 
 from a2a_fast.agents.base import Agent, AgentConfig
-from a2a_fast.agents.tasks import TaskContext, TaskHandler
+from a2a_fast.agents.tasks import TaskContext, TaskHandler, result_text
 from a2a_fast.mesh.directory import AgentCard
 from a2a_fast.observability.tracing import child_traceparent
 from a2a_fast.protocol.envelope import Inbound, json_or_text
@@ -107,7 +106,7 @@ class StepRunner(Agent):
             except Exception as failure:
                 status, error = FAILED, f"{type(failure).__name__}: {failure}"
             else:
-                status, output = COMPLETED, json.dumps(outcome, default=str)
+                status, output = COMPLETED, result_text(outcome)
         self.counts[status] += 1
         await self.publish(
             KIND_STEP_RESULT,

@@ -5,11 +5,12 @@ Tasks (:mod:`a2a_fast.agents.executor`) and workflow steps (:mod:`a2a_fast.agent
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["TaskContext", "TaskHandler"]
+__all__ = ["TaskContext", "TaskHandler", "result_text"]
 
 
 @dataclass
@@ -54,3 +55,12 @@ died before its outcome was acknowledged runs again (``task.attempt`` then count
 outside effects should be idempotent per ``task.idempotency_key``. When its task is canceled while it runs, the
 handler's coroutine is cancelled: it sees :class:`asyncio.CancelledError` at the ``await`` it is at, may clean up
 (and await while doing so), and should re-raise it; the task then ends CANCELED (:mod:`a2a_fast.agents.cancel`)."""
+
+
+_RESULTS = json.JSONEncoder(default=str)
+
+
+def result_text(result: Any) -> str:
+    """A handler's result as the JSON text a task's COMPLETED (or a step's result) carries: ``json.dumps(result,
+    default=str)``, with one encoder made once rather than one per call."""
+    return _RESULTS.encode(result)

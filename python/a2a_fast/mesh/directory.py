@@ -501,6 +501,11 @@ class AgentDirectory:
         entry = self._agents.get(agent_id)
         return None if entry is None else self._info(entry, self._now())
 
+    def card(self, agent_id: str) -> AgentCard | None:
+        """The card ``agent_id`` registered with (None when it never registered), alive or not."""
+        entry = self._agents.get(agent_id)
+        return None if entry is None else entry.card
+
     def find_agents_by_capability(self, capability: str) -> list[AgentInfo]:
         """Live agents offering ``capability`` (compared case-insensitively), by id."""
         wanted = capability.strip().lower()

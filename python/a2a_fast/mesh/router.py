@@ -155,8 +155,8 @@ class MeshRouter:
         """The consumer group ``agent_id`` reads in (from its card), None when unknown."""
         if self.directory is None:
             return None
-        info = self.directory.get_agent(agent_id)
-        group = None if info is None else info.card.resources.get("group")
+        card = self.directory.card(agent_id)
+        group = None if card is None else card.resources.get("group")
         return str(group) if group else None
 
     def route_message(self, message: Mapping[str, Any], strategy: str | None = None) -> str | None:

@@ -26,44 +26,46 @@ from a2a_fast.redaction import redact
 __all__ = ["CONTEXT_FIELDS", "bind_ids", "configure_logging", "current_context", "log_context"]
 
 CONTEXT_FIELDS = ("agent_id", "task_id", "correlation_id")
-_context: dict[str, contextvars.ContextVar[str | None]] = {
-    name: contextvars.ContextVar(f"a2a_fast_{name}", default=None) for name in CONTEXT_FIELDS
-}
-_agent_id, _task_id, _correlation_id = (_context[name] for name in CONTEXT_FIELDS)
+_FIELDS = frozenset(CONTEXT_FIELDS)
+_Ids = tuple[str | None, str | None, str | None]
+_ids: contextvars.ContextVar[_Ids] = contextvars.ContextVar("a2a_fast_log_ids", default=(None, None, None))
+"""The ids in effect, in the order of :data:`CONTEXT_FIELDS`: one variable, set once per record handled."""
 
 
 def current_context() -> dict[str, str | None]:
     """The ids in effect here, ``None`` where unset."""
-    return {name: var.get() for name, var in _context.items()}
+    return dict(zip(CONTEXT_FIELDS, _ids.get(), strict=True))
 
 
 class log_context:
     """Sets some of ``agent_id``, ``task_id``, ``correlation_id`` for the lines logged inside the block."""
 
     # A class rather than a generator: agents enter one for every record they handle.
-    __slots__ = ("_ids", "_tokens")
+    __slots__ = ("_ids", "_token")
 
     def __init__(self, **ids: str | None) -> None:
-        if not ids.keys() <= _context.keys():
-            unknown = sorted(set(ids) - set(CONTEXT_FIELDS))
+        if not ids.keys() <= _FIELDS:
+            unknown = sorted(set(ids) - _FIELDS)
             raise TypeError(f"log_context() got unknown ids: {', '.join(unknown)}")
         self._ids = ids
-        self._tokens: list[tuple[contextvars.ContextVar[str | None], contextvars.Token[str | None]]] = []
+        self._token: contextvars.Token[_Ids] | None = None
 
     def __enter__(self) -> None:
-        self._tokens = [(_context[name], _context[name].set(value)) for name, value in self._ids.items()]
+        agent_id, task_id, correlation_id = _ids.get()
+        ids = self._ids
+        self._token = _ids.set(
+            (ids.get("agent_id", agent_id), ids.get("task_id", task_id), ids.get("correlation_id", correlation_id))
+        )
 
     def __exit__(self, *exc: object) -> None:
-        for var, token in reversed(self._tokens):
-            var.reset(token)
+        if self._token is not None:
+            _ids.reset(self._token)
 
 
 def bind_ids(agent_id: str | None, task_id: str | None, correlation_id: str | None) -> None:
     """Sets the ids of the current context with nothing to undo, for code running in a context of its own that
     is thrown away afterwards (the runtime gives every record one); elsewhere use :class:`log_context`."""
-    _agent_id.set(agent_id)
-    _task_id.set(task_id)
-    _correlation_id.set(correlation_id)
+    _ids.set((agent_id, task_id, correlation_id))
 
 
 class _ContextFilter(logging.Filter):
@@ -72,7 +74,7 @@ class _ContextFilter(logging.Filter):
         self.defaults = dict(defaults)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        for name, value in current_context().items():
+        for name, value in zip(CONTEXT_FIELDS, _ids.get(), strict=True):
             if not hasattr(record, name):
                 setattr(record, name, value if value is not None else self.defaults.get(name))
         return True

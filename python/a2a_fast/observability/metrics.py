@@ -171,7 +171,10 @@ class MetricsRegistry:
     def _histogram(self, name: str, buckets: Iterable[float], labels: dict[str, str]) -> Histogram:
         """The histogram of ``name`` for one label set, created on first use; called under the lock."""
         key = tuple(sorted(labels.items()))
-        bounds, series = self._histograms.setdefault(name, (tuple(sorted(buckets)), {}))
+        family = self._histograms.get(name)
+        if family is None:
+            family = self._histograms[name] = (tuple(sorted(buckets)), {})
+        bounds, series = family
         histogram = series.get(key)
         if histogram is None:
             histogram = series[key] = Histogram(bounds)

@@ -14,8 +14,6 @@ route; ``a2a``: negotiate, execute, publish_a2a...). An agent's store is one of 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from a2a_fast.observability.metrics import Metrics, prometheus_text
@@ -38,16 +36,9 @@ class ProtocolMetrics:
     def record_failure(self, protocol: str, operation: str, seconds: float = 0.0) -> None:
         self.registry.record(protocol, operation, seconds, False)
 
-    @contextmanager
-    def timer(self, protocol: str, operation: str) -> Iterator[None]:
+    def timer(self, protocol: str, operation: str) -> _Timer:
         """Records the ``with`` block: a success, or a failure when it raises."""
-        started = time.perf_counter()
-        ok = False
-        try:
-            yield
-            ok = True
-        finally:
-            self.registry.record(protocol, operation, time.perf_counter() - started, ok)
+        return _Timer(self.registry, protocol, operation)
 
     def get_stats(self, protocol: str) -> dict[str, Any]:
         """``{"protocol", "total_operations", "errors", "error_rate", "operations": {name: stats}}``; each
@@ -75,3 +66,20 @@ class ProtocolMetrics:
 
     def prometheus(self) -> str:
         return prometheus_text(self.registry, namespace=NAMESPACE)
+
+
+class _Timer:
+    # A class rather than a generator: agents enter one for every task they negotiate or run.
+    __slots__ = ("_operation", "_protocol", "_registry", "_started")
+
+    def __init__(self, registry: Metrics, protocol: str, operation: str) -> None:
+        self._registry = registry
+        self._protocol = protocol
+        self._operation = operation
+        self._started = 0.0
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        self._registry.record(self._protocol, self._operation, time.perf_counter() - self._started, kind is None)

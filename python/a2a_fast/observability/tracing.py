@@ -39,7 +39,7 @@ __all__ = [
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _ZERO_TRACE = "0" * 32
 _ZERO_SPAN = "0" * 16
-_current: contextvars.ContextVar[str | None] = contextvars.ContextVar("a2a_fast_traceparent", default=None)
+_current: contextvars.ContextVar[str | _Child | None] = contextvars.ContextVar("a2a_fast_traceparent", default=None)
 
 
 @dataclass(frozen=True)
@@ -88,12 +88,16 @@ def child_traceparent(parent: str | None) -> str:
 
 def current_traceparent() -> str | None:
     """The ``traceparent`` of the innermost :func:`span` open here, None outside any."""
-    return _current.get()
+    found = _current.get()
+    return found.header() if isinstance(found, _Child) else found
 
 
 def continue_trace(parent: str | None) -> str | None:
     """What a message sent now carries: the open span's ``traceparent``, else ``parent`` unchanged."""
-    return _current.get() or parent
+    found = _current.get()
+    if found is None:
+        return parent
+    return found.header() if isinstance(found, _Child) else found
 
 
 def recording() -> bool:
@@ -101,14 +105,28 @@ def recording() -> bool:
     return _otel_tracer() is not None
 
 
-def adopt_child(parent: str | None) -> str:
+def adopt_child(parent: str | None) -> None:
     """Makes a new child of ``parent`` the open ``traceparent`` of the current context, with nothing to undo.
 
     For code that runs in a context of its own and throws it away afterwards (the runtime gives every record
-    one) and records no span: it spares :func:`span`'s enter and exit."""
-    header = child_traceparent(parent)
-    _current.set(header)
-    return header
+    one) and records no span: it spares :func:`span`'s enter and exit. The child's span id is drawn when first
+    asked for (most records' handlers send nothing), once: every message sent for the record carries the same."""
+    _current.set(_Child(parent))
+
+
+class _Child:
+    """The child of ``parent`` that :func:`adopt_child` opened, drawn on first use."""
+
+    __slots__ = ("_header", "parent")
+
+    def __init__(self, parent: str | None) -> None:
+        self.parent = parent
+        self._header: str | None = None
+
+    def header(self) -> str:
+        if self._header is None:
+            self._header = child_traceparent(self.parent)
+        return self._header
 
 
 class span:
@@ -123,7 +141,7 @@ class span:
         self.parent = parent
         self.attributes = attributes
         self._recording: contextlib.AbstractContextManager[str] | None = None
-        self._token: contextvars.Token[str | None] | None = None
+        self._token: contextvars.Token[str | _Child | None] | None = None
 
     def __enter__(self) -> str:
         tracer = _otel_tracer()

@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import struct
 import time
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, cast
@@ -45,11 +44,13 @@ from a2a_fast.codecs.avro import Codec
 from a2a_fast.codecs.avro import schema_id_of as read_schema_id
 from a2a_fast.codecs.cloudevents import to_kafka
 from a2a_fast.errors import SchemaError
+from a2a_fast.protocol.ids import random_id
 from a2a_fast.protocol.kinds import CONTENT_TYPE, MESSAGE_KINDS, PROTOCOL, PROTOCOL_VERSION
 from a2a_fast.protocol.limits import MessageLimits
 from a2a_fast.protocol.topics import TopicNames
 
 __all__ = [
+    "SOURCE_AGENT_HEADER",
     "TARGET_AGENT_HEADER",
     "TARGET_GROUP_HEADER",
     "Consumed",
@@ -66,6 +67,7 @@ Headers = list[tuple[str, bytes]]
 InHeaders = Iterable[tuple[str, Any]]
 _WIRE_HEADER = struct.Struct(">bI")
 TARGET_GROUP_HEADER: Final = "ce_targetgroup"
+SOURCE_AGENT_HEADER: Final = "ce_sourceagent"
 TARGET_AGENT_HEADER: Final = "ce_targetagent"
 
 
@@ -235,7 +237,7 @@ class Envelope:
         codec, schema_uri, topic, native = self._writer(kind)
         task_id = record.get("task_id")
         envelope_check_task_id(task_id)
-        event_id = event_id or uuid.uuid4().hex
+        event_id = event_id or random_id()
         if native is not None:
             parts = native.encode(record, task_id, event_id, target_agent, collaboration_id, traceparent, priority, ttl)
             if parts is not None:

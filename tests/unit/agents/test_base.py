@@ -1,6 +1,7 @@
 """The runtime: its lanes on the in-memory transport (records of one key one after the other, except those a role
-gives a lane of their own, ``Agent.lane``, which reach a handler of their key while it still runs), and its start
-while the broker or registry does not answer (fail at once naming the service, or wait and retry)."""
+gives a lane of their own, ``Agent.lane``, which reach a handler of their key while it still runs), its offsets past a
+record held back (``Agent.admits``), and its start while the broker or registry does not answer (fail at once naming
+the service, or wait and retry)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from a2a_fast.protocol.envelope import Inbound
 from a2a_fast.protocol.kinds import KIND_TASK_RESPONSE
 from a2a_fast.transport.memory import MemoryTransport
 from tests.scenarios import eventually, fresh_mesh, run_strict
+from tests.unit.agents.support import Peer
 
 
 class Holder(Agent):
@@ -199,3 +201,58 @@ def test_run_eagerly_needs_no_task_for_a_coroutine_that_never_suspends() -> None
             await stopped
 
     run_strict(main)
+
+
+class Gate(Agent):
+    """Handles task responses, but takes no ACCEPTED while ``closed`` (its partition is held back there)."""
+
+    role = "gate"
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.closed = True
+        self.handled: list[str] = []
+
+    def subscriptions(self) -> list[str]:
+        return [self.topics.responses]
+
+    def admits(self, message: Inbound) -> bool:
+        return not (self.closed and message.record["status"] == "ACCEPTED")
+
+    async def handle(self, message: Inbound) -> None:
+        self.handled.append(message.record["status"])
+
+
+def test_a_record_skipped_after_one_held_back_is_not_committed_past_it() -> None:
+    async def scenario(mesh: Any) -> tuple[list[int | None], list[str]]:
+        peer = Peer(mesh.config("peer-1", join_mesh=False))
+        gate = Gate(mesh.config("gate-1", join_mesh=False))
+        await peer.start()
+        try:
+            # one key, so one partition, in this order: handled, held back, then addressed to another group (skipped)
+            await peer.publish(KIND_TASK_RESPONSE, response("RUNNING"))
+            await peer.publish(KIND_TASK_RESPONSE, response("ACCEPTED"))
+            await peer.publish(KIND_TASK_RESPONSE, response("COMPLETED"), target_group="another-pool")
+        finally:
+            await peer.stop()
+        [partition] = {message.partition() for message in mesh.raw(mesh.topics.responses)}
+        broker = mesh.transport.broker
+
+        def committed() -> int | None:
+            return broker.committed(gate.group_id, mesh.topics.responses, partition)
+
+        seen = []
+        async with gate:
+            await eventually(lambda: gate.handled == ["RUNNING"] and committed() == 1, 10, "the RUNNING committed")
+            await asyncio.sleep(5 * gate.config.commit_interval)
+            seen.append(committed())  # not past the ACCEPTED held back, whatever came after it
+            gate.closed = False
+            gate.admit_more()
+            await eventually(lambda: committed() == 3, 10, "everything committed once the ACCEPTED was taken")
+            seen.append(committed())
+        return seen, gate.handled
+
+    with fresh_mesh(MemoryTransport()) as mesh:
+        seen, handled = run_strict(lambda: scenario(mesh))
+    assert seen == [1, 3]
+    assert handled == ["RUNNING", "ACCEPTED"]

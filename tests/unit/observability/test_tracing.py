@@ -11,6 +11,7 @@ from a2a_fast.observability import tracing
 from a2a_fast.observability.tracing import (
     adopt_child,
     child_traceparent,
+    continue_trace,
     current_traceparent,
     new_traceparent,
     parse_traceparent,
@@ -83,9 +84,11 @@ def test_the_default_api_provider_is_not_used() -> None:
 def test_adopt_child_opens_a_child_span_in_a_context_of_its_own() -> None:
     parent = new_traceparent()
 
-    def in_record_context() -> tuple[str, str | None]:
-        return adopt_child(parent), current_traceparent()
+    def in_record_context() -> tuple[str | None, str | None, str | None]:
+        adopt_child(parent)
+        return current_traceparent(), current_traceparent(), continue_trace(parent)
 
-    header, current = contextvars.copy_context().run(in_record_context)
-    assert header == current and header[3:35] == parent[3:35] and header[36:52] != parent[36:52]
+    header, again, continued = contextvars.copy_context().run(in_record_context)
+    assert header is not None and header[3:35] == parent[3:35] and header[36:52] != parent[36:52]
+    assert again == continued == header  # drawn once: every message sent for the record carries the same
     assert current_traceparent() is None
