@@ -17,8 +17,8 @@ pytest-benchmark's time of the whole call is not.
   same native batch decoder and encoder the runtime uses), so the difference measured is the transport and
   the framework around the handler. Every case's output is read back before its figure is kept: each input
   answered exactly once, and for the relays each answer a TaskResponse to its request.
-* **lifecycles**: provider, executor and requester in one process; tasks accepted at once with a no-op
-  handler, each one five records (request, ACCEPTED, 2 x RUNNING, COMPLETED).
+* **lifecycles**: provider, executor and requester in one process; tasks accepted at once with a handler that
+  reports half way and returns, each one five records (request, ACCEPTED, 2 x RUNNING, COMPLETED).
 * **latency**: the requester submits tasks paced to an offered load of 1k and 10k messages per second
   (five messages per task) and records each task's request→COMPLETED latency; with the default
   ``linger_ms=1`` and, at 1k msg/s, also with ``linger_ms=0`` (each hop sent without waiting for a batch).
@@ -418,6 +418,20 @@ def mesh(endpoints: Endpoints, topics: TopicNames, **overrides: Any) -> list[Age
     return [role_agent(role, endpoints, topics, **overrides) for role in ROLES]
 
 
+def records_on(endpoints: Endpoints, topics: list[str]) -> int:
+    """How many records ``topics`` hold (their partitions' end offsets added up)."""
+    admin = AdminClient({"bootstrap.servers": endpoints.kafka})
+    consumer = Consumer({"bootstrap.servers": endpoints.kafka, "group.id": f"bench-count-{uuid.uuid4().hex}"})
+    try:
+        total = 0
+        for topic in topics:
+            for number in admin.list_topics(topic, timeout=15).topics[topic].partitions:
+                total += consumer.get_watermark_offsets(TopicPartition(topic, number), 15)[1]
+        return total
+    finally:
+        consumer.close()
+
+
 def measure_lifecycles(
     benchmark: Any, endpoints: Endpoints, topics: TopicNames, impl: str, roles_here: tuple[str, ...]
 ) -> dict[str, float]:
@@ -442,8 +456,13 @@ def measure_lifecycles(
             for agent in (requester, *agents):
                 await agent.stop()
 
+    lifecycle_topics = [topics.requests, topics.negotiations, topics.responses]
+    ensure_topics(endpoints.kafka, lifecycle_topics)
+    before = records_on(endpoints, lifecycle_topics)
     seconds, statuses = benchmark.pedantic(lambda: uvloop.run(lifecycles()), rounds=1, iterations=1)
     assert statuses == ["COMPLETED"] * LIFECYCLES
+    written = records_on(endpoints, lifecycle_topics) - before
+    assert written == LIFECYCLES * MESSAGES_PER_TASK, f"{written} records for {LIFECYCLES} lifecycles"
     return {
         "tasks": LIFECYCLES,
         "lifecycles_per_s": round(LIFECYCLES / seconds, 1),
