@@ -287,6 +287,7 @@ def run(
     work_dir: Path | None = None,
     drain_seconds: float = 120.0,
     mode: Mode = Mode(),
+    log_level: str = "warning",
 ) -> dict[str, Any]:
     """Runs the suite and returns its report (also written to ``out`` unless None)."""
     from a2a_fast.protocol.topics import TopicNames
@@ -319,7 +320,7 @@ def run(
         tasks = trials * tasks_per_trial
         per_requester = math.ceil(tasks / 2)
         agent = [sys.executable, "-m", "a2a_fast.cli", "agent"]
-        common = ["--topic-prefix", PREFIX, "--http-port", "-1", *mode.agent_flags()]
+        common = ["--topic-prefix", PREFIX, "--http-port", "-1", "--log-level", log_level, *mode.agent_flags()]
         for number in (1, 2):
             command = [*agent, "provider", "--id", f"provider-{number}", *common, "--skills", f"{CAPABILITY}=100"]
             agents.append(AgentProcess("provider", f"provider-{number}", command, env, logs))
@@ -686,6 +687,9 @@ def main(argv: list[str] | None = None) -> int:
         "--no-dedupe", action="store_true", help="every agent without the message-id dedupe (--dedupe-size 0)"
     )
     parser.add_argument("--out", type=Path, default=None, help="default: bench/results/chaos[-<mode>].json")
+    parser.add_argument(
+        "--log-level", default="warning", help="the providers' and executors' (info: each run of a task, with its attempt)"
+    )
     args = parser.parse_args(argv)
     if args.command == "requester":
         import uvloop
@@ -695,7 +699,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     mode = Mode(transactional=args.transactional, dedupe=not args.no_dedupe)
     report = run(
-        args.trials, tasks_per_trial=args.tasks_per_trial, seed=args.seed, out=args.out or mode.results(), mode=mode
+        args.trials,
+        tasks_per_trial=args.tasks_per_trial,
+        seed=args.seed,
+        out=args.out or mode.results(),
+        mode=mode,
+        log_level=args.log_level,
     )
     print(table(report))
     if not ok(report):
