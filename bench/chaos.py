@@ -687,9 +687,7 @@ def main(argv: list[str] | None = None) -> int:
         "--no-dedupe", action="store_true", help="every agent without the message-id dedupe (--dedupe-size 0)"
     )
     parser.add_argument("--out", type=Path, default=None, help="default: bench/results/chaos[-<mode>].json")
-    parser.add_argument(
-        "--log-level", default="warning", help="the providers' and executors' (info: each run of a task, with its attempt)"
-    )
+    parser.add_argument("--log-level", default="warning", help="the providers' and executors' (info: each task run)")
     args = parser.parse_args(argv)
     if args.command == "requester":
         import uvloop
