@@ -653,6 +653,10 @@ class MemoryProducer:
         """Set to make the next produced record fail delivery with this error (tests of lost outputs)."""
         self.fail_offsets: list[KafkaError] = []
         """Errors the next calls of ``send_offsets_to_transaction`` raise, one each (a coordinator that moved)."""
+        self.fail_commits: list[KafkaError] = []
+        """Errors the next calls of ``commit_transaction`` raise, one each; after one, the commit is under way and
+        adding offsets fails with ``_CONFLICT`` until it is called again, as librdkafka has it."""
+        self._committing = False
 
     def produce(
         self,
@@ -734,6 +738,10 @@ class MemoryProducer:
     ) -> None:
         self._check_transactions(open_one=True)
         assert self.transaction is not None
+        if self._committing:
+            raise KafkaException(
+                KafkaError(KafkaError._CONFLICT, "Conflicting commit_transaction API call is already in progress")
+            )
         if self.fail_offsets:
             raise KafkaException(self.fail_offsets.pop(0))
         self.transaction.offsets.setdefault(str(group_metadata), []).extend(positions)
@@ -741,6 +749,10 @@ class MemoryProducer:
     def commit_transaction(self, timeout: float = -1) -> None:
         self._check_transactions(open_one=True)
         assert self.transaction is not None
+        if self.fail_commits:
+            self._committing = True
+            raise KafkaException(self.fail_commits.pop(0))
+        self._committing = False
         self.flush(timeout)
         transaction, self.transaction = self.transaction, None
         self.broker.end_transaction(transaction, commit=True)

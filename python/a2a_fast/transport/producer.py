@@ -270,11 +270,15 @@ class Producer:
 def _commit(client: ProducerClient, offsets: list[Any], group_metadata: Any, timeout: float) -> None:
     # A retriable error (the coordinator moved, as while the broker restarts) leaves the transaction open: both
     # calls may be made again, until the timeout.
+    # Once the offsets are in, a commit that timed out is resumed by calling commit_transaction alone: adding the
+    # offsets again while it is under way fails (_CONFLICT, "a commit_transaction call is already in progress").
     deadline = time.monotonic() + timeout
+    offsets_added = not offsets
     while True:
         try:
-            if offsets:
+            if not offsets_added:
                 client.send_offsets_to_transaction(offsets, group_metadata, max(0.1, deadline - time.monotonic()))
+                offsets_added = True
             client.commit_transaction(max(0.1, deadline - time.monotonic()))
             return
         except KafkaException as error:

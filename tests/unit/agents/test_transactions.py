@@ -215,6 +215,33 @@ def test_a_commit_that_meets_a_moved_coordinator_is_tried_again() -> None:
     assert _values(reader, "out") == [b"v"]
 
 
+def test_a_commit_that_timed_out_is_resumed_without_adding_the_offsets_again() -> None:
+    """A commit that timed out (the broker slow to answer) is made again by calling commit_transaction alone: adding
+    the offsets again while the commit is under way fails with _CONFLICT, which would abort the transaction."""
+    from a2a_fast.transport.producer import Producer
+
+    transport = MemoryTransport(MemoryBroker(default_partitions=1))
+    transport.broker.create_topic("out")
+
+    async def scenario() -> None:
+        producer = Producer(transport, "p", lambda _batch: None, {"transactional.id": "p"})
+        producer.start()
+        try:
+            await producer.begin_transactions(5)
+            await producer.send_and_wait("out", b"k", [], b"v")
+            client = producer.client
+            assert isinstance(client, MemoryProducer)
+            client.fail_commits = [KafkaError(KafkaError._TIMED_OUT, "commit timed out", retriable=True)]
+            await producer.commit_transaction([TopicPartition("in", 0, 3)], "readers", 5)
+            assert producer.committed == 1 and client.fail_commits == []
+        finally:
+            await producer.close(5)
+
+    run_strict(scenario)
+    assert transport.broker.committed("readers", "in", 0) == 3
+    assert _values(MemoryConsumer(transport.broker, {"group.id": "g"}), "out") == [b"v"]
+
+
 def test_a_run_whose_transaction_was_aborted_still_counts_as_an_attempt() -> None:
     """An executor in transactions dies before committing its task's "started" record: the restarted one fences
     it, which aborts that record, so read committed the task never started. The run may have done its handler's
