@@ -45,7 +45,7 @@ from typing import Any
 
 import pytest
 import uvloop
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from faststream.confluent import KafkaBroker, KafkaMessage
 
@@ -423,11 +423,18 @@ def records_on(endpoints: Endpoints, topics: list[str]) -> int:
     admin = AdminClient({"bootstrap.servers": endpoints.kafka})
     consumer = Consumer({"bootstrap.servers": endpoints.kafka, "group.id": f"bench-count-{uuid.uuid4().hex}"})
     try:
-        total = 0
-        for topic in topics:
-            for number in admin.list_topics(topic, timeout=15).topics[topic].partitions:
-                total += consumer.get_watermark_offsets(TopicPartition(topic, number), 15)[1]
-        return total
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                total = 0
+                for topic in topics:
+                    for number in admin.list_topics(topic, timeout=15).topics[topic].partitions:
+                        total += consumer.get_watermark_offsets(TopicPartition(topic, number), 15)[1]
+                return total
+            except KafkaException:  # topics just created: their leaders may not be known yet
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
     finally:
         consumer.close()
 
