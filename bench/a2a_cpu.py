@@ -32,6 +32,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench.a2a_servers import calls
 from bench.processes import stop
 
 REPO = Path(__file__).resolve().parent.parent
@@ -72,8 +73,6 @@ def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
 
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     from a2a.client import ClientConfig, ClientFactory
-    from a2a.helpers import get_artifact_text, new_text_message
-    from a2a.types import Role, SendMessageRequest, TaskState
     from confluent_kafka.admin import AdminClient
 
     from a2a_fast.a2a import KAFKA_BINDING, KafkaCaller, find_card, register
@@ -101,22 +100,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         client = factory.create(card)
 
         async def run(count: int, concurrency: int) -> list[float]:
-            numbers = iter(range(count))
-            latencies: list[float] = []
-
-            async def one() -> None:
-                for number in numbers:
-                    text = f"echo {number}"
-                    request = SendMessageRequest(message=new_text_message(text, role=Role.ROLE_USER))
-                    started = time.perf_counter()
-                    answers = [answer async for answer in client.send_message(request)]
-                    latencies.append(time.perf_counter() - started)
-                    (answer,) = answers
-                    assert answer.task.status.state == TaskState.TASK_STATE_COMPLETED, answer
-                    assert get_artifact_text(answer.task.artifacts[0]) == text, answer
-
-            await asyncio.gather(*(one() for _ in range(concurrency)))
-            return latencies
+            return (await calls(client, count, concurrency))[1]
 
         try:
             await run(args.warm_up, args.concurrency)

@@ -1,4 +1,5 @@
-"""The echo agent of ``bench/test_a2a.py`` served in a process of its own, over either binding.
+"""The echo agent of ``bench/test_a2a.py`` served in a process of its own, over either binding, and the echo calls
+the A2A benchmarks make to it (:func:`calls`).
 
 ``python -m bench.a2a_servers jsonrpc PORT`` serves the package's SDK echo executor
 (:class:`a2a_fast.a2a.builtin.EchoExecutor`) the way the SDK's samples serve an agent: its
@@ -11,8 +12,14 @@ uvicorn on 127.0.0.1 (ready once its agent card answers), idle connections kept 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from a2a.client import Client
 
 os.environ.setdefault("OTEL_INSTRUMENTATION_A2A_SDK_ENABLED", "false")
 
@@ -49,6 +56,30 @@ def serve_kafka(kafka: str, registry: str, prefix: str, linger_ms: int) -> int:
     )
     agent = A2AAgent(config, EchoExecutor(), echo_card(), max_tasks=256)
     return uvloop.run(serve(agent, ready=lambda _agent: print("ready", flush=True)))
+
+
+async def calls(client: Client, count: int, concurrency: int) -> tuple[float, list[float]]:
+    """``count`` echo calls from ``concurrency`` callers; the seconds they took and each call's latency."""
+    from a2a.helpers import get_artifact_text, new_text_message
+    from a2a.types import Role, SendMessageRequest, TaskState
+
+    latencies: list[float] = []
+    numbers = iter(range(count))
+
+    async def caller() -> None:
+        for number in numbers:
+            text = f"echo {number}"
+            request = SendMessageRequest(message=new_text_message(text, role=Role.ROLE_USER))
+            started = time.perf_counter()
+            answers = [answer async for answer in client.send_message(request)]
+            latencies.append(time.perf_counter() - started)
+            (answer,) = answers
+            assert answer.task.status.state == TaskState.TASK_STATE_COMPLETED, answer
+            assert get_artifact_text(answer.task.artifacts[0]) == text, answer
+
+    started = time.perf_counter()
+    await asyncio.gather(*(caller() for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies
 
 
 def main(argv: list[str]) -> int:

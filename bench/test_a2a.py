@@ -41,13 +41,12 @@ import httpx
 import pytest
 import uvloop
 from a2a.client import A2ACardResolver, Client, ClientConfig, ClientFactory
-from a2a.helpers import get_artifact_text, new_text_message
-from a2a.types import Role, SendMessageRequest, TaskState
 from confluent_kafka.admin import AdminClient
 
 from a2a_fast.a2a import KAFKA_BINDING, KafkaCaller, find_card, register
 from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.stack import Endpoints, ensure_up
+from bench.a2a_servers import calls
 from bench.processes import stop
 
 RESULTS = Path(__file__).resolve().parent / "results" / "a2a.json"
@@ -141,27 +140,6 @@ async def kafka_client(endpoints: Endpoints, linger_ms: int) -> AsyncIterator[Cl
         for future in AdminClient({"bootstrap.servers": endpoints.kafka}).delete_topics(names).values():
             with contextlib.suppress(Exception):
                 future.result(15)
-
-
-async def calls(client: Client, count: int, concurrency: int) -> tuple[float, list[float]]:
-    """``count`` echo calls from ``concurrency`` callers; the seconds they took and each call's latency."""
-    latencies: list[float] = []
-    numbers = iter(range(count))
-
-    async def caller() -> None:
-        for number in numbers:
-            text = f"echo {number}"
-            request = SendMessageRequest(message=new_text_message(text, role=Role.ROLE_USER))
-            started = time.perf_counter()
-            answers = [answer async for answer in client.send_message(request)]
-            latencies.append(time.perf_counter() - started)
-            (answer,) = answers
-            assert answer.task.status.state == TaskState.TASK_STATE_COMPLETED, answer
-            assert get_artifact_text(answer.task.artifacts[0]) == text, answer
-
-    started = time.perf_counter()
-    await asyncio.gather(*(caller() for _ in range(concurrency)))
-    return time.perf_counter() - started, latencies
 
 
 def quantile(values: list[float], q: float) -> float:
