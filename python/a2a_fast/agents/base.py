@@ -976,12 +976,7 @@ class Agent:
                 work.tracker.done(work.offset)
                 if self.observers:
                     self._notify("handled", inbound)
-                elapsed = time.perf_counter() - work.started
-                group = self._timings.get((work.kind, True))
-                if group is None:
-                    self._timings[(work.kind, True)] = [elapsed]
-                else:
-                    group.append(elapsed)
+                self._time(work.kind, True, time.perf_counter() - work.started)
                 self._in_flight -= 1
             return False
         except asyncio.CancelledError:
