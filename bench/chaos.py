@@ -40,7 +40,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,6 +52,7 @@ from typing import Any
 
 from a2a_fast.agents.tasks import TaskContext
 from a2a_fast.stack import KAFKA_BROKER_ENV, SCHEMA_REGISTRY_ENV, Endpoints, LocalStack
+from a2a_fast.stack.services import free_ports
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "chaos.json"
@@ -102,6 +102,8 @@ class Mode:
 
     transactional: bool = False
     dedupe: bool = True
+    brokers: int = 1
+    """3: a replicated cluster (replication factor 3, ``min.insync.replicas`` 2), one node killed at a time."""
 
     def agent_flags(self) -> list[str]:
         """The ``a2a-fast agent`` flags of this mode (``bench.chaos requester`` takes the same)."""
@@ -109,18 +111,27 @@ class Mode:
 
     @property
     def name(self) -> str:
-        return "-".join(["transactional"] * self.transactional + ["no-dedupe"] * (not self.dedupe)) or "default"
+        parts = ["cluster"] * (self.brokers > 1) + ["transactional"] * self.transactional
+        return "-".join(parts + ["no-dedupe"] * (not self.dedupe)) or "default"
 
     def results(self) -> Path:
         return RESULTS if self.name == "default" else RESULTS.with_name(f"chaos-{self.name}.json")
 
 
 async def _requester(
-    agent_id: str, count: int, interval: float, acked: Path, seed: int, transactional: bool, dedupe_size: int | None
+    agent_id: str,
+    count: int,
+    interval: float,
+    acked: Path,
+    seed: int,
+    transactional: bool,
+    dedupe_size: int | None,
+    replication_factor: int,
 ) -> int:
     from a2a_fast.agents.base import AgentConfig, serve
     from a2a_fast.agents.policies import BudgetPolicy
     from a2a_fast.agents.requester import Requester
+    from a2a_fast.config import ProtocolConfig, TopicConfig
     from a2a_fast.protocol.topics import TopicNames
     from a2a_fast.stack import Endpoints
 
@@ -132,6 +143,7 @@ async def _requester(
         topics=TopicNames(PREFIX),
         wait_for_services=True,
         transactional=transactional,
+        protocol=ProtocolConfig(topics=TopicConfig(replication_factor=replication_factor)),
     )
     if dedupe_size is not None:
         config = replace(config, dedupe_size=dedupe_size)
@@ -163,33 +175,54 @@ def _count_lines(path: Path) -> int:
 # --- the driver ----------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass
 class PrivateStack:
-    """A broker and a registry of one's own: free ports, state under ``home``, started and stopped through the
-    project's stack code, whatever ``KAFKA_BROKER`` and ``SCHEMA_REGISTRY_URL`` say (the shared stack's)."""
+    """A broker (or a replicated cluster of three) and a registry of one's own: free ports, state under ``home``,
+    started and stopped through the project's stack code, whatever ``KAFKA_BROKER`` and ``SCHEMA_REGISTRY_URL`` say
+    (the shared stack's)."""
 
     stack: LocalStack
     endpoints: Endpoints
 
     @classmethod
-    def start(cls, home: Path) -> PrivateStack:
-        stack = LocalStack(home, _free_port(), _free_port(), _free_port())
-        private = cls(stack, Endpoints(stack.kafka.address, stack.registry.address))
+    def start(cls, home: Path, brokers: int = 1) -> PrivateStack:
+        if brokers > 1:
+            stack = LocalStack(home, free_ports(brokers), free_ports(brokers), free_ports(), brokers=brokers)
+            private = cls(stack, stack.endpoints())
+        else:
+            stack = LocalStack(home, free_ports(), free_ports(), free_ports())
+            private = cls(stack, Endpoints(stack.kafka.address, stack.registry.address))
         try:
-            stack.kafka.start()
-            stack.registry.start()
+            if brokers > 1:
+                stack.up()
+            else:
+                stack.kafka.start()
+                stack.registry.start()
         except BaseException:
             private.stop()
             raise
         return private
 
+    def restart_broker(self, rng: random.Random) -> None:
+        """The single broker stopped and started again; in a cluster, one node killed with SIGKILL and restarted
+        (the others keep serving: every topic has a replica and a quorum left)."""
+        if not self.stack.brokers:
+            self.stack.kafka.stop()
+            self.stack.kafka.start()
+            return
+        node = rng.choice(self.stack.brokers)
+        pid = node.pid()
+        if pid is not None:
+            os.killpg(pid, signal.SIGKILL)
+            while node.pid() is not None:
+                time.sleep(0.05)
+        node.start()
+
     def stop(self) -> None:
+        if self.stack.brokers:
+            # the state is thrown away: a node waiting for a quorum already gone need not be waited for
+            self.stack.down(patience=5)
+            return
         self.stack.registry.stop()
         self.stack.kafka.stop()
 
@@ -269,10 +302,12 @@ def _percentile(values: list[float], share: float) -> float | None:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(share * len(ordered)) - 1))]
 
 
-def _schedule(trials: int, rng: random.Random) -> list[str]:
-    """One fault per trial: a tenth broker restarts, a tenth registry outages (at least one each), kills the rest."""
+def _schedule(trials: int, rng: random.Random, broker_share: float = 0.1) -> list[str]:
+    """One fault per trial: a tenth registry outages, ``broker_share`` broker restarts (at least one each), kills
+    the rest."""
     restarts = max(1, round(trials / 10)) if trials >= 3 else 0
-    faults = ["broker"] * restarts + ["registry"] * restarts
+    brokers = max(1, round(trials * broker_share)) if trials >= 3 else 0
+    faults = ["broker"] * brokers + ["registry"] * restarts
     faults += ["kill"] * (trials - len(faults))
     rng.shuffle(faults)
     return faults
@@ -300,7 +335,7 @@ def run(
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     agents: list[AgentProcess] = []
-    private = PrivateStack.start(home / "stack")
+    private = PrivateStack.start(home / "stack", mode.brokers)
     stack, endpoints = private.stack, private.endpoints
     try:
         stack_ready = time.monotonic() - began
@@ -321,6 +356,10 @@ def run(
         per_requester = math.ceil(tasks / 2)
         agent = [sys.executable, "-m", "a2a_fast.cli", "agent"]
         common = ["--topic-prefix", PREFIX, "--http-port", "-1", "--log-level", log_level, *mode.agent_flags()]
+        if mode.brokers > 1:
+            config = home / "agents.yaml"
+            config.write_text(f"topics:\n  replication_factor: {mode.brokers}\n")
+            common += ["--config", str(config)]
         for number in (1, 2):
             command = [*agent, "provider", "--id", f"provider-{number}", *common, "--skills", f"{CAPABILITY}=100"]
             agents.append(AgentProcess("provider", f"provider-{number}", command, env, logs))
@@ -349,6 +388,8 @@ def run(
                 str(home / f"{agent_id}.acked"),
                 "--seed",
                 str(seed),
+                "--replication-factor",
+                str(mode.brokers),
                 *mode.agent_flags(),
             ]
             agents.append(AgentProcess("requester", agent_id, command, env, logs))
@@ -363,7 +404,8 @@ def run(
                 raise RuntimeError(f"{process.agent_id} was not ready within 180s; log {process.log_path}")
 
         figures = Figures()
-        for fault in _schedule(trials, rng):
+        # A cluster loses a node in a quarter of the trials: what it is there to survive.
+        for fault in _schedule(trials, rng, 0.25 if mode.brokers > 1 else 0.1):
             time.sleep(rng.uniform(0.3, 3.0))
             _restart_exited(agents, figures)
             figures.trials += 1
@@ -378,8 +420,7 @@ def run(
                 figures.agent_ready.append(victim.ready_at - killed)
             elif fault == "broker":
                 stopped, began_at = time.monotonic(), time.time()
-                stack.kafka.stop()
-                stack.kafka.start()
+                private.restart_broker(rng)
                 figures.broker_restarts += 1
                 figures.broker_ready.append(time.monotonic() - stopped)
                 figures.outages.append((began_at, time.time()))
@@ -398,8 +439,9 @@ def run(
             process.stop()
         report = _account(endpoints, names, home, effects, figures)
         report.update(
-            mode={"transactional": mode.transactional, "dedupe": mode.dedupe},
+            mode={"transactional": mode.transactional, "dedupe": mode.dedupe, "brokers": mode.brokers},
             seed=seed,
+            replicas=_fewest_replicas(endpoints),
             tasks_submitted_target=per_requester * 2,
             settled_in_time=settled,
             seconds={
@@ -592,6 +634,17 @@ def _count_records(endpoints: Any, topic: str) -> int:
         consumer.close()
 
 
+def _fewest_replicas(endpoints: Any) -> int:
+    """The fewest replicas of any partition of the suite's topics (in a cluster 3: a node's loss is survived)."""
+    topics = endpoints.transport().admin().list_topics(timeout=30).topics
+    return min(
+        len(partition.replicas)
+        for name, topic in topics.items()
+        if name.startswith(PREFIX)
+        for partition in topic.partitions.values()
+    )
+
+
 OUTAGE_TAIL = 15.0
 """Seconds after a broker or registry restart during which the group's members rejoin (counted with the outage)."""
 
@@ -621,12 +674,22 @@ def table(report: dict[str, Any]) -> str:
         (
             "mode",
             f"transactions {'on' if mode.get('transactional') else 'off'}, "
-            f"dedupe {'on' if mode.get('dedupe', True) else 'off'}",
+            f"dedupe {'on' if mode.get('dedupe', True) else 'off'}"
+            + (
+                f", {mode['brokers']} brokers (topics: {report.get('replicas')} replicas)"
+                if mode.get("brokers", 1) > 1
+                else ""
+            ),
         ),
         ("trials", str(report["trials"])),
         ("kills (kill -9, restarted at once)", f"{report['kills_total']} ({kills})"),
         ("agents that exited by themselves", str(sum(report["unplanned_exits"].values()))),
-        ("restarts", f"broker {report['broker_restarts']}, registry {report['registry_restarts']}"),
+        (
+            "restarts",
+            f"broker {report['broker_restarts']}"
+            + (" (kill -9 of one node, restarted)" if mode.get("brokers", 1) > 1 else "")
+            + f", registry {report['registry_restarts']}",
+        ),
         ("tasks", f"{report['tasks']} ({report['acknowledged_requests']} requests acknowledged)"),
         (
             "outcomes",
@@ -663,6 +726,7 @@ def ok(report: dict[str, Any]) -> bool:
         and not report["doubled"]
         and not report["acknowledged_missing"]
         and not report["unplanned_exits"]
+        and report.get("replicas", 1) >= report.get("mode", {}).get("brokers", 1)
     )
 
 
@@ -677,6 +741,7 @@ def main(argv: list[str] | None = None) -> int:
     requester.add_argument("--seed", type=int, default=0)
     requester.add_argument("--transactional", action="store_true")
     requester.add_argument("--dedupe-size", type=int, default=None)
+    requester.add_argument("--replication-factor", type=int, default=1)
     parser.add_argument("--trials", type=int, default=int(os.environ.get("CHAOS_TRIALS", "100")))
     parser.add_argument("--tasks-per-trial", type=int, default=3)
     parser.add_argument("--seed", type=int, default=None)
@@ -686,6 +751,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-dedupe", action="store_true", help="every agent without the message-id dedupe (--dedupe-size 0)"
     )
+    parser.add_argument(
+        "--brokers",
+        type=int,
+        choices=(1, 3),
+        default=1,
+        help="3: a replicated cluster; the broker fault kills one node with SIGKILL and restarts it",
+    )
     parser.add_argument("--out", type=Path, default=None, help="default: bench/results/chaos[-<mode>].json")
     parser.add_argument("--log-level", default="warning", help="the providers' and executors' (info: each task run)")
     args = parser.parse_args(argv)
@@ -693,9 +765,18 @@ def main(argv: list[str] | None = None) -> int:
         import uvloop
 
         return uvloop.run(
-            _requester(args.id, args.count, args.interval, args.acked, args.seed, args.transactional, args.dedupe_size)
+            _requester(
+                args.id,
+                args.count,
+                args.interval,
+                args.acked,
+                args.seed,
+                args.transactional,
+                args.dedupe_size,
+                args.replication_factor,
+            )
         )
-    mode = Mode(transactional=args.transactional, dedupe=not args.no_dedupe)
+    mode = Mode(transactional=args.transactional, dedupe=not args.no_dedupe, brokers=args.brokers)
     report = run(
         args.trials,
         tasks_per_trial=args.tasks_per_trial,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import threading
 import time
 import uuid
@@ -25,6 +24,7 @@ from a2a_fast.agents.requester import Requester
 from a2a_fast.config import ProtocolConfig, TopicConfig
 from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.stack import LocalStack
+from a2a_fast.stack.services import free_ports
 from a2a_fast.transport.admin import ensure_topics
 from tests.integration.test_agents import HANDLERS, SKILLS, run_strict
 
@@ -33,31 +33,10 @@ RECORDS = 3000
 """Records a plain producer writes with ``acks=all`` while the broker dies, each with its own key."""
 
 
-def _free_run(count: int) -> int:
-    """The first of ``count`` consecutive free loopback ports."""
-    for _ in range(200):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            base = int(sock.getsockname()[1])
-        if base + count > 65535:
-            continue
-        free = True
-        for port in range(base, base + count):
-            with socket.socket() as sock:
-                try:
-                    sock.bind(("127.0.0.1", port))
-                except OSError:
-                    free = False
-                    break
-        if free:
-            return base
-    raise AssertionError("no run of free ports")
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     state: Path = tmp_path_factory.mktemp("cluster")
-    stack = LocalStack(state, _free_run(3), _free_run(3), _free_run(1), brokers=3)
+    stack = LocalStack(state, free_ports(3), free_ports(3), free_ports(), brokers=3)
     try:
         stack.up()
         yield stack

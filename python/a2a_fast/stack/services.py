@@ -36,6 +36,24 @@ def port_open(port: int, host: str = HOST) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def free_ports(count: int = 1, host: str = HOST) -> int:
+    """The first of ``count`` consecutive loopback ports free now (another process may take one before use)."""
+    for _ in range(200):
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            base = int(sock.getsockname()[1])
+        if base + count > 65536:
+            continue
+        try:
+            for port in range(base + 1, base + count):
+                with socket.socket() as sock:
+                    sock.bind((host, port))
+        except OSError:
+            continue
+        return base
+    raise StackError(f"no {count} consecutive free ports on {host}")
+
+
 def new_cluster_id() -> str:
     """A KRaft cluster id: 16 random bytes, URL-safe base64, never starting with "-".
 
