@@ -9,7 +9,7 @@ from typing import Any
 
 from a2a_fast.agents.executor import Executor
 from a2a_fast.agents.provider import Provider
-from a2a_fast.agents.requester import Requester
+from a2a_fast.agents.requester import Requester, TaskOutcome
 from a2a_fast.agents.tasks import TaskContext
 from a2a_fast.protocol.envelope import Envelope
 from a2a_fast.protocol.kinds import KIND_TASK_RESPONSE
@@ -98,11 +98,18 @@ async def a_failing_executor_steps_aside_and_the_healthy_one_completes_the_work(
     await start_all(provider, broken, healthy, requester)
     try:
         assert broken.group_id == healthy.group_id
-        outcomes = await asyncio.gather(
-            *(requester.request_task(f"t{n}", 5.0, capability="summarize", max_wait=120) for n in range(tasks))
-        )
+        # A task goes to the partition of its (random) id, and the broken executor may own one partition of three:
+        # one batch of 20 leaves it fewer than three tasks about once in 57 runs, so batches go on until it trips.
+        outcomes: list[TaskOutcome] = []
+        while broken.trips == 0 and len(outcomes) < 5 * tasks:
+            outcomes += await asyncio.gather(
+                *(
+                    requester.request_task(f"t{len(outcomes) + n}", 5.0, capability="summarize", max_wait=120)
+                    for n in range(tasks)
+                )
+            )
         states = Counter(outcome.status for outcome in outcomes)
-        assert states == Counter({"FAILED": 3, "COMPLETED": tasks - 3}), states
+        assert states == Counter({"FAILED": 3, "COMPLETED": len(outcomes) - 3}), states
         assert {o.executor for o in outcomes if o.status == "COMPLETED"} == {"executor-healthy"}
         assert {o.executor for o in outcomes if o.status == "FAILED"} == {"executor-broken"}
         circuit = broken.status()["circuit"]
