@@ -9,7 +9,7 @@ from typing import Any
 
 from a2a_fast.agents.executor import Executor
 from a2a_fast.agents.provider import Provider
-from a2a_fast.agents.requester import Requester
+from a2a_fast.agents.requester import Requester, TaskOutcome
 from a2a_fast.agents.tasks import TaskContext
 from a2a_fast.protocol.envelope import Envelope
 from a2a_fast.protocol.kinds import KIND_TASK_RESPONSE
@@ -98,11 +98,18 @@ async def a_failing_executor_steps_aside_and_the_healthy_one_completes_the_work(
     await start_all(provider, broken, healthy, requester)
     try:
         assert broken.group_id == healthy.group_id
-        outcomes = await asyncio.gather(
-            *(requester.request_task(f"t{n}", 5.0, capability="summarize", max_wait=120) for n in range(tasks))
-        )
+        # A task goes to the partition of its (random) id, and the broken executor may own one partition of three:
+        # one batch of 20 leaves it fewer than three tasks about once in 57 runs, so batches go on until it trips.
+        outcomes: list[TaskOutcome] = []
+        while broken.trips == 0 and len(outcomes) < 5 * tasks:
+            outcomes += await asyncio.gather(
+                *(
+                    requester.request_task(f"t{len(outcomes) + n}", 5.0, capability="summarize", max_wait=120)
+                    for n in range(tasks)
+                )
+            )
         states = Counter(outcome.status for outcome in outcomes)
-        assert states == Counter({"FAILED": 3, "COMPLETED": tasks - 3}), states
+        assert states == Counter({"FAILED": 3, "COMPLETED": len(outcomes) - 3}), states
         assert {o.executor for o in outcomes if o.status == "COMPLETED"} == {"executor-healthy"}
         assert {o.executor for o in outcomes if o.status == "FAILED"} == {"executor-broken"}
         circuit = broken.status()["circuit"]
@@ -120,9 +127,18 @@ async def a_failing_executor_steps_aside_and_the_healthy_one_completes_the_work(
     assert sorted(done) == sorted(completed), "the healthy executor ran each completed task once"
 
 
-def _status(directory: Any, agent_id: str) -> str | None:
+def _rejoined(executor: Executor, member: Any) -> bool:
+    """Whether ``executor`` is back in its group after stepping aside: a member other than ``member`` (it left
+    with its consumer), with partitions. (``aside`` alone is None before the step aside begins, too.)"""
+    consumer = executor.consumer
+    return executor.aside is None and consumer is not None and consumer is not member and bool(consumer.assignment)
+
+
+def _status(directory: Any, agent_id: str, since: float = 0.0) -> str | None:
+    """The agent's status in ``directory``, None unless the newest event it read from the agent was sent at or
+    after ``since`` (epoch seconds)."""
     info = directory.get_agent(agent_id)
-    return None if info is None else str(info.status)
+    return None if info is None or info.last_seen < since else str(info.status)
 
 
 async def a_failing_executor_steps_aside_and_comes_back(mesh: Mesh) -> None:
@@ -140,16 +156,18 @@ async def a_failing_executor_steps_aside_and_comes_back(mesh: Mesh) -> None:
     requester = Requester(mesh.config("requester-1"))
     await start_all(provider, executor, requester)
     try:
+        member = executor.consumer
         first = [await requester.request_task(f"t{n}", 5.0, capability="summarize", max_wait=60) for n in range(2)]
         assert [o.status for o in first] == ["FAILED", "FAILED"]
-        await eventually(lambda: executor.aside is not None or executor.trips == 1, 30, "stepped aside")
-        await eventually(
-            lambda: executor.aside is None and bool(executor.consumer and executor.consumer.assignment), 60, "back"
-        )
-        # the provider routes the accepted task: its view of the directory must show the executor healthy again
+        await eventually(lambda: executor.trips == 1 and _rejoined(executor, member), 60, "stepped aside and back")
+        back = time.time()
+        # The provider routes the accepted task: its view of the directory must show the executor healthy again, by
+        # a state sent after it came back. Before that the provider may still be about to read the ERROR the
+        # executor sent while aside (sampled near the end of it, or sent late by a busy thread), so an IDLE read
+        # earlier says nothing: a request routed then is REJECTED for want of a live executor.
         assert provider.mesh is not None
         directory = provider.mesh.directory
-        await eventually(lambda: _status(directory, "executor-1") == "IDLE", 30, "listed healthy again")
+        await eventually(lambda: _status(directory, "executor-1", since=back) == "IDLE", 30, "listed healthy again")
         again = await requester.request_task("again", 5.0, capability="summarize", max_wait=60)
         assert again.status == "COMPLETED" and executor.trips == 1, (executor.trips, flaky_calls, again)
     finally:

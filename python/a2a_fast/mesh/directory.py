@@ -683,6 +683,7 @@ class Presence:
         self._usage: tuple[float, float] | None = None
         self._producer: ProducerClient | None = None
         self._shared = producer
+        self._sending = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self.registered = False
 
@@ -864,22 +865,26 @@ class Presence:
             }
             raw_key, headers, value = to_kafka(event)
             key = raw_key if isinstance(raw_key, bytes) else self.agent_id.encode()
-        if self._shared is not None:
-            try:
-                async with asyncio.timeout(self.patience):
-                    return await self._shared.send_and_wait(self.directory.topic, key, headers, value)
-            except TimeoutError:
-                raise KafkaException(
-                    KafkaError(
-                        KafkaError._TIMED_OUT, f"no acknowledgement from {self.directory.topic} in {self.patience}s"
-                    )
-                ) from None
-        producer = self._producer
-        assert producer is not None, "presence not started"
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            None, partial(_produce_and_wait, producer, self.directory.topic, key, headers, value, self.patience)
-        )
+        # One event at a time, in the order the states were sampled (waiters queue in order): the heartbeat and
+        # state-sync tasks send from threads of their own, and an older state sent last by a busier thread would
+        # stay the agent's state in every directory (an ERROR kept it out of routing) until its next change.
+        async with self._sending:
+            if self._shared is not None:
+                try:
+                    async with asyncio.timeout(self.patience):
+                        return await self._shared.send_and_wait(self.directory.topic, key, headers, value)
+                except TimeoutError:
+                    raise KafkaException(
+                        KafkaError(
+                            KafkaError._TIMED_OUT, f"no acknowledgement from {self.directory.topic} in {self.patience}s"
+                        )
+                    ) from None
+            producer = self._producer
+            assert producer is not None, "presence not started"
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                None, partial(_produce_and_wait, producer, self.directory.topic, key, headers, value, self.patience)
+            )
 
     async def _close_producer(self) -> None:
         producer, self._producer = self._producer, None

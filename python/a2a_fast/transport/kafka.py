@@ -62,6 +62,8 @@ _LIBRDKAFKA_LEVEL = 4
 _RECOVERABLE_FACILITIES = frozenset({"FAIL", "ERROR"})
 _REPEAT_SECONDS = 60.0
 _NUMBERS = re.compile(r"\d+")
+# librdkafka appends this to a broker handle's failure that repeats its last one; the line is still a repeat.
+_SUPPRESSED = re.compile(r", \d+ identical error\(s\) suppressed")
 
 
 class _ClientLog:
@@ -75,8 +77,9 @@ class _ClientLog:
         text = message % args if args else message
         if level > logging.WARNING and args and args[0] in _RECOVERABLE_FACILITIES:
             level = logging.WARNING
-        # The same line again but for counters and timings (reconnect attempts) is a repeat.
-        shape = _NUMBERS.sub("#", text)
+        # The same line again but for counters and timings (reconnect attempts, the count of suppressed
+        # repeats) is a repeat.
+        shape = _NUMBERS.sub("#", _SUPPRESSED.sub("", text))
         now = time.monotonic()
         with self._lock:
             last = self._logged.get(shape)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +15,7 @@ from a2a_fast.errors import (
     ValidationError,
 )
 from a2a_fast.mesh import MeshRouter
+from a2a_fast.mesh import directory as directory_module
 from a2a_fast.mesh.directory import AgentCard, AgentDirectory, AgentState, Presence
 from a2a_fast.transport.memory import MemoryTransport
 from tests.scenarios import Mesh, fresh_mesh, run_strict
@@ -108,6 +110,43 @@ def test_least_loaded_follows_the_loads_the_agents_report() -> None:
 
     with fresh_mesh(MemoryTransport()) as mesh:
         assert run_strict(lambda: scenario(mesh)) == ("b", "a")
+
+
+def test_a_state_sent_slowly_is_not_overtaken_by_a_later_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ERROR whose send waits for a busy thread, then a heartbeat (IDLE) sampled after it: the directory ends
+    with the newer state, so the recovered agent is routed to again."""
+    held, release = threading.Event(), threading.Event()
+    produce = directory_module._produce_and_wait
+
+    def slow_errors(producer: Any, topic: str, key: bytes, headers: Any, value: bytes | None, patience: float) -> int:
+        if value is not None and b'"ERROR"' in value:
+            held.set()
+            release.wait(10)
+        return produce(producer, topic, key, headers, value, patience)
+
+    monkeypatch.setattr(directory_module, "_produce_and_wait", slow_errors)
+
+    async def scenario(mesh: Mesh) -> str | None:
+        async with AgentDirectory(mesh.transport, mesh.topics.agents, ProtocolConfig()) as directory:
+            presence = Presence(directory, card("a"), sync_interval=3600)  # no state syncs of its own
+            await presence.start()
+            error = asyncio.create_task(presence.sync(AgentState(status="ERROR")))
+            assert await asyncio.to_thread(held.wait, 10)
+            heartbeat = asyncio.create_task(presence.heartbeat())  # samples IDLE, after the ERROR
+            await asyncio.sleep(0.2)  # room for the heartbeat to be sent first
+            release.set()
+            await asyncio.gather(error, heartbeat)
+            sent = mesh.records(mesh.topics.agents)
+            await directory.wait_for(lambda d: d.position >= sent, 10)
+            router = MeshRouter(directory)
+            try:
+                return router.route("translate")
+            finally:
+                router.close()
+                await presence.stop()
+
+    with fresh_mesh(MemoryTransport()) as mesh:
+        assert run_strict(lambda: scenario(mesh)) == "a"
 
 
 def test_a_role_keeps_the_choice_to_its_agents_and_pool_of_reads_their_card() -> None:

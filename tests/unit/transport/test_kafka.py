@@ -158,6 +158,17 @@ def test_connection_failures_warn_and_their_repeats_are_debug(caplog: pytest.Log
     ]
 
 
+def test_a_repeat_that_counts_the_repeats_librdkafka_suppressed_is_a_repeat(caplog: pytest.LogCaptureFixture) -> None:
+    # librdkafka appends the count to a failure of the same broker handle; under load a bootstrap handle can fail
+    # twice before it is replaced, and that second line once made the test below see two lines.
+    caplog.set_level(logging.DEBUG, logger=KAFKA_LOG.name)
+    client = _ClientLog()
+    refused = "b:1/bootstrap: Connect to ipv4#127.0.0.1:1 failed: Connection refused (after 0ms in state CONNECT"
+    for suffix in ("", ", 1 identical error(s) suppressed", ", 40 identical error(s) suppressed"):
+        client.log(logging.ERROR, "%s [%s] %s", "FAIL", "rdkafka#consumer-1", f"{refused}{suffix})")
+    assert [record.levelno for record in caplog.records] == [logging.WARNING, logging.DEBUG, logging.DEBUG]
+
+
 def test_a_client_of_a_broker_that_is_down_says_so_once(caplog: pytest.LogCaptureFixture) -> None:
     """librdkafka logs each reconnect: a consumer of a broker that is down, about ten lines a second."""
     caplog.set_level(logging.DEBUG, logger=KAFKA_LOG.name)
