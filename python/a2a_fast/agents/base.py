@@ -1355,12 +1355,12 @@ class Agent:
         if self._signer is not None:
             self._signer.sign_into(key, headers, value)
         try:
-            producer.send_reported(topic, key, headers, value, partial(self._reported, (topic, kind), report))
+            producer.send_reported(topic, key, headers, value, partial(self._count_reported, (topic, kind), report))
         except BufferError:
             return False
         return True
 
-    def _reported(
+    def _count_reported(
         self, label: tuple[str, str], report: Callable[[KafkaException | None], None], error: KafkaError | None
     ) -> None:
         if error is None:
