@@ -85,6 +85,7 @@ import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Final, TypeVar, cast
 
@@ -128,6 +129,7 @@ __all__ = [
     "Agent",
     "AgentConfig",
     "default_state_dir",
+    "finish_eagerly_started",
     "pool_group",
     "run_eagerly",
     "serve",
@@ -923,15 +925,18 @@ class Agent:
             return
         assert self.consumer is not None
         held, track = self.consumer.held, self.consumer.track
+        where: tuple[str, int] | None = None
+        tracker = start = None
         for message in skipped:
-            where = (message.topic() or "", message.partition() or 0)
+            place = (message.topic() or "", message.partition() or 0)
+            if place != where:
+                where, tracker, start = place, None, held.get(place)
             offset = message.offset() or 0
-            start = held.get(where)
             if start is not None and offset >= start:
                 continue
-            tracker = track(*where)
-            tracker.add(offset)
-            tracker.done(offset)
+            if tracker is None:
+                tracker = track(*place)
+            tracker.skip(offset)
         self.metrics.inc("messages_skipped_total", len(skipped))
 
     def _expired(self, message: Message, error: MessageExpiredError) -> Inbound | ValueError:
@@ -952,7 +957,7 @@ class Agent:
         assert inbound is not None and self._loop is not None
         event_id = inbound.event_id
         dedupe = self.dedupe
-        if event_id in dedupe:
+        if dedupe.holds(event_id) and event_id in dedupe:
             self.metrics.inc("duplicates_total", type=inbound.kind)
             work.outcome = "duplicate"
             work.returned = True
@@ -976,7 +981,11 @@ class Agent:
                 work.tracker.done(work.offset)
                 if self.observers:
                     self._notify("handled", inbound)
-                self._time(work.kind, True, time.perf_counter() - work.started)
+                group = self._timings.get((work.kind, True))  # _time, inline
+                if group is None:
+                    self._timings[(work.kind, True)] = [time.perf_counter() - work.started]
+                else:
+                    group.append(time.perf_counter() - work.started)
                 self._in_flight -= 1
             return False
         except asyncio.CancelledError:
@@ -1325,6 +1334,41 @@ class Agent:
             pass
         await self._publish(topic, key, headers, value, label)
 
+    def publish_reported(
+        self,
+        kind: str,
+        record: Mapping[str, Any],
+        report: Callable[[KafkaException | None], None],
+        **attributes: Any,
+    ) -> bool:
+        """:meth:`publish` outside a handler without waiting for the acknowledgement: ``report`` is called on the loop
+        with None once the broker acknowledged the record, or with the KafkaException that it was not delivered (it
+        must not raise). Returns False, having sent nothing, where :meth:`publish` must be awaited instead: inside a
+        handler, in transactions (the record is in the log for good only once its transaction commits), or with the
+        producer's queue full. ``attributes`` are :meth:`publish`'s keyword arguments."""
+        producer = self.producer
+        work = _HANDLING.get()
+        if producer is None or self.transactional or (work is not None and work.open and work.agent is self):
+            return False
+        assert self.envelope is not None, "agent not started"
+        topic, key, headers, value = self.envelope.encode_parts(kind, record, **attributes)
+        if self._signer is not None:
+            self._signer.sign_into(key, headers, value)
+        try:
+            producer.send_reported(topic, key, headers, value, partial(self._count_reported, (topic, kind), report))
+        except BufferError:
+            return False
+        return True
+
+    def _count_reported(
+        self, label: tuple[str, str], report: Callable[[KafkaException | None], None], error: KafkaError | None
+    ) -> None:
+        if error is None:
+            self.metrics.inc("messages_produced_total", 1, topic=label[0], type=label[1])
+            report(None)
+        else:
+            report(KafkaException(error))
+
     async def produce_record(self, record: KafkaRecord) -> None:
         """Produces an encoded record (signed, when this agent signs); acknowledged as :meth:`publish` describes."""
         headers = record.headers
@@ -1599,10 +1643,12 @@ def start_eagerly(coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None] | 
         waiting = coroutine.send(None)
     except StopIteration:
         return None
-    return asyncio.get_running_loop().create_task(_finish(coroutine, waiting))
+    return asyncio.get_running_loop().create_task(finish_eagerly_started(coroutine, waiting))
 
 
-async def _finish(coroutine: Coroutine[Any, Any, T], waiting: Any) -> T:
+async def finish_eagerly_started(coroutine: Coroutine[Any, Any, T], waiting: Any) -> T:
+    """Finishes a coroutine that was run up to its first suspension, where it waits on ``waiting`` (what its
+    ``send(None)`` returned): the coroutine of a Task that :func:`start_eagerly` or :func:`run_eagerly` would make."""
     return cast(T, await _Continue(coroutine, waiting))
 
 
@@ -1632,7 +1678,7 @@ def run_eagerly(awaitable: Awaitable[T]) -> asyncio.Future[T]:
         done = loop.create_future()
         done.set_exception(error)
         return done
-    return loop.create_task(_finish(coroutine, waiting), context=context)
+    return loop.create_task(finish_eagerly_started(coroutine, waiting), context=context)
 
 
 async def serve(agent: Agent, ready: Callable[[Agent], None] | None = None) -> int:

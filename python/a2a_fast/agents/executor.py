@@ -54,6 +54,7 @@ with it.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import heapq
 import itertools
 import logging
@@ -62,11 +63,12 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from types import CoroutineType
 from typing import Any
 
 from confluent_kafka import KafkaException, TopicPartition
 
-from a2a_fast.agents.base import Agent, AgentConfig, pool_group, run_eagerly
+from a2a_fast.agents.base import Agent, AgentConfig, finish_eagerly_started, pool_group, run_eagerly
 from a2a_fast.agents.cancel import CANCELED, CANCELING, cancel_note, cancel_record
 from a2a_fast.agents.steps import StepRunner
 from a2a_fast.agents.tasks import TaskContext, TaskHandler, result_text
@@ -130,9 +132,15 @@ class PrioritySlots:
         limit = self.size if level >= self.reserved_for else self.size - self.reserved
         return self.in_use < limit
 
-    async def acquire(self, level: int, holder: str | None = None) -> None:
+    def try_acquire(self, level: int) -> bool:
+        """Takes a slot at once when one is free for ``level`` and nobody waits; False (nothing taken) otherwise."""
         if not self._waiters and self._may_take(level):
             self.in_use += 1
+            return True
+        return False
+
+    async def acquire(self, level: int, holder: str | None = None) -> None:
+        if self.try_acquire(level):
             return
         future = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, (-level, next(self._arrivals), future))
@@ -455,7 +463,8 @@ class Executor(Agent):
         try:
             level = PRIORITY_LEVELS.get(accepted.priority or "NORMAL", 1)
             try:
-                await self.slots.acquire(level, task_id)
+                if not self.slots.try_acquire(level):  # a slot free at once needs no coroutine to wait on
+                    await self.slots.acquire(level, task_id)
             except asyncio.CancelledError:
                 if held.cancel is None or _cancelling():
                     raise
@@ -472,7 +481,9 @@ class Executor(Agent):
                 self.slots.release()
         finally:
             del self.held[task_id]
-            self.admit_more()
+            consumer = self.consumer
+            if consumer is not None and consumer.held:  # admit_more, when a partition is held back
+                consumer.let_go()
 
     async def _cancel(self, cancel: Inbound) -> None:
         """A CANCELING: ends the task held here; remembers one not here yet; answers one given to this pool that
@@ -581,14 +592,28 @@ class Executor(Agent):
             if cancel is not None:
                 await self._canceled(accepted, *_cause(cancel))
                 return
-            # A handler that returns without suspending needs no Task and no timer (and leaves its record's
-            # handling without a Task either).
-            runner = held.runner = run_eagerly(handler(context))
+            # A handler that returns without suspending needs no Task, no timer and no future (and leaves its
+            # record's handling without a Task either); one that suspends is finished by a Task, in the same context.
+            started = handler(context)
+            runner: asyncio.Future[Any] | None = None
             try:
-                outcome = runner.result() if runner.done() else await asyncio.wait_for(runner, self.task_timeout)
+                if not isinstance(started, CoroutineType):
+                    runner = held.runner = run_eagerly(started)
+                    outcome = await asyncio.wait_for(runner, self.task_timeout)
+                else:
+                    own = contextvars.copy_context()
+                    try:
+                        waiting = own.run(started.send, None)
+                    except StopIteration as returned:
+                        outcome = returned.value
+                    else:
+                        runner = held.runner = asyncio.get_running_loop().create_task(
+                            finish_eagerly_started(started, waiting), context=own
+                        )
+                        outcome = await asyncio.wait_for(runner, self.task_timeout)
             except asyncio.CancelledError:
                 cancel = held.cancel
-                if cancel is None or not runner.cancelled() or _cancelling():
+                if cancel is None or (runner is not None and not runner.cancelled()) or _cancelling():
                     raise
                 await self._canceled(accepted, *_cause(cancel))
                 return

@@ -30,8 +30,11 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+from confluent_kafka import KafkaException
 
 from a2a_fast.agents.base import Agent, AgentConfig
 from a2a_fast.agents.cancel import CANCELED, CANCELING, cancel_note, cancel_record
@@ -41,7 +44,7 @@ from a2a_fast.history.tasks import FINAL_STATES, OPEN_STATES, UNKNOWN_STATUS, Ta
 from a2a_fast.observability.logs import log_context
 from a2a_fast.observability.metrics import LATENCY_BUCKETS, ROUND_BUCKETS
 from a2a_fast.observability.tracing import continue_trace, span
-from a2a_fast.protocol.envelope import TARGET_AGENT_HEADER, TARGET_GROUP_HEADER, Inbound, header_text, json_or_text
+from a2a_fast.protocol.envelope import TARGET_AGENT_HEADER, TARGET_GROUP_HEADER, Inbound, header_texts, json_or_text
 from a2a_fast.protocol.ids import derived_id, random_id
 from a2a_fast.protocol.kinds import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE
 from a2a_fast.protocol.limits import priority_name
@@ -211,9 +214,10 @@ class Requester(Agent):
     def addressed(self, headers: Any) -> str | bool:
         # Only the responses addressed to this requester are its business; the rest are other requesters'.
         # Their target group is kept: an ACCEPTED's names the executors' pool a cancel must go to.
-        if header_text(headers, TARGET_AGENT_HEADER) != self.agent_id:
+        target_agent, target_group = header_texts(headers, TARGET_AGENT_HEADER, TARGET_GROUP_HEADER)
+        if target_agent != self.agent_id:
             return False
-        return header_text(headers, TARGET_GROUP_HEADER) or True
+        return target_group or True
 
     def consume_from(self) -> float | None:
         # A requester's group with nothing committed yet starts shortly before the requester did: its own
@@ -248,14 +252,9 @@ class Requester(Agent):
         ``budget`` is the most this requester will pay (default: the policy's budget, else the
         proposed cost).
         """
-        task_id = await self.submit(
-            description,
-            proposed_cost,
-            capability=capability,
-            priority=priority,
-            parameters=parameters,
-            budget=budget,
-        )
+        # The request's acknowledgement is not waited for on its own: a request that is not delivered fails the
+        # wait for its outcome instead (one wake-up per task fewer).
+        task_id = await self._submit(description, proposed_cost, capability, priority, parameters, budget, False)
         found = await self._outcome(task_id, max_wait)
         if found is not None:
             return found
@@ -281,7 +280,21 @@ class Requester(Agent):
         parameters: dict[str, str] | None = None,
         budget: float | None = None,
     ) -> str:
-        """Publishes a request and returns its task id at once; :meth:`outcome` awaits the result."""
+        """Publishes a request and returns its task id once the broker has it; :meth:`outcome` awaits the result."""
+        return await self._submit(description, proposed_cost, capability, priority, parameters, budget, True)
+
+    async def _submit(
+        self,
+        description: str,
+        proposed_cost: float | None,
+        capability: str,
+        priority: int,
+        parameters: dict[str, str] | None,
+        budget: float | None,
+        acknowledged: bool,
+    ) -> str:
+        """:meth:`submit`; unless ``acknowledged``, returns once the request is handed to the producer, and a request
+        not delivered fails the waits for its outcome (:meth:`_outcome`) with the KafkaException."""
         task_id = random_id()
         limit = budget if budget is not None else self.policy.limit(proposed_cost)
         if budget is not None:
@@ -311,7 +324,7 @@ class Requester(Agent):
             if pending.pool == "":
                 await self._reject_unserved(pending, priority)
             else:
-                await self._publish_request(pending, priority)
+                await self._publish_request(pending, priority, acknowledged=acknowledged)
         return task_id
 
     def _provider_pool(self, capability: str) -> str | None:
@@ -353,25 +366,39 @@ class Requester(Agent):
             priority=priority_name(priority),
         )
 
-    async def _publish_request(self, pending: PendingRequest, priority: int, pool: str | None = None) -> None:
+    async def _publish_request(
+        self, pending: PendingRequest, priority: int, pool: str | None = None, *, acknowledged: bool = True
+    ) -> None:
         task_id = pending.task_id
-        await self.publish(
-            KIND_TASK_REQUEST,
-            {
-                "task_id": task_id,
-                "requester_id": self.agent_id,
-                "description": pending.description,
-                "capability": pending.capability,
-                "proposed_cost": pending.proposed_cost,
-                "priority": priority,
-                "parameters": pending.parameters,
-                "timestamp": int(pending.started * 1000),
-            },
-            collaboration_id=task_id,
-            traceparent=pending.traceparent,
-            priority=priority_name(priority),
-            target_group=pool or pending.pool,
-        )
+        record = {
+            "task_id": task_id,
+            "requester_id": self.agent_id,
+            "description": pending.description,
+            "capability": pending.capability,
+            "proposed_cost": pending.proposed_cost,
+            "priority": priority,
+            "parameters": pending.parameters,
+            "timestamp": int(pending.started * 1000),
+        }
+        attributes: dict[str, Any] = {
+            "collaboration_id": task_id,
+            "traceparent": pending.traceparent,
+            "priority": priority_name(priority),
+            "target_group": pool or pending.pool,
+        }
+        if not acknowledged and self.publish_reported(
+            KIND_TASK_REQUEST, record, partial(self._request_reported, task_id), **attributes
+        ):
+            return
+        await self.publish(KIND_TASK_REQUEST, record, **attributes)
+
+    def _request_reported(self, task_id: str, error: KafkaException | None) -> None:
+        """A request sent unacknowledged was not delivered: whoever waits for its outcome gets the error."""
+        if error is None:
+            return
+        for waiter in self._waiters.get(task_id, ()):
+            if not waiter.done():
+                waiter.set_exception(error)
 
     async def cancel(self, task_id: str, reason: str | None = None) -> None:
         """Asks for the cancel of the open task ``task_id``; :meth:`outcome` resolves to ``CANCELED`` once the

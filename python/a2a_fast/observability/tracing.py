@@ -111,22 +111,20 @@ def adopt_child(parent: str | None) -> None:
     For code that runs in a context of its own and throws it away afterwards (the runtime gives every record
     one) and records no span: it spares :func:`span`'s enter and exit. The child's span id is drawn when first
     asked for (most records' handlers send nothing), once: every message sent for the record carries the same."""
-    _current.set(_Child(parent))
+    _current.set(_Child((parent, None)))
 
 
-class _Child:
-    """The child of ``parent`` that :func:`adopt_child` opened, drawn on first use."""
+class _Child(list):  # type: ignore[type-arg]
+    """The child of a parent ``traceparent`` that :func:`adopt_child` opened, drawn on first use: ``[parent, the
+    child's traceparent or None]``. A list, so that making one per record runs no Python ``__init__``."""
 
-    __slots__ = ("_header", "parent")
-
-    def __init__(self, parent: str | None) -> None:
-        self.parent = parent
-        self._header: str | None = None
+    __slots__ = ()
 
     def header(self) -> str:
-        if self._header is None:
-            self._header = child_traceparent(self.parent)
-        return self._header
+        header: str | None = self[1]
+        if header is None:
+            header = self[1] = child_traceparent(self[0])
+        return header
 
 
 class span:

@@ -59,6 +59,7 @@ __all__ = [
     "Inbound",
     "KafkaRecord",
     "header_text",
+    "header_texts",
     "json_or_text",
     "read_schema_id",
 ]
@@ -79,6 +80,28 @@ def header_text(headers: Iterable[tuple[str, Any]] | None, name: str) -> str | N
                 return None
             return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
     return None
+
+
+def header_texts(headers: Iterable[tuple[str, Any]] | None, first: str, second: str) -> tuple[str | None, str | None]:
+    """:func:`header_text` of two headers, read in one pass over the headers."""
+    found_first = found_second = _ABSENT
+    for found, value in headers or ():
+        if found == first:
+            if found_first is _ABSENT:
+                found_first = value
+        elif found == second and found_second is _ABSENT:
+            found_second = value
+    # the texts as header_text gives them, inline: this runs for every record a requester reads
+    if found_first is _ABSENT or found_first is None:
+        first_text = None
+    else:
+        first_text = found_first.decode(errors="replace") if isinstance(found_first, bytes) else str(found_first)
+    if found_second is _ABSENT or found_second is None:
+        return first_text, None
+    return first_text, found_second.decode(errors="replace") if isinstance(found_second, bytes) else str(found_second)
+
+
+_ABSENT: Any = object()
 
 
 def json_or_text(text: str | None) -> Any:

@@ -28,6 +28,14 @@ class OffsetTracker:
         if offset > self._highest:
             self._highest = offset
 
+    def skip(self, offset: int) -> None:
+        """``add`` and ``done`` of ``offset`` at once: a record that needs no handling."""
+        if offset > self._highest:
+            self._highest = offset
+        if self._heap:  # an earlier record is still outstanding: this one waits in the heap, done
+            heapq.heappush(self._heap, offset)
+            self.done(offset)
+
     def done(self, offset: int) -> None:
         heap, done = self._heap, self._done
         if heap[0] == offset and not done:
@@ -58,6 +66,9 @@ class DedupeCache:
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self._ids: OrderedDict[str, None] = OrderedDict()
+        self.holds = self._ids.__contains__
+        """Whether an id is remembered, without the reordering ``in`` does when it is: a check per record that
+        costs no Python call, for the usual case of an id not seen before (``in`` then tells a duplicate)."""
 
     def __contains__(self, event_id: object) -> bool:
         if event_id in self._ids:

@@ -7,13 +7,15 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from confluent_kafka import KafkaError, KafkaException
+
 from a2a_fast.agents.executor import Executor
 from a2a_fast.agents.policies import BudgetPolicy
 from a2a_fast.agents.provider import Provider
 from a2a_fast.agents.requester import Requester, TaskOutcome
 from a2a_fast.agents.tasks import TaskContext
 from a2a_fast.protocol.kinds import KIND_TASK_REQUEST
-from a2a_fast.transport.memory import MemoryTransport
+from a2a_fast.transport.memory import MemoryProducer, MemoryTransport
 from tests.scenarios import Mesh, eventually, fresh_mesh, run_strict
 from tests.scenarios.cancel import HeldProvider, running, state
 from tests.unit.agents.support import answers
@@ -189,3 +191,33 @@ def test_a_restarted_requester_negotiates_within_the_budget_given_to_submit(tmp_
     assert budget == 140.0  # the policy alone allows the proposed cost, 20
     assert book == [outcome.task_id]  # the settled task's budget left the book at the restart
     assert (outcome.status, outcome.agreed_cost) == ("COMPLETED", 125.0)
+
+
+def test_a_request_the_broker_does_not_take_fails_the_wait_for_its_outcome_and_submit() -> None:
+    # request_task does not wait for the request's acknowledgement on its own: a request not delivered must still
+    # come back to the caller as the delivery error, not as a task that never ends.
+    lost = KafkaError(KafkaError._MSG_TIMED_OUT, "request lost")
+
+    async def scenario(mesh: Mesh) -> tuple[list[BaseException | TaskOutcome], Requester]:
+        provider = Provider(mesh.config("provider-1"), {"count": 10})
+        requester = Requester(mesh.config("requester-1"))
+        async with running(provider, requester):
+            client = requester.producer.client if requester.producer else None
+            assert isinstance(client, MemoryProducer)
+            found: list[BaseException | TaskOutcome] = []
+            for ask in (
+                lambda: requester.request_task("a b", 20.0, capability="count", max_wait=30),
+                lambda: requester.submit("a b", 20.0, capability="count"),
+            ):
+                client.fail_next = lost
+                try:
+                    found.append(await asyncio.wait_for(ask(), 10))
+                except KafkaException as error:
+                    found.append(error)
+            return found, requester
+
+    with fresh_mesh(MemoryTransport()) as mesh:
+        found, requester = run_strict(lambda: scenario(mesh))
+    assert [type(outcome) for outcome in found] == [KafkaException, KafkaException]
+    assert all(outcome.args[0].code() == KafkaError._MSG_TIMED_OUT for outcome in found)  # type: ignore[union-attr]
+    assert requester.metrics.counter_total("messages_produced_total") == 0

@@ -25,7 +25,7 @@ from a2a_fast.errors import (
     SchemaError,
     ValidationError,
 )
-from a2a_fast.protocol.envelope import Envelope, Inbound
+from a2a_fast.protocol.envelope import Envelope, Inbound, header_text, header_texts
 from a2a_fast.protocol.kinds import KIND_NEGOTIATION, KIND_TASK_REQUEST, KIND_TASK_RESPONSE, MESSAGE_KINDS
 from a2a_fast.protocol.limits import MessageLimits
 from a2a_fast.protocol.topics import TopicNames
@@ -640,3 +640,10 @@ def test_decode_many_gives_each_record_what_decode_gives_it(
 def _same_moment(reason: str) -> str:
     """An expiry reason with its age blanked: the two decodes read the clock a moment apart."""
     return re.sub(r"sent [0-9.]+s ago", "sent Ns ago", reason)
+
+
+def test_header_texts_reads_two_headers_as_header_text_reads_each() -> None:
+    headers = [("a", b"1"), ("b", None), ("a", b"2"), ("c", "3"), ("b", b"4")]
+    for first, second in (("a", "b"), ("b", "a"), ("c", "z"), ("z", "c"), ("z", "y")):
+        assert header_texts(headers, first, second) == (header_text(headers, first), header_text(headers, second))
+    assert header_texts(None, "a", "b") == (None, None)
