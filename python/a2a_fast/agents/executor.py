@@ -63,6 +63,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 from types import CoroutineType
 from typing import Any
 
@@ -72,6 +73,7 @@ from a2a_fast.agents.base import Agent, AgentConfig, finish_eagerly_started, poo
 from a2a_fast.agents.cancel import CANCELED, CANCELING, cancel_note, cancel_record
 from a2a_fast.agents.steps import StepRunner
 from a2a_fast.agents.tasks import TaskContext, TaskHandler, result_text
+from a2a_fast.errors import A2AError
 from a2a_fast.history.tasks import read_log
 from a2a_fast.mesh.directory import AgentCard, AgentState
 from a2a_fast.observability.tracing import continue_trace
@@ -444,6 +446,9 @@ class Executor(Agent):
         task_id = message.task_id
         if status in TERMINAL:
             self.finished.add(task_id)
+            # Its ACCEPTED may be waiting here for a slot (read again after a rebalance while the task's previous
+            # executor finished it): it never starts.
+            self.slots.withdraw(task_id)
         elif status == CANCELING:
             await self._cancel(message)
         elif status == "ACCEPTED" and self._runs(message):
@@ -466,15 +471,22 @@ class Executor(Agent):
                 if not self.slots.try_acquire(level):  # a slot free at once needs no coroutine to wait on
                     await self.slots.acquire(level, task_id)
             except asyncio.CancelledError:
-                if held.cancel is None or _cancelling():
+                cancel = held.cancel
+                if _cancelling() or (cancel is None and task_id not in self.finished):
                     raise
-                await self._canceled(accepted, *_cause(held.cancel), before="before it started")
+                if cancel is None or task_id in self.finished:
+                    self._skip_finished(task_id)
+                else:
+                    await self._canceled(accepted, *_cause(cancel), before="before it started")
                 return
             if self.aside is not None or self._aside_task is not None:
                 # Stepping aside: the task is given back uncommitted, to whoever owns its partition next.
                 self.slots.release()
                 raise asyncio.CancelledError
             try:
+                if await self._finished_elsewhere(accepted):
+                    self._skip_finished(task_id)
+                    return
                 with self.protocol_metrics.timer("a2a", "execute"):
                     await self._run(accepted, held)
             finally:
@@ -484,6 +496,35 @@ class Executor(Agent):
             consumer = self.consumer
             if consumer is not None and consumer.held:  # admit_more, when a partition is held back
                 consumer.let_go()
+
+    async def _finished_elsewhere(self, accepted: Inbound) -> bool:
+        """Whether the task's outcome was read here, or, for a resumed run, is in the log after its ACCEPTED: the
+        run that was cut off may belong to an executor still alive (its group session ran out while the broker was
+        away) whose outcome reached the log after this executor's rebuild read it. Looked up right before a
+        resumed run starts; the records read with its ACCEPTED are handled meanwhile."""
+        task_id = accepted.task_id
+        if task_id in self.finished:
+            return True
+        catalog = self.catalog
+        if task_id not in self.attempts or catalog is None:
+            return False
+        start = {(accepted.topic, accepted.partition): accepted.offset}
+        read = partial(read_log, self.transport, catalog, self.topics, start=start, reader=self.agent_id)
+        try:
+            history = await asyncio.get_running_loop().run_in_executor(None, read)
+        except (A2AError, KafkaException, TimeoutError) as error:
+            log.warning("%s: looking for an outcome of %s before resuming it failed: %r", self.agent_id, task_id, error)
+            return task_id in self.finished
+        task = history.tasks.get(task_id)
+        if task is not None and task.state in TERMINAL:
+            self.finished.add(task_id)
+        return task_id in self.finished
+
+    def _skip_finished(self, task_id: str) -> None:
+        """An accepted task whose outcome another executor wrote is not run (again) here."""
+        self.attempts.pop(task_id, None)
+        self.counts["SKIPPED"] += 1
+        log.info("not run: %s has its outcome in the log already", task_id)
 
     async def _cancel(self, cancel: Inbound) -> None:
         """A CANCELING: ends the task held here; remembers one not here yet; answers one given to this pool that

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from a2a_fast.agents.executor import Executor, PrioritySlots
+from a2a_fast.agents.executor import Executor, PrioritySlots, started_id
 from a2a_fast.agents.tasks import TaskContext
+from a2a_fast.protocol.envelope import Inbound
 from a2a_fast.protocol.kinds import KIND_TASK_RESPONSE
 from a2a_fast.transport.memory import MemoryConsumer, MemoryTransport
 from tests.scenarios import Mesh, eventually, fresh_mesh, run_strict
@@ -238,6 +239,121 @@ def test_a_partition_held_back_before_a_rebalance_is_read_again_when_the_member_
     with fresh_mesh(transport) as mesh:
         counts = run_strict(lambda: scenario(mesh))
     assert counts["COMPLETED"] == 6 and sorted(task for task, _, _ in recorder.ran) == [f"t{n}" for n in range(6)]
+
+
+def committed_past(mesh: Mesh, executor: Executor, message: Inbound) -> bool:
+    """Whether the executor's pool committed its offset past ``message``: it counts as handled."""
+    transport = mesh.transport
+    assert isinstance(transport, MemoryTransport) and executor.group_id is not None
+    committed = transport.broker.committed(executor.group_id, message.topic, message.partition)
+    return committed is not None and committed > message.offset
+
+
+def test_a_task_waiting_for_a_slot_is_never_started_once_another_executor_finished_it() -> None:
+    """Its ACCEPTED was read again after a rebalance, while the executor that had the task before finished it: the
+    outcome that comes in while the task waits for a slot here ends the wait, and its offset is committed."""
+    recorder = Recorder()
+
+    async def scenario(mesh: Mesh) -> dict[str, int]:
+        executor = Executor(
+            mesh.config("executor-1"), {"hold": recorder.hold, "count": recorder.count}, max_tasks=1, reserved=0,
+            serve_steps=False,
+        )  # fmt: skip
+        peer = Peer(mesh.config("peer-1", join_mesh=False))
+        other = Peer(mesh.config("executor-2", join_mesh=False))
+        async with running(executor, peer, other):
+            pool = executor.group_id
+            await peer.publish(KIND_TASK_RESPONSE, accepted("t0", "hold"), target_agent="peer-1", target_group=pool)
+            await eventually(lambda: executor.running == {"t0"}, 10, "t0 holds the only slot")
+            await peer.publish(KIND_TASK_RESPONSE, accepted("t1", "count"), target_agent="peer-1", target_group=pool)
+            await eventually(lambda: executor.slots.waiting == 1, 10, "t1 waits for the slot")
+            await other.publish(
+                KIND_TASK_RESPONSE, response("t1", "COMPLETED", "executor-2", progress=1.0, result="{}"),
+                target_agent="peer-1",
+            )  # fmt: skip
+            await eventually(lambda: executor.slots.waiting == 0 and "t1" not in executor.held, 10, "t1 waits no more")
+            recorder.released.set()
+            await eventually(lambda: executor.counts["COMPLETED"] == 1, 10, "t0 completed")
+            first = answers(mesh, "t1")[0]
+            await eventually(lambda: committed_past(mesh, executor, first), 10, "t1's ACCEPTED committed")
+            return dict(executor.counts)
+
+    with fresh_mesh(MemoryTransport()) as mesh:
+        counts = run_strict(lambda: scenario(mesh))
+        said = reports(mesh, "t1")
+    assert [task for task, _, _ in recorder.ran] == ["t0"]
+    assert counts["SKIPPED"] == 1 and counts["COMPLETED"] == 1
+    assert said == [("executor-2", "COMPLETED", 1.0, None)]
+
+
+class _Inheriting(Executor):
+    """An executor given a partition where another executor started a task and is about to write its outcome (its
+    group session ran out while the broker was away, so it does not know yet that it lost the partition): the
+    outcome reaches the log at ``moment``, after this executor's rebuild read the log and before the resumed run."""
+
+    def __init__(self, config: Any, handlers: Any, moment: str, land: Any) -> None:
+        super().__init__(config, handlers, serve_steps=False)
+        self.moment = moment
+        self.land = land
+
+    def on_partitions_assigned(self, partitions: list[Any]) -> None:
+        super().on_partitions_assigned(partitions)
+        if self.moment == "read with its ACCEPTED" and partitions:
+            self.land()
+
+    async def handle(self, message: Inbound) -> None:
+        if self.moment == "in the log, not read yet" and message.record.get("status") == "ACCEPTED":
+            self.land()
+        await super().handle(message)
+
+
+@pytest.mark.parametrize("moment", ["read with its ACCEPTED", "in the log, not read yet"])
+def test_a_cut_off_run_is_not_resumed_when_its_outcome_reached_the_log_after_the_rebuild(moment: str) -> None:
+    """executor-2 started t1 and its COMPLETED reached the log only after executor-1, given t1's partition, had
+    rebuilt from the log (which showed t1 started, not finished): executor-1 must not run t1 again."""
+    recorder = Recorder()
+    transport = MemoryTransport()
+
+    async def scenario(mesh: Mesh) -> tuple[dict[str, int], int, bool]:
+        peer = Peer(mesh.config("peer-1", join_mesh=False))
+        zombie = Peer(mesh.config("executor-2", join_mesh=False))
+        landed: list[bool] = []
+
+        def land() -> None:
+            # The zombie's delivery, appended at once (from the consumer's thread or inside a handler).
+            if landed:
+                return
+            assert zombie.envelope is not None
+            topic, key, headers, value = zombie.envelope.encode_parts(
+                KIND_TASK_RESPONSE, response("t1", "COMPLETED", "executor-2", progress=1.0, result="{}"),
+                target_agent="peer-1", event_id="accepted-t1/COMPLETED",
+            )  # fmt: skip
+            transport.broker.append(topic, key, value, list(headers))
+            landed.append(True)
+
+        executor = _Inheriting(mesh.config("executor-1"), {"count": recorder.count}, moment, land)
+        async with running(peer, zombie):
+            await peer.publish(
+                KIND_TASK_RESPONSE, accepted("t1", "count"), target_agent="peer-1", target_group=executor.group_id,
+                event_id="accepted-t1",
+            )  # fmt: skip
+            await zombie.publish(
+                KIND_TASK_RESPONSE, response("t1", "RUNNING", "executor-2", progress=0.0, message="started"),
+                target_agent="peer-1", event_id=started_id("accepted-t1", 1),
+            )  # fmt: skip
+            async with running(executor):
+                await eventually(lambda: bool(landed), 10, "the zombie's outcome landed")
+                first = answers(mesh, "t1")[0]
+                await eventually(lambda: committed_past(mesh, executor, first), 10, "t1's ACCEPTED committed")
+                await asyncio.sleep(0.2)  # a run started by mistake would have reported by now
+                return dict(executor.counts), executor.rebuilt, "t1" in executor.attempts
+
+    with fresh_mesh(transport) as mesh:
+        counts, rebuilt_finished, pending = run_strict(lambda: scenario(mesh))
+        said = reports(mesh, "t1")
+    assert rebuilt_finished == 0, "the rebuild saw t1 started, not finished"
+    assert recorder.ran == [] and counts["SKIPPED"] == 1 and not pending
+    assert [who for who, *_ in said] == ["executor-2", "executor-2"], said
 
 
 def test_an_accepted_task_addressed_to_another_pool_is_left_to_it() -> None:
