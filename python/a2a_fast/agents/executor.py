@@ -20,6 +20,11 @@ runtime lets running tasks finish, so two executors never run the same task side
 left is a crash after a handler returned but before its ``COMPLETED`` was acknowledged: then the task
 runs again, so handlers with outside effects should be idempotent per ``task_id``.
 
+**Outcomes from elsewhere.** A member whose group session ran out (a broker node away) may still finish a task of the
+partitions it lost, and its outcome may reach the log after the new owner's rebuild read it. So an outcome another
+executor wrote ends a wait for a slot (the task never starts here), and a resumed run first reads its partition from
+its ``ACCEPTED`` on for an outcome. Left: an outcome landing after that read (a producer retrying to a new leader).
+
 **Attempts.** A task run again because its executor died is *resumed*, not doubled: the rebuild counts the
 runs of each unfinished task that started (their ``RUNNING`` "started" records) and the handler gets the next
 attempt number (:attr:`TaskContext.attempt`) and the task id as its idempotency key. The records of a
