@@ -489,7 +489,8 @@ class Executor(Agent):
                 self.slots.release()
                 raise asyncio.CancelledError
             try:
-                if await self._finished_elsewhere(accepted):
+                # Its outcome read while it waited, or, for a resumed run, written since the rebuild.
+                if task_id in self.finished or (task_id in self.attempts and await self._outcome_in_log(accepted)):
                     self._skip_finished(task_id)
                     return
                 with self.protocol_metrics.timer("a2a", "execute"):
@@ -502,16 +503,14 @@ class Executor(Agent):
             if consumer is not None and consumer.held:  # admit_more, when a partition is held back
                 consumer.let_go()
 
-    async def _finished_elsewhere(self, accepted: Inbound) -> bool:
-        """Whether the task's outcome was read here, or, for a resumed run, is in the log after its ACCEPTED: the
-        run that was cut off may belong to an executor still alive (its group session ran out while the broker was
-        away) whose outcome reached the log after this executor's rebuild read it. Looked up right before a
-        resumed run starts; the records read with its ACCEPTED are handled meanwhile."""
+    async def _outcome_in_log(self, accepted: Inbound) -> bool:
+        """Whether a resumed task's outcome is in the log after its ACCEPTED, or was read meanwhile: the run that was
+        cut off may belong to an executor still alive (its group session ran out while a broker node was away)
+        whose outcome reached the log after this executor's rebuild read it. Looked up right before the resumed
+        run starts; the records read with its ACCEPTED are handled meanwhile."""
         task_id = accepted.task_id
-        if task_id in self.finished:
-            return True
         catalog = self.catalog
-        if task_id not in self.attempts or catalog is None:
+        if catalog is None:
             return False
         start = {(accepted.topic, accepted.partition): accepted.offset}
         read = partial(read_log, self.transport, catalog, self.topics, start=start, reader=self.agent_id)
