@@ -43,7 +43,7 @@ def serve_jsonrpc(port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=120)
 
 
-def serve_kafka(kafka: str, registry: str, prefix: str, linger_ms: int) -> int:
+def serve_kafka(kafka: str, registry: str, prefix: str, linger_ms: float) -> int:
     import uvloop
 
     from a2a_fast.a2a import A2AAgent
