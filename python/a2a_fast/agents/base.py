@@ -735,7 +735,8 @@ class Agent:
                         await asyncio.wait_for(self._capacity.wait(), 0.5)
                     continue
             else:
-                await consumer.resume()
+                if consumer.paused:
+                    await consumer.resume()
                 messages = await consumer.fetch(min(free, batch_size), timeout)
                 if not messages:
                     continue
