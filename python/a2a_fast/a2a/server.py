@@ -137,11 +137,17 @@ def _event_kind(event: Any) -> int | None:
     return next((kind for cls, kind in _EVENT_KINDS.items() if isinstance(event, cls)), None)
 
 
+_SHORT_PREFIXES = {field: [bytes(((field << 3) | 2, size)) for size in range(0x80)] for field in _EVENT_KINDS.values()}
+"""The tag and one-byte length of each ``StreamResponse`` payload field, by field and length below 128."""
+
+
 def _stream_response(field: int, event: ProtoMessage) -> bytes:
     """``StreamResponse(<field>=event).SerializeToString()``, the same bytes without copying ``event`` into a new
     message: the field's tag, the event's length as a varint, the event."""
     body = event.SerializeToString()
     size = len(body)
+    if size < 0x80:
+        return _SHORT_PREFIXES[field][size] + body
     prefix = bytearray(((field << 3) | 2,))
     while size > 0x7F:
         prefix.append((size & 0x7F) | 0x80)
