@@ -48,7 +48,7 @@ _IDLE_POLL = 0.1
 
 
 class Producer:
-    """One producer client with its poll thread; ``on_deliveries`` gets each batch of reports on the loop."""
+    """One producer client whose reports the loop serves; ``on_deliveries`` gets each batch of them on the loop."""
 
     def __init__(
         self,
@@ -176,7 +176,7 @@ class Producer:
                 self.send(topic, key, headers, value, token)
                 return
             except BufferError:
-                await asyncio.sleep(_FULL_QUEUE_PAUSE)  # the poll thread drains the queue meanwhile
+                await asyncio.sleep(_FULL_QUEUE_PAUSE)  # the loop's polls drain the queue meanwhile
 
     async def send_and_wait(
         self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes | None
