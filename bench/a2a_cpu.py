@@ -3,7 +3,10 @@
 ``python -m bench.a2a_cpu [--calls N] [--concurrency C] [--linger MS] [--profile DIR]`` starts the echo agent of
 ``bench/test_a2a.py`` in a process of its own (``bench.a2a_servers kafka``), warms up, then runs ``N`` SDK
 ``SendMessage`` calls from ``C`` concurrent callers and prints, per call: the CPU time of each process (all
-threads, from ``/proc``) and of its main thread (the event loop), and with ``--profile`` the number of Python
+threads, from ``/proc``) and of its main thread (the event loop), the local broker's CPU time per call
+(``broker_us``: all its work meanwhile, other clients' included) and how busy the machine's cores were
+(``machine_busy``, 1.0 for all of them all the time), the context switches per call of each process's threads
+(``*_switches``: hand-offs between threads), and with ``--profile`` the number of Python
 function calls each main thread made (cProfile, started and stopped around the measured calls; the agent's by
 ``SIGUSR1``/``SIGUSR2``), the profiles written to ``DIR``. CPU time per call moves much less with the machine's
 load than throughput does, so runs of two versions taken in turn compare fairly where ``make bench`` cannot.
@@ -21,6 +24,7 @@ os.environ.setdefault("OTEL_INSTRUMENTATION_A2A_SDK_ENABLED", "false")
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import json
 import pstats
@@ -47,6 +51,37 @@ def _process_cpu(pid: int) -> tuple[float, float]:
     return _ticks(f"/proc/{pid}/stat"), _ticks(f"/proc/{pid}/task/{pid}/stat")
 
 
+def _switches(pid: int) -> int:
+    """Context switches so far of every thread of ``pid`` (each a thread woken or put to sleep)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            for line in (task / "status").read_text().splitlines():
+                if "ctxt_switches:" in line:
+                    total += int(line.split()[1])
+    return total
+
+
+def _broker_pid() -> int | None:
+    """The local broker's process (the stack's ``kafka.Kafka``), None when it is not found here."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if b"kafka.Kafka" in (entry / "cmdline").read_bytes():
+                    return int(entry.name)
+            except OSError:
+                continue
+    return None
+
+
+def _machine_busy() -> tuple[float, float]:
+    """CPU seconds busy and in all, of every core, since boot (``/proc/stat``)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    total = sum(fields[:8])
+    return (total - idle) / os.sysconf("SC_CLK_TCK"), total / os.sysconf("SC_CLK_TCK")
+
+
 def _calls_of(profile: pstats.Stats) -> int:
     return sum(row[1] for row in profile.stats.values())  # type: ignore[attr-defined]
 
@@ -64,7 +99,7 @@ def serve(argv: list[str]) -> int:
         profiler.dump_stats(out)
 
     signal.signal(signal.SIGUSR2, stop)
-    return serve_kafka(argv[1], argv[2], argv[3], int(argv[4]))
+    return serve_kafka(argv[1], argv[2], argv[3], float(argv[4]))
 
 
 def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
@@ -109,13 +144,20 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 process.send_signal(signal.SIGUSR1)
                 await asyncio.sleep(0.2)
                 profiler.enable()
+            broker = _broker_pid()
+            broker_before = _ticks(f"/proc/{broker}/stat") if broker else 0.0
+            machine_before = _machine_busy()
             agent_before = _process_cpu(process.pid)
+            switches_before = _switches(os.getpid()), _switches(process.pid)
             client_before = time.process_time(), time.thread_time()
             started = time.perf_counter()
             latencies = await run(args.calls, args.concurrency)
             seconds = time.perf_counter() - started
             client_after = time.process_time(), time.thread_time()
             agent_after = _process_cpu(process.pid)
+            switches_after = _switches(os.getpid()), _switches(process.pid)
+            machine_after = _machine_busy()
+            broker_after = _ticks(f"/proc/{broker}/stat") if broker else 0.0
             result: dict[str, Any] = {}
             if profiler is not None and profile_dir is not None:
                 profiler.disable()
@@ -136,6 +178,10 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 client_main_us=round((client_after[1] - client_before[1]) * per_call),
                 agent_us=round((agent_after[0] - agent_before[0]) * per_call),
                 agent_main_us=round((agent_after[1] - agent_before[1]) * per_call),
+                client_switches=round((switches_after[0] - switches_before[0]) / args.calls, 2),
+                agent_switches=round((switches_after[1] - switches_before[1]) / args.calls, 2),
+                broker_us=round((broker_after - broker_before) * per_call) if broker else None,
+                machine_busy=round((machine_after[0] - machine_before[0]) / (machine_after[1] - machine_before[1]), 2),
                 load=round(os.getloadavg()[0], 1),
             )
             return result
@@ -144,7 +190,11 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             await caller.stop()
     finally:
         stop([process])
-        AdminClient({"bootstrap.servers": endpoints.kafka}).delete_topics([*topics.all(), topics.agents])
+        # waited for: an admin client dropped at once may never send the request, leaving the topics behind
+        deleting = AdminClient({"bootstrap.servers": endpoints.kafka}).delete_topics([*topics.all(), topics.agents])
+        for future in deleting.values():
+            with contextlib.suppress(Exception):
+                future.result(15)
 
 
 async def handle_only(count: int) -> tuple[float, float]:
@@ -216,7 +266,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--calls", type=int, default=6000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--warm-up", type=int, default=500)
-    parser.add_argument("--linger", type=int, default=1)
+    parser.add_argument("--linger", type=float, default=1)
     parser.add_argument("--profile", help="a folder for the client's and the agent's profiles")
     parser.add_argument("--prefix", default="bench-a2a-cpu-")
     args = parser.parse_args(argv)

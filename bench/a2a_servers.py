@@ -43,7 +43,7 @@ def serve_jsonrpc(port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=120)
 
 
-def serve_kafka(kafka: str, registry: str, prefix: str, linger_ms: int) -> int:
+def serve_kafka(kafka: str, registry: str, prefix: str, linger_ms: float) -> int:
     import uvloop
 
     from a2a_fast.a2a import A2AAgent
@@ -87,7 +87,7 @@ def main(argv: list[str]) -> int:
         serve_jsonrpc(int(argv[2]))
         return 0
     if argv[1:2] == ["kafka"] and len(argv) in (5, 6):
-        return serve_kafka(argv[2], argv[3], argv[4], int(argv[5]) if len(argv) == 6 else 1)
+        return serve_kafka(argv[2], argv[3], argv[4], float(argv[5]) if len(argv) == 6 else 1)
     print(__doc__, file=sys.stderr)
     return 2
 

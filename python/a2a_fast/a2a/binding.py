@@ -61,6 +61,7 @@ __all__ = [
     "TEXT_LIMIT",
     "Method",
     "decode",
+    "decode_into",
     "encode",
     "error_fields",
     "error_from",
@@ -155,6 +156,16 @@ def decode(data: bytes | None, kind: type[M], what: str) -> M:
             f"{what} is not a {kind.DESCRIPTOR.full_name} in protobuf encoding: {error}"
         ) from None
     return message
+
+
+def decode_into(message: Message, data: bytes | None, what: str) -> None:
+    """:func:`decode` into ``message`` (a field of another message, say: no copy made); raises as it does."""
+    try:
+        message.ParseFromString(data or b"")
+    except DecodeError as error:
+        raise InvalidRequestError(
+            f"{what} is not a {message.DESCRIPTOR.full_name} in protobuf encoding: {error}"
+        ) from None
 
 
 def validate_required(message: Message) -> None:

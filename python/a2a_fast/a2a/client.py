@@ -43,7 +43,6 @@ from typing import Any, ClassVar, TypeVar
 from a2a.client import ClientCallContext, ClientConfig, ClientFactory
 from a2a.client.errors import A2AClientError, A2AClientTimeoutError
 from a2a.client.transports.base import ClientTransport
-from a2a.helpers import get_message_text
 from a2a.types import (
     AgentCard,
     CancelTaskRequest,
@@ -55,6 +54,7 @@ from a2a.types import (
     ListTaskPushNotificationConfigsResponse,
     ListTasksRequest,
     ListTasksResponse,
+    Message,
     SendMessageRequest,
     SendMessageResponse,
     StreamResponse,
@@ -72,6 +72,7 @@ from a2a_fast.a2a.binding import (
     SEND_STREAMING_MESSAGE,
     TEXT_LIMIT,
     decode,
+    decode_into,
     encode,
     error_from,
     new_id,
@@ -82,7 +83,7 @@ from a2a_fast.a2a.states import TERMINAL
 from a2a_fast.agents.base import Agent, AgentConfig
 from a2a_fast.errors import ConfigError
 from a2a_fast.observability.tracing import continue_trace
-from a2a_fast.protocol.envelope import TARGET_AGENT_HEADER, Inbound
+from a2a_fast.protocol.envelope import TARGET_AGENT_HEADER, Inbound, KafkaRecord
 from a2a_fast.protocol.kinds import KIND_A2A_REQUEST
 
 __all__ = ["KafkaCaller", "KafkaClientTransport", "register"]
@@ -108,6 +109,15 @@ class _Inbox:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def waiter(self) -> asyncio.Future[None]:
+        """A future done once a record is delivered (to await while :attr:`records` is empty)."""
+        self._waiter = waiter = asyncio.get_running_loop().create_future()
+        return waiter
+
+    @property
+    def records(self) -> deque[Any]:
+        return self._records
 
     async def next(self, timeout: float | None) -> Any:  # noqa: ASYNC109 (a wait bound, raised as the SDK's timeout)
         while not self._records:
@@ -240,27 +250,38 @@ class KafkaCaller(Agent):
         caller's wait for the answer raises it): the answer cannot come before the broker has the call, so
         waiting for its acknowledgement first only costs a wake-up. Otherwise it returns once the broker has it.
         Raises KafkaException."""
-        assert self.envelope is not None, "caller not started"
+        if not self.send_now(record, pool, headers):
+            await self.produce_record(KafkaRecord(*self._encode(record, pool, headers)))
+
+    def send_now(self, record: dict[str, Any], pool: str, headers: list[tuple[str, bytes]]) -> bool:
+        """:meth:`send_call` when it need not wait (unsigned, outside transactions, room in the producer's
+        queue): True once the producer has the call, False when :meth:`send_call` is the way. Raises
+        KafkaException."""
+        producer = self.producer
+        if producer is None or self.signing is not None or producer.transactional:
+            return False
+        topic, key, all_headers, value = self._encode(record, pool, headers)
         request_id = record["request_id"]
-        encoded = self.envelope.encode(
+        try:
+            producer.send_reported(topic, key, all_headers, value, partial(self._reported, request_id))
+        except BufferError:
+            return False  # the slow path waits for room
+        return True
+
+    def _encode(
+        self, record: dict[str, Any], pool: str, headers: list[tuple[str, bytes]]
+    ) -> tuple[str, bytes, list[tuple[str, bytes]], bytes]:
+        assert self.envelope is not None, "caller not started"
+        topic, key, all_headers, value = self.envelope.encode_parts(
             KIND_A2A_REQUEST,
             record,
             target_group=pool,
             collaboration_id=record.get("context_id"),
             traceparent=continue_trace(None),
-            event_id=request_id,
+            event_id=record["request_id"],
         )
-        encoded.headers.extend(headers)
-        producer = self.producer
-        if producer is not None and self.signing is None and not producer.transactional:
-            try:
-                producer.send_reported(
-                    encoded.topic, encoded.key, encoded.headers, encoded.value, partial(self._reported, request_id)
-                )
-                return
-            except BufferError:
-                pass  # the slow path waits for room
-        await self.produce_record(encoded)
+        all_headers.extend(headers)
+        return topic, key, all_headers, value
 
     def _reported(self, request_id: str, error: KafkaError | None) -> None:
         if error is not None:
@@ -331,7 +352,9 @@ class KafkaClientTransport(ClientTransport):
         record = await self._call(SEND_MESSAGE, request, _task_of(request), context, None)
         if record["reply"] is None and record["task"] is not None:
             # the task, not repeated as a reply when it is not cut to a history length
-            return SendMessageResponse(task=decode(record["task"], Task, "task"))
+            response = SendMessageResponse()
+            decode_into(response.task, record["task"], "task")
+            return response
         return decode(record["reply"], SendMessageResponse, "reply")
 
     async def send_message_streaming(
@@ -454,11 +477,13 @@ class KafkaClientTransport(ClientTransport):
     async def _open(
         self, method: str, params: ProtoMessage, task_id: str | None, context: ClientCallContext | None
     ) -> tuple[str, _Inbox]:
-        await self._ready()
+        caller = self.caller
+        if self._closed or not caller.is_running:
+            await self._ready()
         headers = service_parameter_headers(context.service_parameters if context is not None else None)
         request_id = new_id()
         message = params.message if isinstance(params, SendMessageRequest) else None
-        text = get_message_text(message)[:TEXT_LIMIT] if message is not None else None
+        text = _text_of(message)[:TEXT_LIMIT] if message is not None else None
         record = {
             "task_id": task_id or request_id,
             "request_id": request_id,
@@ -471,14 +496,15 @@ class KafkaClientTransport(ClientTransport):
             "params": encode(params),
             "timestamp": int(time.time() * 1000),
         }
-        inbox = self.caller.open_call(request_id)
+        inbox = caller.open_call(request_id)
         try:
-            await self.caller.send_call(record, self.pool, headers)
+            if not caller.send_now(record, self.pool, headers):
+                await caller.send_call(record, self.pool, headers)
         except KafkaException as error:
-            self.caller.close_call(request_id)
+            caller.close_call(request_id)
             raise self._unsent(method, error) from None
         except BaseException:
-            self.caller.close_call(request_id)
+            caller.close_call(request_id)
             raise
         return request_id, inbox
 
@@ -520,6 +546,10 @@ class KafkaClientTransport(ClientTransport):
             record = await inbox.next(timeout)
         except TimeoutError:
             raise A2AClientTimeoutError(f"{method}: no answer from {self.pool} within {timeout}s") from None
+        return self._answer(record, method)
+
+    def _answer(self, record: Any, method: str) -> dict[str, Any]:
+        """What an inbox gave, as a record; raises when the transport closed or the call was not delivered."""
         if record is _CLOSED:
             raise A2AClientError(f"{method}: the Kafka transport was closed while waiting for {self.pool}")
         if isinstance(record, _Unsent):
@@ -528,10 +558,19 @@ class KafkaClientTransport(ClientTransport):
         return result
 
     async def _next_final(self, inbox: _Inbox, method: str, timeout: float | None) -> dict[str, Any]:  # noqa: ASYNC109
-        deadline = None if timeout is None else time.monotonic() + timeout
+        if timeout is None:
+            # No bound (a message send): the inbox's future is awaited here, with no coroutine per record.
+            records = inbox.records
+            while True:
+                while not records:
+                    await inbox.waiter()
+                record = self._answer(records.popleft(), method)
+                _raise_error(record)
+                if record["final"]:
+                    return record
+        deadline = time.monotonic() + timeout
         while True:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            record = await self._next(inbox, method, left)
+            record = await self._next(inbox, method, max(0.0, deadline - time.monotonic()))
             _raise_error(record)
             if record["final"]:
                 return record
@@ -544,6 +583,11 @@ def register(factory: ClientFactory, caller: KafkaCaller | None = None, *, timeo
         KafkaClientTransport, caller=caller, timeout=timeout
     )
     factory.register(KAFKA_BINDING, producer)
+
+
+def _text_of(message: Message) -> str:
+    """The message's text parts, one a line (the SDK's ``get_message_text``)."""
+    return "\n".join([part.text for part in message.parts if part.HasField("text")])
 
 
 def _task_of(request: SendMessageRequest) -> str:

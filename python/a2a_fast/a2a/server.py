@@ -137,6 +137,25 @@ def _event_kind(event: Any) -> int | None:
     return next((kind for cls, kind in _EVENT_KINDS.items() if isinstance(event, cls)), None)
 
 
+_SHORT_PREFIXES = {field: [bytes(((field << 3) | 2, size)) for size in range(0x80)] for field in _EVENT_KINDS.values()}
+"""The tag and one-byte length of each ``StreamResponse`` payload field, by field and length below 128."""
+
+
+def _stream_response(field: int, event: ProtoMessage) -> bytes:
+    """``StreamResponse(<field>=event).SerializeToString()``, the same bytes without copying ``event`` into a new
+    message: the field's tag, the event's length as a varint, the event."""
+    body = event.SerializeToString()
+    size = len(body)
+    if size < 0x80:
+        return _SHORT_PREFIXES[field][size] + body
+    prefix = bytearray(((field << 3) | 2,))
+    while size > 0x7F:
+        prefix.append((size & 0x7F) | 0x80)
+        size >>= 7
+    prefix.append(size)
+    return bytes(prefix) + body
+
+
 class A2AAgent(Agent):
     """Runs ``executor`` (an A2A SDK ``AgentExecutor``) for the agent of ``card``, at most ``max_tasks`` turns at
     once; ``extended_card`` is what ``GetExtendedAgentCard`` answers (and the directory shows to the mesh)."""
@@ -656,7 +675,7 @@ class _Turn:
                 raise InvalidAgentResponseError("Multiple Message objects received.")
             self.answer = event
             self.said = event
-            self._queue(StreamResponse(message=event).SerializeToString())
+            self._queue(_stream_response(_MESSAGE, event))
             if not self.has_started:
                 self._start()
             return
@@ -690,14 +709,12 @@ class _Turn:
             add_user_message(task, self.message)
             self.follow_up = False
         # the event encoded as it is now, before the executor can change it
+        wrapped = _stream_response(kind, event)
         if kind == _TASK:
-            wrapped = StreamResponse(task=event).SerializeToString()
             self.task = apply_task(task, event)
         elif kind == _STATUS:
-            wrapped = StreamResponse(status_update=event).SerializeToString()
             self.task = apply_status(task, event)
         else:
-            wrapped = StreamResponse(artifact_update=event).SerializeToString()
             self.task = apply_artifact(task, event)
             if task is None and self.message is not None:
                 # an update before any Task makes the task, with the request's message as its history (as the SDK)

@@ -6,8 +6,8 @@ the runtime does the rest:
 
 * **Never blocking the loop.** The consumer is confined to one worker thread: ``consume``, ``commit``,
   ``pause`` and ``close`` run there, and so do the rebalance callbacks. The producer's ``produce`` never
-  waits; a poll thread serves its delivery reports and hands them back to the loop in batches with
-  ``call_soon_threadsafe``. Registry look-ups and admin calls run in the loop's default executor.
+  waits; the loop serves its delivery reports in batches, polling the client without waiting (``poll(0)``)
+  every millisecond while records are out. Registry look-ups and admin calls run in the loop's default executor.
 * **At-least-once with no second effect.** Records are consumed in batches (``consume(num_messages,
   timeout)``) and decoded a batch at a time (:meth:`Envelope.decode_many`); an offset is committed only
   once its record and every earlier one of the partition were handled (:class:`OffsetTracker`). A record
@@ -737,7 +737,8 @@ class Agent:
                         await asyncio.wait_for(self._capacity.wait(), 0.5)
                     continue
             else:
-                await consumer.resume()
+                if consumer.paused:
+                    await consumer.resume()
                 messages = await consumer.fetch(min(free, batch_size), timeout)
                 if not messages:
                     continue
@@ -1389,7 +1390,7 @@ class Agent:
                 self._send_output(work, topic, key, headers, value, label)
                 return
             except BufferError:
-                await asyncio.sleep(0.005)  # local queue full: the poll thread drains it meanwhile
+                await asyncio.sleep(0.005)  # local queue full: the loop's polls drain it meanwhile
 
     def _send_output(
         self, work: _Work, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes, label: _Label

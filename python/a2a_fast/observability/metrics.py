@@ -111,9 +111,17 @@ class Histogram:
         self.count += 1
 
     def observe_many(self, values: Iterable[float]) -> None:
-        """:meth:`observe` of each value: sorted once, then counted per bucket rather than per value."""
+        """:meth:`observe` of each value: sorted once, then counted per bucket rather than per value (per value
+        for a batch with fewer values than a quarter of the buckets)."""
         ordered = sorted(values)
         counts, start = self.counts, 0
+        if 4 * len(ordered) < len(self.bounds):
+            bounds = self.bounds
+            for value in ordered:
+                counts[bisect.bisect_left(bounds, value)] += 1
+            self.total += sum(ordered)
+            self.count += len(ordered)
+            return
         for index, bound in enumerate(self.bounds):
             end = bisect.bisect_right(ordered, bound, start)
             counts[index] += end - start

@@ -4,7 +4,7 @@
   client interfaces; :mod:`~a2a_fast.transport.kafka` is the real one, :mod:`~a2a_fast.transport.memory` its
   in-memory twin for unit tests.
 * :mod:`~a2a_fast.transport.consumer`: a consumer-group member in a worker thread (fetch, pause, rebalances,
-  commits); :mod:`~a2a_fast.transport.producer`: a producer with a poll thread and batched delivery reports;
+  commits); :mod:`~a2a_fast.transport.producer`: a producer whose delivery reports the loop serves, in batches;
   :mod:`~a2a_fast.transport.offsets`: committable offsets and redelivery dedupe.
 * :mod:`~a2a_fast.transport.log`: reading the log without a group (replay, tail);
   :mod:`~a2a_fast.transport.admin`: topics.

@@ -28,8 +28,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import queue
+import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
@@ -95,7 +96,7 @@ class GroupConsumer:
             **(config or {}),
         }
         self._client: ConsumerClient | None = None
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"{client_id}-consumer")
+        self._thread = _Worker(f"{client_id}-consumer")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._trackers: dict[tuple[str, int], OffsetTracker] = {}
         self._commit_task: asyncio.Task[None] | None = None
@@ -156,8 +157,7 @@ class GroupConsumer:
         return self._client
 
     async def _run(self, call: Callable[[], T]) -> T:
-        loop = self._loop or asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, call)
+        return await self._thread.submit(self._loop or asyncio.get_running_loop(), call)
 
     async def run(self, call: Callable[[ConsumerClient], T]) -> T:
         """Runs ``call(client)`` in the worker thread (for role hooks that read the client, e.g. ``committed``)."""
@@ -372,6 +372,68 @@ class GroupConsumer:
                 if int(number) >= 0 and part.get("consumer_lag", -1) >= 0:
                     lag[f"{topic}/{number}"] = int(part["consumer_lag"])
         self.lag = lag
+
+
+class _Worker:
+    """The member's one thread: runs the calls given to it in order, each result handed back to the loop.
+
+    What ``run_in_executor`` on a one-thread pool does, without its two futures chained per call (a
+    ``concurrent.futures.Future`` with its condition, wrapped in an asyncio one): the consumer makes a call per
+    fetch, and on an agent answering calls one by one that hand-off cost more than the fetch. A call whose
+    future was cancelled before it started is not made."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._calls: queue.SimpleQueue[tuple[asyncio.AbstractEventLoop, asyncio.Future[Any], Callable[[], Any]] | None]
+        self._calls = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, loop: asyncio.AbstractEventLoop, call: Callable[[], T]) -> asyncio.Future[T]:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name=self._name, daemon=True)
+            self._thread.start()
+        future: asyncio.Future[T] = loop.create_future()
+        self._calls.put((loop, future, call))
+        return future
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Ends the thread once the calls given so far are made (waiting for that with ``wait``)."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._calls.put(None)
+            if wait:
+                thread.join()
+
+    def _serve(self) -> None:
+        while True:
+            item = self._calls.get()
+            if item is None:
+                return
+            loop, future, call = item
+            if future.cancelled():
+                continue
+            try:
+                result = call()
+            except BaseException as error:  # handed to the caller, as run_in_executor does
+                _hand_back(loop, _fail, future, error)
+            else:
+                _hand_back(loop, _succeed, future, result)
+            del item, future, call
+
+
+def _hand_back(loop: asyncio.AbstractEventLoop, settle: Callable[..., None], *args: Any) -> None:
+    with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits any more
+        loop.call_soon_threadsafe(settle, *args)
+
+
+def _succeed(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.cancelled():
+        future.set_result(result)
+
+
+def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
+    if not future.cancelled():
+        future.set_exception(error)
 
 
 def _fetch(client: ConsumerClient, count: int, timeout: float) -> list[Any]:

@@ -1,11 +1,14 @@
 """A producer that never blocks the event loop: records go out at once, delivery reports come back in batches.
 
 :class:`Producer` wraps one client of the transport. :meth:`Producer.send` hands a record to the client and
-returns; a poll thread serves the client's delivery reports and passes them to the loop in batches
-(``call_soon_threadsafe``), each report as the ``token`` given to :meth:`~Producer.send` and the error (None when
-the broker acknowledged the record). :meth:`Producer.send_and_wait` is the one-record form that awaits its own
-acknowledgement. Idempotence and ``acks=all`` are the defaults, so a record acknowledged is on every in-sync
-replica and a retried record is written once.
+returns; the loop itself serves the client's delivery reports, polling it without waiting (``poll(0)``) every
+millisecond while records are out and every ``0.1`` s otherwise (for the client's error callbacks), and passes
+them on in batches, each report as the ``token`` given to :meth:`~Producer.send` and the error (None when the
+broker acknowledged the record). No thread waits on the client: a thread woken for every batch of reports cost
+two hand-offs of the interpreter lock and a wake-up of the loop per batch, more CPU than the reports themselves.
+:meth:`Producer.send_and_wait` is the one-record form that awaits its own acknowledgement. Idempotence and
+``acks=all`` are the defaults, so a record acknowledged is on every in-sync replica and a retried record is
+written once.
 
 **Transactions.** With ``transactional.id`` in its config the producer writes in Kafka transactions:
 :meth:`Producer.begin_transactions` (after :meth:`~Producer.start`) registers the id, which fences any earlier
@@ -22,6 +25,7 @@ import asyncio
 import contextlib
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
@@ -37,10 +41,14 @@ DeliveryBatch = list[tuple[Any, KafkaError | None]]
 
 _FULL_QUEUE_PAUSE = 0.005
 _RETRY_PAUSE = 0.2
+_BUSY_POLL = 0.001
+"""Seconds between polls of the client while records are out (queued, in flight, or reported and not served)."""
+_IDLE_POLL = 0.1
+"""Seconds between polls of the client otherwise (its error and log callbacks)."""
 
 
 class Producer:
-    """One producer client with its poll thread; ``on_deliveries`` gets each batch of reports on the loop."""
+    """One producer client whose reports the loop serves; ``on_deliveries`` gets each batch of them on the loop."""
 
     def __init__(
         self,
@@ -62,9 +70,11 @@ class Producer:
         self._on_deliveries = on_deliveries
         self._client: ProducerClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._reports: DeliveryBatch = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop_thread: int | None = None
+        self._reports: deque[tuple[Any, KafkaError | None]] = deque()
+        """Reports served by the client (on the loop, or in a thread that flushes it), not yet passed on."""
+        self._busy_poll: asyncio.TimerHandle | None = None
+        self._idle_poll: asyncio.TimerHandle | None = None
         self._committing = False
         self.opened = 0
         """Transactions opened (the open one is the ``opened``-th)."""
@@ -81,11 +91,11 @@ class Producer:
         return self._client
 
     def start(self) -> None:
-        """Connects and starts the poll thread; call on the loop that gets the reports."""
-        self._loop = asyncio.get_running_loop()
+        """Connects and starts serving the reports; call on the loop that gets them."""
+        self._loop = loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self._client = self._transport.producer(self._settings)
-        self._thread = threading.Thread(target=self._poll, name=f"{self.client_id}-producer", daemon=True)
-        self._thread.start()
+        self._idle_poll = loop.call_later(_IDLE_POLL, self._serve_idle)
 
     def send(
         self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes | None, token: Any
@@ -99,6 +109,8 @@ class Producer:
         if client is None:
             client = self.client  # raises
         client.produce(topic, value, key, headers=headers, on_delivery=partial(self._report, token))
+        if self._busy_poll is None and self._loop is not None and threading.get_ident() == self._loop_thread:
+            self._busy_poll = self._loop.call_later(_BUSY_POLL, self._serve_busy)
 
     # --- transactions ---------------------------------------------------------------------------------------------
 
@@ -164,7 +176,7 @@ class Producer:
                 self.send(topic, key, headers, value, token)
                 return
             except BufferError:
-                await asyncio.sleep(_FULL_QUEUE_PAUSE)  # the poll thread drains the queue meanwhile
+                await asyncio.sleep(_FULL_QUEUE_PAUSE)  # the loop's polls drain the queue meanwhile
 
     async def send_and_wait(
         self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes | None
@@ -204,17 +216,38 @@ class Producer:
             token.offset = int(message.offset())
         self._reports.append((token, error))
 
-    def _poll(self) -> None:
-        client = self.client
-        while not self._stop.is_set():
-            client.poll(0.05)
-            self._hand_over()
+    def _serve(self) -> None:
+        """Serves the client's reports (without waiting) and passes on every report served so far."""
+        client = self._client
+        if client is not None:
+            client.poll(0)
+        reports = self._reports
+        if reports:
+            batch = [reports.popleft() for _ in range(len(reports))]
+            self._deliver(batch)
 
-    def _hand_over(self) -> None:
-        if not self._reports or self._loop is None or self._loop.is_closed():
-            return
-        batch, self._reports = self._reports, []
-        self._loop.call_soon_threadsafe(self._deliver, batch)
+    def _serve_busy(self) -> None:
+        self._busy_poll = None
+        try:
+            self._serve()
+        finally:
+            client, loop = self._client, self._loop
+            if client is not None and loop is not None and (len(client) or self._reports):
+                self._busy_poll = loop.call_later(_BUSY_POLL, self._serve_busy)
+
+    def _serve_idle(self) -> None:
+        self._idle_poll = None
+        try:
+            self._serve()
+        finally:
+            if self._client is not None and self._loop is not None:
+                self._idle_poll = self._loop.call_later(_IDLE_POLL, self._serve_idle)
+
+    def _stop_serving(self) -> None:
+        for handle in (self._busy_poll, self._idle_poll):
+            if handle is not None:
+                handle.cancel()
+        self._busy_poll = self._idle_poll = None
 
     def _deliver(self, batch: DeliveryBatch) -> None:
         """Resolves the futures of :meth:`send_and_wait`, calls the functions of :meth:`send_reported` and passes
@@ -241,16 +274,14 @@ class Producer:
             self._on_deliveries(others)
 
     async def close(self, timeout: float) -> None:  # noqa: ASYNC109 (librdkafka's flush timeout)
-        """Stops the poll thread, flushes what is queued (waiting at most ``timeout`` seconds) and applies the
-        last reports on the loop, before returning."""
+        """Flushes what is queued (waiting at most ``timeout`` seconds) and applies the last reports on the loop,
+        before returning."""
         loop = asyncio.get_running_loop()
-        self._stop.set()
-        if self._thread is not None:
-            await loop.run_in_executor(None, self._thread.join)
-            self._thread = None
+        self._stop_serving()
         if self._client is not None:
             await loop.run_in_executor(None, self._client.flush, timeout)
-            batch, self._reports = self._reports, []
+            reports = self._reports
+            batch = [reports.popleft() for _ in range(len(reports))]
             with contextlib.suppress(Exception):
                 self._deliver(batch)
             self._client = None

@@ -166,6 +166,18 @@ def test_batches_record_what_one_at_a_time_records(seconds: list[float], ok: boo
     assert math.isclose(single.total, batch.total, rel_tol=1e-9, abs_tol=1e-12)
 
 
+@given(st.lists(st.sampled_from([0.0, 0.0005, 0.0007, 0.001, 0.003, 9.0, 10.0, 11.0]) | st.floats(0, 20), max_size=3))
+def test_a_small_batch_counts_each_value_as_observe_does(seconds: list[float]) -> None:
+    from a2a_fast.observability.metrics import LATENCY_BUCKETS, Histogram
+
+    single, batch = Histogram(LATENCY_BUCKETS), Histogram(LATENCY_BUCKETS)
+    for value in seconds:
+        single.observe(value)
+    batch.observe_many(seconds)
+    assert (single.counts, single.count) == (batch.counts, batch.count)
+    assert math.isclose(single.total, batch.total, rel_tol=1e-9, abs_tol=1e-12)
+
+
 def test_record_many_refuses_what_record_refuses() -> None:
     with pytest.raises(ValidationError):
         Metrics().series("a2a", "x").record_many([0.1, -1.0])
