@@ -268,6 +268,9 @@ class Agent:
     transactions_wait_for_handlers: ClassVar[bool] = True
     """In transactions, whether a commit waits for the records whose outputs it holds to be handled, so each
     record's outputs and offset commit together (short handlers); False commits on time (long handlers)."""
+    marks_outside_transactions: ClassVar[bool] = False
+    """In transactions, whether the agent has a second, non-transactional producer for the records that must be in the
+    log before it acts, whatever becomes of its open transaction (:meth:`publish_marker`)."""
     reads_directory: ClassVar[bool] = False
     """Whether the agent needs the mesh's directory and router even when it is not listed in it
     (``join_mesh`` False): the roles that choose where their messages go."""
@@ -310,6 +313,13 @@ class Agent:
         self._transaction_dirty = False
         self._transaction_lock = asyncio.Lock()
         self._transaction_task: asyncio.Task[None] | None = None
+        self._broken: KafkaException | None = None
+        """Why the open transaction could not be committed, until the agent has started over (:meth:`_start_over`)."""
+        self._broken_works: set[_Work] = set()
+        self.starts_over = 0
+        """Times the agent started over from its last commit after a transaction was aborted."""
+        self._marks: Producer | None = None
+        self._producer_settings: dict[str, Any] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lanes: dict[bytes | None, deque[_Work]] = {}
         self._handling: set[asyncio.Future[None]] = set()
@@ -364,6 +374,11 @@ class Agent:
 
     def on_partitions_assigned(self, partitions: list[TopicPartition]) -> None:
         """Runs in the consumer thread when partitions are assigned, before their records are handled."""
+
+    def on_rewind(self) -> None:
+        """Runs in the consumer thread when the agent starts over from its last commit (a transaction of its was
+        aborted), before :meth:`on_partitions_assigned` runs again for its partitions and their records are read
+        again from their committed offsets: forget what was learned from records handled since."""
 
     def addressed(self, headers: Any) -> str | bool:
         """Whether a consumed record (by its headers, before decoding) is for this agent: False skips it
@@ -466,18 +481,24 @@ class Agent:
         if self.transactional:
             settings["transactional.id"] = self.transactional_id()
             settings["transaction.timeout.ms"] = self.protocol.transactions.timeout_ms
+        self._producer_settings = {**settings, **self.produce_settings(), **self.config.producer_config}
         self.producer = Producer(
-            self.transport,
-            self.agent_id,
-            self._resolve_deliveries,
-            {**settings, **self.produce_settings(), **self.config.producer_config},
-            linger_ms=self.config.linger_ms,
+            self.transport, self.agent_id, self._resolve_deliveries, self._producer_settings, self.config.linger_ms
         )
         self.producer.start()
         self._running = True
         try:
             if self.transactional:
                 await self.producer.begin_transactions(self.protocol.transactions.timeout_ms / 1000)
+                if self.marks_outside_transactions:
+                    self._marks = Producer(
+                        self.transport,
+                        f"{self.agent_id}-marks",
+                        lambda _batch: None,  # only send_and_wait: its reports resolve their own futures
+                        {"error_cb": self._on_broker_error, **self.produce_settings(), **_outside(self.config)},
+                        linger_ms=0,
+                    )
+                    self._marks.start()
             await self.on_start()
             if self.config.http_port is not None:
                 self._server = MonitoringServer(
@@ -652,7 +673,7 @@ class Agent:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._transaction_task
             self._transaction_task = None
-        if self.transactional and self.failure is None:
+        if self.transactional and self.failure is None and self._broken is None:
             try:
                 await self._commit_transaction()
             except KafkaException as error:
@@ -661,6 +682,9 @@ class Agent:
             # the last reports are applied before the commit, so their records count as handled
             await self.producer.close(self.config.drain_timeout)
             self.producer = None
+        if self._marks is not None:
+            await self._marks.close(self.config.drain_timeout)
+            self._marks = None
         if self.consumer is not None:
             await self.consumer.close()
             self.consumer = None
@@ -1058,8 +1082,9 @@ class Agent:
 
     def _complete(self, work: _Work) -> None:
         """The record's handler returned and each of its outputs was acknowledged or failed."""
-        if work.failure is not None and not work.dead_lettered:
-            # an output was lost: the record goes to the dead letters, as if its handler had raised
+        if work.failure is not None and not work.dead_lettered and not work.abandoned:
+            # an output was lost: the record goes to the dead letters, as if its handler had raised (a record given
+            # up is not: it stays uncommitted and is handled again, its outputs with it)
             error, work.failure = work.failure, None
             if work.inbound is not None:
                 self.dedupe.discard(work.inbound.event_id)
@@ -1192,7 +1217,78 @@ class Agent:
     async def _transactions(self) -> None:
         while True:
             await asyncio.sleep(self.config.commit_interval)
-            await self._commit_transaction()
+            if self._broken is None:
+                try:
+                    await self._commit_transaction()
+                except KafkaException:
+                    if self._broken is None:
+                        raise
+            if self._broken is not None:
+                await self._start_over()
+
+    async def _start_over(self) -> None:
+        """The open transaction could not be committed (aborted, the producer fenced, the commit timed out): its
+        outputs are not in the log, read committed, and its offsets were not committed. The agent carries on from
+        its last commit, as a restarted process would: intake stops, the work in flight is given up (handlers
+        cancelled, outputs not acknowledged yet purged), a new producer takes the ``transactional.id`` over (which
+        ends the old transaction, aborted, or committed if its commit had reached the coordinator), and every
+        assigned partition is read again from its committed offset, after :meth:`on_rewind` and the rebuild of
+        :meth:`on_partitions_assigned`."""
+        error = self._broken
+        log.warning(
+            "%s: a transaction was not committed (%s): starting over from the last commit, with a new producer",
+            self.agent_id, error,
+        )  # fmt: skip
+        self._stop_intake = True
+        if self._intake_task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._intake_task
+        lost = self._broken_works | self._in_transaction
+        self._broken_works, self._in_transaction = set(), set()
+        self._transaction_dirty = False
+        for work in lost:  # handled again after the rewind, so neither dead-lettered nor dropped as duplicates
+            work.abandoned = True
+            if work.inbound is not None:
+                self.dedupe.discard(work.inbound.event_id)
+        old = self.producer
+        if old is not None:
+            old.abandon("its transaction was aborted")
+        await self._give_up()
+        async with self._transaction_lock:
+            if old is not None:
+                old.abandon("its transaction was aborted")  # what was sent while the handlers ended
+                await old.close(min(5.0, self.config.drain_timeout))
+            self.producer = await self._renewed_producer()
+        consumer = self.consumer
+        if consumer is not None:
+            await consumer.rewind(self.on_rewind)
+        self._broken = None
+        self.starts_over += 1
+        log.warning("%s: started over from the last commit", self.agent_id)
+        if self._running and self.aside is None:
+            self._stop_intake = False
+            self._intake_task = asyncio.get_running_loop().create_task(self._intake(), name=f"{self.agent_id}-intake")
+            self._intake_task.add_done_callback(self._background_done)
+
+    async def _renewed_producer(self) -> Producer:
+        """A new transactional producer of this agent's id, its first transaction open; tried again with back-off
+        while the broker does not answer."""
+        settings = self._producer_settings
+        attempt = 0
+        while True:
+            producer = Producer(
+                self.transport, self.agent_id, self._resolve_deliveries, settings, linger_ms=self.config.linger_ms
+            )
+            producer.start()
+            try:
+                await producer.begin_transactions(self.protocol.transactions.timeout_ms / 1000)
+                return producer
+            except KafkaException as error:
+                await producer.close(1.0)
+                attempt += 1
+                delay = min(_RETRY_MAX_SECONDS, _RETRY_FIRST_SECONDS * 2 ** min(attempt - 1, 10))
+                log.warning("%s: a new producer failed to start (%s); trying again in %gs", self.agent_id, error, delay)
+                await asyncio.sleep(delay)
 
     def _settled(self, work: _Work) -> bool:
         """Whether a record with outputs in the open transaction lets it commit: handled with every output
@@ -1210,7 +1306,7 @@ class Agent:
         """Commits the open transaction with the offsets that became committable (see **Transactions**)."""
         async with self._transaction_lock:
             producer, consumer = self.producer, self.consumer
-            if producer is None or consumer is None or not producer.transactional:
+            if producer is None or consumer is None or not producer.transactional or self._broken is not None:
                 return
             loop = asyncio.get_running_loop()
             producer.hold()
@@ -1237,9 +1333,14 @@ class Agent:
             if not offsets and not works and not dirty:
                 producer.release()
                 return
-            await producer.commit_transaction(
-                offsets, consumer.group_metadata(), self.protocol.transactions.timeout_ms / 1000
-            )
+            try:
+                await producer.commit_transaction(
+                    offsets, consumer.group_metadata(), self.protocol.transactions.timeout_ms / 1000
+                )
+            except KafkaException as error:
+                self._broken = error
+                self._broken_works |= works
+                raise
             self.transactions += 1
 
     async def _drain(self, patience: float) -> None:
@@ -1324,6 +1425,49 @@ class Agent:
         except BufferError:
             pass
         await self._publish(topic, key, headers, value, label)
+
+    async def publish_marker(
+        self,
+        kind: str,
+        record: Mapping[str, Any],
+        *,
+        target_agent: str | None = None,
+        collaboration_id: str | None = None,
+        traceparent: str | None = None,
+        event_id: str | None = None,
+    ) -> None:
+        """Publishes a record that must be in the log before the agent acts on what it says, whatever becomes of
+        the open transaction (an executor's "started" record, before its handler runs).
+
+        In transactions (with :attr:`marks_outside_transactions`) it goes through a second producer, idempotent and
+        ``acks=all`` but outside any transaction, and this returns once the broker acknowledged it (raising
+        :class:`~confluent_kafka.KafkaException` if it could not be delivered): a commit under way or stalled never
+        holds it, and an aborted transaction or a fenced producer never takes it back. ``read_committed`` readers
+        see it as soon as no transaction still open precedes it in its partition. Otherwise as :meth:`publish`."""
+        marks = self._marks
+        if marks is None:
+            await self.publish(
+                kind,
+                record,
+                target_agent=target_agent,
+                collaboration_id=collaboration_id,
+                traceparent=traceparent,
+                event_id=event_id,
+            )
+            return
+        assert self.envelope is not None, "agent not started"
+        topic, key, headers, value = self.envelope.encode_parts(
+            kind,
+            record,
+            target_agent=target_agent,
+            collaboration_id=collaboration_id,
+            traceparent=traceparent,
+            event_id=event_id,
+        )
+        if self._signer is not None:
+            self._signer.sign_into(key, headers, value)
+        await marks.send_and_wait(topic, key, headers, value)
+        self.metrics.inc("messages_produced_total", 1, topic=topic, type=kind)
 
     async def produce_record(self, record: KafkaRecord) -> None:
         """Produces an encoded record (signed, when this agent signs); acknowledged as :meth:`publish` describes."""
@@ -1550,6 +1694,11 @@ class _Work:
         self.spans = False
         self.failure: BaseException | None = None
         self.dead_letter_error: BaseException | None = None
+
+
+def _outside(config: AgentConfig) -> dict[str, Any]:
+    """``config.producer_config`` without the transactions' settings: for a producer writing outside them."""
+    return {name: value for name, value in config.producer_config.items() if not name.startswith("transaction")}
 
 
 def _first_step(work: _Work, inbound: Inbound, handler: Coroutine[Any, Any, None], bind: bool) -> Any:

@@ -196,6 +196,7 @@ class Executor(Agent):
 
     role = "executor"
     transactions_wait_for_handlers = False  # its handlers run for as long as their tasks do
+    marks_outside_transactions = True  # a run's "started" record is in the log before its handler starts
 
     def __init__(
         self,
@@ -383,6 +384,13 @@ class Executor(Agent):
                     if len(self.attempts) > 100_000:
                         self.attempts.popitem(last=False)
 
+    def on_rewind(self) -> None:
+        # Started over from the last commit: a task finished in the aborted transaction is not finished, and the
+        # rebuild that follows finds again, from the log, what is.
+        self.finished = _BoundedSet(self.finished.capacity)
+        self.attempts.clear()
+        self.canceled_early.clear()
+
     def _started_uncommitted(self, start: dict[tuple[str, int], int]) -> set[str]:
         """The ids on the partitions from ``start``, aborted records included: a run whose transaction was aborted
         (its executor died or was fenced before committing) may have done its handler's work, and its "started"
@@ -547,7 +555,10 @@ class Executor(Agent):
         async def report(status: str, **fields: Any) -> None:
             nonlocal reports
             reports += 1
-            await self.publish(
+            # The "started" record is in the log, acknowledged, before the handler runs: however the run ends, the
+            # next one is attempt 2 (in transactions it is written outside them, see publish_marker).
+            publish = self.publish_marker if reports == 1 and status == "RUNNING" else self.publish
+            await publish(
                 KIND_TASK_RESPONSE,
                 {**same, "status": status, "timestamp": int(time.time() * 1000), **fields},
                 target_agent=accepted.target_agent,

@@ -155,6 +155,20 @@ class Producer:
         self.opened += 1
         self.release()
 
+    def abandon(self, reason: str) -> None:
+        """Gives up every record not acknowledged yet, for a transaction that was aborted: those waiting for the next
+        transaction are reported failed at once (with ``_PURGE_QUEUE``), those in the client are purged (librdkafka
+        reports them failed as it serves its queue). Records sent afterwards go to the client as usual."""
+        error = KafkaError(KafkaError._PURGE_QUEUE, reason)
+        waiting, self._waiting = self._waiting, []
+        self._committing = False
+        if waiting:
+            self._deliver([(token, error) for *_, token in waiting])
+        client = self._client
+        if client is not None:
+            with contextlib.suppress(KafkaException, NotImplementedError):
+                client.purge(True, True, False)
+
     async def send_when_room(
         self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes | None, token: Any
     ) -> None:
