@@ -55,9 +55,11 @@ the runtime does the rest:
   transaction is handled and its offset goes with them; roles that run long handlers (executors) commit on
   time, so a task's progress shows while it runs, and its outcome goes with its offset unless an earlier
   task of the partition still runs (the executor then tells a finished task from the log, read committed, when
-  the ACCEPTED comes again). A transaction that cannot be committed is aborted and the agent stops with the
-  error (``a2a-fast agent`` exits 1): its records are read again, from the last commit, by whoever takes its
-  partitions.
+  the ACCEPTED comes again). A transaction that cannot be committed (aborted, the producer fenced, the commit
+  timed out) does not stop the agent: it starts over from its last commit, as a restarted process would (the work
+  in flight given up, a new producer for its ``transactional.id``, its partitions read again from their committed
+  offsets). A role may write a record outside its transactions, acknowledged before it acts
+  (:meth:`Agent.publish_marker`: an executor's "started" record), so that no abort takes it back.
 * **Mesh.** The protocol limits (:class:`~a2a_fast.config.ProtocolConfig`, from ``AgentConfig.protocol``
   or ``$A2A_FAST_CONFIG``) are loaded at start: a message too large or older than its ttl is dead-lettered
   (stage ``limits``). The agent registers in the mesh's directory before it joins its consumer group (a
@@ -136,6 +138,8 @@ __all__ = [
 
 log = logging.getLogger("a2a_fast.agent")
 
+_SLOW_COMMIT_SECONDS = 5.0
+"""A transaction's commit taking longer than this is logged (with how long it waited for handlers)."""
 _RETRY_FIRST_SECONDS = 1.0
 _RETRY_MAX_SECONDS = 10.0
 """Back-off of an agent waiting for its broker and registry (``wait_for_services``): doubling up to this."""
@@ -1259,9 +1263,16 @@ class Agent:
                 old.abandon("its transaction was aborted")  # what was sent while the handlers ended
                 await old.close(min(5.0, self.config.drain_timeout))
             self.producer = await self._renewed_producer()
-        consumer = self.consumer
-        if consumer is not None:
-            await consumer.rewind(self.on_rewind)
+        attempt = 0
+        while self.consumer is not None and self._running:
+            try:
+                await self.consumer.rewind(self.on_rewind)
+                break
+            except (KafkaException, TimeoutError) as failure:  # the group coordinator moving, as the broker restarts
+                attempt += 1
+                delay = min(_RETRY_MAX_SECONDS, _RETRY_FIRST_SECONDS * 2 ** min(attempt - 1, 10))
+                log.warning("%s: reading from the last commit failed (%s); trying again in %gs", self.agent_id, failure, delay)
+                await asyncio.sleep(delay)
         self._broken = None
         self.starts_over += 1
         log.warning("%s: started over from the last commit", self.agent_id)
@@ -1310,8 +1321,9 @@ class Agent:
                 return
             loop = asyncio.get_running_loop()
             producer.hold()
+            began = loop.time()
             try:
-                deadline = loop.time() + self.protocol.transactions.wait_seconds
+                deadline = began + self.protocol.transactions.wait_seconds
                 while not all(self._settled(work) for work in self._in_transaction):
                     if loop.time() > deadline:
                         log.warning(
@@ -1333,6 +1345,7 @@ class Agent:
             if not offsets and not works and not dirty:
                 producer.release()
                 return
+            waited = loop.time() - began
             try:
                 await producer.commit_transaction(
                     offsets, consumer.group_metadata(), self.protocol.transactions.timeout_ms / 1000
@@ -1341,6 +1354,10 @@ class Agent:
                 self._broken = error
                 self._broken_works |= works
                 raise
+            finally:
+                took = loop.time() - began
+                if took > _SLOW_COMMIT_SECONDS:
+                    log.warning("%s: a commit took %.1fs (%.1fs of it waiting for handlers)", self.agent_id, took, waited)
             self.transactions += 1
 
     async def _drain(self, patience: float) -> None:

@@ -23,9 +23,12 @@ runs again, so handlers with outside effects should be idempotent per ``task_id`
 **Attempts.** A task run again because its executor died is *resumed*, not doubled: the rebuild counts the
 runs of each unfinished task that started (their ``RUNNING`` "started" records) and the handler gets the next
 attempt number (:attr:`TaskContext.attempt`) and the task id as its idempotency key. The records of a
-second or later attempt have ids of their own (``attempt N/...``), so a reader tells the attempts apart. In
-transactions a run's "started" record can be aborted (its executor died or was fenced before committing) after its
-handler did its work: the rebuild counts those too, read uncommitted.
+second or later attempt have ids of their own (``attempt N/...``), so a reader tells the attempts apart.
+In transactions a handler starts only once its run's "started" record is in the log (acknowledged), written outside
+them (:meth:`~a2a_fast.agents.base.Agent.publish_marker`), so that neither a commit under way nor an aborted
+transaction or a fenced producer holds it back or takes it back, and a run cut off at any point after its handler
+started leaves its trace. The rebuild reads them read uncommitted too: read committed, a record written behind a
+transaction still open (a dead executor's, until it is aborted) is not seen yet.
 
 **Priority.** An ``ACCEPTED`` carries its request's priority (``ce_priority``: HIGH, NORMAL, LOW). Tasks
 waiting for a slot are started highest priority first, then in arrival order (:class:`PrioritySlots`),

@@ -23,6 +23,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -73,6 +74,9 @@ class Producer:
         self._waiting: list[tuple[str, bytes | None, list[tuple[str, bytes]], bytes | None, Any]] = []
         self._waiters = 0
         """Records of :meth:`send_and_wait` not yet reported: while none are, report batches pass on as they come."""
+        self._calls: ThreadPoolExecutor | None = None
+        """The thread of the blocking transactional calls: its own, so that no other blocking call of the process
+        (registry look-ups, admin calls in the loop's default executor) ever holds a commit up."""
 
     @property
     def client(self) -> ProducerClient:
@@ -111,7 +115,9 @@ class Producer:
         """Registers the ``transactional.id`` with its coordinator (fencing an earlier producer of the same id,
         whose open transaction is aborted) and opens the first transaction. Raises KafkaException."""
         client = self.client
-        await asyncio.get_running_loop().run_in_executor(None, client.init_transactions, timeout)
+        if self._calls is None:
+            self._calls = ThreadPoolExecutor(1, thread_name_prefix=f"{self.client_id}-transactions")
+        await asyncio.get_running_loop().run_in_executor(self._calls, client.init_transactions, timeout)
         client.begin_transaction()
         self.opened += 1
 
@@ -148,7 +154,7 @@ class Producer:
         client = self.client
         self.hold()
         await asyncio.get_running_loop().run_in_executor(
-            None, partial(_commit, client, offsets, group_metadata, timeout)
+            self._calls, partial(_commit, client, offsets, group_metadata, timeout)
         )
         self.committed = self.opened
         client.begin_transaction()
@@ -268,6 +274,9 @@ class Producer:
             with contextlib.suppress(Exception):
                 self._deliver(batch)
             self._client = None
+        if self._calls is not None:
+            self._calls.shutdown(wait=False)
+            self._calls = None
 
     async def check(self, topic: str, patience: float) -> str | None:
         """None when the broker answers a metadata request for ``topic`` within ``patience`` seconds."""
