@@ -38,6 +38,8 @@ DeliveryBatch = list[tuple[Any, KafkaError | None]]
 
 _FULL_QUEUE_PAUSE = 0.005
 _RETRY_PAUSE = 0.2
+_COMMIT_MARGIN = 5.0
+"""Seconds beyond its timeout a commit may take before it is given up (and the agent starts over)."""
 
 
 class Producer:
@@ -117,7 +119,13 @@ class Producer:
         client = self.client
         if self._calls is None:
             self._calls = ThreadPoolExecutor(1, thread_name_prefix=f"{self.client_id}-transactions")
-        await asyncio.get_running_loop().run_in_executor(self._calls, client.init_transactions, timeout)
+        call = asyncio.get_running_loop().run_in_executor(self._calls, client.init_transactions, timeout)
+        try:
+            await asyncio.wait_for(call, timeout + _COMMIT_MARGIN)
+        except TimeoutError:
+            raise KafkaException(
+                KafkaError(KafkaError._TIMED_OUT, f"init_transactions did not return within {timeout:g}s")
+            ) from None
         client.begin_transaction()
         self.opened += 1
 
@@ -150,12 +158,22 @@ class Producer:
     async def commit_transaction(self, offsets: list[Any], group_metadata: Any, timeout: float) -> None:  # noqa: ASYNC109
         """Commits the open transaction with ``offsets`` of the group ``group_metadata`` names, then opens the
         next one and sends into it what was sent meanwhile. On failure the transaction is aborted (when it can
-        be) and KafkaException raised: its records and offsets are never seen by ``read_committed`` readers."""
+        be) and KafkaException raised: its records and offsets are never seen by ``read_committed`` readers. A commit
+        still blocked a few seconds past ``timeout`` raises ``_TIMED_OUT`` too, leaving the transaction to whoever
+        takes the ``transactional.id`` over next (which ends it)."""
         client = self.client
         self.hold()
-        await asyncio.get_running_loop().run_in_executor(
+        call = asyncio.get_running_loop().run_in_executor(
             self._calls, partial(_commit, client, offsets, group_metadata, timeout)
         )
+        try:
+            # librdkafka's own timeouts do not bound every call: adding offsets was seen blocking for minutes while
+            # the group rebalanced, holding every output sent meanwhile (and so the rebalance) up with it.
+            await asyncio.wait_for(call, timeout + _COMMIT_MARGIN)
+        except TimeoutError:
+            raise KafkaException(
+                KafkaError(KafkaError._TIMED_OUT, f"the transaction's commit did not return within {timeout:g}s")
+            ) from None
         self.committed = self.opened
         client.begin_transaction()
         self.opened += 1
