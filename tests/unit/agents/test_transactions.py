@@ -347,3 +347,52 @@ def test_an_executor_whose_transaction_failed_carries_on_from_its_last_commit(fa
 
         run_strict(scenario)
     assert attempts == [1, 2]
+
+
+def test_a_commit_blocked_past_its_timeout_is_given_up_and_the_executor_starts_over() -> None:
+    """A commit call that does not return (librdkafka's adding of offsets was seen blocking for minutes while the
+    group rebalanced) is given up a few seconds past the transaction timeout: the executor starts over with a new
+    producer, which ends the old transaction, and the task it held runs again (attempt 2) and completes once,
+    rather than waiting on the blocked call, with every output sent meanwhile, until its ttl."""
+    import threading
+
+    from a2a_fast.config import ProtocolConfig, TransactionConfig
+    from tests.unit.agents.support import Peer
+    from tests.unit.agents.test_executor import accepted
+
+    attempts: list[int] = []
+    unblock = threading.Event()
+
+    async def work(task: Any) -> str:
+        attempts.append(task.attempt)
+        return "done"
+
+    def blocked(timeout: float = -1) -> None:
+        unblock.wait(30)
+        raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "blocked", retriable=True))
+
+    with fresh_mesh(MemoryTransport()) as mesh:
+
+        async def scenario() -> None:
+            protocol = ProtocolConfig(transactions=TransactionConfig(timeout_ms=1000, wait_seconds=0.5))
+            options = {"transactional": True, "join_mesh": False, "protocol": protocol}
+            executor = Executor(mesh.config("executor-1", **options), {"summarize": work}, serve_steps=False)
+            peer = Peer(mesh.config("peer-1", join_mesh=False))
+            await start_all(executor, peer)
+            try:
+                assert executor.producer is not None
+                client = executor.producer.client
+                client.commit_transaction = blocked  # type: ignore[method-assign]
+                await peer.publish(
+                    KIND_TASK_RESPONSE, accepted("t1", "summarize"), target_agent="peer-1", target_group=executor.group_id
+                )
+                await eventually(lambda: len(attempts) == 2 and "t1" in executor.finished, 20, "the task ran again")
+                assert executor.failure is None and executor.starts_over == 1
+            finally:
+                unblock.set()
+                await stop_all(executor, peer)
+            statuses = [m.record["status"] for m in mesh.log(mesh.topics.responses) if m.source_agent == "executor-1"]
+            assert statuses.count("COMPLETED") == 1, statuses
+
+        run_strict(scenario)
+    assert attempts == [1, 2]
