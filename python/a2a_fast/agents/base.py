@@ -1210,6 +1210,11 @@ class Agent:
         executor would otherwise start and finish tasks the partitions' next owner runs too), and what was already
         produced is waited for."""
         self._parked, self._parked_keys = [], set()
+        if self.transactional and self._broken is None and (self._in_transaction or self._transaction_dirty):
+            # Outputs of work on the lost partitions are in the open transaction: committed later, they would land
+            # beside those of the member that has the partitions now (a task completed by both). It is aborted
+            # instead: the agent starts over from its last commit.
+            self._broken = KafkaException(KafkaError(KafkaError._STATE, "partitions lost during the transaction"))
         await self._cancel_handlers()
         if self._in_flight:
             # Half the drain timeout: the consumer gives this up after the whole of it (and five seconds more).
@@ -1271,7 +1276,9 @@ class Agent:
             except (KafkaException, TimeoutError) as failure:  # the group coordinator moving, as the broker restarts
                 attempt += 1
                 delay = min(_RETRY_MAX_SECONDS, _RETRY_FIRST_SECONDS * 2 ** min(attempt - 1, 10))
-                log.warning("%s: reading from the last commit failed (%s); trying again in %gs", self.agent_id, failure, delay)
+                log.warning(
+                    "%s: reading from the last commit failed (%s); trying again in %gs", self.agent_id, failure, delay
+                )
                 await asyncio.sleep(delay)
         self._broken = None
         self.starts_over += 1
@@ -1335,6 +1342,9 @@ class Agent:
                         )
                         break
                     await asyncio.sleep(0.002)
+                if self._broken is not None:  # partitions were lost meanwhile: this transaction is aborted
+                    producer.release()
+                    return
                 works, dirty = self._in_transaction, self._transaction_dirty
                 self._in_transaction = {work for work in works if work.open}
                 self._transaction_dirty = False
@@ -1357,7 +1367,9 @@ class Agent:
             finally:
                 took = loop.time() - began
                 if took > _SLOW_COMMIT_SECONDS:
-                    log.warning("%s: a commit took %.1fs (%.1fs of it waiting for handlers)", self.agent_id, took, waited)
+                    log.warning(
+                        "%s: a commit took %.1fs (%.1fs of it waiting for handlers)", self.agent_id, took, waited
+                    )
             self.transactions += 1
 
     async def _drain(self, patience: float) -> None:

@@ -286,11 +286,15 @@ def test_a_run_starts_once_its_started_record_is_in_the_log_whatever_its_transac
                 assert executor.producer is not None
                 executor.producer.hold()  # a commit under way that does not end: what is sent now waits for it
                 await peer.publish(
-                    KIND_TASK_RESPONSE, accepted("t1", "summarize"), target_agent="peer-1", target_group=executor.group_id
+                    KIND_TASK_RESPONSE,
+                    accepted("t1", "summarize"),
+                    target_agent="peer-1",
+                    target_group=executor.group_id,
                 )
                 await eventually(lambda: len(seen) == 1, 10, "the handler started")
             finally:
-                executor.producer.release() if executor.producer is not None else None
+                if executor.producer is not None:
+                    executor.producer.release()
                 await stop_all(executor, peer)
 
         run_strict(scenario)
@@ -325,7 +329,10 @@ def test_an_executor_whose_transaction_failed_carries_on_from_its_last_commit(fa
             await start_all(executor, peer)
             try:
                 await peer.publish(
-                    KIND_TASK_RESPONSE, accepted("t1", "summarize"), target_agent="peer-1", target_group=executor.group_id
+                    KIND_TASK_RESPONSE,
+                    accepted("t1", "summarize"),
+                    target_agent="peer-1",
+                    target_group=executor.group_id,
                 )
                 await eventually(lambda: "t1" in executor.running, 10, "the first run started")
                 assert executor.producer is not None
@@ -384,7 +391,10 @@ def test_a_commit_blocked_past_its_timeout_is_given_up_and_the_executor_starts_o
                 client = executor.producer.client
                 client.commit_transaction = blocked  # type: ignore[method-assign]
                 await peer.publish(
-                    KIND_TASK_RESPONSE, accepted("t1", "summarize"), target_agent="peer-1", target_group=executor.group_id
+                    KIND_TASK_RESPONSE,
+                    accepted("t1", "summarize"),
+                    target_agent="peer-1",
+                    target_group=executor.group_id,
                 )
                 await eventually(lambda: len(attempts) == 2 and "t1" in executor.finished, 20, "the task ran again")
                 assert executor.failure is None and executor.starts_over == 1
