@@ -55,9 +55,11 @@ the runtime does the rest:
   transaction is handled and its offset goes with them; roles that run long handlers (executors) commit on
   time, so a task's progress shows while it runs, and its outcome goes with its offset unless an earlier
   task of the partition still runs (the executor then tells a finished task from the log, read committed, when
-  the ACCEPTED comes again). A transaction that cannot be committed is aborted and the agent stops with the
-  error (``a2a-fast agent`` exits 1): its records are read again, from the last commit, by whoever takes its
-  partitions.
+  the ACCEPTED comes again). A transaction that cannot be committed (aborted, the producer fenced, the commit
+  timed out) does not stop the agent: it starts over from its last commit, as a restarted process would (the work
+  in flight given up, a new producer for its ``transactional.id``, its partitions read again from their committed
+  offsets). A role may write a record outside its transactions, acknowledged before it acts
+  (:meth:`Agent.publish_marker`: an executor's "started" record), so that no abort takes it back.
 * **Mesh.** The protocol limits (:class:`~a2a_fast.config.ProtocolConfig`, from ``AgentConfig.protocol``
   or ``$A2A_FAST_CONFIG``) are loaded at start: a message too large or older than its ttl is dead-lettered
   (stage ``limits``). The agent registers in the mesh's directory before it joins its consumer group (a
@@ -138,6 +140,8 @@ __all__ = [
 
 log = logging.getLogger("a2a_fast.agent")
 
+_SLOW_COMMIT_SECONDS = 5.0
+"""A transaction's commit taking longer than this is logged (with how long it waited for handlers)."""
 _RETRY_FIRST_SECONDS = 1.0
 _RETRY_MAX_SECONDS = 10.0
 """Back-off of an agent waiting for its broker and registry (``wait_for_services``): doubling up to this."""
@@ -270,6 +274,9 @@ class Agent:
     transactions_wait_for_handlers: ClassVar[bool] = True
     """In transactions, whether a commit waits for the records whose outputs it holds to be handled, so each
     record's outputs and offset commit together (short handlers); False commits on time (long handlers)."""
+    marks_outside_transactions: ClassVar[bool] = False
+    """In transactions, whether the agent has a second, non-transactional producer for the records that must be in the
+    log before it acts, whatever becomes of its open transaction (:meth:`publish_marker`)."""
     reads_directory: ClassVar[bool] = False
     """Whether the agent needs the mesh's directory and router even when it is not listed in it
     (``join_mesh`` False): the roles that choose where their messages go."""
@@ -312,6 +319,13 @@ class Agent:
         self._transaction_dirty = False
         self._transaction_lock = asyncio.Lock()
         self._transaction_task: asyncio.Task[None] | None = None
+        self._broken: KafkaException | None = None
+        """Why the open transaction could not be committed, until the agent has started over (:meth:`_start_over`)."""
+        self._broken_works: set[_Work] = set()
+        self.starts_over = 0
+        """Times the agent started over from its last commit after a transaction was aborted."""
+        self._marks: Producer | None = None
+        self._producer_settings: dict[str, Any] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lanes: dict[bytes | None, deque[_Work]] = {}
         self._handling: set[asyncio.Future[None]] = set()
@@ -366,6 +380,11 @@ class Agent:
 
     def on_partitions_assigned(self, partitions: list[TopicPartition]) -> None:
         """Runs in the consumer thread when partitions are assigned, before their records are handled."""
+
+    def on_rewind(self) -> None:
+        """Runs in the consumer thread when the agent starts over from its last commit (a transaction of its was
+        aborted), before :meth:`on_partitions_assigned` runs again for its partitions and their records are read
+        again from their committed offsets: forget what was learned from records handled since."""
 
     def addressed(self, headers: Any) -> str | bool:
         """Whether a consumed record (by its headers, before decoding) is for this agent: False skips it
@@ -468,18 +487,24 @@ class Agent:
         if self.transactional:
             settings["transactional.id"] = self.transactional_id()
             settings["transaction.timeout.ms"] = self.protocol.transactions.timeout_ms
+        self._producer_settings = {**settings, **self.produce_settings(), **self.config.producer_config}
         self.producer = Producer(
-            self.transport,
-            self.agent_id,
-            self._resolve_deliveries,
-            {**settings, **self.produce_settings(), **self.config.producer_config},
-            linger_ms=self.config.linger_ms,
+            self.transport, self.agent_id, self._resolve_deliveries, self._producer_settings, self.config.linger_ms
         )
         self.producer.start()
         self._running = True
         try:
             if self.transactional:
                 await self.producer.begin_transactions(self.protocol.transactions.timeout_ms / 1000)
+                if self.marks_outside_transactions:
+                    self._marks = Producer(
+                        self.transport,
+                        f"{self.agent_id}-marks",
+                        lambda _batch: None,  # only send_and_wait: its reports resolve their own futures
+                        {"error_cb": self._on_broker_error, **self.produce_settings(), **_outside(self.config)},
+                        linger_ms=0,
+                    )
+                    self._marks.start()
             await self.on_start()
             if self.config.http_port is not None:
                 self._server = MonitoringServer(
@@ -654,7 +679,7 @@ class Agent:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._transaction_task
             self._transaction_task = None
-        if self.transactional and self.failure is None:
+        if self.transactional and self.failure is None and self._broken is None:
             try:
                 await self._commit_transaction()
             except KafkaException as error:
@@ -663,6 +688,9 @@ class Agent:
             # the last reports are applied before the commit, so their records count as handled
             await self.producer.close(self.config.drain_timeout)
             self.producer = None
+        if self._marks is not None:
+            await self._marks.close(self.config.drain_timeout)
+            self._marks = None
         if self.consumer is not None:
             await self.consumer.close()
             self.consumer = None
@@ -1068,8 +1096,9 @@ class Agent:
 
     def _complete(self, work: _Work) -> None:
         """The record's handler returned and each of its outputs was acknowledged or failed."""
-        if work.failure is not None and not work.dead_lettered:
-            # an output was lost: the record goes to the dead letters, as if its handler had raised
+        if work.failure is not None and not work.dead_lettered and not work.abandoned:
+            # an output was lost: the record goes to the dead letters, as if its handler had raised (a record given
+            # up is not: it stays uncommitted and is handled again, its outputs with it)
             error, work.failure = work.failure, None
             if work.inbound is not None:
                 self.dedupe.discard(work.inbound.event_id)
@@ -1191,6 +1220,11 @@ class Agent:
         executor would otherwise start and finish tasks the partitions' next owner runs too), and what was already
         produced is waited for."""
         self._parked, self._parked_keys = [], set()
+        if self.transactional and self._broken is None and (self._in_transaction or self._transaction_dirty):
+            # Outputs of work on the lost partitions are in the open transaction: committed later, they would land
+            # beside those of the member that has the partitions now (a task completed by both). It is aborted
+            # instead: the agent starts over from its last commit.
+            self._broken = KafkaException(KafkaError(KafkaError._STATE, "partitions lost during the transaction"))
         await self._cancel_handlers()
         if self._in_flight:
             # Half the drain timeout: the consumer gives this up after the whole of it (and five seconds more).
@@ -1202,7 +1236,87 @@ class Agent:
     async def _transactions(self) -> None:
         while True:
             await asyncio.sleep(self.config.commit_interval)
-            await self._commit_transaction()
+            if self._broken is None:
+                try:
+                    await self._commit_transaction()
+                except KafkaException:
+                    if self._broken is None:
+                        raise
+            if self._broken is not None:
+                await self._start_over()
+
+    async def _start_over(self) -> None:
+        """The open transaction could not be committed (aborted, the producer fenced, the commit timed out): its
+        outputs are not in the log, read committed, and its offsets were not committed. The agent carries on from
+        its last commit, as a restarted process would: intake stops, the work in flight is given up (handlers
+        cancelled, outputs not acknowledged yet purged), a new producer takes the ``transactional.id`` over (which
+        ends the old transaction, aborted, or committed if its commit had reached the coordinator), and every
+        assigned partition is read again from its committed offset, after :meth:`on_rewind` and the rebuild of
+        :meth:`on_partitions_assigned`."""
+        error = self._broken
+        log.warning(
+            "%s: a transaction was not committed (%s): starting over from the last commit, with a new producer",
+            self.agent_id, error,
+        )  # fmt: skip
+        self._stop_intake = True
+        if self._intake_task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._intake_task
+        lost = self._broken_works | self._in_transaction
+        self._broken_works, self._in_transaction = set(), set()
+        self._transaction_dirty = False
+        for work in lost:  # handled again after the rewind, so neither dead-lettered nor dropped as duplicates
+            work.abandoned = True
+            if work.inbound is not None:
+                self.dedupe.discard(work.inbound.event_id)
+        old = self.producer
+        if old is not None:
+            old.abandon("its transaction was aborted")
+        await self._give_up()
+        async with self._transaction_lock:
+            if old is not None:
+                old.abandon("its transaction was aborted")  # what was sent while the handlers ended
+                await old.close(min(5.0, self.config.drain_timeout))
+            self.producer = await self._renewed_producer()
+        attempt = 0
+        while self.consumer is not None and self._running:
+            try:
+                await self.consumer.rewind(self.on_rewind)
+                break
+            except (KafkaException, TimeoutError) as failure:  # the group coordinator moving, as the broker restarts
+                attempt += 1
+                delay = min(_RETRY_MAX_SECONDS, _RETRY_FIRST_SECONDS * 2 ** min(attempt - 1, 10))
+                log.warning(
+                    "%s: reading from the last commit failed (%s); trying again in %gs", self.agent_id, failure, delay
+                )
+                await asyncio.sleep(delay)
+        self._broken = None
+        self.starts_over += 1
+        log.warning("%s: started over from the last commit", self.agent_id)
+        if self._running and self.aside is None:
+            self._stop_intake = False
+            self._intake_task = asyncio.get_running_loop().create_task(self._intake(), name=f"{self.agent_id}-intake")
+            self._intake_task.add_done_callback(self._background_done)
+
+    async def _renewed_producer(self) -> Producer:
+        """A new transactional producer of this agent's id, its first transaction open; tried again with back-off
+        while the broker does not answer."""
+        settings = self._producer_settings
+        attempt = 0
+        while True:
+            producer = Producer(
+                self.transport, self.agent_id, self._resolve_deliveries, settings, linger_ms=self.config.linger_ms
+            )
+            producer.start()
+            try:
+                await producer.begin_transactions(self.protocol.transactions.timeout_ms / 1000)
+                return producer
+            except KafkaException as error:
+                await producer.close(1.0)
+                attempt += 1
+                delay = min(_RETRY_MAX_SECONDS, _RETRY_FIRST_SECONDS * 2 ** min(attempt - 1, 10))
+                log.warning("%s: a new producer failed to start (%s); trying again in %gs", self.agent_id, error, delay)
+                await asyncio.sleep(delay)
 
     def _settled(self, work: _Work) -> bool:
         """Whether a record with outputs in the open transaction lets it commit: handled with every output
@@ -1216,16 +1330,21 @@ class Agent:
         handled = not work.abandoned and work.dead_letter_error is None
         return not handled or work.tracker.covers(work.offset)
 
+    def _transaction_broken(self) -> bool:
+        """Whether the open transaction can no longer be committed (read anew after an await)."""
+        return self._broken is not None
+
     async def _commit_transaction(self) -> None:
         """Commits the open transaction with the offsets that became committable (see **Transactions**)."""
         async with self._transaction_lock:
             producer, consumer = self.producer, self.consumer
-            if producer is None or consumer is None or not producer.transactional:
+            if producer is None or consumer is None or not producer.transactional or self._broken is not None:
                 return
             loop = asyncio.get_running_loop()
             producer.hold()
+            began = loop.time()
             try:
-                deadline = loop.time() + self.protocol.transactions.wait_seconds
+                deadline = began + self.protocol.transactions.wait_seconds
                 while not all(self._settled(work) for work in self._in_transaction):
                     if loop.time() > deadline:
                         log.warning(
@@ -1237,6 +1356,9 @@ class Agent:
                         )
                         break
                     await asyncio.sleep(0.002)
+                if self._transaction_broken():  # partitions were lost meanwhile: this transaction is aborted
+                    producer.release()
+                    return
                 works, dirty = self._in_transaction, self._transaction_dirty
                 self._in_transaction = {work for work in works if work.open}
                 self._transaction_dirty = False
@@ -1247,9 +1369,21 @@ class Agent:
             if not offsets and not works and not dirty:
                 producer.release()
                 return
-            await producer.commit_transaction(
-                offsets, consumer.group_metadata(), self.protocol.transactions.timeout_ms / 1000
-            )
+            waited = loop.time() - began
+            try:
+                await producer.commit_transaction(
+                    offsets, consumer.group_metadata(), self.protocol.transactions.timeout_ms / 1000
+                )
+            except KafkaException as error:
+                self._broken = error
+                self._broken_works |= works
+                raise
+            finally:
+                took = loop.time() - began
+                if took > _SLOW_COMMIT_SECONDS:
+                    log.warning(
+                        "%s: a commit took %.1fs (%.1fs of it waiting for handlers)", self.agent_id, took, waited
+                    )
             self.transactions += 1
 
     async def _drain(self, patience: float) -> None:
@@ -1369,6 +1503,49 @@ class Agent:
             report(None)
         else:
             report(KafkaException(error))
+
+    async def publish_marker(
+        self,
+        kind: str,
+        record: Mapping[str, Any],
+        *,
+        target_agent: str | None = None,
+        collaboration_id: str | None = None,
+        traceparent: str | None = None,
+        event_id: str | None = None,
+    ) -> None:
+        """Publishes a record that must be in the log before the agent acts on what it says, whatever becomes of
+        the open transaction (an executor's "started" record, before its handler runs).
+
+        In transactions (with :attr:`marks_outside_transactions`) it goes through a second producer, idempotent and
+        ``acks=all`` but outside any transaction, and this returns once the broker acknowledged it (raising
+        :class:`~confluent_kafka.KafkaException` if it could not be delivered): a commit under way or stalled never
+        holds it, and an aborted transaction or a fenced producer never takes it back. ``read_committed`` readers
+        see it as soon as no transaction still open precedes it in its partition. Otherwise as :meth:`publish`."""
+        marks = self._marks
+        if marks is None:
+            await self.publish(
+                kind,
+                record,
+                target_agent=target_agent,
+                collaboration_id=collaboration_id,
+                traceparent=traceparent,
+                event_id=event_id,
+            )
+            return
+        assert self.envelope is not None, "agent not started"
+        topic, key, headers, value = self.envelope.encode_parts(
+            kind,
+            record,
+            target_agent=target_agent,
+            collaboration_id=collaboration_id,
+            traceparent=traceparent,
+            event_id=event_id,
+        )
+        if self._signer is not None:
+            self._signer.sign_into(key, headers, value)
+        await marks.send_and_wait(topic, key, headers, value)
+        self.metrics.inc("messages_produced_total", 1, topic=topic, type=kind)
 
     async def produce_record(self, record: KafkaRecord) -> None:
         """Produces an encoded record (signed, when this agent signs); acknowledged as :meth:`publish` describes."""
@@ -1595,6 +1772,11 @@ class _Work:
         self.spans = False
         self.failure: BaseException | None = None
         self.dead_letter_error: BaseException | None = None
+
+
+def _outside(config: AgentConfig) -> dict[str, Any]:
+    """``config.producer_config`` without the transactions' settings: for a producer writing outside them."""
+    return {name: value for name, value in config.producer_config.items() if not name.startswith("transaction")}
 
 
 def _first_step(work: _Work, inbound: Inbound, handler: Coroutine[Any, Any, None], bind: bool) -> Any:

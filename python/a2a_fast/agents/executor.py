@@ -28,9 +28,12 @@ its ``ACCEPTED`` on for an outcome. Left: an outcome landing after that read (a 
 **Attempts.** A task run again because its executor died is *resumed*, not doubled: the rebuild counts the
 runs of each unfinished task that started (their ``RUNNING`` "started" records) and the handler gets the next
 attempt number (:attr:`TaskContext.attempt`) and the task id as its idempotency key. The records of a
-second or later attempt have ids of their own (``attempt N/...``), so a reader tells the attempts apart. In
-transactions a run's "started" record can be aborted (its executor died or was fenced before committing) after its
-handler did its work: the rebuild counts those too, read uncommitted.
+second or later attempt have ids of their own (``attempt N/...``), so a reader tells the attempts apart.
+In transactions a handler starts only once its run's "started" record is in the log (acknowledged), written outside
+them (:meth:`~a2a_fast.agents.base.Agent.publish_marker`), so that neither a commit under way nor an aborted
+transaction or a fenced producer holds it back or takes it back, and a run cut off at any point after its handler
+started leaves its trace. The rebuild reads them read uncommitted too: read committed, a record written behind a
+transaction still open (a dead executor's, until it is aborted) is not seen yet.
 
 **Priority.** An ``ACCEPTED`` carries its request's priority (``ce_priority``: HIGH, NORMAL, LOW). Tasks
 waiting for a slot are started highest priority first, then in arrival order (:class:`PrioritySlots`),
@@ -211,6 +214,7 @@ class Executor(Agent):
 
     role = "executor"
     transactions_wait_for_handlers = False  # its handlers run for as long as their tasks do
+    marks_outside_transactions = True  # a run's "started" record is in the log before its handler starts
 
     def __init__(
         self,
@@ -397,6 +401,13 @@ class Executor(Agent):
                     self.attempts[task.task_id] = max(started, self.attempts.get(task.task_id, 0))
                     if len(self.attempts) > 100_000:
                         self.attempts.popitem(last=False)
+
+    def on_rewind(self) -> None:
+        # Started over from the last commit: a task finished in the aborted transaction is not finished, and the
+        # rebuild that follows finds again, from the log, what is.
+        self.finished = _BoundedSet(self.finished.capacity)
+        self.attempts.clear()
+        self.canceled_early.clear()
 
     def _started_uncommitted(self, start: dict[tuple[str, int], int]) -> set[str]:
         """The ids on the partitions from ``start``, aborted records included: a run whose transaction was aborted
@@ -603,7 +614,10 @@ class Executor(Agent):
         async def report(status: str, **fields: Any) -> None:
             nonlocal reports
             reports += 1
-            await self.publish(
+            # The "started" record is in the log, acknowledged, before the handler runs: however the run ends, the
+            # next one is attempt 2 (in transactions it is written outside them, see publish_marker).
+            publish = self.publish_marker if reports == 1 and status == "RUNNING" else self.publish
+            await publish(
                 KIND_TASK_RESPONSE,
                 {**same, "status": status, "timestamp": int(time.time() * 1000), **fields},
                 target_agent=accepted.target_agent,

@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
-from confluent_kafka import OFFSET_INVALID, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, OFFSET_INVALID, KafkaError, KafkaException, TopicPartition
 
 from a2a_fast.transport.base import ConsumerClient, Transport
 from a2a_fast.transport.offsets import OffsetTracker
@@ -219,6 +219,36 @@ class GroupConsumer:
                     client.resume(chosen)
 
             await self._run(resume_all_but_held)
+
+    async def rewind(self, forget: Callable[[], None] | None = None) -> None:
+        """Reads every assigned partition again from its committed offset (where a member given it now would start),
+        forgetting what was tracked since: for an owner whose transaction was aborted, so that the records handled
+        in it are handled again. ``forget`` runs first, then the ``assigned`` hook, both in the worker thread."""
+        client = self.client
+
+        def rewind() -> None:
+            self._trackers.clear()
+            self.held.clear()
+            self._to_hold.clear()
+            self._to_free = False
+            if forget is not None:
+                forget()
+            partitions = client.assignment()
+            if not partitions:
+                return
+            if self._assigned_hook is not None:
+                self._assigned_hook(partitions)
+            committed = {(tp.topic, tp.partition): tp.offset for tp in client.committed(partitions, timeout=10)}
+            reset = str(self._settings.get("auto.offset.reset", "earliest"))
+            fresh = OFFSET_BEGINNING if reset in ("earliest", "beginning", "smallest") else OFFSET_END
+            for tp in self._starting_points(client, partitions):
+                where = (tp.topic, tp.partition)
+                offset = tp.offset if tp.offset >= 0 else committed.get(where, OFFSET_INVALID)
+                client.seek(TopicPartition(tp.topic, tp.partition, offset if offset >= 0 else fresh))
+            if not self.paused:
+                client.resume(partitions)
+
+        await self._run(rewind)
 
     # --- offsets --------------------------------------------------------------------------------------
 

@@ -701,6 +701,17 @@ class MemoryProducer:
         self.poll(0)
         return 0
 
+    def purge(self, in_queue: bool = True, in_flight: bool = True, blocking: bool = True) -> None:
+        """Reports every record not reported yet as failed (``_PURGE_INFLIGHT``), as librdkafka does for records
+        it had sent: whether they were written is not known (here they were, in whatever transaction was open)."""
+        with self._lock:
+            reports, self._reports = self._reports, []
+            error = KafkaError(KafkaError._PURGE_INFLIGHT, "purged")
+            self._reports = [
+                (lambda _e, m, r=report: r(error, m), record)  # type: ignore[misc]
+                for report, record in reports
+            ]
+
     def list_topics(self, topic: str | None = None, timeout: float = -1) -> _ClusterMetadata:
         return self.broker.metadata(topic)
 

@@ -27,6 +27,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -45,6 +46,8 @@ _BUSY_POLL = 0.001
 """Seconds between polls of the client while records are out (queued, in flight, or reported and not served)."""
 _IDLE_POLL = 0.1
 """Seconds between polls of the client otherwise (its error and log callbacks)."""
+_COMMIT_MARGIN = 5.0
+"""Seconds beyond its timeout a commit may take before it is given up (and the agent starts over)."""
 
 
 class Producer:
@@ -83,6 +86,9 @@ class Producer:
         self._waiting: list[tuple[str, bytes | None, list[tuple[str, bytes]], bytes | None, Any]] = []
         self._waiters = 0
         """Records of :meth:`send_and_wait` not yet reported: while none are, report batches pass on as they come."""
+        self._calls: ThreadPoolExecutor | None = None
+        """The thread of the blocking transactional calls: its own, so that no other blocking call of the process
+        (registry look-ups, admin calls in the loop's default executor) ever holds a commit up."""
 
     @property
     def client(self) -> ProducerClient:
@@ -123,7 +129,15 @@ class Producer:
         """Registers the ``transactional.id`` with its coordinator (fencing an earlier producer of the same id,
         whose open transaction is aborted) and opens the first transaction. Raises KafkaException."""
         client = self.client
-        await asyncio.get_running_loop().run_in_executor(None, client.init_transactions, timeout)
+        if self._calls is None:
+            self._calls = ThreadPoolExecutor(1, thread_name_prefix=f"{self.client_id}-transactions")
+        call = asyncio.get_running_loop().run_in_executor(self._calls, client.init_transactions, timeout)
+        try:
+            await asyncio.wait_for(call, timeout + _COMMIT_MARGIN)
+        except TimeoutError:
+            raise KafkaException(
+                KafkaError(KafkaError._TIMED_OUT, f"init_transactions did not return within {timeout:g}s")
+            ) from None
         client.begin_transaction()
         self.opened += 1
 
@@ -156,16 +170,40 @@ class Producer:
     async def commit_transaction(self, offsets: list[Any], group_metadata: Any, timeout: float) -> None:  # noqa: ASYNC109
         """Commits the open transaction with ``offsets`` of the group ``group_metadata`` names, then opens the
         next one and sends into it what was sent meanwhile. On failure the transaction is aborted (when it can
-        be) and KafkaException raised: its records and offsets are never seen by ``read_committed`` readers."""
+        be) and KafkaException raised: its records and offsets are never seen by ``read_committed`` readers. A commit
+        still blocked a few seconds past ``timeout`` raises ``_TIMED_OUT`` too, leaving the transaction to whoever
+        takes the ``transactional.id`` over next (which ends it)."""
         client = self.client
         self.hold()
-        await asyncio.get_running_loop().run_in_executor(
-            None, partial(_commit, client, offsets, group_metadata, timeout)
+        call = asyncio.get_running_loop().run_in_executor(
+            self._calls, partial(_commit, client, offsets, group_metadata, timeout)
         )
+        try:
+            # librdkafka's own timeouts do not bound every call: adding offsets was seen blocking for minutes while
+            # the group rebalanced, holding every output sent meanwhile (and so the rebalance) up with it.
+            await asyncio.wait_for(call, timeout + _COMMIT_MARGIN)
+        except TimeoutError:
+            raise KafkaException(
+                KafkaError(KafkaError._TIMED_OUT, f"the transaction's commit did not return within {timeout:g}s")
+            ) from None
         self.committed = self.opened
         client.begin_transaction()
         self.opened += 1
         self.release()
+
+    def abandon(self, reason: str) -> None:
+        """Gives up every record not acknowledged yet, for a transaction that was aborted: those waiting for the next
+        transaction are reported failed at once (with ``_PURGE_QUEUE``), those in the client are purged (librdkafka
+        reports them failed as it serves its queue). Records sent afterwards go to the client as usual."""
+        error = KafkaError(KafkaError._PURGE_QUEUE, reason)
+        waiting, self._waiting = self._waiting, []
+        self._committing = False
+        if waiting:
+            self._deliver([(token, error) for *_, token in waiting])
+        client = self._client
+        if client is not None:
+            with contextlib.suppress(KafkaException, NotImplementedError):
+                client.purge(True, True, False)
 
     async def send_when_room(
         self, topic: str, key: bytes | None, headers: list[tuple[str, bytes]], value: bytes | None, token: Any
@@ -285,6 +323,9 @@ class Producer:
             with contextlib.suppress(Exception):
                 self._deliver(batch)
             self._client = None
+        if self._calls is not None:
+            self._calls.shutdown(wait=False)
+            self._calls = None
 
     async def check(self, topic: str, patience: float) -> str | None:
         """None when the broker answers a metadata request for ``topic`` within ``patience`` seconds."""

@@ -248,7 +248,7 @@ def test_a_run_whose_transaction_was_aborted_still_counts_as_an_attempt() -> Non
                 await peer.publish(
                     KIND_TASK_RESPONSE, accepted("t1", "summarize"), target_agent="peer-1", target_group=first.group_id
                 )
-                await eventually(lambda: "t1" in first.running, 10, "the first run started")
+                await eventually(lambda: attempts == [1], 10, "the first run's handler started")
                 _crash(first)
                 options["commit_interval"] = 0.1
                 second = Executor(mesh.config("executor-1", **options), {"summarize": work}, serve_steps=False)
@@ -256,6 +256,153 @@ def test_a_run_whose_transaction_was_aborted_still_counts_as_an_attempt() -> Non
                 await eventually(lambda: second is not None and second.counts["COMPLETED"] == 1, 10, "completed")
             finally:
                 await stop_all(*(agent for agent in (second, peer) if agent is not None))
+
+        run_strict(scenario)
+    assert attempts == [1, 2]
+
+
+def test_a_run_starts_once_its_started_record_is_in_the_log_whatever_its_transaction_does() -> None:
+    """In transactions an executor writes a run's "started" record outside them, and its handler starts only once
+    the broker has it: neither a transaction left open (commits far apart) nor a commit under way that stalls hides
+    or holds it. A run cut off at any point then leaves its trace in the log, and the next run is attempt 2."""
+    from tests.unit.agents.support import Peer
+    from tests.unit.agents.test_executor import accepted
+
+    seen: list[list[tuple[str, str]]] = []
+
+    with fresh_mesh(MemoryTransport()) as mesh:
+
+        async def work(task: Any) -> str:
+            # what a read_committed reader finds of the task when the handler starts
+            seen.append([(m.source_agent, m.record["status"]) for m in mesh.log(mesh.topics.responses)])
+            return "done"
+
+        async def scenario() -> None:
+            options = {"transactional": True, "commit_interval": 60.0, "join_mesh": False}
+            executor = Executor(mesh.config("executor-1", **options), {"summarize": work}, serve_steps=False)
+            peer = Peer(mesh.config("peer-1", join_mesh=False))
+            await start_all(executor, peer)
+            try:
+                assert executor.producer is not None
+                executor.producer.hold()  # a commit under way that does not end: what is sent now waits for it
+                await peer.publish(
+                    KIND_TASK_RESPONSE,
+                    accepted("t1", "summarize"),
+                    target_agent="peer-1",
+                    target_group=executor.group_id,
+                )
+                await eventually(lambda: len(seen) == 1, 10, "the handler started")
+            finally:
+                if executor.producer is not None:
+                    executor.producer.release()
+                await stop_all(executor, peer)
+
+        run_strict(scenario)
+    assert ("executor-1", "RUNNING") in seen[0], seen
+
+
+@pytest.mark.parametrize("failure", ["fenced", "aborted"])
+def test_an_executor_whose_transaction_failed_carries_on_from_its_last_commit(failure: str) -> None:
+    """An executor whose transaction cannot be committed (its producer fenced, as when the coordinator aborted a
+    transaction older than its timeout; or the commit failed and the transaction was aborted) does not stop: a new
+    producer takes its transactional id over and it reads its partitions again from the last commit. The task whose
+    COMPLETED was aborted runs again, as attempt 2 (its first run's "started" record is in the log), and completes
+    once, read committed; nothing is dead-lettered."""
+    from tests.unit.agents.support import Peer
+    from tests.unit.agents.test_executor import accepted
+
+    attempts: list[int] = []
+    finish = asyncio.Event()
+
+    async def work(task: Any) -> str:
+        attempts.append(task.attempt)
+        if len(attempts) == 1:
+            await finish.wait()
+        return "done"
+
+    with fresh_mesh(MemoryTransport()) as mesh:
+
+        async def scenario() -> None:
+            options = {"transactional": True, "join_mesh": False}
+            executor = Executor(mesh.config("executor-1", **options), {"summarize": work}, serve_steps=False)
+            peer = Peer(mesh.config("peer-1", join_mesh=False))
+            await start_all(executor, peer)
+            try:
+                await peer.publish(
+                    KIND_TASK_RESPONSE,
+                    accepted("t1", "summarize"),
+                    target_agent="peer-1",
+                    target_group=executor.group_id,
+                )
+                await eventually(lambda: "t1" in executor.running, 10, "the first run started")
+                assert executor.producer is not None
+                client = executor.producer.client
+                assert isinstance(client, MemoryProducer)
+                if failure == "fenced":
+                    MemoryProducer(client.broker, {"transactional.id": executor.transactional_id()}).init_transactions()
+                else:
+                    client.fail_commits = [KafkaError(KafkaError._FAIL, failure, txn_requires_abort=True)]
+                finish.set()
+                await eventually(lambda: len(attempts) == 2 and "t1" in executor.finished, 10, "the task ran again")
+                await eventually(lambda: executor.transactions >= 1, 10, "a commit")
+                assert executor.failure is None and executor.starts_over == 1
+            finally:
+                await stop_all(executor, peer)
+            statuses = [m.record["status"] for m in mesh.log(mesh.topics.responses) if m.source_agent == "executor-1"]
+            assert statuses.count("COMPLETED") == 1, statuses
+            assert mesh.log(mesh.topics.dlq) == []
+
+        run_strict(scenario)
+    assert attempts == [1, 2]
+
+
+def test_a_commit_blocked_past_its_timeout_is_given_up_and_the_executor_starts_over() -> None:
+    """A commit call that does not return (librdkafka's adding of offsets was seen blocking for minutes while the
+    group rebalanced) is given up a few seconds past the transaction timeout: the executor starts over with a new
+    producer, which ends the old transaction, and the task it held runs again (attempt 2) and completes once,
+    rather than waiting on the blocked call, with every output sent meanwhile, until its ttl."""
+    import threading
+
+    from a2a_fast.config import ProtocolConfig, TransactionConfig
+    from tests.unit.agents.support import Peer
+    from tests.unit.agents.test_executor import accepted
+
+    attempts: list[int] = []
+    unblock = threading.Event()
+
+    async def work(task: Any) -> str:
+        attempts.append(task.attempt)
+        return "done"
+
+    def blocked(timeout: float = -1) -> None:
+        unblock.wait(30)
+        raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "blocked", retriable=True))
+
+    with fresh_mesh(MemoryTransport()) as mesh:
+
+        async def scenario() -> None:
+            protocol = ProtocolConfig(transactions=TransactionConfig(timeout_ms=1000, wait_seconds=0.5))
+            options = {"transactional": True, "join_mesh": False, "protocol": protocol}
+            executor = Executor(mesh.config("executor-1", **options), {"summarize": work}, serve_steps=False)
+            peer = Peer(mesh.config("peer-1", join_mesh=False))
+            await start_all(executor, peer)
+            try:
+                assert executor.producer is not None
+                client = executor.producer.client
+                client.commit_transaction = blocked  # type: ignore[method-assign]
+                await peer.publish(
+                    KIND_TASK_RESPONSE,
+                    accepted("t1", "summarize"),
+                    target_agent="peer-1",
+                    target_group=executor.group_id,
+                )
+                await eventually(lambda: len(attempts) == 2 and "t1" in executor.finished, 20, "the task ran again")
+                assert executor.failure is None and executor.starts_over == 1
+            finally:
+                unblock.set()
+                await stop_all(executor, peer)
+            statuses = [m.record["status"] for m in mesh.log(mesh.topics.responses) if m.source_agent == "executor-1"]
+            assert statuses.count("COMPLETED") == 1, statuses
 
         run_strict(scenario)
     assert attempts == [1, 2]
