@@ -149,12 +149,7 @@ def decode(data: bytes | None, kind: type[M], what: str) -> M:
     """The ``kind`` message in ``data``; raises :class:`InvalidRequestError` naming ``what`` when it is not one
     (a record whose bytes another program wrote badly)."""
     message = kind()
-    try:
-        message.ParseFromString(data or b"")
-    except DecodeError as error:
-        raise InvalidRequestError(
-            f"{what} is not a {kind.DESCRIPTOR.full_name} in protobuf encoding: {error}"
-        ) from None
+    decode_into(message, data, what)
     return message
 
 

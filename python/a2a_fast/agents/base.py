@@ -1485,10 +1485,7 @@ class Agent:
         work = _HANDLING.get()
         if producer is None or self.transactional or (work is not None and work.open and work.agent is self):
             return False
-        assert self.envelope is not None, "agent not started"
-        topic, key, headers, value = self.envelope.encode_parts(kind, record, **attributes)
-        if self._signer is not None:
-            self._signer.sign_into(key, headers, value)
+        topic, key, headers, value = self._signed_parts(kind, record, attributes)
         try:
             producer.send_reported(topic, key, headers, value, partial(self._count_reported, (topic, kind), report))
         except BufferError:
@@ -1504,16 +1501,17 @@ class Agent:
         else:
             report(KafkaException(error))
 
-    async def publish_marker(
-        self,
-        kind: str,
-        record: Mapping[str, Any],
-        *,
-        target_agent: str | None = None,
-        collaboration_id: str | None = None,
-        traceparent: str | None = None,
-        event_id: str | None = None,
-    ) -> None:
+    def _signed_parts(
+        self, kind: str, record: Mapping[str, Any], attributes: Mapping[str, Any]
+    ) -> tuple[str, bytes | None, list[tuple[str, bytes]], bytes]:
+        """A record encoded as :meth:`publish` encodes it (``attributes`` are its keyword arguments), and signed."""
+        assert self.envelope is not None, "agent not started"
+        topic, key, headers, value = self.envelope.encode_parts(kind, record, **attributes)
+        if self._signer is not None:
+            self._signer.sign_into(key, headers, value)
+        return topic, key, headers, value
+
+    async def publish_marker(self, kind: str, record: Mapping[str, Any], **attributes: Any) -> None:
         """Publishes a record that must be in the log before the agent acts on what it says, whatever becomes of
         the open transaction (an executor's "started" record, before its handler runs).
 
@@ -1521,29 +1519,13 @@ class Agent:
         ``acks=all`` but outside any transaction, and this returns once the broker acknowledged it (raising
         :class:`~confluent_kafka.KafkaException` if it could not be delivered): a commit under way or stalled never
         holds it, and an aborted transaction or a fenced producer never takes it back. ``read_committed`` readers
-        see it as soon as no transaction still open precedes it in its partition. Otherwise as :meth:`publish`."""
+        see it as soon as no transaction still open precedes it in its partition. Otherwise as :meth:`publish`.
+        ``attributes`` are :meth:`publish`'s keyword arguments."""
         marks = self._marks
         if marks is None:
-            await self.publish(
-                kind,
-                record,
-                target_agent=target_agent,
-                collaboration_id=collaboration_id,
-                traceparent=traceparent,
-                event_id=event_id,
-            )
+            await self.publish(kind, record, **attributes)
             return
-        assert self.envelope is not None, "agent not started"
-        topic, key, headers, value = self.envelope.encode_parts(
-            kind,
-            record,
-            target_agent=target_agent,
-            collaboration_id=collaboration_id,
-            traceparent=traceparent,
-            event_id=event_id,
-        )
-        if self._signer is not None:
-            self._signer.sign_into(key, headers, value)
+        topic, key, headers, value = self._signed_parts(kind, record, attributes)
         await marks.send_and_wait(topic, key, headers, value)
         self.metrics.inc("messages_produced_total", 1, topic=topic, type=kind)
 

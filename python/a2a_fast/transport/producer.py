@@ -50,6 +50,17 @@ _COMMIT_MARGIN = 5.0
 """Seconds beyond its timeout a commit may take before it is given up (and the agent starts over)."""
 
 
+async def _bounded(call: asyncio.Future[Any], timeout: float, what: str) -> None:  # noqa: ASYNC109
+    """Waits for a transactional call made in the producer's thread, raising ``_TIMED_OUT`` when it is still blocked
+    :data:`_COMMIT_MARGIN` past its own ``timeout``: librdkafka's timeouts do not bound every such call (adding
+    offsets was seen blocking for minutes while the group rebalanced, holding every output sent meanwhile, and so
+    the rebalance, up with it)."""
+    try:
+        await asyncio.wait_for(call, timeout + _COMMIT_MARGIN)
+    except TimeoutError:
+        raise KafkaException(KafkaError(KafkaError._TIMED_OUT, f"{what} did not return within {timeout:g}s")) from None
+
+
 class Producer:
     """One producer client whose reports the loop serves; ``on_deliveries`` gets each batch of them on the loop."""
 
@@ -132,12 +143,7 @@ class Producer:
         if self._calls is None:
             self._calls = ThreadPoolExecutor(1, thread_name_prefix=f"{self.client_id}-transactions")
         call = asyncio.get_running_loop().run_in_executor(self._calls, client.init_transactions, timeout)
-        try:
-            await asyncio.wait_for(call, timeout + _COMMIT_MARGIN)
-        except TimeoutError:
-            raise KafkaException(
-                KafkaError(KafkaError._TIMED_OUT, f"init_transactions did not return within {timeout:g}s")
-            ) from None
+        await _bounded(call, timeout, "init_transactions")
         client.begin_transaction()
         self.opened += 1
 
@@ -178,14 +184,7 @@ class Producer:
         call = asyncio.get_running_loop().run_in_executor(
             self._calls, partial(_commit, client, offsets, group_metadata, timeout)
         )
-        try:
-            # librdkafka's own timeouts do not bound every call: adding offsets was seen blocking for minutes while
-            # the group rebalanced, holding every output sent meanwhile (and so the rebalance) up with it.
-            await asyncio.wait_for(call, timeout + _COMMIT_MARGIN)
-        except TimeoutError:
-            raise KafkaException(
-                KafkaError(KafkaError._TIMED_OUT, f"the transaction's commit did not return within {timeout:g}s")
-            ) from None
+        await _bounded(call, timeout, "the transaction's commit")
         self.committed = self.opened
         client.begin_transaction()
         self.opened += 1
