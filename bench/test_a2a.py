@@ -28,7 +28,6 @@ os.environ.setdefault("OTEL_INSTRUMENTATION_A2A_SDK_ENABLED", "false")
 import asyncio
 import contextlib
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -46,6 +45,7 @@ from confluent_kafka.admin import AdminClient
 from a2a_fast.a2a import KAFKA_BINDING, KafkaCaller, find_card, register
 from a2a_fast.protocol.topics import TopicNames
 from a2a_fast.stack import Endpoints, ensure_up
+from a2a_fast.stack.services import free_ports
 from bench.a2a_servers import calls
 from bench.processes import stop
 
@@ -86,15 +86,9 @@ def server(*args: str) -> Iterator[subprocess.Popen[str]]:
         stop([process])
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def jsonrpc_client() -> AsyncIterator[Client]:
-    port = free_port()
+    port = free_ports()
     with server("jsonrpc", str(port)):
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=2 * CONCURRENCY)) as http:

@@ -18,10 +18,9 @@ from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
 from a2a_fast.a2a import A2AAgent
 from a2a_fast.a2a.builtin import EchoExecutor, echo_card
 from a2a_fast.stack import Endpoints
-from a2a_fast.stack.services import KafkaBroker
+from a2a_fast.stack.services import KafkaBroker, free_ports
 from a2a_fast.transport import KafkaTransport
 from tests.scenarios import Mesh, Scenario, a2a, fresh_mesh, run_strict
-from tests.unit.stack.test_services import free_port
 
 SCENARIOS = [getattr(a2a, name) for name in a2a.__all__]
 
@@ -98,7 +97,7 @@ def test_replay_and_tasks_show_a2a_tasks(endpoints: Endpoints) -> None:
 def test_a_task_survives_a_restart_of_the_broker(endpoints: Endpoints, tmp_path: Path) -> None:
     """A broker of this test's own (the shared one stays up) stopped and started while an A2A task runs: the
     agent's events wait in its producer, the client's send keeps waiting, and the task completes once."""
-    broker = KafkaBroker(tmp_path, port=free_port(), controller_port=free_port())
+    broker = KafkaBroker(tmp_path, port=free_ports(), controller_port=free_ports())
     broker.start()
     try:
         transport = KafkaTransport(broker.address, endpoints.schema_registry)

@@ -19,8 +19,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from a2a_fast.stack import Endpoints
-from a2a_fast.stack.services import KafkaBroker, SchemaRegistry
-from tests.unit.stack.test_services import free_port
+from a2a_fast.stack.services import KafkaBroker, SchemaRegistry, free_ports
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ COMMANDS = {
 def test_a_command_whose_service_is_down_says_so_in_one_line(
     command: str, down: str, endpoints: Endpoints, tmp_path: Path
 ) -> None:
-    port = free_port()
+    port = free_ports()
     env = {**os.environ, "KAFKA_BROKER": endpoints.kafka, "SCHEMA_REGISTRY_URL": endpoints.schema_registry}
     if down == "broker":
         address = setting_value = f"127.0.0.1:{port}"
@@ -123,9 +122,9 @@ def run_until_ready(
 def test_an_agent_waits_for_a_broker_that_is_down_and_starts_once_it_is_up(
     endpoints: Endpoints, tmp_path: Path
 ) -> None:
-    port = free_port()
+    port = free_ports()
     env = {**os.environ, "KAFKA_BROKER": f"127.0.0.1:{port}", "SCHEMA_REGISTRY_URL": endpoints.schema_registry}
-    broker = KafkaBroker(tmp_path / "state", port=port, controller_port=free_port())
+    broker = KafkaBroker(tmp_path / "state", port=port, controller_port=free_ports())
     try:
         lines = run_until_ready(
             env,
@@ -148,7 +147,7 @@ def test_an_agent_waits_for_a_broker_that_is_down_and_starts_once_it_is_up(
 def test_an_agent_waits_for_a_registry_that_is_down_and_starts_once_it_is_up(
     endpoints: Endpoints, tmp_path: Path
 ) -> None:
-    registry = SchemaRegistry(tmp_path / "state", free_port())
+    registry = SchemaRegistry(tmp_path / "state", free_ports())
     env = {
         **os.environ,
         "KAFKA_BROKER": endpoints.kafka,

